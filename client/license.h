@@ -1,0 +1,135 @@
+/* License files: parsing, the canonical form each line is signed over, and
+ * printing.
+ *
+ *   SERVER <host> <lockcode> <port>                  (0, 1 or 3 lines)
+ *   VENDOR <vendor>
+ *   FEATURE   <name> <vendor> <version> <expiry> <count> [KEY=VALUE ...] SIGN=...
+ *   INCREMENT <name> <vendor> <version> <expiry> <count> [KEY=VALUE ...] SIGN=...
+ *   PACKAGE   <name> <vendor> <version> COMPONENTS="a b c" [OPTIONS=SUITE] SIGN=...
+ *
+ * One license per line, '#' starts a comment line, a trailing '\' continues
+ * a line.  Each FEATURE, INCREMENT and PACKAGE line is signed on its own
+ * (Ed25519) over its canonical form (lm_license_canonical), which includes
+ * the lock codes of the file's SERVER lines for counted lines, so that
+ * whitespace, comments and line order do not matter but any change to a
+ * field does, and a counted line moved to other servers is invalid. */
+#ifndef LM_LICENSE_H
+#define LM_LICENSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "client/lockcode.h"
+
+/* Limits, each enforced by the parser with an error naming the line. */
+#define LM_NAME_MAX 64          /* feature, vendor, package names */
+#define LM_VERSION_MAX 16       /* "29.0" */
+#define LM_HOST_MAX 255         /* SERVER host */
+#define LM_TEXT_MAX 256         /* NOTICE, HOST_DESC, SN, AUTH, COMPONENTS */
+#define LM_LINE_MAX 4096        /* one logical line, continuations joined */
+#define LM_LICENSE_LINES_MAX 4096
+#define LM_SIG_LEN 64
+
+enum lm_line_type {
+	LM_LINE_FEATURE,
+	LM_LINE_INCREMENT,
+	LM_LINE_PACKAGE,
+};
+
+struct lm_server_line {
+	char host[LM_HOST_MAX + 1];
+	struct lm_lockcode code;
+	char code_text[LM_LOCKCODE_TEXT_MAX]; /* normalised */
+	uint16_t port;
+	int lineno;
+};
+
+/* One FEATURE, INCREMENT or PACKAGE line. */
+struct lm_license {
+	enum lm_line_type type;
+	int lineno;                /* first physical line, 1-based */
+	char name[LM_NAME_MAX + 1];
+	char vendor[LM_NAME_MAX + 1];
+	char version[LM_VERSION_MAX + 1];
+	int32_t expiry;            /* days; LM_DATE_PERMANENT */
+	bool uncounted;
+	uint32_t count;            /* when counted */
+
+	/* Keywords (LM_DATE_NONE / 0 / "" / false when absent). */
+	bool has_hostid;
+	struct lm_lockcode hostid; /* HOSTID=, node-locked */
+	char auth[LM_TEXT_MAX];    /* AUTH=, authorization code, normalised */
+	int32_t start;             /* START= */
+	int32_t issued;            /* ISSUED= */
+	char notice[LM_TEXT_MAX];  /* NOTICE= */
+	uint32_t named_users;      /* NAMED_USERS= */
+	uint32_t borrow_hours;     /* BORROW= */
+	char host_desc[LM_TEXT_MAX]; /* HOST_DESC= */
+	char sn[LM_TEXT_MAX];      /* SN= */
+	int tolerance;             /* TOLERANCE=, or LM_LOCK_TOLERANCE_DEFAULT */
+	char components[LM_TEXT_MAX]; /* PACKAGE: COMPONENTS= */
+	bool suite;                /* PACKAGE: OPTIONS=SUITE */
+
+	bool has_sig;
+	uint8_t sig[LM_SIG_LEN];   /* SIGN= */
+};
+
+struct lm_license_file {
+	struct lm_server_line servers[3];
+	int nservers;              /* 0, 1 or 3 */
+	char vendor[LM_NAME_MAX + 1]; /* VENDOR line, "" if none */
+	struct lm_license *lines;
+	size_t nlines;
+	/* What the printer needs to reproduce the file: comments and blank
+	 * lines, in order, interleaved with the lines above. Private. */
+	struct lm_license_item *items;
+	size_t nitems;
+};
+
+/* Where a parse failed: a 1-based line number and a sentence. */
+struct lm_parse_error {
+	int lineno;
+	char message[256];
+};
+
+/* Parses text (len bytes, need not be NUL-terminated).  Returns 0, or a
+ * negative LMC_E* (LMC_ESYNTAX, LMC_EBADCODE, LMC_ETOOLARGE, LMC_ENOMEM)
+ * with err filled in; on error *f is left empty and needs no free. */
+int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
+                     struct lm_parse_error *err);
+/* Reads and parses a file (LMC_EIO when it cannot be read). */
+int lm_license_load(const char *path, struct lm_license_file *f,
+                    struct lm_parse_error *err);
+void lm_license_free(struct lm_license_file *f);
+
+/* The exact bytes the signature of l covers, NUL-terminated.  The canonical
+ * form is itself a valid license line that lm_license_parse_canonical reads
+ * back: type, positional fields with dates as YYYY-MM-DD, keywords in a
+ * fixed order each as KEY="value", and for counted lines a final
+ * SERVER_CODES="c1 c2 c3" listing the SERVER lock codes, sorted.  Returns
+ * the length, or LMC_ETOOLARGE. */
+int lm_license_canonical(const struct lm_license_file *f,
+                         const struct lm_license *l, char *buf, size_t size);
+
+/* Parses one canonical line (as sent by a server with the signature) into
+ * l; the server codes it names are written to codes (up to 3). */
+int lm_license_parse_canonical(const char *text, struct lm_license *l,
+                               struct lm_lockcode codes[3], int *ncodes,
+                               struct lm_parse_error *err);
+
+/* Prints the file as text: comments and blank lines kept, each license
+ * line written in a normal form with its SIGN= (if any). */
+int lm_license_print(const struct lm_license_file *f, FILE *out);
+
+const char *lm_line_type_name(enum lm_line_type t);
+
+/* Versions are 1 to 4 dot-separated decimal numbers ("29", "29.0.1"), each
+ * at most 9 digits; the parser refuses anything else.  Compares them
+ * numerically, missing parts as 0 ("29" == "29.0"): <0, 0 or >0. */
+int lm_version_compare(const char *a, const char *b);
+/* 1 if text is a valid version. */
+int lm_version_valid(const char *text);
+
+#endif

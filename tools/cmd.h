@@ -1,0 +1,10 @@
+/* The lmutil subcommands, each in its own file: lmutil_<name>.c. */
+#ifndef LM_CMD_H
+#define LM_CMD_H
+
+/* Each takes the arguments after the subcommand name (argv[0] is the
+ * subcommand) and returns the process exit status. */
+int lm_cmd_lmhostid(int argc, char **argv);
+int lm_cmd_lmdiag(int argc, char **argv);
+
+#endif
