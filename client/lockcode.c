@@ -1,1 +1,432 @@
-/* placeholder */ typedef int lm_placeholder_lockcode;
+/* Lock codes: probing this machine's criteria, and the printable code made
+ * of their digests.  The encoding and the files read are described in
+ * lockcode.h; this file follows it to the letter, because a code printed by
+ * one release must match a license issued by another. */
+#include "config.h"
+
+#include "client/lockcode.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "client/code32.h"
+#include "client/lmc.h"
+
+/* Symbols of a code: version, two for the mask, four per criterion. */
+#define LM_LOCK_HEAD_SYMBOLS 3
+#define LM_LOCK_CRIT_SYMBOLS 4
+#define LM_LOCK_SYMBOLS_MAX  (LM_LOCK_HEAD_SYMBOLS + LM_LOCK_CRIT_SYMBOLS * LM_CRIT_COUNT)
+#define LM_LOCK_MASK_BITS    10
+#define LM_LOCK_DIGEST_MASK  0xFFFFFu
+#define LM_LOCK_GROUP        4
+
+/* A root longer than this is refused rather than silently truncated into
+ * the wrong path: every probed path must fit in PATH_MAX. */
+#define LM_ROOT_MAX (PATH_MAX / 2)
+
+/* At most this many physical interfaces enter the MAC criterion.  Beyond
+ * it, the smallest addresses are kept, so the choice does not depend on the
+ * order in which the directory lists them. */
+#define LM_MAC_MAX      64
+/* Long enough for an InfiniBand hardware address (20 bytes, 59 chars). */
+#define LM_MAC_TEXT_MAX 64
+
+static const char *const names[LM_CRIT_COUNT] = {
+	[LM_CRIT_MACHINE_ID] = "machine_id", [LM_CRIT_PRODUCT_UUID] = "product_uuid",
+	[LM_CRIT_MAC] = "mac",               [LM_CRIT_HOSTNAME] = "hostname",
+	[LM_CRIT_DISK] = "disk",             [LM_CRIT_CPU] = "cpu",
+};
+
+const char *lm_criterion_name(enum lm_criterion c)
+{
+	if ((unsigned)c >= LM_CRIT_COUNT)
+		return "unknown";
+	return names[c];
+}
+
+uint32_t lm_criterion_digest(enum lm_criterion c, const char *value)
+{
+	static const char prefix[] = "lmd-lockcode-v1:";
+	const char *name = lm_criterion_name(c);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	/* The digest has no error value: a wrong digest would silently bind a
+	 * license to no machine, so a failing SHA-256 (only possible when
+	 * OpenSSL cannot allocate its context) ends the process instead. */
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, prefix, sizeof prefix - 1) != 1 ||
+	    EVP_DigestUpdate(ctx, name, strlen(name)) != 1 || EVP_DigestUpdate(ctx, ":", 1) != 1 ||
+	    EVP_DigestUpdate(ctx, value, strlen(value)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 3) {
+		fprintf(stderr, "lmd: SHA-256 failed while computing a lock code\n");
+		abort();
+	}
+	EVP_MD_CTX_free(ctx);
+	return ((uint32_t)md[0] << 12) | ((uint32_t)md[1] << 4) | ((uint32_t)md[2] >> 4);
+}
+
+/* ---- Formatting and parsing ---- */
+
+static int popcount(unsigned mask)
+{
+	int n = 0;
+	for (; mask; mask &= mask - 1)
+		n++;
+	return n;
+}
+
+int lm_lockcode_format(const struct lm_lockcode *code, char *buf, size_t size)
+{
+	uint8_t sym[LM_LOCK_SYMBOLS_MAX];
+	size_t n = 0;
+
+	if (size)
+		buf[0] = '\0';
+	/* A code with no criteria would match nothing, and bits beyond the
+	 * known criteria could not be read back: both are caller bugs. */
+	if (code->present == 0 || code->present >> LM_CRIT_COUNT)
+		return LMC_EINVAL;
+	sym[n++] = LM_LOCKCODE_VERSION;
+	sym[n++] = (uint8_t)((code->present >> 5) & 31);
+	sym[n++] = (uint8_t)(code->present & 31);
+	for (int c = 0; c < LM_CRIT_COUNT; c++) {
+		if (!(code->present & (1u << c)))
+			continue;
+		uint32_t d = code->digest[c];
+		if (d > LM_LOCK_DIGEST_MASK)
+			return LMC_EINVAL;
+		sym[n++] = (uint8_t)((d >> 15) & 31);
+		sym[n++] = (uint8_t)((d >> 10) & 31);
+		sym[n++] = (uint8_t)((d >> 5) & 31);
+		sym[n++] = (uint8_t)(d & 31);
+	}
+	return lm_code32_encode(sym, n, LM_LOCK_GROUP, buf, size);
+}
+
+static int bad_code(char *err, size_t errsize, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int bad_code(char *err, size_t errsize, const char *fmt, ...)
+{
+	if (err && errsize) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errsize, fmt, ap);
+		va_end(ap);
+	}
+	return LMC_EBADCODE;
+}
+
+int lm_lockcode_parse(const char *text, struct lm_lockcode *code, char *err, size_t errsize)
+{
+	uint8_t sym[LM_CODE32_MAX_SYMBOLS];
+	size_t n = 0;
+
+	memset(code, 0, sizeof *code);
+	if (err && errsize)
+		err[0] = '\0';
+	int rc = lm_code32_decode(text, sym, sizeof sym, &n, err, errsize);
+	if (rc)
+		return rc;
+	if (n < LM_LOCK_HEAD_SYMBOLS)
+		return bad_code(err, errsize,
+		                "lock code is too short: it must hold at least a version and "
+		                "a list of criteria");
+	if (sym[0] != LM_LOCKCODE_VERSION)
+		return bad_code(err, errsize,
+		                "lock code version %u is not supported (this release reads "
+		                "version %d); make the code with this release's lmhostid",
+		                (unsigned)sym[0], LM_LOCKCODE_VERSION);
+	unsigned mask = ((unsigned)sym[1] << 5) | sym[2];
+	if (mask >> LM_CRIT_COUNT)
+		return bad_code(err, errsize,
+		                "lock code names criteria this release does not know "
+		                "(mask 0x%03x); make the code with this release's lmhostid",
+		                mask);
+	if (mask == 0)
+		return bad_code(err, errsize, "lock code names no criteria");
+	int k = popcount(mask);
+	size_t want = LM_LOCK_HEAD_SYMBOLS + (size_t)k * LM_LOCK_CRIT_SYMBOLS;
+	if (n != want)
+		return bad_code(err, errsize,
+		                "lock code has %zu symbols before its check symbol but names "
+		                "%d criteria, which take %zu: a part of the code is missing or "
+		                "repeated",
+		                n, k, want);
+	code->present = (uint16_t)mask;
+	const uint8_t *p = sym + LM_LOCK_HEAD_SYMBOLS;
+	for (int c = 0; c < LM_CRIT_COUNT; c++) {
+		if (!(mask & (1u << c)))
+			continue;
+		code->digest[c] = ((uint32_t)p[0] << 15) | ((uint32_t)p[1] << 10) |
+		                  ((uint32_t)p[2] << 5) | p[3];
+		p += LM_LOCK_CRIT_SYMBOLS;
+	}
+	return 0;
+}
+
+void lm_lockcode_match(const struct lm_lockcode *licensed, const struct lm_lockcode *here,
+                       int tolerance, struct lm_lock_match *out)
+{
+	memset(out, 0, sizeof *out);
+	for (int c = 0; c < LM_CRIT_COUNT; c++) {
+		uint16_t bit = (uint16_t)(1u << c);
+		if (!(licensed->present & bit))
+			continue;
+		out->licensed++;
+		if (!(here->present & bit))
+			out->missing |= bit;
+		else if (here->digest[c] != licensed->digest[c])
+			out->differs |= bit;
+		else
+			out->matched++;
+	}
+	int n = out->licensed;
+	out->allowed_misses = tolerance < 0 ? (n - 1) / 2 : tolerance;
+	if (out->allowed_misses < 0)
+		out->allowed_misses = 0;
+	/* Fail closed: a code that records nothing, or a tolerance so wide
+	 * that no criterion needs to match, would bind to every machine. */
+	out->accepted = n > 0 && out->matched > 0 && n - out->matched <= out->allowed_misses;
+}
+
+/* ---- Probing ---- */
+
+/* What one probe run needs: the root without its trailing slashes ("" for
+ * "/"), and where results go. */
+struct probe {
+	char root[LM_ROOT_MAX + 1];
+	struct lm_machine *m;
+};
+
+static void path_of(const struct probe *p, const char *rel, char *buf, size_t size)
+{
+	/* Cannot truncate: the root is at most LM_ROOT_MAX and every relative
+	 * path is short, or a directory entry name of at most NAME_MAX. */
+	snprintf(buf, size, "%s/%s", p->root, rel);
+}
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= size) {
+		/* Only the display copy is cut; the digest uses the whole value. */
+		n = size - 4;
+		memcpy(dst, src, n);
+		memcpy(dst + n, "...", 4);
+		return;
+	}
+	memcpy(dst, src, n + 1);
+}
+
+static void found(struct probe *p, enum lm_criterion c, const char *value, const char *source)
+{
+	struct lm_machine *m = p->m;
+	m->code.present |= (uint16_t)(1u << c);
+	m->code.digest[c] = lm_criterion_digest(c, value);
+	copy_text(m->value[c], sizeof m->value[c], value);
+	copy_text(m->source[c], sizeof m->source[c], source);
+}
+
+static void lacking(struct probe *p, enum lm_criterion c, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void lacking(struct probe *p, enum lm_criterion c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->m->source[c], sizeof p->m->source[c], fmt, ap);
+	va_end(ap);
+}
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	size_t i = 0;
+	while (isspace((unsigned char)s[i]))
+		i++;
+	memmove(s, s + i, n - i + 1);
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* Reads the first line of path, trimmed.  Returns 0, or a positive errno
+ * (ENODATA for an empty file). */
+static int read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno;
+	int rc = 0;
+	if (!fgets(buf, (int)size, f)) {
+		buf[0] = '\0';
+		rc = ferror(f) ? EIO : 0;
+	}
+	fclose(f);
+	if (rc)
+		return rc;
+	trim(buf);
+	return buf[0] ? 0 : ENODATA;
+}
+
+/* The single-line criteria: read rel, or say why not. */
+static int probe_line(struct probe *p, enum lm_criterion c, const char *rel, char *buf,
+                      size_t size, char *path, size_t pathsize)
+{
+	path_of(p, rel, path, pathsize);
+	int e = read_line(path, buf, size);
+	if (e == ENODATA)
+		lacking(p, c, "empty: %s", path);
+	else if (e)
+		lacking(p, c, "unreadable: %s (%s)", path, strerror(e));
+	return e;
+}
+
+static void probe_machine_id(struct probe *p)
+{
+	char path[PATH_MAX], v[LM_CRIT_VALUE_MAX];
+	if (probe_line(p, LM_CRIT_MACHINE_ID, "etc/machine-id", v, sizeof v, path, sizeof path))
+		return;
+	found(p, LM_CRIT_MACHINE_ID, v, path);
+}
+
+static void probe_hostname(struct probe *p)
+{
+	char path[PATH_MAX], v[LM_CRIT_VALUE_MAX];
+	if (probe_line(p, LM_CRIT_HOSTNAME, "proc/sys/kernel/hostname", v, sizeof v, path,
+	               sizeof path))
+		return;
+	found(p, LM_CRIT_HOSTNAME, v, path);
+}
+
+/* True when every hexadecimal digit of s is `digit`: firmware that has no
+ * real identity fills the field with zeros or with F. */
+static bool all_hex(const char *s, char digit)
+{
+	bool any = false;
+	for (; *s; s++) {
+		if (*s == '-' || *s == ':')
+			continue;
+		if (*s != digit)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+static void probe_product_uuid(struct probe *p)
+{
+	char path[PATH_MAX], v[LM_CRIT_VALUE_MAX];
+	if (probe_line(p, LM_CRIT_PRODUCT_UUID, "sys/class/dmi/id/product_uuid", v, sizeof v,
+	               path, sizeof path))
+		return;
+	lower(v);
+	if (all_hex(v, '0') || all_hex(v, 'f')) {
+		lacking(p, LM_CRIT_PRODUCT_UUID, "placeholder ignored: %s (%s)", path, v);
+		return;
+	}
+	found(p, LM_CRIT_PRODUCT_UUID, v, path);
+}
+
+struct mac {
+	char addr[LM_MAC_TEXT_MAX];
+	char ifname[NAME_MAX + 1];
+};
+
+/* Inserts into the sorted list, keeping the LM_MAC_MAX smallest. */
+static void mac_insert(struct mac *list, int *n, const char *addr, const char *ifname)
+{
+	int i = *n;
+	if (i == LM_MAC_MAX) {
+		if (strcmp(addr, list[i - 1].addr) >= 0)
+			return;
+		i--;
+	} else {
+		(*n)++;
+	}
+	for (; i > 0 && strcmp(addr, list[i - 1].addr) < 0; i--)
+		list[i] = list[i - 1];
+	snprintf(list[i].addr, sizeof list[i].addr, "%s", addr);
+	snprintf(list[i].ifname, sizeof list[i].ifname, "%s", ifname);
+}
+
+static void probe_mac(struct probe *p)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	path_of(p, "sys/class/net", dir, sizeof dir);
+	DIR *d = opendir(dir);
+	if (!d) {
+		lacking(p, LM_CRIT_MAC, "unreadable: %s (%s)", dir, strerror(errno));
+		return;
+	}
+	/* On the heap: the list is some 20 KiB, too much to take from the
+	 * stack of an application thread that calls lmc_lockcode(). */
+	struct mac *list = calloc(LM_MAC_MAX, sizeof *list);
+	if (!list) {
+		closedir(d);
+		lacking(p, LM_CRIT_MAC, "out of memory while listing %s", dir);
+		return;
+	}
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		/* Only interfaces backed by a device are physical: lo, bridges,
+		 * veth pairs and tunnels have no device link, and their
+		 * addresses are made up at boot or by whoever creates them. */
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s/device", dir, e->d_name);
+		if (lstat(path, &st) != 0)
+			continue;
+		char addr[128];
+		snprintf(path, sizeof path, "%s/%s/address", dir, e->d_name);
+		if (read_line(path, addr, sizeof addr) != 0)
+			continue;
+		lower(addr);
+		if (strlen(addr) >= LM_MAC_TEXT_MAX || all_hex(addr, '0'))
+			continue;
+		mac_insert(list, &n, addr, e->d_name);
+	}
+	closedir(d);
+
+	if (n == 0) {
+		lacking(p, LM_CRIT_MAC, "no physical network interface with an address in %s",
+		        dir);
+		free(list);
+		return;
+	}
+	char value[LM_MAC_MAX * LM_MAC_TEXT_MAX];
+	char source[LM_CRIT_VALUE_MAX];
+	size_t vlen = 0;
+	int slen = snprintf(source, sizeof source, "%s/", dir);
+	for (int i = 0; i < n; i++) {
+		vlen += (size_t)snprintf(value + vlen, sizeof value - vlen, "%s%s", i ? "," : "",
+		                         list[i].addr);
+		if (slen >= 0 && (size_t)slen < sizeof source)
+			slen += snprintf(source + slen, sizeof source - (size_t)slen, "%s%s",
+			                 i ? "," : "{", list[i].ifname);
+	}
+	if (slen >= 0 && (size_t)slen < sizeof source)
+		snprintf(source + slen, sizeof source - (size_t)slen, "}/address");
+	free(list);
+	found(p, LM_CRIT_MAC, value, source);
+}

@@ -1,1 +1,274 @@
-/* placeholder */ typedef int lm_placeholder_lmutil_diag;
+/* lmutil lmdiag: explains, feature by feature, whether the licenses of a
+ * file can be used on this machine, and why not. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/date.h"
+#include "client/key.h"
+#include "client/license.h"
+#include "client/lmc.h"
+#include "client/lockcode.h"
+#include "client/nodelock.h"
+#include "tools/cmd.h"
+#include "tools/json.h"
+
+struct line_verdict {
+	const struct lm_license *line;
+	int code;
+	char reason[512];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: lmutil lmdiag -c LICENSE_FILE --pubkey VENDOR_PUBLIC.pem [--version V]\n"
+	             "                     [--root DIR] [--json] [FEATURE]\n"
+	             "Explains whether each feature of the file (or FEATURE) can be used on this\n"
+	             "machine. Exit 0 only when FEATURE (or every feature) is usable.\n");
+}
+
+/* A counted line is usable through lmd when it is signed and within its
+ * dates and version; whether lmd may run here is reported separately. */
+static void judge_counted(const struct lm_license_file *f, const struct lm_license *l,
+                          EVP_PKEY *key, const char *version, int32_t today,
+                          struct line_verdict *v)
+{
+	if (lm_license_verify(f, l, key) != 0) {
+		v->code = LMC_EBADSIG;
+		snprintf(v->reason, sizeof v->reason,
+		         "line %d: signature does not verify with the vendor key", l->lineno);
+		return;
+	}
+	v->code = lm_license_check_terms(l, version, today, v->reason, sizeof v->reason);
+	if (v->code != 0)
+		return;
+	char where[300] = "";
+	size_t o = 0;
+	for (int i = 0; i < f->nservers && o < sizeof where; i++) {
+		int n = snprintf(where + o, sizeof where - o, "%s%u@%s", i ? "," : "",
+		                 f->servers[i].port, f->servers[i].host);
+		if (n > 0)
+			o += (size_t)n;
+	}
+	snprintf(v->reason, sizeof v->reason, "line %d: %u seats, served by lmd at %s", l->lineno,
+	         l->count, where);
+}
+
+static void print_json(const char *path, const struct lm_license_file *f,
+                       const struct line_verdict *v, size_t n, const char *only,
+                       const char *server_here)
+{
+	printf("{");
+	lm_json_key(stdout, "file", 1);
+	lm_json_string(stdout, path);
+	lm_json_key(stdout, "server_line_here", 0);
+	if (server_here)
+		lm_json_string(stdout, server_here);
+	else
+		printf("null");
+	lm_json_key(stdout, "features", 0);
+	printf("[");
+	bool first_feature = true;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = v[i].line->name;
+		if (only && strcmp(name, only) != 0)
+			continue;
+		/* Print each feature once, at its first line. */
+		size_t j = 0;
+		while (j < i && strcmp(v[j].line->name, name) != 0)
+			j++;
+		if (j < i)
+			continue;
+		bool usable = false;
+		for (size_t k = i; k < n; k++)
+			usable |= strcmp(v[k].line->name, name) == 0 && v[k].code == 0;
+		printf("%s{", first_feature ? "" : ",");
+		first_feature = false;
+		lm_json_key(stdout, "name", 1);
+		lm_json_string(stdout, name);
+		lm_json_key(stdout, "usable", 0);
+		printf(usable ? "true" : "false");
+		lm_json_key(stdout, "lines", 0);
+		printf("[");
+		bool first_line = true;
+		for (size_t k = i; k < n; k++) {
+			const struct lm_license *l = v[k].line;
+			if (strcmp(l->name, name) != 0)
+				continue;
+			char expiry[16];
+			lm_date_format(l->expiry, expiry, sizeof expiry);
+			printf("%s{", first_line ? "" : ",");
+			first_line = false;
+			lm_json_key(stdout, "line", 1);
+			printf("%d", l->lineno);
+			lm_json_key(stdout, "type", 0);
+			lm_json_string(stdout, lm_line_type_name(l->type));
+			lm_json_key(stdout, "version", 0);
+			lm_json_string(stdout, l->version);
+			lm_json_key(stdout, "counted", 0);
+			printf(l->uncounted ? "false" : "true");
+			lm_json_key(stdout, "count", 0);
+			printf("%u", l->uncounted ? 0 : l->count);
+			lm_json_key(stdout, "expiry", 0);
+			lm_json_string(stdout, expiry);
+			lm_json_key(stdout, "usable", 0);
+			printf(v[k].code == 0 ? "true" : "false");
+			lm_json_key(stdout, "code", 0);
+			lm_json_string(stdout, lmc_errname(v[k].code));
+			lm_json_key(stdout, "reason", 0);
+			lm_json_string(stdout, v[k].reason);
+			printf("}");
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+	(void)f;
+}
+
+static void print_text(const char *path, const struct line_verdict *v, size_t n, const char *only,
+                       const char *server_here)
+{
+	printf("License file %s\n", path);
+	if (server_here)
+		printf("This machine matches %s: lmd may serve this file here.\n", server_here);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = v[i].line->name;
+		if (only && strcmp(name, only) != 0)
+			continue;
+		size_t j = 0;
+		while (j < i && strcmp(v[j].line->name, name) != 0)
+			j++;
+		if (j < i)
+			continue;
+		bool usable = false;
+		for (size_t k = i; k < n; k++)
+			usable |= strcmp(v[k].line->name, name) == 0 && v[k].code == 0;
+		printf("\nFeature %s: %s\n", name, usable ? "usable" : "NOT usable");
+		for (size_t k = i; k < n; k++) {
+			if (strcmp(v[k].line->name, name) != 0)
+				continue;
+			if (v[k].code == 0)
+				printf("  ok    %s\n", v[k].reason);
+			else
+				printf("  no    %s\n        (%s: %s)\n", v[k].reason,
+				       lmc_errname(v[k].code), lmc_errhint(v[k].code));
+		}
+	}
+}
+
+/* Which SERVER line, if any, names this machine. */
+static const char *server_line_here(const struct lm_license_file *f, const struct lm_machine *m,
+                                    char *buf, size_t size)
+{
+	for (int i = 0; i < f->nservers; i++) {
+		struct lm_lock_match match;
+		lm_lockcode_match(&f->servers[i].code, &m->code, LM_LOCK_TOLERANCE_DEFAULT, &match);
+		if (match.accepted) {
+			snprintf(buf, size, "SERVER line %d (%s)", f->servers[i].lineno,
+			         f->servers[i].host);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+int lm_cmd_lmdiag(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"pubkey", required_argument, NULL, 'k'}, {"version", required_argument, NULL, 'v'},
+		{"root", required_argument, NULL, 'r'},   {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *path = NULL, *pubkey = NULL, *version = NULL, *root = NULL;
+	bool json = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 'k': pubkey = optarg; break;
+		case 'v': version = optarg; break;
+		case 'r': root = optarg; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	const char *feature = optind < argc ? argv[optind++] : NULL;
+	if (!path || !pubkey || optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (version && !lm_version_valid(version)) {
+		fprintf(stderr, "lmdiag: --version %s: expected numbers separated by dots, like 29.0\n",
+		        version);
+		return 2;
+	}
+
+	char err[512];
+	EVP_PKEY *key = NULL;
+	if (lm_key_load_public(pubkey, &key, err, sizeof err) != 0) {
+		fprintf(stderr, "lmdiag: %s\n", err);
+		return 1;
+	}
+	struct lm_license_file f;
+	struct lm_parse_error perr;
+	int rc = lm_license_load(path, &f, &perr);
+	if (rc != 0) {
+		fprintf(stderr, "lmdiag: %s:%d: %s\n", path, perr.lineno, perr.message);
+		EVP_PKEY_free(key);
+		return 1;
+	}
+	struct lm_machine here;
+	if (lm_machine_probe(root, &here) != 0) {
+		fprintf(stderr, "lmdiag: cannot read any lock criterion of this machine\n");
+		lm_license_free(&f);
+		EVP_PKEY_free(key);
+		return 1;
+	}
+
+	int32_t today = lm_date_today();
+	struct line_verdict *v = calloc(f.nlines ? f.nlines : 1, sizeof *v);
+	size_t n = 0;
+	bool all_usable = true, named_found = false, named_usable = false;
+	for (size_t i = 0; i < f.nlines; i++) {
+		const struct lm_license *l = &f.lines[i];
+		if (l->type == LM_LINE_PACKAGE)
+			continue;
+		struct line_verdict *lv = &v[n++];
+		lv->line = l;
+		if (l->uncounted)
+			lv->code = lm_nodelock_check_line(&f, l, key, &here, version, today,
+			                                  lv->reason, sizeof lv->reason);
+		else
+			judge_counted(&f, l, key, version, today, lv);
+	}
+	/* A feature is usable when any of its lines is. */
+	for (size_t i = 0; i < n; i++) {
+		bool usable = false;
+		for (size_t k = 0; k < n; k++)
+			usable |= strcmp(v[k].line->name, v[i].line->name) == 0 && v[k].code == 0;
+		all_usable &= usable;
+		if (feature && strcmp(v[i].line->name, feature) == 0) {
+			named_found = true;
+			named_usable = usable;
+		}
+	}
+	char here_buf[300];
+	const char *server_here = server_line_here(&f, &here, here_buf, sizeof here_buf);
+	if (json)
+		print_json(path, &f, v, n, feature, server_here);
+	else
+		print_text(path, v, n, feature, server_here);
+	if (feature && !named_found && !json)
+		printf("\nFeature %s: NOT usable\n  no    no license line for feature %s in %s\n",
+		       feature, feature, path);
+
+	int status = feature ? (named_usable ? 0 : 1) : (all_usable ? 0 : 1);
+	free(v);
+	lm_license_free(&f);
+	EVP_PKEY_free(key);
+	return status;
+}
