@@ -45,8 +45,7 @@ static unsigned luhn32(const uint8_t *sym, size_t n)
 	return (32 - sum % 32) % 32;
 }
 
-int lm_code32_encode(const uint8_t *sym, size_t nsym, unsigned group, char *out,
-                     size_t size)
+int lm_code32_encode(const uint8_t *sym, size_t nsym, unsigned group, char *out, size_t size)
 {
 	size_t total = nsym + 1;
 	size_t need = total + (group ? (total - 1) / group : 0) + 1;
@@ -62,19 +61,15 @@ int lm_code32_encode(const uint8_t *sym, size_t nsym, unsigned group, char *out,
 	return 0;
 }
 
-static int fail(char *err, size_t errsize, const char *msg, int pos, int c)
+static int fail(char *err, size_t errsize, const char *msg)
 {
-	if (err && errsize) {
-		if (pos >= 0)
-			snprintf(err, errsize, msg, isprint(c) ? c : '?', pos);
-		else
-			snprintf(err, errsize, "%s", msg);
-	}
+	if (err && errsize)
+		snprintf(err, errsize, "%s", msg);
 	return LMC_EBADCODE;
 }
 
-int lm_code32_decode(const char *text, uint8_t *sym, size_t max, size_t *nsym,
-                     char *err, size_t errsize)
+int lm_code32_decode(const char *text, uint8_t *sym, size_t max, size_t *nsym, char *err,
+                     size_t errsize)
 {
 	uint8_t buf[LM_CODE32_MAX_SYMBOLS + 1];
 	size_t n = 0;
@@ -84,31 +79,35 @@ int lm_code32_decode(const char *text, uint8_t *sym, size_t max, size_t *nsym,
 			continue;
 		pos++;
 		int v = symbol_value((unsigned char)*p);
-		if (v < 0)
-			return fail(err, errsize,
-			            "'%c' (symbol %d) is not a code symbol: codes use digits and "
-			            "letters other than U",
-			            pos, (unsigned char)*p);
+		if (v < 0) {
+			/* Formatted here rather than in fail(): a format string
+			 * passed around as a variable escapes the compiler's
+			 * argument checks. */
+			if (err && errsize)
+				snprintf(err, errsize,
+				         "'%c' (symbol %d) is not a code symbol: codes use digits "
+				         "and letters other than U",
+				         isprint((unsigned char)*p) ? *p : '?', pos);
+			return LMC_EBADCODE;
+		}
 		if (n == sizeof buf)
-			return fail(err, errsize, "code is too long", -1, 0);
+			return fail(err, errsize, "code is too long");
 		buf[n++] = (uint8_t)v;
 	}
 	if (n < 2)
-		return fail(err, errsize, "code is empty or too short", -1, 0);
+		return fail(err, errsize, "code is empty or too short");
 	if (luhn32(buf, n - 1) != buf[n - 1])
 		return fail(err, errsize,
 		            "check symbol does not match: a symbol is mistyped or two "
-		            "are swapped; copy the code again",
-		            -1, 0);
+		            "are swapped; copy the code again");
 	if (n - 1 > max)
-		return fail(err, errsize, "code is too long", -1, 0);
+		return fail(err, errsize, "code is too long");
 	memcpy(sym, buf, n - 1);
 	*nsym = n - 1;
 	return 0;
 }
 
-size_t lm_code32_from_bytes(const uint8_t *bytes, size_t n, uint8_t *sym,
-                            size_t max)
+size_t lm_code32_from_bytes(const uint8_t *bytes, size_t n, uint8_t *sym, size_t max)
 {
 	size_t out = 0;
 	unsigned acc = 0, bits = 0;
@@ -125,8 +124,7 @@ size_t lm_code32_from_bytes(const uint8_t *bytes, size_t n, uint8_t *sym,
 	return out;
 }
 
-int lm_code32_to_bytes(const uint8_t *sym, size_t nsym, uint8_t *bytes,
-                       size_t n)
+int lm_code32_to_bytes(const uint8_t *sym, size_t nsym, uint8_t *bytes, size_t n)
 {
 	if (nsym != (n * 8 + 4) / 5)
 		return LMC_EBADCODE;

@@ -36,10 +36,10 @@ struct lmc_ctx {
 	char last_error[512];
 };
 
-static int set_error(char *buf, size_t size, int code, const char *fmt, const char *arg)
+static int set_error(char *buf, size_t size, int code, const char *message, const char *arg)
 {
 	if (buf && size)
-		snprintf(buf, size, fmt, arg);
+		snprintf(buf, size, "%s%s", message, arg ? arg : "");
 	return code;
 }
 
@@ -58,7 +58,7 @@ static int load_sources(struct lmc_ctx *ctx, const char *source, char *err, size
 			continue;
 		if (ctx->nfiles == MAX_SOURCES) {
 			rc = set_error(err, errsize, LMC_ETOOLARGE,
-			               "too many license files in the license source (at most 16): %s",
+			               "too many license files in the license source (at most 16): ",
 			               entry);
 			break;
 		}
@@ -79,12 +79,13 @@ int lmc_open(struct lmc_ctx **out, const struct lmc_options *opts, char *err, si
 {
 	*out = NULL;
 	if (!opts || !opts->vendor_pubkey)
-		return set_error(err, errsize, LMC_EINVAL, "%s",
-		                 "lmc_open: the vendor public key is required");
+		return set_error(err, errsize, LMC_EINVAL,
+		                 "lmc_open: the vendor public key is required", NULL);
 	const char *source = opts->license_source ? opts->license_source : getenv("LM_LICENSE_FILE");
 	if (!source || !*source)
-		return set_error(err, errsize, LMC_ENOFEATURE, "%s",
-		                 "no license source: pass one to lmc_open or set LM_LICENSE_FILE");
+		return set_error(err, errsize, LMC_ENOFEATURE,
+		                 "no license source: pass one to lmc_open or set LM_LICENSE_FILE",
+		                 NULL);
 	struct lmc_ctx *ctx = calloc(1, sizeof *ctx);
 	if (!ctx)
 		return LMC_ENOMEM;
@@ -93,7 +94,7 @@ int lmc_open(struct lmc_ctx **out, const struct lmc_options *opts, char *err, si
 		goto fail_key;
 	rc = lm_machine_probe(NULL, &ctx->machine);
 	if (rc != 0) {
-		set_error(err, errsize, rc, "%s", "cannot read any lock criterion of this machine");
+		set_error(err, errsize, rc, "cannot read any lock criterion of this machine", NULL);
 		goto fail_probe;
 	}
 	rc = load_sources(ctx, source, err, errsize);

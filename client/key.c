@@ -1,1 +1,337 @@
-/* placeholder */ typedef int lm_placeholder_key;
+/* Vendor keys and license signatures (Ed25519 through OpenSSL 3).
+ *
+ * Ed25519 hashes internally, so OpenSSL wants the one-shot
+ * EVP_DigestSign/EVP_DigestVerify with a NULL digest (research notes §2.5).
+ * Every OpenSSL call that can fail is checked against exactly 1, since some
+ * return 0 for "no" and a negative value for "error", and after a failure
+ * the thread's OpenSSL error queue is cleared so that the next, unrelated
+ * call does not report a stale error. */
+#include "client/key.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "client/lmc.h"
+
+/* A PEM key is a few hundred bytes; anything much larger is not a key. */
+#define KEY_FILE_MAX 65536
+
+__attribute__((format(printf, 4, 5))) static int fail(int code, char *err, size_t errsize,
+                                                      const char *fmt, ...)
+{
+	if (err && errsize) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errsize, fmt, ap);
+		va_end(ap);
+	}
+	ERR_clear_error();
+	return code;
+}
+
+/* ---- Writing keys ------------------------------------------------------ */
+
+/* Writes key into a new temporary file next to path (same directory, so
+ * that the final rename stays on one file system and is atomic).  mkstemp
+ * creates the file with mode 0600, so a private key is never readable by
+ * others, not even for a moment. */
+static int write_temp(const char *path, mode_t mode, EVP_PKEY *key, int private, char *tmp,
+                      size_t tmpsize, char *err, size_t errsize)
+{
+	if ((size_t)snprintf(tmp, tmpsize, "%s.XXXXXX", path) >= tmpsize)
+		return fail(LMC_EIO, err, errsize, "path too long: %.200s", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return fail(LMC_EIO, err, errsize, "cannot create %.200s: %s", tmp, strerror(errno));
+	if (fchmod(fd, mode) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return fail(LMC_EIO, err, errsize, "cannot set the mode of %.200s: %s", tmp,
+		            strerror(e));
+	}
+	FILE *fp = fdopen(fd, "w");
+	if (!fp) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return fail(LMC_EIO, err, errsize, "cannot write %.200s: %s", tmp, strerror(e));
+	}
+	/* PEM_write_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY"), the
+	 * format `openssl genpkey` writes; no cipher, as genpkey without
+	 * -aes256. */
+	int ok = private ? PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL)
+	                 : PEM_write_PUBKEY(fp, key);
+	int e = errno;
+	ok = ok == 1 && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+	if (!ok)
+		e = errno;
+	if (fclose(fp) != 0 && ok) {
+		ok = 0;
+		e = errno;
+	}
+	if (!ok) {
+		unlink(tmp);
+		return fail(LMC_EIO, err, errsize, "cannot write %.200s: %s", path,
+		            e ? strerror(e) : "OpenSSL failed to write the key");
+	}
+	return 0;
+}
+
+int lm_key_generate(const char *private_path, const char *public_path, char *err, size_t errsize)
+{
+	char tmp_priv[PATH_MAX], tmp_pub[PATH_MAX];
+	int rc;
+
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (!key)
+		return fail(LMC_EKEY, err, errsize, "OpenSSL cannot generate an Ed25519 key: %s",
+		            ERR_reason_error_string(ERR_peek_last_error()));
+	rc = write_temp(private_path, 0600, key, 1, tmp_priv, sizeof tmp_priv, err, errsize);
+	if (rc)
+		goto out;
+	rc = write_temp(public_path, 0644, key, 0, tmp_pub, sizeof tmp_pub, err, errsize);
+	if (rc) {
+		unlink(tmp_priv);
+		goto out;
+	}
+	/* Both files are complete before either takes its final name. */
+	if (rename(tmp_priv, private_path) != 0) {
+		rc = fail(LMC_EIO, err, errsize, "cannot create %.200s: %s", private_path,
+		          strerror(errno));
+		unlink(tmp_priv);
+		unlink(tmp_pub);
+		goto out;
+	}
+	if (rename(tmp_pub, public_path) != 0) {
+		rc = fail(LMC_EIO, err, errsize, "cannot create %.200s: %s", public_path,
+		          strerror(errno));
+		unlink(tmp_pub);
+		goto out;
+	}
+out:
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* ---- Loading keys ------------------------------------------------------ */
+
+/* The text of a key: the argument itself when it is PEM, else the file it
+ * names.  *owned is what the caller frees. */
+static int key_text(const char *path_or_pem, const char **text, size_t *len, char **owned,
+                    const char **what, char *err, size_t errsize)
+{
+	const char *p = path_or_pem;
+	*owned = NULL;
+	if (!p)
+		return fail(LMC_EINVAL, err, errsize, "no key given");
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (strncmp(p, "-----BEGIN", 10) == 0) {
+		*text = p;
+		*len = strlen(p);
+		*what = "the PEM text given";
+		return 0;
+	}
+	*what = path_or_pem;
+	FILE *in = fopen(path_or_pem, "rb");
+	if (!in)
+		return fail(LMC_EIO, err, errsize, "cannot open key file %.200s: %s", path_or_pem,
+		            strerror(errno));
+	char *buf = malloc(KEY_FILE_MAX + 1);
+	if (!buf) {
+		fclose(in);
+		return fail(LMC_ENOMEM, err, errsize, "out of memory");
+	}
+	size_t n = fread(buf, 1, KEY_FILE_MAX + 1, in);
+	int bad = ferror(in);
+	int e = errno;
+	fclose(in);
+	if (bad) {
+		free(buf);
+		return fail(LMC_EIO, err, errsize, "cannot read key file %.200s: %s", path_or_pem,
+		            strerror(e));
+	}
+	if (n > KEY_FILE_MAX) {
+		free(buf);
+		return fail(LMC_EKEY, err, errsize,
+		            "%.200s is larger than %d bytes: not a PEM key file", path_or_pem,
+		            KEY_FILE_MAX);
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	*owned = buf;
+	return 0;
+}
+
+/* What the first PEM block of text is ("PRIVATE KEY", "CERTIFICATE"...),
+ * to tell the user what they gave instead of a key. */
+static void pem_label(const char *text, char *buf, size_t size)
+{
+	const char *begin = strstr(text, "-----BEGIN ");
+	snprintf(buf, size, "no PEM data");
+	if (!begin)
+		return;
+	begin += 11;
+	const char *end = strstr(begin, "-----");
+	if (!end || end - begin > 40)
+		return;
+	snprintf(buf, size, "a PEM block \"%.*s\"", (int)(end - begin), begin);
+}
+
+/* OpenSSL would prompt on the terminal for the passphrase of an encrypted
+ * key; a library must never do that. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+static int check_ed25519(EVP_PKEY **key, const char *what, char *err, size_t errsize)
+{
+	if (EVP_PKEY_is_a(*key, "ED25519"))
+		return 0;
+	const char *type = EVP_PKEY_get0_type_name(*key);
+	int bits = EVP_PKEY_get_bits(*key);
+	int rc = fail(LMC_EKEY, err, errsize,
+	              "%.200s holds a %s key (%d bits), not an Ed25519 key; license keys are "
+	              "made with `lmvendor keygen`",
+	              what, type ? type : "non-Ed25519", bits);
+	EVP_PKEY_free(*key);
+	*key = NULL;
+	return rc;
+}
+
+static int load_key(const char *path_or_pem, int private, EVP_PKEY **out, char *err,
+                    size_t errsize)
+{
+	const char *text, *what;
+	size_t len;
+	char *owned;
+	char label[64];
+
+	*out = NULL;
+	int rc = key_text(path_or_pem, &text, &len, &owned, &what, err, errsize);
+	if (rc)
+		return rc;
+	if (len > INT_MAX) {
+		free(owned);
+		return fail(LMC_EKEY, err, errsize, "key text too large");
+	}
+	BIO *bio = BIO_new_mem_buf(text, (int)len);
+	if (!bio) {
+		free(owned);
+		return fail(LMC_ENOMEM, err, errsize, "out of memory");
+	}
+	EVP_PKEY *key = private ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
+	                        : PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!key) {
+		pem_label(text, label, sizeof label);
+		if (private && strstr(label, "ENCRYPTED"))
+			rc = fail(LMC_EKEY, err, errsize,
+			          "the private key in %.200s is encrypted; give an unencrypted "
+			          "key and protect the file instead (mode 0600)",
+			          what);
+		else if (!private && strstr(label, "PRIVATE KEY"))
+			rc = fail(LMC_EKEY, err, errsize,
+			          "%.200s holds a private key; give the vendor's public key (the "
+			          "private key stays with the vendor)",
+			          what);
+		else
+			rc = fail(LMC_EKEY, err, errsize,
+			          "no %s key in %.200s: found %s, expected \"-----BEGIN %s KEY-----\"",
+			          private ? "private" : "public", what, label,
+			          private ? "PRIVATE" : "PUBLIC");
+		free(owned);
+		return rc;
+	}
+	free(owned);
+	rc = check_ed25519(&key, what, err, errsize);
+	if (rc)
+		return rc;
+	*out = key;
+	return 0;
+}
+
+int lm_key_load_public(const char *path_or_pem, EVP_PKEY **out, char *err, size_t errsize)
+{
+	return load_key(path_or_pem, 0, out, err, errsize);
+}
+
+int lm_key_load_private(const char *path_or_pem, EVP_PKEY **out, char *err, size_t errsize)
+{
+	return load_key(path_or_pem, 1, out, err, errsize);
+}
+
+/* ---- Signatures -------------------------------------------------------- */
+
+int lm_sig_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t sig[LM_SIG_LEN])
+{
+	if (!key || !EVP_PKEY_is_a(key, "ED25519"))
+		return LMC_EKEY;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return fail(LMC_ENOMEM, NULL, 0, "out of memory");
+	size_t siglen = LM_SIG_LEN;
+	int rc = LMC_EKEY;
+	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
+	    EVP_DigestSign(ctx, sig, &siglen, data, len) == 1 && siglen == LM_SIG_LEN)
+		rc = 0;
+	EVP_MD_CTX_free(ctx);
+	if (rc)
+		ERR_clear_error();
+	return rc;
+}
+
+int lm_sig_verify(EVP_PKEY *key, const void *data, size_t len, const uint8_t sig[LM_SIG_LEN])
+{
+	if (!key || !EVP_PKEY_is_a(key, "ED25519"))
+		return LMC_EKEY;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return fail(LMC_ENOMEM, NULL, 0, "out of memory");
+	int rc = LMC_EKEY;
+	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1)
+		rc = EVP_DigestVerify(ctx, sig, LM_SIG_LEN, data, len) == 1 ? 0 : LMC_EBADSIG;
+	EVP_MD_CTX_free(ctx);
+	if (rc)
+		ERR_clear_error();
+	return rc;
+}
+
+int lm_license_sign(struct lm_license_file *f, EVP_PKEY *key)
+{
+	char buf[LM_LINE_MAX + 1];
+	for (size_t i = 0; i < f->nlines; i++) {
+		struct lm_license *l = &f->lines[i];
+		int n = lm_license_canonical(f, l, buf, sizeof buf);
+		if (n < 0)
+			return n;
+		int rc = lm_sig_sign(key, buf, (size_t)n, l->sig);
+		if (rc)
+			return rc;
+		l->has_sig = true;
+	}
+	return 0;
+}
+
+int lm_license_verify(const struct lm_license_file *f, const struct lm_license *l, EVP_PKEY *key)
+{
+	char buf[LM_LINE_MAX + 1];
+	if (!l->has_sig)
+		return LMC_EBADSIG;
+	int n = lm_license_canonical(f, l, buf, sizeof buf);
+	if (n < 0)
+		return LMC_EBADSIG;
+	return lm_sig_verify(key, buf, (size_t)n, l->sig);
+}

@@ -1,1 +1,299 @@
-/* placeholder */ typedef int lm_placeholder_license_canon;
+/* License lines written out: the canonical form that signatures cover, and
+ * the printed file.
+ *
+ * The canonical form of a line is
+ *
+ *   TYPE name vendor version expiry count KEY="value" ... SERVER_CODES="c1 c2 c3"
+ *
+ * with single spaces; TYPE in capitals; expiry as YYYY-MM-DD or
+ * "permanent"; count as a decimal number or "uncounted" (PACKAGE lines have
+ * neither expiry nor count); then each keyword the line has, in the order
+ * of enum lm_keyword (HOSTID AUTH START ISSUED NOTICE NAMED_USERS BORROW
+ * HOST_DESC SN TOLERANCE COMPONENTS OPTIONS), every value quoted and
+ * normalised (dates as YYYY-MM-DD, lock and authorization codes in their
+ * printed groups, numbers in decimal, COMPONENTS separated by single
+ * spaces, OPTIONS as SUITE); SIGN is never part of it.  A counted
+ * FEATURE/INCREMENT line ends with SERVER_CODES listing the lock codes of
+ * the file's SERVER lines, sorted, so that the signature binds the seats to
+ * the servers that may serve them while the servers' host names and ports
+ * stay free to change. */
+#include "client/license.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/date.h"
+#include "client/license_internal.h"
+#include "client/lmc.h"
+
+/* The printer starts a continuation line rather than pass this column. */
+#define PRINT_WIDTH 80
+
+/* Writes keyword k of l in its normalised form into buf.  Returns 1 when l
+ * has the keyword, 0 when it does not. */
+static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	switch (k) {
+	case LM_KW_HOSTID:
+		return l->has_hostid && lm_lockcode_format(&l->hostid, buf, size) == 0;
+	case LM_KW_AUTH: snprintf(buf, size, "%s", l->auth); break;
+	case LM_KW_START:
+		if (l->start == LM_DATE_NONE)
+			return 0;
+		lm_date_format(l->start, buf, size);
+		break;
+	case LM_KW_ISSUED:
+		if (l->issued == LM_DATE_NONE)
+			return 0;
+		lm_date_format(l->issued, buf, size);
+		break;
+	case LM_KW_NOTICE: snprintf(buf, size, "%s", l->notice); break;
+	case LM_KW_NAMED_USERS:
+		if (l->named_users)
+			snprintf(buf, size, "%u", (unsigned)l->named_users);
+		break;
+	case LM_KW_BORROW:
+		if (l->borrow_hours)
+			snprintf(buf, size, "%u", (unsigned)l->borrow_hours);
+		break;
+	case LM_KW_HOST_DESC: snprintf(buf, size, "%s", l->host_desc); break;
+	case LM_KW_SN: snprintf(buf, size, "%s", l->sn); break;
+	case LM_KW_TOLERANCE:
+		if (l->tolerance != LM_LOCK_TOLERANCE_DEFAULT)
+			snprintf(buf, size, "%d", l->tolerance);
+		break;
+	case LM_KW_COMPONENTS: snprintf(buf, size, "%s", l->components); break;
+	case LM_KW_OPTIONS:
+		if (l->suite)
+			snprintf(buf, size, "SUITE");
+		break;
+	case LM_KW_SIGN:
+		if (l->has_sig)
+			lm_license_sig_format(l->sig, buf, size);
+		break;
+	case LM_KW_SERVER_CODES:
+	case LM_KW_COUNT: break;
+	}
+	return buf[0] != '\0';
+}
+
+/* An output buffer that remembers whether anything did not fit. */
+struct out {
+	char *buf;
+	size_t size;
+	size_t len;
+	bool overflow;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = o->len < o->size ? o->size - o->len : 0;
+	va_start(ap, fmt);
+	int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		o->overflow = true;
+	o->len += n > 0 ? (size_t)n : 0;
+}
+
+static int is_counted(const struct lm_license *l)
+{
+	return l->type != LM_LINE_PACKAGE && !l->uncounted;
+}
+
+static int compare_codes(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int lm_license_canonical(const struct lm_license_file *f, const struct lm_license *l, char *buf,
+                         size_t size)
+{
+	struct out o = {.buf = buf, .size = size};
+	char value[LM_TEXT_MAX + LM_SIG_TEXT_MAX];
+
+	if (!size)
+		return LMC_ETOOLARGE;
+	put(&o, "%s %s %s %s", lm_line_type_name(l->type), l->name, l->vendor, l->version);
+	if (l->type != LM_LINE_PACKAGE) {
+		lm_date_format(l->expiry, value, sizeof value);
+		put(&o, " %s", value);
+		if (l->uncounted)
+			put(&o, " uncounted");
+		else
+			put(&o, " %u", (unsigned)l->count);
+	}
+	for (int k = 0; k < LM_KW_SERVER_CODES; k++)
+		if (keyword_value(l, (enum lm_keyword)k, value, sizeof value))
+			put(&o, " %s=\"%s\"", lm_keyword_name((enum lm_keyword)k), value);
+	if (is_counted(l)) {
+		/* A counted line without servers could never be served, and
+		 * its canonical form could not be read back. */
+		if (f->nservers < 1 || f->nservers > 3)
+			return LMC_EINVAL;
+		char codes[3][LM_LOCKCODE_TEXT_MAX];
+		for (int i = 0; i < f->nservers; i++)
+			if (lm_lockcode_format(&f->servers[i].code, codes[i], sizeof codes[i]) != 0)
+				return LMC_EINVAL;
+		qsort(codes, (size_t)f->nservers, sizeof codes[0], compare_codes);
+		put(&o, " SERVER_CODES=\"");
+		for (int i = 0; i < f->nservers; i++)
+			put(&o, "%s%s", i ? " " : "", codes[i]);
+		put(&o, "\"");
+	}
+	if (o.overflow || o.len > INT32_MAX) {
+		buf[0] = '\0';
+		return LMC_ETOOLARGE;
+	}
+	return (int)o.len;
+}
+
+int lm_license_parse_canonical(const char *text, struct lm_license *l,
+                               struct lm_lockcode codes[3], int *ncodes,
+                               struct lm_parse_error *err)
+{
+	struct lm_parse_error scratch;
+	char msg[200];
+	int rc;
+
+	if (!err)
+		err = &scratch;
+	memset(err, 0, sizeof *err);
+	*ncodes = 0;
+	size_t len = strlen(text);
+	if (len > LM_LINE_MAX) {
+		err->lineno = 1;
+		snprintf(err->message, sizeof err->message,
+		         "canonical line is longer than %d bytes", LM_LINE_MAX);
+		return LMC_ETOOLARGE;
+	}
+	rc = lm_license_check_text(text, len, msg, sizeof msg);
+	if (rc) {
+		err->lineno = 1;
+		snprintf(err->message, sizeof err->message, "%s", msg);
+		return rc;
+	}
+	char *line = malloc(len + 1);
+	char *again = malloc(LM_LINE_MAX + 1);
+	if (!line || !again) {
+		rc = LMC_ENOMEM;
+		goto out;
+	}
+	memcpy(line, text, len + 1);
+	rc = lm_license_parse_line(line, 1, true, l, codes, ncodes, err);
+	if (rc)
+		goto out;
+
+	/* The signature covers exactly these bytes, so only one spelling of a
+	 * line may be accepted: writing the parsed line out again must give
+	 * the same text, or a reader could be shown fields that differ from
+	 * what was signed. */
+	struct lm_license_file f;
+	memset(&f, 0, sizeof f);
+	f.nservers = *ncodes;
+	for (int i = 0; i < *ncodes; i++)
+		f.servers[i].code = codes[i];
+	int n = lm_license_canonical(&f, l, again, LM_LINE_MAX + 1);
+	if (n < 0 || strcmp(again, text) != 0) {
+		err->lineno = 1;
+		snprintf(err->message, sizeof err->message,
+		         "the line is not in canonical form (field spelling, keyword order, "
+		         "quoting or spacing differ)");
+		rc = LMC_ESYNTAX;
+	}
+out:
+	if (rc) {
+		memset(l, 0, sizeof *l);
+		*ncodes = 0;
+		if (rc == LMC_ENOMEM) {
+			err->lineno = 1;
+			snprintf(err->message, sizeof err->message, "out of memory");
+		}
+	}
+	free(line);
+	free(again);
+	return rc;
+}
+
+/* ---- Printing ---------------------------------------------------------- */
+
+/* Quotes are needed around blanks, and around a trailing backslash that
+ * would otherwise read as a line continuation. */
+static int needs_quotes(const char *v)
+{
+	size_t n = strlen(v);
+	return n == 0 || strpbrk(v, " \t") || v[n - 1] == '\\';
+}
+
+static void print_license(const struct lm_license *l, FILE *out)
+{
+	char value[LM_TEXT_MAX + LM_SIG_TEXT_MAX];
+	char token[LM_TEXT_MAX + LM_SIG_TEXT_MAX + 32];
+	int col;
+
+	col = fprintf(out, "%s %s %s %s", lm_line_type_name(l->type), l->name, l->vendor,
+	              l->version);
+	if (l->type != LM_LINE_PACKAGE) {
+		lm_date_format(l->expiry, value, sizeof value);
+		col += fprintf(out, " %s", value);
+		if (l->uncounted)
+			col += fprintf(out, " uncounted");
+		else
+			col += fprintf(out, " %u", (unsigned)l->count);
+	}
+	for (int k = 0; k < LM_KW_COUNT; k++) {
+		if (k == LM_KW_SERVER_CODES || !keyword_value(l, (enum lm_keyword)k, value, sizeof value))
+			continue;
+		const char *q = needs_quotes(value) ? "\"" : "";
+		int n = snprintf(token, sizeof token, "%s=%s%s%s", lm_keyword_name((enum lm_keyword)k),
+		                 q, value, q);
+		/* Continuations start with a tab, 8 columns wide. */
+		if (col + 1 + n + 2 > PRINT_WIDTH) {
+			fputs(" \\\n\t", out);
+			col = 8;
+		} else {
+			fputc(' ', out);
+			col++;
+		}
+		fputs(token, out);
+		col += n;
+	}
+	fputc('\n', out);
+}
+
+static void print_server(const struct lm_server_line *s, FILE *out)
+{
+	char code[LM_LOCKCODE_TEXT_MAX];
+	if (lm_lockcode_format(&s->code, code, sizeof code) != 0)
+		snprintf(code, sizeof code, "%s", s->code_text);
+	fprintf(out, "SERVER %s %s %u\n", s->host, code, (unsigned)s->port);
+}
+
+int lm_license_print(const struct lm_license_file *f, FILE *out)
+{
+	if (f->nitems == 0) {
+		/* A file put together in memory rather than parsed: print it
+		 * in the usual order. */
+		for (int i = 0; i < f->nservers; i++)
+			print_server(&f->servers[i], out);
+		if (f->vendor[0])
+			fprintf(out, "VENDOR %s\n", f->vendor);
+		for (size_t i = 0; i < f->nlines; i++)
+			print_license(&f->lines[i], out);
+	}
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct lm_license_item *it = &f->items[i];
+		switch (it->kind) {
+		case LM_ITEM_TEXT: fprintf(out, "%s\n", it->text); break;
+		case LM_ITEM_SERVER: print_server(&f->servers[it->index], out); break;
+		case LM_ITEM_VENDOR: fprintf(out, "VENDOR %s\n", f->vendor); break;
+		case LM_ITEM_LICENSE: print_license(&f->lines[it->index], out); break;
+		}
+	}
+	if (fflush(out) != 0 || ferror(out))
+		return LMC_EIO;
+	return 0;
+}

@@ -60,8 +60,13 @@ struct lm_machine {
 	char source[LM_CRIT_COUNT][LM_CRIT_VALUE_MAX]; /* file read, or why not */
 };
 
+/* The root the probes read below by default: "/", or in builds configured
+ * with --enable-test-hooks the LM_HOSTID_ROOT environment variable when set
+ * (test builds only: it would let any user fake a node-locked machine). */
+const char *lm_machine_default_root(void);
+
 /* Reads this machine's criteria.  Every probe reads files below root; NULL
- * means the LM_HOSTID_ROOT environment variable if set, else "/".  A
+ * means lm_machine_default_root().  A
  * criterion that cannot be read is left out of the code.  Returns 0, or
  * LMC_EIO when not a single criterion could be read. */
 int lm_machine_probe(const char *root, struct lm_machine *out);

@@ -15,7 +15,10 @@
  * authentication and no encryption: anyone who can reach it can forge the
  * license pool (research/stack-notes.md §1.12).  Bind the raft addresses to
  * a private network between the servers only, never to the clients' side.
- * In raft 0.15 addresses must be dotted IPv4 literals with a port. */
+ * In raft 0.15 addresses must be dotted IPv4 literals with a port.
+ *
+ * The process must ignore SIGPIPE: raft's transport writes to peers that may
+ * have closed their end, and libuv does not block the signal itself. */
 #ifndef LM_CLUSTER_H
 #define LM_CLUSTER_H
 
@@ -57,8 +60,10 @@ struct lm_cluster_fsm {
 	/* The whole state as one malloc'd buffer, which the cluster frees. */
 	int (*snapshot)(void *data, void **buf, size_t *len);
 	/* Replaces the whole state (never merges) with a snapshot taken on
-	 * some node when the entry at `index` was the last one applied.  The
-	 * buffer belongs to the cluster. */
+	 * some node when the entry at `index` was the last one applied.  That
+	 * entry may be one of raft's own (a barrier, a configuration), so
+	 * index can be beyond the last command the state saw; the next apply
+	 * comes after it.  The buffer belongs to the cluster. */
 	int (*restore)(void *data, uint64_t index, const void *buf, size_t len);
 };
 
@@ -67,6 +72,9 @@ struct lm_cluster_config {
 	unsigned nnodes;                             /* 1 or 3 */
 	const char *addresses[LM_CLUSTER_MAX_NODES]; /* "10.0.0.5:27100": raft addresses, by id */
 	const char *dir;                             /* raft's own data directory */
+	/* This node's raft address; NULL means addresses[id - 1].  Needed only
+	 * by a joining node whose id is beyond nnodes. */
+	const char *address;
 	/* Optional; 0 picks the default. */
 	unsigned heartbeat_ms;       /* leader's heartbeat period (100) */
 	unsigned election_ms;        /* election timeout, randomised up to 2x by raft (1000) */
@@ -74,8 +82,8 @@ struct lm_cluster_config {
 	unsigned snapshot_trailing;  /* entries kept behind a snapshot, >= threshold (8192) */
 	size_t segment_size;         /* size of raft's pre-allocated log segments (8 MiB) */
 	/* Set on a node that joins an existing cluster through
-	 * lm_cluster_replace(): it starts with an empty log and never
-	 * bootstraps.  Without it a pristine data directory bootstraps the
+	 * lm_cluster_replace() (its id may then exceed nnodes): it starts with
+	 * an empty log and never bootstraps.  Without it a pristine data directory bootstraps the
 	 * static configuration of addresses[] (stack-notes.md §1.3), which is
 	 * only safe on the very first start of the cluster: a node that lost
 	 * its data directory must come back under a new id with join set. */

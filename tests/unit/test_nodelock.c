@@ -1,3 +1,4 @@
+#include "config.h"
 /* Node-locked licenses honoured with no server: the checks of nodelock.c and
  * the public lmc_open / lmc_checkout path an application uses. */
 #include <setjmp.h>
@@ -210,11 +211,14 @@ static void the_most_telling_failure_is_reported(void **state)
 	         date_from_today(-10, d1), fx.lockcode, other_text);
 	assert_int_equal(check_file(write_signed("two.lic", text), "stats", "29", reason),
 	                 LMC_EWRONGHOST);
-	assert_non_null(strstr(reason, "line 2"));
+	assert_non_null(strstr(reason, "bound to another machine"));
 }
 
 static void applications_check_out_through_the_public_api(void **state)
 {
+#ifndef LM_TEST_HOOKS
+	skip(); /* needs LM_HOSTID_ROOT to run as the simulated machine */
+#endif
 	char text[1024], d1[16];
 	snprintf(text, sizeof text,
 	         "FEATURE stats acme 29.0 permanent uncounted HOSTID=%s\n"
@@ -234,7 +238,7 @@ static void applications_check_out_through_the_public_api(void **state)
 	assert_int_equal(lmc_checkout(ctx, "stats", "30", 1, 0, &h3), LMC_EVERSION);
 	assert_non_null(strstr(lmc_last_error(ctx), "30"));
 	assert_int_equal(lmc_checkout(ctx, "old", "1.0", 1, 0, &h3), LMC_EEXPIRED);
-	assert_non_null(strstr(lmc_last_error(ctx), "line 2"));
+	assert_non_null(strstr(lmc_last_error(ctx), d1));
 	assert_int_equal(lmc_checkout(ctx, "nothing", "1.0", 1, 0, &h3), LMC_ENOFEATURE);
 	assert_int_equal(lmc_checkout(ctx, "stats", "not-a-version", 1, 0, &h3), LMC_EINVAL);
 	assert_int_equal(lmc_checkout(ctx, "stats", "29", 0, 0, &h3), LMC_EINVAL);

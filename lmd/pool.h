@@ -1,0 +1,133 @@
+/* The seat pool: a deterministic state machine over an LMDB store.
+ *
+ * Every change arrives as a committed raft entry holding one lmcmd.Command
+ * (proto/command.proto) and is applied here, on every server, in log order.
+ * lm_pool_apply is a pure function of the pool and the command: the only
+ * clock it reads is Command.time_us, chosen by the leader; it never fails
+ * for business reasons ("all seats in use" is a result, not an error); it
+ * never reads the local license file or the environment.
+ *
+ * What the pool holds (all replicated):
+ *   - the license set: the signed lines of the served license file;
+ *   - sessions: id, secret digest, the client's identity, when opened, and
+ *     the last request id with its result (idempotent retries);
+ *   - handles: which session holds how many seats of which feature, under
+ *     which license line, since when.
+ * Volatile things (connections, last heartbeat times, wait queues) are the
+ * leader's business, not the pool's.
+ *
+ * Seat accounting.  Counted FEATURE and INCREMENT lines with the same
+ * feature name and the same version form one pool whose size is the sum of
+ * their counts, counting only lines that have started (START <= today) and
+ * not expired (expiry >= today), "today" being the day of Command.time_us.
+ * A request for version V and K seats is served by the pool of smallest
+ * version >= V that has K free seats.  A handle is charged to that pool;
+ * a denial says why: LMC_ENOFEATURE (no line of that name), LMC_EVERSION
+ * (only older versions), LMC_ENOTSTARTED / LMC_EEXPIRED (no line of a
+ * suitable version is in its dates), LMC_ENOSEATS (in use).
+ *
+ * Idempotent requests (DESIGN.md §2.3).  A client sends one mutating
+ * request at a time per session, numbering them; each session stores the
+ * id and result of its last request.  A Checkout or Checkin whose request
+ * id equals the stored one returns the stored result without changing
+ * anything; a lower one is stale and returns LMC_EPROTO unchanged. */
+#ifndef LM_POOL_H
+#define LM_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/license.h"
+
+/* Limits of the pool, each refused with LMC_ELIMIT by apply. */
+#define LM_POOL_SESSIONS_MAX 200000
+#define LM_POOL_HANDLES_PER_SESSION_MAX 1024
+
+struct lm_pool;
+
+/* The outcome of applying one command, for the server that proposed it. */
+struct lm_pool_result {
+	int code;               /* 0 or a negative LMC_E* */
+	uint64_t handle;        /* Checkout: the new handle (or the retried one) */
+	uint32_t count;         /* Checkout: seats granted; CloseSession/Remove: seats returned */
+	uint32_t line;          /* Checkout: index into the license set of the backing line */
+	char message[256];      /* a sentence for denials: "all 5 seats of stats 29.0 in use" */
+};
+
+/* Opens (creating if needed) the store in dir and empties it: the raft log
+ * and snapshots are the truth, and raft re-applies them at every start
+ * (restore, then apply), so the store never needs fsync and a torn store
+ * after a crash is simply rebuilt.  Returns 0 or LMC_EIO with err set. */
+int lm_pool_open(struct lm_pool **out, const char *dir, char *err, size_t errsize);
+void lm_pool_close(struct lm_pool *p);
+
+/* Applies the packed lmcmd.Command at raft index.  Returns 0 with *res
+ * filled (res->code says what happened), or LMC_EPROTO when the bytes are
+ * not a valid command: a corrupt log, which the caller treats as fatal. */
+int lm_pool_apply(struct lm_pool *p, uint64_t index, const void *cmd, size_t len,
+                  struct lm_pool_result *res);
+
+/* The index of the last applied command (0 for an empty pool). */
+uint64_t lm_pool_applied_index(const struct lm_pool *p);
+
+/* The whole pool as one buffer (malloc'd), and back.  restore replaces
+ * everything. */
+int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len);
+int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t len);
+
+/* A SHA-256 over the pool's logical content (not the LMDB file), equal on
+ * servers that applied the same commands: the triad tests compare it. */
+int lm_pool_digest(struct lm_pool *p, uint8_t digest[32]);
+
+/* ---- Read-only queries (for the server: replies, lmstat, expiry) ---- */
+
+/* The signed line with index i of the license set: canonical text and
+ * signature, copied out.  LMC_ENOFEATURE when there is no such line. */
+int lm_pool_line(struct lm_pool *p, uint32_t i, char *text, size_t size,
+                 uint8_t sig[LM_SIG_LEN]);
+
+struct lm_pool_session {
+	uint64_t id;
+	uint8_t secret_digest[32];
+	char user[256], host[256], display[256], lock_code[64], app_version[17];
+	uint32_t pid;
+	int64_t opened_us;
+	uint32_t nhandles;
+};
+/* LMC_ENOSESSION when unknown. */
+int lm_pool_session(struct lm_pool *p, uint64_t id, struct lm_pool_session *out);
+/* Calls fn for every session (e.g. to give each a fresh grace period after
+ * an election); stops early when fn returns non-zero. */
+int lm_pool_each_session(struct lm_pool *p, int (*fn)(void *arg, const struct lm_pool_session *s),
+                         void *arg);
+
+struct lm_pool_handle {
+	uint64_t handle, session_id;
+	char feature[LM_NAME_MAX + 1];
+	char version[LM_VERSION_MAX + 1];      /* requested */
+	char pool_version[LM_VERSION_MAX + 1]; /* the pool charged */
+	uint32_t count;
+	int64_t since_us;
+};
+/* The handles of one session (up to max), returns how many there are. */
+int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_pool_handle *out,
+                            int max);
+
+/* One pool (feature, version) for lmstat. */
+struct lm_pool_feature {
+	char name[LM_NAME_MAX + 1];
+	char version[LM_VERSION_MAX + 1];
+	uint32_t issued;   /* seats of the lines in their dates at `today` */
+	uint32_t in_use;
+	int32_t expiry;    /* latest expiry among its lines */
+};
+/* Calls fn for every (feature, version) pool, and for each its holders via
+ * holder_fn when non-NULL, as of day today. */
+int lm_pool_each_feature(struct lm_pool *p, int32_t today,
+                         int (*fn)(void *arg, const struct lm_pool_feature *f),
+                         int (*holder_fn)(void *arg, const struct lm_pool_handle *h,
+                                          const struct lm_pool_session *s),
+                         void *arg);
+
+#endif

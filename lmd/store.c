@@ -1,0 +1,1 @@
+/* placeholder */ typedef int lm_placeholder_store;
