@@ -1,8 +1,10 @@
 /* lmc contexts: what an application opens once and checks seats out of.
  *
  * A context holds the vendor public key, the licenses found through the
- * license source and this machine's lock code.  Node-locked (uncounted)
- * licenses are honoured here with no server at all. */
+ * license source, this machine's lock code and the servers the source
+ * names.  Node-locked (uncounted) licenses are honoured here with no server
+ * at all; everything else goes through the session with the servers
+ * (session.c), started at the first checkout that needs it. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +16,13 @@
 #include "client/lmc.h"
 #include "client/lockcode.h"
 #include "client/nodelock.h"
+#include "client/server_list.h"
+#include "client/session.h"
 
-#define MAX_SOURCES 16
 #define MAX_HANDLES 1024
+/* Offline handles have the top bit set, so that they never meet the
+ * handles of a server (small counters) in lmc_checkin(). */
+#define LOCAL_HANDLE_BIT (UINT64_C(1) << 63)
 
 struct held_seat {
 	uint64_t handle;
@@ -28,11 +34,18 @@ struct lmc_ctx {
 	pthread_mutex_t lock;
 	EVP_PKEY *vendor_key;
 	struct lm_machine machine;
-	struct lm_license_file files[MAX_SOURCES];
+	struct lm_license_file files[LM_SOURCE_FILES_MAX];
 	size_t nfiles;
-	struct held_seat held[MAX_HANDLES];
+	struct lm_server_list sources;      /* the servers to ask, from every entry */
+	struct held_seat held[MAX_HANDLES]; /* offline checkouts */
 	size_t nheld;
 	uint64_t next_handle;
+	char app_version[LM_VERSION_MAX + 1];
+	unsigned heartbeat_ms;
+	struct lm_session *session; /* NULL until the first server checkout */
+	lmc_lost_cb on_lost;
+	lmc_regained_cb on_regained;
+	void *cb_arg;
 	char last_error[512];
 };
 
@@ -43,36 +56,39 @@ static int set_error(char *buf, size_t size, int code, const char *message, cons
 	return code;
 }
 
-/* Splits a license source ("a,b" or "a:b" as LM_LICENSE_FILE allows) and
- * loads each file entry.  Server entries (port@host) are for the server
- * client; a context with only those has no local licenses. */
+/* Reads every license file the source names (server_list.h tells files
+ * from servers) and adds their SERVER lines to the servers to ask. */
 static int load_sources(struct lmc_ctx *ctx, const char *source, char *err, size_t errsize)
 {
-	char *copy = strdup(source);
-	if (!copy)
-		return LMC_ENOMEM;
-	int rc = 0;
-	char *save = NULL;
-	for (char *entry = strtok_r(copy, ",:", &save); entry; entry = strtok_r(NULL, ",:", &save)) {
-		if (strchr(entry, '@'))
-			continue;
-		if (ctx->nfiles == MAX_SOURCES) {
-			rc = set_error(err, errsize, LMC_ETOOLARGE,
-			               "too many license files in the license source (at most 16): ",
-			               entry);
-			break;
-		}
+	int rc = lm_server_list_parse(&ctx->sources, source, err, errsize);
+	for (size_t i = 0; rc == 0 && i < ctx->sources.nfiles; i++) {
+		const char *path = ctx->sources.files[i];
 		struct lm_parse_error perr;
-		rc = lm_license_load(entry, &ctx->files[ctx->nfiles], &perr);
+		rc = lm_license_load(path, &ctx->files[ctx->nfiles], &perr);
 		if (rc != 0) {
 			if (err && errsize)
-				snprintf(err, errsize, "%s:%d: %s", entry, perr.lineno, perr.message);
+				snprintf(err, errsize, "%s:%d: %s", path, perr.lineno,
+				         perr.message);
 			break;
 		}
-		ctx->nfiles++;
+		rc = lm_server_list_add_file(&ctx->sources, &ctx->files[ctx->nfiles++]);
+		if (rc != 0)
+			set_error(err, errsize, rc,
+			          "too many servers in the license source: ", path);
 	}
-	free(copy);
 	return rc;
+}
+
+/* An application version as the Hello carries it: a short printable word. */
+static int app_version_valid(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > LM_VERSION_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+			return 0;
+	return 1;
 }
 
 int lmc_open(struct lmc_ctx **out, const struct lmc_options *opts, char *err, size_t errsize)
@@ -81,25 +97,44 @@ int lmc_open(struct lmc_ctx **out, const struct lmc_options *opts, char *err, si
 	if (!opts || !opts->vendor_pubkey)
 		return set_error(err, errsize, LMC_EINVAL,
 		                 "lmc_open: the vendor public key is required", NULL);
-	const char *source = opts->license_source ? opts->license_source : getenv("LM_LICENSE_FILE");
+	const char *source =
+	        opts->license_source ? opts->license_source : getenv("LM_LICENSE_FILE");
 	if (!source || !*source)
 		return set_error(err, errsize, LMC_ENOFEATURE,
 		                 "no license source: pass one to lmc_open or set LM_LICENSE_FILE",
 		                 NULL);
+	if (opts->app_version && !app_version_valid(opts->app_version))
+		return set_error(err, errsize, LMC_EINVAL,
+		                 "lmc_open: app_version must be 1 to 16 printable characters "
+		                 "without spaces",
+		                 NULL);
 	struct lmc_ctx *ctx = calloc(1, sizeof *ctx);
 	if (!ctx)
 		return LMC_ENOMEM;
+	lm_server_list_init(&ctx->sources);
 	int rc = lm_key_load_public(opts->vendor_pubkey, &ctx->vendor_key, err, errsize);
 	if (rc != 0)
 		goto fail_key;
-	rc = lm_machine_probe(NULL, &ctx->machine);
-	if (rc != 0) {
-		set_error(err, errsize, rc, "cannot read any lock criterion of this machine", NULL);
-		goto fail_probe;
-	}
 	rc = load_sources(ctx, source, err, errsize);
 	if (rc != 0)
 		goto fail_sources;
+	/* Only node-locked lines need this machine's lock code: a context
+	 * that only talks to servers works on a machine without one. */
+	rc = lm_machine_probe(NULL, &ctx->machine);
+	if (rc != 0 && ctx->nfiles > 0) {
+		set_error(err, errsize, rc, "cannot read any lock criterion of this machine", NULL);
+		goto fail_sources;
+	}
+	rc = 0;
+	if (ctx->nfiles == 0 && ctx->sources.nservers == 0) {
+		rc = set_error(err, errsize, LMC_ENOFEATURE,
+		               "the license source names neither a license file nor a server",
+		               NULL);
+		goto fail_sources;
+	}
+	if (opts->app_version)
+		snprintf(ctx->app_version, sizeof ctx->app_version, "%s", opts->app_version);
+	ctx->heartbeat_ms = opts->heartbeat_ms;
 	pthread_mutex_init(&ctx->lock, NULL);
 	ctx->next_handle = 1;
 	*out = ctx;
@@ -108,7 +143,7 @@ int lmc_open(struct lmc_ctx **out, const struct lmc_options *opts, char *err, si
 fail_sources:
 	for (size_t i = 0; i < ctx->nfiles; i++)
 		lm_license_free(&ctx->files[i]);
-fail_probe:
+	lm_server_list_free(&ctx->sources);
 	EVP_PKEY_free(ctx->vendor_key);
 fail_key:
 	free(ctx);
@@ -119,8 +154,11 @@ void lmc_close(struct lmc_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	/* First, while the key it borrows is alive: returns the server seats. */
+	lm_session_stop(ctx->session);
 	for (size_t i = 0; i < ctx->nfiles; i++)
 		lm_license_free(&ctx->files[i]);
+	lm_server_list_free(&ctx->sources);
 	EVP_PKEY_free(ctx->vendor_key);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
@@ -155,6 +193,31 @@ static int checkout_nodelocked(struct lmc_ctx *ctx, const char *feature, const c
 	return best;
 }
 
+/* The session with the servers, started on first use (lock held). */
+static int session_get(struct lmc_ctx *ctx, struct lm_session **out)
+{
+	if (!ctx->session) {
+		struct lm_session_config cfg;
+		lm_session_config_init(&cfg);
+		cfg.servers = ctx->sources.servers;
+		cfg.nservers = ctx->sources.nservers;
+		cfg.vendor_key = ctx->vendor_key;
+		cfg.app_version = ctx->app_version[0] ? ctx->app_version : NULL;
+		cfg.heartbeat_ms = ctx->heartbeat_ms;
+		cfg.on_lost = ctx->on_lost;
+		cfg.on_regained = ctx->on_regained;
+		cfg.cb_arg = ctx->cb_arg;
+		int rc = lm_session_start(&ctx->session, &cfg);
+		if (rc != 0) {
+			snprintf(ctx->last_error, sizeof ctx->last_error,
+			         "cannot start the license server session: %s", lmc_strerror(rc));
+			return rc;
+		}
+	}
+	*out = ctx->session;
+	return 0;
+}
+
 int lmc_checkout(struct lmc_ctx *ctx, const char *feature, const char *version, unsigned count,
                  unsigned timeout_ms, uint64_t *handle)
 {
@@ -162,19 +225,45 @@ int lmc_checkout(struct lmc_ctx *ctx, const char *feature, const char *version, 
 	    (version && !lm_version_valid(version)))
 		return LMC_EINVAL;
 	pthread_mutex_lock(&ctx->lock);
-	int rc = checkout_nodelocked(ctx, feature, version);
-	if (rc == 0 && ctx->nheld == MAX_HANDLES) {
-		rc = LMC_ELIMIT;
+	int local = checkout_nodelocked(ctx, feature, version);
+	if (local == 0 && ctx->nheld == MAX_HANDLES) {
+		local = LMC_ELIMIT;
 		snprintf(ctx->last_error, sizeof ctx->last_error,
 		         "this context already holds %d checkouts", MAX_HANDLES);
 	}
-	if (rc == 0) {
+	if (local == 0) {
 		struct held_seat *h = &ctx->held[ctx->nheld++];
-		h->handle = ctx->next_handle++;
+		h->handle = LOCAL_HANDLE_BIT | ctx->next_handle++;
 		snprintf(h->feature, sizeof h->feature, "%s", feature);
 		h->count = count;
 		*handle = h->handle;
 		ctx->last_error[0] = '\0';
+	}
+	struct lm_session *session = NULL;
+	int rc = local;
+	if (local != 0 && local != LMC_ELIMIT && ctx->sources.nservers > 0)
+		rc = session_get(ctx, &session);
+	pthread_mutex_unlock(&ctx->lock);
+	if (!session)
+		return rc;
+
+	/* The lock is not held while the server is asked: other threads
+	 * check out and in meanwhile. */
+	char msg[512];
+	rc = lm_session_checkout(session, feature, version, count, timeout_ms, handle, msg,
+	                         sizeof msg);
+	pthread_mutex_lock(&ctx->lock);
+	if (rc == 0) {
+		ctx->last_error[0] = '\0';
+	} else if (rc == LMC_ENOFEATURE &&
+	           lm_nodelock_stage(local) > lm_nodelock_stage(LMC_ECOUNTED)) {
+		/* The servers do not know the feature, but a local line for it
+		 * got past the signature and failed for a reason worth telling
+		 * (not started, expired, version, other host): that explains
+		 * more. */
+		rc = local;
+	} else {
+		snprintf(ctx->last_error, sizeof ctx->last_error, "%s", msg);
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	return rc;
@@ -184,17 +273,53 @@ int lmc_checkin(struct lmc_ctx *ctx, uint64_t handle)
 {
 	if (!ctx)
 		return LMC_EINVAL;
-	int rc = LMC_ENOHANDLE;
 	pthread_mutex_lock(&ctx->lock);
 	for (size_t i = 0; i < ctx->nheld; i++) {
 		if (ctx->held[i].handle == handle) {
 			ctx->held[i] = ctx->held[--ctx->nheld];
-			rc = 0;
-			break;
+			pthread_mutex_unlock(&ctx->lock);
+			return 0;
 		}
 	}
+	struct lm_session *session = ctx->session;
 	pthread_mutex_unlock(&ctx->lock);
+	if (!session)
+		return LMC_ENOHANDLE;
+	char msg[512];
+	int rc = lm_session_checkin(session, handle, msg, sizeof msg);
+	if (rc != 0) {
+		pthread_mutex_lock(&ctx->lock);
+		snprintf(ctx->last_error, sizeof ctx->last_error, "%s", msg);
+		pthread_mutex_unlock(&ctx->lock);
+	}
 	return rc;
+}
+
+int lmc_set_callbacks(struct lmc_ctx *ctx, lmc_lost_cb on_lost, lmc_regained_cb on_regained,
+                      void *arg)
+{
+	if (!ctx)
+		return LMC_EINVAL;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->on_lost = on_lost;
+	ctx->on_regained = on_regained;
+	ctx->cb_arg = arg;
+	if (ctx->session)
+		lm_session_set_callbacks(ctx->session, on_lost, on_regained, arg);
+	pthread_mutex_unlock(&ctx->lock);
+	return 0;
+}
+
+int lmc_server(struct lmc_ctx *ctx, char *buf, size_t size)
+{
+	if (!ctx || !buf || size == 0)
+		return LMC_EINVAL;
+	char name[LM_SERVER_NAME_MAX] = "";
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->session)
+		lm_session_server(ctx->session, name, sizeof name);
+	pthread_mutex_unlock(&ctx->lock);
+	return (size_t)snprintf(buf, size, "%s", name) >= size ? LMC_ETOOLARGE : 0;
 }
 
 const char *lmc_last_error(const struct lmc_ctx *ctx)

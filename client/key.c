@@ -51,7 +51,8 @@ static int write_temp(const char *path, mode_t mode, EVP_PKEY *key, int private,
 		return fail(LMC_EIO, err, errsize, "path too long: %.200s", path);
 	int fd = mkstemp(tmp);
 	if (fd < 0)
-		return fail(LMC_EIO, err, errsize, "cannot create %.200s: %s", tmp, strerror(errno));
+		return fail(LMC_EIO, err, errsize, "cannot create %.200s: %s", tmp,
+		            strerror(errno));
 	if (fchmod(fd, mode) != 0) {
 		int e = errno;
 		close(fd);
@@ -93,9 +94,11 @@ int lm_key_generate(const char *private_path, const char *public_path, char *err
 	int rc;
 
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	if (!key)
+	if (!key) {
+		const char *why = ERR_reason_error_string(ERR_peek_last_error());
 		return fail(LMC_EKEY, err, errsize, "OpenSSL cannot generate an Ed25519 key: %s",
-		            ERR_reason_error_string(ERR_peek_last_error()));
+		            why ? why : "unknown error");
+	}
 	rc = write_temp(private_path, 0600, key, 1, tmp_priv, sizeof tmp_priv, err, errsize);
 	if (rc)
 		goto out;
@@ -203,16 +206,15 @@ static int check_ed25519(EVP_PKEY **key, const char *what, char *err, size_t err
 	const char *type = EVP_PKEY_get0_type_name(*key);
 	int bits = EVP_PKEY_get_bits(*key);
 	int rc = fail(LMC_EKEY, err, errsize,
-	              "%.200s holds a %s key (%d bits), not an Ed25519 key; license keys are "
-	              "made with `lmvendor keygen`",
-	              what, type ? type : "non-Ed25519", bits);
+	              "the key in %.200s is %s (%d bits), not Ed25519; license keys are made "
+	              "with `lmvendor keygen`",
+	              what, type ? type : "of another type", bits);
 	EVP_PKEY_free(*key);
 	*key = NULL;
 	return rc;
 }
 
-static int load_key(const char *path_or_pem, int private, EVP_PKEY **out, char *err,
-                    size_t errsize)
+static int load_key(const char *path_or_pem, int private, EVP_PKEY **out, char *err, size_t errsize)
 {
 	const char *text, *what;
 	size_t len;
@@ -249,7 +251,8 @@ static int load_key(const char *path_or_pem, int private, EVP_PKEY **out, char *
 			          what);
 		else
 			rc = fail(LMC_EKEY, err, errsize,
-			          "no %s key in %.200s: found %s, expected \"-----BEGIN %s KEY-----\"",
+			          "no %s key in %.200s: found %s, expected "
+			          "\"-----BEGIN %s KEY-----\"",
 			          private ? "private" : "public", what, label,
 			          private ? "PRIVATE" : "PUBLIC");
 		free(owned);

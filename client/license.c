@@ -23,8 +23,8 @@
 
 /* More fields than any line can use, so that a line of a thousand words is
  * refused before it costs anything. */
-#define TOKENS_MAX 64
-#define COUNT_MAX 1000000
+#define TOKENS_MAX      64
+#define COUNT_MAX       1000000
 #define NAMED_USERS_MAX 1000000
 /* A borrowed seat comes back within a year at most. */
 #define BORROW_HOURS_MAX 8760
@@ -35,20 +35,20 @@
 #define FILE_MAX ((size_t)LM_LINE_MAX * LM_LICENSE_LINES_MAX)
 
 static const char *const keyword_names[LM_KW_COUNT] = {
-	[LM_KW_HOSTID] = "HOSTID",
-	[LM_KW_AUTH] = "AUTH",
-	[LM_KW_START] = "START",
-	[LM_KW_ISSUED] = "ISSUED",
-	[LM_KW_NOTICE] = "NOTICE",
-	[LM_KW_NAMED_USERS] = "NAMED_USERS",
-	[LM_KW_BORROW] = "BORROW",
-	[LM_KW_HOST_DESC] = "HOST_DESC",
-	[LM_KW_SN] = "SN",
-	[LM_KW_TOLERANCE] = "TOLERANCE",
-	[LM_KW_COMPONENTS] = "COMPONENTS",
-	[LM_KW_OPTIONS] = "OPTIONS",
-	[LM_KW_SERVER_CODES] = "SERVER_CODES",
-	[LM_KW_SIGN] = "SIGN",
+        [LM_KW_HOSTID] = "HOSTID",
+        [LM_KW_AUTH] = "AUTH",
+        [LM_KW_START] = "START",
+        [LM_KW_ISSUED] = "ISSUED",
+        [LM_KW_NOTICE] = "NOTICE",
+        [LM_KW_NAMED_USERS] = "NAMED_USERS",
+        [LM_KW_BORROW] = "BORROW",
+        [LM_KW_HOST_DESC] = "HOST_DESC",
+        [LM_KW_SN] = "SN",
+        [LM_KW_TOLERANCE] = "TOLERANCE",
+        [LM_KW_COMPONENTS] = "COMPONENTS",
+        [LM_KW_OPTIONS] = "OPTIONS",
+        [LM_KW_SERVER_CODES] = "SERVER_CODES",
+        [LM_KW_SIGN] = "SIGN",
 };
 
 const char *lm_keyword_name(enum lm_keyword k)
@@ -236,7 +236,7 @@ int lm_license_check_text(const char *s, size_t len, char *msg, size_t size)
 /* ---- Signatures as text ------------------------------------------------ */
 
 #define SIG_HALF_BYTES (LM_SIG_LEN / 2)
-#define SIG_HALF_DATA (LM_SIG_HALF_SYMBOLS - 1)
+#define SIG_HALF_DATA  (LM_SIG_HALF_SYMBOLS - 1)
 
 void lm_license_sig_format(const uint8_t sig[LM_SIG_LEN], char *buf, size_t size)
 {
@@ -369,17 +369,16 @@ static int tokenize(char *s, struct token *tok, int *ntok, char *msg, size_t siz
 			while (*p && !is_blank(*p)) {
 				if (*p == '"') {
 					snprintf(msg, size,
-					         "a quote inside the value of %.40s; quote the whole "
-					         "value, as in %.40s=\"a b\" (values cannot contain "
-					         "quotes)",
+					         "a quote inside the value of %.40s; quote whole "
+					         "values, as in %.40s=\"a b\"",
 					         t->word, t->word);
 					return LMC_ESYNTAX;
 				}
 				p++;
 			}
 			if (p == t->value) {
-				snprintf(msg, size, "%.40s= has no value; write %.40s=value", t->word,
-				         t->word);
+				snprintf(msg, size, "%.40s= has no value; write %.40s=value",
+				         t->word, t->word);
 				return LMC_ESYNTAX;
 			}
 		}
@@ -423,7 +422,10 @@ static void allowed_list(enum lm_line_type type, bool canonical, char *buf, size
 			continue;
 		seen++;
 		size_t o = strlen(buf);
-		snprintf(buf + o, size - o, "%s%s", seen == 1 ? "" : seen == total ? " and " : ", ",
+		snprintf(buf + o, size - o, "%s%s",
+		         seen == 1       ? ""
+		         : seen == total ? " and "
+		                         : ", ",
 		         keyword_names[k]);
 	}
 }
@@ -436,8 +438,9 @@ static int set_text(char *dst, const char *value, const char *key, int lineno,
 		return fail(err, lineno, LMC_ESYNTAX, "%s has an empty value; leave it out instead",
 		            key);
 	if (n >= LM_TEXT_MAX)
-		return fail(err, lineno, LMC_ETOOLARGE, "%s is %zu bytes long; at most %d are allowed",
-		            key, n, LM_TEXT_MAX - 1);
+		return fail(err, lineno, LMC_ETOOLARGE,
+		            "%s is %zu bytes long; at most %d are allowed", key, n,
+		            LM_TEXT_MAX - 1);
 	memcpy(dst, value, n + 1);
 	return 0;
 }
@@ -460,8 +463,8 @@ static int set_number(uint32_t *dst, const char *value, unsigned long max, const
 {
 	unsigned long v;
 	if (parse_number(value, max, &v) != 0)
-		return fail(err, lineno, LMC_ESYNTAX,
-		            "%s='%.40s' is not a number from 1 to %lu", key, value, max);
+		return fail(err, lineno, LMC_ESYNTAX, "%s='%.40s' is not a number from 1 to %lu",
+		            key, value, max);
 	*dst = (uint32_t)v;
 	return 0;
 }
@@ -523,8 +526,8 @@ static int set_components(struct lm_license *l, const char *value, int lineno,
 	return 0;
 }
 
-static int set_server_codes(const char *value, struct lm_lockcode codes[3], int *ncodes,
-                            int lineno, struct lm_parse_error *err)
+static int set_server_codes(const char *value, struct lm_lockcode codes[3], int *ncodes, int lineno,
+                            struct lm_parse_error *err)
 {
 	char copy[LM_TEXT_MAX];
 	if (strlen(value) >= sizeof copy)
@@ -656,8 +659,7 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 	const char *tname = lm_line_type_name(l->type);
 	const bool package = l->type == LM_LINE_PACKAGE;
 	const int want = package ? 3 : 5;
-	const char *usage = package ? "name vendor version"
-	                            : "name vendor version expiry count";
+	const char *usage = package ? "name vendor version" : "name vendor version expiry count";
 	int npos = 0;
 	while (1 + npos < n && !tok[1 + npos].value)
 		npos++;
@@ -706,20 +708,27 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 		else if (parse_number(count, COUNT_MAX, &v) == 0)
 			l->count = (uint32_t)v;
 		else
-			return fail(err, lineno, LMC_ESYNTAX,
-			            "count '%.40s' is invalid; expected a number of seats from 1 to "
-			            "%d, or uncounted",
-			            count, COUNT_MAX);
+			return fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "count '%.40s' is invalid; expected a number of seats from 1 to "
+			        "%d, or uncounted",
+			        count, COUNT_MAX);
 	}
 
 	unsigned seen = 0;
 	for (int i = 1 + want; i < n; i++) {
 		int k = keyword_lookup(tok[i].word);
 		char list[200];
-		if (k == LM_KW_SERVER_CODES && !canonical)
+		if (!tok[i].value)
 			return fail(err, lineno, LMC_ESYNTAX,
-			            "SERVER_CODES belongs only to the canonical form that "
-			            "signatures cover; in a file the SERVER lines give the lock codes");
+			            "unexpected '%.40s' among the keywords of %s; keywords are "
+			            "written KEY=value",
+			            tok[i].word, tname);
+		if (k == LM_KW_SERVER_CODES && !canonical)
+			return fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "SERVER_CODES belongs only to the canonical form that "
+			        "signatures cover; in a file the SERVER lines give the lock codes");
 		if (k == LM_KW_SIGN && canonical)
 			return fail(err, lineno, LMC_ESYNTAX,
 			            "SIGN is not part of the canonical form; the signature travels "
@@ -752,8 +761,8 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 		            "locked to a machine with HOSTID=<lock code>, or be counted and served",
 		            tname, l->name);
 	if (canonical && !package && !l->uncounted && *ncodes == 0)
-		return fail(err, lineno, LMC_ESYNTAX,
-		            "%s %s is counted but has no SERVER_CODES", tname, l->name);
+		return fail(err, lineno, LMC_ESYNTAX, "%s %s is counted but has no SERVER_CODES",
+		            tname, l->name);
 	if (canonical && (package || l->uncounted) && *ncodes)
 		return fail(err, lineno, LMC_ESYNTAX,
 		            "%s %s is not counted and must not have SERVER_CODES", tname, l->name);
@@ -776,8 +785,8 @@ static int check_plain_words(const struct token *tok, int n, const char *what, i
 	for (int i = 1; i < n; i++)
 		if (tok[i].value)
 			return fail(err, lineno, LMC_ESYNTAX,
-			            "%s lines take no keywords, found %.40s=; expected %s", tok[0].word,
-			            tok[i].word, what);
+			            "%s lines take no keywords, found %.40s=; expected %s",
+			            tok[0].word, tok[i].word, what);
 	return 0;
 }
 
@@ -795,8 +804,8 @@ static int parse_server(struct parser *ps, char *line, int lineno)
 	if (rc)
 		return rc;
 	if (n != 4)
-		return fail(ps->err, lineno, LMC_ESYNTAX, "SERVER has %d fields; expected %s", n - 1,
-		            usage);
+		return fail(ps->err, lineno, LMC_ESYNTAX, "SERVER has %d fields; expected %s",
+		            n - 1, usage);
 	if (f->nservers == 3)
 		return fail(ps->err, lineno, LMC_ESYNTAX,
 		            "a fourth SERVER line; a license names one server, or three redundant "
@@ -927,7 +936,8 @@ static int parse_logical(struct parser *ps, char *line, int lineno)
 	snprintf(word, sizeof word, "%.*s", (int)(wlen < 15 ? wlen : 15), p);
 	if (wlen < sizeof word && strcasecmp(word, "SERVER") == 0) {
 		rc = parse_server(ps, p, lineno);
-		return rc ? rc : add_item(ps, LM_ITEM_SERVER, (size_t)ps->f->nservers - 1, NULL, lineno);
+		return rc ? rc
+		          : add_item(ps, LM_ITEM_SERVER, (size_t)ps->f->nservers - 1, NULL, lineno);
 	}
 	if (wlen < sizeof word && strcasecmp(word, "VENDOR") == 0) {
 		rc = parse_vendor(ps, p, lineno);
@@ -957,15 +967,17 @@ static int check_file(struct parser *ps)
 		const struct lm_license *l = &f->lines[it->index];
 		const char *tname = lm_line_type_name(l->type);
 		if (f->vendor[0] && strcmp(l->vendor, f->vendor) != 0)
-			return fail(ps->err, l->lineno, LMC_ESYNTAX,
-			            "%s %s names vendor '%s' but the VENDOR line (line %d) names '%s'",
-			            tname, l->name, l->vendor, ps->vendor_lineno, f->vendor);
+			return fail(
+			        ps->err, l->lineno, LMC_ESYNTAX,
+			        "%s %s names vendor '%s' but the VENDOR line (line %d) names '%s'",
+			        tname, l->name, l->vendor, ps->vendor_lineno, f->vendor);
 		if (l->type != LM_LINE_PACKAGE && !l->uncounted && f->nservers == 0)
-			return fail(ps->err, l->lineno, LMC_ESYNTAX,
-			            "%s %s is counted (%u seats) but the file has no SERVER line; "
-			            "counted licenses are served by lmd: add SERVER lines, or make it "
-			            "uncounted with a HOSTID",
-			            tname, l->name, (unsigned)l->count);
+			return fail(
+			        ps->err, l->lineno, LMC_ESYNTAX,
+			        "%s %s is counted (%u seats) but the file has no SERVER line; "
+			        "counted licenses are served by lmd: add SERVER lines, or make it "
+			        "uncounted with a HOSTID",
+			        tname, l->name, (unsigned)l->count);
 	}
 	return 0;
 }
@@ -1091,9 +1103,10 @@ int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse
 	for (;;) {
 		if (len == cap) {
 			if (cap > FILE_MAX) {
-				rc = fail(err, 0, LMC_ETOOLARGE,
-				          "%.200s is larger than %zu bytes; it is not a license file",
-				          path, FILE_MAX);
+				rc = fail(
+				        err, 0, LMC_ETOOLARGE,
+				        "%.200s is larger than %zu bytes; it is not a license file",
+				        path, FILE_MAX);
 				break;
 			}
 			char *bigger = realloc(buf, cap * 2);

@@ -36,8 +36,7 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 {
 	buf[0] = '\0';
 	switch (k) {
-	case LM_KW_HOSTID:
-		return l->has_hostid && lm_lockcode_format(&l->hostid, buf, size) == 0;
+	case LM_KW_HOSTID: return l->has_hostid && lm_lockcode_format(&l->hostid, buf, size) == 0;
 	case LM_KW_AUTH: snprintf(buf, size, "%s", l->auth); break;
 	case LM_KW_START:
 		if (l->start == LM_DATE_NONE)
@@ -151,9 +150,8 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
 	return (int)o.len;
 }
 
-int lm_license_parse_canonical(const char *text, struct lm_license *l,
-                               struct lm_lockcode codes[3], int *ncodes,
-                               struct lm_parse_error *err)
+int lm_license_parse_canonical(const char *text, struct lm_license *l, struct lm_lockcode codes[3],
+                               int *ncodes, struct lm_parse_error *err)
 {
 	struct lm_parse_error scratch;
 	char msg[200];
@@ -245,11 +243,12 @@ static void print_license(const struct lm_license *l, FILE *out)
 			col += fprintf(out, " %u", (unsigned)l->count);
 	}
 	for (int k = 0; k < LM_KW_COUNT; k++) {
-		if (k == LM_KW_SERVER_CODES || !keyword_value(l, (enum lm_keyword)k, value, sizeof value))
+		if (k == LM_KW_SERVER_CODES ||
+		    !keyword_value(l, (enum lm_keyword)k, value, sizeof value))
 			continue;
 		const char *q = needs_quotes(value) ? "\"" : "";
-		int n = snprintf(token, sizeof token, "%s=%s%s%s", lm_keyword_name((enum lm_keyword)k),
-		                 q, value, q);
+		int n = snprintf(token, sizeof token, "%s=%s%s%s",
+		                 lm_keyword_name((enum lm_keyword)k), q, value, q);
 		/* Continuations start with a tab, 8 columns wide. */
 		if (col + 1 + n + 2 > PRINT_WIDTH) {
 			fputs(" \\\n\t", out);

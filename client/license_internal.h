@@ -54,7 +54,7 @@ const char *lm_keyword_name(enum lm_keyword k);
  * LM_CODE32_MAX_SYMBOLS), concatenated and printed in groups of 8.  The
  * text fits in LM_SIG_TEXT_MAX bytes with its NUL. */
 #define LM_SIG_HALF_SYMBOLS 53
-#define LM_SIG_TEXT_MAX 128
+#define LM_SIG_TEXT_MAX     128
 void lm_license_sig_format(const uint8_t sig[LM_SIG_LEN], char *buf, size_t size);
 /* Returns 0 or LMC_EBADCODE with a sentence in msg. */
 int lm_license_sig_parse(const char *text, uint8_t sig[LM_SIG_LEN], char *msg, size_t size);

@@ -26,6 +26,7 @@
 #include "lmd/cluster.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,10 +46,10 @@
  *   8  4  length of the command
  *  12  4  reserved, zero
  *  16     the command, then zeros up to a multiple of 8 */
-#define ENTRY_MAGIC    "lmdc"
-#define ENTRY_VERSION  1
-#define ENTRY_HEADER   16
-#define ENTRY_ALIGN    8
+#define ENTRY_MAGIC   "lmdc"
+#define ENTRY_VERSION 1
+#define ENTRY_HEADER  16
+#define ENTRY_ALIGN   8
 
 /* Snapshot envelope, little-endian:
  *   0  4  magic "lmds"
@@ -63,10 +64,11 @@
 #define SNAPSHOT_VERSION 1
 #define SNAPSHOT_HEADER  24
 
-#define DEFAULT_HEARTBEAT_MS       100
-#define DEFAULT_ELECTION_MS        1000
-#define DEFAULT_SNAPSHOT_THRESHOLD 1024
-#define DEFAULT_SNAPSHOT_TRAILING  8192
+#define DEFAULT_HEARTBEAT_MS        100
+#define DEFAULT_ELECTION_MS         1000
+#define DEFAULT_SNAPSHOT_THRESHOLD  1024
+#define DEFAULT_SNAPSHOT_TRAILING   8192
+#define DEFAULT_INSTALL_SNAPSHOT_MS 5000
 
 /* Longest raft address we keep: a dotted IPv4 literal, a colon and a port
  * fit in 21 bytes; the status struct has room for 63. */
@@ -116,8 +118,15 @@ struct lm_cluster {
 
 	bool started, closing;
 	uv_check_t watch; /* role changes, barrier, notifications */
-	uv_timer_t defer; /* runs raft_close() outside any raft callback */
+	uv_timer_t defer; /* runs raft_close(), then reaps raft_uv */
 	unsigned open_handles;
+
+	/* Closing around raft issue #341 (see "Closing" below). */
+	void (*uv_io_close)(struct raft_io *io, raft_io_close_cb cb);
+	raft_io_close_cb raft_io_close_cb;
+	unsigned io_close_calls, reap_calls, reap_quiet;
+	uint64_t reap_deadline;
+	bool leak;
 
 	/* The post-election barrier: ready_term is the term in which this node
 	 * led and had applied everything committed before it won. */
@@ -158,7 +167,8 @@ static void fatal(const char *fmt, ...)
 	abort();
 }
 
-static void seterr(struct lm_cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void seterr(struct lm_cluster *c, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 static void seterr(struct lm_cluster *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -249,8 +259,8 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	assert(index > c->applied_seen);
 	c->applied_seen = index;
 	if (lm_cluster_unwrap(buf->base, buf->len, &cmd, &len) != 0)
-		fatal("raft entry %llu (%zu bytes) is not an lmd command envelope: the raft log "
-		      "in %s is corrupt",
+		fatal("raft entry %llu (%zu bytes) is not an lmd command: the raft log in %s is "
+		      "corrupt",
 		      (unsigned long long)index, buf->len, c->dir);
 
 	/* Nobody claimed the previous result: it was applied on a node that
@@ -364,8 +374,8 @@ static int check_address(const char *what, const char *a, char *err, size_t errs
 	if (errno != 0 || end == colon + 1 || *end != '\0' || port == 0 || port > 65535 ||
 	    uv_ip4_addr(host, (int)port, &sa) != 0) {
 		snprintf(err, errsize,
-		         "%s: raft address \"%s\" is not IPV4:PORT (raft %s takes IPv4 literals only)",
-		         what, a, LM_RAFT_VERSION);
+		         "%s: raft address \"%s\" is not IPV4:PORT (raft %s: IPv4 only)", what, a,
+		         LM_RAFT_VERSION);
 		return LMC_EINVAL;
 	}
 	return 0;
@@ -395,8 +405,9 @@ static int check_config(const struct lm_cluster_config *cfg, const struct lm_clu
 			return rv;
 		for (unsigned j = 0; j < i; j++)
 			if (strcmp(cfg->addresses[i], cfg->addresses[j]) == 0) {
-				snprintf(err, errsize, "servers %u and %u share the raft address %s",
-				         j + 1, i + 1, cfg->addresses[i]);
+				snprintf(err, errsize,
+				         "servers %u and %u share the raft address %s", j + 1,
+				         i + 1, cfg->addresses[i]);
 				return LMC_EINVAL;
 			}
 	}
@@ -412,15 +423,15 @@ static int check_config(const struct lm_cluster_config *cfg, const struct lm_clu
 	unsigned heartbeat = cfg->heartbeat_ms ? cfg->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
 	unsigned election = cfg->election_ms ? cfg->election_ms : DEFAULT_ELECTION_MS;
 	if (heartbeat >= election) {
-		snprintf(err, errsize, "heartbeat (%u ms) must be shorter than the election timeout "
-		                       "(%u ms)",
-		         heartbeat, election);
+		snprintf(err, errsize,
+		         "heartbeat (%u ms) must be shorter than the election (%u ms)", heartbeat,
+		         election);
 		return LMC_EINVAL;
 	}
-	unsigned threshold = cfg->snapshot_threshold ? cfg->snapshot_threshold
-	                                             : DEFAULT_SNAPSHOT_THRESHOLD;
-	unsigned trailing = cfg->snapshot_trailing ? cfg->snapshot_trailing
-	                                           : DEFAULT_SNAPSHOT_TRAILING;
+	unsigned threshold =
+	        cfg->snapshot_threshold ? cfg->snapshot_threshold : DEFAULT_SNAPSHOT_THRESHOLD;
+	unsigned trailing =
+	        cfg->snapshot_trailing ? cfg->snapshot_trailing : DEFAULT_SNAPSHOT_TRAILING;
 	/* dqlite's rule (stack-notes.md §1.9): the previous snapshot plus the
 	 * trailing log must be able to rebuild the state if the newest
 	 * snapshot is unusable. */
@@ -445,6 +456,8 @@ static int make_dir(const char *dir, char *err, size_t errsize)
 	}
 	return 0;
 }
+
+static void io_close(struct raft_io *io, raft_io_close_cb cb);
 
 int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cluster_config *cfg,
                     struct lm_cluster_fsm *fsm, char *err, size_t errsize)
@@ -487,6 +500,9 @@ int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cl
 	}
 	if (cfg->segment_size)
 		raft_uv_set_segment_size(&c->io, cfg->segment_size);
+	/* Our callback goes between raft_uv's close and raft's (see "Closing"). */
+	c->uv_io_close = c->io.close;
+	c->io.close = io_close;
 
 	/* Version 1: synchronous snapshots whose buffers raft frees.  Version
 	 * 3 (async) is refused with raft_uv in 0.15 (stack-notes.md §1.6). */
@@ -497,19 +513,27 @@ int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cl
 	c->raft_fsm.restore = fsm_restore;
 	rv = raft_init(&c->raft, &c->io, &c->raft_fsm, cfg->id, c->address);
 	if (rv != 0) {
-		snprintf(err, errsize, "raft: %s", raft_errmsg(&c->raft));
+		/* c is calloc'd, so the message is at worst empty. */
+		snprintf(err, errsize, "raft: %s",
+		         *raft_errmsg(&c->raft) ? raft_errmsg(&c->raft) : raft_strerror(rv));
 		goto err_io;
 	}
 	c->raft.data = c;
-	raft_set_heartbeat_timeout(&c->raft, cfg->heartbeat_ms ? cfg->heartbeat_ms
-	                                                       : DEFAULT_HEARTBEAT_MS);
-	raft_set_election_timeout(&c->raft, cfg->election_ms ? cfg->election_ms
-	                                                     : DEFAULT_ELECTION_MS);
-	raft_set_snapshot_threshold(&c->raft, cfg->snapshot_threshold
-	                                              ? cfg->snapshot_threshold
-	                                              : DEFAULT_SNAPSHOT_THRESHOLD);
+	raft_set_heartbeat_timeout(&c->raft,
+	                           cfg->heartbeat_ms ? cfg->heartbeat_ms : DEFAULT_HEARTBEAT_MS);
+	raft_set_election_timeout(&c->raft,
+	                          cfg->election_ms ? cfg->election_ms : DEFAULT_ELECTION_MS);
+	raft_set_snapshot_threshold(&c->raft, cfg->snapshot_threshold ? cfg->snapshot_threshold
+	                                                              : DEFAULT_SNAPSHOT_THRESHOLD);
 	raft_set_snapshot_trailing(&c->raft, cfg->snapshot_trailing ? cfg->snapshot_trailing
 	                                                            : DEFAULT_SNAPSHOT_TRAILING);
+	/* A raft 0.15 follower that is taking a snapshot of its own answers an
+	 * InstallSnapshot with RAFT_BUSY, and the leader resends only after
+	 * this timeout (seen in test_three_nodes; raft's default is 30 s).
+	 * Our snapshots are small enough to cross a LAN well within it. */
+	raft_set_install_snapshot_timeout(&c->raft, cfg->install_snapshot_ms
+	                                                    ? cfg->install_snapshot_ms
+	                                                    : DEFAULT_INSTALL_SNAPSHOT_MS);
 	/* Pre-vote keeps a node that was cut off from forcing an election with
 	 * its inflated term when it comes back (Raft thesis §9.6). */
 	raft_set_pre_vote(&c->raft, true);
@@ -618,8 +642,8 @@ static void maybe_barrier(struct lm_cluster *c)
 	int rv = raft_barrier(&c->raft, &c->barrier, barrier_cb);
 	if (rv == 0)
 		c->barrier_inflight = true;
-	else if (rv != RAFT_NOTLEADER)
-		seterr(c, "post-election barrier: %s", raft_strerror(rv)); /* next iteration retries */
+	else if (rv != RAFT_NOTLEADER) /* the next iteration tries again */
+		seterr(c, "post-election barrier: %s", raft_strerror(rv));
 }
 
 static void replace_step(struct lm_cluster *c);
@@ -831,13 +855,26 @@ static void replace_cb(struct raft_change *req, int status)
 	r->step++;
 }
 
+/* After raft took (rv 0) or refused a step. */
+static void replace_submitted(struct lm_cluster *c, int rv)
+{
+	struct replace *r = c->replace;
+
+	if (rv != 0) {
+		seterr(c, "replacing server %u by %u: %s", r->old_id, r->new_id,
+		       raft_errmsg(&c->raft));
+		replace_finish(c, change_error(rv));
+		return;
+	}
+	r->inflight = true;
+}
+
 /* Runs the next step that still needs doing, judged from the current
  * configuration so that a retried replacement skips what is done. */
 static void replace_step(struct lm_cluster *c)
 {
 	struct replace *r = c->replace;
 	const struct raft_server *s;
-	int rv = 0;
 
 	if (raft_state(&c->raft) != RAFT_LEADER) {
 		seterr(c, "replacing server %u by %u: lost the leadership", r->old_id, r->new_id);
@@ -845,12 +882,12 @@ static void replace_step(struct lm_cluster *c)
 		return;
 	}
 	r->req.data = r;
-	switch (r->step) {
-	case REPLACE_ADD:
+	if (r->step == REPLACE_ADD) {
 		s = find_server(c, r->new_id);
 		if (s == NULL) {
-			rv = raft_add(&c->raft, &r->req, r->new_id, r->address, replace_cb);
-			break;
+			replace_submitted(
+			        c, raft_add(&c->raft, &r->req, r->new_id, r->address, replace_cb));
+			return;
 		}
 		if (strcmp(s->address, r->address) != 0) {
 			seterr(c, "server %u is already in the cluster at %s", r->new_id,
@@ -859,31 +896,30 @@ static void replace_step(struct lm_cluster *c)
 			return;
 		}
 		r->step = REPLACE_ASSIGN;
-		/* fall through */
-	case REPLACE_ASSIGN:
+	}
+	if (r->step == REPLACE_ASSIGN) {
 		s = find_server(c, r->new_id);
-		if (s != NULL && s->role != RAFT_VOTER) {
-			rv = raft_assign(&c->raft, &r->req, r->new_id, RAFT_VOTER, replace_cb);
-			break;
+		if (s == NULL) {
+			/* Never remove the old server before the new one votes. */
+			seterr(c, "server %u left the configuration while joining", r->new_id);
+			replace_finish(c, LMC_EINVAL);
+			return;
+		}
+		if (s->role != RAFT_VOTER) {
+			replace_submitted(c, raft_assign(&c->raft, &r->req, r->new_id, RAFT_VOTER,
+			                                 replace_cb));
+			return;
 		}
 		r->step = REPLACE_REMOVE;
-		/* fall through */
-	case REPLACE_REMOVE:
-		if (r->old_id != r->new_id && find_server(c, r->old_id) != NULL) {
-			rv = raft_remove(&c->raft, &r->req, r->old_id, replace_cb);
-			break;
+	}
+	if (r->step == REPLACE_REMOVE) {
+		if (find_server(c, r->old_id) != NULL) {
+			replace_submitted(c, raft_remove(&c->raft, &r->req, r->old_id, replace_cb));
+			return;
 		}
 		r->step = REPLACE_DONE;
-		/* fall through */
-	case REPLACE_DONE: replace_finish(c, 0); return;
 	}
-	if (rv != 0) {
-		seterr(c, "replacing server %u by %u: %s", r->old_id, r->new_id,
-		       raft_errmsg(&c->raft));
-		replace_finish(c, change_error(rv));
-		return;
-	}
-	r->inflight = true;
+	replace_finish(c, 0);
 }
 
 int lm_cluster_replace(struct lm_cluster *c, unsigned old_id, unsigned new_id,
@@ -922,7 +958,53 @@ int lm_cluster_replace(struct lm_cluster *c, unsigned old_id, unsigned new_id,
 	return 0;
 }
 
-/* ---- Closing ---- */
+/* ---- Closing ----
+ *
+ * raft_close() makes raft_uv close its handles and finish its disk work, then
+ * call back.  In raft 0.15 (and up to canonical/raft 0.18) raft_uv may call
+ * that close callback twice: the writer of the last open segment finishes
+ * closing after the callback fired and fires it again (canonical/raft issue
+ * #341, fixed in cowsql/raft PR #45).  The second call runs raft's ioCloseCb
+ * again (a double free), and if raft_uv's memory was already released it
+ * jumps through a dangling pointer; test_one_node_log crashed that way about
+ * once in a hundred runs.  So we put our own callback between raft_uv and
+ * raft, pass the first call on and swallow the rest, and release raft_uv's
+ * memory only once the loop has had no request in flight for two ticks in a
+ * row with no further call: what raft_uv still does after its callback is
+ * thread-pool work (a loop request) and handle closes (done within the loop
+ * iteration that started them). */
+
+#define REAP_TICK_MS    5
+#define REAP_GIVE_UP_MS 10000
+
+static struct lm_cluster *cluster_of_io(struct raft_io *io)
+{
+	return (struct lm_cluster *)(void *)((char *)io - offsetof(struct lm_cluster, io));
+}
+
+static void io_closed(struct raft_io *io)
+{
+	struct lm_cluster *c = cluster_of_io(io);
+
+	if (c->io_close_calls++ == 0)
+		c->raft_io_close_cb(io);
+}
+
+static void io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+	struct lm_cluster *c = cluster_of_io(io);
+
+	c->raft_io_close_cb = cb;
+	c->uv_io_close(io, io_closed);
+}
+
+/* Requests (thread-pool work, file system and stream requests) still in
+ * flight on the loop; a public field of uv_loop_t that uv_loop_alive() reads
+ * too. */
+static unsigned loop_requests(uv_loop_t *loop)
+{
+	return loop->active_reqs.count;
+}
 
 static void handle_closed(uv_handle_t *h)
 {
@@ -936,30 +1018,58 @@ static void handle_closed(uv_handle_t *h)
 	lm_cluster_close_cb cb = c->close_cb;
 	void *arg = c->close_arg;
 	free(c->dir);
-	free(c);
+	/* A leaked raft_uv still points into c. */
+	if (!c->leak)
+		free(c);
 	if (cb != NULL)
 		cb(arg);
+}
+
+static void reap_cb(uv_timer_t *t)
+{
+	struct lm_cluster *c = t->data;
+
+	if (c->io_close_calls != c->reap_calls || loop_requests(c->loop) != 0) {
+		c->reap_calls = c->io_close_calls;
+		c->reap_quiet = 0;
+		if (uv_now(c->loop) < c->reap_deadline)
+			return;
+		/* Better a leak at shutdown than a jump through freed memory. */
+		fprintf(stderr,
+		        "lmd: cluster: raft's I/O still busy %d ms after closing; "
+		        "leaving its memory allocated\n",
+		        REAP_GIVE_UP_MS);
+		c->leak = true;
+	} else if (++c->reap_quiet < 2) {
+		return;
+	}
+	uv_timer_stop(&c->defer);
+	if (!c->leak) {
+		raft_uv_close(&c->io);
+		raft_uv_tcp_close(&c->transport);
+	}
+	uv_close((uv_handle_t *)&c->watch, handle_closed);
+	uv_close((uv_handle_t *)&c->defer, handle_closed);
 }
 
 static void raft_closed(struct raft *raft)
 {
 	struct lm_cluster *c = raft->data;
 
-	/* raft_close() already failed every pending request and closed the
-	 * I/O backend; these two only release memory (stack-notes.md §1.2). */
-	raft_uv_close(&c->io);
-	raft_uv_tcp_close(&c->transport);
-	if (c->replace != NULL && !c->replace->inflight)
+	/* raft has failed every pending request by now, and calls nothing of
+	 * ours any more: a replacement it still held is over too. */
+	if (c->replace != NULL)
 		replace_finish(c, LMC_ESHUTDOWN);
-	uv_close((uv_handle_t *)&c->watch, handle_closed);
-	uv_close((uv_handle_t *)&c->defer, handle_closed);
+	c->reap_calls = c->io_close_calls;
+	c->reap_quiet = 0;
+	c->reap_deadline = uv_now(c->loop) + REAP_GIVE_UP_MS;
+	uv_timer_start(&c->defer, reap_cb, REAP_TICK_MS, REAP_TICK_MS);
 }
 
 static void defer_cb(uv_timer_t *t)
 {
 	struct lm_cluster *c = t->data;
 
-	c->raft.data = c;
 	raft_close(&c->raft, raft_closed);
 }
 

@@ -68,8 +68,8 @@ struct lm_cluster_fsm {
 };
 
 struct lm_cluster_config {
-	unsigned id;                                 /* 1-based node id = index of the SERVER line */
-	unsigned nnodes;                             /* 1 or 3 */
+	unsigned id;     /* 1-based node id = index of the SERVER line */
+	unsigned nnodes; /* 1 or 3 */
 	const char *addresses[LM_CLUSTER_MAX_NODES]; /* "10.0.0.5:27100": raft addresses, by id */
 	const char *dir;                             /* raft's own data directory */
 	/* This node's raft address; NULL means addresses[id - 1].  Needed only
@@ -81,12 +81,18 @@ struct lm_cluster_config {
 	unsigned snapshot_threshold; /* applied entries between snapshots (1024) */
 	unsigned snapshot_trailing;  /* entries kept behind a snapshot, >= threshold (8192) */
 	size_t segment_size;         /* size of raft's pre-allocated log segments (8 MiB) */
+	/* How long the leader waits for a follower to install a snapshot before
+	 * sending it again (5000).  raft's own default is 30 s, and a 0.15
+	 * follower that is busy taking its own snapshot refuses an install
+	 * without the leader noticing: it would lag that long. */
+	unsigned install_snapshot_ms;
 	/* Set on a node that joins an existing cluster through
 	 * lm_cluster_replace() (its id may then exceed nnodes): it starts with
-	 * an empty log and never bootstraps.  Without it a pristine data directory bootstraps the
-	 * static configuration of addresses[] (stack-notes.md §1.3), which is
-	 * only safe on the very first start of the cluster: a node that lost
-	 * its data directory must come back under a new id with join set. */
+	 * an empty log and never bootstraps.  Without it a pristine data
+	 * directory bootstraps the static configuration of addresses[]
+	 * (stack-notes.md §1.3), which is only safe on the very first start of
+	 * the cluster: a node that lost its data directory must come back
+	 * under a new id with join set. */
 	bool join;
 };
 
@@ -107,8 +113,9 @@ struct lm_cluster;
 int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cluster_config *cfg,
                     struct lm_cluster_fsm *fsm, char *err, size_t errsize);
 
-/* Loads the log and the last snapshot (fsm->restore runs inside this call)
- * and starts taking part in elections.  The first start on a pristine data
+/* Loads the log and the last snapshot (fsm->restore runs inside this call;
+ * a cluster of one also elects itself and replays its whole log here) and
+ * starts taking part in elections.  The first start on a pristine data
  * directory bootstraps the configuration of all nodes, identical on every
  * node; later starts find it already there.  Once lm_cluster_init succeeded,
  * lm_cluster_close must be called even if this fails; lm_cluster_errmsg()
@@ -144,16 +151,16 @@ enum lm_cluster_role {
 
 /* What lmstat shows about the cluster. */
 struct lm_cluster_status {
-	int role;                 /* enum lm_cluster_role */
-	bool ready;               /* lm_cluster_ready() */
-	unsigned id;              /* this node */
-	unsigned nnodes;          /* voters in the static configuration */
-	unsigned leader_id;       /* 0 while unknown (during an election) */
-	char leader_address[64];  /* raft address of the leader, "" while unknown */
-	uint64_t term;            /* current raft term */
-	uint64_t commit_index;    /* highest entry known committed */
-	uint64_t applied_index;   /* highest entry applied to the state machine */
-	uint64_t last_index;      /* highest entry in the local log */
+	int role;                /* enum lm_cluster_role */
+	bool ready;              /* lm_cluster_ready() */
+	unsigned id;             /* this node */
+	unsigned nnodes;         /* voters in the static configuration */
+	unsigned leader_id;      /* 0 while unknown (during an election) */
+	char leader_address[64]; /* raft address of the leader, "" while unknown */
+	uint64_t term;           /* current raft term */
+	uint64_t commit_index;   /* highest entry known committed */
+	uint64_t applied_index;  /* highest entry applied to the state machine */
+	uint64_t last_index;     /* highest entry in the local log */
 };
 void lm_cluster_status(struct lm_cluster *c, struct lm_cluster_status *st);
 /* "follower", "candidate", "leader", "unavailable". */
@@ -170,9 +177,12 @@ const char *lm_cluster_errmsg(struct lm_cluster *c);
 int lm_cluster_replace(struct lm_cluster *c, unsigned old_id, unsigned new_id,
                        const char *new_address, void (*cb)(void *arg, int status), void *arg);
 
-/* Stops taking part in the cluster and frees c once cb(arg) is called from the
- * loop.  Outstanding proposals complete first with LM_CLUSTER_EUNKNOWN.  Safe
- * to call from any callback of this module. */
+/* Stops taking part in the cluster and frees c; cb(arg) is called from the
+ * loop once nothing of the cluster is left on it (raft_uv's last disk work
+ * included, see "Closing" in cluster.c), so uv_loop_close() can succeed.
+ * Proposals still in flight are called back first, with LM_CLUSTER_EUNKNOWN
+ * unless they were applied meanwhile.  Safe to call from any callback of this
+ * module, once. */
 void lm_cluster_close(struct lm_cluster *c, lm_cluster_close_cb cb, void *arg);
 
 /* The raft version lmd was built with ("0.15.0"): 0.15 has no run-time
@@ -183,7 +193,8 @@ const char *lm_cluster_raft_version(void);
  * every entry to be a multiple of 8 bytes (stack-notes.md §1.5), so a command
  * travels as a 16-byte header (magic, format version, real length) followed
  * by the command and zero padding.  lm_cluster_wrap() returns the envelope in
- * a raft_malloc()'d buffer of *size bytes, or NULL when out of memory;
+ * a raft_malloc()'d buffer of *size bytes, or NULL when out of memory or len
+ * exceeds LM_CLUSTER_MAX_COMMAND;
  * lm_cluster_unwrap() returns 0 and points *cmd into buf, or LMC_EPROTO when
  * the envelope is malformed. */
 void *lm_cluster_wrap(const void *cmd, size_t len, size_t *size);

@@ -50,7 +50,8 @@ struct lm_pool;
 struct lm_pool_result {
 	int code;               /* 0 or a negative LMC_E* */
 	uint64_t handle;        /* Checkout: the new handle (or the retried one) */
-	uint32_t count;         /* Checkout: seats granted; CloseSession/Remove: seats returned */
+	uint32_t count;         /* Checkout: seats granted; Checkin/CloseSession/Remove: seats
+	                           returned; SetLicense: lines loaded */
 	uint32_t line;          /* Checkout: index into the license set of the backing line */
 	char message[256];      /* a sentence for denials: "all 5 seats of stats 29.0 in use" */
 };
@@ -64,7 +65,11 @@ void lm_pool_close(struct lm_pool *p);
 
 /* Applies the packed lmcmd.Command at raft index.  Returns 0 with *res
  * filled (res->code says what happened), or LMC_EPROTO when the bytes are
- * not a valid command: a corrupt log, which the caller treats as fatal. */
+ * not a valid command: a corrupt log, which the caller treats as fatal.
+ * Every other non-zero return is a local failure and just as fatal: LMC_EIO
+ * (the store failed, or holds a corrupt record), LMC_ENOMEM, LMC_EINVAL
+ * (index not after the last applied one).  A failed apply changes nothing.
+ * Not to be called from inside a query's callback. */
 int lm_pool_apply(struct lm_pool *p, uint64_t index, const void *cmd, size_t len,
                   struct lm_pool_result *res);
 
@@ -72,12 +77,14 @@ int lm_pool_apply(struct lm_pool *p, uint64_t index, const void *cmd, size_t len
 uint64_t lm_pool_applied_index(const struct lm_pool *p);
 
 /* The whole pool as one buffer (malloc'd), and back.  restore replaces
- * everything. */
+ * everything, and sets the applied index to index; a buffer that is not a
+ * snapshot this version can read is refused whole with LMC_EPROTO. */
 int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len);
 int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t len);
 
 /* A SHA-256 over the pool's logical content (not the LMDB file), equal on
- * servers that applied the same commands: the triad tests compare it. */
+ * servers that applied the same commands: the triad tests compare it.  The
+ * applied index is not content: it is left out. */
 int lm_pool_digest(struct lm_pool *p, uint8_t digest[32]);
 
 /* ---- Read-only queries (for the server: replies, lmstat, expiry) ---- */
@@ -120,7 +127,8 @@ struct lm_pool_feature {
 	char version[LM_VERSION_MAX + 1];
 	uint32_t issued;   /* seats of the lines in their dates at `today` */
 	uint32_t in_use;
-	int32_t expiry;    /* latest expiry among its lines */
+	int32_t expiry;    /* latest expiry among its lines; LM_DATE_NONE when its
+	                      lines are gone and only held seats keep it listed */
 };
 /* Calls fn for every (feature, version) pool, and for each its holders via
  * holder_fn when non-NULL, as of day today. */

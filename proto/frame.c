@@ -30,6 +30,7 @@ bool lm_body_is_reply(Lm__Envelope__BodyCase body)
 	case LM__ENVELOPE__BODY_HEARTBEAT_REPLY:
 	case LM__ENVELOPE__BODY_STATUS_REPLY:
 	case LM__ENVELOPE__BODY_ADMIN_REPLY:
+	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY:
 	case LM__ENVELOPE__BODY_ERROR_REPLY: return true;
 	default: return false;
 	}
@@ -55,6 +56,8 @@ const char *lm_body_name(Lm__Envelope__BodyCase body)
 	case LM__ENVELOPE__BODY_REREAD_REQUEST: return "reread_request";
 	case LM__ENVELOPE__BODY_ADMIN_REPLY: return "admin_reply";
 	case LM__ENVELOPE__BODY_ERROR_REPLY: return "error_reply";
+	case LM__ENVELOPE__BODY_SESSION_CLOSE: return "session_close";
+	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY: return "session_close_reply";
 	default: return "unknown";
 	}
 }
@@ -530,6 +533,8 @@ static const void *body_ptr(const Lm__Envelope *e, bool *known)
 	case LM__ENVELOPE__BODY_REREAD_REQUEST: return e->reread_request;
 	case LM__ENVELOPE__BODY_ADMIN_REPLY: return e->admin_reply;
 	case LM__ENVELOPE__BODY_ERROR_REPLY: return e->error_reply;
+	case LM__ENVELOPE__BODY_SESSION_CLOSE: return e->session_close;
+	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY: return e->session_close_reply;
 	default: *known = false; return NULL;
 	}
 }
@@ -556,7 +561,9 @@ static int check_body(struct check *c, const Lm__Envelope *e)
 	case LM__ENVELOPE__BODY_HEARTBEAT:
 	case LM__ENVELOPE__BODY_HEARTBEAT_REPLY:
 	case LM__ENVELOPE__BODY_SHUTDOWN_REQUEST:
-	case LM__ENVELOPE__BODY_REREAD_REQUEST: return 0;
+	case LM__ENVELOPE__BODY_REREAD_REQUEST:
+	case LM__ENVELOPE__BODY_SESSION_CLOSE:
+	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY: return 0;
 	default: return fail(c, "unknown message kind %d", (int)e->body_case);
 	}
 }

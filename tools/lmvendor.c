@@ -34,30 +34,30 @@
 #define AUTH_BYTES 10
 
 static const char usage_text[] =
-	"usage: lmvendor COMMAND [OPTIONS]\n"
-	"\n"
-	"  keygen [--force] PRIVATE.pem PUBLIC.pem\n"
-	"      make a new Ed25519 key pair; the private key file gets mode 0600.\n"
-	"      Existing files are kept unless --force is given.\n"
-	"  sign --key PRIVATE.pem [-o OUT] FILE\n"
-	"      sign every FEATURE, INCREMENT and PACKAGE line of FILE and print the\n"
-	"      signed file (or write it to OUT, atomically).\n"
-	"  verify --pubkey PUBLIC.pem [--json] FILE\n"
-	"      check the signature of every license line; exit 0 only if all are valid.\n"
-	"  authcode\n"
-	"      print a new random authorization code.\n"
-	"  issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
-	"        (--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
-	"        [--server HOST:LOCKCODE:PORT]... [--auth CODE] [--start DATE]\n"
-	"        [--notice TEXT] [--named-users N] [--borrow HOURS] [--sn TEXT]\n"
-	"        [--host-desc TEXT] [--tolerance N] [-o OUT]\n"
-	"      write a complete signed license file: SERVER lines (one, or three\n"
-	"      redundant servers), the VENDOR line and the FEATURE line, with\n"
-	"      ISSUED set to today and a new authorization code unless --auth.\n"
-	"      Counted licenses need --server; uncounted ones need --hostid.\n"
-	"\n"
-	"Dates are YYYY-MM-DD or dd-mon-yyyy.  Exit status: 0 done, 1 failed,\n"
-	"2 wrong usage.\n";
+        "usage: lmvendor COMMAND [OPTIONS]\n"
+        "\n"
+        "  keygen [--force] PRIVATE.pem PUBLIC.pem\n"
+        "      make a new Ed25519 key pair; the private key file gets mode 0600.\n"
+        "      Existing files are kept unless --force is given.\n"
+        "  sign --key PRIVATE.pem [-o OUT] FILE\n"
+        "      sign every FEATURE, INCREMENT and PACKAGE line of FILE and print the\n"
+        "      signed file (or write it to OUT, atomically).\n"
+        "  verify --pubkey PUBLIC.pem [--json] FILE\n"
+        "      check the signature of every license line; exit 0 only if all are valid.\n"
+        "  authcode\n"
+        "      print a new random authorization code.\n"
+        "  issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
+        "        (--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
+        "        [--server HOST:LOCKCODE:PORT]... [--auth CODE] [--start DATE]\n"
+        "        [--notice TEXT] [--named-users N] [--borrow HOURS] [--sn TEXT]\n"
+        "        [--host-desc TEXT] [--tolerance N] [-o OUT]\n"
+        "      write a complete signed license file: SERVER lines (one, or three\n"
+        "      redundant servers), the VENDOR line and the FEATURE line, with\n"
+        "      ISSUED set to today and a new authorization code unless --auth.\n"
+        "      Counted licenses need --server; uncounted ones need --hostid.\n"
+        "\n"
+        "Dates are YYYY-MM-DD or dd-mon-yyyy.  Exit status: 0 done, 1 failed,\n"
+        "2 wrong usage.\n";
 
 __attribute__((format(printf, 1, 2))) static void complain(const char *fmt, ...)
 {
@@ -177,9 +177,9 @@ static int load_file(const char *path, struct lm_license_file *f, struct lm_pars
 static int cmd_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"force", no_argument, NULL, 'f'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	bool force = false;
 	int c;
@@ -194,7 +194,8 @@ static int cmd_keygen(int argc, char **argv)
 		return usage_error("keygen takes two files: PRIVATE.pem PUBLIC.pem");
 	const char *priv = argv[optind], *pub = argv[optind + 1];
 	if (strcmp(priv, pub) == 0)
-		return usage_error("keygen: the private and the public key need two different files");
+		return usage_error(
+		        "keygen: the private and the public key need two different files");
 	if (!force) {
 		for (int i = 0; i < 2; i++) {
 			const char *p = i ? pub : priv;
@@ -233,10 +234,10 @@ static int load_private(const char *path, EVP_PKEY **key)
 static int cmd_sign(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"key", required_argument, NULL, 'k'},
+	        {"output", required_argument, NULL, 'o'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	const char *keypath = NULL, *out = NULL;
 	int c;
@@ -318,10 +319,10 @@ static void json_parse_error(const char *path, int code, const struct lm_parse_e
 static int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"pubkey", required_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"pubkey", required_argument, NULL, 'k'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	const char *keypath = NULL;
 	bool json = false;
@@ -427,8 +428,8 @@ static int new_authcode(char *buf, size_t size)
 static int cmd_authcode(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -555,20 +556,21 @@ static int check_issue(const struct issue *is)
 	if (!is->count == !is->uncounted)
 		return usage_error("issue needs either --count N or --uncounted");
 	if (is->nservers > 3)
-		return usage_error("issue: give --server once, or three times for redundant servers");
+		return usage_error(
+		        "issue: give --server once, or three times for redundant servers");
 	const struct {
 		const char *opt, *value;
 		bool bare;
 	} values[] = {
-		{"--feature", is->feature, true},     {"--vendor", is->vendor, true},
-		{"--version", is->version, true},     {"--expiry", is->expiry, true},
-		{"--count", is->count, true},         {"--hostid", is->hostid, false},
-		{"--auth", is->auth, false},          {"--start", is->start, false},
-		{"--notice", is->notice, false},      {"--named-users", is->named_users, false},
-		{"--borrow", is->borrow, false},      {"--sn", is->sn, false},
-		{"--host-desc", is->host_desc, false}, {"--tolerance", is->tolerance, false},
-		{"--server", is->servers[0], true},   {"--server", is->servers[1], true},
-		{"--server", is->servers[2], true},
+	        {"--feature", is->feature, true},      {"--vendor", is->vendor, true},
+	        {"--version", is->version, true},      {"--expiry", is->expiry, true},
+	        {"--count", is->count, true},          {"--hostid", is->hostid, false},
+	        {"--auth", is->auth, false},           {"--start", is->start, false},
+	        {"--notice", is->notice, false},       {"--named-users", is->named_users, false},
+	        {"--borrow", is->borrow, false},       {"--sn", is->sn, false},
+	        {"--host-desc", is->host_desc, false}, {"--tolerance", is->tolerance, false},
+	        {"--server", is->servers[0], true},    {"--server", is->servers[1], true},
+	        {"--server", is->servers[2], true},
 	};
 	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
 		if (!values[i].value)
@@ -601,26 +603,26 @@ static int cmd_issue(int argc, char **argv)
 		O_TOLERANCE,
 	};
 	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"output", required_argument, NULL, 'o'},
-		{"feature", required_argument, NULL, O_FEATURE},
-		{"vendor", required_argument, NULL, O_VENDOR},
-		{"version", required_argument, NULL, O_VERSION},
-		{"expiry", required_argument, NULL, O_EXPIRY},
-		{"count", required_argument, NULL, O_COUNT},
-		{"uncounted", no_argument, NULL, O_UNCOUNTED},
-		{"hostid", required_argument, NULL, O_HOSTID},
-		{"server", required_argument, NULL, O_SERVER},
-		{"auth", required_argument, NULL, O_AUTH},
-		{"start", required_argument, NULL, O_START},
-		{"notice", required_argument, NULL, O_NOTICE},
-		{"named-users", required_argument, NULL, O_NAMED},
-		{"borrow", required_argument, NULL, O_BORROW},
-		{"sn", required_argument, NULL, O_SN},
-		{"host-desc", required_argument, NULL, O_HOSTDESC},
-		{"tolerance", required_argument, NULL, O_TOLERANCE},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"key", required_argument, NULL, 'k'},
+	        {"output", required_argument, NULL, 'o'},
+	        {"feature", required_argument, NULL, O_FEATURE},
+	        {"vendor", required_argument, NULL, O_VENDOR},
+	        {"version", required_argument, NULL, O_VERSION},
+	        {"expiry", required_argument, NULL, O_EXPIRY},
+	        {"count", required_argument, NULL, O_COUNT},
+	        {"uncounted", no_argument, NULL, O_UNCOUNTED},
+	        {"hostid", required_argument, NULL, O_HOSTID},
+	        {"server", required_argument, NULL, O_SERVER},
+	        {"auth", required_argument, NULL, O_AUTH},
+	        {"start", required_argument, NULL, O_START},
+	        {"notice", required_argument, NULL, O_NOTICE},
+	        {"named-users", required_argument, NULL, O_NAMED},
+	        {"borrow", required_argument, NULL, O_BORROW},
+	        {"sn", required_argument, NULL, O_SN},
+	        {"host-desc", required_argument, NULL, O_HOSTDESC},
+	        {"tolerance", required_argument, NULL, O_TOLERANCE},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	struct issue is = {0};
 	int c;
@@ -705,8 +707,8 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{"keygen", cmd_keygen}, {"sign", cmd_sign},         {"verify", cmd_verify},
-	{"authcode", cmd_authcode}, {"issue", cmd_issue},
+        {"keygen", cmd_keygen},     {"sign", cmd_sign},   {"verify", cmd_verify},
+        {"authcode", cmd_authcode}, {"issue", cmd_issue},
 };
 
 int main(int argc, char **argv)

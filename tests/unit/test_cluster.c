@@ -119,23 +119,25 @@ struct world {
 	uv_timer_t tick; /* wakes the loop so that deadlines are checked */
 	struct node nodes[4];
 	unsigned n;
-	int64_t total;  /* what every counter should reach */
-	unsigned done;  /* proposals called back */
+	int64_t total; /* what every counter should reach */
+	unsigned done; /* proposals called back */
 	unsigned failed;
+	int reserved[4]; /* sockets holding the nodes' ports */
 };
 
-/* Picks n ports free right now on loopback, all different.  The kernel's
- * choice for port 0 comes from the ephemeral range, where another process's
- * outgoing connection (raft dials its peers) can take it before raft
- * listens, so we probe random ports below that range instead, holding each
- * until all are picked. */
-static void free_ports(unsigned *ports, unsigned n)
+/* Reserves n loopback ports, all different, for the whole test: parallel
+ * test runs must not take them, not even while a node is down.  Each port
+ * is bound exclusively first (so a port someone else holds is skipped),
+ * then marked SO_REUSEADDR: raft's listener (libuv binds with SO_REUSEADDR)
+ * may then bind and listen on it, while another process's exclusive probe
+ * still fails.  Ports come from below the kernel's ephemeral range, where
+ * outgoing connections (raft dials its peers) never land. */
+static void reserve_ports(int *fds, unsigned *ports, unsigned n)
 {
 	unsigned low = 32768, high = 60999;
-	int fds[8];
+	int one = 1;
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
 
-	assert_true(n <= 8);
 	if (f != NULL) {
 		if (fscanf(f, "%u %u", &low, &high) != 2)
 			low = 32768;
@@ -154,14 +156,15 @@ static void free_ports(unsigned *ports, unsigned n)
 			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 			assert_true(fds[i] >= 0);
 			if (bind(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0) {
+				assert_int_equal(setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one,
+				                            sizeof one),
+				                 0);
 				ports[i] = port;
 				break;
 			}
 			close(fds[i]);
 		}
 	}
-	for (unsigned i = 0; i < n; i++)
-		close(fds[i]);
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -176,7 +179,7 @@ static void world_init(struct world *w, unsigned nnodes, unsigned threshold)
 	uv_timer_init(&w->loop, &w->tick);
 	w->n = nnodes;
 	unsigned ports[4];
-	free_ports(ports, 4);
+	reserve_ports(w->reserved, ports, 4);
 	for (unsigned i = 0; i < 4; i++) {
 		struct node *n = &w->nodes[i];
 		snprintf(n->address, sizeof n->address, "127.0.0.1:%u", ports[i]);
@@ -195,6 +198,7 @@ static void world_init(struct world *w, unsigned nnodes, unsigned threshold)
 		cfg->snapshot_threshold = threshold;
 		cfg->snapshot_trailing = threshold;
 		cfg->segment_size = 1024 * 1024;
+		cfg->install_snapshot_ms = 1000;
 		cfg->join = i >= nnodes;
 	}
 }
@@ -205,6 +209,7 @@ static void world_close(struct world *w)
 		assert_null(w->nodes[i].c);
 		th_rmtree(w->nodes[i].dir);
 		free(w->nodes[i].dir);
+		close(w->reserved[i]);
 	}
 	uv_close((uv_handle_t *)&w->tick, NULL);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -400,8 +405,8 @@ static void test_envelope(void **state)
 	assert_null(lm_cluster_wrap(cmd, LM_CLUSTER_MAX_COMMAND + 1, &size));
 }
 
-static void expect_config_error(struct lm_cluster_config *cfg, struct lm_cluster_fsm *fsm,
-                                int code, const char *needle)
+static void expect_config_error(struct lm_cluster_config *cfg, struct lm_cluster_fsm *fsm, int code,
+                                const char *needle)
 {
 	uv_loop_t loop;
 	struct lm_cluster *c = (struct lm_cluster *)1;
@@ -591,6 +596,85 @@ static void test_one_node_snapshot(void **state)
 	one_node(16);
 }
 
+/* A command in flight when its node closes. */
+struct inflight {
+	struct node *n;
+	unsigned k;
+	int calls;
+	int status;
+	int64_t result;
+};
+
+static void inflight_done(void *arg, int status, void *result)
+{
+	struct inflight *f = arg;
+
+	f->calls++;
+	f->status = status;
+	if (status == 0) {
+		f->result = *(int64_t *)result;
+		free(result);
+	} else {
+		assert_null(result);
+	}
+	/* Closing from inside a done callback is allowed. */
+	if (f->k == 1)
+		lm_cluster_close(f->n->c, node_closed, f->n);
+}
+
+/* A node that closes with commands in flight calls every proposer back once:
+ * the ones it saw applied with their results, the others with "outcome
+ * unknown" -- and those may well be in the log and replayed at the next
+ * start, never fewer than were acknowledged. */
+static void test_close_with_proposals_in_flight(void **state)
+{
+	enum { N = 20 };
+	struct world w;
+	struct inflight f[N];
+	int64_t totals[N + 1] = {0};
+	uint8_t cmd[100];
+
+	(void)state;
+	world_init(&w, 1, 1024);
+	struct node *n = &w.nodes[0];
+	node_open(&w, 0);
+	assert_true(run_until(&w, node_ready, n));
+	for (unsigned k = 1; k <= N; k++) {
+		make_command(k, cmd, k);
+		totals[k] = totals[k - 1] + command_value(cmd, k);
+		f[k - 1] = (struct inflight){.n = n, .k = k};
+		assert_int_equal(lm_cluster_propose(n->c, cmd, k, inflight_done, &f[k - 1]), 0);
+	}
+	assert_true(run_until(&w, node_is_closed, n));
+
+	unsigned acked = 0;
+	for (unsigned k = 1; k <= N; k++) {
+		assert_int_equal(f[k - 1].calls, 1);
+		if (f[k - 1].status == 0) {
+			/* Applied in order: the acknowledged ones come first. */
+			assert_int_equal(acked, k - 1);
+			assert_int_equal(f[k - 1].result, totals[k]);
+			acked = k;
+		} else {
+			assert_int_equal(f[k - 1].status, LM_CLUSTER_EUNKNOWN);
+		}
+	}
+	assert_true(acked >= 1);
+
+	node_open(&w, 0);
+	assert_true(run_until(&w, node_ready, n));
+	unsigned replayed = acked;
+	while (replayed <= N && totals[replayed] != n->k.total)
+		replayed++;
+	if (replayed > N)
+		fail_msg("total %lld after restart is no prefix of the commands",
+		         (long long)n->k.total);
+	w.total = n->k.total;
+	propose_batch(&w, 0, N + 1, 5);
+	node_close(&w, 0);
+	world_close(&w);
+}
+
 static bool followers_know_leader(struct world *w, void *arg)
 {
 	unsigned leader = *(unsigned *)arg;
@@ -726,17 +810,23 @@ static void test_replace(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_envelope),
-	        cmocka_unit_test(test_bad_config),
-	        cmocka_unit_test(test_start_failure),
-	        cmocka_unit_test(test_one_node_log),
-	        cmocka_unit_test(test_one_node_snapshot),
-	        cmocka_unit_test(test_three_nodes),
-	        cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_envelope),
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_start_failure),
+		cmocka_unit_test(test_one_node_log),
+		cmocka_unit_test(test_one_node_snapshot),
+		cmocka_unit_test(test_close_with_proposals_in_flight),
+		cmocka_unit_test(test_three_nodes),
+		cmocka_unit_test(test_replace),
 	};
+	/* clang-format on */
 	/* As in lmd: raft's transport writes to peers that may have gone. */
 	signal(SIGPIPE, SIG_IGN);
+	/* TEST_FILTER=test_three_nodes runs one test. */
+	if (getenv("TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	printf("raft %s\n", lm_cluster_raft_version());
 	return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
 }

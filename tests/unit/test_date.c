@@ -195,16 +195,16 @@ static void test_today(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_epoch_and_known_days),
-		cmocka_unit_test(test_iso),
-		cmocka_unit_test(test_flexlm_spelling),
-		cmocka_unit_test(test_permanent),
-		cmocka_unit_test(test_impossible_dates),
-		cmocka_unit_test(test_out_of_range_years),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_round_trip_every_day),
-		cmocka_unit_test(test_today),
+	        cmocka_unit_test(test_epoch_and_known_days),
+	        cmocka_unit_test(test_iso),
+	        cmocka_unit_test(test_flexlm_spelling),
+	        cmocka_unit_test(test_permanent),
+	        cmocka_unit_test(test_impossible_dates),
+	        cmocka_unit_test(test_out_of_range_years),
+	        cmocka_unit_test(test_malformed),
+	        cmocka_unit_test(test_format),
+	        cmocka_unit_test(test_round_trip_every_day),
+	        cmocka_unit_test(test_today),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
 }

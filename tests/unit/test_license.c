@@ -99,7 +99,8 @@ static void parse_ok(const char *tpl, struct lm_license_file *f)
 	struct lm_parse_error err;
 	int rc = parse_tpl(tpl, f, &err);
 	if (rc != 0)
-		fail_msg("parse failed (%s) at line %d: %s", lmc_errname(rc), err.lineno, err.message);
+		fail_msg("parse failed (%s) at line %d: %s", lmc_errname(rc), err.lineno,
+		         err.message);
 }
 
 /* Prints f into a string; free() the result. */
@@ -137,21 +138,21 @@ static const struct lm_license *find(const struct lm_license_file *f, const char
 /* A file with every kind of line, every keyword, comments, blank lines and
  * continuations. */
 static const char *const full_file =
-	"# Acme license file\n"
-	"\n"
-	"SERVER alpha.example.com @S1@ 27000\n"
-	"SERVER beta @S2@ 27001\n"
-	"SERVER 10.0.0.3 @S3@ 27002\n"
-	"VENDOR acme\n"
-	"\n"
-	"# statistics, floating\n"
-	"FEATURE statistics acme 29.0 31-dec-2027 25 AUTH=@AUTH@ START=1-jan-2025 \\\n"
-	"\tISSUED=2024-12-15 NOTICE=\"Acme Corp, Lab 4\" NAMED_USERS=20 BORROW=72 \\\n"
-	"\tHOST_DESC=\"build farm\" SN=SN-0042 TOLERANCE=2\n"
-	"INCREMENT statistics acme 30.0 permanent uncounted HOSTID=@H1@ TOLERANCE=0\n"
-	"feature plotting acme 1.2.3 2026-06-30 3 notice=lower-case-keyword\n"
-	"PACKAGE suite acme 2.0 COMPONENTS=\"statistics  plotting\tgraphs\" OPTIONS=suite\n"
-	"   # indented comment \n";
+        "# Acme license file\n"
+        "\n"
+        "SERVER alpha.example.com @S1@ 27000\n"
+        "SERVER beta @S2@ 27001\n"
+        "SERVER 10.0.0.3 @S3@ 27002\n"
+        "VENDOR acme\n"
+        "\n"
+        "# statistics, floating\n"
+        "FEATURE statistics acme 29.0 31-dec-2027 25 AUTH=@AUTH@ START=1-jan-2025 \\\n"
+        "\tISSUED=2024-12-15 NOTICE=\"Acme Corp, Lab 4\" NAMED_USERS=20 BORROW=72 \\\n"
+        "\tHOST_DESC=\"build farm\" SN=SN-0042 TOLERANCE=2\n"
+        "INCREMENT statistics acme 30.0 permanent uncounted HOSTID=@H1@ TOLERANCE=0\n"
+        "feature plotting acme 1.2.3 2026-06-30 3 notice=lower-case-keyword\n"
+        "PACKAGE suite acme 2.0 COMPONENTS=\"statistics  plotting\tgraphs\" OPTIONS=suite\n"
+        "   # indented comment \n";
 
 /* ---- Accepted files ---------------------------------------------------- */
 
@@ -284,7 +285,8 @@ static void test_byte_order_mark_and_utf8(void **state)
 {
 	struct lm_license_file f;
 	parse_ok("\xef\xbb\xbfSERVER h @S1@ 27000\n"
-	         "FEATURE a acme 1.0 permanent 5 NOTICE=\"Soci\xc3\xa9t\xc3\xa9 G\xc3\xa9n\xc3\xa9rale "
+	         "FEATURE a acme 1.0 permanent 5 NOTICE=\"Soci\xc3\xa9t\xc3\xa9 "
+	         "G\xc3\xa9n\xc3\xa9rale "
 	         "\xe2\x82\xac\"\n",
 	         &f);
 	assert_string_equal(f.lines[0].notice,
@@ -511,14 +513,14 @@ static void test_canonical_changes_with_fields(void **state)
 	struct lm_license_file a, b;
 	parse_ok("SERVER h @S1@ 27000\nFEATURE f acme 1.0 2027-12-31 10\n", &a);
 	const char *variants[] = {
-		"SERVER h @S2@ 27000\nFEATURE f acme 1.0 2027-12-31 10\n",
-		"SERVER h @S1@ 27000\nFEATURE g acme 1.0 2027-12-31 10\n",
-		"SERVER h @S1@ 27000\nFEATURE f acmf 1.0 2027-12-31 10\n",
-		"SERVER h @S1@ 27000\nFEATURE f acme 1.1 2027-12-31 10\n",
-		"SERVER h @S1@ 27000\nFEATURE f acme 1.0 2028-12-31 10\n",
-		"SERVER h @S1@ 27000\nFEATURE f acme 1.0 2027-12-31 11\n",
-		"SERVER h @S1@ 27000\nINCREMENT f acme 1.0 2027-12-31 10\n",
-		"SERVER h @S1@ 27000\nFEATURE f acme 1.0 2027-12-31 10 BORROW=1\n",
+	        "SERVER h @S2@ 27000\nFEATURE f acme 1.0 2027-12-31 10\n",
+	        "SERVER h @S1@ 27000\nFEATURE g acme 1.0 2027-12-31 10\n",
+	        "SERVER h @S1@ 27000\nFEATURE f acmf 1.0 2027-12-31 10\n",
+	        "SERVER h @S1@ 27000\nFEATURE f acme 1.1 2027-12-31 10\n",
+	        "SERVER h @S1@ 27000\nFEATURE f acme 1.0 2028-12-31 10\n",
+	        "SERVER h @S1@ 27000\nFEATURE f acme 1.0 2027-12-31 11\n",
+	        "SERVER h @S1@ 27000\nINCREMENT f acme 1.0 2027-12-31 10\n",
+	        "SERVER h @S1@ 27000\nFEATURE f acme 1.0 2027-12-31 10 BORROW=1\n",
 	};
 	for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
 		parse_ok(variants[i], &b);
@@ -560,7 +562,8 @@ static void test_parse_canonical(void **state)
 			int seen = 0;
 			for (int k = 0; k < 3; k++) {
 				assert_int_equal(lm_lockcode_format(&codes[k], t, sizeof t), 0);
-				seen |= (!strcmp(t, S1)) | (!strcmp(t, S2)) << 1 | (!strcmp(t, S3)) << 2;
+				seen |= (!strcmp(t, S1)) | (!strcmp(t, S2)) << 1 |
+				        (!strcmp(t, S3)) << 2;
 			}
 			assert_int_equal(seen, 7);
 		}
@@ -575,27 +578,29 @@ static void test_parse_canonical_refuses(void **state)
 		int code;
 		const char *msg;
 	} cases[] = {
-		/* Not the canonical spelling of a valid line. */
-		{"FEATURE f acme 1.0 permanent 5  SERVER_CODES=\"@S1@\"", LMC_ESYNTAX, "canonical"},
-		{"feature f acme 1.0 permanent 5 SERVER_CODES=\"@S1@\"", LMC_ESYNTAX, "canonical"},
-		{"FEATURE f acme 1.0 31-dec-2027 5 SERVER_CODES=\"@S1@\"", LMC_ESYNTAX, "canonical"},
-		{"FEATURE f acme 1.0 permanent 5 SERVER_CODES=@S1@", LMC_ESYNTAX, "canonical"},
-		{"FEATURE f acme 1.0 permanent 5 START=\"2025-01-01\" AUTH=\"@AUTH@\" "
-		 "SERVER_CODES=\"@S1@\"",
-		 LMC_ESYNTAX, "canonical"},
-		{"FEATURE f acme 1.0 permanent 5 SERVER_CODES=\"@S2@ @S1@ @S3@\"", 0, NULL},
-		/* Missing or misplaced server codes. */
-		{"FEATURE f acme 1.0 permanent 5", LMC_ESYNTAX, "SERVER_CODES"},
-		{"FEATURE f acme 1.0 permanent uncounted HOSTID=\"@H1@\" SERVER_CODES=\"@S1@\"",
-		 LMC_ESYNTAX, "SERVER_CODES"},
-		{"FEATURE f acme 1.0 permanent 5 SERVER_CODES=\"@S1@ @S2@\"", LMC_ESYNTAX, "1 or 3"},
-		{"FEATURE f acme 1.0 permanent 5 SERVER_CODES=\"@S1@ @S2@ @S3@ @S1@\"", LMC_ESYNTAX,
-		 "more than 3"},
-		/* The signature travels beside the canonical form. */
-		{"FEATURE f acme 1.0 permanent 5 SIGN=\"X\" SERVER_CODES=\"@S1@\"", LMC_ESYNTAX,
-		 "SIGN"},
-		{"SERVER h @S1@ 27000", LMC_ESYNTAX, "FEATURE"},
-		{"", LMC_ESYNTAX, "FEATURE"},
+	        /* Not the canonical spelling of a valid line. */
+	        {"FEATURE f acme 1.0 permanent 5  SERVER_CODES=\"@S1@\"", LMC_ESYNTAX, "canonical"},
+	        {"feature f acme 1.0 permanent 5 SERVER_CODES=\"@S1@\"", LMC_ESYNTAX, "canonical"},
+	        {"FEATURE f acme 1.0 31-dec-2027 5 SERVER_CODES=\"@S1@\"", LMC_ESYNTAX,
+	         "canonical"},
+	        {"FEATURE f acme 1.0 permanent 5 SERVER_CODES=@S1@", LMC_ESYNTAX, "canonical"},
+	        {"FEATURE f acme 1.0 permanent 5 START=\"2025-01-01\" AUTH=\"@AUTH@\" "
+	         "SERVER_CODES=\"@S1@\"",
+	         LMC_ESYNTAX, "canonical"},
+	        {"FEATURE f acme 1.0 permanent 5 SERVER_CODES=\"@S2@ @S1@ @S3@\"", 0, NULL},
+	        /* Missing or misplaced server codes. */
+	        {"FEATURE f acme 1.0 permanent 5", LMC_ESYNTAX, "SERVER_CODES"},
+	        {"FEATURE f acme 1.0 permanent uncounted HOSTID=\"@H1@\" SERVER_CODES=\"@S1@\"",
+	         LMC_ESYNTAX, "SERVER_CODES"},
+	        {"FEATURE f acme 1.0 permanent 5 SERVER_CODES=\"@S1@ @S2@\"", LMC_ESYNTAX,
+	         "1 or 3"},
+	        {"FEATURE f acme 1.0 permanent 5 SERVER_CODES=\"@S1@ @S2@ @S3@ @S1@\"", LMC_ESYNTAX,
+	         "more than 3"},
+	        /* The signature travels beside the canonical form. */
+	        {"FEATURE f acme 1.0 permanent 5 SIGN=\"X\" SERVER_CODES=\"@S1@\"", LMC_ESYNTAX,
+	         "SIGN"},
+	        {"SERVER h @S1@ 27000", LMC_ESYNTAX, "FEATURE"},
+	        {"", LMC_ESYNTAX, "FEATURE"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *text = expand(cases[i].text);
@@ -611,13 +616,14 @@ static void test_parse_canonical_refuses(void **state)
 					}
 			char sorted[512];
 			snprintf(sorted, sizeof sorted,
-			         "FEATURE f acme 1.0 permanent 5 SERVER_CODES=\"%s %s %s\"", c[0], c[1],
-			         c[2]);
+			         "FEATURE f acme 1.0 permanent 5 SERVER_CODES=\"%s %s %s\"", c[0],
+			         c[1], c[2]);
 			int unsorted = strcmp(sorted, text) != 0;
 			struct lm_license l;
 			struct lm_lockcode codes[3];
 			int n;
-			assert_int_equal(lm_license_parse_canonical(sorted, &l, codes, &n, NULL), 0);
+			assert_int_equal(lm_license_parse_canonical(sorted, &l, codes, &n, NULL),
+			                 0);
 			assert_int_equal(n, 3);
 			assert_int_equal(lm_license_parse_canonical(text, &l, codes, &n, NULL),
 			                 unsorted ? LMC_ESYNTAX : 0);
@@ -647,112 +653,114 @@ struct bad {
 };
 
 static const struct bad bad_files[] = {
-	/* Unknown and duplicate keywords. */
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 FOO=bar\n", LMC_ESYNTAX, 2,
-	 "unknown keyword 'FOO'"},
-	{"SERVER h @S1@ 27000\n\nFEATURE f acme 1.0 permanent 5 NOTICE=a NOTICE=b\n", LMC_ESYNTAX,
-	 3, "NOTICE is given twice"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=a notice=b\n", LMC_ESYNTAX, 2,
-	 "twice"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 SERVER_CODES=\"@S1@\"\n", LMC_ESYNTAX,
-	 2, "SERVER_CODES"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 COMPONENTS=x\n", LMC_ESYNTAX, 2,
-	 "misplaced keyword 'COMPONENTS'"},
-	{"PACKAGE p acme 1.0 COMPONENTS=x HOSTID=@H1@\n", LMC_ESYNTAX, 1, "PACKAGE lines take"},
-	/* Dates. */
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 2027-02-30 5\n", LMC_ESYNTAX, 2,
-	 "expiry date '2027-02-30'"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 START=31-feb-2025\n", LMC_ESYNTAX, 2,
-	 "START='31-feb-2025' is not a date"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 ISSUED=permanent\n", LMC_ESYNTAX, 2,
-	 "ISSUED"},
-	/* Counts. */
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 0\n", LMC_ESYNTAX, 2, "count '0'"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent -3\n", LMC_ESYNTAX, 2, "count '-3'"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 1000001\n", LMC_ESYNTAX, 2,
-	 "count '1000001'"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent many\n", LMC_ESYNTAX, 2, "count"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 99999999999999999999\n", LMC_ESYNTAX,
-	 2, "count"},
-	{"FEATURE f acme 1.0 permanent 5\n", LMC_ESYNTAX, 1, "no SERVER line"},
-	{"FEATURE f acme 1.0 permanent uncounted\n", LMC_ESYNTAX, 1, "no HOSTID"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NAMED_USERS=0\n", LMC_ESYNTAX, 2,
-	 "NAMED_USERS"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 BORROW=10000\n", LMC_ESYNTAX, 2,
-	 "BORROW"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 TOLERANCE=6\n", LMC_ESYNTAX, 2,
-	 "TOLERANCE"},
-	/* SERVER lines. */
-	{"SERVER a @S1@ 27000\nSERVER b @S2@ 27000\nFEATURE f acme 1.0 permanent 5\n", LMC_ESYNTAX,
-	 2, "2 SERVER lines"},
-	{"SERVER a @S1@ 1\nSERVER b @S2@ 2\nSERVER c @S3@ 3\nSERVER d @S1@ 4\n", LMC_ESYNTAX, 4,
-	 "fourth SERVER"},
-	{"SERVER a @S1@ 1\nSERVER A @S2@ 1\nSERVER c @S3@ 3\n", LMC_ESYNTAX, 2, "already named"},
-	{"SERVER a @S1@\n", LMC_ESYNTAX, 1, "SERVER <host> <lock code> <port>"},
-	{"SERVER a @S1@ 0\n", LMC_ESYNTAX, 1, "port"},
-	{"SERVER a @S1@ 65536\n", LMC_ESYNTAX, 1, "port"},
-	{"SERVER a/b @S1@ 27000\n", LMC_ESYNTAX, 1, "host"},
-	{"SERVER a @S1@X 27000\n", LMC_EBADCODE, 1, "lock code"},
-	{"SERVER a @S1@ PORT=27000\n", LMC_ESYNTAX, 1, "no keywords"},
-	/* VENDOR lines. */
-	{"VENDOR acme\nVENDOR acme\n", LMC_ESYNTAX, 2, "second VENDOR"},
-	{"VENDOR acme /opt/acme/bin/acme\n", LMC_ESYNTAX, 1, "VENDOR <vendor name>"},
-	{"VENDOR acme\nSERVER h @S1@ 27000\n\nFEATURE f other 1.0 permanent 5\n", LMC_ESYNTAX, 4,
-	 "names vendor 'other'"},
-	/* Missing fields. */
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0\n", LMC_ESYNTAX, 2, "needs 5 fields"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent NOTICE=x\n", LMC_ESYNTAX, 2,
-	 "needs 5 fields"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 extra\n", LMC_ESYNTAX, 2,
-	 "unexpected 'extra'"},
-	{"PACKAGE p acme\n", LMC_ESYNTAX, 1, "needs 3 fields"},
-	{"PACKAGE p acme 1.0\n", LMC_ESYNTAX, 1, "no COMPONENTS"},
-	{"PACKAGE p acme 1.0 COMPONENTS=\"a a\"\n", LMC_ESYNTAX, 1, "twice"},
-	{"PACKAGE p acme 1.0 COMPONENTS=\"a b!\"\n", LMC_ESYNTAX, 1, "'b!'"},
-	{"PACKAGE p acme 1.0 COMPONENTS=a OPTIONS=BUNDLE\n", LMC_ESYNTAX, 1, "SUITE"},
-	/* Names and versions. */
-	{"SERVER h @S1@ 27000\nFEATURE f@x acme 1.0 permanent 5\n", LMC_ESYNTAX, 2, "name 'f@x'"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.2.3.4.5 permanent 5\n", LMC_ESYNTAX, 2, "version"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme v1 permanent 5\n", LMC_ESYNTAX, 2, "version"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1..2 permanent 5\n", LMC_ESYNTAX, 2, "version"},
-	{"SERVER h @S1@ 27000\nFEATURE "
-	 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345 acme 1 permanent 5\n",
-	 LMC_ESYNTAX, 2, "name"},
-	/* Codes with typos. */
-	{"FEATURE f acme 1.0 permanent uncounted HOSTID=@H1@7\n", LMC_EBADCODE, 1, "HOSTID"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 AUTH=@AUTH@Z\n", LMC_EBADCODE, 2,
-	 "AUTH"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 SIGN=ABCDEFGH\n", LMC_EBADCODE, 2,
-	 "SIGN"},
-	/* Quotes and values. */
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"open\n", LMC_ESYNTAX, 2,
-	 "never closed"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=a\"b\n", LMC_ESYNTAX, 2,
-	 "quote inside"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"a\"b\n", LMC_ESYNTAX, 2,
-	 "after the closing quote"},
-	{"SERVER h @S1@ 27000\nFEATURE \"f\" acme 1.0 permanent 5\n", LMC_ESYNTAX, 2,
-	 "unexpected quote"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\n", LMC_ESYNTAX, 2,
-	 "no value"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"\"\n", LMC_ESYNTAX, 2,
-	 "empty"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 =x\n", LMC_ESYNTAX, 2,
-	 "without a keyword"},
-	/* Unknown lines. */
-	{"# ok\nDAEMON acme\n", LMC_ESYNTAX, 2, "unknown line type 'DAEMON'"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 # trailing comment\n", LMC_ESYNTAX,
-	 2, "unexpected '#'"},
-	/* Errors inside a continued line are reported at its first line. */
-	{"SERVER h @S1@ 27000\n#\nFEATURE f acme 1.0 \\\n permanent 5 \\\n FOO=1\n", LMC_ESYNTAX,
-	 3, "FOO"},
-	/* Binary data. */
-	{"SERVER h @S1@ 27000\n\x01\x02\x03\n", LMC_ESYNTAX, 2, "control character 0x01"},
-	{"# caf\xc3\n", LMC_ESYNTAX, 1, "not UTF-8"},
-	{"# \xc0\xaf overlong\n", LMC_ESYNTAX, 1, "not UTF-8"},
-	{"# \xed\xa0\x80 surrogate\n", LMC_ESYNTAX, 1, "not UTF-8"},
-	{"# \xc2\x85 C1 control\n", LMC_ESYNTAX, 1, "U+0085"},
-	{"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5\x7f\n", LMC_ESYNTAX, 2, "0x7f"},
+        /* Unknown and duplicate keywords. */
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 FOO=bar\n", LMC_ESYNTAX, 2,
+         "unknown keyword 'FOO'"},
+        {"SERVER h @S1@ 27000\n\nFEATURE f acme 1.0 permanent 5 NOTICE=a NOTICE=b\n", LMC_ESYNTAX,
+         3, "NOTICE is given twice"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=a notice=b\n", LMC_ESYNTAX, 2,
+         "twice"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 SERVER_CODES=\"@S1@\"\n", LMC_ESYNTAX,
+         2, "SERVER_CODES"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 COMPONENTS=x\n", LMC_ESYNTAX, 2,
+         "misplaced keyword 'COMPONENTS'"},
+        {"PACKAGE p acme 1.0 COMPONENTS=x HOSTID=@H1@\n", LMC_ESYNTAX, 1, "PACKAGE lines take"},
+        /* Dates. */
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 2027-02-30 5\n", LMC_ESYNTAX, 2,
+         "expiry date '2027-02-30'"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 START=31-feb-2025\n", LMC_ESYNTAX, 2,
+         "START='31-feb-2025' is not a date"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 ISSUED=permanent\n", LMC_ESYNTAX, 2,
+         "ISSUED"},
+        /* Counts. */
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 0\n", LMC_ESYNTAX, 2, "count '0'"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent -3\n", LMC_ESYNTAX, 2, "count '-3'"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 1000001\n", LMC_ESYNTAX, 2,
+         "count '1000001'"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent many\n", LMC_ESYNTAX, 2, "count"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 99999999999999999999\n", LMC_ESYNTAX, 2,
+         "count"},
+        {"FEATURE f acme 1.0 permanent 5\n", LMC_ESYNTAX, 1, "no SERVER line"},
+        {"FEATURE f acme 1.0 permanent uncounted\n", LMC_ESYNTAX, 1, "no HOSTID"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NAMED_USERS=0\n", LMC_ESYNTAX, 2,
+         "NAMED_USERS"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 BORROW=10000\n", LMC_ESYNTAX, 2,
+         "BORROW"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 TOLERANCE=6\n", LMC_ESYNTAX, 2,
+         "TOLERANCE"},
+        /* SERVER lines. */
+        {"SERVER a @S1@ 27000\nSERVER b @S2@ 27000\nFEATURE f acme 1.0 permanent 5\n", LMC_ESYNTAX,
+         2, "2 SERVER lines"},
+        {"SERVER a @S1@ 1\nSERVER b @S2@ 2\nSERVER c @S3@ 3\nSERVER d @S1@ 4\n", LMC_ESYNTAX, 4,
+         "fourth SERVER"},
+        {"SERVER a @S1@ 1\nSERVER A @S2@ 1\nSERVER c @S3@ 3\n", LMC_ESYNTAX, 2, "already named"},
+        {"SERVER a @S1@\n", LMC_ESYNTAX, 1, "SERVER <host> <lock code> <port>"},
+        {"SERVER a @S1@ 0\n", LMC_ESYNTAX, 1, "port"},
+        {"SERVER a @S1@ 65536\n", LMC_ESYNTAX, 1, "port"},
+        {"SERVER a/b @S1@ 27000\n", LMC_ESYNTAX, 1, "host"},
+        {"SERVER a @S1@X 27000\n", LMC_EBADCODE, 1, "lock code"},
+        {"SERVER a @S1@ PORT=27000\n", LMC_ESYNTAX, 1, "no keywords"},
+        /* VENDOR lines. */
+        {"VENDOR acme\nVENDOR acme\n", LMC_ESYNTAX, 2, "second VENDOR"},
+        {"VENDOR acme /opt/acme/bin/acme\n", LMC_ESYNTAX, 1, "VENDOR <vendor name>"},
+        {"VENDOR acme\nSERVER h @S1@ 27000\n\nFEATURE f other 1.0 permanent 5\n", LMC_ESYNTAX, 4,
+         "names vendor 'other'"},
+        /* Missing fields. */
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0\n", LMC_ESYNTAX, 2, "needs 5 fields"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent NOTICE=x\n", LMC_ESYNTAX, 2,
+         "needs 5 fields"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 extra\n", LMC_ESYNTAX, 2,
+         "unexpected 'extra'"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=x HOSTID\n", LMC_ESYNTAX, 2,
+         "unexpected 'HOSTID' among the keywords"},
+        {"PACKAGE p acme\n", LMC_ESYNTAX, 1, "needs 3 fields"},
+        {"PACKAGE p acme 1.0\n", LMC_ESYNTAX, 1, "no COMPONENTS"},
+        {"PACKAGE p acme 1.0 COMPONENTS=\"a a\"\n", LMC_ESYNTAX, 1, "twice"},
+        {"PACKAGE p acme 1.0 COMPONENTS=\"a b!\"\n", LMC_ESYNTAX, 1, "'b!'"},
+        {"PACKAGE p acme 1.0 COMPONENTS=a OPTIONS=BUNDLE\n", LMC_ESYNTAX, 1, "SUITE"},
+        /* Names and versions. */
+        {"SERVER h @S1@ 27000\nFEATURE f@x acme 1.0 permanent 5\n", LMC_ESYNTAX, 2, "name 'f@x'"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.2.3.4.5 permanent 5\n", LMC_ESYNTAX, 2, "version"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme v1 permanent 5\n", LMC_ESYNTAX, 2, "version"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1..2 permanent 5\n", LMC_ESYNTAX, 2, "version"},
+        {"SERVER h @S1@ 27000\nFEATURE "
+         "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345 acme 1 permanent 5\n",
+         LMC_ESYNTAX, 2, "name"},
+        /* Codes with typos. */
+        {"FEATURE f acme 1.0 permanent uncounted HOSTID=@H1@7\n", LMC_EBADCODE, 1, "HOSTID"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 AUTH=@AUTH@Z\n", LMC_EBADCODE, 2,
+         "AUTH"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 SIGN=ABCDEFGH\n", LMC_EBADCODE, 2,
+         "SIGN"},
+        /* Quotes and values. */
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"open\n", LMC_ESYNTAX, 2,
+         "never closed"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=a\"b\n", LMC_ESYNTAX, 2,
+         "quote inside"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"a\"b\n", LMC_ESYNTAX, 2,
+         "after the closing quote"},
+        {"SERVER h @S1@ 27000\nFEATURE \"f\" acme 1.0 permanent 5\n", LMC_ESYNTAX, 2,
+         "unexpected quote"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\n", LMC_ESYNTAX, 2,
+         "no value"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"\"\n", LMC_ESYNTAX, 2,
+         "empty"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 =x\n", LMC_ESYNTAX, 2,
+         "without a keyword"},
+        /* Unknown lines. */
+        {"# ok\nDAEMON acme\n", LMC_ESYNTAX, 2, "unknown line type 'DAEMON'"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 # trailing comment\n", LMC_ESYNTAX, 2,
+         "unexpected '#'"},
+        /* Errors inside a continued line are reported at its first line. */
+        {"SERVER h @S1@ 27000\n#\nFEATURE f acme 1.0 \\\n permanent 5 \\\n FOO=1\n", LMC_ESYNTAX, 3,
+         "FOO"},
+        /* Binary data. */
+        {"SERVER h @S1@ 27000\n\x01\x02\x03\n", LMC_ESYNTAX, 2, "control character 0x01"},
+        {"# caf\xc3\n", LMC_ESYNTAX, 1, "not UTF-8"},
+        {"# \xc0\xaf overlong\n", LMC_ESYNTAX, 1, "not UTF-8"},
+        {"# \xed\xa0\x80 surrogate\n", LMC_ESYNTAX, 1, "not UTF-8"},
+        {"# \xc2\x85 C1 control\n", LMC_ESYNTAX, 1, "U+0085"},
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5\x7f\n", LMC_ESYNTAX, 2, "0x7f"},
 };
 
 static void check_bad(const struct bad *b, const char *text, size_t len)
@@ -852,16 +860,16 @@ static void test_text_too_long(void **state)
 	memset(notice, 'n', sizeof notice - 1);
 	notice[sizeof notice - 1] = '\0';
 	char *text;
-	assert_true(asprintf(&text, "SERVER h %s 27000\nFEATURE f acme 1 permanent 1 NOTICE=%s\n", S1,
-	                     notice) > 0);
+	assert_true(asprintf(&text, "SERVER h %s 27000\nFEATURE f acme 1 permanent 1 NOTICE=%s\n",
+	                     S1, notice) > 0);
 	struct bad b = {NULL, LMC_ETOOLARGE, 2, "NOTICE is 256 bytes long"};
 	check_bad(&b, text, strlen(text));
 	free(text);
 
 	/* 255 bytes fit. */
 	notice[LM_TEXT_MAX - 1] = '\0';
-	assert_true(asprintf(&text, "SERVER h %s 27000\nFEATURE f acme 1 permanent 1 NOTICE=%s\n", S1,
-	                     notice) > 0);
+	assert_true(asprintf(&text, "SERVER h %s 27000\nFEATURE f acme 1 permanent 1 NOTICE=%s\n",
+	                     S1, notice) > 0);
 	struct lm_license_file f;
 	assert_int_equal(lm_license_parse(text, strlen(text), &f, NULL), 0);
 	assert_int_equal(strlen(f.lines[0].notice), LM_TEXT_MAX - 1);
@@ -1019,29 +1027,29 @@ static void test_line_type_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_empty_files),
-		cmocka_unit_test(test_continuations),
-		cmocka_unit_test(test_byte_order_mark_and_utf8),
-		cmocka_unit_test(test_single_server_and_no_vendor_line),
-		cmocka_unit_test(test_codes_are_normalised),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_printed_form),
-		cmocka_unit_test(test_canonical_exact),
-		cmocka_unit_test(test_canonical_stable),
-		cmocka_unit_test(test_canonical_changes_with_fields),
-		cmocka_unit_test(test_parse_canonical),
-		cmocka_unit_test(test_parse_canonical_refuses),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_nul_bytes),
-		cmocka_unit_test(test_huge_line),
-		cmocka_unit_test(test_too_many_lines),
-		cmocka_unit_test(test_text_too_long),
-		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_signature_text),
-		cmocka_unit_test(test_load),
-		cmocka_unit_test(test_versions),
-		cmocka_unit_test(test_line_type_names),
+	        cmocka_unit_test(test_full_file),
+	        cmocka_unit_test(test_empty_files),
+	        cmocka_unit_test(test_continuations),
+	        cmocka_unit_test(test_byte_order_mark_and_utf8),
+	        cmocka_unit_test(test_single_server_and_no_vendor_line),
+	        cmocka_unit_test(test_codes_are_normalised),
+	        cmocka_unit_test(test_round_trip),
+	        cmocka_unit_test(test_printed_form),
+	        cmocka_unit_test(test_canonical_exact),
+	        cmocka_unit_test(test_canonical_stable),
+	        cmocka_unit_test(test_canonical_changes_with_fields),
+	        cmocka_unit_test(test_parse_canonical),
+	        cmocka_unit_test(test_parse_canonical_refuses),
+	        cmocka_unit_test(test_refused),
+	        cmocka_unit_test(test_nul_bytes),
+	        cmocka_unit_test(test_huge_line),
+	        cmocka_unit_test(test_too_many_lines),
+	        cmocka_unit_test(test_text_too_long),
+	        cmocka_unit_test(test_garbage),
+	        cmocka_unit_test(test_signature_text),
+	        cmocka_unit_test(test_load),
+	        cmocka_unit_test(test_versions),
+	        cmocka_unit_test(test_line_type_names),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL) ? 1 : 0;
 }

@@ -88,18 +88,19 @@ static int teardown(void **state)
 static char *template(void)
 {
 	char *text;
-	int n = asprintf(&text,
-	                 "# Acme Corp\n"
-	                 "SERVER alpha %s 27000\n"
-	                 "SERVER beta %s 27000\n"
-	                 "SERVER gamma %s 27000\n"
-	                 "VENDOR acme\n"
-	                 "FEATURE statistics acme 29.0 2027-12-31 25 AUTH=%s \\\n"
-	                 "\tSTART=2025-01-01 ISSUED=2024-12-15 NOTICE=\"Acme Corp\" NAMED_USERS=20 \\\n"
-	                 "\tBORROW=72 HOST_DESC=\"build farm\" SN=SN-42 TOLERANCE=2\n"
-	                 "INCREMENT plotting acme 2.0 permanent uncounted HOSTID=%s\n"
-	                 "PACKAGE suite acme 1.0 COMPONENTS=\"statistics plotting\" OPTIONS=SUITE\n",
-	                 S1, S2, S3, A1, H1);
+	int n = asprintf(
+	        &text,
+	        "# Acme Corp\n"
+	        "SERVER alpha %s 27000\n"
+	        "SERVER beta %s 27000\n"
+	        "SERVER gamma %s 27000\n"
+	        "VENDOR acme\n"
+	        "FEATURE statistics acme 29.0 2027-12-31 25 AUTH=%s \\\n"
+	        "\tSTART=2025-01-01 ISSUED=2024-12-15 NOTICE=\"Acme Corp\" NAMED_USERS=20 \\\n"
+	        "\tBORROW=72 HOST_DESC=\"build farm\" SN=SN-42 TOLERANCE=2\n"
+	        "INCREMENT plotting acme 2.0 permanent uncounted HOSTID=%s\n"
+	        "PACKAGE suite acme 1.0 COMPONENTS=\"statistics plotting\" OPTIONS=SUITE\n",
+	        S1, S2, S3, A1, H1);
 	assert_true(n > 0);
 	return text;
 }
@@ -283,7 +284,8 @@ static void write_foreign(EVP_PKEY *key, const char *name, const EVP_CIPHER *cip
 	snprintf(path, sizeof path, "%s.pem", name);
 	FILE *out = fopen(th_path(dir, path), "w");
 	assert_non_null(out);
-	assert_int_equal(PEM_write_PrivateKey(out, key, cipher, NULL, 0, NULL, (void *)"secret"), 1);
+	assert_int_equal(PEM_write_PrivateKey(out, key, cipher, NULL, 0, NULL, (void *)"secret"),
+	                 1);
 	fclose(out);
 	snprintf(path, sizeof path, "%s.pub.pem", name);
 	out = fopen(th_path(dir, path), "w");
@@ -320,9 +322,9 @@ static void test_other_key_types_refused(void **state)
 	write_foreign(rsa, "rsa", NULL);
 	write_foreign(ec, "ec", NULL);
 	write_foreign(ed448, "ed448", NULL);
-	refused_as("rsa", "RSA key (2048 bits), not an Ed25519 key");
-	refused_as("ec", "EC key (256 bits)");
-	refused_as("ed448", "ED448");
+	refused_as("rsa", "is RSA (2048 bits), not Ed25519");
+	refused_as("ec", "is EC (256 bits)");
+	refused_as("ed448", "is ED448");
 
 	/* Keys passed in directly are refused too, not misused. */
 	uint8_t sig[LM_SIG_LEN];
@@ -406,30 +408,30 @@ static void test_textual_tampering(void **state)
 		const char *from, *to;
 		unsigned fails;
 	} edits[] = {
-		{"FEATURE statistics", "FEATURE statisticz", 1},
-		{"FEATURE statistics", "INCREMENT statistics", 1},
-		/* (dropping the VENDOR line, which is not signed, to allow it) */
-		{"VENDOR acme\nFEATURE statistics acme", "FEATURE statistics acmf", 1},
-		{"29.0", "29.1", 1},
-		{"29.0", "30", 1},
-		{"2027-12-31", "2028-12-31", 1},
-		{"2027-12-31 25", "2027-12-31 26", 1},
-		{"@A1@", "@A2@", 1},
-		{"START=2025-01-01", "START=2025-01-02", 1},
-		{"ISSUED=2024-12-15", "ISSUED=2024-12-16", 1},
-		{"Acme Corp\"", "Acme Corq\"", 1},
-		{"NAMED_USERS=20", "NAMED_USERS=21", 1},
-		{"BORROW=72", "BORROW=720", 1},
-		{"\"build farm\"", "\"build farm 2\"", 1},
-		{"SN=SN-42", "SN=SN-43", 1},
-		{"TOLERANCE=2", "TOLERANCE=3", 1},
-		{"TOLERANCE=2", "TOLERANCE=2 HOSTID=@H2@", 1},
-		{"INCREMENT plotting", "INCREMENT plottinf", 2},
-		{"2.0 permanent", "2.0 2099-01-01", 2},
-		{"uncounted", "uncounted NOTICE=x", 2},
-		{"OPTIONS=SUITE", "", 4},
-		{"statistics plotting\"", "statistics\"", 4},
-		{"suite acme 1.0", "suite acme 1.1", 4},
+	        {"FEATURE statistics", "FEATURE statisticz", 1},
+	        {"FEATURE statistics", "INCREMENT statistics", 1},
+	        /* (dropping the VENDOR line, which is not signed, to allow it) */
+	        {"VENDOR acme\nFEATURE statistics acme", "FEATURE statistics acmf", 1},
+	        {"29.0", "29.1", 1},
+	        {"29.0", "30", 1},
+	        {"2027-12-31", "2028-12-31", 1},
+	        {"2027-12-31 25", "2027-12-31 26", 1},
+	        {"@A1@", "@A2@", 1},
+	        {"START=2025-01-01", "START=2025-01-02", 1},
+	        {"ISSUED=2024-12-15", "ISSUED=2024-12-16", 1},
+	        {"Acme Corp\"", "Acme Corq\"", 1},
+	        {"NAMED_USERS=20", "NAMED_USERS=21", 1},
+	        {"BORROW=72", "BORROW=720", 1},
+	        {"\"build farm\"", "\"build farm 2\"", 1},
+	        {"SN=SN-42", "SN=SN-43", 1},
+	        {"TOLERANCE=2", "TOLERANCE=3", 1},
+	        {"TOLERANCE=2", "TOLERANCE=2 HOSTID=@H2@", 1},
+	        {"INCREMENT plotting", "INCREMENT plottinf", 2},
+	        {"2.0 permanent", "2.0 2099-01-01", 2},
+	        {"uncounted", "uncounted NOTICE=x", 2},
+	        {"OPTIONS=SUITE", "", 4},
+	        {"statistics plotting\"", "statistics\"", 4},
+	        {"suite acme 1.0", "suite acme 1.1", 4},
 	};
 	for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
 		char *from = expand(edits[i].from), *to = expand(edits[i].to);
@@ -638,18 +640,18 @@ static void test_unsigned_and_foreign_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keygen_files),
-		cmocka_unit_test(test_load_from_pem_text),
-		cmocka_unit_test(test_load_refusals),
-		cmocka_unit_test(test_other_key_types_refused),
-		cmocka_unit_test(test_encrypted_key_refused_without_prompt),
-		cmocka_unit_test(test_raw_signatures),
-		cmocka_unit_test(test_sign_and_verify),
-		cmocka_unit_test(test_textual_tampering),
-		cmocka_unit_test(test_every_field_is_signed),
-		cmocka_unit_test(test_layout_changes_keep_signatures),
-		cmocka_unit_test(test_servers_bind_counted_lines),
-		cmocka_unit_test(test_unsigned_and_foreign_lines),
+	        cmocka_unit_test(test_keygen_files),
+	        cmocka_unit_test(test_load_from_pem_text),
+	        cmocka_unit_test(test_load_refusals),
+	        cmocka_unit_test(test_other_key_types_refused),
+	        cmocka_unit_test(test_encrypted_key_refused_without_prompt),
+	        cmocka_unit_test(test_raw_signatures),
+	        cmocka_unit_test(test_sign_and_verify),
+	        cmocka_unit_test(test_textual_tampering),
+	        cmocka_unit_test(test_every_field_is_signed),
+	        cmocka_unit_test(test_layout_changes_keep_signatures),
+	        cmocka_unit_test(test_servers_bind_counted_lines),
+	        cmocka_unit_test(test_unsigned_and_foreign_lines),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown) ? 1 : 0;
 }

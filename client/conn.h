@@ -1,0 +1,91 @@
+/* A blocking client connection to one license server: connect with a
+ * timeout, send one frame, receive one frame by a deadline.
+ *
+ * Used by the session thread (client/session.c), which polls c->fd itself,
+ * and by the lmutil admin commands, which call lm_conn_call() once per
+ * request.  Nothing here retries or fails over: that is the session's job.
+ *
+ * Transport failures and server refusals are told apart by *reply: a
+ * function that returns a negative code with *reply NULL failed to talk to
+ * the server (LMC_ENOSERVER: cannot connect or the connection broke,
+ * LMC_ETIMEDOUT, LMC_EPROTO / LMC_ETOOLARGE: the server sent a bad frame;
+ * the connection is unusable after any of them); with *reply set, the
+ * server answered with an ErrorReply carrying that code.  Either way a
+ * sentence naming the server is left in c->error. */
+#ifndef LM_CONN_H
+#define LM_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/server_list.h"
+#include "proto/arena.h"
+#include "proto/frame.h"
+
+struct lm_conn {
+	int fd; /* -1 when closed */
+	struct lm_server_addr addr;
+	char name[LM_SERVER_NAME_MAX]; /* "port@host", for messages */
+	struct lm_frame_reader reader;
+	void *arena_block;
+	struct lm_arena arena;
+	uint8_t *out; /* the last frame sent, grown as needed */
+	size_t outcap;
+	char error[320];
+	/* From the last ErrorReply received: its "port@host" leader, or "". */
+	char leader[LM_WIRE_ADDRESS_MAX + 1];
+};
+
+/* Milliseconds of a monotonic clock, for deadlines. */
+int64_t lm_clock_ms(void);
+
+/* Connects to a within timeout_ms (each address the name resolves to is
+ * tried in turn until the time is up), with TCP_NODELAY, for replies of up
+ * to reply_max bytes of payload (LM_FRAME_MAX, or LM_FRAME_REPLY_MAX for a
+ * status reply).  Returns 0, LMC_ENOSERVER (name unknown, refused,
+ * unreachable), LMC_ETIMEDOUT or LMC_ENOMEM; on failure c needs no close. */
+int lm_conn_open(struct lm_conn *c, const struct lm_server_addr *a, size_t reply_max,
+                 unsigned timeout_ms);
+/* Closes the socket and frees the buffers; safe on a closed connection. */
+void lm_conn_close(struct lm_conn *c);
+
+/* Sends e as one frame, by the monotonic deadline (lm_clock_ms() based). */
+int lm_conn_send(struct lm_conn *c, const Lm__Envelope *e, int64_t deadline);
+
+/* Receives the next frame, waiting until the deadline; a deadline in the
+ * past only takes what has already arrived.  *env points into the
+ * connection's arena and stays valid until the next receive.  Returns 0,
+ * LMC_ETIMEDOUT (nothing complete yet: the connection stays usable), or a
+ * transport error. */
+int lm_conn_recv(struct lm_conn *c, Lm__Envelope **env, int64_t deadline);
+
+/* Sends req and waits up to timeout_ms for the next frame, which must
+ * answer req's request_id.  Returns 0 with *reply set, the code of an
+ * ErrorReply (with *reply set, c->error the server's message and c->leader
+ * its leader hint), or a transport error with *reply NULL. */
+int lm_conn_call(struct lm_conn *c, const Lm__Envelope *req, Lm__Envelope **reply,
+                 unsigned timeout_ms);
+
+/* Who this process is, as the Hello tells the server. */
+struct lm_identity {
+	char user[LM_WIRE_USER_MAX + 1];
+	char host[LM_WIRE_HOST_MAX + 1];
+	char display[LM_WIRE_DISPLAY_MAX + 1]; /* "" when there is none */
+	uint32_t pid;
+	char lock_code[LM_LOCKCODE_TEXT_MAX]; /* "" when no criterion is readable */
+	char app_version[LM_WIRE_VERSION_MAX + 1];
+};
+
+/* Fills id for this process: the user of geteuid(), gethostname(), the
+ * DISPLAY variable (else the pid stands for it), this machine's lock code,
+ * and app_version (NULL: none).  Characters the wire does not accept are
+ * replaced with '?'.  Returns 0 or LMC_EINVAL (app_version not a printable
+ * word of at most LM_WIRE_VERSION_MAX characters). */
+int lm_conn_identity(struct lm_identity *id, const char *app_version);
+
+/* The Hello exchange, first on every connection; id NULL means
+ * lm_conn_identity(NULL app_version).  Returns as lm_conn_call() does. */
+int lm_conn_hello(struct lm_conn *c, const struct lm_identity *id, unsigned timeout_ms);
+
+#endif

@@ -1,0 +1,125 @@
+/* The server-backed part of an lmc context: one session with the license
+ * servers, kept alive by a background thread.
+ *
+ * The thread owns the connection.  It connects to the first server of the
+ * list that answers (following LMC_ENOTLEADER redirects to the leader of a
+ * redundant triad), opens a session, heartbeats, and when the connection
+ * drops it reconnects with backoff, cycling through the servers, and
+ * resumes the session with its secret, re-sending the request that was in
+ * flight with the same request id (the server answers a repeated request id
+ * with the original result, so nothing is granted twice).  If the server
+ * has expired the session, the thread opens a new one and checks out again
+ * every seat the application holds, reporting each through the lost and
+ * regained callbacks.
+ *
+ * Application threads call lm_session_checkout / lm_session_checkin: they
+ * queue a request for the thread (mutex, condition variable, and a pipe
+ * that wakes the thread's poll) and wait for its answer.  One mutating
+ * request is in flight per session at a time, in queue order, because the
+ * server remembers only the last request id of a session.
+ *
+ * Handles given to the application are the server's handles.  When a seat
+ * is regained under a new handle, the application keeps its original
+ * handle and the session maps it to the new one. */
+#ifndef LM_SESSION_H
+#define LM_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "client/server_list.h"
+
+/* Defaults of struct lm_session_config. */
+#define LM_SESSION_HEARTBEAT_MS    10000 /* when the server does not say */
+#define LM_SESSION_CONNECT_MS      3000  /* to connect to one server */
+#define LM_SESSION_IO_MS           5000  /* for an answer before the connection is dropped */
+#define LM_SESSION_BACKOFF_MIN_MS  100
+#define LM_SESSION_BACKOFF_MAX_MS  2000
+#define LM_SESSION_CLOSE_MS        2000 /* for SessionClose at the end */
+#define LM_SESSION_CHECKIN_WAIT_MS 5000 /* lm_session_checkin waits this long */
+/* Redirects followed in one round of connection attempts. */
+#define LM_SESSION_REDIRECTS_MAX 3
+/* Checkouts one session holds at a time (LMC_ELIMIT beyond). */
+#define LM_SESSION_SEATS_MAX 4096
+
+typedef void (*lm_session_lost_fn)(void *arg, uint64_t handle, const char *feature, int code);
+typedef void (*lm_session_regained_fn)(void *arg, uint64_t handle, const char *feature);
+
+struct lm_session_config {
+	/* The servers to try, in order (copied).  At least one. */
+	const struct lm_server_addr *servers;
+	size_t nservers;
+	/* Checks each granted license line; borrowed, must outlive the
+	 * session. */
+	EVP_PKEY *vendor_key;
+	/* Sent in the Hello (copied); NULL for none. */
+	const char *app_version;
+	/* 0: the server's heartbeat_ms, else LM_SESSION_HEARTBEAT_MS; a value
+	 * is used only when it is shorter than the server's. */
+	unsigned heartbeat_ms;
+	unsigned connect_timeout_ms;
+	unsigned io_timeout_ms;
+	unsigned backoff_min_ms;
+	unsigned backoff_max_ms;
+	unsigned close_timeout_ms;
+	unsigned checkin_wait_ms;
+	/* Fired on the session thread, with no lock held. */
+	lm_session_lost_fn on_lost;
+	lm_session_regained_fn on_regained;
+	void *cb_arg;
+};
+
+struct lm_session;
+
+/* Fills cfg with the defaults above and no servers. */
+void lm_session_config_init(struct lm_session_config *cfg);
+
+/* Starts the session thread, which connects at once.  Returns 0,
+ * LMC_EINVAL (no server, no key, a bad app_version) or LMC_ENOMEM. */
+int lm_session_start(struct lm_session **out, const struct lm_session_config *cfg);
+
+/* Sends SessionClose (waiting at most close_timeout_ms, connecting first if
+ * need be), stops the thread and frees s.  No other call on s may be in
+ * progress, and it must not be called from a callback. */
+void lm_session_stop(struct lm_session *s);
+
+/* Replaces the callbacks (either may be NULL). */
+void lm_session_set_callbacks(struct lm_session *s, lm_session_lost_fn on_lost,
+                              lm_session_regained_fn on_regained, void *arg);
+
+/* Checks out count seats of feature at version (NULL: any).
+ *
+ * timeout_ms > 0: waits up to that long, through reconnections, failovers
+ * and LMC_ENOQUORUM retries.  timeout_ms == 0: one try: a single round of
+ * connection attempts when not connected, and the server's first answer.
+ * Refusals (LMC_ENOSEATS, LMC_ENOFEATURE...) are returned at once.  When
+ * the time is up the result is the last transient error seen
+ * (LMC_ENOSERVER, LMC_ENOQUORUM...) or LMC_ETIMEDOUT; a request already
+ * sent then stays with the thread, which checks its seats back in should
+ * they still be granted.
+ *
+ * A grant is accepted only when its license line verifies with the vendor
+ * key, names feature and has a version >= version: otherwise the seats
+ * are checked back in and the result is LMC_EBADSIG.  A sentence goes to
+ * msg (may be NULL) on failure.  Must not be called from a callback
+ * (LMC_EINVAL). */
+int lm_session_checkout(struct lm_session *s, const char *feature, const char *version,
+                        unsigned count, unsigned timeout_ms, uint64_t *handle, char *msg,
+                        size_t msgsize);
+
+/* Returns the seats of handle.  The handle is invalid from the call on.
+ * Returns 0 once the server confirms, LMC_ENOHANDLE for a handle this
+ * session does not hold, or LMC_ETIMEDOUT when no confirmation came within
+ * checkin_wait_ms: the thread keeps trying in the background (and an
+ * expired session has returned the seats anyway).  From a callback it
+ * queues the checkin and returns 0 at once. */
+int lm_session_checkin(struct lm_session *s, uint64_t handle, char *msg, size_t msgsize);
+
+/* "port@host" of the server the session is attached to, or was last
+ * attached to; "" before the first connection. */
+void lm_session_server(struct lm_session *s, char *buf, size_t size);
+
+#endif

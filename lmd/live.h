@@ -1,0 +1,38 @@
+/* Live sessions: what the leader knows about each session beyond the
+ * replicated pool (DESIGN.md §2.2): when it was last heard from and which
+ * connection, if any, it is attached to.  Volatile by design: a new leader
+ * rebuilds the table from the pool and gives every session a fresh grace
+ * period. */
+#ifndef LM_LIVE_H
+#define LM_LIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lm_client;
+
+struct lm_live_session {
+	uint64_t id;            /* 0: free slot */
+	uint64_t last_heard_ms; /* uv_now() of the last heartbeat or request */
+	struct lm_client *conn;   /* attached connection, or NULL */
+	bool closing;           /* a CloseSession is being proposed */
+};
+
+/* An open-addressing hash table keyed by session id. */
+struct lm_live {
+	struct lm_live_session *slots;
+	size_t capacity; /* a power of two */
+	size_t count;
+};
+
+int lm_live_init(struct lm_live *t);
+void lm_live_close(struct lm_live *t);
+void lm_live_clear(struct lm_live *t);
+/* The entry for id, or NULL. */
+struct lm_live_session *lm_live_find(struct lm_live *t, uint64_t id);
+/* The entry for id, added if missing (NULL when out of memory). */
+struct lm_live_session *lm_live_add(struct lm_live *t, uint64_t id);
+void lm_live_remove(struct lm_live *t, uint64_t id);
+
+#endif

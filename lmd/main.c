@@ -1,0 +1,38 @@
+/* lmd: the license server. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <uv.h>
+
+#include "lmd/args.h"
+#include "lmd/log.h"
+#include "lmd/server.h"
+
+int main(int argc, char **argv)
+{
+	struct lm_config cfg;
+	int rc = lm_args_parse(&cfg, argc, argv);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	/* A client that vanishes mid-write must not kill the server. */
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+
+	static struct lm_server server;
+	uv_loop_t *loop = uv_default_loop();
+	lm_server_start(&server, loop, &cfg);
+	uv_run(loop, UV_RUN_DEFAULT);
+	lm_log("stop", "stopped");
+	lm_live_close(&server.live);
+	lm_pool_close(server.pool);
+	lm_license_free(&server.license);
+	EVP_PKEY_free(server.vendor_key);
+	free(server.arena_block);
+	free(server.read_buf);
+	if (uv_loop_close(loop) != 0)
+		lm_log("error", "handles still open at exit");
+	return 0;
+}

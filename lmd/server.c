@@ -1,0 +1,467 @@
+/* lmd's start-up, its glue to the cluster and the pool, and the sweeps
+ * that expire silent sessions. */
+#include "config.h"
+
+#include "lmd/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "client/date.h"
+#include "client/key.h"
+#include "client/lmc.h"
+#include "client/lockcode.h"
+#include "lmd/log.h"
+#include "proto/command.pb-c.h"
+#include "proto/frame.h"
+
+int64_t lm_server_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- the license ---- */
+
+/* Refuses to serve a file with any line that does not verify: an
+ * administrator must learn at start-up, not from a denied user, that a line
+ * was edited. */
+static void load_license(struct lm_server *s)
+{
+	char err[512];
+	struct lm_parse_error perr;
+	if (lm_key_load_public(s->cfg.pubkey_path, &s->vendor_key, err, sizeof err) != 0)
+		lm_fatal("%s: %s", s->cfg.pubkey_path, err);
+	int rc = lm_license_load(s->cfg.license_path, &s->license, &perr);
+	if (rc != 0)
+		lm_fatal("%s:%d: %s", s->cfg.license_path, perr.lineno, perr.message);
+	for (size_t i = 0; i < s->license.nlines; i++) {
+		const struct lm_license *l = &s->license.lines[i];
+		if (lm_license_verify(&s->license, l, s->vendor_key) != 0)
+			lm_fatal("%s:%d: %s %s: %s; lmd serves only files the vendor signed, "
+			         "unchanged (check the --pubkey is this vendor's)",
+			         s->cfg.license_path, l->lineno, lm_line_type_name(l->type), l->name,
+			         l->has_sig ? "signature does not verify" : "line is not signed");
+	}
+	if (s->license.nservers == 0)
+		lm_fatal("%s: no SERVER line: this file holds only uncounted licenses, which "
+		         "applications use with no server",
+		         s->cfg.license_path);
+}
+
+/* The machine must be the one the SERVER line names, within the default
+ * tolerance, or a counted license could be served anywhere. */
+static void check_host(struct lm_server *s)
+{
+	const struct lm_server_line *sl = &s->license.servers[s->node - 1];
+	struct lm_machine here;
+	if (lm_machine_probe(NULL, &here) != 0)
+		lm_fatal("cannot read any lock criterion of this machine");
+	struct lm_lock_match m;
+	lm_lockcode_match(&sl->code, &here.code, LM_LOCK_TOLERANCE_DEFAULT, &m);
+	if (!m.accepted) {
+		char code[LM_LOCKCODE_TEXT_MAX];
+		lm_lockcode_format(&here.code, code, sizeof code);
+		lm_fatal("%s:%d: this machine is not the server this license names (SERVER %s "
+		         "%s): %d of %d lock criteria match; this machine's lock code is %s. "
+		         "Run `lmutil lmhostid --explain %s` for details, or ask the vendor to "
+		         "rehost the license",
+		         s->cfg.license_path, sl->lineno, sl->host, sl->code_text, m.matched,
+		         m.licensed, code, sl->code_text);
+	}
+}
+
+/* Raft's 0.15 TCP transport takes IPv4 literals only (stack-notes §1.12). */
+static void resolve_ipv4(const char *host, char *out, size_t size)
+{
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0)
+		lm_fatal("SERVER host %s: %s (the replication transport needs an IPv4 address)",
+		         host, gai_strerror(rc));
+	inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out, (socklen_t)size);
+	freeaddrinfo(res);
+}
+
+static void plan_addresses(struct lm_server *s)
+{
+	const struct lm_license_file *f = &s->license;
+	if (s->node > (unsigned)f->nservers)
+		lm_fatal("--node %u: %s has %d SERVER line%s", s->node, s->cfg.license_path,
+		         f->nservers, f->nservers == 1 ? "" : "s");
+	s->port = s->cfg.port ? s->cfg.port : f->servers[s->node - 1].port;
+	if (!s->port)
+		s->port = 27000;
+	for (int i = 0; i < f->nservers; i++) {
+		unsigned port = (unsigned)i + 1 == s->node ? s->port : f->servers[i].port;
+		snprintf(s->addresses[i], sizeof s->addresses[i], "%u@%s", port,
+		         f->servers[i].host);
+		unsigned peer = (unsigned)i + 1 == s->node && s->cfg.peer_port ? s->cfg.peer_port
+		                                                               : port + 100;
+		char ip[INET_ADDRSTRLEN];
+		/* A single server replicates to nobody: keep its raft port on
+		 * loopback whatever its host name says. */
+		if (f->nservers == 1)
+			snprintf(ip, sizeof ip, "127.0.0.1");
+		else
+			resolve_ipv4(f->servers[i].host, ip, sizeof ip);
+		snprintf(s->raft_addresses[i], sizeof s->raft_addresses[i], "%s:%u", ip, peer);
+	}
+}
+
+/* ---- the cluster and the pool ---- */
+
+static int fsm_apply(void *data, uint64_t index, const void *cmd, size_t len, void **result)
+{
+	struct lm_server *s = data;
+	struct lm_pool_result *res = malloc(sizeof *res);
+	if (!res)
+		lm_fatal("out of memory applying entry %llu", (unsigned long long)index);
+	int rc = lm_pool_apply(s->pool, index, cmd, len, res);
+	if (rc == LMC_EPROTO)
+		lm_fatal("raft entry %llu is not a valid command: the log is corrupt",
+		         (unsigned long long)index);
+	if (rc != 0)
+		lm_fatal("cannot apply raft entry %llu to the store: %s", (unsigned long long)index,
+		         lmc_strerror(rc));
+	*result = res;
+	return 0;
+}
+
+static int fsm_snapshot(void *data, void **buf, size_t *len)
+{
+	struct lm_server *s = data;
+	return lm_pool_snapshot(s->pool, buf, len);
+}
+
+static int fsm_restore(void *data, uint64_t index, const void *buf, size_t len)
+{
+	struct lm_server *s = data;
+	return lm_pool_restore(s->pool, index, buf, len);
+}
+
+static struct lm_cluster_fsm fsm = {
+	.apply = fsm_apply,
+	.snapshot = fsm_snapshot,
+	.restore = fsm_restore,
+};
+
+struct proposal {
+	lm_server_done_cb cb;
+	void *arg;
+};
+
+static void proposal_done(void *arg, int status, void *result)
+{
+	struct proposal *p = arg;
+	p->cb(p->arg, status, status == 0 ? result : NULL);
+	free(result);
+	free(p);
+}
+
+int lm_server_propose(struct lm_server *s, const void *cmd, size_t len, lm_server_done_cb cb,
+                      void *arg)
+{
+	struct proposal *p = malloc(sizeof *p);
+	if (!p)
+		return LMC_ENOMEM;
+	*p = (struct proposal){.cb = cb, .arg = arg};
+	int rc = lm_cluster_propose(s->cluster, cmd, len, proposal_done, p);
+	if (rc != 0)
+		free(p);
+	return rc;
+}
+
+const char *lm_server_leader_address(struct lm_server *s)
+{
+	struct lm_cluster_status st;
+	lm_cluster_status(s->cluster, &st);
+	if (st.leader_id == 0 || st.leader_id > (unsigned)s->license.nservers)
+		return NULL;
+	return s->addresses[st.leader_id - 1];
+}
+
+static void set_license_done(void *arg, int status, struct lm_pool_result *res)
+{
+	struct lm_server *s = arg;
+	if (status == 0)
+		lm_log("license", "serving %zu license lines from %s", s->license.nlines,
+		       s->cfg.license_path);
+	else
+		lm_log("error", "could not commit the license set (status %d); will retry at the "
+		                "next election",
+		       status);
+}
+
+int lm_server_propose_license(struct lm_server *s)
+{
+	size_t n = s->license.nlines;
+	Lmcmd__Line *lines = calloc(n ? n : 1, sizeof *lines);
+	Lmcmd__Line **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+	char *texts = malloc((n ? n : 1) * LM_LINE_MAX);
+	int rc = LMC_ENOMEM;
+	if (!lines || !ptrs || !texts)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct lm_license *l = &s->license.lines[i];
+		char *text = texts + i * LM_LINE_MAX;
+		int len = lm_license_canonical(&s->license, l, text, LM_LINE_MAX);
+		if (len < 0) {
+			rc = len;
+			goto out;
+		}
+		lmcmd__line__init(&lines[i]);
+		lines[i].has_text = lines[i].has_signature = 1;
+		lines[i].text.data = (uint8_t *)text;
+		lines[i].text.len = (size_t)len;
+		lines[i].signature.data = (uint8_t *)l->sig;
+		lines[i].signature.len = LM_SIG_LEN;
+		ptrs[i] = &lines[i];
+	}
+	Lmcmd__SetLicense set = LMCMD__SET_LICENSE__INIT;
+	set.n_lines = n;
+	set.lines = ptrs;
+	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
+	cmd.has_time_us = 1;
+	cmd.time_us = lm_server_now_us();
+	cmd.body_case = LMCMD__COMMAND__BODY_SET_LICENSE;
+	cmd.set_license = &set;
+	size_t size = lmcmd__command__get_packed_size(&cmd);
+	uint8_t *buf = malloc(size);
+	if (!buf)
+		goto out;
+	lmcmd__command__pack(&cmd, buf);
+	rc = lm_server_propose(s, buf, size, set_license_done, s);
+	free(buf);
+out:
+	free(lines);
+	free(ptrs);
+	free(texts);
+	return rc;
+}
+
+static int add_live(void *arg, const struct lm_pool_session *ps)
+{
+	struct lm_server *s = arg;
+	struct lm_live_session *ls = lm_live_add(&s->live, ps->id);
+	if (!ls)
+		lm_fatal("out of memory rebuilding the session table");
+	ls->last_heard_ms = uv_now(s->loop);
+	return 0;
+}
+
+/* DESIGN.md §2.2: a new leader knows nothing of the sessions' last
+ * heartbeats, so each gets a fresh grace period before anything expires. */
+static void on_cluster_change(void *arg, bool ready)
+{
+	struct lm_server *s = arg;
+	if (ready == s->ready)
+		return;
+	s->ready = ready;
+	lm_live_clear(&s->live);
+	if (ready) {
+		lm_pool_each_session(s->pool, add_live, s);
+		lm_log("leader", "serving clients on port %u (%zu sessions, each given %u ms of "
+		                 "grace)",
+		       s->port, s->live.count, s->cfg.timeout_ms);
+		int rc = lm_server_propose_license(s);
+		if (rc != 0)
+			lm_log("error", "cannot propose the license set: %s", lmc_strerror(rc));
+	} else {
+		lm_log("follower", "no longer leader: closing client connections so that "
+		                   "clients follow the new leader");
+		lm_client_close_all(s);
+	}
+}
+
+/* ---- expiry ---- */
+
+struct expiry {
+	struct lm_server *s;
+	uint64_t session_id;
+};
+
+static void expire_done(void *arg, int status, struct lm_pool_result *res)
+{
+	struct expiry *e = arg;
+	struct lm_server *s = e->s;
+	struct lm_live_session *ls = lm_live_find(&s->live, e->session_id);
+	if (status == 0) {
+		if (res->code == 0)
+			lm_log("expire", "session=%016llx returned %u seats after %u ms of silence",
+			       (unsigned long long)e->session_id, res->count, s->cfg.timeout_ms);
+		if (ls) {
+			if (ls->conn)
+				lm_client_detach(ls->conn);
+			lm_live_remove(&s->live, e->session_id);
+		}
+	} else if (ls) {
+		ls->closing = false;
+	}
+	free(e);
+}
+
+static void propose_expiry(struct lm_server *s, struct lm_live_session *ls)
+{
+	Lmcmd__CloseSession close = LMCMD__CLOSE_SESSION__INIT;
+	close.has_session_id = close.has_reason = 1;
+	close.session_id = ls->id;
+	close.reason = LMCMD__CLOSE_REASON__CLOSE_EXPIRED;
+	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
+	cmd.has_time_us = 1;
+	cmd.time_us = lm_server_now_us();
+	cmd.body_case = LMCMD__COMMAND__BODY_CLOSE_SESSION;
+	cmd.close_session = &close;
+	uint8_t buf[64];
+	size_t len = lmcmd__command__pack(&cmd, buf);
+	struct expiry *e = malloc(sizeof *e);
+	if (!e)
+		return;
+	*e = (struct expiry){.s = s, .session_id = ls->id};
+	if (lm_server_propose(s, buf, len, expire_done, e) == 0)
+		ls->closing = true;
+	else
+		free(e);
+}
+
+static void on_expiry_timer(uv_timer_t *t)
+{
+	struct lm_server *s = t->data;
+	lm_client_sweep(s);
+	if (!s->ready)
+		return;
+	uint64_t now = uv_now(s->loop);
+	for (size_t i = 0; i < s->live.capacity; i++) {
+		struct lm_live_session *ls = &s->live.slots[i];
+		if (ls->id && !ls->closing && now - ls->last_heard_ms > s->cfg.timeout_ms)
+			propose_expiry(s, ls);
+	}
+}
+
+/* ---- start and stop ---- */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct lm_server *s = h->data;
+	lm_log("stop", "signal %d: shutting down", signum);
+	lm_server_stop(s);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	if (status == 0)
+		lm_client_accept(listener->data);
+	else
+		lm_log("error", "accept: %s", uv_strerror(status));
+}
+
+static void make_dir(const char *path)
+{
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		lm_fatal("cannot create %s: %s", path, strerror(errno));
+}
+
+void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_config *cfg)
+{
+	memset(s, 0, sizeof *s);
+	s->loop = loop;
+	s->cfg = *cfg;
+	s->node = cfg->node;
+	lm_log_set_node(s->node);
+	load_license(s);
+	plan_addresses(s);
+	check_host(s);
+
+	char path[4096], err[512];
+	make_dir(cfg->data_dir);
+	snprintf(path, sizeof path, "%s/pool", cfg->data_dir);
+	make_dir(path);
+	if (lm_pool_open(&s->pool, path, err, sizeof err) != 0)
+		lm_fatal("%s: %s", path, err);
+	snprintf(path, sizeof path, "%s/raft", cfg->data_dir);
+	make_dir(path);
+
+	struct lm_cluster_config cc = {
+		.id = s->node,
+		.nnodes = (unsigned)s->license.nservers,
+		.dir = path,
+		.election_ms = cfg->election_ms,
+		.heartbeat_ms = cfg->election_ms / 10 ? cfg->election_ms / 10 : 1,
+	};
+	for (int i = 0; i < s->license.nservers; i++)
+		cc.addresses[i] = s->raft_addresses[i];
+	fsm.data = s;
+	if (lm_cluster_init(&s->cluster, loop, &cc, &fsm, err, sizeof err) != 0)
+		lm_fatal("cluster: %s", err);
+	lm_cluster_on_change(s->cluster, on_cluster_change, s);
+
+	if (lm_live_init(&s->live) != 0)
+		lm_fatal("out of memory");
+	size_t arena_size = LM_ARENA_SIZE(LM_FRAME_MAX);
+	s->arena_block = malloc(arena_size);
+	s->read_buf = malloc(LM_FRAME_BUFSIZE(LM_FRAME_MAX));
+	if (!s->arena_block || !s->read_buf)
+		lm_fatal("out of memory");
+	lm_arena_init(&s->arena, s->arena_block, arena_size);
+
+	struct sockaddr_storage addr;
+	if (uv_ip4_addr(cfg->listen_addr, (int)s->port, (struct sockaddr_in *)&addr) != 0 &&
+	    uv_ip6_addr(cfg->listen_addr, (int)s->port, (struct sockaddr_in6 *)&addr) != 0)
+		lm_fatal("--listen %s: not an IPv4 or IPv6 address", cfg->listen_addr);
+	uv_tcp_init(loop, &s->listener);
+	s->listener.data = s;
+	int rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+	if (rc != 0)
+		lm_fatal("cannot listen on %s port %u: %s", cfg->listen_addr, s->port,
+		         uv_strerror(rc));
+
+	rc = lm_cluster_start(s->cluster);
+	if (rc != 0)
+		lm_fatal("cluster: %s", lm_cluster_errmsg(s->cluster));
+
+	uv_timer_init(loop, &s->expiry_timer);
+	s->expiry_timer.data = s;
+	unsigned period = cfg->timeout_ms / 4 < 1000 ? cfg->timeout_ms / 4 : 1000;
+	uv_timer_start(&s->expiry_timer, on_expiry_timer, period, period);
+	uv_signal_init(loop, &s->sigterm);
+	uv_signal_init(loop, &s->sigint);
+	s->sigterm.data = s->sigint.data = s;
+	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	s->started_ms = uv_now(loop);
+
+	lm_log("start", "%s (raft %s) node %u of %d, clients on %s:%u, replication on %s, "
+	                "data in %s, heartbeat %u ms, session timeout %u ms",
+	       LM_SERVER_VERSION, lm_cluster_raft_version(), s->node, s->license.nservers,
+	       cfg->listen_addr, s->port, s->raft_addresses[s->node - 1], cfg->data_dir,
+	       cfg->heartbeat_ms, cfg->timeout_ms);
+}
+
+static void on_cluster_closed(void *arg)
+{
+	struct lm_server *s = arg;
+	s->cluster = NULL;
+}
+
+void lm_server_stop(struct lm_server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	s->ready = false;
+	uv_close((uv_handle_t *)&s->listener, NULL);
+	uv_close((uv_handle_t *)&s->expiry_timer, NULL);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	lm_client_close_all(s);
+	lm_cluster_close(s->cluster, on_cluster_closed, s);
+}

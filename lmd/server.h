@@ -1,0 +1,91 @@
+/* The license server: one libuv loop that owns the license set, the pool,
+ * the cluster seam, the client listener and the live sessions. */
+#ifndef LM_SERVER_H
+#define LM_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <uv.h>
+
+#include "client/license.h"
+#include "lmd/cluster.h"
+#include "lmd/args.h"
+#include "lmd/live.h"
+#include "lmd/pool.h"
+#include "proto/arena.h"
+
+#define LM_SERVER_VERSION "lmd " PACKAGE_VERSION
+/* Connections accepted at once; more are closed at accept. */
+#define LM_SERVER_CONNECTIONS_MAX 60000
+/* A connection must say Hello within this long. */
+#define LM_HELLO_TIMEOUT_MS 10000
+
+struct lm_client;
+
+struct lm_server {
+	uv_loop_t *loop;
+	struct lm_config cfg;
+	struct lm_license_file license;
+	EVP_PKEY *vendor_key;
+	unsigned node;              /* 1-based SERVER line */
+	unsigned port;              /* client port */
+	char addresses[3][300];     /* each server's "port@host" for clients */
+	char raft_addresses[3][64]; /* each server's raft "ip:port" */
+
+	struct lm_pool *pool;
+	struct lm_cluster *cluster;
+	struct lm_live live;
+	bool ready;                 /* leader with its barrier applied */
+
+	uv_tcp_t listener;
+	uv_timer_t expiry_timer;
+	uv_signal_t sigterm, sigint;
+	struct lm_client *conns;      /* all connections, a doubly linked list */
+	unsigned nconns;
+	uint64_t started_ms;
+	bool stopping;
+
+	/* Decoding is synchronous, one frame at a time, so one arena serves
+	 * every connection. */
+	struct lm_arena arena;
+	uint8_t *arena_block;
+	/* The read buffer libuv fills; frames are parsed straight from it and
+	 * only a partial frame is copied to its connection. */
+	uint8_t *read_buf;
+	bool read_buf_busy;
+};
+
+/* Loads and checks the license, opens the store and the cluster, starts
+ * listening.  Exits the process with a message naming the problem when the
+ * license is invalid or this machine is not the one its SERVER line names. */
+void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_config *cfg);
+/* Stops accepting, closes every connection and the cluster; the loop then
+ * ends by itself. */
+void lm_server_stop(struct lm_server *s);
+
+/* Microseconds of wall-clock time: the only clock commands carry. */
+int64_t lm_server_now_us(void);
+
+/* ---- between server.c and client.c ---- */
+void lm_client_accept(struct lm_server *s);
+void lm_client_close(struct lm_client *c);
+/* Closes connections that did not say Hello in time. */
+void lm_client_sweep(struct lm_server *s);
+/* Called by the server when this node stops being the leader: clients must
+ * reconnect to the new one. */
+void lm_client_close_all(struct lm_server *s);
+void lm_client_detach(struct lm_client *c);
+
+/* Proposes a packed lmcmd.Command; cb receives the pool's result (NULL
+ * unless status is 0). */
+typedef void (*lm_server_done_cb)(void *arg, int status, struct lm_pool_result *res);
+int lm_server_propose(struct lm_server *s, const void *cmd, size_t len, lm_server_done_cb cb,
+                      void *arg);
+/* Proposes the license file's lines as the pool's license set. */
+int lm_server_propose_license(struct lm_server *s);
+/* The client address ("port@host") of the leader, or NULL when unknown. */
+const char *lm_server_leader_address(struct lm_server *s);
+
+#endif

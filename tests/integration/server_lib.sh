@@ -1,0 +1,93 @@
+# Helpers for the tests that run real lmd processes (source after lib.sh).
+#
+# Every server runs as a simulated machine (LM_HOSTID_ROOT, honoured by the
+# test-hooks build) so that its SERVER line's lock code is known to the
+# test; ports are picked free by the kernel, so tests may run in parallel.
+#
+#   free_port                      print a free TCP port on 127.0.0.1
+#   need_test_hooks                skip unless lmutil honours LM_HOSTID_ROOT
+#   make_vendor                    vendor keys in $TMP/vendor.pem, $TMP/vendor.pub
+#   make_server_machine N          fake machine $TMP/m$N; prints its lock code
+#   sign_license TEMPLATE OUT      lmvendor sign TEMPLATE into OUT
+#   start_lmd NAME [ARGS...]       start $LMD in the background, logging to
+#                                  $TMP/NAME.log; its pid goes to $TMP/NAME.pid
+#                                  and it is killed when the test exits
+#   wait_port PORT [SECONDS]       wait until something accepts on PORT
+#   wait_log FILE REGEX [SECONDS]  wait until FILE has a line matching REGEX
+#   kill_lmd NAME [SIGNAL]         kill and reap (default SIGKILL)
+
+need_cmd python3
+: "${LMD:?the harness exports LMD}"
+
+free_port()
+{
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+need_test_hooks()
+{
+	"$LMUTIL" --version | grep -q "test hooks" ||
+		skip "needs a build configured with --enable-test-hooks (./check does that)"
+}
+
+make_vendor()
+{
+	"$LMVENDOR" keygen "$TMP/vendor.pem" "$TMP/vendor.pub" >/dev/null ||
+		fail "lmvendor keygen failed"
+}
+
+make_server_machine()
+{
+	make_machine "$TMP/m$1" machine_id="$(printf '%032d' "$1")" hostname="server$1" \
+		mac0="52:54:00:00:00:0$1" product_uuid= disk_uuid=
+	"$LMUTIL" lmhostid --root "$TMP/m$1" | tail -n 1 | awk '{ print $NF }'
+}
+
+sign_license()
+{
+	"$LMVENDOR" sign --key "$TMP/vendor.pem" "$1" >"$2" || fail "lmvendor sign $1 failed"
+}
+
+start_lmd()
+{
+	_sl_name=$1
+	shift
+	"$LMD" "$@" >>"$TMP/$_sl_name.log" 2>&1 &
+	echo $! >"$TMP/$_sl_name.pid"
+	at_exit "kill -9 $! 2>/dev/null"
+}
+
+wait_port()
+{
+	python3 - "$1" "${2:-20}" <<'PY' || fail "nothing listens on port $1"
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+PY
+}
+
+wait_log()
+{
+	_wl_deadline=$(($(date +%s) + ${3:-20}))
+	until grep -Eq -- "$2" "$1" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$_wl_deadline" ]; then
+			cat "$1" >&2
+			fail "no line matching '$2' in $1"
+		fi
+		sleep 0.05
+	done
+}
+
+kill_lmd()
+{
+	_kl_pid=$(cat "$TMP/$1.pid")
+	kill "-${2:-KILL}" "$_kl_pid" 2>/dev/null
+	wait "$_kl_pid" 2>/dev/null
+	return 0
+}

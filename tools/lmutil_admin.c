@@ -1,0 +1,458 @@
+/* lmutil's server commands for administrators: lmstat, lmdown, lmremove
+ * and lmreread.  Each opens a connection per request, says Hello, asks, and
+ * prints; the server refuses lmdown, lmremove and lmreread unless they come
+ * from its own machine (or it runs with --remote-admin). */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/conn.h"
+#include "client/date.h"
+#include "client/lmc.h"
+#include "client/server_list.h"
+#include "tools/cmd.h"
+#include "tools/json.h"
+
+#define CALL_TIMEOUT_MS 5000
+
+static int load_servers(const char *cmd, const char *source, struct lm_server_list *list)
+{
+	char err[512];
+	lm_server_list_init(list);
+	if (!source)
+		source = getenv("LM_LICENSE_FILE");
+	if (!source || !*source) {
+		fprintf(stderr, "%s: name the servers with -c port@host (or a license file), or set "
+		                "LM_LICENSE_FILE\n",
+		        cmd);
+		return -1;
+	}
+	if (lm_server_list_load(list, source, err, sizeof err) != 0) {
+		fprintf(stderr, "%s: %s\n", cmd, err);
+		lm_server_list_free(list);
+		return -1;
+	}
+	if (list->nservers == 0) {
+		fprintf(stderr, "%s: %s names no license server\n", cmd, source);
+		lm_server_list_free(list);
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens a connection to a, says Hello and sends req.  Returns as
+ * lm_conn_call; the connection is closed on return unless *reply is set. */
+static int ask(struct lm_conn *c, const struct lm_server_addr *a, const Lm__Envelope *req,
+               Lm__Envelope **reply, size_t reply_max)
+{
+	*reply = NULL;
+	int rc = lm_conn_open(c, a, reply_max, CALL_TIMEOUT_MS);
+	if (rc != 0)
+		return rc;
+	rc = lm_conn_hello(c, NULL, CALL_TIMEOUT_MS);
+	if (rc == 0)
+		rc = lm_conn_call(c, req, reply, CALL_TIMEOUT_MS);
+	if (!*reply)
+		lm_conn_close(c);
+	return rc;
+}
+
+/* Sends req to the leader: the first server that answers, or the one a
+ * follower names.  Prints errors; returns 0 with *reply (and c open) or -1. */
+static int ask_leader(const char *cmd, const struct lm_server_list *list, const Lm__Envelope *req,
+                      struct lm_conn *c, Lm__Envelope **reply)
+{
+	int rc = LMC_ENOSERVER;
+	for (size_t i = 0; i < list->nservers; i++) {
+		struct lm_server_addr a = list->servers[i];
+		for (int hop = 0; hop < 2; hop++) {
+			rc = ask(c, &a, req, reply, LM_FRAME_MAX);
+			if (rc == LMC_ENOTLEADER && c->leader[0] &&
+			    lm_server_addr_parse(c->leader, &a, NULL, 0) == 0) {
+				lm_conn_close(c);
+				continue;
+			}
+			break;
+		}
+		if (rc == 0)
+			return 0;
+		fprintf(stderr, "%s: %s\n", cmd, c->error);
+		if (*reply) {
+			lm_conn_close(c);
+			/* The server answered and refused: another server would
+			 * say the same, unless this one is not the leader. */
+			if (rc != LMC_ENOTLEADER && rc != LMC_ENOQUORUM)
+				return -1;
+		}
+	}
+	return -1;
+}
+
+/* ---- lmstat ---- */
+
+struct server_view {
+	char address[LM_SERVER_NAME_MAX];
+	const char *role;
+	bool up;
+	Lm__ServerStatus *self; /* its own entry in its reply */
+	Lm__StatusReply *reply;
+	struct lm_conn conn;
+};
+
+static const char *role_name(int role)
+{
+	switch (role) {
+	case LM__SERVER_ROLE__SERVER_ROLE_LEADER: return "leader";
+	case LM__SERVER_ROLE__SERVER_ROLE_FOLLOWER: return "follower";
+	case LM__SERVER_ROLE__SERVER_ROLE_CANDIDATE: return "candidate";
+	default: return "unknown";
+	}
+}
+
+static void bytes_str(const ProtobufCBinaryData *b, char *out, size_t size)
+{
+	if (lm_bytes_to_cstr(b, out, size) != 0)
+		snprintf(out, size, "?");
+}
+
+static void print_since(int64_t since, char *buf, size_t size)
+{
+	time_t t = (time_t)since;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void stat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
+{
+	char buf[LM_WIRE_USER_MAX + 1];
+	printf("{");
+	lm_json_key(stdout, "servers", 1);
+	printf("[");
+	for (size_t i = 0; i < n; i++) {
+		printf("%s{", i ? "," : "");
+		lm_json_key(stdout, "address", 1);
+		lm_json_string(stdout, v[i].address);
+		lm_json_key(stdout, "role", 0);
+		lm_json_string(stdout, v[i].role);
+		if (v[i].self) {
+			const Lm__ServerStatus *s = v[i].self;
+			lm_json_key(stdout, "uptime_s", 0);
+			printf("%llu", (unsigned long long)s->uptime_s);
+			lm_json_key(stdout, "version", 0);
+			lm_json_string(stdout, s->version ? s->version : "");
+			lm_json_key(stdout, "term", 0);
+			printf("%llu", (unsigned long long)s->term);
+			lm_json_key(stdout, "applied_index", 0);
+			printf("%llu", (unsigned long long)s->applied_index);
+			lm_json_key(stdout, "lag", 0);
+			printf("%llu", (unsigned long long)s->lag);
+		}
+		printf("}");
+	}
+	printf("]");
+	lm_json_key(stdout, "features", 0);
+	printf("[");
+	for (size_t i = 0; r && i < r->n_features; i++) {
+		const Lm__FeatureStatus *f = r->features[i];
+		char expiry[16];
+		lm_date_format(f->expiry, expiry, sizeof expiry);
+		printf("%s{", i ? "," : "");
+		lm_json_key(stdout, "name", 1);
+		bytes_str(&f->name, buf, sizeof buf);
+		lm_json_string(stdout, buf);
+		lm_json_key(stdout, "version", 0);
+		bytes_str(&f->version, buf, sizeof buf);
+		lm_json_string(stdout, buf);
+		lm_json_key(stdout, "issued", 0);
+		printf("%u", f->issued);
+		lm_json_key(stdout, "in_use", 0);
+		printf("%u", f->in_use);
+		lm_json_key(stdout, "expiry", 0);
+		lm_json_string(stdout, expiry);
+		lm_json_key(stdout, "holders", 0);
+		printf("[");
+		for (size_t j = 0; j < f->n_holders; j++) {
+			const Lm__Holder *h = f->holders[j];
+			printf("%s{", j ? "," : "");
+			lm_json_key(stdout, "user", 1);
+			bytes_str(&h->user, buf, sizeof buf);
+			lm_json_string(stdout, buf);
+			lm_json_key(stdout, "host", 0);
+			bytes_str(&h->host, buf, sizeof buf);
+			lm_json_string(stdout, buf);
+			lm_json_key(stdout, "display", 0);
+			bytes_str(&h->display, buf, sizeof buf);
+			lm_json_string(stdout, buf);
+			lm_json_key(stdout, "version", 0);
+			bytes_str(&h->version, buf, sizeof buf);
+			lm_json_string(stdout, buf);
+			lm_json_key(stdout, "count", 0);
+			printf("%u", h->count);
+			lm_json_key(stdout, "since", 0);
+			printf("%lld", (long long)h->since);
+			lm_json_key(stdout, "handle", 0);
+			printf("%llu", (unsigned long long)h->handle);
+			printf("}");
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+}
+
+static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r, bool all)
+{
+	char buf[LM_WIRE_USER_MAX + 1], host[LM_WIRE_HOST_MAX + 1], display[LM_WIRE_DISPLAY_MAX + 1];
+	printf("License server status:\n");
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].self)
+			printf("  %s: %s, up %llus, %s, term %llu, applied index %llu\n", v[i].address,
+			       v[i].role, (unsigned long long)v[i].self->uptime_s,
+			       v[i].self->version ? v[i].self->version : "?",
+			       (unsigned long long)v[i].self->term,
+			       (unsigned long long)v[i].self->applied_index);
+		else
+			printf("  %s: %s\n", v[i].address, v[i].role);
+	}
+	if (!r) {
+		printf("\nNo server answered.\n");
+		return;
+	}
+	printf("\nFeatures:\n");
+	if (r->n_features == 0)
+		printf("  (none served)\n");
+	for (size_t i = 0; i < r->n_features; i++) {
+		const Lm__FeatureStatus *f = r->features[i];
+		char name[LM_NAME_MAX + 1], version[LM_VERSION_MAX + 1], expiry[16];
+		bytes_str(&f->name, name, sizeof name);
+		bytes_str(&f->version, version, sizeof version);
+		lm_date_format(f->expiry, expiry, sizeof expiry);
+		printf("  %s %s: %u of %u seats in use, expires %s\n", name, version, f->in_use,
+		       f->issued, expiry);
+		for (size_t j = 0; all && j < f->n_holders; j++) {
+			const Lm__Holder *h = f->holders[j];
+			char since[32];
+			bytes_str(&h->user, buf, sizeof buf);
+			bytes_str(&h->host, host, sizeof host);
+			bytes_str(&h->display, display, sizeof display);
+			print_since(h->since, since, sizeof since);
+			printf("    %s %s %s, %u seat%s since %s (handle %llu)\n", buf, host, display,
+			       h->count, h->count == 1 ? "" : "s", since, (unsigned long long)h->handle);
+		}
+	}
+}
+
+int lm_cmd_lmstat(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const char *source = NULL, *feature = NULL;
+	bool all = false, json = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:af:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': source = optarg; break;
+		case 'a': all = true; break;
+		case 'f': feature = optarg; break;
+		case 'j': json = true; break;
+		case 'h':
+			printf("usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--json]\n");
+			return 0;
+		default:
+			fprintf(stderr, "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--json]\n");
+			return 2;
+		}
+	}
+	struct lm_server_list list;
+	if (load_servers("lmstat", source, &list) != 0)
+		return 2;
+	struct server_view *v = calloc(list.nservers, sizeof *v);
+	if (!v)
+		return 1;
+	const Lm__StatusReply *best = NULL;
+	for (size_t i = 0; i < list.nservers; i++) {
+		lm_server_addr_format(&list.servers[i], v[i].address, sizeof v[i].address);
+		Lm__Envelope req, *reply;
+		lm_envelope_init(&req, 1);
+		Lm__StatusRequest q = LM__STATUS_REQUEST__INIT;
+		q.has_holders = 1;
+		q.holders = all || json;
+		if (feature) {
+			q.has_feature = 1;
+			q.feature = lm_bytes_from_cstr(feature);
+		}
+		req.body_case = LM__ENVELOPE__BODY_STATUS_REQUEST;
+		req.status_request = &q;
+		int rc = ask(&v[i].conn, &list.servers[i], &req, &reply, LM_FRAME_REPLY_MAX);
+		if (rc != 0 || reply->body_case != LM__ENVELOPE__BODY_STATUS_REPLY) {
+			v[i].role = "down";
+			if (reply)
+				lm_conn_close(&v[i].conn);
+			continue;
+		}
+		v[i].up = true;
+		v[i].reply = reply->status_reply;
+		v[i].role = "unknown";
+		/* The server's own entry is the one that carries its uptime. */
+		for (size_t k = 0; k < v[i].reply->n_servers; k++) {
+			Lm__ServerStatus *s = v[i].reply->servers[k];
+			if (s->has_uptime_s) {
+				v[i].self = s;
+				v[i].role = role_name(s->role);
+			}
+		}
+		/* Features as the leader sees them, else any server's view. */
+		if (!best || (v[i].self && v[i].self->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER))
+			best = v[i].reply;
+	}
+	if (json)
+		stat_json(v, list.nservers, best);
+	else
+		stat_text(v, list.nservers, best, all);
+	for (size_t i = 0; i < list.nservers; i++)
+		if (v[i].up)
+			lm_conn_close(&v[i].conn);
+	free(v);
+	lm_server_list_free(&list);
+	return best ? 0 : 1;
+}
+
+/* ---- lmdown, lmremove, lmreread ---- */
+
+static int print_admin_reply(const char *cmd, struct lm_conn *c, Lm__Envelope *reply)
+{
+	int status = 0;
+	if (reply->body_case == LM__ENVELOPE__BODY_ADMIN_REPLY)
+		printf("%s: %s: %s\n", cmd, c->name,
+		       reply->admin_reply->message ? reply->admin_reply->message : "done");
+	else
+		status = 1;
+	lm_conn_close(c);
+	return status;
+}
+
+int lm_cmd_lmdown(int argc, char **argv)
+{
+	const char *source = NULL;
+	int opt;
+	optind = 1;
+	while ((opt = getopt(argc, argv, "c:q")) != -1) {
+		switch (opt) {
+		case 'c': source = optarg; break;
+		case 'q': break; /* FlexLM's "no prompt": lmutil never prompts */
+		default: fprintf(stderr, "usage: lmutil lmdown -c SERVERS [-q]\n"); return 2;
+		}
+	}
+	struct lm_server_list list;
+	if (load_servers("lmdown", source, &list) != 0)
+		return 2;
+	/* Every server of a triad: one left alone could not serve anyway. */
+	int status = 0;
+	for (size_t i = 0; i < list.nservers; i++) {
+		Lm__Envelope req, *reply;
+		struct lm_conn c;
+		lm_envelope_init(&req, 1);
+		Lm__ShutdownRequest q = LM__SHUTDOWN_REQUEST__INIT;
+		req.body_case = LM__ENVELOPE__BODY_SHUTDOWN_REQUEST;
+		req.shutdown_request = &q;
+		int rc = ask(&c, &list.servers[i], &req, &reply, LM_FRAME_MAX);
+		if (rc != 0) {
+			fprintf(stderr, "lmdown: %s\n", c.error);
+			if (reply)
+				lm_conn_close(&c);
+			status = 1;
+			continue;
+		}
+		status |= print_admin_reply("lmdown", &c, reply);
+	}
+	lm_server_list_free(&list);
+	return status;
+}
+
+int lm_cmd_lmremove(int argc, char **argv)
+{
+	const char *usage = "usage: lmutil lmremove -c SERVERS FEATURE USER HOST [DISPLAY]\n"
+	                    "       lmutil lmremove -c SERVERS -h FEATURE HANDLE\n";
+	const char *source = NULL;
+	bool by_handle = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		switch (opt) {
+		case 'c': source = optarg; break;
+		case 'h': by_handle = true; break;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	int nargs = argc - optind;
+	if (by_handle ? nargs != 2 : (nargs < 3 || nargs > 4)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	char **a = argv + optind;
+	Lm__RemoveRequest q = LM__REMOVE_REQUEST__INIT;
+	q.has_feature = 1;
+	q.feature = lm_bytes_from_cstr(a[0]);
+	if (by_handle) {
+		char *end;
+		q.has_handle = 1;
+		q.handle = strtoull(a[1], &end, 10);
+		if (*end || !*a[1]) {
+			fprintf(stderr, "lmremove: handle %s: expected a number as lmstat -a prints\n",
+			        a[1]);
+			return 2;
+		}
+	} else {
+		q.has_user = q.has_host = 1;
+		q.user = lm_bytes_from_cstr(a[1]);
+		q.host = lm_bytes_from_cstr(a[2]);
+		if (nargs == 4) {
+			q.has_display = 1;
+			q.display = lm_bytes_from_cstr(a[3]);
+		}
+	}
+	struct lm_server_list list;
+	if (load_servers("lmremove", source, &list) != 0)
+		return 2;
+	Lm__Envelope req, *reply;
+	lm_envelope_init(&req, 1);
+	req.body_case = LM__ENVELOPE__BODY_REMOVE_REQUEST;
+	req.remove_request = &q;
+	struct lm_conn c;
+	int status = ask_leader("lmremove", &list, &req, &c, &reply) == 0
+	                     ? print_admin_reply("lmremove", &c, reply)
+	                     : 1;
+	lm_server_list_free(&list);
+	return status;
+}
+
+int lm_cmd_lmreread(int argc, char **argv)
+{
+	const char *source = NULL;
+	int opt;
+	optind = 1;
+	while ((opt = getopt(argc, argv, "c:")) != -1) {
+		switch (opt) {
+		case 'c': source = optarg; break;
+		default: fprintf(stderr, "usage: lmutil lmreread -c SERVERS\n"); return 2;
+		}
+	}
+	struct lm_server_list list;
+	if (load_servers("lmreread", source, &list) != 0)
+		return 2;
+	Lm__Envelope req, *reply;
+	lm_envelope_init(&req, 1);
+	Lm__RereadRequest q = LM__REREAD_REQUEST__INIT;
+	req.body_case = LM__ENVELOPE__BODY_REREAD_REQUEST;
+	req.reread_request = &q;
+	struct lm_conn c;
+	int status = ask_leader("lmreread", &list, &req, &c, &reply) == 0
+	                     ? print_admin_reply("lmreread", &c, reply)
+	                     : 1;
+	lm_server_list_free(&list);
+	return status;
+}

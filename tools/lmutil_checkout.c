@@ -1,0 +1,252 @@
+/* lmutil checkout: a real liblmc client for scripts and smoke tests.  It
+ * checks a feature out, holds it, checks it in, as many rounds as asked,
+ * and reports each event as it happens (one JSON object per line with
+ * --json) so that a test can follow a failover from the outside. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/lmc.h"
+#include "tools/cmd.h"
+#include "tools/json.h"
+
+struct checkout_run {
+	struct lmc_ctx *ctx;
+	const char *feature;
+	bool json;
+};
+
+/* Events come from the main thread and from the context's thread (lost,
+ * regained): one line at a time. */
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: lmutil checkout -c SOURCE --pubkey VENDOR.pub FEATURE [--version V]\n"
+	        "                       [--count K] [--hold SECONDS] [--loop N] [--timeout MS]\n"
+	        "                       [--json]\n"
+	        "Checks FEATURE out of the license servers (or license files) of SOURCE\n"
+	        "(\"27000@host\", \"27000@a,27000@b,27000@c\", a license file; default:\n"
+	        "LM_LICENSE_FILE), holds it SECONDS (default 0), checks it in; N rounds\n"
+	        "(default 1, 0: until a signal).  SIGTERM or SIGINT checks in and exits.\n"
+	        "--timeout: how long a checkout may wait for a server (default 0: one try).\n"
+	        "With --json, one object per event: granted, denied, releasing, released,\n"
+	        "lost, regained.  Exit status 1 when a checkout was denied.\n");
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void emit(const struct checkout_run *run, const char *event, int code, uint64_t handle,
+                 const char *message)
+{
+	char server[300];
+	if (lmc_server(run->ctx, server, sizeof server) != 0)
+		server[0] = '\0';
+	pthread_mutex_lock(&out_lock);
+	if (run->json) {
+		printf("{");
+		lm_json_key(stdout, "t_us", 1);
+		printf("%" PRId64, wall_us());
+		lm_json_key(stdout, "event", 0);
+		lm_json_string(stdout, event);
+		lm_json_key(stdout, "feature", 0);
+		lm_json_string(stdout, run->feature);
+		lm_json_key(stdout, "code", 0);
+		const char *name = lmc_errname(code);
+		if (strcmp(name, "LMC_EUNKNOWN") == 0)
+			printf("%d", code);
+		else
+			lm_json_string(stdout, name);
+		lm_json_key(stdout, "server", 0);
+		if (server[0])
+			lm_json_string(stdout, server);
+		else
+			printf("null");
+		if (handle) {
+			lm_json_key(stdout, "handle", 0);
+			printf("%" PRIu64, handle);
+		}
+		if (message && *message) {
+			lm_json_key(stdout, "message", 0);
+			lm_json_string(stdout, message);
+		}
+		printf("}\n");
+	} else {
+		printf("%s %s", event, run->feature);
+		if (handle)
+			printf(" handle %" PRIu64, handle);
+		if (server[0])
+			printf(" from %s", server);
+		if (code)
+			printf(": %s (%s)", lmc_strerror(code), lmc_errname(code));
+		if (message && *message)
+			printf(": %s", message);
+		printf("\n");
+	}
+	fflush(stdout);
+	pthread_mutex_unlock(&out_lock);
+}
+
+static void on_lost(void *arg, uint64_t handle, const char *feature, int code)
+{
+	emit(arg, "lost", code, handle, NULL);
+}
+
+static void on_regained(void *arg, uint64_t handle, const char *feature)
+{
+	emit(arg, "regained", 0, handle, NULL);
+}
+
+/* Sleeps up to seconds, or until SIGTERM/SIGINT (blocked in every thread,
+ * so they wait here to be taken).  Returns true when one arrived. */
+static bool hold(const sigset_t *stop, double seconds)
+{
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += (time_t)seconds;
+	end.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	for (;;) {
+		struct timespec now, left;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left.tv_sec = end.tv_sec - now.tv_sec;
+		left.tv_nsec = end.tv_nsec - now.tv_nsec;
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000;
+		}
+		if (left.tv_sec < 0)
+			left = (struct timespec){0, 0};
+		int sig = sigtimedwait(stop, NULL, &left);
+		if (sig > 0)
+			return true;
+		if (errno == EAGAIN)
+			return false;
+	}
+}
+
+static bool parse_unsigned(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int lm_cmd_checkout(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"source", required_argument, NULL, 'c'},  {"pubkey", required_argument, NULL, 'p'},
+	        {"version", required_argument, NULL, 'V'}, {"count", required_argument, NULL, 'k'},
+	        {"hold", required_argument, NULL, 'H'},    {"loop", required_argument, NULL, 'l'},
+	        {"timeout", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	const char *source = NULL, *pubkey = NULL, *version = NULL;
+	unsigned long count = 1, loops = 1, timeout_ms = 0;
+	double hold_s = 0;
+	struct checkout_run run = {0};
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		char *end;
+		switch (opt) {
+		case 'c': source = optarg; break;
+		case 'p': pubkey = optarg; break;
+		case 'V': version = optarg; break;
+		case 'k':
+			if (!parse_unsigned(optarg, 1000000, &count) || count == 0) {
+				fprintf(stderr, "lmutil checkout: --count takes 1 to 1000000\n");
+				return 2;
+			}
+			break;
+		case 'H':
+			hold_s = strtod(optarg, &end);
+			if (end == optarg || *end || !(hold_s >= 0 && hold_s < 1e7)) {
+				fprintf(stderr,
+				        "lmutil checkout: --hold takes seconds, such as 2.5\n");
+				return 2;
+			}
+			break;
+		case 'l':
+			if (!parse_unsigned(optarg, 1000000000, &loops)) {
+				fprintf(stderr,
+				        "lmutil checkout: --loop takes a count (0: forever)\n");
+				return 2;
+			}
+			break;
+		case 't':
+			if (!parse_unsigned(optarg, 86400000, &timeout_ms)) {
+				fprintf(stderr, "lmutil checkout: --timeout takes milliseconds\n");
+				return 2;
+			}
+			break;
+		case 'j': run.json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || !pubkey) {
+		usage(stderr);
+		return 2;
+	}
+	run.feature = argv[optind];
+
+	/* Blocked before the context's thread exists, so that it inherits the
+	 * mask and the signals wait for hold() to take them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+	char err[512];
+	struct lmc_options opts = {.vendor_pubkey = pubkey, .license_source = source};
+	int rc = lmc_open(&run.ctx, &opts, err, sizeof err);
+	if (rc != 0) {
+		fprintf(stderr, "lmutil checkout: %s (%s)\n", err, lmc_errname(rc));
+		return 2;
+	}
+	lmc_set_callbacks(run.ctx, on_lost, on_regained, &run);
+
+	bool denied = false, stopped = false;
+	for (unsigned long i = 0; !stopped && (loops == 0 || i < loops); i++) {
+		uint64_t handle;
+		rc = lmc_checkout(run.ctx, run.feature, version, (unsigned)count,
+		                  (unsigned)timeout_ms, &handle);
+		if (rc != 0) {
+			denied = true;
+			emit(&run, "denied", rc, 0, lmc_last_error(run.ctx));
+			stopped = hold(&stop, hold_s);
+			continue;
+		}
+		emit(&run, "granted", 0, handle, NULL);
+		stopped = hold(&stop, hold_s);
+		emit(&run, "releasing", 0, handle, NULL);
+		rc = lmc_checkin(run.ctx, handle);
+		emit(&run, "released", rc, handle, rc ? lmc_last_error(run.ctx) : NULL);
+	}
+	lmc_close(run.ctx);
+	return denied ? 1 : 0;
+}
