@@ -20,25 +20,22 @@
 /* Writes the nsym 5-bit symbols (values 0..31), followed by their check
  * symbol, into out as groups of `group` symbols joined by hyphens (group 0:
  * no hyphens).  Returns 0, or LMC_ETOOLARGE when out is too small. */
-int lm_code32_encode(const uint8_t *sym, size_t nsym, unsigned group, char *out,
-                     size_t size);
+int lm_code32_encode(const uint8_t *sym, size_t nsym, unsigned group, char *out, size_t size);
 
 /* Reads a code typed by a person into its symbols (check symbol verified and
  * removed).  On error returns LMC_EBADCODE and writes a sentence naming the
  * problem into err (which may be NULL). */
-int lm_code32_decode(const char *text, uint8_t *sym, size_t max, size_t *nsym,
-                     char *err, size_t errsize);
+int lm_code32_decode(const char *text, uint8_t *sym, size_t max, size_t *nsym, char *err,
+                     size_t errsize);
 
 /* The alphabet symbol for value v (0..31). */
 char lm_code32_symbol(unsigned v);
 
 /* Packs bytes into 5-bit symbols, most significant bit first, padding the
  * last symbol with zero bits.  Returns the number of symbols written. */
-size_t lm_code32_from_bytes(const uint8_t *bytes, size_t n, uint8_t *sym,
-                            size_t max);
+size_t lm_code32_from_bytes(const uint8_t *bytes, size_t n, uint8_t *sym, size_t max);
 /* The inverse of lm_code32_from_bytes for n bytes; returns 0 or LMC_EBADCODE
  * when there are too few symbols or padding bits are set. */
-int lm_code32_to_bytes(const uint8_t *sym, size_t nsym, uint8_t *bytes,
-                       size_t n);
+int lm_code32_to_bytes(const uint8_t *sym, size_t nsym, uint8_t *bytes, size_t n);
 
 #endif

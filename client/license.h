@@ -24,13 +24,13 @@
 #include "client/lockcode.h"
 
 /* Limits, each enforced by the parser with an error naming the line. */
-#define LM_NAME_MAX 64          /* feature, vendor, package names */
-#define LM_VERSION_MAX 16       /* "29.0" */
-#define LM_HOST_MAX 255         /* SERVER host */
-#define LM_TEXT_MAX 256         /* NOTICE, HOST_DESC, SN, AUTH, COMPONENTS */
-#define LM_LINE_MAX 4096        /* one logical line, continuations joined */
+#define LM_NAME_MAX          64   /* feature, vendor, package names */
+#define LM_VERSION_MAX       16   /* "29.0" */
+#define LM_HOST_MAX          255  /* SERVER host */
+#define LM_TEXT_MAX          256  /* NOTICE, HOST_DESC, SN, AUTH, COMPONENTS */
+#define LM_LINE_MAX          4096 /* one logical line, continuations joined */
 #define LM_LICENSE_LINES_MAX 4096
-#define LM_SIG_LEN 64
+#define LM_SIG_LEN           64
 
 enum lm_line_type {
 	LM_LINE_FEATURE,
@@ -49,36 +49,36 @@ struct lm_server_line {
 /* One FEATURE, INCREMENT or PACKAGE line. */
 struct lm_license {
 	enum lm_line_type type;
-	int lineno;                /* first physical line, 1-based */
+	int lineno; /* first physical line, 1-based */
 	char name[LM_NAME_MAX + 1];
 	char vendor[LM_NAME_MAX + 1];
 	char version[LM_VERSION_MAX + 1];
-	int32_t expiry;            /* days; LM_DATE_PERMANENT */
+	int32_t expiry; /* days; LM_DATE_PERMANENT */
 	bool uncounted;
-	uint32_t count;            /* when counted */
+	uint32_t count; /* when counted */
 
 	/* Keywords (LM_DATE_NONE / 0 / "" / false when absent). */
 	bool has_hostid;
-	struct lm_lockcode hostid; /* HOSTID=, node-locked */
-	char auth[LM_TEXT_MAX];    /* AUTH=, authorization code, normalised */
-	int32_t start;             /* START= */
-	int32_t issued;            /* ISSUED= */
-	char notice[LM_TEXT_MAX];  /* NOTICE= */
-	uint32_t named_users;      /* NAMED_USERS= */
-	uint32_t borrow_hours;     /* BORROW= */
-	char host_desc[LM_TEXT_MAX]; /* HOST_DESC= */
-	char sn[LM_TEXT_MAX];      /* SN= */
-	int tolerance;             /* TOLERANCE=, or LM_LOCK_TOLERANCE_DEFAULT */
+	struct lm_lockcode hostid;    /* HOSTID=, node-locked */
+	char auth[LM_TEXT_MAX];       /* AUTH=, authorization code, normalised */
+	int32_t start;                /* START= */
+	int32_t issued;               /* ISSUED= */
+	char notice[LM_TEXT_MAX];     /* NOTICE= */
+	uint32_t named_users;         /* NAMED_USERS= */
+	uint32_t borrow_hours;        /* BORROW= */
+	char host_desc[LM_TEXT_MAX];  /* HOST_DESC= */
+	char sn[LM_TEXT_MAX];         /* SN= */
+	int tolerance;                /* TOLERANCE=, or LM_LOCK_TOLERANCE_DEFAULT */
 	char components[LM_TEXT_MAX]; /* PACKAGE: COMPONENTS= */
-	bool suite;                /* PACKAGE: OPTIONS=SUITE */
+	bool suite;                   /* PACKAGE: OPTIONS=SUITE */
 
 	bool has_sig;
-	uint8_t sig[LM_SIG_LEN];   /* SIGN= */
+	uint8_t sig[LM_SIG_LEN]; /* SIGN= */
 };
 
 struct lm_license_file {
 	struct lm_server_line servers[3];
-	int nservers;              /* 0, 1 or 3 */
+	int nservers;                 /* 0, 1 or 3 */
 	char vendor[LM_NAME_MAX + 1]; /* VENDOR line, "" if none */
 	struct lm_license *lines;
 	size_t nlines;
@@ -100,8 +100,7 @@ struct lm_parse_error {
 int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
                      struct lm_parse_error *err);
 /* Reads and parses a file (LMC_EIO when it cannot be read). */
-int lm_license_load(const char *path, struct lm_license_file *f,
-                    struct lm_parse_error *err);
+int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse_error *err);
 void lm_license_free(struct lm_license_file *f);
 
 /* The exact bytes the signature of l covers, NUL-terminated.  The canonical
@@ -110,14 +109,13 @@ void lm_license_free(struct lm_license_file *f);
  * fixed order each as KEY="value", and for counted lines a final
  * SERVER_CODES="c1 c2 c3" listing the SERVER lock codes, sorted.  Returns
  * the length, or LMC_ETOOLARGE. */
-int lm_license_canonical(const struct lm_license_file *f,
-                         const struct lm_license *l, char *buf, size_t size);
+int lm_license_canonical(const struct lm_license_file *f, const struct lm_license *l, char *buf,
+                         size_t size);
 
 /* Parses one canonical line (as sent by a server with the signature) into
  * l; the server codes it names are written to codes (up to 3). */
-int lm_license_parse_canonical(const char *text, struct lm_license *l,
-                               struct lm_lockcode codes[3], int *ncodes,
-                               struct lm_parse_error *err);
+int lm_license_parse_canonical(const char *text, struct lm_license *l, struct lm_lockcode codes[3],
+                               int *ncodes, struct lm_parse_error *err);
 
 /* Prints the file as text: comments and blank lines kept, each license
  * line written in a normal form with its SIGN= (if any). */

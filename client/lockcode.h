@@ -49,14 +49,14 @@ enum lm_criterion {
 #define LM_CRIT_VALUE_MAX 256
 
 struct lm_lockcode {
-	uint16_t present;                /* bit i set: criterion i recorded */
-	uint32_t digest[LM_CRIT_COUNT];  /* 20-bit digests */
+	uint16_t present;               /* bit i set: criterion i recorded */
+	uint32_t digest[LM_CRIT_COUNT]; /* 20-bit digests */
 };
 
 /* What the probes found on this machine, for `lmhostid --json`. */
 struct lm_machine {
 	struct lm_lockcode code;
-	char value[LM_CRIT_COUNT][LM_CRIT_VALUE_MAX]; /* "" when unavailable */
+	char value[LM_CRIT_COUNT][LM_CRIT_VALUE_MAX];  /* "" when unavailable */
 	char source[LM_CRIT_COUNT][LM_CRIT_VALUE_MAX]; /* file read, or why not */
 };
 
@@ -79,27 +79,25 @@ const char *lm_criterion_name(enum lm_criterion c);
 
 int lm_lockcode_format(const struct lm_lockcode *code, char *buf, size_t size);
 /* Returns 0 or LMC_EBADCODE with a sentence in err. */
-int lm_lockcode_parse(const char *text, struct lm_lockcode *code, char *err,
-                      size_t errsize);
+int lm_lockcode_parse(const char *text, struct lm_lockcode *code, char *err, size_t errsize);
 
 /* LM_LOCK_TOLERANCE_DEFAULT: a strict majority of the licensed criteria
  * must match, i.e. at most (n-1)/2 of n may differ or be missing. */
 #define LM_LOCK_TOLERANCE_DEFAULT (-1)
 
 struct lm_lock_match {
-	int licensed;        /* criteria in the licensed code */
-	int matched;         /* of those, equal here */
-	int allowed_misses;  /* how many may differ */
-	uint16_t differs;    /* present in both, digests differ */
-	uint16_t missing;    /* licensed but not readable here */
+	int licensed;       /* criteria in the licensed code */
+	int matched;        /* of those, equal here */
+	int allowed_misses; /* how many may differ */
+	uint16_t differs;   /* present in both, digests differ */
+	uint16_t missing;   /* licensed but not readable here */
 	bool accepted;
 };
 
 /* Compares the code a license is bound to with this machine's code.
  * tolerance: how many licensed criteria may differ or be missing, or
  * LM_LOCK_TOLERANCE_DEFAULT. */
-void lm_lockcode_match(const struct lm_lockcode *licensed,
-                       const struct lm_lockcode *here, int tolerance,
-                       struct lm_lock_match *out);
+void lm_lockcode_match(const struct lm_lockcode *licensed, const struct lm_lockcode *here,
+                       int tolerance, struct lm_lock_match *out);
 
 #endif

@@ -15,7 +15,7 @@
 
 /* Failure codes by the stage that produces them, earliest first. */
 static const int stage_order[] = {
-	LMC_EBADSIG, LMC_ECOUNTED, LMC_ENOTSTARTED, LMC_EEXPIRED, LMC_EVERSION, LMC_EWRONGHOST,
+        LMC_EBADSIG, LMC_ECOUNTED, LMC_ENOTSTARTED, LMC_EEXPIRED, LMC_EVERSION, LMC_EWRONGHOST,
 };
 
 int lm_nodelock_stage(int code)
@@ -102,15 +102,14 @@ int lm_nodelock_check_line(const struct lm_license_file *f, const struct lm_lice
 		         l->lineno, m.matched, m.licensed, m.allowed_misses, detail);
 		return LMC_EWRONGHOST;
 	}
-	snprintf(reason, size, "line %d: %s %s is usable on this machine", l->lineno,
-		         l->name, l->version);
+	snprintf(reason, size, "line %d: %s %s is usable on this machine", l->lineno, l->name,
+	         l->version);
 	return 0;
 }
 
-int lm_nodelock_check(const struct lm_license_file *f, EVP_PKEY *key,
-                      const struct lm_machine *here, const char *feature, const char *version,
-                      int32_t today, const struct lm_license **usable, char *reason,
-                      size_t size)
+int lm_nodelock_check(const struct lm_license_file *f, EVP_PKEY *key, const struct lm_machine *here,
+                      const char *feature, const char *version, int32_t today,
+                      const struct lm_license **usable, char *reason, size_t size)
 {
 	int best = LMC_ENOFEATURE;
 	char why[512];

@@ -29,10 +29,9 @@ int lm_nodelock_check_line(const struct lm_license_file *f, const struct lm_lice
 /* Checks every FEATURE/INCREMENT line named feature and returns 0 with
  * *usable set to the first usable one, or the most telling failure among
  * them (a wrong host says more than an expired copy of an old line). */
-int lm_nodelock_check(const struct lm_license_file *f, EVP_PKEY *key,
-                      const struct lm_machine *here, const char *feature, const char *version,
-                      int32_t today, const struct lm_license **usable, char *reason,
-                      size_t size);
+int lm_nodelock_check(const struct lm_license_file *f, EVP_PKEY *key, const struct lm_machine *here,
+                      const char *feature, const char *version, int32_t today,
+                      const struct lm_license **usable, char *reason, size_t size);
 
 /* How far through the checks a line failing with code got (-1 for codes
  * the checks do not produce): a larger stage explains a refusal better. */

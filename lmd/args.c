@@ -40,25 +40,25 @@ static int number(const char *opt, const char *text, unsigned min, unsigned max,
 int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"pubkey", required_argument, NULL, 'k'},
-		{"data", required_argument, NULL, 'd'},
-		{"port", required_argument, NULL, 'p'},
-		{"listen", required_argument, NULL, 'l'},
-		{"node", required_argument, NULL, 'n'},
-		{"peer-port", required_argument, NULL, 'P'},
-		{"heartbeat", required_argument, NULL, 'H'},
-		{"session-timeout", required_argument, NULL, 'T'},
-		{"election-timeout", required_argument, NULL, 'E'},
-		{"remote-admin", no_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"pubkey", required_argument, NULL, 'k'},
+	        {"data", required_argument, NULL, 'd'},
+	        {"port", required_argument, NULL, 'p'},
+	        {"listen", required_argument, NULL, 'l'},
+	        {"node", required_argument, NULL, 'n'},
+	        {"peer-port", required_argument, NULL, 'P'},
+	        {"heartbeat", required_argument, NULL, 'H'},
+	        {"session-timeout", required_argument, NULL, 'T'},
+	        {"election-timeout", required_argument, NULL, 'E'},
+	        {"remote-admin", no_argument, NULL, 'R'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	*cfg = (struct lm_config){
-		.listen_addr = "0.0.0.0",
-		.node = 1,
-		.heartbeat_ms = 10000,
-		.timeout_ms = 30000,
-		.election_ms = 1000,
+	        .listen_addr = "0.0.0.0",
+	        .node = 1,
+	        .heartbeat_ms = 10000,
+	        .timeout_ms = 30000,
+	        .election_ms = 1000,
 	};
 	int opt, rc = 0;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1 && rc == 0) {
@@ -70,9 +70,15 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'p': rc = number("--port", optarg, 1, 65535, &cfg->port); break;
 		case 'P': rc = number("--peer-port", optarg, 1, 65535, &cfg->peer_port); break;
 		case 'n': rc = number("--node", optarg, 1, 3, &cfg->node); break;
-		case 'H': rc = number("--heartbeat", optarg, 50, 3600000, &cfg->heartbeat_ms); break;
-		case 'T': rc = number("--session-timeout", optarg, 100, 86400000, &cfg->timeout_ms); break;
-		case 'E': rc = number("--election-timeout", optarg, 50, 60000, &cfg->election_ms); break;
+		case 'H':
+			rc = number("--heartbeat", optarg, 50, 3600000, &cfg->heartbeat_ms);
+			break;
+		case 'T':
+			rc = number("--session-timeout", optarg, 100, 86400000, &cfg->timeout_ms);
+			break;
+		case 'E':
+			rc = number("--election-timeout", optarg, 50, 60000, &cfg->election_ms);
+			break;
 		case 'R': cfg->remote_admin = true; break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return -1;
@@ -85,13 +91,15 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		return -1;
 	}
 	if (!cfg->license_path || !cfg->pubkey_path || !cfg->data_dir) {
-		fprintf(stderr, "lmd: -c LICENSE, --pubkey VENDOR.pub and --data DIR are required\n");
+		fprintf(stderr,
+		        "lmd: -c LICENSE, --pubkey VENDOR.pub and --data DIR are required\n");
 		usage(stderr);
 		return -1;
 	}
 	if (cfg->timeout_ms <= cfg->heartbeat_ms) {
-		fprintf(stderr, "lmd: --session-timeout (%u ms) must be longer than --heartbeat "
-		                "(%u ms), or every session would expire between heartbeats\n",
+		fprintf(stderr,
+		        "lmd: --session-timeout (%u ms) must be longer than --heartbeat "
+		        "(%u ms), or every session would expire between heartbeats\n",
 		        cfg->timeout_ms, cfg->heartbeat_ms);
 		return -1;
 	}

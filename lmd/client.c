@@ -34,13 +34,13 @@ struct lm_client {
 	uv_tcp_t tcp;
 	struct lm_client *prev, *next;
 	enum conn_state state;
-	bool local;           /* peer on loopback: may use admin requests */
-	bool busy;            /* a command of this connection is being committed */
-	bool closed;          /* uv_close done */
-	unsigned refs;        /* pending callbacks that will touch this struct */
+	bool local;    /* peer on loopback: may use admin requests */
+	bool busy;     /* a command of this connection is being committed */
+	bool closed;   /* uv_close done */
+	unsigned refs; /* pending callbacks that will touch this struct */
 	uint64_t accepted_ms;
-	uint64_t session_id;  /* attached session, 0 if none */
-	uint64_t request_id;  /* of the request in flight */
+	uint64_t session_id; /* attached session, 0 if none */
+	uint64_t request_id; /* of the request in flight */
 	char peer[64];
 	/* Identity from Hello. */
 	char user[LM_WIRE_USER_MAX + 1];
@@ -151,7 +151,8 @@ static void send_envelope(struct lm_client *c, const Lm__Envelope *e, bool close
 	struct write_req *w = malloc(sizeof *w + size);
 	size_t len;
 	if (!w || lm_frame_pack(e, w->data, size, &len) != 0) {
-		lm_log("error", "peer=%s cannot pack a %s reply", c->peer, lm_body_name(e->body_case));
+		lm_log("error", "peer=%s cannot pack a %s reply", c->peer,
+		       lm_body_name(e->body_case));
 		free(w);
 		lm_client_close(c);
 		return;
@@ -212,7 +213,8 @@ static void send_not_serving(struct lm_client *c, uint64_t request_id)
 		Lm__Envelope e;
 		Lm__ErrorReply r;
 		char msg[400];
-		snprintf(msg, sizeof msg, "this server is not the leader; the leader is %s", leader);
+		snprintf(msg, sizeof msg, "this server is not the leader; the leader is %s",
+		         leader);
 		lm_envelope_error(&e, &r, request_id, LMC_ENOTLEADER, msg);
 		r.leader = (char *)leader;
 		send_envelope(c, &e, false);
@@ -360,11 +362,12 @@ static void on_committed(void *arg, int status, struct lm_pool_result *res)
 	switch (p->kind) {
 	case LM__ENVELOPE__BODY_SESSION_OPEN:
 		if (res->code != 0) {
-			lm_log("denied", "peer=%s user=%s host=%s session: %s", c->peer, c->user, c->host,
-			       res->message[0] ? res->message : lmc_strerror(res->code));
+			lm_log("denied", "peer=%s user=%s host=%s session: %s", c->peer, c->user,
+			       c->host, res->message[0] ? res->message : lmc_strerror(res->code));
 			if (open)
 				send_error(c, p->request_id, res->code,
-				           res->message[0] ? res->message : lmc_strerror(res->code), false);
+				           res->message[0] ? res->message : lmc_strerror(res->code),
+				           false);
 			break;
 		}
 		lm_log("session", "session=%016llx user=%s host=%s display=%s peer=%s opened",
@@ -382,19 +385,22 @@ static void on_committed(void *arg, int status, struct lm_pool_result *res)
 		break;
 	case LM__ENVELOPE__BODY_CHECKOUT:
 		if (res->code == 0) {
-			lm_log("checkout", "user=%s host=%s feature=%s version=%s count=%u handle=%llu "
-			                   "session=%016llx",
+			lm_log("checkout",
+			       "user=%s host=%s feature=%s version=%s count=%u handle=%llu "
+			       "session=%016llx",
 			       c->user, c->host, p->feature, p->version, res->count,
 			       (unsigned long long)res->handle, (unsigned long long)p->session_id);
 			if (open)
 				reply_checkout(c, p, res);
 		} else {
-			lm_log("denied", "user=%s host=%s feature=%s version=%s count=%u code=%s: %s",
+			lm_log("denied",
+			       "user=%s host=%s feature=%s version=%s count=%u code=%s: %s",
 			       c->user, c->host, p->feature, p->version, p->count,
 			       lmc_errname(res->code), res->message);
 			if (open)
 				send_error(c, p->request_id, res->code,
-				           res->message[0] ? res->message : lmc_strerror(res->code), false);
+				           res->message[0] ? res->message : lmc_strerror(res->code),
+				           false);
 		}
 		break;
 	case LM__ENVELOPE__BODY_CHECKIN:
@@ -435,8 +441,8 @@ static void on_committed(void *arg, int status, struct lm_pool_result *res)
 	case LM__ENVELOPE__BODY_REMOVE_REQUEST:
 		if (res->code == 0) {
 			c->affected += res->count;
-			lm_log("remove", "handle=%llu seats=%u by peer=%s", (unsigned long long)p->handle,
-			       res->count, c->peer);
+			lm_log("remove", "handle=%llu seats=%u by peer=%s",
+			       (unsigned long long)p->handle, res->count, c->peer);
 		}
 		if (--c->outstanding > 0) {
 			/* More handles to go: this request is not finished. */
@@ -459,8 +465,7 @@ static void on_committed(void *arg, int status, struct lm_pool_result *res)
 			send_envelope(c, &e, false);
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 done:
 	free(p);
@@ -524,8 +529,8 @@ static void on_session_open(struct lm_client *c, const Lm__Envelope *env)
 		}
 		digest_secret(o->secret.data, digest);
 		if (CRYPTO_memcmp(digest, ps.secret_digest, 32) != 0) {
-			lm_log("denied", "peer=%s resume of session=%016llx with a wrong secret", c->peer,
-			       (unsigned long long)o->session_id);
+			lm_log("denied", "peer=%s resume of session=%016llx with a wrong secret",
+			       c->peer, (unsigned long long)o->session_id);
 			send_error(c, env->request_id, LMC_ENOSESSION,
 			           "session unknown or expired: open a new one", false);
 			return;
@@ -807,8 +812,8 @@ static void on_status(struct lm_client *c, const Lm__Envelope *env)
 	char only[LM_NAME_MAX + 1] = "";
 	if (q->has_feature && q->feature.len)
 		lm_bytes_to_cstr(&q->feature, only, sizeof only);
-	struct status_build b = {.c = c, .holders = q->has_holders && q->holders,
-	                         .only = only[0] ? only : NULL};
+	struct status_build b = {
+	        .c = c, .holders = q->has_holders && q->holders, .only = only[0] ? only : NULL};
 
 	struct lm_cluster_status cs;
 	lm_cluster_status(s->cluster, &cs);
@@ -821,25 +826,29 @@ static void on_status(struct lm_client *c, const Lm__Envelope *env)
 		ss->address = s->addresses[i];
 		ss->has_role = 1;
 		if ((unsigned)i + 1 == s->node) {
-			ss->role = cs.role == LM_CLUSTER_LEADER      ? LM__SERVER_ROLE__SERVER_ROLE_LEADER
-			           : cs.role == LM_CLUSTER_FOLLOWER  ? LM__SERVER_ROLE__SERVER_ROLE_FOLLOWER
-			           : cs.role == LM_CLUSTER_CANDIDATE ? LM__SERVER_ROLE__SERVER_ROLE_CANDIDATE
-			                                             : LM__SERVER_ROLE__SERVER_ROLE_UNKNOWN;
+			ss->role = cs.role == LM_CLUSTER_LEADER
+			                   ? LM__SERVER_ROLE__SERVER_ROLE_LEADER
+			           : cs.role == LM_CLUSTER_FOLLOWER
+			                   ? LM__SERVER_ROLE__SERVER_ROLE_FOLLOWER
+			           : cs.role == LM_CLUSTER_CANDIDATE
+			                   ? LM__SERVER_ROLE__SERVER_ROLE_CANDIDATE
+			                   : LM__SERVER_ROLE__SERVER_ROLE_UNKNOWN;
 			ss->has_uptime_s = ss->has_term = ss->has_applied_index = 1;
 			ss->uptime_s = (uv_now(s->loop) - s->started_ms) / 1000;
 			ss->version = LM_SERVER_VERSION;
 			ss->term = cs.term;
 			ss->applied_index = cs.applied_index;
 		} else {
-			ss->role = cs.leader_id == (unsigned)i + 1 ? LM__SERVER_ROLE__SERVER_ROLE_LEADER
-			                                           : LM__SERVER_ROLE__SERVER_ROLE_UNKNOWN;
+			ss->role = cs.leader_id == (unsigned)i + 1
+			                   ? LM__SERVER_ROLE__SERVER_ROLE_LEADER
+			                   : LM__SERVER_ROLE__SERVER_ROLE_UNKNOWN;
 		}
 	}
 	int32_t today = (int32_t)(lm_server_now_us() / 1000000 / 86400);
 	lm_pool_each_feature(s->pool, today, status_feature, status_holder, &b);
 	if (b.oom) {
-		send_error(c, env->request_id, LMC_ENOMEM, "server out of memory building the status",
-		           false);
+		send_error(c, env->request_id, LMC_ENOMEM,
+		           "server out of memory building the status", false);
 	} else {
 		Lm__Envelope e;
 		lm_envelope_init(&e, env->request_id);
@@ -852,7 +861,8 @@ static void on_status(struct lm_client *c, const Lm__Envelope *env)
 		e.status_reply = &r;
 		if (lm__envelope__get_packed_size(&e) > LM_FRAME_REPLY_MAX)
 			send_error(c, env->request_id, LMC_ETOOLARGE,
-			           "status too large for one reply: ask for one feature (-f)", false);
+			           "status too large for one reply: ask for one feature (-f)",
+			           false);
 		else
 			send_envelope(c, &e, false);
 	}
@@ -870,8 +880,9 @@ static bool admin_allowed(struct lm_client *c, const Lm__Envelope *env)
 {
 	if (c->local || c->s->cfg.remote_admin)
 		return true;
-	lm_log("denied", "peer=%s user=%s %s: admin requests come from this machine only "
-	                 "(start lmd with --remote-admin to allow others)",
+	lm_log("denied",
+	       "peer=%s user=%s %s: admin requests come from this machine only "
+	       "(start lmd with --remote-admin to allow others)",
 	       c->peer, c->user, lm_body_name(env->body_case));
 	send_error(c, env->request_id, LMC_EDENIED,
 	           "admin requests are accepted from the server's own machine only (lmd "
@@ -1000,7 +1011,8 @@ static void on_reread(struct lm_client *c, const Lm__Envelope *env)
 	for (size_t i = 0; i < f.nlines; i++) {
 		if (lm_license_verify(&f, &f.lines[i], s->vendor_key) != 0) {
 			snprintf(msg, sizeof msg,
-			         "%s:%d: signature does not verify (still serving the previous license)",
+			         "%s:%d: signature does not verify (still serving the previous "
+			         "license)",
 			         s->cfg.license_path, f.lines[i].lineno);
 			lm_license_free(&f);
 			send_error(c, env->request_id, LMC_EBADSIG, msg, false);
@@ -1066,9 +1078,7 @@ static void handle_frame(struct lm_client *c, const uint8_t *payload, size_t len
 	case LM__ENVELOPE__BODY_REMOVE_REQUEST: on_remove(c, env); break;
 	case LM__ENVELOPE__BODY_SHUTDOWN_REQUEST: on_shutdown(c, env); break;
 	case LM__ENVELOPE__BODY_REREAD_REQUEST: on_reread(c, env); break;
-	default:
-		send_error(c, env->request_id, LMC_EPROTO, "unsupported request", true);
-		break;
+	default: send_error(c, env->request_id, LMC_EPROTO, "unsupported request", true); break;
 	}
 	lm_arena_reset(&s->arena);
 }
@@ -1155,8 +1165,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread < 0) {
 		if (c->session_id)
-			lm_log("disconnect", "peer=%s user=%s session=%016llx kept for resume", c->peer,
-			       c->user, (unsigned long long)c->session_id);
+			lm_log("disconnect", "peer=%s user=%s session=%016llx kept for resume",
+			       c->peer, c->user, (unsigned long long)c->session_id);
 		lm_client_close(c);
 		return;
 	}

@@ -15,7 +15,7 @@ struct lm_client;
 struct lm_live_session {
 	uint64_t id;            /* 0: free slot */
 	uint64_t last_heard_ms; /* uv_now() of the last heartbeat or request */
-	struct lm_client *conn;   /* attached connection, or NULL */
+	struct lm_client *conn; /* attached connection, or NULL */
 	bool closing;           /* a CloseSession is being proposed */
 };
 

@@ -41,19 +41,19 @@
 #include "client/license.h"
 
 /* Limits of the pool, each refused with LMC_ELIMIT by apply. */
-#define LM_POOL_SESSIONS_MAX 200000
+#define LM_POOL_SESSIONS_MAX            200000
 #define LM_POOL_HANDLES_PER_SESSION_MAX 1024
 
 struct lm_pool;
 
 /* The outcome of applying one command, for the server that proposed it. */
 struct lm_pool_result {
-	int code;               /* 0 or a negative LMC_E* */
-	uint64_t handle;        /* Checkout: the new handle (or the retried one) */
-	uint32_t count;         /* Checkout: seats granted; Checkin/CloseSession/Remove: seats
-	                           returned; SetLicense: lines loaded */
-	uint32_t line;          /* Checkout: index into the license set of the backing line */
-	char message[256];      /* a sentence for denials: "all 5 seats of stats 29.0 in use" */
+	int code;          /* 0 or a negative LMC_E* */
+	uint64_t handle;   /* Checkout: the new handle (or the retried one) */
+	uint32_t count;    /* Checkout: seats granted; Checkin/CloseSession/Remove: seats
+	                      returned; SetLicense: lines loaded */
+	uint32_t line;     /* Checkout: index into the license set of the backing line */
+	char message[256]; /* a sentence for denials: "all 5 seats of stats 29.0 in use" */
 };
 
 /* Opens (creating if needed) the store in dir and empties it: the raft log
@@ -91,8 +91,7 @@ int lm_pool_digest(struct lm_pool *p, uint8_t digest[32]);
 
 /* The signed line with index i of the license set: canonical text and
  * signature, copied out.  LMC_ENOFEATURE when there is no such line. */
-int lm_pool_line(struct lm_pool *p, uint32_t i, char *text, size_t size,
-                 uint8_t sig[LM_SIG_LEN]);
+int lm_pool_line(struct lm_pool *p, uint32_t i, char *text, size_t size, uint8_t sig[LM_SIG_LEN]);
 
 struct lm_pool_session {
 	uint64_t id;
@@ -125,10 +124,10 @@ int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_po
 struct lm_pool_feature {
 	char name[LM_NAME_MAX + 1];
 	char version[LM_VERSION_MAX + 1];
-	uint32_t issued;   /* seats of the lines in their dates at `today` */
+	uint32_t issued; /* seats of the lines in their dates at `today` */
 	uint32_t in_use;
-	int32_t expiry;    /* latest expiry among its lines; LM_DATE_NONE when its
-	                      lines are gone and only held seats keep it listed */
+	int32_t expiry; /* latest expiry among its lines; LM_DATE_NONE when its
+	                   lines are gone and only held seats keep it listed */
 };
 /* Calls fn for every (feature, version) pool, and for each its holders via
  * holder_fn when non-NULL, as of day today. */

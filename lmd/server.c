@@ -47,7 +47,8 @@ static void load_license(struct lm_server *s)
 		if (lm_license_verify(&s->license, l, s->vendor_key) != 0)
 			lm_fatal("%s:%d: %s %s: %s; lmd serves only files the vendor signed, "
 			         "unchanged (check the --pubkey is this vendor's)",
-			         s->cfg.license_path, l->lineno, lm_line_type_name(l->type), l->name,
+			         s->cfg.license_path, l->lineno, lm_line_type_name(l->type),
+			         l->name,
 			         l->has_sig ? "signature does not verify" : "line is not signed");
 	}
 	if (s->license.nservers == 0)
@@ -148,9 +149,9 @@ static int fsm_restore(void *data, uint64_t index, const void *buf, size_t len)
 }
 
 static struct lm_cluster_fsm fsm = {
-	.apply = fsm_apply,
-	.snapshot = fsm_snapshot,
-	.restore = fsm_restore,
+        .apply = fsm_apply,
+        .snapshot = fsm_snapshot,
+        .restore = fsm_restore,
 };
 
 struct proposal {
@@ -195,8 +196,9 @@ static void set_license_done(void *arg, int status, struct lm_pool_result *res)
 		lm_log("license", "serving %zu license lines from %s", s->license.nlines,
 		       s->cfg.license_path);
 	else
-		lm_log("error", "could not commit the license set (status %d); will retry at the "
-		                "next election",
+		lm_log("error",
+		       "could not commit the license set (status %d); will retry at the "
+		       "next election",
 		       status);
 }
 
@@ -268,8 +270,9 @@ static void on_cluster_change(void *arg, bool ready)
 	lm_live_clear(&s->live);
 	if (ready) {
 		lm_pool_each_session(s->pool, add_live, s);
-		lm_log("leader", "serving clients on port %u (%zu sessions, each given %u ms of "
-		                 "grace)",
+		lm_log("leader",
+		       "serving clients on port %u (%zu sessions, each given %u ms of "
+		       "grace)",
 		       s->port, s->live.count, s->cfg.timeout_ms);
 		int rc = lm_server_propose_license(s);
 		if (rc != 0)
@@ -389,11 +392,11 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	make_dir(path);
 
 	struct lm_cluster_config cc = {
-		.id = s->node,
-		.nnodes = (unsigned)s->license.nservers,
-		.dir = path,
-		.election_ms = cfg->election_ms,
-		.heartbeat_ms = cfg->election_ms / 10 ? cfg->election_ms / 10 : 1,
+	        .id = s->node,
+	        .nnodes = (unsigned)s->license.nservers,
+	        .dir = path,
+	        .election_ms = cfg->election_ms,
+	        .heartbeat_ms = cfg->election_ms / 10 ? cfg->election_ms / 10 : 1,
 	};
 	for (int i = 0; i < s->license.nservers; i++)
 		cc.addresses[i] = s->raft_addresses[i];
@@ -439,8 +442,9 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	s->started_ms = uv_now(loop);
 
-	lm_log("start", "%s (raft %s) node %u of %d, clients on %s:%u, replication on %s, "
-	                "data in %s, heartbeat %u ms, session timeout %u ms",
+	lm_log("start",
+	       "%s (raft %s) node %u of %d, clients on %s:%u, replication on %s, "
+	       "data in %s, heartbeat %u ms, session timeout %u ms",
 	       LM_SERVER_VERSION, lm_cluster_raft_version(), s->node, s->license.nservers,
 	       cfg->listen_addr, s->port, s->raft_addresses[s->node - 1], cfg->data_dir,
 	       cfg->heartbeat_ms, cfg->timeout_ms);

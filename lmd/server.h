@@ -37,12 +37,12 @@ struct lm_server {
 	struct lm_pool *pool;
 	struct lm_cluster *cluster;
 	struct lm_live live;
-	bool ready;                 /* leader with its barrier applied */
+	bool ready; /* leader with its barrier applied */
 
 	uv_tcp_t listener;
 	uv_timer_t expiry_timer;
 	uv_signal_t sigterm, sigint;
-	struct lm_client *conns;      /* all connections, a doubly linked list */
+	struct lm_client *conns; /* all connections, a doubly linked list */
 	unsigned nconns;
 	uint64_t started_ms;
 	bool stopping;

@@ -25,8 +25,9 @@ static int load_servers(const char *cmd, const char *source, struct lm_server_li
 	if (!source)
 		source = getenv("LM_LICENSE_FILE");
 	if (!source || !*source) {
-		fprintf(stderr, "%s: name the servers with -c port@host (or a license file), or set "
-		                "LM_LICENSE_FILE\n",
+		fprintf(stderr,
+		        "%s: name the servers with -c port@host (or a license file), or set "
+		        "LM_LICENSE_FILE\n",
 		        cmd);
 		return -1;
 	}
@@ -205,12 +206,13 @@ static void stat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
 
 static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r, bool all)
 {
-	char buf[LM_WIRE_USER_MAX + 1], host[LM_WIRE_HOST_MAX + 1], display[LM_WIRE_DISPLAY_MAX + 1];
+	char buf[LM_WIRE_USER_MAX + 1], host[LM_WIRE_HOST_MAX + 1],
+	        display[LM_WIRE_DISPLAY_MAX + 1];
 	printf("License server status:\n");
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].self)
-			printf("  %s: %s, up %llus, %s, term %llu, applied index %llu\n", v[i].address,
-			       v[i].role, (unsigned long long)v[i].self->uptime_s,
+			printf("  %s: %s, up %llus, %s, term %llu, applied index %llu\n",
+			       v[i].address, v[i].role, (unsigned long long)v[i].self->uptime_s,
 			       v[i].self->version ? v[i].self->version : "?",
 			       (unsigned long long)v[i].self->term,
 			       (unsigned long long)v[i].self->applied_index);
@@ -239,16 +241,18 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 			bytes_str(&h->host, host, sizeof host);
 			bytes_str(&h->display, display, sizeof display);
 			print_since(h->since, since, sizeof since);
-			printf("    %s %s %s, %u seat%s since %s (handle %llu)\n", buf, host, display,
-			       h->count, h->count == 1 ? "" : "s", since, (unsigned long long)h->handle);
+			printf("    %s %s %s, %u seat%s since %s (handle %llu)\n", buf, host,
+			       display, h->count, h->count == 1 ? "" : "s", since,
+			       (unsigned long long)h->handle);
 		}
 	}
 }
 
 int lm_cmd_lmstat(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
 	const char *source = NULL, *feature = NULL;
 	bool all = false, json = false;
 	int opt;
@@ -263,7 +267,8 @@ int lm_cmd_lmstat(int argc, char **argv)
 			printf("usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--json]\n");
 			return 0;
 		default:
-			fprintf(stderr, "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--json]\n");
+			fprintf(stderr,
+			        "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--json]\n");
 			return 2;
 		}
 	}
@@ -402,7 +407,8 @@ int lm_cmd_lmremove(int argc, char **argv)
 		q.has_handle = 1;
 		q.handle = strtoull(a[1], &end, 10);
 		if (*end || !*a[1]) {
-			fprintf(stderr, "lmremove: handle %s: expected a number as lmstat -a prints\n",
+			fprintf(stderr,
+			        "lmremove: handle %s: expected a number as lmstat -a prints\n",
 			        a[1]);
 			return 2;
 		}

@@ -23,17 +23,17 @@ struct line_verdict {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: lmutil lmdiag -c LICENSE_FILE --pubkey VENDOR_PUBLIC.pem [--version V]\n"
-	             "                     [--root DIR] [--json] [FEATURE]\n"
-	             "Explains whether each feature of the file (or FEATURE) can be used on this\n"
-	             "machine. Exit 0 only when FEATURE (or every feature) is usable.\n");
+	fprintf(out,
+	        "usage: lmutil lmdiag -c LICENSE_FILE --pubkey VENDOR_PUBLIC.pem [--version V]\n"
+	        "                     [--root DIR] [--json] [FEATURE]\n"
+	        "Explains whether each feature of the file (or FEATURE) can be used on this\n"
+	        "machine. Exit 0 only when FEATURE (or every feature) is usable.\n");
 }
 
 /* A counted line is usable through lmd when it is signed and within its
  * dates and version; whether lmd may run here is reported separately. */
 static void judge_counted(const struct lm_license_file *f, const struct lm_license *l,
-                          EVP_PKEY *key, const char *version, int32_t today,
-                          struct line_verdict *v)
+                          EVP_PKEY *key, const char *version, int32_t today, struct line_verdict *v)
 {
 	if (lm_license_verify(f, l, key) != 0) {
 		v->code = LMC_EBADSIG;
@@ -177,9 +177,9 @@ static const char *server_line_here(const struct lm_license_file *f, const struc
 int lm_cmd_lmdiag(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"pubkey", required_argument, NULL, 'k'}, {"version", required_argument, NULL, 'v'},
-		{"root", required_argument, NULL, 'r'},   {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	        {"pubkey", required_argument, NULL, 'k'}, {"version", required_argument, NULL, 'v'},
+	        {"root", required_argument, NULL, 'r'},   {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL, *pubkey = NULL, *version = NULL, *root = NULL;
 	bool json = false;
@@ -202,7 +202,8 @@ int lm_cmd_lmdiag(int argc, char **argv)
 		return 2;
 	}
 	if (version && !lm_version_valid(version)) {
-		fprintf(stderr, "lmdiag: --version %s: expected numbers separated by dots, like 29.0\n",
+		fprintf(stderr,
+		        "lmdiag: --version %s: expected numbers separated by dots, like 29.0\n",
 		        version);
 		return 2;
 	}

@@ -126,12 +126,12 @@ void th_make_machine(const char *root, const struct th_machine *m)
 struct th_machine th_machine_default(void)
 {
 	struct th_machine m = {
-		.machine_id = "4f1c2b9a8e7d4c3b9a1f0e2d3c4b5a69",
-		.product_uuid = "6A1B2C3D-4E5F-6789-ABCD-EF0123456789",
-		.macs = {"52:54:00:12:34:56", "52:54:00:ab:cd:ef"},
-		.hostname = "build-07.example.com",
-		.disk_uuid = "2f8e1c3a-5b7d-4e9f-8a1b-3c5d7e9f1a2b",
-		.cpu_model = "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz",
+	        .machine_id = "4f1c2b9a8e7d4c3b9a1f0e2d3c4b5a69",
+	        .product_uuid = "6A1B2C3D-4E5F-6789-ABCD-EF0123456789",
+	        .macs = {"52:54:00:12:34:56", "52:54:00:ab:cd:ef"},
+	        .hostname = "build-07.example.com",
+	        .disk_uuid = "2f8e1c3a-5b7d-4e9f-8a1b-3c5d7e9f1a2b",
+	        .cpu_model = "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz",
 	};
 	return m;
 }

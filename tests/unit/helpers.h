@@ -16,10 +16,10 @@ const char *th_path(const char *dir, const char *name);
 struct th_machine {
 	const char *machine_id;
 	const char *product_uuid;
-	const char *macs[4];    /* physical interfaces eth0..eth3 */
+	const char *macs[4]; /* physical interfaces eth0..eth3 */
 	const char *hostname;
-	const char *disk_uuid;  /* filesystem UUID of / */
-	const char *cpu_model;  /* "model name" */
+	const char *disk_uuid; /* filesystem UUID of / */
+	const char *cpu_model; /* "model name" */
 };
 /* Lays out the files lockcode.c reads (see client/lockcode.h) under root. */
 void th_make_machine(const char *root, const struct th_machine *m);

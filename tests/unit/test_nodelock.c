@@ -54,15 +54,14 @@ static const char *write_signed(const char *name, const char *text)
 	return path;
 }
 
-static int check_file(const char *path, const char *feature, const char *version,
-                      char *reason)
+static int check_file(const char *path, const char *feature, const char *version, char *reason)
 {
 	struct lm_license_file f;
 	struct lm_parse_error err;
 	assert_int_equal(lm_license_load(path, &f, &err), 0);
 	const struct lm_license *usable;
-	int rc = lm_nodelock_check(&f, fx.pub, &fx.here, feature, version, lm_date_today(),
-	                           &usable, reason, 512);
+	int rc = lm_nodelock_check(&f, fx.pub, &fx.here, feature, version, lm_date_today(), &usable,
+	                           reason, 512);
 	assert_true((rc == 0) == (usable != NULL));
 	lm_license_free(&f);
 	return rc;
@@ -122,8 +121,7 @@ static void each_failure_has_its_code(void **state)
 	         date_from_today(0, d1), fx.lockcode);
 	assert_int_equal(check_file(write_signed("today.lic", text), "stats", "29", reason), 0);
 
-	snprintf(text, sizeof text,
-	         "FEATURE stats acme 29.0 %s uncounted HOSTID=%s START=%s\n",
+	snprintf(text, sizeof text, "FEATURE stats acme 29.0 %s uncounted HOSTID=%s START=%s\n",
 	         date_from_today(30, d1), fx.lockcode, date_from_today(2, d2));
 	assert_int_equal(check_file(write_signed("future.lic", text), "stats", "29", reason),
 	                 LMC_ENOTSTARTED);
@@ -136,8 +134,8 @@ static void each_failure_has_its_code(void **state)
 	assert_int_equal(check_file(path, "stats", "30", reason), LMC_EVERSION);
 	assert_int_equal(check_file(path, "graphics", "1", reason), LMC_ENOFEATURE);
 
-	snprintf(text, sizeof text,
-	         "SERVER lic1 %s 27000\nFEATURE stats acme 29.0 permanent 5\n", fx.lockcode);
+	snprintf(text, sizeof text, "SERVER lic1 %s 27000\nFEATURE stats acme 29.0 permanent 5\n",
+	         fx.lockcode);
 	assert_int_equal(check_file(write_signed("counted.lic", text), "stats", "29", reason),
 	                 LMC_ECOUNTED);
 }
@@ -185,9 +183,8 @@ static void a_line_signed_by_another_vendor_is_refused(void **state)
 	EVP_PKEY *ours = fx.pub, *other = NULL;
 	char err[256];
 	char *dir = th_tempdir();
-	assert_int_equal(lm_key_generate(th_path(dir, "o.pem"), th_path(dir, "o.pub"), err,
-	                                 sizeof err),
-	                 0);
+	assert_int_equal(
+	        lm_key_generate(th_path(dir, "o.pem"), th_path(dir, "o.pub"), err, sizeof err), 0);
 	assert_int_equal(lm_key_load_public(th_path(dir, "o.pub"), &other, err, sizeof err), 0);
 	fx.pub = other;
 	assert_int_equal(check_file(path, "stats", "29", reason), LMC_EBADSIG);
@@ -285,13 +282,13 @@ static void open_reports_bad_inputs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(nodelocked_line_is_usable_here),
-		cmocka_unit_test(each_failure_has_its_code),
-		cmocka_unit_test(another_machine_is_refused_a_changed_card_is_not),
-		cmocka_unit_test(a_line_signed_by_another_vendor_is_refused),
-		cmocka_unit_test(the_most_telling_failure_is_reported),
-		cmocka_unit_test(applications_check_out_through_the_public_api),
-		cmocka_unit_test(open_reports_bad_inputs),
+	        cmocka_unit_test(nodelocked_line_is_usable_here),
+	        cmocka_unit_test(each_failure_has_its_code),
+	        cmocka_unit_test(another_machine_is_refused_a_changed_card_is_not),
+	        cmocka_unit_test(a_line_signed_by_another_vendor_is_refused),
+	        cmocka_unit_test(the_most_telling_failure_is_reported),
+	        cmocka_unit_test(applications_check_out_through_the_public_api),
+	        cmocka_unit_test(open_reports_bad_inputs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown) ? 1 : 0;
 }
