@@ -1,0 +1,109 @@
+#!/bin/sh
+# One lmd under failure: kill -9 and restart of the server, a dropped
+# connection, hostile frames, retried requests, a server running a license
+# another vendor signed.  Seats are never lost or granted twice.
+. "$TESTS_SRCDIR/integration/lib.sh"
+. "$TESTS_SRCDIR/integration/server_lib.sh"
+need_test_hooks
+
+make_vendor
+code=$(make_server_machine 1)
+port=$(free_port)
+S=$port@127.0.0.1
+cat >"$TMP/template.lic" <<LIC
+SERVER 127.0.0.1 $code $port
+VENDOR acme
+FEATURE stats acme 29.0 permanent 4
+LIC
+sign_license "$TMP/template.lic" "$TMP/server.lic"
+
+lmd_up()
+{
+	LM_HOSTID_ROOT="$TMP/m1" start_lmd lmd -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" \
+		--data "$TMP/data" --listen 127.0.0.1 --heartbeat 200 --session-timeout 3000
+	wait_port "$port"
+}
+in_use()
+{
+	"$LMUTIL" lmstat -c "$S" -f stats --json |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["features"][0]["in_use"])'
+}
+wait_in_use()
+{
+	_n=0
+	until [ "$(in_use 2>/dev/null)" = "$1" ]; do
+		_n=$((_n + 1))
+		[ $_n -lt 200 ] || fail "in_use is $(in_use), expected $1"
+		sleep 0.05
+	done
+}
+co_bg() { (exec "$LMUTIL" checkout --pubkey "$TMP/vendor.pub" --json "$@") & }
+
+lmd_up
+wait_log "$TMP/lmd.log" ' license serving'
+
+note "kill -9 of lmd: held seats survive the restart and the client never notices"
+co_bg -c "$S" stats --count 2 --hold 8 >"$TMP/holder.json" 2>"$TMP/holder.err"
+holder=$!
+wait_log "$TMP/holder.json" '"granted"'
+kill_lmd lmd KILL
+lmd_up
+wait_log "$TMP/lmd.log" ' resume session=' 20
+[ "$(in_use)" = 2 ] || fail "after the restart $(in_use) seats are in use, expected 2"
+wait "$holder" || fail "the holding client failed: $(cat "$TMP/holder.err")"
+grep -q '"lost"' "$TMP/holder.json" && fail "the client saw its seats lost"
+expect_grep '"released"' "$TMP/holder.json"
+wait_in_use 0
+
+note "a dropped connection resumes its session with its seats, counted once"
+pport=$(free_port)
+python3 "$TESTS_SRCDIR/integration/proxy.py" "$pport" "$port" &
+proxy=$!
+at_exit "kill $proxy"
+wait_port "$pport"
+co_bg -c "$pport@127.0.0.1" stats --hold 6 >"$TMP/dropped.json" 2>&1
+dropped=$!
+wait_log "$TMP/dropped.json" '"granted"'
+resumes=$(grep -c ' resume session=' "$TMP/lmd.log")
+kill "$proxy"
+wait "$proxy" 2>/dev/null
+python3 "$TESTS_SRCDIR/integration/proxy.py" "$pport" "$port" &
+proxy=$!
+at_exit "kill $proxy"
+n=0
+until [ "$(grep -c ' resume session=' "$TMP/lmd.log")" -gt "$resumes" ]; do
+	n=$((n + 1))
+	[ $n -lt 200 ] || fail "the client did not resume its session"
+	sleep 0.05
+done
+[ "$(in_use)" = 1 ] || fail "after the resume $(in_use) seats are in use, expected 1"
+wait "$dropped"
+grep -q '"lost"' "$TMP/dropped.json" && fail "the dropped client saw its seat lost"
+wait_in_use 0
+
+note "hostile frames are refused while other clients keep working"
+co_bg -c "$S" stats --hold 4 >"$TMP/bystander.json" 2>&1
+bystander=$!
+wait_log "$TMP/bystander.json" '"granted"'
+for scenario in garbage oversized truncated unknown no-hello; do
+	expect_status 0 python3 "$TESTS_SRCDIR/integration/wire.py" "$port" "$scenario"
+done
+expect_grep ' bad request: ' "$TMP/lmd.log"
+expect_grep 'exceeds the limit' "$TMP/lmd.log"
+expect_status 0 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" stats --hold 0
+wait "$bystander" || fail "a bystander client failed during the hostile frames"
+expect_grep '"released"' "$TMP/bystander.json"
+
+note "a retried request id is answered again, never granted twice"
+expect_status 0 python3 "$TESTS_SRCDIR/integration/wire.py" "$port" retry
+expect_grep '^handles ' "$TMP/out"
+# The retry client's two seats are held until its session expires.
+[ "$(in_use)" = 2 ] || fail "$(in_use) seats in use after a retried checkout, expected 2"
+wait_in_use 0
+
+note "a client with another vendor's key refuses the server's grant"
+"$LMVENDOR" keygen "$TMP/other.pem" "$TMP/other.pub" >/dev/null
+expect_status 1 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/other.pub" --json stats --hold 0
+expect_grep 'LMC_EBADSIG' "$TMP/out"
+wait_in_use 0
+exit 0
