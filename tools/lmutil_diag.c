@@ -19,7 +19,53 @@ struct line_verdict {
 	const struct lm_license *line;
 	int code;
 	char reason[512];
+	bool feature_usable; /* some line of this feature is usable */
 };
+
+/* Verdicts are grouped by feature (in order of first appearance), so a
+ * feature starts where the name changes. */
+static bool starts_feature(const struct line_verdict *v, size_t i)
+{
+	return i == 0 || strcmp(v[i - 1].line->name, v[i].line->name) != 0;
+}
+
+static bool same_feature(const struct line_verdict *v, size_t i, size_t k)
+{
+	return strcmp(v[i].line->name, v[k].line->name) == 0;
+}
+
+/* Reorders v so that each feature's lines are together, and marks each
+ * with whether its feature is usable. */
+static int group_by_feature(struct line_verdict *v, size_t n)
+{
+	struct line_verdict *out = malloc((n ? n : 1) * sizeof *out);
+	bool *taken = calloc(n ? n : 1, sizeof *taken);
+	if (!out || !taken) {
+		free(out);
+		free(taken);
+		return -1;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (taken[i])
+			continue;
+		size_t start = o;
+		bool usable = false;
+		for (size_t k = i; k < n; k++) {
+			if (!taken[k] && same_feature(v, i, k)) {
+				taken[k] = true;
+				usable |= v[k].code == 0;
+				out[o++] = v[k];
+			}
+		}
+		for (size_t k = start; k < o; k++)
+			out[k].feature_usable = usable;
+	}
+	memcpy(v, out, n * sizeof *v);
+	free(out);
+	free(taken);
+	return 0;
+}
 
 static void usage(FILE *out)
 {
@@ -56,8 +102,7 @@ static void judge_counted(const struct lm_license_file *f, const struct lm_licen
 	         l->count, where);
 }
 
-static void print_json(const char *path, const struct lm_license_file *f,
-                       const struct line_verdict *v, size_t n, const char *only,
+static void print_json(const char *path, const struct line_verdict *v, size_t n, const char *only,
                        const char *server_here)
 {
 	printf("{");
@@ -72,59 +117,45 @@ static void print_json(const char *path, const struct lm_license_file *f,
 	printf("[");
 	bool first_feature = true;
 	for (size_t i = 0; i < n; i++) {
-		const char *name = v[i].line->name;
-		if (only && strcmp(name, only) != 0)
+		const struct lm_license *l = v[i].line;
+		if (only && strcmp(l->name, only) != 0)
 			continue;
-		/* Print each feature once, at its first line. */
-		size_t j = 0;
-		while (j < i && strcmp(v[j].line->name, name) != 0)
-			j++;
-		if (j < i)
-			continue;
-		bool usable = false;
-		for (size_t k = i; k < n; k++)
-			usable |= strcmp(v[k].line->name, name) == 0 && v[k].code == 0;
-		printf("%s{", first_feature ? "" : ",");
-		first_feature = false;
-		lm_json_key(stdout, "name", 1);
-		lm_json_string(stdout, name);
-		lm_json_key(stdout, "usable", 0);
-		printf(usable ? "true" : "false");
-		lm_json_key(stdout, "lines", 0);
-		printf("[");
-		bool first_line = true;
-		for (size_t k = i; k < n; k++) {
-			const struct lm_license *l = v[k].line;
-			if (strcmp(l->name, name) != 0)
-				continue;
-			char expiry[16];
-			lm_date_format(l->expiry, expiry, sizeof expiry);
-			printf("%s{", first_line ? "" : ",");
-			first_line = false;
-			lm_json_key(stdout, "line", 1);
-			printf("%d", l->lineno);
-			lm_json_key(stdout, "type", 0);
-			lm_json_string(stdout, lm_line_type_name(l->type));
-			lm_json_key(stdout, "version", 0);
-			lm_json_string(stdout, l->version);
-			lm_json_key(stdout, "counted", 0);
-			printf(l->uncounted ? "false" : "true");
-			lm_json_key(stdout, "count", 0);
-			printf("%u", l->uncounted ? 0 : l->count);
-			lm_json_key(stdout, "expiry", 0);
-			lm_json_string(stdout, expiry);
+		if (starts_feature(v, i)) {
+			printf("%s", first_feature ? "{" : "]},{");
+			first_feature = false;
+			lm_json_key(stdout, "name", 1);
+			lm_json_string(stdout, l->name);
 			lm_json_key(stdout, "usable", 0);
-			printf(v[k].code == 0 ? "true" : "false");
-			lm_json_key(stdout, "code", 0);
-			lm_json_string(stdout, lmc_errname(v[k].code));
-			lm_json_key(stdout, "reason", 0);
-			lm_json_string(stdout, v[k].reason);
-			printf("}");
+			printf(v[i].feature_usable ? "true" : "false");
+			lm_json_key(stdout, "lines", 0);
+			printf("[");
+		} else {
+			printf(",");
 		}
-		printf("]}");
+		char expiry[16];
+		lm_date_format(l->expiry, expiry, sizeof expiry);
+		printf("{");
+		lm_json_key(stdout, "line", 1);
+		printf("%d", l->lineno);
+		lm_json_key(stdout, "type", 0);
+		lm_json_string(stdout, lm_line_type_name(l->type));
+		lm_json_key(stdout, "version", 0);
+		lm_json_string(stdout, l->version);
+		lm_json_key(stdout, "counted", 0);
+		printf(l->uncounted ? "false" : "true");
+		lm_json_key(stdout, "count", 0);
+		printf("%u", l->uncounted ? 0 : l->count);
+		lm_json_key(stdout, "expiry", 0);
+		lm_json_string(stdout, expiry);
+		lm_json_key(stdout, "usable", 0);
+		printf(v[i].code == 0 ? "true" : "false");
+		lm_json_key(stdout, "code", 0);
+		lm_json_string(stdout, lmc_errname(v[i].code));
+		lm_json_key(stdout, "reason", 0);
+		lm_json_string(stdout, v[i].reason);
+		printf("}");
 	}
-	printf("]}\n");
-	(void)f;
+	printf(first_feature ? "]}\n" : "]}]}\n");
 }
 
 static void print_text(const char *path, const struct line_verdict *v, size_t n, const char *only,
@@ -134,27 +165,16 @@ static void print_text(const char *path, const struct line_verdict *v, size_t n,
 	if (server_here)
 		printf("This machine matches %s: lmd may serve this file here.\n", server_here);
 	for (size_t i = 0; i < n; i++) {
-		const char *name = v[i].line->name;
-		if (only && strcmp(name, only) != 0)
+		if (only && strcmp(v[i].line->name, only) != 0)
 			continue;
-		size_t j = 0;
-		while (j < i && strcmp(v[j].line->name, name) != 0)
-			j++;
-		if (j < i)
-			continue;
-		bool usable = false;
-		for (size_t k = i; k < n; k++)
-			usable |= strcmp(v[k].line->name, name) == 0 && v[k].code == 0;
-		printf("\nFeature %s: %s\n", name, usable ? "usable" : "NOT usable");
-		for (size_t k = i; k < n; k++) {
-			if (strcmp(v[k].line->name, name) != 0)
-				continue;
-			if (v[k].code == 0)
-				printf("  ok    %s\n", v[k].reason);
-			else
-				printf("  no    %s\n        (%s: %s)\n", v[k].reason,
-				       lmc_errname(v[k].code), lmc_errhint(v[k].code));
-		}
+		if (starts_feature(v, i))
+			printf("\nFeature %s: %s\n", v[i].line->name,
+			       v[i].feature_usable ? "usable" : "NOT usable");
+		if (v[i].code == 0)
+			printf("  ok    %s\n", v[i].reason);
+		else
+			printf("  no    %s\n        (%s: %s)\n", v[i].reason,
+			       lmc_errname(v[i].code), lmc_errhint(v[i].code));
 	}
 }
 
@@ -246,21 +266,24 @@ int lm_cmd_lmdiag(int argc, char **argv)
 		else
 			judge_counted(&f, l, key, version, today, lv);
 	}
-	/* A feature is usable when any of its lines is. */
+	if (group_by_feature(v, n) != 0) {
+		fprintf(stderr, "lmdiag: out of memory\n");
+		free(v);
+		lm_license_free(&f);
+		EVP_PKEY_free(key);
+		return 1;
+	}
 	for (size_t i = 0; i < n; i++) {
-		bool usable = false;
-		for (size_t k = 0; k < n; k++)
-			usable |= strcmp(v[k].line->name, v[i].line->name) == 0 && v[k].code == 0;
-		all_usable &= usable;
+		all_usable &= v[i].feature_usable;
 		if (feature && strcmp(v[i].line->name, feature) == 0) {
 			named_found = true;
-			named_usable = usable;
+			named_usable = v[i].feature_usable;
 		}
 	}
 	char here_buf[300];
 	const char *server_here = server_line_here(&f, &here, here_buf, sizeof here_buf);
 	if (json)
-		print_json(path, &f, v, n, feature, server_here);
+		print_json(path, v, n, feature, server_here);
 	else
 		print_text(path, v, n, feature, server_here);
 	if (feature && !named_found && !json)
