@@ -216,9 +216,9 @@ static int check_ed25519(EVP_PKEY **key, const char *what, char *err, size_t err
 
 static int load_key(const char *path_or_pem, int private, EVP_PKEY **out, char *err, size_t errsize)
 {
-	const char *text, *what;
-	size_t len;
-	char *owned;
+	const char *text = NULL, *what = NULL;
+	size_t len = 0;
+	char *owned = NULL;
 	char label[64];
 
 	*out = NULL;

@@ -155,11 +155,16 @@ int lmc_checkin(struct lmc_ctx *ctx, uint64_t handle);
  * no longer held: code is LMC_ENOHANDLE when an administrator removed them
  * (lmremove; the context then tries to check them out again), or the
  * refusal met when checking them out again after the server expired the
- * session (LMC_ENOSEATS...).  feature is valid during the call only.  The
- * handle stays valid for lmc_checkin(). */
+ * session (LMC_ENOSEATS...), or LMC_ENOQUORUM / LMC_ENOSERVER when no
+ * server could confirm them for longer than the grace period the server
+ * set (lmd --grace, 5 minutes by default: redundant servers without a
+ * quorum, or every server down).  A failover or a shorter outage is not
+ * reported at all.  feature is valid during the call only.  The handle
+ * stays valid for lmc_checkin(). */
 typedef void (*lmc_lost_cb)(void *arg, uint64_t handle, const char *feature, int code);
 /* Called on the context's background thread when lost seats, or the seats
- * of an expired session, have been checked out again: handle is the
+ * of an expired session, have been checked out again, or when a server
+ * confirms again seats reported lost for want of one: handle is the
  * application's original handle. */
 typedef void (*lmc_regained_cb)(void *arg, uint64_t handle, const char *feature);
 

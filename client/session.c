@@ -86,6 +86,10 @@ struct seat {
 	unsigned count;
 	enum seat_state state;
 	bool lost_told; /* on_lost fired since the last grant */
+	/* Reported lost because no server confirmed it within the grace
+	 * period; the server may well still hold it: a HeartbeatReply that
+	 * lists it makes it regained. */
+	bool unconfirmed;
 	/* Heartbeats sent before the grant: a HeartbeatReply to one of them
 	 * may not list the handle yet. */
 	uint64_t hb_epoch;
@@ -131,11 +135,15 @@ struct lm_session {
 	struct request *inflight;
 	uint64_t next_request_id;
 	unsigned heartbeat_ms;
+	unsigned grace_ms;
+	int64_t confirmed_at; /* a leader last vouched for the session */
+	bool grace_over;      /* seats were reported lost for want of a server */
 	int64_t hb_due;
 	bool hb_outstanding;
 	int64_t hb_sent_at;
 	uint64_t hb_sent; /* heartbeats sent so far */
 	size_t cursor;    /* the server to try first */
+	unsigned seed;    /* rand_r() state for jitter */
 	unsigned backoff;
 	int64_t next_attempt;
 	bool has_redirect;
@@ -302,6 +310,7 @@ static void queue_regain(struct lm_session *s, struct seat *seat)
 {
 	struct request *r = internal_request(REQ_CHECKOUT);
 	seat->state = SEAT_REGAINING;
+	seat->unconfirmed = false;
 	if (!r) {
 		seat->state = SEAT_LOST;
 		return;
@@ -320,7 +329,9 @@ static void finish_locked(struct lm_session *s, struct request *r, int code, con
 {
 	r->state = REQ_FINISHED;
 	r->result = code;
-	snprintf(r->message, sizeof r->message, "%s", message ? message : "");
+	/* Server messages are cut to what the request keeps. */
+	snprintf(r->message, sizeof r->message, "%.*s", (int)sizeof r->message - 1,
+	         message ? message : "");
 	if (r->regain && code != 0) {
 		struct seat *seat = seat_find(s, r->seat);
 		if (seat && seat->state == SEAT_REGAINING) {
@@ -347,7 +358,9 @@ static void finish(struct lm_session *s, struct request *r, int code, const char
 static void deliver_locked(struct lm_session *s, struct request *r, int code, const char *message)
 {
 	r->transient = code;
-	snprintf(r->message, sizeof r->message, "%s", message ? message : "");
+	/* Server messages are cut to what the request keeps. */
+	snprintf(r->message, sizeof r->message, "%.*s", (int)sizeof r->message - 1,
+	         message ? message : "");
 	if (r->one_try && r->app_waiting && !r->delivered) {
 		r->delivered = true;
 		r->result = code;
@@ -356,6 +369,16 @@ static void deliver_locked(struct lm_session *s, struct request *r, int code, co
 }
 
 /* ---- The connection ---- */
+
+/* delay_ms give or take a quarter, so that the clients that one failover
+ * cut off at the same instant do not all come back at the same instant. */
+static int64_t jitter(struct lm_session *s, unsigned delay_ms)
+{
+	if (delay_ms < 4)
+		return delay_ms;
+	unsigned spread = delay_ms / 2;
+	return (int64_t)(delay_ms - spread / 2 + (unsigned)rand_r(&s->seed) % (spread + 1));
+}
 
 static void drop_connection(struct lm_session *s)
 {
@@ -372,7 +395,7 @@ static void drop_connection(struct lm_session *s)
 		s->backoff = s->cfg.backoff_min_ms;
 		s->next_attempt = now;
 	} else {
-		s->next_attempt = now + s->backoff;
+		s->next_attempt = now + jitter(s, s->backoff);
 		s->backoff = s->backoff * 2 > s->cfg.backoff_max_ms ? s->cfg.backoff_max_ms
 		                                                    : s->backoff * 2;
 	}
@@ -441,6 +464,9 @@ static int open_session(struct lm_session *s, int64_t cap)
 	if (s->cfg.heartbeat_ms && s->cfg.heartbeat_ms < hb)
 		hb = s->cfg.heartbeat_ms;
 	s->heartbeat_ms = hb;
+	s->grace_ms = s->cfg.grace_ms                  ? s->cfg.grace_ms
+	              : r->has_grace_ms && r->grace_ms ? r->grace_ms
+	                                               : LM_SESSION_GRACE_MS;
 	return 0;
 }
 
@@ -507,7 +533,11 @@ static int attach_one(struct lm_session *s, const struct lm_server_addr *a, int6
 	int64_t now = lm_clock_ms();
 	s->connected = true;
 	s->connected_at = now;
-	s->hb_due = now + s->heartbeat_ms;
+	s->confirmed_at = now;
+	/* Seats reported lost for want of a server are confirmed by the next
+	 * HeartbeatReply: ask at once. */
+	s->hb_due = s->grace_over ? now : now + s->heartbeat_ms;
+	s->grace_over = false;
 	s->hb_outstanding = false;
 	if (s->inflight)
 		s->inflight->sent = false; /* re-sent with its request id */
@@ -523,13 +553,25 @@ static int attach_one(struct lm_session *s, const struct lm_server_addr *a, int6
 	return 0;
 }
 
+static int error_rank(int code)
+{
+	switch (code) {
+	case LMC_ENOQUORUM: return 3;
+	case LMC_ENOSERVER:
+	case LMC_ETIMEDOUT:
+	case LMC_ENOTLEADER: return 1; /* a pointer to a leader that did not answer */
+	default: return 2;             /* a server's own refusal */
+	}
+}
+
 /* One round of connection attempts: a redirect first if a follower named
  * the leader, then each server of the list once, starting with the one
  * that served last.  On failure the error is kept for the requests
  * waiting, and one-try requests get it. */
 static void attach_round(struct lm_session *s, int64_t cap)
 {
-	int last = LMC_ENOSERVER;
+	int last = LMC_ENOSERVER, last_rank = 0;
+	bool live = false; /* some server answered */
 	char message[320] = "no license server answered";
 	size_t tried = 0;
 	int redirects = 0;
@@ -564,8 +606,16 @@ static void attach_round(struct lm_session *s, int64_t cap)
 				s->cursor = index;
 			return;
 		}
-		last = rc;
-		snprintf(message, sizeof message, "%s", s->conn.error);
+		/* Reported is the most telling failure of the round: a triad
+		 * without quorum says so even when the dead servers were
+		 * tried after the live one. */
+		int rank = error_rank(rc);
+		live |= rc != LMC_ENOSERVER && rc != LMC_ETIMEDOUT;
+		if (rank >= last_rank) {
+			last = rc;
+			last_rank = rank;
+			snprintf(message, sizeof message, "%s", s->conn.error);
+		}
 		/* A follower knows the leader: go there next, a few times at
 		 * most so that two confused followers cannot bounce us. */
 		if (rc == LMC_ENOTLEADER && redirects < LM_SESSION_REDIRECTS_MAX) {
@@ -579,9 +629,21 @@ static void attach_round(struct lm_session *s, int64_t cap)
 	}
 
 	int64_t now = lm_clock_ms();
-	s->next_attempt = now + s->backoff;
-	s->backoff =
-	        s->backoff * 2 > s->cfg.backoff_max_ms ? s->cfg.backoff_max_ms : s->backoff * 2;
+	/* A server that answers but cannot serve (no leader, or a leader that
+	 * does not answer) is most likely watching an election, which lasts
+	 * one or two election timeouts (a second or two): ask again soon, but
+	 * not so often that every client of a triad without quorum hammers
+	 * the server left.  Servers that do not answer at all are backed off
+	 * all the way. */
+	unsigned max = s->cfg.backoff_max_ms;
+	if (live && max > LM_SESSION_ELECTION_RETRY_MS)
+		max = LM_SESSION_ELECTION_RETRY_MS > s->cfg.backoff_min_ms
+		              ? LM_SESSION_ELECTION_RETRY_MS
+		              : s->cfg.backoff_min_ms;
+	if (s->backoff > max)
+		s->backoff = max;
+	s->next_attempt = now + jitter(s, s->backoff);
+	s->backoff = s->backoff * 2 > max ? max : s->backoff * 2;
 	pthread_mutex_lock(&s->lock);
 	s->last_error = last;
 	snprintf(s->last_message, sizeof s->last_message, "%s", message);
@@ -819,16 +881,60 @@ static void on_heartbeat_reply(struct lm_session *s, const Lm__HeartbeatReply *m
 {
 	uint64_t answered = s->hb_sent;
 	s->hb_outstanding = false;
-	s->hb_due = lm_clock_ms() + s->heartbeat_ms;
+	s->confirmed_at = lm_clock_ms();
+	s->hb_due = s->confirmed_at + s->heartbeat_ms;
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nseats; i++) {
 		struct seat *seat = &s->seats[i];
-		if (seat->state != SEAT_HELD || seat->hb_epoch >= answered ||
-		    handle_listed(m, seat->server_handle))
+		if (seat->state != SEAT_HELD)
 			continue;
-		event_add(s, true, seat, LMC_ENOHANDLE);
+		bool listed = handle_listed(m, seat->server_handle);
+		if (seat->unconfirmed && listed) {
+			/* The server kept it all along. */
+			seat->unconfirmed = false;
+			seat->lost_told = false;
+			event_add(s, false, seat, 0);
+			continue;
+		}
+		if (seat->hb_epoch >= answered || listed)
+			continue;
+		seat->unconfirmed = false;
+		if (!seat->lost_told)
+			event_add(s, true, seat, LMC_ENOHANDLE);
 		seat->lost_told = true;
 		queue_regain(s, seat);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* When check_grace() next has something to do. */
+static int64_t grace_deadline(const struct lm_session *s)
+{
+	if (s->grace_over || !s->has_session)
+		return INT64_MAX;
+	return s->confirmed_at + (int64_t)s->grace_ms + 1;
+}
+
+/* With no server to confirm the session for longer than the grace period,
+ * the application is told that its seats are lost: it may be running on
+ * seats that nobody can vouch for any more.  They stay in the table (the
+ * servers may still hold them, and will for as long as they cannot elect a
+ * leader), and the thread keeps trying to reach one. */
+static void check_grace(struct lm_session *s)
+{
+	if (s->grace_over || !s->has_session || s->connected ||
+	    lm_clock_ms() - s->confirmed_at <= (int64_t)s->grace_ms)
+		return;
+	s->grace_over = true;
+	pthread_mutex_lock(&s->lock);
+	int code = s->last_error == LMC_ENOQUORUM ? LMC_ENOQUORUM : LMC_ENOSERVER;
+	for (size_t i = 0; i < s->nseats; i++) {
+		struct seat *seat = &s->seats[i];
+		if (seat->state != SEAT_HELD || seat->lost_told)
+			continue;
+		seat->unconfirmed = true;
+		seat->lost_told = true;
+		event_add(s, true, seat, code);
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -1015,6 +1121,7 @@ static void *run(void *arg)
 {
 	struct lm_session *s = arg;
 	for (;;) {
+		check_grace(s);
 		events_fire(s);
 		int64_t now = lm_clock_ms();
 		pthread_mutex_lock(&s->lock);
@@ -1038,7 +1145,8 @@ static void *run(void *arg)
 		}
 		if (!s->connected) {
 			if (now < s->next_attempt && !fresh) {
-				idle_until(s, min64(s->next_attempt, cap));
+				idle_until(s,
+				           min64(min64(s->next_attempt, cap), grace_deadline(s)));
 				continue;
 			}
 			attach_round(s, cap);
@@ -1083,7 +1191,9 @@ int lm_session_start(struct lm_session **out, const struct lm_session_config *cf
 	if (s->cfg.backoff_max_ms < s->cfg.backoff_min_ms)
 		s->cfg.backoff_max_ms = s->cfg.backoff_min_ms;
 	s->backoff = s->cfg.backoff_min_ms;
+	s->seed = (unsigned)getpid() ^ (unsigned)lm_clock_ms() ^ (unsigned)(uintptr_t)s;
 	s->heartbeat_ms = LM_SESSION_HEARTBEAT_MS;
+	s->grace_ms = cfg->grace_ms ? cfg->grace_ms : LM_SESSION_GRACE_MS;
 	s->conn.fd = -1;
 	s->last_error = LMC_ENOSERVER;
 	snprintf(s->last_message, sizeof s->last_message, "not connected to a license server yet");

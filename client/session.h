@@ -12,6 +12,14 @@
  * every seat the application holds, reporting each through the lost and
  * regained callbacks.
  *
+ * While no server can confirm the session (redundant servers without a
+ * quorum, every server down), the seats stay held and nothing is reported,
+ * for up to the grace period the server announced: nothing on the servers
+ * can expire a session meanwhile, and a new leader gives every session a
+ * fresh timeout.  Past the grace period the seats are reported lost (code
+ * LMC_ENOQUORUM or LMC_ENOSERVER) while the thread keeps trying, and
+ * regained as soon as a leader lists them again.
+ *
  * Application threads call lm_session_checkout / lm_session_checkin: they
  * queue a request for the thread (mutex, condition variable, and a pipe
  * that wakes the thread's poll) and wait for its answer.  One mutating
@@ -33,13 +41,19 @@
 #include "client/server_list.h"
 
 /* Defaults of struct lm_session_config. */
-#define LM_SESSION_HEARTBEAT_MS    10000 /* when the server does not say */
-#define LM_SESSION_CONNECT_MS      3000  /* to connect to one server */
-#define LM_SESSION_IO_MS           5000  /* for an answer before the connection is dropped */
-#define LM_SESSION_BACKOFF_MIN_MS  100
-#define LM_SESSION_BACKOFF_MAX_MS  2000
-#define LM_SESSION_CLOSE_MS        2000 /* for SessionClose at the end */
-#define LM_SESSION_CHECKIN_WAIT_MS 5000 /* lm_session_checkin waits this long */
+#define LM_SESSION_HEARTBEAT_MS   10000 /* when the server does not say */
+#define LM_SESSION_CONNECT_MS     3000  /* to connect to one server */
+#define LM_SESSION_IO_MS          5000  /* for an answer before the connection is dropped */
+#define LM_SESSION_BACKOFF_MIN_MS 100
+#define LM_SESSION_BACKOFF_MAX_MS 2000
+/* Backoff cap while a live server answers that it cannot serve (no leader
+ * elected, or one that does not answer): an election is under way. */
+#define LM_SESSION_ELECTION_RETRY_MS 500
+#define LM_SESSION_CLOSE_MS          2000 /* for SessionClose at the end */
+#define LM_SESSION_CHECKIN_WAIT_MS   5000 /* lm_session_checkin waits this long */
+/* How long seats stay held, as far as the application is told, while no
+ * server confirms them, when the server did not say (SessionReply.grace_ms). */
+#define LM_SESSION_GRACE_MS 300000
 /* Redirects followed in one round of connection attempts. */
 #define LM_SESSION_REDIRECTS_MAX 3
 /* Checkouts one session holds at a time (LMC_ELIMIT beyond). */
@@ -66,6 +80,8 @@ struct lm_session_config {
 	unsigned backoff_max_ms;
 	unsigned close_timeout_ms;
 	unsigned checkin_wait_ms;
+	/* 0: the server's SessionReply.grace_ms, else LM_SESSION_GRACE_MS. */
+	unsigned grace_ms;
 	/* Fired on the session thread, with no lock held. */
 	lm_session_lost_fn on_lost;
 	lm_session_regained_fn on_regained;

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void usage(FILE *out)
 {
@@ -15,13 +16,85 @@ static void usage(FILE *out)
 	        "  --port N                client port (default: the SERVER line's, else 27000)\n"
 	        "  --listen ADDR           address to listen on (default 0.0.0.0)\n"
 	        "  --node N                serve the N-th SERVER line of a triad (default 1)\n"
-	        "  --peer-port N           replication port (default: client port + 100); keep\n"
-	        "                          it on a private network: it is not authenticated\n"
+	        "  --peer-port N[,N2,N3]   replication port of every server, or of each SERVER\n"
+	        "                          line in order (default: each client port + 100);\n"
+	        "                          give all three servers the same value, and keep it\n"
+	        "                          on a private network: it is not authenticated\n"
+	        "  --peer-hosts H1,H2,H3   host or IPv4 address each server replicates on\n"
+	        "                          (default: its SERVER line's host); the same on\n"
+	        "                          all three\n"
+	        "  --join                  start as the replacement of a dead server of the\n"
+	        "                          triad (empty --data), to be added with\n"
+	        "                          `lmutil lmreplace --node N` (see README)\n"
 	        "  --heartbeat MS          heartbeat period told to clients (default 10000)\n"
 	        "  --session-timeout MS    silence after which a session expires (default 30000)\n"
 	        "  --election-timeout MS   raft election timeout (default 1000)\n"
-	        "  --remote-admin          accept lmdown/lmremove/lmreread from other hosts\n"
+	        "  --grace MS              how long applications keep running on their seats\n"
+	        "                          while no server can confirm them (no quorum, all\n"
+	        "                          servers down) before they are told (default 300000)\n"
+	        "  --remote-admin          accept lmdown/lmremove/lmreread/lmreplace from\n"
+	        "                          other hosts\n"
 	        "                          (default: only from this machine)\n");
+}
+
+/* "N" for every server, or "N1,N2,N3" for each SERVER line. */
+static int peer_ports(const char *text, unsigned out[3])
+{
+	char buf[64];
+	unsigned n = 0;
+	if (strlen(text) >= sizeof buf)
+		goto bad;
+	snprintf(buf, sizeof buf, "%s", text);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		unsigned long v = strtoul(tok, &end, 10);
+		if (n == 3 || *tok == '\0' || *end != '\0' || v < 1 || v > 65535)
+			goto bad;
+		out[n++] = (unsigned)v;
+	}
+	if (n == 1) {
+		out[1] = out[2] = out[0];
+		return 0;
+	}
+	if (n == 3)
+		return 0;
+bad:
+	fprintf(stderr,
+	        "lmd: --peer-port %s: expected a port (1 to 65535) for every server, or three "
+	        "ports separated by commas, one per SERVER line\n",
+	        text);
+	return -1;
+}
+
+/* "H1,H2,H3", one host per SERVER line, kept for the life of the process. */
+static int peer_hosts(const char *text, const char *out[3])
+{
+	static char buf[3 * 256];
+	unsigned n = 0;
+	if (strlen(text) >= sizeof buf)
+		goto bad;
+	snprintf(buf, sizeof buf, "%s", text);
+	char *p = buf;
+	for (;;) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (n == 3 || *p == '\0')
+			goto bad;
+		out[n++] = p;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (n == 3)
+		return 0;
+bad:
+	fprintf(stderr,
+	        "lmd: --peer-hosts %s: expected three hosts separated by commas, one per "
+	        "SERVER line\n",
+	        text);
+	return -1;
 }
 
 static int number(const char *opt, const char *text, unsigned min, unsigned max, unsigned *out)
@@ -46,9 +119,12 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"listen", required_argument, NULL, 'l'},
 	        {"node", required_argument, NULL, 'n'},
 	        {"peer-port", required_argument, NULL, 'P'},
+	        {"peer-hosts", required_argument, NULL, 'A'},
 	        {"heartbeat", required_argument, NULL, 'H'},
 	        {"session-timeout", required_argument, NULL, 'T'},
 	        {"election-timeout", required_argument, NULL, 'E'},
+	        {"grace", required_argument, NULL, 'G'},
+	        {"join", no_argument, NULL, 'J'},
 	        {"remote-admin", no_argument, NULL, 'R'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -59,6 +135,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        .heartbeat_ms = 10000,
 	        .timeout_ms = 30000,
 	        .election_ms = 1000,
+	        .grace_ms = 300000,
 	};
 	int opt, rc = 0;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1 && rc == 0) {
@@ -68,7 +145,8 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'd': cfg->data_dir = optarg; break;
 		case 'l': cfg->listen_addr = optarg; break;
 		case 'p': rc = number("--port", optarg, 1, 65535, &cfg->port); break;
-		case 'P': rc = number("--peer-port", optarg, 1, 65535, &cfg->peer_port); break;
+		case 'P': rc = peer_ports(optarg, cfg->peer_ports); break;
+		case 'A': rc = peer_hosts(optarg, cfg->peer_hosts); break;
 		case 'n': rc = number("--node", optarg, 1, 3, &cfg->node); break;
 		case 'H':
 			rc = number("--heartbeat", optarg, 50, 3600000, &cfg->heartbeat_ms);
@@ -79,6 +157,8 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'E':
 			rc = number("--election-timeout", optarg, 50, 60000, &cfg->election_ms);
 			break;
+		case 'G': rc = number("--grace", optarg, 1000, 604800000, &cfg->grace_ms); break;
+		case 'J': cfg->join = true; break;
 		case 'R': cfg->remote_admin = true; break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return -1;
@@ -101,6 +181,14 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		        "lmd: --session-timeout (%u ms) must be longer than --heartbeat "
 		        "(%u ms), or every session would expire between heartbeats\n",
 		        cfg->timeout_ms, cfg->heartbeat_ms);
+		return -1;
+	}
+	if (cfg->grace_ms < cfg->timeout_ms) {
+		fprintf(stderr,
+		        "lmd: --grace (%u ms) must be at least --session-timeout (%u ms): "
+		        "applications would be told their seats are lost before any server "
+		        "could expire them\n",
+		        cfg->grace_ms, cfg->timeout_ms);
 		return -1;
 	}
 	return 0;

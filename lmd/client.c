@@ -220,8 +220,26 @@ static void send_not_serving(struct lm_client *c, uint64_t request_id)
 		send_envelope(c, &e, false);
 		return;
 	}
+	struct lm_cluster_status st;
+	lm_cluster_status(s->cluster, &st);
+	if (!st.voter && st.role != LM_CLUSTER_UNAVAILABLE) {
+		send_error(c, request_id, LMC_ENOQUORUM,
+		           "this server is not a member of the cluster yet (a replacement waiting "
+		           "for `lmutil lmreplace`); ask another server",
+		           false);
+		return;
+	}
+	if (s->license.nservers == 1) {
+		send_error(c, request_id, LMC_ENOQUORUM, "the server is starting; retry", false);
+		return;
+	}
+	/* Raft needs two of the three servers to elect a leader and to commit
+	 * anything: alone, a server can only say so.  Seats already held stay
+	 * held, since nothing can expire them either. */
 	send_error(c, request_id, LMC_ENOQUORUM,
-	           "no leader: the servers are electing one or have lost their quorum; retry",
+	           "no quorum: no leader is elected (fewer than 2 of the 3 license servers are "
+	           "up and in touch, or an election is under way); new checkouts wait, seats "
+	           "held are kept",
 	           false);
 }
 
@@ -315,6 +333,8 @@ static void reply_session(struct lm_client *c, uint64_t request_id, uint64_t id,
 	r.resumed = resumed;
 	r.heartbeat_ms = s->cfg.heartbeat_ms;
 	r.timeout_ms = s->cfg.timeout_ms;
+	r.has_grace_ms = 1;
+	r.grace_ms = s->cfg.grace_ms;
 	if (secret) {
 		r.has_secret = 1;
 		r.secret.data = (uint8_t *)secret;
@@ -816,6 +836,7 @@ static void on_status(struct lm_client *c, const Lm__Envelope *env)
 	        .c = c, .holders = q->has_holders && q->holders, .only = only[0] ? only : NULL};
 
 	struct lm_cluster_status cs;
+	uint8_t digest[LM_WIRE_DIGEST_LEN];
 	lm_cluster_status(s->cluster, &cs);
 	Lm__ServerStatus servers[3], *server_ptrs[3];
 	int n = s->license.nservers;
@@ -838,8 +859,20 @@ static void on_status(struct lm_client *c, const Lm__Envelope *env)
 			ss->version = LM_SERVER_VERSION;
 			ss->term = cs.term;
 			ss->applied_index = cs.applied_index;
+			ss->has_raft_id = ss->has_voter = 1;
+			ss->raft_id = s->raft_id;
+			ss->raft_address = s->raft_addresses[s->node - 1];
+			ss->voter = cs.voter;
+			/* The digest is of the pool as applied up to applied_index:
+			 * both are read in this same loop turn, with no apply in
+			 * between. */
+			if (q->has_digest && q->digest && lm_pool_digest(s->pool, digest) == 0) {
+				ss->has_digest = 1;
+				ss->digest.data = digest;
+				ss->digest.len = sizeof digest;
+			}
 		} else {
-			ss->role = cs.leader_id == (unsigned)i + 1
+			ss->role = lm_server_line_of(s, cs.leader_id) == (unsigned)i + 1
 			                   ? LM__SERVER_ROLE__SERVER_ROLE_LEADER
 			                   : LM__SERVER_ROLE__SERVER_ROLE_UNKNOWN;
 		}
@@ -989,15 +1022,15 @@ static void on_shutdown(struct lm_client *c, const Lm__Envelope *env)
 	lm_server_stop(c->s);
 }
 
+/* Every server of a triad reloads its own file: the leader proposes the
+ * new license set at once, and a follower keeps it for the day it leads,
+ * since a new leader proposes the license file it holds (on_cluster_change
+ * in server.c); otherwise the next failover would bring the old set back. */
 static void on_reread(struct lm_client *c, const Lm__Envelope *env)
 {
 	struct lm_server *s = c->s;
 	if (!admin_allowed(c, env))
 		return;
-	if (!s->ready) {
-		send_not_serving(c, env->request_id);
-		return;
-	}
 	struct lm_license_file f;
 	struct lm_parse_error perr;
 	char msg[600];
@@ -1019,25 +1052,161 @@ static void on_reread(struct lm_client *c, const Lm__Envelope *env)
 			return;
 		}
 	}
-	lm_license_free(&s->license);
-	s->license = f;
-	rc = lm_server_propose_license(s);
-	if (rc != 0) {
-		send_error(c, env->request_id, rc, lmc_strerror(rc), false);
+	if (f.nservers != s->license.nservers) {
+		snprintf(msg, sizeof msg,
+		         "%s has %d SERVER lines, the running servers %d: restart them to change "
+		         "(still serving the previous license)",
+		         s->cfg.license_path, f.nservers, s->license.nservers);
+		lm_license_free(&f);
+		send_error(c, env->request_id, LMC_EINVAL, msg, false);
 		return;
 	}
-	lm_log("reread", "%s: %zu license lines, requested by peer=%s", s->cfg.license_path,
-	       f.nlines, c->peer);
+	lm_license_free(&s->license);
+	s->license = f;
+	if (s->ready) {
+		rc = lm_server_propose_license(s);
+		if (rc != 0) {
+			send_error(c, env->request_id, rc, lmc_strerror(rc), false);
+			return;
+		}
+		snprintf(msg, sizeof msg, "reloaded %zu license lines", f.nlines);
+	} else {
+		snprintf(msg, sizeof msg,
+		         "reloaded %zu license lines (a follower: it serves them once it leads)",
+		         f.nlines);
+	}
+	lm_log("reread", "%s: %zu license lines, requested by peer=%s%s", s->cfg.license_path,
+	       f.nlines, c->peer, s->ready ? "" : " (follower)");
 	Lm__Envelope e;
 	lm_envelope_init(&e, env->request_id);
 	Lm__AdminReply r = LM__ADMIN_REPLY__INIT;
-	snprintf(msg, sizeof msg, "reloaded %zu license lines", f.nlines);
 	r.has_affected = 1;
 	r.affected = (uint32_t)f.nlines;
 	r.message = msg;
 	e.body_case = LM__ENVELOPE__BODY_ADMIN_REPLY;
 	e.admin_reply = &r;
 	send_envelope(c, &e, false);
+}
+
+/* ---- replacing a dead server (lmreplace) ---- */
+
+struct replacing {
+	struct lm_client *c;
+	uint64_t request_id;
+	unsigned node, old_id, new_id;
+};
+
+static void replace_done(void *arg, int status)
+{
+	struct replacing *p = arg;
+	struct lm_client *c = p->c;
+	struct lm_server *s = c->s;
+	char msg[512];
+	if (status == 0) {
+		snprintf(msg, sizeof msg,
+		         "SERVER line %u is now served by raft id %u (raft id %u removed)", p->node,
+		         p->new_id, p->old_id);
+		lm_log("replace", "%s", msg);
+	} else {
+		const char *why = s->cluster ? lm_cluster_errmsg(s->cluster) : "";
+		snprintf(msg, sizeof msg,
+		         "replacing raft id %u by %u for SERVER line %u failed: %s%s%s; run "
+		         "lmreplace again",
+		         p->old_id, p->new_id, p->node, lmc_strerror(status), *why ? ": " : "",
+		         why);
+		lm_log("error", "%s", msg);
+	}
+	if (c->state != CONN_CLOSING) {
+		if (status == 0) {
+			Lm__Envelope e;
+			lm_envelope_init(&e, p->request_id);
+			Lm__AdminReply r = LM__ADMIN_REPLY__INIT;
+			r.message = msg;
+			e.body_case = LM__ENVELOPE__BODY_ADMIN_REPLY;
+			e.admin_reply = &r;
+			send_envelope(c, &e, false);
+		} else {
+			send_error(c, p->request_id,
+			           status == LM_CLUSTER_EUNKNOWN ? LMC_ENOTLEADER : status, msg,
+			           false);
+		}
+	}
+	free(p);
+	finish_request(c);
+	unref(c);
+}
+
+static void on_replace(struct lm_client *c, const Lm__Envelope *env)
+{
+	struct lm_server *s = c->s;
+	const Lm__ReplaceRequest *q = env->replace_request;
+	char msg[300];
+	if (!admin_allowed(c, env))
+		return;
+	if (!s->ready) {
+		send_not_serving(c, env->request_id);
+		return;
+	}
+	if (s->license.nservers != 3) {
+		send_error(c, env->request_id, LMC_EINVAL,
+		           "only a triad (three SERVER lines) has servers to replace", false);
+		return;
+	}
+	unsigned node = q->node;
+	if (q->new_id > UINT32_MAX || lm_server_line_of(s, (unsigned)q->new_id) != node) {
+		snprintf(msg, sizeof msg,
+		         "raft id %llu does not belong to SERVER line %u: is the server started "
+		         "with --node %u --join?",
+		         (unsigned long long)q->new_id, node, node);
+		send_error(c, env->request_id, LMC_EINVAL, msg, false);
+		return;
+	}
+	unsigned new_id = (unsigned)q->new_id;
+	/* The member to remove is the one that serves the same line now.  None
+	 * left means an earlier lmreplace removed it: `node` itself is then
+	 * not a member either, and the replacement only has steps to finish. */
+	struct lm_cluster_member members[8];
+	int n = lm_cluster_members(s->cluster, members, 8);
+	unsigned old_id = node;
+	for (int i = 0; i < n && i < 8; i++)
+		if (members[i].id != new_id && lm_server_line_of(s, members[i].id) == node)
+			old_id = members[i].id;
+	if (old_id == s->raft_id) {
+		snprintf(msg, sizeof msg,
+		         "SERVER line %u is served by this very server, the leader: lmreplace "
+		         "replaces a dead server",
+		         node);
+		send_error(c, env->request_id, LMC_EINVAL, msg, false);
+		return;
+	}
+	struct replacing *p = calloc(1, sizeof *p);
+	if (!p) {
+		send_error(c, env->request_id, LMC_ENOMEM, "server out of memory", false);
+		return;
+	}
+	*p = (struct replacing){.c = c,
+	                        .request_id = env->request_id,
+	                        .node = node,
+	                        .old_id = old_id,
+	                        .new_id = new_id};
+	int rc = lm_cluster_replace(s->cluster, old_id, new_id, q->new_address, replace_done, p);
+	if (rc != 0) {
+		free(p);
+		if (rc == LMC_ENOTLEADER) {
+			send_not_serving(c, env->request_id);
+			return;
+		}
+		snprintf(msg, sizeof msg, "cannot replace raft id %u by %u: %s", old_id, new_id,
+		         *lm_cluster_errmsg(s->cluster) ? lm_cluster_errmsg(s->cluster)
+		                                        : lmc_strerror(rc));
+		send_error(c, env->request_id, rc, msg, false);
+		return;
+	}
+	lm_log("replace", "SERVER line %u: raft id %u at %s replaces raft id %u, by peer=%s", node,
+	       new_id, q->new_address, old_id, c->peer);
+	/* Busy until the change is done: the reply says how it ended. */
+	c->busy = true;
+	c->refs++;
 }
 
 /* ---- frames ---- */
@@ -1078,6 +1247,7 @@ static void handle_frame(struct lm_client *c, const uint8_t *payload, size_t len
 	case LM__ENVELOPE__BODY_REMOVE_REQUEST: on_remove(c, env); break;
 	case LM__ENVELOPE__BODY_SHUTDOWN_REQUEST: on_shutdown(c, env); break;
 	case LM__ENVELOPE__BODY_REREAD_REQUEST: on_reread(c, env); break;
+	case LM__ENVELOPE__BODY_REPLACE_REQUEST: on_replace(c, env); break;
 	default: send_error(c, env->request_id, LMC_EPROTO, "unsupported request", true); break;
 	}
 	lm_arena_reset(&s->arena);

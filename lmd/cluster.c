@@ -64,9 +64,18 @@
 #define SNAPSHOT_VERSION 1
 #define SNAPSHOT_HEADER  24
 
-#define DEFAULT_HEARTBEAT_MS        100
-#define DEFAULT_ELECTION_MS         1000
-#define DEFAULT_SNAPSHOT_THRESHOLD  1024
+#define DEFAULT_HEARTBEAT_MS 100
+#define DEFAULT_ELECTION_MS  1000
+/* Every snapshot stops this node's loop for 30-50 ms: raft_uv closes the
+ * open log segment, and closing its writer calls io_destroy() on the loop
+ * thread, which the kernel is slow to return from (seen with strace under
+ * bench/run; raft 0.15).  Every 1024 entries that halved lmd's checkout
+ * throughput and put the stall in the p99 at any load; every 8192 it costs
+ * a few percent.  The price is memory and replay: up to threshold +
+ * trailing entries (16384 of 100-300 bytes, a few MB) stay in memory, and
+ * a restart re-applies up to 8192 entries (under 100 ms here).  Trailing
+ * stays >= threshold (stack-notes.md §1.9). */
+#define DEFAULT_SNAPSHOT_THRESHOLD  8192
 #define DEFAULT_SNAPSHOT_TRAILING   8192
 #define DEFAULT_INSTALL_SNAPSHOT_MS 5000
 
@@ -82,19 +91,14 @@ struct proposal {
 	void *arg;
 };
 
-/* The steps of lm_cluster_replace(), in order. */
-enum replace_step {
-	REPLACE_ADD,    /* new server joins as a spare */
-	REPLACE_ASSIGN, /* promoted to voter once it caught up */
-	REPLACE_REMOVE, /* old server leaves */
-	REPLACE_DONE,
-};
-
+/* A replacement in progress.  Its steps are not counted but read from the
+ * current configuration each time (see replace_step), so that a retried
+ * replacement skips what is done. */
 struct replace {
 	struct raft_change req;
 	struct lm_cluster *c;
-	enum replace_step step;
 	bool inflight; /* raft holds req */
+	bool added;    /* the new server was in the configuration at some point */
 	unsigned old_id, new_id;
 	char address[ADDRESS_MAX + 1];
 	void (*cb)(void *arg, int status);
@@ -754,6 +758,8 @@ int lm_cluster_propose(struct lm_cluster *c, const void *cmd, size_t len, lm_clu
 
 /* ---- Status ---- */
 
+static const struct raft_server *find_server(struct lm_cluster *c, unsigned id);
+
 void lm_cluster_status(struct lm_cluster *c, struct lm_cluster_status *st)
 {
 	raft_id leader = 0;
@@ -780,6 +786,21 @@ void lm_cluster_status(struct lm_cluster *c, struct lm_cluster_status *st)
 	st->commit_index = c->raft.commit_index;
 	st->applied_index = raft_last_applied(&c->raft);
 	st->last_index = raft_last_index(&c->raft);
+	const struct raft_server *self = find_server(c, c->id);
+	st->voter = self != NULL && self->role == RAFT_VOTER;
+}
+
+int lm_cluster_members(struct lm_cluster *c, struct lm_cluster_member *out, int max)
+{
+	const struct raft_configuration *conf = &c->raft.configuration;
+	if (!c->started || c->closing)
+		return 0;
+	for (unsigned i = 0; i < conf->n && (int)i < max; i++) {
+		out[i].id = (unsigned)conf->servers[i].id;
+		snprintf(out[i].address, sizeof out[i].address, "%s", conf->servers[i].address);
+		out[i].voter = conf->servers[i].role == RAFT_VOTER;
+	}
+	return (int)conf->n;
 }
 
 const char *lm_cluster_role_name(int role)
@@ -852,7 +873,6 @@ static void replace_cb(struct raft_change *req, int status)
 	}
 	/* The next step runs from the watch, outside raft's call stack, where
 	 * raft no longer counts this change as pending. */
-	r->step++;
 }
 
 /* After raft took (rv 0) or refused a step. */
@@ -870,11 +890,21 @@ static void replace_submitted(struct lm_cluster *c, int rv)
 }
 
 /* Runs the next step that still needs doing, judged from the current
- * configuration so that a retried replacement skips what is done. */
+ * configuration so that a retried replacement skips what is done:
+ *
+ *   1. add the new server as a spare (no vote, so the quorum is unchanged);
+ *   2. promote it to voter, which raft does once it has caught up;
+ *   3. remove the old server.
+ *
+ * Adding first keeps the old server counted while the new one catches up,
+ * but raft refuses two servers at one address (RAFT_DUPLICATEADDRESS): a
+ * replacement that takes over the old server's address (same host, new
+ * disk) can only come in after the old one left, so then step 3 runs first.
+ * Either way the old server is dead, and the two others must both be up
+ * until the new one votes. */
 static void replace_step(struct lm_cluster *c)
 {
 	struct replace *r = c->replace;
-	const struct raft_server *s;
 
 	if (raft_state(&c->raft) != RAFT_LEADER) {
 		seterr(c, "replacing server %u by %u: lost the leadership", r->old_id, r->new_id);
@@ -882,42 +912,35 @@ static void replace_step(struct lm_cluster *c)
 		return;
 	}
 	r->req.data = r;
-	if (r->step == REPLACE_ADD) {
-		s = find_server(c, r->new_id);
-		if (s == NULL) {
-			replace_submitted(
-			        c, raft_add(&c->raft, &r->req, r->new_id, r->address, replace_cb));
-			return;
-		}
-		if (strcmp(s->address, r->address) != 0) {
-			seterr(c, "server %u is already in the cluster at %s", r->new_id,
-			       s->address);
-			replace_finish(c, LMC_EINVAL);
-			return;
-		}
-		r->step = REPLACE_ASSIGN;
-	}
-	if (r->step == REPLACE_ASSIGN) {
-		s = find_server(c, r->new_id);
-		if (s == NULL) {
+	const struct raft_server *fresh = find_server(c, r->new_id);
+	const struct raft_server *old = find_server(c, r->old_id);
+	if (fresh == NULL) {
+		if (r->added) {
 			/* Never remove the old server before the new one votes. */
 			seterr(c, "server %u left the configuration while joining", r->new_id);
 			replace_finish(c, LMC_EINVAL);
-			return;
-		}
-		if (s->role != RAFT_VOTER) {
-			replace_submitted(c, raft_assign(&c->raft, &r->req, r->new_id, RAFT_VOTER,
-			                                 replace_cb));
-			return;
-		}
-		r->step = REPLACE_REMOVE;
-	}
-	if (r->step == REPLACE_REMOVE) {
-		if (find_server(c, r->old_id) != NULL) {
+		} else if (old != NULL && strcmp(old->address, r->address) == 0) {
 			replace_submitted(c, raft_remove(&c->raft, &r->req, r->old_id, replace_cb));
-			return;
+		} else {
+			replace_submitted(
+			        c, raft_add(&c->raft, &r->req, r->new_id, r->address, replace_cb));
 		}
-		r->step = REPLACE_DONE;
+		return;
+	}
+	r->added = true;
+	if (strcmp(fresh->address, r->address) != 0) {
+		seterr(c, "server %u is already in the cluster at %s", r->new_id, fresh->address);
+		replace_finish(c, LMC_EINVAL);
+		return;
+	}
+	if (fresh->role != RAFT_VOTER) {
+		replace_submitted(
+		        c, raft_assign(&c->raft, &r->req, r->new_id, RAFT_VOTER, replace_cb));
+		return;
+	}
+	if (old != NULL) {
+		replace_submitted(c, raft_remove(&c->raft, &r->req, r->old_id, replace_cb));
+		return;
 	}
 	replace_finish(c, 0);
 }
@@ -946,7 +969,6 @@ int lm_cluster_replace(struct lm_cluster *c, unsigned old_id, unsigned new_id,
 	if (r == NULL)
 		return LMC_ENOMEM;
 	r->c = c;
-	r->step = REPLACE_ADD;
 	r->old_id = old_id;
 	r->new_id = new_id;
 	snprintf(r->address, sizeof r->address, "%s", new_address);

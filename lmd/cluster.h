@@ -78,7 +78,7 @@ struct lm_cluster_config {
 	/* Optional; 0 picks the default. */
 	unsigned heartbeat_ms;       /* leader's heartbeat period (100) */
 	unsigned election_ms;        /* election timeout, randomised up to 2x by raft (1000) */
-	unsigned snapshot_threshold; /* applied entries between snapshots (1024) */
+	unsigned snapshot_threshold; /* applied entries between snapshots (8192) */
 	unsigned snapshot_trailing;  /* entries kept behind a snapshot, >= threshold (8192) */
 	size_t segment_size;         /* size of raft's pre-allocated log segments (8 MiB) */
 	/* How long the leader waits for a follower to install a snapshot before
@@ -161,8 +161,22 @@ struct lm_cluster_status {
 	uint64_t commit_index;   /* highest entry known committed */
 	uint64_t applied_index;  /* highest entry applied to the state machine */
 	uint64_t last_index;     /* highest entry in the local log */
+	/* Whether this node is a voter of the configuration it knows: false
+	 * for a joining node that the leader has not added (or promoted) yet,
+	 * and for one that was removed. */
+	bool voter;
 };
 void lm_cluster_status(struct lm_cluster *c, struct lm_cluster_status *st);
+/* One server of the configuration this node knows. */
+struct lm_cluster_member {
+	unsigned id;
+	char address[64]; /* raft address */
+	bool voter;       /* else a spare or standby, being added */
+};
+/* The configuration this node knows (the newest in its log, committed or
+ * not): up to max members go to out; returns how many there are. */
+int lm_cluster_members(struct lm_cluster *c, struct lm_cluster_member *out, int max);
+
 /* "follower", "candidate", "leader", "unavailable". */
 const char *lm_cluster_role_name(int role);
 /* The last error of start or of a background step, "" if none. */
@@ -170,8 +184,9 @@ const char *lm_cluster_errmsg(struct lm_cluster *c);
 
 /* Replaces voter old_id by a new voter new_id at new_address: adds it as a
  * spare, promotes it to voter once it caught up, then removes old_id (adding
- * first keeps the quorum of the remaining voters while the new node catches
- * up).  The new node must be running with cfg.join set.  Only the leader can
+ * first keeps the old voter counted while the new node catches up).  When
+ * the new node takes over old_id's very address, raft cannot hold both, so
+ * old_id is removed first.  The new node must be running with cfg.join set.  Only the leader can
  * do it (LMC_ENOTLEADER otherwise); steps already done are skipped, so a
  * failed replacement can be retried.  cb receives 0 or a negative code. */
 int lm_cluster_replace(struct lm_cluster *c, unsigned old_id, unsigned new_id,

@@ -11,7 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "client/date.h"
 #include "client/key.h"
@@ -85,8 +89,9 @@ static void resolve_ipv4(const char *host, char *out, size_t size)
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
 	int rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc != 0)
-		lm_fatal("SERVER host %s: %s (the replication transport needs an IPv4 address)",
-		         host, gai_strerror(rc));
+		lm_fatal(
+		        "replication host %s: %s (the replication transport needs an IPv4 address)",
+		        host, gai_strerror(rc));
 	inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out, (socklen_t)size);
 	freeaddrinfo(res);
 }
@@ -104,17 +109,117 @@ static void plan_addresses(struct lm_server *s)
 		unsigned port = (unsigned)i + 1 == s->node ? s->port : f->servers[i].port;
 		snprintf(s->addresses[i], sizeof s->addresses[i], "%u@%s", port,
 		         f->servers[i].host);
-		unsigned peer = (unsigned)i + 1 == s->node && s->cfg.peer_port ? s->cfg.peer_port
-		                                                               : port + 100;
+		/* Every server computes every address the same way, so the
+		 * three must be started with the same --peer-port. */
+		unsigned peer = s->cfg.peer_ports[i] ? s->cfg.peer_ports[i] : port + 100;
+		if (peer > 65535)
+			lm_fatal("SERVER line %d: port %u + 100 is not a port; give --peer-port",
+			         i + 1, port);
 		char ip[INET_ADDRSTRLEN];
 		/* A single server replicates to nobody: keep its raft port on
 		 * loopback whatever its host name says. */
 		if (f->nservers == 1)
 			snprintf(ip, sizeof ip, "127.0.0.1");
 		else
-			resolve_ipv4(f->servers[i].host, ip, sizeof ip);
+			resolve_ipv4(s->cfg.peer_hosts[i] ? s->cfg.peer_hosts[i]
+			                                  : f->servers[i].host,
+			             ip, sizeof ip);
 		snprintf(s->raft_addresses[i], sizeof s->raft_addresses[i], "%s:%u", ip, peer);
+		for (int j = 0; j < i; j++)
+			if (strcmp(s->raft_addresses[i], s->raft_addresses[j]) == 0)
+				lm_fatal("SERVER lines %d and %d would both replicate on %s: "
+				         "servers "
+				         "on one machine need one --peer-port each (--peer-port "
+				         "N1,N2,N3)",
+				         j + 1, i + 1, s->raft_addresses[i]);
 	}
+}
+
+unsigned lm_server_line_of(const struct lm_server *s, unsigned raft_id)
+{
+	if (raft_id == 0)
+		return 0;
+	/* A replacement server of line N joins under N + 3k (node_id()). */
+	return s->license.nservers == 3 ? (raft_id - 1) % 3 + 1 : raft_id == 1 ? 1 : 0;
+}
+
+/* ---- this server's raft id ----
+ *
+ * The servers of the first start are raft ids 1 to 3, after their SERVER
+ * lines.  A server that lost its data (a new disk, a new machine) must not
+ * come back under its old id: it forgot its vote and its log, and could vote
+ * twice in one term (stack-notes.md §1.3).  It joins under a fresh id
+ * instead, N + 3k for SERVER line N with a random k, so that the id still
+ * names the line, and the leader swaps it for the old one (lmreplace).  The
+ * id is kept in DIR/node-id so that restarts use it. */
+
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return true;
+	struct dirent *e;
+	bool empty = true;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+static void write_node_id(const char *path, unsigned id)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%u\n", id) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
+	    fclose(f) != 0 || rename(tmp, path) != 0)
+		lm_fatal("cannot write %s: %s", path, strerror(errno));
+}
+
+static unsigned node_id(struct lm_server *s, const char *raft_dir)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/node-id", s->cfg.data_dir);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		unsigned id = 0;
+		char extra;
+		int n = fscanf(f, "%u %c", &id, &extra);
+		fclose(f);
+		if (n != 1 || id == 0)
+			lm_fatal("%s: not a raft id; remove the data directory and start with "
+			         "--join to replace this server",
+			         path);
+		if (lm_server_line_of(s, id) != s->node)
+			lm_fatal("%s: this data directory belongs to the server of SERVER line %u "
+			         "(raft id %u), not to --node %u",
+			         s->cfg.data_dir, lm_server_line_of(s, id), id, s->node);
+		return id;
+	}
+	if (errno != ENOENT)
+		lm_fatal("cannot read %s: %s", path, strerror(errno));
+	unsigned id = s->node;
+	if (s->cfg.join) {
+		if (s->license.nservers != 3)
+			lm_fatal("--join replaces a server of a triad; %s has one SERVER line",
+			         s->cfg.license_path);
+		if (!dir_is_empty(raft_dir))
+			lm_fatal("--join needs a new data directory, and %s already holds a raft "
+			         "log",
+			         raft_dir);
+		/* Random, so that ids are not reused after several
+		 * replacements of one line; small, so that people can read
+		 * them in lmstat. */
+		uint32_t k = 0;
+		while (k == 0) {
+			if (RAND_bytes((uint8_t *)&k, sizeof k) != 1)
+				lm_fatal("no random numbers for a raft id");
+			k %= 100000;
+		}
+		id = s->node + 3 * k;
+	}
+	write_node_id(path, id);
+	return id;
 }
 
 /* ---- the cluster and the pool ---- */
@@ -184,9 +289,8 @@ const char *lm_server_leader_address(struct lm_server *s)
 {
 	struct lm_cluster_status st;
 	lm_cluster_status(s->cluster, &st);
-	if (st.leader_id == 0 || st.leader_id > (unsigned)s->license.nservers)
-		return NULL;
-	return s->addresses[st.leader_id - 1];
+	unsigned line = lm_server_line_of(s, st.leader_id);
+	return line ? s->addresses[line - 1] : NULL;
 }
 
 static void set_license_done(void *arg, int status, struct lm_pool_result *res)
@@ -390,11 +494,16 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("%s: %s", path, err);
 	snprintf(path, sizeof path, "%s/raft", cfg->data_dir);
 	make_dir(path);
+	s->raft_id = node_id(s, path);
 
 	struct lm_cluster_config cc = {
-	        .id = s->node,
+	        .id = s->raft_id,
 	        .nnodes = (unsigned)s->license.nservers,
 	        .dir = path,
+	        .address = s->raft_addresses[s->node - 1],
+	        /* Only the servers of the first start bootstrap; a replacement
+	         * waits to be added by the leader. */
+	        .join = s->raft_id != s->node,
 	        .election_ms = cfg->election_ms,
 	        .heartbeat_ms = cfg->election_ms / 10 ? cfg->election_ms / 10 : 1,
 	};
@@ -443,11 +552,23 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	s->started_ms = uv_now(loop);
 
 	lm_log("start",
-	       "%s (raft %s) node %u of %d, clients on %s:%u, replication on %s, "
-	       "data in %s, heartbeat %u ms, session timeout %u ms",
+	       "%s (raft %s) node %u of %d (raft id %u), clients on %s:%u, replication on %s, "
+	       "data in %s, heartbeat %u ms, session timeout %u ms, grace %u ms",
 	       LM_SERVER_VERSION, lm_cluster_raft_version(), s->node, s->license.nservers,
-	       cfg->listen_addr, s->port, s->raft_addresses[s->node - 1], cfg->data_dir,
-	       cfg->heartbeat_ms, cfg->timeout_ms);
+	       s->raft_id, cfg->listen_addr, s->port, s->raft_addresses[s->node - 1], cfg->data_dir,
+	       cfg->heartbeat_ms, cfg->timeout_ms, cfg->grace_ms);
+	if (s->license.nservers > 1)
+		lm_log("start",
+		       "replication port %s is not authenticated: keep it on a private network "
+		       "between the three servers",
+		       s->raft_addresses[s->node - 1]);
+	struct lm_cluster_status st;
+	lm_cluster_status(s->cluster, &st);
+	if (s->raft_id != s->node && !st.voter)
+		lm_log("join",
+		       "raft id %u waits to replace the old server of SERVER line %u: run "
+		       "`lmutil lmreplace -c SERVERS --node %u` where the leader runs",
+		       s->raft_id, s->node, s->node);
 }
 
 static void on_cluster_closed(void *arg)

@@ -30,6 +30,7 @@ struct lm_server {
 	struct lm_license_file license;
 	EVP_PKEY *vendor_key;
 	unsigned node;              /* 1-based SERVER line */
+	unsigned raft_id;           /* node, or node + 3k for a replacement */
 	unsigned port;              /* client port */
 	char addresses[3][300];     /* each server's "port@host" for clients */
 	char raft_addresses[3][64]; /* each server's raft "ip:port" */
@@ -85,6 +86,8 @@ int lm_server_propose(struct lm_server *s, const void *cmd, size_t len, lm_serve
                       void *arg);
 /* Proposes the license file's lines as the pool's license set. */
 int lm_server_propose_license(struct lm_server *s);
+/* The SERVER line (1-based) whose server runs under raft_id, 0 if none. */
+unsigned lm_server_line_of(const struct lm_server *s, unsigned raft_id);
 /* The client address ("port@host") of the leader, or NULL when unknown. */
 const char *lm_server_leader_address(struct lm_server *s);
 

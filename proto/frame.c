@@ -58,6 +58,7 @@ const char *lm_body_name(Lm__Envelope__BodyCase body)
 	case LM__ENVELOPE__BODY_ERROR_REPLY: return "error_reply";
 	case LM__ENVELOPE__BODY_SESSION_CLOSE: return "session_close";
 	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY: return "session_close_reply";
+	case LM__ENVELOPE__BODY_REPLACE_REQUEST: return "replace_request";
 	default: return "unknown";
 	}
 }
@@ -378,6 +379,9 @@ static int check_session_reply(struct check *c, const Lm__SessionReply *m)
 {
 	if (!m->has_session_id)
 		return fail(c, "session_reply.session_id is missing");
+	/* A resumed session keeps the secret the client already has. */
+	if (m->has_resumed && m->resumed && !m->has_secret)
+		return 0;
 	return check_exact(c, "session_reply.secret", m->has_secret, &m->secret,
 	                   LM_SESSION_SECRET_LEN);
 }
@@ -426,6 +430,11 @@ static int check_server(struct check *c, const Lm__ServerStatus *s)
 {
 	TRY(check_text(c, "status_reply.servers.address", s->address, LM_WIRE_ADDRESS_MAX, 0));
 	TRY(check_text(c, "status_reply.servers.version", s->version, LM_WIRE_TEXT_MAX, F_SPACE));
+	TRY(check_text(c, "status_reply.servers.raft_address", s->raft_address, LM_WIRE_ADDRESS_MAX,
+	               0));
+	if (s->has_digest)
+		TRY(check_exact(c, "status_reply.servers.digest", 1, &s->digest,
+		                LM_WIRE_DIGEST_LEN));
 	/* protobuf-c stores any enum number it reads; only ours mean
 	 * anything. */
 	int role = (int)s->role;
@@ -482,6 +491,16 @@ static int check_remove(struct check *c, const Lm__RemoveRequest *m)
 	return 0;
 }
 
+static int check_replace(struct check *c, const Lm__ReplaceRequest *m)
+{
+	if (!m->has_node || m->node < 1 || m->node > 3)
+		return fail(c, "replace_request.node must name SERVER line 1, 2 or 3");
+	if (!m->has_new_id || m->new_id == 0)
+		return fail(c, "replace_request.new_id is missing");
+	return check_text(c, "replace_request.new_address", m->new_address, LM_WIRE_ADDRESS_MAX,
+	                  F_REQUIRED);
+}
+
 static int check_admin_reply(struct check *c, const Lm__AdminReply *m)
 {
 	return check_text(c, "admin_reply.message", m->message, LM_WIRE_TEXT_MAX, F_SPACE | F_HIGH);
@@ -535,6 +554,7 @@ static const void *body_ptr(const Lm__Envelope *e, bool *known)
 	case LM__ENVELOPE__BODY_ERROR_REPLY: return e->error_reply;
 	case LM__ENVELOPE__BODY_SESSION_CLOSE: return e->session_close;
 	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY: return e->session_close_reply;
+	case LM__ENVELOPE__BODY_REPLACE_REQUEST: return e->replace_request;
 	default: *known = false; return NULL;
 	}
 }
@@ -554,6 +574,7 @@ static int check_body(struct check *c, const Lm__Envelope *e)
 	case LM__ENVELOPE__BODY_STATUS_REQUEST: return check_status_request(c, e->status_request);
 	case LM__ENVELOPE__BODY_STATUS_REPLY: return check_status_reply(c, e->status_reply);
 	case LM__ENVELOPE__BODY_REMOVE_REQUEST: return check_remove(c, e->remove_request);
+	case LM__ENVELOPE__BODY_REPLACE_REQUEST: return check_replace(c, e->replace_request);
 	case LM__ENVELOPE__BODY_ADMIN_REPLY: return check_admin_reply(c, e->admin_reply);
 	case LM__ENVELOPE__BODY_ERROR_REPLY: return check_error_reply(c, e->error_reply);
 	/* Nothing in these to check beyond what protobuf-c did: a

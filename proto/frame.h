@@ -56,6 +56,8 @@
 /* A signed license line's canonical text, and its signature. */
 #define LM_WIRE_LICENSE_MAX LM_LINE_MAX /* 4096 */
 #define LM_WIRE_SIG_LEN     LM_SIG_LEN  /* 64 */
+/* The digest of a pool state in a ServerStatus: exactly this long. */
+#define LM_WIRE_DIGEST_LEN 32
 /* A session secret: exactly this long. */
 #define LM_SESSION_SECRET_LEN 32
 /* Seats in one checkout: 1..LM_CHECKOUT_COUNT_MAX. */

@@ -23,6 +23,7 @@ static const struct command commands[] = {
         {"lmremove", lm_cmd_lmremove, "return a holder's seats to the pool"},
         {"lmdown", lm_cmd_lmdown, "shut the license servers down"},
         {"lmreread", lm_cmd_lmreread, "make the servers reload their license file"},
+        {"lmreplace", lm_cmd_lmreplace, "swap a dead server of a triad for its replacement"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -13,6 +13,7 @@
 #include "client/date.h"
 #include "client/lmc.h"
 #include "client/server_list.h"
+#include "proto/frame.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
 
@@ -44,10 +45,11 @@ static int load_servers(const char *cmd, const char *source, struct lm_server_li
 	return 0;
 }
 
-/* Opens a connection to a, says Hello and sends req.  Returns as
- * lm_conn_call; the connection is closed on return unless *reply is set. */
-static int ask(struct lm_conn *c, const struct lm_server_addr *a, const Lm__Envelope *req,
-               Lm__Envelope **reply, size_t reply_max)
+/* Opens a connection to a, says Hello and sends req, waiting up to
+ * timeout_ms for the answer.  Returns as lm_conn_call; the connection is
+ * closed on return unless *reply is set. */
+static int ask_within(struct lm_conn *c, const struct lm_server_addr *a, const Lm__Envelope *req,
+                      Lm__Envelope **reply, size_t reply_max, unsigned timeout_ms)
 {
 	*reply = NULL;
 	int rc = lm_conn_open(c, a, reply_max, CALL_TIMEOUT_MS);
@@ -55,10 +57,16 @@ static int ask(struct lm_conn *c, const struct lm_server_addr *a, const Lm__Enve
 		return rc;
 	rc = lm_conn_hello(c, NULL, CALL_TIMEOUT_MS);
 	if (rc == 0)
-		rc = lm_conn_call(c, req, reply, CALL_TIMEOUT_MS);
+		rc = lm_conn_call(c, req, reply, timeout_ms);
 	if (!*reply)
 		lm_conn_close(c);
 	return rc;
+}
+
+static int ask(struct lm_conn *c, const struct lm_server_addr *a, const Lm__Envelope *req,
+               Lm__Envelope **reply, size_t reply_max)
+{
+	return ask_within(c, a, req, reply, reply_max, CALL_TIMEOUT_MS);
 }
 
 /* Sends req to the leader: the first server that answers, or the one a
@@ -98,6 +106,8 @@ struct server_view {
 	char address[LM_SERVER_NAME_MAX];
 	const char *role;
 	bool up;
+	bool has_lag;
+	uint64_t lag;           /* the leader's applied index minus this server's */
 	Lm__ServerStatus *self; /* its own entry in its reply */
 	Lm__StatusReply *reply;
 	struct lm_conn conn;
@@ -111,6 +121,23 @@ static const char *role_name(int role)
 	case LM__SERVER_ROLE__SERVER_ROLE_CANDIDATE: return "candidate";
 	default: return "unknown";
 	}
+}
+
+/* "joining" for a server that is up but not (yet) a voter: a replacement
+ * waiting for lmreplace. */
+static const char *view_role(const Lm__ServerStatus *s)
+{
+	if (s->has_voter && !s->voter)
+		return "joining";
+	return role_name(s->role);
+}
+
+static void hex(const ProtobufCBinaryData *b, char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < b->len && n + 3 <= size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", b->data[i]);
 }
 
 static void bytes_str(const ProtobufCBinaryData *b, char *out, size_t size)
@@ -149,8 +176,28 @@ static void stat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
 			printf("%llu", (unsigned long long)s->term);
 			lm_json_key(stdout, "applied_index", 0);
 			printf("%llu", (unsigned long long)s->applied_index);
-			lm_json_key(stdout, "lag", 0);
-			printf("%llu", (unsigned long long)s->lag);
+			if (v[i].has_lag) {
+				lm_json_key(stdout, "lag", 0);
+				printf("%llu", (unsigned long long)v[i].lag);
+			}
+			if (s->has_raft_id) {
+				lm_json_key(stdout, "raft_id", 0);
+				printf("%llu", (unsigned long long)s->raft_id);
+			}
+			if (s->raft_address) {
+				lm_json_key(stdout, "raft_address", 0);
+				lm_json_string(stdout, s->raft_address);
+			}
+			if (s->has_voter) {
+				lm_json_key(stdout, "voter", 0);
+				printf("%s", s->voter ? "true" : "false");
+			}
+			if (s->has_digest) {
+				char d[2 * LM_WIRE_DIGEST_LEN + 1];
+				hex(&s->digest, d, sizeof d);
+				lm_json_key(stdout, "digest", 0);
+				lm_json_string(stdout, d);
+			}
 		}
 		printf("}");
 	}
@@ -209,16 +256,34 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 	char buf[LM_WIRE_USER_MAX + 1], host[LM_WIRE_HOST_MAX + 1],
 	        display[LM_WIRE_DISPLAY_MAX + 1];
 	printf("License server status:\n");
+	bool leader = false;
+	size_t up = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].self)
-			printf("  %s: %s, up %llus, %s, term %llu, applied index %llu\n",
-			       v[i].address, v[i].role, (unsigned long long)v[i].self->uptime_s,
-			       v[i].self->version ? v[i].self->version : "?",
-			       (unsigned long long)v[i].self->term,
-			       (unsigned long long)v[i].self->applied_index);
-		else
+		if (!v[i].self) {
 			printf("  %s: %s\n", v[i].address, v[i].role);
+			continue;
+		}
+		const Lm__ServerStatus *s = v[i].self;
+		up++;
+		leader |= s->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER;
+		printf("  %s: %s, up %llus, %s, term %llu, applied index %llu", v[i].address,
+		       v[i].role, (unsigned long long)s->uptime_s, s->version ? s->version : "?",
+		       (unsigned long long)s->term, (unsigned long long)s->applied_index);
+		if (v[i].has_lag)
+			printf(", lag %llu", (unsigned long long)v[i].lag);
+		if (s->has_raft_id && n > 1)
+			printf(", raft id %llu", (unsigned long long)s->raft_id);
+		if (s->has_digest) {
+			char d[2 * LM_WIRE_DIGEST_LEN + 1];
+			hex(&s->digest, d, sizeof d);
+			printf(", state %.16s", d);
+		}
+		printf("\n");
 	}
+	if (n == 3 && up > 0 && !leader)
+		printf("\nNo leader: the servers have no quorum (2 of the 3 must be up and in "
+		       "touch)\n"
+		       "or are electing one.  New checkouts wait; seats already held are kept.\n");
 	if (!r) {
 		printf("\nNo server answered.\n");
 		return;
@@ -251,10 +316,11 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 int lm_cmd_lmstat(int argc, char **argv)
 {
 	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+	                                        {"digest", no_argument, NULL, 'D'},
 	                                        {"help", no_argument, NULL, 'h'},
 	                                        {NULL, 0, NULL, 0}};
 	const char *source = NULL, *feature = NULL;
-	bool all = false, json = false;
+	bool all = false, json = false, digest = false;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:af:", options, NULL)) != -1) {
@@ -263,12 +329,16 @@ int lm_cmd_lmstat(int argc, char **argv)
 		case 'a': all = true; break;
 		case 'f': feature = optarg; break;
 		case 'j': json = true; break;
+		case 'D': digest = true; break;
 		case 'h':
-			printf("usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--json]\n");
+			printf("usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--digest] "
+			       "[--json]\n"
+			       "--digest (implied by --json): each server's digest of its pool "
+			       "state; servers\nat the same applied index must show the same.\n");
 			return 0;
 		default:
-			fprintf(stderr,
-			        "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--json]\n");
+			fprintf(stderr, "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] "
+			                "[--digest] [--json]\n");
 			return 2;
 		}
 	}
@@ -286,6 +356,8 @@ int lm_cmd_lmstat(int argc, char **argv)
 		Lm__StatusRequest q = LM__STATUS_REQUEST__INIT;
 		q.has_holders = 1;
 		q.holders = all || json;
+		q.has_digest = 1;
+		q.digest = digest || json;
 		if (feature) {
 			q.has_feature = 1;
 			q.feature = lm_bytes_from_cstr(feature);
@@ -307,12 +379,28 @@ int lm_cmd_lmstat(int argc, char **argv)
 			Lm__ServerStatus *s = v[i].reply->servers[k];
 			if (s->has_uptime_s) {
 				v[i].self = s;
-				v[i].role = role_name(s->role);
+				v[i].role = view_role(s);
 			}
 		}
 		/* Features as the leader sees them, else any server's view. */
 		if (!best || (v[i].self && v[i].self->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER))
 			best = v[i].reply;
+	}
+	/* Lag: how far each server's state is behind the leader's.  The
+	 * servers were asked one after the other, so a busy cluster shows a
+	 * little lag that is only the time between two questions. */
+	const Lm__ServerStatus *lead = NULL;
+	for (size_t i = 0; i < list.nservers; i++)
+		if (v[i].self && v[i].self->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER &&
+		    (!lead || v[i].self->term > lead->term))
+			lead = v[i].self;
+	for (size_t i = 0; lead && i < list.nservers; i++) {
+		if (!v[i].self)
+			continue;
+		v[i].has_lag = true;
+		v[i].lag = v[i].self->applied_index < lead->applied_index
+		                   ? lead->applied_index - v[i].self->applied_index
+		                   : 0;
 	}
 	if (json)
 		stat_json(v, list.nservers, best);
@@ -436,6 +524,9 @@ int lm_cmd_lmremove(int argc, char **argv)
 	return status;
 }
 
+/* Every server reloads its own license file: the leader serves the new
+ * set at once and the followers keep it for when they lead.  A server that
+ * is down reads its file when it starts. */
 int lm_cmd_lmreread(int argc, char **argv)
 {
 	const char *source = NULL;
@@ -450,15 +541,166 @@ int lm_cmd_lmreread(int argc, char **argv)
 	struct lm_server_list list;
 	if (load_servers("lmreread", source, &list) != 0)
 		return 2;
+	int status = 0;
+	size_t done = 0;
+	for (size_t i = 0; i < list.nservers; i++) {
+		Lm__Envelope req, *reply;
+		lm_envelope_init(&req, 1);
+		Lm__RereadRequest q = LM__REREAD_REQUEST__INIT;
+		req.body_case = LM__ENVELOPE__BODY_REREAD_REQUEST;
+		req.reread_request = &q;
+		struct lm_conn c;
+		int rc = ask(&c, &list.servers[i], &req, &reply, LM_FRAME_MAX);
+		if (rc != 0) {
+			fprintf(stderr, "lmreread: %s\n", c.error);
+			if (reply) {
+				/* It answered and refused: the file is wrong. */
+				lm_conn_close(&c);
+				status = 1;
+			}
+			continue;
+		}
+		if (print_admin_reply("lmreread", &c, reply) == 0)
+			done++;
+		else
+			status = 1;
+	}
+	lm_server_list_free(&list);
+	return done > 0 ? status : 1;
+}
+
+/* ---- lmreplace ---- */
+
+/* How long the leader may take to add the new server: it must catch up
+ * with the whole state first (raft's catch-up rounds). */
+#define REPLACE_TIMEOUT_MS 120000
+
+/* Asks a for its status; returns its own ServerStatus (c open) or NULL. */
+static const Lm__ServerStatus *own_status(struct lm_conn *c, const struct lm_server_addr *a)
+{
 	Lm__Envelope req, *reply;
 	lm_envelope_init(&req, 1);
-	Lm__RereadRequest q = LM__REREAD_REQUEST__INIT;
-	req.body_case = LM__ENVELOPE__BODY_REREAD_REQUEST;
-	req.reread_request = &q;
-	struct lm_conn c;
-	int status = ask_leader("lmreread", &list, &req, &c, &reply) == 0
-	                     ? print_admin_reply("lmreread", &c, reply)
-	                     : 1;
+	Lm__StatusRequest q = LM__STATUS_REQUEST__INIT;
+	q.has_feature = 1;
+	/* A feature name nobody has keeps the answer short. */
+	q.feature = lm_bytes_from_cstr("-");
+	req.body_case = LM__ENVELOPE__BODY_STATUS_REQUEST;
+	req.status_request = &q;
+	if (ask(c, a, &req, &reply, LM_FRAME_REPLY_MAX) != 0) {
+		if (reply)
+			lm_conn_close(c);
+		return NULL;
+	}
+	if (reply->body_case == LM__ENVELOPE__BODY_STATUS_REPLY)
+		for (size_t k = 0; k < reply->status_reply->n_servers; k++)
+			if (reply->status_reply->servers[k]->has_uptime_s)
+				return reply->status_reply->servers[k];
+	lm_conn_close(c);
+	return NULL;
+}
+
+int lm_cmd_lmreplace(int argc, char **argv)
+{
+	const char *usage = "usage: lmutil lmreplace -c SERVERS --node N\n"
+	                    "Makes the server now running for SERVER line N (started with\n"
+	                    "`lmd --node N --join` and an empty --data) take the place of the\n"
+	                    "dead server of that line in the triad.  SERVERS lists the three\n"
+	                    "servers in SERVER line order (a license file does).\n";
+	static const struct option options[] = {{"node", required_argument, NULL, 'n'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
+	const char *source = NULL;
+	unsigned long node = 0;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		char *end;
+		switch (opt) {
+		case 'c': source = optarg; break;
+		case 'n':
+			node = strtoul(optarg, &end, 10);
+			if (*end || node < 1 || node > 3) {
+				fprintf(stderr, "lmreplace: --node takes 1, 2 or 3\n");
+				return 2;
+			}
+			break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (!node || optind != argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	struct lm_server_list list;
+	if (load_servers("lmreplace", source, &list) != 0)
+		return 2;
+	if (list.nservers != 3) {
+		fprintf(stderr, "lmreplace: %s names %zu servers; a triad has three\n",
+		        source ? source : "LM_LICENSE_FILE", list.nservers);
+		lm_server_list_free(&list);
+		return 2;
+	}
+	int status = 1;
+	struct lm_conn nc, lc;
+	char name[LM_SERVER_NAME_MAX];
+	lm_server_addr_format(&list.servers[node - 1], name, sizeof name);
+	const Lm__ServerStatus *fresh = own_status(&nc, &list.servers[node - 1]);
+	if (!fresh || !fresh->has_raft_id || !fresh->raft_address) {
+		fprintf(stderr,
+		        "lmreplace: the new server of SERVER line %lu (%s) does not answer: start "
+		        "it first with `lmd --node %lu --join` and an empty --data\n",
+		        node, name, node);
+		if (fresh)
+			lm_conn_close(&nc);
+		goto out;
+	}
+	printf("lmreplace: %s runs as raft id %llu at %s (%s)\n", name,
+	       (unsigned long long)fresh->raft_id, fresh->raft_address,
+	       fresh->has_voter && !fresh->voter ? "joining" : "already a voter");
+	/* The leader is whichever of the others says so. */
+	const Lm__ServerStatus *lead = NULL;
+	size_t li = 0;
+	for (size_t i = 0; i < 3 && !lead; i++) {
+		if (i == node - 1)
+			continue;
+		const Lm__ServerStatus *st = own_status(&lc, &list.servers[i]);
+		if (st && st->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER) {
+			lead = st;
+			li = i;
+		} else if (st) {
+			lm_conn_close(&lc);
+		}
+	}
+	if (!lead) {
+		fprintf(stderr,
+		        "lmreplace: neither of the two other servers is the leader: both must be "
+		        "up (a quorum) to change the cluster\n");
+		lm_conn_close(&nc);
+		goto out;
+	}
+	lm_conn_close(&lc);
+	lm_server_addr_format(&list.servers[li], name, sizeof name);
+	printf("lmreplace: asking the leader %s to swap it in (it catches up first)\n", name);
+	Lm__Envelope req, *reply;
+	lm_envelope_init(&req, 1);
+	Lm__ReplaceRequest q = LM__REPLACE_REQUEST__INIT;
+	q.has_node = q.has_new_id = 1;
+	q.node = (uint32_t)node;
+	q.new_id = fresh->raft_id;
+	q.new_address = fresh->raft_address;
+	req.body_case = LM__ENVELOPE__BODY_REPLACE_REQUEST;
+	req.replace_request = &q;
+	int rc = ask_within(&lc, &list.servers[li], &req, &reply, LM_FRAME_MAX, REPLACE_TIMEOUT_MS);
+	lm_conn_close(&nc);
+	if (rc != 0) {
+		fprintf(stderr, "lmreplace: %s\n", lc.error);
+		if (reply)
+			lm_conn_close(&lc);
+		goto out;
+	}
+	status = print_admin_reply("lmreplace", &lc, reply);
+out:
 	lm_server_list_free(&list);
 	return status;
 }

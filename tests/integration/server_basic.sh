@@ -26,7 +26,7 @@ sign_license "$TMP/template.lic" "$TMP/server.lic"
 
 export LM_HOSTID_ROOT="$TMP/m1"
 start_lmd lmd -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" --data "$TMP/data" \
-	--listen 127.0.0.1 --heartbeat 200 --session-timeout 1500
+	--listen 127.0.0.1 --heartbeat 200 --session-timeout 1500 --peer-port "$(free_port)"
 unset LM_HOSTID_ROOT
 wait_port "$port"
 wait_log "$TMP/lmd.log" ' license serving'

@@ -808,6 +808,61 @@ static void test_replace(void **state)
 	world_close(&w);
 }
 
+static bool node_votes(struct world *w, void *arg)
+{
+	struct lm_cluster_status st;
+	(void)w;
+	lm_cluster_status(((struct node *)arg)->c, &st);
+	return st.voter;
+}
+
+/* A server that lost its disk comes back on the same host and port under a
+ * new id: raft cannot hold two servers at one address, so the old one goes
+ * first, and the cluster still ends with three voters. */
+static void test_replace_same_address(void **state)
+{
+	struct world w;
+	int status = 1;
+	struct lm_cluster_member m[4];
+	struct lm_cluster_status st;
+
+	(void)state;
+	world_init(&w, 3, 16);
+	unsigned leader = (unsigned)start_triad(&w);
+	propose_batch(&w, leader, 1, 40);
+	unsigned gone = (leader + 1) % 3, other = (leader + 2) % 3;
+	node_close(&w, gone);
+
+	snprintf(w.nodes[3].address, sizeof w.nodes[3].address, "%s", w.nodes[gone].address);
+	node_open(&w, 3); /* id 4, cfg.join, at the old server's address */
+	lm_cluster_status(w.nodes[3].c, &st);
+	assert_false(st.voter);
+	assert_int_equal(lm_cluster_replace(w.nodes[leader].c, gone + 1, 4, w.nodes[3].address,
+	                                    replaced, &status),
+	                 0);
+	assert_true(run_until(&w, replace_done, &status));
+	if (status != 0)
+		fail_msg("replace: %s", lm_cluster_errmsg(w.nodes[leader].c));
+	assert_true(run_until(&w, all_caught_up, NULL));
+	assert_int_equal(lm_cluster_members(w.nodes[leader].c, m, 4), 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_true(m[i].voter);
+		assert_int_not_equal(m[i].id, gone + 1);
+	}
+	/* The newcomer learns that it votes from the last configuration
+	 * entry, which may reach it after the commands. */
+	assert_true(run_until(&w, node_votes, &w.nodes[3]));
+
+	/* The leader and the newcomer are a quorum on their own. */
+	node_close(&w, other);
+	propose_batch(&w, leader, 41, 20);
+	assert_true(run_until(&w, all_caught_up, NULL));
+
+	node_close(&w, leader);
+	node_close(&w, 3);
+	world_close(&w);
+}
+
 int main(void)
 {
 	/* clang-format off */
@@ -820,6 +875,7 @@ int main(void)
 		cmocka_unit_test(test_close_with_proposals_in_flight),
 		cmocka_unit_test(test_three_nodes),
 		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_replace_same_address),
 	};
 	/* clang-format on */
 	/* As in lmd: raft's transport writes to peers that may have gone. */

@@ -984,8 +984,16 @@ static void test_message_rules(void **state)
 	s.session_open.has_session_id = 0;
 	decode_expect(e, 0); /* a new session */
 
+	/* A new session's reply hands the secret over; a resumed one may
+	 * leave it out (the client has it), but never send a wrong one. */
 	e = sample(&s, LM__ENVELOPE__BODY_SESSION_REPLY);
 	s.session_reply.has_secret = 0;
+	decode_expect(e, 0);
+	s.session_reply.resumed = 0;
+	decode_expect(e, LMC_EPROTO);
+	s.session_reply.resumed = 1;
+	s.session_reply.has_secret = 1;
+	s.session_reply.secret.len = LM_SESSION_SECRET_LEN - 1;
 	decode_expect(e, LMC_EPROTO);
 
 	/* A grant must carry a complete signed line. */
@@ -1254,6 +1262,46 @@ static void test_random_input_never_crashes(void **state)
 	assert_true(refused > 100);
 }
 
+/* lmutil lmreplace names a SERVER line of a triad and the new server's
+ * raft id and address; a status reply may carry each server's pool digest,
+ * always a whole SHA-256. */
+static void test_triad_messages(void **state)
+{
+	Lm__Envelope e;
+	Lm__ReplaceRequest q = LM__REPLACE_REQUEST__INIT;
+	lm_envelope_init(&e, 7);
+	e.body_case = LM__ENVELOPE__BODY_REPLACE_REQUEST;
+	e.replace_request = &q;
+	q.has_node = q.has_new_id = 1;
+	q.node = 2;
+	q.new_id = 5;
+	q.new_address = "10.0.0.7:27100";
+	decode_expect(&e, 0);
+	assert_false(lm_body_is_reply(e.body_case));
+	assert_string_equal(lm_body_name(e.body_case), "replace_request");
+	q.node = 4;
+	assert_non_null(strstr(decode_expect(&e, LMC_EPROTO), "SERVER line"));
+	q.node = 2;
+	q.has_new_id = 0;
+	decode_expect(&e, LMC_EPROTO);
+	q.has_new_id = 1;
+	q.new_address = NULL;
+	decode_expect(&e, LMC_EPROTO);
+
+	struct sample s;
+	uint8_t digest[LM_WIRE_DIGEST_LEN] = {1, 2, 3};
+	Lm__Envelope *r = sample(&s, LM__ENVELOPE__BODY_STATUS_REPLY);
+	s.server.has_digest = 1;
+	s.server.digest.data = digest;
+	s.server.digest.len = sizeof digest;
+	s.server.has_raft_id = s.server.has_voter = 1;
+	s.server.raft_id = 5;
+	s.server.raft_address = "10.0.0.7:27100";
+	decode_expect(r, 0);
+	s.server.digest.len = 31;
+	assert_non_null(strstr(decode_expect(r, LMC_EPROTO), "digest"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1281,6 +1329,7 @@ int main(void)
 	        cmocka_unit_test_setup(test_arena_basics, setup),
 	        cmocka_unit_test_setup(test_arena_cap, setup),
 	        cmocka_unit_test_setup(test_random_input_never_crashes, setup),
+	        cmocka_unit_test_setup(test_triad_messages, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
 }

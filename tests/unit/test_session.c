@@ -114,6 +114,8 @@ struct fake {
 	bool remove_on_heartbeat; /* once: an administrator removes every seat */
 	bool kick;                /* hang up on the client now */
 	int noquorum;             /* answer this many checkouts LMC_ENOQUORUM */
+	bool noquorum_open;       /* answer every SessionOpen LMC_ENOQUORUM */
+	uint32_t grace_ms;        /* announced in SessionReply when non-zero */
 	unsigned capacity;        /* seats in the pool */
 	uint32_t heartbeat_ms;
 
@@ -238,6 +240,12 @@ static bool fake_handle(struct fake *f, int fd, const Lm__Envelope *req)
 		const Lm__SessionOpen *o = req->session_open;
 		Lm__SessionReply r;
 		lm__session_reply__init(&r);
+		if (f->noquorum_open) {
+			/* A triad server left alone: it can neither open nor
+			 * resume anything. */
+			fake_error(fd, rid, LMC_ENOQUORUM, NULL);
+			return true;
+		}
 		if (o->has_session_id) {
 			bool known = f->has_session && o->session_id == f->session_id &&
 			             memcmp(o->secret.data, f->secret, LM_SESSION_SECRET_LEN) == 0;
@@ -268,6 +276,8 @@ static bool fake_handle(struct fake *f, int fd, const Lm__Envelope *req)
 		r.heartbeat_ms = f->heartbeat_ms;
 		r.has_timeout_ms = 1;
 		r.timeout_ms = 10 * f->heartbeat_ms;
+		r.has_grace_ms = f->grace_ms != 0;
+		r.grace_ms = f->grace_ms;
 		e.body_case = LM__ENVELOPE__BODY_SESSION_REPLY;
 		e.session_reply = &r;
 		fake_send(fd, &e);
@@ -848,6 +858,49 @@ static void without_quorum_a_checkout_is_retried_with_its_request_id(void **stat
 	fake_stop(a);
 }
 
+/* A triad without quorum can confirm nothing, and expire nothing either: the
+ * application keeps its seats and hears nothing for the grace period the
+ * server announced; past it the seats are reported lost, and regained when
+ * a leader lists them again, without a new checkout. */
+static void without_quorum_seats_are_kept_for_the_grace_period(void **state)
+{
+	struct fake *a = fake_start();
+	struct event_log log = {0};
+	FAKE_SET(a, a->grace_ms = 1500);
+	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 50);
+	uint64_t h;
+	char msg[512];
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+
+	FAKE_SET(a, a->noquorum_open = true; a->kick = true);
+	WAIT_UNTIL(FAKE(a, a->hellos) >= 3); /* retrying */
+	int64_t t0 = now_ms();
+	usleep(700 * 1000);
+	assert_int_equal(log_count(&log), 0);
+	WAIT_UNTIL(log_count(&log) == 1);
+	/* The last confirmation came before the kick. */
+	assert_true(now_ms() - t0 >= 700);
+	assert_true(log.ev[0].lost);
+	assert_int_equal(log.ev[0].handle, h);
+	assert_int_equal(log.ev[0].code, LMC_ENOQUORUM);
+
+	FAKE_SET(a, a->noquorum_open = false);
+	WAIT_UNTIL(log_count(&log) == 2);
+	assert_false(log.ev[1].lost);
+	assert_int_equal(log.ev[1].handle, h);
+	/* Resumed, not checked out again. */
+	assert_int_equal(FAKE(a, a->grants), 1);
+	assert_int_equal(FAKE(a, a->opened), 1);
+	assert_true(FAKE(a, a->resumed) >= 1);
+	/* And quiet from then on. */
+	WAIT_UNTIL(FAKE(a, a->heartbeats) >= 4);
+	assert_int_equal(log_count(&log), 2);
+	assert_int_equal(lm_session_checkin(s, h, msg, sizeof msg), 0);
+	lm_session_stop(s);
+	fake_stop(a);
+	pthread_mutex_destroy(&log.lock);
+}
+
 static void closing_without_a_server_is_bounded(void **state)
 {
 	struct fake *a = fake_start();
@@ -911,6 +964,7 @@ int main(void)
 	        cmocka_unit_test(an_expired_session_regains_its_seats),
 	        cmocka_unit_test(a_seat_removed_by_the_administrator_is_lost_then_regained),
 	        cmocka_unit_test(without_quorum_a_checkout_is_retried_with_its_request_id),
+	        cmocka_unit_test(without_quorum_seats_are_kept_for_the_grace_period),
 	        cmocka_unit_test(closing_without_a_server_is_bounded),
 	        cmocka_unit_test(applications_use_servers_through_lmc),
 	};

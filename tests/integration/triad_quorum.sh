@@ -1,0 +1,105 @@
+#!/bin/sh
+# Three redundant servers losing and regaining their quorum.  A server left
+# alone refuses new checkouts with LMC_ENOQUORUM and says why; an
+# application holding a seat keeps it through a quorum loss longer than the
+# session timeout but shorter than the grace period, without being told
+# anything; past the grace period it is told the seat is lost, and regained
+# once a second server is back; when all three servers are killed and
+# restarted the seat survives too.  Service resumes by itself each time.
+. "$TESTS_SRCDIR/integration/lib.sh"
+. "$TESTS_SRCDIR/integration/server_lib.sh"
+. "$TESTS_SRCDIR/integration/triad_lib.sh"
+need_test_hooks
+
+triad_setup 2
+TRIAD_ARGS="--heartbeat 300 --session-timeout 3000 --grace 9000"
+for n in 1 2 3; do
+	triad_start $n
+done
+wait_leader >/dev/null
+co() { "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json "$@"; }
+
+(exec "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json --hold 120 stats \
+	>"$TMP/holder.json" 2>"$TMP/holder.err") &
+holder=$!
+at_exit "kill -9 $holder 2>/dev/null"
+wait_log "$TMP/holder.json" '"granted"'
+
+# Leaves server $1 alone: the two others are killed.
+leave_alone()
+{
+	for n in 1 2 3; do
+		[ "$n" = "$1" ] || triad_kill "$n"
+	done
+}
+
+note "quorum lost for 5 s (longer than the 3 s session timeout, within the 9 s grace)"
+leader=$(wait_leader)
+alone=$((leader % 3 + 1))
+other=$((alone % 3 + 1))
+leave_alone "$alone"
+eval "alone_port=\$port$alone"
+# The lone server forgets the dead leader within an election timeout.
+n=0
+until co -c "$alone_port@127.0.0.1" stats --hold 0 >"$TMP/alone.json" 2>&1; do
+	grep -q LMC_ENOQUORUM "$TMP/alone.json" && break
+	n=$((n + 1))
+	[ $n -lt 50 ] || fail "the lone server did not say LMC_ENOQUORUM: $(cat "$TMP/alone.json")"
+	sleep 0.1
+done
+expect_grep '"denied".*LMC_ENOQUORUM.*no quorum' "$TMP/alone.json"
+expect_status 1 co stats --hold 0
+expect_grep 'LMC_ENOQUORUM' "$TMP/out"
+"$LMUTIL" lmstat -c "$S" >"$TMP/lmstat.txt"
+expect_grep 'No leader: the servers have no quorum' "$TMP/lmstat.txt"
+expect_grep ': down$' "$TMP/lmstat.txt"
+sleep 4
+
+note "server $other comes back: a leader is elected and serves by itself"
+resumes=$(cat "$TMP"/lmd*.log | grep -c ' resume session=')
+t_back=$(now_us)
+triad_start "$other"
+expect_status 0 co stats --hold 0 --timeout 30000
+note "quorum regained: a checkout was granted $((($(now_us) - t_back) / 1000)) ms after the second server started"
+# The holder comes back on its own, within its retry delay.
+n=0
+until [ "$(cat "$TMP"/lmd*.log | grep -c ' resume session=')" -gt "$resumes" ]; do
+	n=$((n + 1))
+	[ $n -lt 100 ] || fail "the holder did not resume its session"
+	sleep 0.1
+done
+wait_in_use 1
+grep -qE '"(lost|regained)"' "$TMP/holder.json" &&
+	fail "the holder was told about a quorum loss shorter than the grace: $(cat "$TMP/holder.json")"
+grep -q ' expire session=' "$TMP"/lmd*.log && fail "a session expired during the quorum loss"
+
+note "quorum lost for longer than the grace: the holder is told, then the seat comes back"
+leader=$(wait_leader)
+alone=$((leader % 3 + 1))
+other=$((alone % 3 + 1))
+leave_alone "$alone"
+wait_log "$TMP/holder.json" '"lost".*LMC_ENOQUORUM' 20
+triad_start "$other"
+wait_log "$TMP/holder.json" '"regained"' 20
+wait_in_use 1
+
+note "all three servers killed and restarted"
+for n in 1 2 3; do
+	triad_kill "$n"
+done
+for n in 1 2 3; do
+	triad_start "$n"
+done
+wait_leader >/dev/null
+expect_status 0 co stats --hold 0 --timeout 30000
+wait_in_use 1
+[ "$(grep -c '"lost"' "$TMP/holder.json")" = 1 ] ||
+	fail "the holder was told more than once: $(cat "$TMP/holder.json")"
+
+note "the holder ends cleanly and the servers agree"
+kill -TERM "$holder"
+wait "$holder" || fail "the holder failed: $(cat "$TMP/holder.err")"
+expect_grep '"released".*LMC_OK' "$TMP/holder.json"
+wait_in_use 0
+wait_converged
+exit 0
