@@ -1,7 +1,7 @@
 /* A blocking client connection to one license server: connect with a
  * timeout, send one frame, receive one frame by a deadline.
  *
- * Used by the session thread (client/session.c), which polls c->fd itself,
+ * Used by the session thread (client/session_thread.c), which polls c->fd itself,
  * and by the lmutil admin commands, which call lm_conn_call() once per
  * request.  Nothing here retries or fails over: that is the session's job.
  *

@@ -1,0 +1,193 @@
+/* What the files of the session thread share: the session itself, its
+ * requests, seats and events, and the helpers each file lends the others.
+ * Private to client/session*.c; the API is client/session.h.
+ *
+ *   session.c         the application's side: start, stop, checkout, checkin
+ *   session_queue.c   the request queue, the seat table and the events, which
+ *                     application threads and the thread share under s->lock
+ *   session_attach.c  the connection: attach, open or resume the session,
+ *                     redirects, failover and backoff
+ *   session_thread.c  the thread's loop, the requests on the wire and the
+ *                     server's replies
+ *
+ * Locking: s->lock guards the request queue, the seat table, the request
+ * states and results, the callbacks and the few fields marked "shared".
+ * The thread never holds it across I/O or while it runs a callback, and an
+ * application thread holds it only to queue, look up or collect, so neither
+ * side can block the other for long.  Everything about the connection
+ * (s->conn, the in-flight request pointer, heartbeat and backoff state) is
+ * touched by the thread alone. */
+#ifndef LM_SESSION_INTERNAL_H
+#define LM_SESSION_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/conn.h"
+#include "client/license.h"
+#include "client/server_list.h"
+#include "client/session.h"
+#include "proto/frame.h"
+
+enum req_kind { REQ_CHECKOUT, REQ_CHECKIN };
+
+/* QUEUED: in s->queue, not sent in this session.  INFLIGHT: taken by the
+ * thread (s->inflight); it stays there until the server gives a final
+ * answer, across reconnects.  FINISHED: result set. */
+enum req_state { REQ_QUEUED, REQ_INFLIGHT, REQ_FINISHED };
+
+struct request {
+	struct request *next;
+	enum req_kind kind;
+	enum req_state state;
+	/* One reference for the thread, one for a waiting application thread;
+	 * the last to let go frees the request. */
+	int refs;
+	bool app_waiting; /* an application thread waits for the result */
+	bool delivered;   /* the waiter got an early, transient result */
+	bool one_try;     /* timeout 0: one connection round, one answer */
+	bool attempted;   /* a round of connection attempts was made for it */
+	bool regain;      /* a checkout the thread makes to regain a seat */
+	uint64_t seat;    /* regain: the application's handle of that seat */
+	char feature[LM_NAME_MAX + 1];
+	char version[LM_VERSION_MAX + 1]; /* "" for any */
+	unsigned count;
+	uint64_t server_handle; /* checkin */
+
+	uint64_t request_id; /* 0 until numbered; kept for every retry */
+	bool sent;           /* on the current connection, answer pending */
+	int64_t sent_at;
+	int64_t retry_at; /* after LMC_ENOQUORUM */
+	unsigned retry_ms;
+
+	int transient; /* last transient error, reported on timeout */
+	int result;
+	uint64_t handle; /* checkout: the application's handle */
+	char message[256];
+};
+
+/* HELD: the server holds server_handle for us.  REGAINING: a checkout to
+ * get it back is queued or in flight.  LOST: the last regain failed; the
+ * application's handle stays valid until it checks it in. */
+enum seat_state { SEAT_HELD, SEAT_REGAINING, SEAT_LOST };
+
+struct seat {
+	uint64_t app_handle;
+	uint64_t server_handle;
+	char feature[LM_NAME_MAX + 1];
+	char version[LM_VERSION_MAX + 1];
+	unsigned count;
+	enum seat_state state;
+	bool lost_told; /* on_lost fired since the last grant */
+	/* Reported lost because no server confirmed it within the grace
+	 * period; the server may well still hold it: a HeartbeatReply that
+	 * lists it makes it regained. */
+	bool unconfirmed;
+	/* Heartbeats sent before the grant: a HeartbeatReply to one of them
+	 * may not list the handle yet. */
+	uint64_t hb_epoch;
+};
+
+struct event {
+	bool lost; /* else regained */
+	uint64_t handle;
+	char feature[LM_NAME_MAX + 1];
+	int code;
+};
+
+struct lm_session {
+	struct lm_session_config cfg;
+	struct lm_server_addr servers[LM_SERVER_LIST_MAX];
+	size_t nservers;
+	struct lm_identity id;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC */
+	int wake[2];         /* a byte written to wake[1] wakes the thread */
+
+	/* Shared, under lock. */
+	struct request *queue_head, *queue_tail;
+	struct seat *seats;
+	size_t nseats, capseats;
+	bool stopping;
+	int64_t stop_deadline;
+	bool online;
+	int last_error; /* of the last failed round of connection attempts */
+	char last_message[320];
+	char server[LM_SERVER_NAME_MAX];
+	uint64_t next_synthetic;
+
+	/* Thread only. */
+	struct lm_conn conn;
+	bool connected;
+	int64_t connected_at;
+	bool has_session;
+	uint64_t session_id;
+	uint8_t secret[LM_SESSION_SECRET_LEN];
+	bool session_lost; /* the next new session regains every seat */
+	struct request *inflight;
+	uint64_t next_request_id;
+	unsigned heartbeat_ms;
+	unsigned grace_ms;
+	int64_t confirmed_at; /* a leader last vouched for the session */
+	bool grace_over;      /* seats were reported lost for want of a server */
+	int64_t hb_due;
+	bool hb_outstanding;
+	int64_t hb_sent_at;
+	uint64_t hb_sent; /* heartbeats sent so far */
+	size_t cursor;    /* the server to try first */
+	unsigned seed;    /* rand_r() state for jitter */
+	unsigned backoff;
+	int64_t next_attempt;
+	bool has_redirect;
+	struct lm_server_addr redirect;
+	struct event *events; /* fired after the lock is released */
+	size_t nevents, capevents;
+};
+
+/* ---- session.c ---- */
+
+/* vsnprintf into buf, which may be NULL. */
+void lm_session_msg_set(char *buf, size_t size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* ---- session_queue.c: the shared state, under s->lock unless told ---- */
+
+struct seat *lm_session_seat_find(struct lm_session *s, uint64_t app_handle);
+void lm_session_seat_remove(struct lm_session *s, struct seat *seat);
+uint64_t lm_session_app_handle_for(struct lm_session *s, uint64_t server_handle);
+/* False when the table is full (LM_SESSION_SEATS_MAX) or out of memory. */
+bool lm_session_add_seat(struct lm_session *s, const struct request *r, uint64_t app_handle,
+                         uint64_t server_handle);
+
+/* Events are the thread's own: gathered under the lock, fired without. */
+void lm_session_event_add(struct lm_session *s, bool lost, const struct seat *seat, int code);
+void lm_session_events_fire(struct lm_session *s);
+
+void lm_session_queue_push(struct lm_session *s, struct request *r, bool front);
+void lm_session_queue_unlink(struct lm_session *s, struct request *r);
+void lm_session_request_unref(struct request *r);
+void lm_session_queue_orphan_checkin(struct lm_session *s, uint64_t server_handle);
+void lm_session_queue_regain(struct lm_session *s, struct seat *seat);
+void lm_session_finish_locked(struct lm_session *s, struct request *r, int code,
+                              const char *message);
+/* lm_session_finish_locked, taking the lock. */
+void lm_session_finish(struct lm_session *s, struct request *r, int code, const char *message);
+void lm_session_deliver_locked(struct lm_session *s, struct request *r, int code,
+                               const char *message);
+
+/* ---- session_attach.c: the connection, thread only ---- */
+
+void lm_session_drop_connection(struct lm_session *s);
+void lm_session_note_leader(struct lm_session *s, const char *leader);
+void lm_session_attach_round(struct lm_session *s, int64_t cap);
+
+/* ---- session_thread.c ---- */
+
+/* The session thread's body (pthread_create's start routine); returns
+ * once the session is stopped and closed. */
+void *lm_session_run(void *arg);
+
+#endif

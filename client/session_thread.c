@@ -1,0 +1,494 @@
+/* The session thread's loop: attach when not connected, otherwise send the
+ * request in flight and the heartbeats, and handle the server's replies
+ * (grants checked against the vendor key, errors, HeartbeatReplies); the
+ * grace period; SessionClose at the end. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/conn.h"
+#include "client/key.h"
+#include "client/license.h"
+#include "client/lmc.h"
+#include "client/session_internal.h"
+#include "proto/frame.h"
+
+static void drain_wake(struct lm_session *s)
+{
+	char buf[64];
+	while (read(s->wake[0], buf, sizeof buf) > 0)
+		;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* ---- Requests on the wire ---- */
+
+static int send_request(struct lm_session *s, struct request *r)
+{
+	Lm__Envelope e;
+	Lm__Checkout co;
+	Lm__Checkin ci;
+	if (r->request_id == 0)
+		r->request_id = ++s->next_request_id;
+	lm_envelope_init(&e, r->request_id);
+	if (r->kind == REQ_CHECKOUT) {
+		lm__checkout__init(&co);
+		co.has_feature = 1;
+		co.feature = lm_bytes_from_cstr(r->feature);
+		co.has_version = 1;
+		/* Any version: every version is >= "0". */
+		co.version = lm_bytes_from_cstr(r->version[0] ? r->version : "0");
+		co.has_count = 1;
+		co.count = r->count;
+		e.body_case = LM__ENVELOPE__BODY_CHECKOUT;
+		e.checkout = &co;
+	} else {
+		lm__checkin__init(&ci);
+		ci.has_handle = 1;
+		ci.handle = r->server_handle;
+		e.body_case = LM__ENVELOPE__BODY_CHECKIN;
+		e.checkin = &ci;
+	}
+	int64_t now = lm_clock_ms();
+	int rc = lm_conn_send(&s->conn, &e, now + s->cfg.io_timeout_ms);
+	if (rc == 0) {
+		r->sent = true;
+		r->sent_at = now;
+	}
+	return rc;
+}
+
+static int send_simple(struct lm_session *s, Lm__Envelope__BodyCase body)
+{
+	Lm__Envelope e;
+	Lm__Heartbeat hb;
+	Lm__SessionClose sc;
+	lm_envelope_init(&e, 0);
+	e.body_case = body;
+	if (body == LM__ENVELOPE__BODY_HEARTBEAT) {
+		lm__heartbeat__init(&hb);
+		e.heartbeat = &hb;
+	} else {
+		lm__session_close__init(&sc);
+		e.session_close = &sc;
+	}
+	return lm_conn_send(&s->conn, &e, lm_clock_ms() + s->cfg.io_timeout_ms);
+}
+
+/* The checks of session.h on a grant: the vendor signed the line, and it
+ * is for the feature and a version asked for. */
+static int verify_grant(struct lm_session *s, const struct request *r, const Lm__CheckoutReply *m,
+                        char *why, size_t size)
+{
+	char text[LM_LINE_MAX + 1];
+	struct lm_license l;
+	struct lm_lockcode codes[3];
+	int ncodes;
+	struct lm_parse_error perr;
+	const char *refusal = "; a server running a license this vendor did not sign cannot "
+	                      "grant seats to this vendor's applications";
+
+	if (lm_bytes_to_cstr(&m->license->text, text, sizeof text) != 0) {
+		lm_session_msg_set(why, size, "%s: the granted license line is unreadable",
+		                   s->conn.name);
+		return LMC_EBADSIG;
+	}
+	if (lm_license_parse_canonical(text, &l, codes, &ncodes, &perr) != 0) {
+		lm_session_msg_set(why, size, "%s: the granted license line does not parse: %s",
+		                   s->conn.name, perr.message);
+		return LMC_EBADSIG;
+	}
+	if (lm_sig_verify(s->cfg.vendor_key, text, strlen(text), m->license->signature.data) != 0) {
+		lm_session_msg_set(
+		        why, size,
+		        "%s granted %s under a line that the vendor key does not verify%s",
+		        s->conn.name, r->feature, refusal);
+		return LMC_EBADSIG;
+	}
+	/* A genuine line for something else proves nothing about this
+	 * grant: the vendor signed other seats, not these. */
+	if (strcmp(l.name, r->feature) != 0) {
+		lm_session_msg_set(why, size, "%s granted %s under a license line for %s",
+		                   s->conn.name, r->feature, l.name);
+		return LMC_EBADSIG;
+	}
+	if (r->version[0] && lm_version_compare(l.version, r->version) < 0) {
+		lm_session_msg_set(why, size,
+		                   "%s granted %s %s under a license line for version %s",
+		                   s->conn.name, r->feature, r->version, l.version);
+		return LMC_EBADSIG;
+	}
+	if (m->has_count && m->count != r->count) {
+		lm_session_msg_set(why, size, "%s granted %u seats of %s, %u were asked for",
+		                   s->conn.name, (unsigned)m->count, r->feature, r->count);
+		return LMC_EPROTO;
+	}
+	return 0;
+}
+
+static void on_checkout_granted(struct lm_session *s, struct request *r, const Lm__CheckoutReply *m)
+{
+	char why[512];
+	int rc = verify_grant(s, r, m, why, sizeof why);
+	pthread_mutex_lock(&s->lock);
+	if (rc != 0) {
+		lm_session_queue_orphan_checkin(s, m->handle);
+		lm_session_finish_locked(s, r, rc, why);
+	} else if (r->regain) {
+		struct seat *seat = lm_session_seat_find(s, r->seat);
+		if (seat && seat->state == SEAT_REGAINING) {
+			seat->server_handle = m->handle;
+			seat->state = SEAT_HELD;
+			seat->lost_told = false;
+			seat->hb_epoch = s->hb_sent;
+			lm_session_event_add(s, false, seat, 0);
+		} else {
+			/* Checked in by the application meanwhile. */
+			lm_session_queue_orphan_checkin(s, m->handle);
+		}
+		lm_session_finish_locked(s, r, 0, NULL);
+	} else if (!r->app_waiting) {
+		/* The caller gave up before the grant arrived. */
+		lm_session_queue_orphan_checkin(s, m->handle);
+		lm_session_finish_locked(s, r, LMC_ETIMEDOUT, NULL);
+	} else {
+		uint64_t h = lm_session_app_handle_for(s, m->handle);
+		if (lm_session_add_seat(s, r, h, m->handle)) {
+			r->handle = h;
+			lm_session_finish_locked(s, r, 0, NULL);
+		} else {
+			lm_session_queue_orphan_checkin(s, m->handle);
+			lm_session_finish_locked(s, r, LMC_ELIMIT,
+			                         "this context holds too many checkouts");
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	s->inflight = NULL;
+}
+
+/* An ErrorReply to the request in flight.  Transient errors keep it (it is
+ * re-sent with the same request id); any other ends it. */
+static void on_request_error(struct lm_session *s, struct request *r, int code, const char *message)
+{
+	if (code == LMC_ENOQUORUM || code == LMC_ETIMEDOUT) {
+		/* The redundant servers cannot commit now; the seats we hold
+		 * stay held.  Ask again after a pause. */
+		r->sent = false;
+		r->retry_ms = r->retry_ms ? r->retry_ms * 2 : s->cfg.backoff_min_ms;
+		if (r->retry_ms > s->cfg.backoff_max_ms)
+			r->retry_ms = s->cfg.backoff_max_ms;
+		r->retry_at = lm_clock_ms() + r->retry_ms;
+		pthread_mutex_lock(&s->lock);
+		lm_session_deliver_locked(s, r, code, message);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	/* A checkin of a handle the server no longer has: the seats are not
+	 * held, which is what the checkin wanted. */
+	if (r->kind == REQ_CHECKIN && code == LMC_ENOHANDLE)
+		code = 0;
+	lm_session_finish(s, r, code, message);
+	s->inflight = NULL;
+}
+
+static bool handle_listed(const Lm__HeartbeatReply *m, uint64_t handle)
+{
+	for (size_t i = 0; i < m->n_handles; i++)
+		if (m->handles[i] == handle)
+			return true;
+	return false;
+}
+
+/* A seat missing from the HeartbeatReply was removed by an administrator
+ * (lmremove): tell the application, then try to get it back. */
+static void on_heartbeat_reply(struct lm_session *s, const Lm__HeartbeatReply *m)
+{
+	uint64_t answered = s->hb_sent;
+	s->hb_outstanding = false;
+	s->confirmed_at = lm_clock_ms();
+	s->hb_due = s->confirmed_at + s->heartbeat_ms;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nseats; i++) {
+		struct seat *seat = &s->seats[i];
+		if (seat->state != SEAT_HELD)
+			continue;
+		bool listed = handle_listed(m, seat->server_handle);
+		if (seat->unconfirmed && listed) {
+			/* The server kept it all along. */
+			seat->unconfirmed = false;
+			seat->lost_told = false;
+			lm_session_event_add(s, false, seat, 0);
+			continue;
+		}
+		if (seat->hb_epoch >= answered || listed)
+			continue;
+		seat->unconfirmed = false;
+		if (!seat->lost_told)
+			lm_session_event_add(s, true, seat, LMC_ENOHANDLE);
+		seat->lost_told = true;
+		lm_session_queue_regain(s, seat);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* When check_grace() next has something to do. */
+static int64_t grace_deadline(const struct lm_session *s)
+{
+	if (s->grace_over || !s->has_session)
+		return INT64_MAX;
+	return s->confirmed_at + (int64_t)s->grace_ms + 1;
+}
+
+/* With no server to confirm the session for longer than the grace period,
+ * the application is told that its seats are lost: it may be running on
+ * seats that nobody can vouch for any more.  They stay in the table (the
+ * servers may still hold them, and will for as long as they cannot elect a
+ * leader), and the thread keeps trying to reach one. */
+static void check_grace(struct lm_session *s)
+{
+	if (s->grace_over || !s->has_session || s->connected ||
+	    lm_clock_ms() - s->confirmed_at <= (int64_t)s->grace_ms)
+		return;
+	s->grace_over = true;
+	pthread_mutex_lock(&s->lock);
+	int code = s->last_error == LMC_ENOQUORUM ? LMC_ENOQUORUM : LMC_ENOSERVER;
+	for (size_t i = 0; i < s->nseats; i++) {
+		struct seat *seat = &s->seats[i];
+		if (seat->state != SEAT_HELD || seat->lost_told)
+			continue;
+		seat->unconfirmed = true;
+		seat->lost_told = true;
+		lm_session_event_add(s, true, seat, code);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Handles one frame from the server; false when the connection was
+ * dropped. */
+static bool on_frame(struct lm_session *s, const Lm__Envelope *e)
+{
+	struct request *r = s->inflight;
+	bool for_inflight = r && r->sent && e->request_id == r->request_id;
+
+	switch (e->body_case) {
+	case LM__ENVELOPE__BODY_ERROR_REPLY: {
+		const Lm__ErrorReply *er = e->error_reply;
+		char message[LM_WIRE_TEXT_MAX + LM_SERVER_NAME_MAX + 4];
+		snprintf(message, sizeof message, "%s: %s", s->conn.name,
+		         er->message ? er->message : lmc_strerror(er->code));
+		if (er->code == LMC_ENOTLEADER || er->code == LMC_ESHUTDOWN) {
+			/* Another server serves now: move there and resume. */
+			lm_session_note_leader(s, er->leader);
+			if (!s->has_redirect)
+				s->cursor = (s->cursor + 1) % s->nservers;
+			lm_session_drop_connection(s);
+			return false;
+		}
+		if (er->code == LMC_ENOSESSION) {
+			s->has_session = false;
+			s->session_lost = true;
+			lm_session_drop_connection(s);
+			return false;
+		}
+		if (for_inflight) {
+			on_request_error(s, r, er->code, message);
+			return true;
+		}
+		if (s->hb_outstanding && e->request_id == 0 && er->code == LMC_ENOQUORUM) {
+			s->hb_outstanding = false;
+			s->hb_due = lm_clock_ms() + s->heartbeat_ms;
+			return true;
+		}
+		/* An error we cannot place: the server found something
+		 * malformed and closes the connection; start afresh. */
+		lm_session_drop_connection(s);
+		return false;
+	}
+	case LM__ENVELOPE__BODY_CHECKOUT_REPLY:
+		if (for_inflight && r->kind == REQ_CHECKOUT)
+			on_checkout_granted(s, r, e->checkout_reply);
+		return true;
+	case LM__ENVELOPE__BODY_CHECKIN_REPLY:
+		if (for_inflight && r->kind == REQ_CHECKIN) {
+			lm_session_finish(s, r, 0, NULL);
+			s->inflight = NULL;
+		}
+		return true;
+	case LM__ENVELOPE__BODY_HEARTBEAT_REPLY:
+		if (s->hb_outstanding)
+			on_heartbeat_reply(s, e->heartbeat_reply);
+		return true;
+	default: return true; /* a reply we did not ask for: ignored */
+	}
+}
+
+/* ---- The thread ---- */
+
+/* Waits for a wake-up or until the deadline. */
+static void idle_until(struct lm_session *s, int64_t deadline)
+{
+	int64_t left = deadline - lm_clock_ms();
+	if (left > 0) {
+		struct pollfd p = {.fd = s->wake[0], .events = POLLIN};
+		poll(&p, 1, left > 60000 ? 60000 : (int)left);
+	}
+	drain_wake(s);
+}
+
+/* One turn of work while connected: send what is due, wait for the
+ * server or a wake-up, handle what arrived, and give up on a silent
+ * server. */
+static void serve(struct lm_session *s)
+{
+	int64_t now = lm_clock_ms();
+	if (!s->inflight) {
+		pthread_mutex_lock(&s->lock);
+		struct request *r = s->queue_head;
+		if (r) {
+			lm_session_queue_unlink(s, r);
+			r->state = REQ_INFLIGHT;
+			s->inflight = r;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	struct request *r = s->inflight;
+	if (r && !r->sent && now >= r->retry_at && send_request(s, r) != 0) {
+		lm_session_drop_connection(s);
+		return;
+	}
+	if (!s->hb_outstanding && now >= s->hb_due) {
+		if (send_simple(s, LM__ENVELOPE__BODY_HEARTBEAT) != 0) {
+			lm_session_drop_connection(s);
+			return;
+		}
+		s->hb_outstanding = true;
+		s->hb_sent_at = now;
+		s->hb_sent++;
+	}
+
+	int64_t until = s->hb_outstanding ? s->hb_sent_at + s->cfg.io_timeout_ms : s->hb_due;
+	if (r && r->sent)
+		until = min64(until, r->sent_at + s->cfg.io_timeout_ms);
+	else if (r)
+		until = min64(until, r->retry_at);
+	/* Polled even when a deadline has passed, so that an answer already
+	 * here is read before the server is declared silent. */
+	int64_t left = until - lm_clock_ms();
+	left = left < 0 ? 0 : left > 60000 ? 60000 : left;
+	struct pollfd p[2] = {{.fd = s->wake[0], .events = POLLIN},
+	                      {.fd = s->conn.fd, .events = POLLIN}};
+	if (poll(p, 2, (int)left) < 0 && errno != EINTR) {
+		lm_session_drop_connection(s);
+		return;
+	}
+	drain_wake(s);
+	if (p[1].revents) {
+		for (;;) {
+			Lm__Envelope *e;
+			/* A deadline in the past: only what has arrived. */
+			int rc = lm_conn_recv(&s->conn, &e, 0);
+			if (rc == LMC_ETIMEDOUT)
+				break;
+			if (rc != 0) {
+				lm_session_drop_connection(s);
+				return;
+			}
+			if (!on_frame(s, e))
+				return;
+		}
+	}
+	now = lm_clock_ms();
+	r = s->inflight;
+	if ((r && r->sent && now - r->sent_at > s->cfg.io_timeout_ms) ||
+	    (s->hb_outstanding && now - s->hb_sent_at > s->cfg.io_timeout_ms)) {
+		/* The server stopped answering: reconnect, maybe elsewhere. */
+		lm_session_drop_connection(s);
+		s->cursor = (s->cursor + 1) % s->nservers;
+	}
+}
+
+/* SessionClose, waiting for its answer until the deadline: the seats go
+ * back at once instead of after the session timeout. */
+static void close_session(struct lm_session *s, int64_t deadline)
+{
+	if (send_simple(s, LM__ENVELOPE__BODY_SESSION_CLOSE) != 0)
+		return;
+	for (;;) {
+		Lm__Envelope *e;
+		if (lm_conn_recv(&s->conn, &e, deadline) != 0)
+			return;
+		/* A late HeartbeatReply may come first; an error means the
+		 * session ends by its timeout instead. */
+		if (e->body_case == LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY ||
+		    e->body_case == LM__ENVELOPE__BODY_ERROR_REPLY)
+			return;
+	}
+}
+
+/* Ends every request still here with code. */
+static void finish_all(struct lm_session *s, int code, const char *message)
+{
+	pthread_mutex_lock(&s->lock);
+	struct request *r = s->queue_head, *next;
+	s->queue_head = s->queue_tail = NULL;
+	for (; r; r = next) {
+		next = r->next;
+		lm_session_finish_locked(s, r, code, message);
+	}
+	if (s->inflight)
+		lm_session_finish_locked(s, s->inflight, code, message);
+	s->inflight = NULL;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void *lm_session_run(void *arg)
+{
+	struct lm_session *s = arg;
+	for (;;) {
+		check_grace(s);
+		lm_session_events_fire(s);
+		int64_t now = lm_clock_ms();
+		pthread_mutex_lock(&s->lock);
+		bool stopping = s->stopping;
+		int64_t cap = stopping ? s->stop_deadline : INT64_MAX;
+		bool fresh = false; /* a request waits for its first attempt */
+		for (struct request *r = s->queue_head; r && !fresh; r = r->next)
+			fresh = r->app_waiting && !r->attempted;
+		pthread_mutex_unlock(&s->lock);
+
+		if (stopping) {
+			if (!s->has_session || now >= cap)
+				break;
+			if (s->connected) {
+				/* What is still queued or in flight needs no
+				 * answer: closing returns every seat. */
+				finish_all(s, LMC_ESHUTDOWN, "the context is closing");
+				close_session(s, cap);
+				break;
+			}
+		}
+		if (!s->connected) {
+			if (now < s->next_attempt && !fresh) {
+				idle_until(s,
+				           min64(min64(s->next_attempt, cap), grace_deadline(s)));
+				continue;
+			}
+			lm_session_attach_round(s, cap);
+			continue;
+		}
+		serve(s);
+	}
+	lm_session_events_fire(s);
+	finish_all(s, LMC_ESHUTDOWN, "the context is closing");
+	lm_conn_close(&s->conn);
+	return NULL;
+}

@@ -1,0 +1,304 @@
+/* What the files of the seat pool (lmd/pool*.c) share: the pool object,
+ * the formats of its tables and their byte encoding, and the functions one
+ * file calls in another.  Private to those files.
+ *
+ * Tables and record formats.  All integers are big-endian, so that keys
+ * sort numerically and the bytes are the same on every server (the digest
+ * and the triad tests compare them).  A "str8"/"str16" is a one- or
+ * two-byte length followed by that many bytes, no NUL.  Records carry no
+ * format version: the store is emptied at every open and only ever read by
+ * the binary that wrote it.
+ *
+ *   meta        "applied_index" -> u64;  "next_handle" -> u64 (absent: 1)
+ *   lines       u32 index -> u8 siglen (0 or 64), signature, canonical text
+ *   features    feature name -> u16 npools, then per pool, by version:
+ *                 vkey[16], str8 version, u32 nlines,
+ *                 nlines x (u32 line index, u32 count, i32 start, i32 expiry)
+ *   usage       pool key -> u32 seats in use (absent when none)
+ *   sessions    u64 id -> secret[32], i64 opened_us, u32 pid, u32 nhandles,
+ *                 u64 last request id, i32 code, u64 handle, u32 count,
+ *                 u32 line, str16 message, str16 user, host, display,
+ *                 lock code, app version
+ *   handles     u64 handle -> u64 session, u32 count, i64 since_us,
+ *                 str8 feature, str8 version, str8 pool version
+ *   by_session  u64 session + u64 handle -> (empty)
+ *   by_pool     pool key + u64 handle -> (empty)
+ *
+ * A pool key is the feature name, a 0 byte, and the version key: the four
+ * parts of a version as u32 ("29" and "29.0" are one pool, and pools sort by
+ * version).  features is derived from lines (rewritten only by SetLicense
+ * and restore); usage, by_session and by_pool from handles.  A pool whose
+ * lines were removed while seats are held lives on in usage and by_pool
+ * only, until its last handle goes.
+ *
+ * Checkout reads one features record and one usage counter per candidate
+ * version, and checkin touches a fixed number of records: neither depends
+ * on how many sessions or handles there are. */
+#ifndef LM_POOL_INTERNAL_H
+#define LM_POOL_INTERNAL_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "client/license.h"
+#include "lmd/pool.h"
+#include "lmd/store.h"
+#include "proto/arena.h"
+#include "proto/command.pb-c.h"
+
+#define LM_POOL_VKEY_LEN       16
+#define LM_POOL_KEY_MAX        (LM_NAME_MAX + 1 + LM_POOL_VKEY_LEN)
+#define LM_POOL_LINE_ENTRY_LEN 16
+
+/* The largest session record (see the format above), rounded up. */
+#define LM_POOL_RECORD_MAX 2048
+
+/* The names of the meta table's records. */
+#define LM_POOL_KEY_APPLIED     "applied_index"
+#define LM_POOL_KEY_NEXT_HANDLE "next_handle"
+
+struct lm_pool {
+	struct lm_store *store;
+	uint64_t applied;
+	struct lm_arena arena;
+	uint8_t *arena_block;
+	/* The handles of a session being closed, gathered before any is
+	 * released (the store must not change under a scan). */
+	uint64_t closing[LM_POOL_HANDLES_PER_SESSION_MAX];
+	/* Where session and handle records are encoded before a put. */
+	uint8_t record[LM_POOL_RECORD_MAX];
+};
+
+/* A session as stored: what the header shows, plus the last request. */
+struct lm_pool_session_rec {
+	struct lm_pool_session pub;
+	uint64_t last_request;
+	struct lm_pool_result last;
+};
+
+/* Byte encoding.  A writer stops at its capacity and says so in overflow,
+ * a reader at its end (or at a bad string) and says so in bad, so that a
+ * record is checked once, after the last field. */
+
+struct lm_pool_wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static inline void lm_pool_w_bytes(struct lm_pool_wbuf *w, const void *b, size_t n)
+{
+	if (w->overflow || n > w->cap - w->len) {
+		w->overflow = true;
+		return;
+	}
+	if (n)
+		memcpy(w->p + w->len, b, n);
+	w->len += n;
+}
+
+static inline void lm_pool_w_u8(struct lm_pool_wbuf *w, uint8_t v)
+{
+	lm_pool_w_bytes(w, &v, 1);
+}
+
+static inline void lm_pool_w_u16(struct lm_pool_wbuf *w, uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+	lm_pool_w_bytes(w, b, 2);
+}
+
+static inline void lm_pool_w_u32(struct lm_pool_wbuf *w, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	lm_pool_w_bytes(w, b, 4);
+}
+
+static inline void lm_pool_w_u64(struct lm_pool_wbuf *w, uint64_t v)
+{
+	lm_pool_w_u32(w, (uint32_t)(v >> 32));
+	lm_pool_w_u32(w, (uint32_t)v);
+}
+
+static inline void lm_pool_w_str8(struct lm_pool_wbuf *w, const char *s)
+{
+	size_t n = strlen(s);
+	assert(n <= UINT8_MAX);
+	lm_pool_w_u8(w, (uint8_t)n);
+	lm_pool_w_bytes(w, s, n);
+}
+
+static inline void lm_pool_w_str16(struct lm_pool_wbuf *w, const char *s)
+{
+	size_t n = strlen(s);
+	assert(n <= UINT16_MAX);
+	lm_pool_w_u16(w, (uint16_t)n);
+	lm_pool_w_bytes(w, s, n);
+}
+
+struct lm_pool_rbuf {
+	const uint8_t *p;
+	size_t len, off;
+	bool bad;
+};
+
+static inline const uint8_t *lm_pool_r_take(struct lm_pool_rbuf *r, size_t n)
+{
+	if (r->bad || n > r->len - r->off) {
+		r->bad = true;
+		return NULL;
+	}
+	const uint8_t *at = r->p + r->off;
+	r->off += n;
+	return at;
+}
+
+static inline uint8_t lm_pool_r_u8(struct lm_pool_rbuf *r)
+{
+	const uint8_t *b = lm_pool_r_take(r, 1);
+	return b ? b[0] : 0;
+}
+
+static inline uint16_t lm_pool_r_u16(struct lm_pool_rbuf *r)
+{
+	const uint8_t *b = lm_pool_r_take(r, 2);
+	return b ? (uint16_t)(b[0] << 8 | b[1]) : 0;
+}
+
+static inline uint32_t lm_pool_get_u32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static inline uint64_t lm_pool_get_u64(const uint8_t *b)
+{
+	return (uint64_t)lm_pool_get_u32(b) << 32 | lm_pool_get_u32(b + 4);
+}
+
+static inline void lm_pool_set_u32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+static inline void lm_pool_set_u64(uint8_t *b, uint64_t v)
+{
+	lm_pool_set_u32(b, (uint32_t)(v >> 32));
+	lm_pool_set_u32(b + 4, (uint32_t)v);
+}
+
+static inline uint32_t lm_pool_r_u32(struct lm_pool_rbuf *r)
+{
+	const uint8_t *b = lm_pool_r_take(r, 4);
+	return b ? lm_pool_get_u32(b) : 0;
+}
+
+static inline uint64_t lm_pool_r_u64(struct lm_pool_rbuf *r)
+{
+	const uint8_t *b = lm_pool_r_take(r, 8);
+	return b ? lm_pool_get_u64(b) : 0;
+}
+
+/* Reads a string of n bytes into out (size bytes, NUL-terminated). */
+static inline void lm_pool_r_strn(struct lm_pool_rbuf *r, size_t n, char *out, size_t size)
+{
+	const uint8_t *b = lm_pool_r_take(r, n);
+	if (!b || n >= size || memchr(b, 0, n)) {
+		r->bad = true;
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, b, n);
+	out[n] = '\0';
+}
+
+static inline void lm_pool_r_str8(struct lm_pool_rbuf *r, char *out, size_t size)
+{
+	lm_pool_r_strn(r, lm_pool_r_u8(r), out, size);
+}
+
+static inline void lm_pool_r_str16(struct lm_pool_rbuf *r, char *out, size_t size)
+{
+	lm_pool_r_strn(r, lm_pool_r_u16(r), out, size);
+}
+
+/* pool.c: failures.  A handler of apply returns 0 after a denial (a
+ * result), and one of these for a local failure (fatal to the server). */
+int lm_pool_store_failed(struct lm_pool *p, int rc);
+int lm_pool_corrupt(const char *what);
+void lm_pool_deny(struct lm_pool_result *res, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* pool_record.c: keys, and the records of the meta, sessions, handles and
+ * usage tables.  A load sets *found; a missing record is not an error. */
+int lm_pool_version_key(const char *v, uint8_t out[LM_POOL_VKEY_LEN]);
+size_t lm_pool_key(uint8_t out[LM_POOL_KEY_MAX], const char *feature,
+                   const uint8_t vkey[LM_POOL_VKEY_LEN]);
+int lm_pool_meta_get(struct lm_pool *p, const char *name, uint64_t dflt, uint64_t *out);
+int lm_pool_meta_put(struct lm_pool *p, const char *name, uint64_t value);
+int lm_pool_session_decode(uint64_t id, struct lm_val v, struct lm_pool_session_rec *s);
+int lm_pool_session_load(struct lm_pool *p, uint64_t id, struct lm_pool_session_rec *s,
+                         bool *found);
+int lm_pool_session_store(struct lm_pool *p, const struct lm_pool_session_rec *s);
+int lm_pool_handle_decode(uint64_t id, struct lm_val v, struct lm_pool_handle *h);
+int lm_pool_handle_load(struct lm_pool *p, uint64_t id, struct lm_pool_handle *h, bool *found);
+int lm_pool_usage_get(struct lm_pool *p, const uint8_t *key, size_t klen, uint32_t *in_use);
+int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h);
+int lm_pool_handle_release(struct lm_pool *p, const struct lm_pool_handle *h);
+
+/* pool_license.c: the license set, and the pools of the features table. */
+
+/* One pool of a features record, decoded in place. */
+struct lm_pool_def {
+	uint8_t vkey[LM_POOL_VKEY_LEN];
+	char version[LM_VERSION_MAX + 1];
+	uint32_t nlines;
+	const uint8_t *lines; /* nlines entries of LM_POOL_LINE_ENTRY_LEN bytes */
+};
+
+/* What the lines of a pool give on a day. */
+struct lm_pool_state {
+	uint32_t issued;     /* seats of the lines in their dates */
+	bool active;         /* some line is in its dates */
+	uint32_t line;       /* the backing line, when active */
+	int32_t expiry;      /* latest expiry of all lines */
+	int32_t next_start;  /* earliest START still ahead, or LM_DATE_NONE */
+	int32_t last_expiry; /* latest expiry already past, or LM_DATE_NONE */
+};
+
+struct lm_pool_parsed_line {
+	struct lm_license lic;
+	uint8_t vkey[LM_POOL_VKEY_LEN];
+	uint32_t index;
+};
+
+int lm_pool_def_next(struct lm_pool_rbuf *r, struct lm_pool_def *d);
+void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool_state *st);
+int lm_pool_lines_parse(Lmcmd__Line *const *lines, size_t n, struct lm_pool_parsed_line *out,
+                        struct lm_pool_result *res);
+int lm_pool_lines_write(struct lm_pool *p, Lmcmd__Line *const *lines,
+                        struct lm_pool_parsed_line *pl, size_t n);
+int lm_pool_do_set_license(struct lm_pool *p, const Lmcmd__SetLicense *m,
+                           struct lm_pool_result *res);
+
+/* pool_seats.c: the commands that open and close sessions and move seats,
+ * and the checks of a session's identity that restore shares. */
+bool lm_pool_copy_field(char *out, size_t size, protobuf_c_boolean has,
+                        const ProtobufCBinaryData *b);
+bool lm_pool_identity_copy(const Lmcmd__OpenSession *m, struct lm_pool_session_rec *s);
+int lm_pool_do_open_session(struct lm_pool *p, int64_t now, const Lmcmd__OpenSession *m,
+                            struct lm_pool_result *res);
+int lm_pool_do_close_session(struct lm_pool *p, const Lmcmd__CloseSession *m,
+                             struct lm_pool_result *res);
+int lm_pool_do_checkout(struct lm_pool *p, int64_t now, const Lmcmd__Checkout *m,
+                        struct lm_pool_result *res);
+int lm_pool_do_checkin(struct lm_pool *p, const Lmcmd__Checkin *m, struct lm_pool_result *res);
+int lm_pool_do_remove_handle(struct lm_pool *p, const Lmcmd__RemoveHandle *m,
+                             struct lm_pool_result *res);
+
+#endif

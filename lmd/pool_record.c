@@ -1,0 +1,303 @@
+/* The records of the pool's tables (their formats are in
+ * lmd/pool_internal.h): the keys they are filed under, the meta counters,
+ * sessions, and handles with their two index entries and the seats in use
+ * they add to their pool. */
+#include "lmd/pool.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "client/lmc.h"
+#include "lmd/pool_internal.h"
+#include "lmd/store.h"
+
+/* The version key: up to four parts of up to nine digits each (the rule of
+ * lm_version_valid), missing parts 0, so that memcmp orders versions like
+ * lm_version_compare.  Returns 0 or -1. */
+int lm_pool_version_key(const char *v, uint8_t out[LM_POOL_VKEY_LEN])
+{
+	memset(out, 0, LM_POOL_VKEY_LEN);
+	for (int part = 0; part < 4; part++) {
+		uint32_t n = 0;
+		int digits = 0;
+		while (*v >= '0' && *v <= '9') {
+			if (++digits > 9)
+				return -1;
+			n = n * 10 + (uint32_t)(*v++ - '0');
+		}
+		if (digits == 0)
+			return -1;
+		lm_pool_set_u32(out + 4 * part, n);
+		if (*v == '\0')
+			return 0;
+		if (*v++ != '.')
+			return -1;
+	}
+	return -1;
+}
+
+size_t lm_pool_key(uint8_t out[LM_POOL_KEY_MAX], const char *feature,
+                   const uint8_t vkey[LM_POOL_VKEY_LEN])
+{
+	size_t n = strlen(feature);
+	assert(n <= LM_NAME_MAX);
+	memcpy(out, feature, n);
+	out[n] = 0;
+	memcpy(out + n + 1, vkey, LM_POOL_VKEY_LEN);
+	return n + 1 + LM_POOL_VKEY_LEN;
+}
+
+int lm_pool_meta_get(struct lm_pool *p, const char *name, uint64_t dflt, uint64_t *out)
+{
+	struct lm_val v;
+	int rc = lm_store_get(p->store, LM_DB_META, name, strlen(name), &v);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	if (!v.data) {
+		*out = dflt;
+		return 0;
+	}
+	if (v.len != 8)
+		return lm_pool_corrupt("meta");
+	*out = lm_pool_get_u64(v.data);
+	return 0;
+}
+
+int lm_pool_meta_put(struct lm_pool *p, const char *name, uint64_t value)
+{
+	uint8_t b[8];
+	lm_pool_set_u64(b, value);
+	int rc = lm_store_put(p->store, LM_DB_META, name, strlen(name), b, sizeof b);
+	return rc ? lm_pool_store_failed(p, rc) : 0;
+}
+
+static int session_encode(struct lm_pool *p, const struct lm_pool_session_rec *s, size_t *len)
+{
+	struct lm_pool_wbuf w = {.p = p->record, .cap = sizeof p->record};
+	lm_pool_w_bytes(&w, s->pub.secret_digest, 32);
+	lm_pool_w_u64(&w, (uint64_t)s->pub.opened_us);
+	lm_pool_w_u32(&w, s->pub.pid);
+	lm_pool_w_u32(&w, s->pub.nhandles);
+	lm_pool_w_u64(&w, s->last_request);
+	lm_pool_w_u32(&w, (uint32_t)s->last.code);
+	lm_pool_w_u64(&w, s->last.handle);
+	lm_pool_w_u32(&w, s->last.count);
+	lm_pool_w_u32(&w, s->last.line);
+	lm_pool_w_str16(&w, s->last.message);
+	lm_pool_w_str16(&w, s->pub.user);
+	lm_pool_w_str16(&w, s->pub.host);
+	lm_pool_w_str16(&w, s->pub.display);
+	lm_pool_w_str16(&w, s->pub.lock_code);
+	lm_pool_w_str16(&w, s->pub.app_version);
+	assert(!w.overflow);
+	*len = w.len;
+	return 0;
+}
+
+int lm_pool_session_decode(uint64_t id, struct lm_val v, struct lm_pool_session_rec *s)
+{
+	struct lm_pool_rbuf r = {.p = v.data, .len = v.len};
+	const uint8_t *secret;
+
+	memset(s, 0, sizeof *s);
+	s->pub.id = id;
+	secret = lm_pool_r_take(&r, 32);
+	if (secret)
+		memcpy(s->pub.secret_digest, secret, 32);
+	s->pub.opened_us = (int64_t)lm_pool_r_u64(&r);
+	s->pub.pid = lm_pool_r_u32(&r);
+	s->pub.nhandles = lm_pool_r_u32(&r);
+	s->last_request = lm_pool_r_u64(&r);
+	s->last.code = (int32_t)lm_pool_r_u32(&r);
+	s->last.handle = lm_pool_r_u64(&r);
+	s->last.count = lm_pool_r_u32(&r);
+	s->last.line = lm_pool_r_u32(&r);
+	lm_pool_r_str16(&r, s->last.message, sizeof s->last.message);
+	lm_pool_r_str16(&r, s->pub.user, sizeof s->pub.user);
+	lm_pool_r_str16(&r, s->pub.host, sizeof s->pub.host);
+	lm_pool_r_str16(&r, s->pub.display, sizeof s->pub.display);
+	lm_pool_r_str16(&r, s->pub.lock_code, sizeof s->pub.lock_code);
+	lm_pool_r_str16(&r, s->pub.app_version, sizeof s->pub.app_version);
+	if (r.bad || r.off != r.len)
+		return lm_pool_corrupt("session");
+	return 0;
+}
+
+/* Reads session id into *s; *found says whether it exists. */
+int lm_pool_session_load(struct lm_pool *p, uint64_t id, struct lm_pool_session_rec *s, bool *found)
+{
+	uint8_t key[8];
+	struct lm_val v;
+	int rc;
+
+	lm_pool_set_u64(key, id);
+	*found = false;
+	rc = lm_store_get(p->store, LM_DB_SESSIONS, key, sizeof key, &v);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	if (!v.data)
+		return 0;
+	*found = true;
+	return lm_pool_session_decode(id, v, s);
+}
+
+int lm_pool_session_store(struct lm_pool *p, const struct lm_pool_session_rec *s)
+{
+	uint8_t key[8];
+	size_t len;
+
+	lm_pool_set_u64(key, s->pub.id);
+	session_encode(p, s, &len);
+	int rc = lm_store_put(p->store, LM_DB_SESSIONS, key, sizeof key, p->record, len);
+	return rc ? lm_pool_store_failed(p, rc) : 0;
+}
+
+int lm_pool_handle_decode(uint64_t id, struct lm_val v, struct lm_pool_handle *h)
+{
+	struct lm_pool_rbuf r = {.p = v.data, .len = v.len};
+
+	memset(h, 0, sizeof *h);
+	h->handle = id;
+	h->session_id = lm_pool_r_u64(&r);
+	h->count = lm_pool_r_u32(&r);
+	h->since_us = (int64_t)lm_pool_r_u64(&r);
+	lm_pool_r_str8(&r, h->feature, sizeof h->feature);
+	lm_pool_r_str8(&r, h->version, sizeof h->version);
+	lm_pool_r_str8(&r, h->pool_version, sizeof h->pool_version);
+	if (r.bad || r.off != r.len)
+		return lm_pool_corrupt("handle");
+	return 0;
+}
+
+int lm_pool_handle_load(struct lm_pool *p, uint64_t id, struct lm_pool_handle *h, bool *found)
+{
+	uint8_t key[8];
+	struct lm_val v;
+	int rc;
+
+	lm_pool_set_u64(key, id);
+	*found = false;
+	rc = lm_store_get(p->store, LM_DB_HANDLES, key, sizeof key, &v);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	if (!v.data)
+		return 0;
+	*found = true;
+	return lm_pool_handle_decode(id, v, h);
+}
+
+/* The pool key a handle is charged to. */
+static size_t handle_pool_key(const struct lm_pool_handle *h, uint8_t key[LM_POOL_KEY_MAX])
+{
+	uint8_t vkey[LM_POOL_VKEY_LEN];
+	int rc = lm_pool_version_key(h->pool_version, vkey);
+	assert(rc == 0); /* checked when the handle was made */
+	(void)rc;
+	return lm_pool_key(key, h->feature, vkey);
+}
+
+int lm_pool_usage_get(struct lm_pool *p, const uint8_t *key, size_t klen, uint32_t *in_use)
+{
+	struct lm_val v;
+	int rc = lm_store_get(p->store, LM_DB_USAGE, key, klen, &v);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	*in_use = 0;
+	if (!v.data)
+		return 0;
+	if (v.len != 4)
+		return lm_pool_corrupt("usage");
+	*in_use = lm_pool_get_u32(v.data);
+	return 0;
+}
+
+static int usage_put(struct lm_pool *p, const uint8_t *key, size_t klen, uint32_t in_use)
+{
+	uint8_t b[4];
+	int rc;
+
+	/* No record for an idle pool, so that the content does not depend on
+	 * which pools were ever used. */
+	if (in_use == 0) {
+		rc = lm_store_del(p->store, LM_DB_USAGE, key, klen, NULL);
+	} else {
+		lm_pool_set_u32(b, in_use);
+		rc = lm_store_put(p->store, LM_DB_USAGE, key, klen, b, sizeof b);
+	}
+	return rc ? lm_pool_store_failed(p, rc) : 0;
+}
+
+/* Records h and its index entries and counts its seats in use.  Returns
+ * LMC_ETOOLARGE when the pool's counter would overflow (possible only from
+ * a forged snapshot: checkout never grants beyond the issued seats). */
+int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
+{
+	uint8_t key[8], ikey[LM_POOL_KEY_MAX + 8], pkey[LM_POOL_KEY_MAX];
+	size_t plen = handle_pool_key(h, pkey);
+	struct lm_pool_wbuf w = {.p = p->record, .cap = sizeof p->record};
+	uint32_t in_use;
+	int rc;
+
+	rc = lm_pool_usage_get(p, pkey, plen, &in_use);
+	if (rc)
+		return rc;
+	if (h->count > UINT32_MAX - in_use)
+		return LMC_ETOOLARGE;
+
+	lm_pool_w_u64(&w, h->session_id);
+	lm_pool_w_u32(&w, h->count);
+	lm_pool_w_u64(&w, (uint64_t)h->since_us);
+	lm_pool_w_str8(&w, h->feature);
+	lm_pool_w_str8(&w, h->version);
+	lm_pool_w_str8(&w, h->pool_version);
+	assert(!w.overflow);
+	lm_pool_set_u64(key, h->handle);
+	rc = lm_store_put(p->store, LM_DB_HANDLES, key, sizeof key, w.p, w.len);
+	if (!rc) {
+		lm_pool_set_u64(ikey, h->session_id);
+		lm_pool_set_u64(ikey + 8, h->handle);
+		rc = lm_store_put(p->store, LM_DB_BY_SESSION, ikey, 16, "", 0);
+	}
+	if (!rc) {
+		memcpy(ikey, pkey, plen);
+		lm_pool_set_u64(ikey + plen, h->handle);
+		rc = lm_store_put(p->store, LM_DB_BY_POOL, ikey, plen + 8, "", 0);
+	}
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	return usage_put(p, pkey, plen, in_use + h->count);
+}
+
+/* Forgets h and gives its seats back to its pool.  The session's handle
+ * count is the caller's business. */
+int lm_pool_handle_release(struct lm_pool *p, const struct lm_pool_handle *h)
+{
+	uint8_t key[8], ikey[LM_POOL_KEY_MAX + 8], pkey[LM_POOL_KEY_MAX];
+	size_t plen = handle_pool_key(h, pkey);
+	bool f1, f2, f3;
+	uint32_t in_use;
+	int rc;
+
+	lm_pool_set_u64(key, h->handle);
+	rc = lm_store_del(p->store, LM_DB_HANDLES, key, sizeof key, &f1);
+	if (!rc) {
+		lm_pool_set_u64(ikey, h->session_id);
+		lm_pool_set_u64(ikey + 8, h->handle);
+		rc = lm_store_del(p->store, LM_DB_BY_SESSION, ikey, 16, &f2);
+	}
+	if (!rc) {
+		memcpy(ikey, pkey, plen);
+		lm_pool_set_u64(ikey + plen, h->handle);
+		rc = lm_store_del(p->store, LM_DB_BY_POOL, ikey, plen + 8, &f3);
+	}
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	if (!f1 || !f2 || !f3)
+		return lm_pool_corrupt("handle index");
+	rc = lm_pool_usage_get(p, pkey, plen, &in_use);
+	if (rc)
+		return rc;
+	if (in_use < h->count)
+		return lm_pool_corrupt("usage");
+	return usage_put(p, pkey, plen, in_use - h->count);
+}

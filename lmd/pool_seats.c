@@ -1,0 +1,421 @@
+/* The commands that move seats: OpenSession and CloseSession, Checkout,
+ * Checkin and RemoveHandle.  lmd/pool.h states the rules of seat accounting
+ * and of idempotent requests that they implement. */
+#include "lmd/pool.h"
+
+#include <string.h>
+
+#include "client/date.h"
+#include "client/license.h"
+#include "client/lmc.h"
+#include "lmd/pool_internal.h"
+#include "lmd/store.h"
+#include "proto/command.pb-c.h"
+#include "proto/frame.h"
+
+#define DAY_US INT64_C(86400000000)
+
+/* Days since 1970 of a time in microseconds, rounding down also before
+ * 1970, kept clear of the two sentinel dates. */
+static int32_t day_of(int64_t us)
+{
+	int64_t d = us / DAY_US;
+	if (us % DAY_US < 0)
+		d--;
+	if (d <= INT32_MIN)
+		return INT32_MIN + 1;
+	if (d >= INT32_MAX)
+		return INT32_MAX - 1;
+	return (int32_t)d;
+}
+
+/* Copies an optional identifier into out: absent is "", and it must fit
+ * with its NUL and hold none (protobuf-c would hand a C string cut short). */
+bool lm_pool_copy_field(char *out, size_t size, protobuf_c_boolean has,
+                        const ProtobufCBinaryData *b)
+{
+	out[0] = '\0';
+	if (!has)
+		return true;
+	if (b->len >= size || (b->len && memchr(b->data, 0, b->len)))
+		return false;
+	if (b->len)
+		memcpy(out, b->data, b->len);
+	out[b->len] = '\0';
+	return true;
+}
+
+/* A session from its OpenSession (also the identity in a snapshot). */
+bool lm_pool_identity_copy(const Lmcmd__OpenSession *m, struct lm_pool_session_rec *s)
+{
+	memset(s, 0, sizeof *s);
+	if (!m->has_session_id || m->session_id == 0)
+		return false;
+	s->pub.id = m->session_id;
+	if (m->has_secret_digest) {
+		if (m->secret_digest.len != sizeof s->pub.secret_digest)
+			return false;
+		memcpy(s->pub.secret_digest, m->secret_digest.data, sizeof s->pub.secret_digest);
+	}
+	s->pub.pid = m->has_pid ? m->pid : 0;
+	return lm_pool_copy_field(s->pub.user, sizeof s->pub.user, m->has_user, &m->user) &&
+	       lm_pool_copy_field(s->pub.host, sizeof s->pub.host, m->has_host, &m->host) &&
+	       lm_pool_copy_field(s->pub.display, sizeof s->pub.display, m->has_display,
+	                          &m->display) &&
+	       lm_pool_copy_field(s->pub.lock_code, sizeof s->pub.lock_code, m->has_lock_code,
+	                          &m->lock_code) &&
+	       lm_pool_copy_field(s->pub.app_version, sizeof s->pub.app_version, m->has_app_version,
+	                          &m->app_version);
+}
+
+int lm_pool_do_open_session(struct lm_pool *p, int64_t now, const Lmcmd__OpenSession *m,
+                            struct lm_pool_result *res)
+{
+	struct lm_pool_session_rec s, old;
+	bool found;
+	size_t n;
+	int rc;
+
+	if (!lm_pool_identity_copy(m, &s)) {
+		lm_pool_deny(res, LMC_EINVAL,
+		             "OpenSession without a session id, or with a bad field");
+		return 0;
+	}
+	/* Opening a session twice is a retry of the first open: same answer,
+	 * and the first identity stays. */
+	rc = lm_pool_session_load(p, s.pub.id, &old, &found);
+	if (rc || found)
+		return rc;
+	rc = lm_store_count(p->store, LM_DB_SESSIONS, &n);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	if (n >= LM_POOL_SESSIONS_MAX) {
+		lm_pool_deny(res, LMC_ELIMIT, "the server holds %d sessions, its limit",
+		             LM_POOL_SESSIONS_MAX);
+		return 0;
+	}
+	s.pub.opened_us = now;
+	return lm_pool_session_store(p, &s);
+}
+
+struct gather {
+	struct lm_pool *p;
+	size_t n;
+};
+
+/* Scan callbacks stop with this when a record is malformed, to tell it
+ * from the store's own (negative) failures. */
+#define SCAN_CORRUPT 1
+
+static int gather_handle(void *arg, struct lm_val key, struct lm_val val)
+{
+	struct gather *g = arg;
+	if (key.len != 16 || g->n == LM_POOL_HANDLES_PER_SESSION_MAX)
+		return SCAN_CORRUPT;
+	g->p->closing[g->n++] = lm_pool_get_u64((const uint8_t *)key.data + 8);
+	return 0;
+}
+
+/* The outcome of a scan whose callback only fails with SCAN_CORRUPT. */
+static int scan_failed(struct lm_pool *p, int rc, const char *what)
+{
+	if (rc == SCAN_CORRUPT)
+		return lm_pool_corrupt(what);
+	return rc < 0 ? lm_pool_store_failed(p, rc) : rc;
+}
+
+int lm_pool_do_close_session(struct lm_pool *p, const Lmcmd__CloseSession *m,
+                             struct lm_pool_result *res)
+{
+	struct gather g = {.p = p};
+	struct lm_pool_session_rec s;
+	struct lm_pool_handle h;
+	uint64_t seats = 0;
+	uint8_t key[8];
+	bool found;
+	int rc;
+
+	rc = lm_pool_session_load(p, m->session_id, &s, &found);
+	if (rc)
+		return rc;
+	if (!found) {
+		lm_pool_deny(res, LMC_ENOSESSION, "session %016llx is not open",
+		             (unsigned long long)m->session_id);
+		return 0;
+	}
+	lm_pool_set_u64(key, s.pub.id);
+	rc = lm_store_scan(p->store, LM_DB_BY_SESSION, key, sizeof key, gather_handle, &g);
+	if (rc)
+		return scan_failed(p, rc, "by_session");
+	if (g.n != s.pub.nhandles)
+		return lm_pool_corrupt("session");
+	for (size_t i = 0; i < g.n; i++) {
+		rc = lm_pool_handle_load(p, p->closing[i], &h, &found);
+		if (!rc && !found)
+			rc = lm_pool_corrupt("by_session");
+		if (!rc)
+			rc = lm_pool_handle_release(p, &h);
+		if (rc)
+			return rc;
+		seats += h.count;
+	}
+	rc = lm_store_del(p->store, LM_DB_SESSIONS, key, sizeof key, NULL);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	res->count = seats > UINT32_MAX ? UINT32_MAX : (uint32_t)seats;
+	return 0;
+}
+
+/* DESIGN.md §2.3: a session numbers its requests; the last one is answered
+ * again from the session's memory, an older one is refused.  Returns true
+ * when res already holds the answer.  Ids start at 1, so that a fresh
+ * session (last request 0) has nothing to replay. */
+static bool replayed(const struct lm_pool_session_rec *s, uint64_t request_id,
+                     struct lm_pool_result *res)
+{
+	if (request_id == 0) {
+		lm_pool_deny(res, LMC_EPROTO, "request id 0 is not valid");
+		return true;
+	}
+	if (request_id == s->last_request) {
+		*res = s->last;
+		return true;
+	}
+	if (request_id < s->last_request) {
+		lm_pool_deny(res, LMC_EPROTO, "request %llu is older than the last one, %llu",
+		             (unsigned long long)request_id, (unsigned long long)s->last_request);
+		return true;
+	}
+	return false;
+}
+
+/* The pool a checkout is charged to. */
+struct choice {
+	uint8_t vkey[LM_POOL_VKEY_LEN];
+	char version[LM_VERSION_MAX + 1];
+	uint32_t line;
+};
+
+/* Picks the pool of smallest version >= want with count seats free on day
+ * today (pool.h), or leaves the reason in res. */
+static int choose_pool(struct lm_pool *p, const char *feature, const char *want_text,
+                       const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count, int32_t today,
+                       struct choice *c, struct lm_pool_result *res)
+{
+	struct lm_val v;
+	struct lm_pool_def d;
+	struct lm_pool_state st;
+	uint8_t pkey[LM_POOL_KEY_MAX];
+	char newest[LM_VERSION_MAX + 1] = "", seen_version[LM_VERSION_MAX + 1] = "", date[16];
+	uint32_t seen_issued = 0, seen_in_use = 0, in_use;
+	int32_t next_start = LM_DATE_NONE, last_expiry = LM_DATE_NONE;
+	int suitable = 0, active = 0, more;
+	int rc;
+
+	rc = lm_store_get(p->store, LM_DB_FEATURES, feature, strlen(feature), &v);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	if (!v.data) {
+		lm_pool_deny(res, LMC_ENOFEATURE,
+		             "no counted license for feature %s on this server", feature);
+		return 0;
+	}
+	struct lm_pool_rbuf r = {.p = v.data, .len = v.len};
+	lm_pool_r_u16(&r);
+	while ((more = lm_pool_def_next(&r, &d)) == 1) {
+		memcpy(newest, d.version, sizeof newest);
+		if (memcmp(d.vkey, want, LM_POOL_VKEY_LEN) < 0)
+			continue;
+		suitable++;
+		lm_pool_def_eval(&d, today, &st);
+		if (st.next_start != LM_DATE_NONE &&
+		    (next_start == LM_DATE_NONE || st.next_start < next_start))
+			next_start = st.next_start;
+		if (st.last_expiry > last_expiry)
+			last_expiry = st.last_expiry;
+		if (!st.active)
+			continue;
+		active++;
+		rc = lm_pool_usage_get(p, pkey, lm_pool_key(pkey, feature, d.vkey), &in_use);
+		if (rc)
+			return rc;
+		if (in_use <= st.issued && st.issued - in_use >= count) {
+			memcpy(c->vkey, d.vkey, LM_POOL_VKEY_LEN);
+			memcpy(c->version, d.version, sizeof c->version);
+			c->line = st.line;
+			return 0;
+		}
+		seen_issued = st.issued;
+		seen_in_use = in_use;
+		memcpy(seen_version, d.version, sizeof seen_version);
+	}
+	if (more < 0)
+		return lm_pool_corrupt("features");
+
+	if (suitable == 0) {
+		lm_pool_deny(res, LMC_EVERSION,
+		             "%s %s requested, the newest licensed version is %s", feature,
+		             want_text, newest);
+	} else if (active == 0 && next_start != LM_DATE_NONE) {
+		/* A license that will start is the better news of the two. */
+		lm_date_format(next_start, date, sizeof date);
+		lm_pool_deny(res, LMC_ENOTSTARTED, "the license of %s >= %s starts on %s", feature,
+		             want_text, date);
+	} else if (active == 0) {
+		lm_date_format(last_expiry, date, sizeof date);
+		lm_pool_deny(res, LMC_EEXPIRED, "the license of %s >= %s expired on %s", feature,
+		             want_text, date);
+	} else if (active > 1) {
+		lm_pool_deny(res, LMC_ENOSEATS, "no license of %s >= %s has %u seats free", feature,
+		             want_text, count);
+	} else if (count == 1 || seen_in_use >= seen_issued) {
+		lm_pool_deny(res, LMC_ENOSEATS, "all %u seats of %s %s in use", seen_issued,
+		             feature, seen_version);
+	} else {
+		lm_pool_deny(res, LMC_ENOSEATS, "%u seats of %s %s requested, %u of %u free", count,
+		             feature, seen_version, seen_issued - seen_in_use, seen_issued);
+	}
+	return 0;
+}
+
+static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *s,
+                    const Lmcmd__Checkout *m, struct lm_pool_result *res)
+{
+	struct lm_pool_handle h = {.session_id = s->pub.id, .since_us = now};
+	uint8_t want[LM_POOL_VKEY_LEN];
+	struct choice c;
+	int rc;
+
+	if (!m->has_feature || m->feature.len == 0 ||
+	    !lm_pool_copy_field(h.feature, sizeof h.feature, 1, &m->feature)) {
+		lm_pool_deny(res, LMC_EINVAL, "Checkout without a valid feature name");
+		return 0;
+	}
+	if (!lm_pool_copy_field(h.version, sizeof h.version, m->has_version, &m->version) ||
+	    !lm_version_valid(h.version) || lm_pool_version_key(h.version, want) != 0) {
+		lm_pool_deny(res, LMC_EINVAL, "Checkout of %s without a valid version", h.feature);
+		return 0;
+	}
+	if (!m->has_count || m->count == 0 || m->count > LM_CHECKOUT_COUNT_MAX) {
+		lm_pool_deny(res, LMC_EINVAL, "Checkout of %s for %u seats", h.feature, m->count);
+		return 0;
+	}
+	if (s->pub.nhandles >= LM_POOL_HANDLES_PER_SESSION_MAX) {
+		lm_pool_deny(res, LMC_ELIMIT, "the session already holds %d handles",
+		             LM_POOL_HANDLES_PER_SESSION_MAX);
+		return 0;
+	}
+	memset(&c, 0, sizeof c);
+	rc = choose_pool(p, h.feature, h.version, want, m->count, day_of(now), &c, res);
+	if (rc || res->code)
+		return rc;
+
+	/* Handles count up from 1 in the replicated meta table, so every
+	 * server hands out the same number for the same command. */
+	rc = lm_pool_meta_get(p, LM_POOL_KEY_NEXT_HANDLE, 1, &h.handle);
+	if (!rc)
+		rc = lm_pool_meta_put(p, LM_POOL_KEY_NEXT_HANDLE, h.handle + 1);
+	if (rc)
+		return rc;
+	h.count = m->count;
+	memcpy(h.pool_version, c.version, sizeof h.pool_version);
+	rc = lm_pool_handle_charge(p, &h);
+	if (rc)
+		return rc == LMC_ETOOLARGE ? lm_pool_corrupt("usage") : rc;
+	s->pub.nhandles++;
+	res->handle = h.handle;
+	res->count = h.count;
+	res->line = c.line;
+	return 0;
+}
+
+int lm_pool_do_checkout(struct lm_pool *p, int64_t now, const Lmcmd__Checkout *m,
+                        struct lm_pool_result *res)
+{
+	struct lm_pool_session_rec s;
+	bool found;
+	int rc;
+
+	rc = lm_pool_session_load(p, m->session_id, &s, &found);
+	if (rc)
+		return rc;
+	if (!found) {
+		lm_pool_deny(res, LMC_ENOSESSION, "session %016llx is not open",
+		             (unsigned long long)m->session_id);
+		return 0;
+	}
+	if (replayed(&s, m->request_id, res))
+		return 0;
+	rc = checkout(p, now, &s, m, res);
+	if (rc)
+		return rc;
+	s.last_request = m->request_id;
+	s.last = *res;
+	return lm_pool_session_store(p, &s);
+}
+
+int lm_pool_do_checkin(struct lm_pool *p, const Lmcmd__Checkin *m, struct lm_pool_result *res)
+{
+	struct lm_pool_session_rec s;
+	struct lm_pool_handle h;
+	bool found;
+	int rc;
+
+	rc = lm_pool_session_load(p, m->session_id, &s, &found);
+	if (rc)
+		return rc;
+	if (!found) {
+		lm_pool_deny(res, LMC_ENOSESSION, "session %016llx is not open",
+		             (unsigned long long)m->session_id);
+		return 0;
+	}
+	if (replayed(&s, m->request_id, res))
+		return 0;
+	rc = lm_pool_handle_load(p, m->handle, &h, &found);
+	if (rc)
+		return rc;
+	if (!found || h.session_id != s.pub.id) {
+		lm_pool_deny(res, LMC_ENOHANDLE, "handle %llu is not held by this session",
+		             (unsigned long long)m->handle);
+	} else {
+		if (s.pub.nhandles == 0)
+			return lm_pool_corrupt("session");
+		rc = lm_pool_handle_release(p, &h);
+		if (rc)
+			return rc;
+		s.pub.nhandles--;
+		res->handle = h.handle;
+		res->count = h.count;
+	}
+	s.last_request = m->request_id;
+	s.last = *res;
+	return lm_pool_session_store(p, &s);
+}
+
+int lm_pool_do_remove_handle(struct lm_pool *p, const Lmcmd__RemoveHandle *m,
+                             struct lm_pool_result *res)
+{
+	struct lm_pool_session_rec s;
+	struct lm_pool_handle h;
+	bool found;
+	int rc;
+
+	rc = lm_pool_handle_load(p, m->handle, &h, &found);
+	if (rc)
+		return rc;
+	if (!found) {
+		lm_pool_deny(res, LMC_ENOHANDLE, "no handle %llu", (unsigned long long)m->handle);
+		return 0;
+	}
+	rc = lm_pool_session_load(p, h.session_id, &s, &found);
+	if (!rc && (!found || s.pub.nhandles == 0))
+		rc = lm_pool_corrupt("handle");
+	if (!rc)
+		rc = lm_pool_handle_release(p, &h);
+	if (rc)
+		return rc;
+	s.pub.nhandles--;
+	res->handle = h.handle;
+	res->count = h.count;
+	return lm_pool_session_store(p, &s);
+}

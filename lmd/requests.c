@@ -1,0 +1,385 @@
+/* The requests of an application's session: Hello, SessionOpen (new or
+ * resumed), Checkout, Checkin, Heartbeat and SessionClose.  Those that
+ * change the pool become commands; their replies go out from the commit
+ * callbacks below, once the command is durable (DESIGN.md §2.6). */
+#include "config.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/lmc.h"
+#include "lmd/client_internal.h"
+#include "lmd/log.h"
+
+static void reply_checkout(struct lm_client *c, struct lm_request *p, struct lm_pool_result *res)
+{
+	struct lm_server *s = c->s;
+	static char text[LM_LINE_MAX];
+	uint8_t sig[LM_SIG_LEN];
+	if (lm_pool_line(s->pool, res->line, text, sizeof text, sig) != 0) {
+		lm_client_send_error(c, p->request_id, LMC_ENOFEATURE,
+		                     "the license line backing this seat was removed by a reread",
+		                     false);
+		return;
+	}
+	Lm__Envelope e;
+	lm_envelope_init(&e, p->request_id);
+	Lm__CheckoutReply r = LM__CHECKOUT_REPLY__INIT;
+	Lm__SignedLicense sl = LM__SIGNED_LICENSE__INIT;
+	sl.has_text = sl.has_signature = 1;
+	sl.text = lm_bytes_from_cstr(text);
+	sl.signature.data = sig;
+	sl.signature.len = LM_SIG_LEN;
+	r.has_handle = r.has_count = 1;
+	r.handle = res->handle;
+	r.count = res->count;
+	r.license = &sl;
+	e.body_case = LM__ENVELOPE__BODY_CHECKOUT_REPLY;
+	e.checkout_reply = &r;
+	lm_client_send(c, &e, false);
+}
+
+static void reply_session(struct lm_client *c, uint64_t request_id, uint64_t id,
+                          const uint8_t *secret, bool resumed)
+{
+	struct lm_server *s = c->s;
+	Lm__Envelope e;
+	lm_envelope_init(&e, request_id);
+	Lm__SessionReply r = LM__SESSION_REPLY__INIT;
+	r.has_session_id = r.has_resumed = r.has_heartbeat_ms = r.has_timeout_ms = 1;
+	r.session_id = id;
+	r.resumed = resumed;
+	r.heartbeat_ms = s->cfg.heartbeat_ms;
+	r.timeout_ms = s->cfg.timeout_ms;
+	r.has_grace_ms = 1;
+	r.grace_ms = s->cfg.grace_ms;
+	if (secret) {
+		r.has_secret = 1;
+		r.secret.data = (uint8_t *)secret;
+		r.secret.len = LM_SESSION_SECRET_LEN;
+	}
+	e.body_case = LM__ENVELOPE__BODY_SESSION_REPLY;
+	e.session_reply = &r;
+	lm_client_send(c, &e, false);
+}
+
+static void attach(struct lm_client *c, uint64_t session_id)
+{
+	struct lm_server *s = c->s;
+	struct lm_live_session *ls = lm_live_add(&s->live, session_id);
+	if (!ls)
+		return;
+	/* The session moved to this connection (a client that reconnected
+	 * before its old connection timed out): the old one is dead. */
+	if (ls->conn && ls->conn != c)
+		lm_client_detach(ls->conn);
+	ls = lm_live_find(&s->live, session_id);
+	if (!ls)
+		return;
+	ls->conn = c;
+	ls->closing = false;
+	ls->last_heard_ms = uv_now(s->loop);
+	c->session_id = session_id;
+}
+
+/* ---- commit callbacks ---- */
+
+/* Answers a request the pool refused, with the pool's reason. */
+static void refuse(struct lm_request *p, const struct lm_pool_result *res)
+{
+	lm_client_send_error(p->c, p->request_id, res->code,
+	                     res->message[0] ? res->message : lmc_strerror(res->code), false);
+}
+
+static void session_opened(struct lm_request *p, struct lm_pool_result *res, bool open)
+{
+	struct lm_client *c = p->c;
+	struct lm_server *s = c->s;
+	if (res->code != 0) {
+		lm_log("denied", "peer=%s user=%s host=%s session: %s", c->peer, c->user, c->host,
+		       res->message[0] ? res->message : lmc_strerror(res->code));
+		if (open)
+			refuse(p, res);
+		return;
+	}
+	lm_log("session", "session=%016llx user=%s host=%s display=%s peer=%s opened",
+	       (unsigned long long)p->session_id, c->user, c->host, c->display, c->peer);
+	if (open) {
+		attach(c, p->session_id);
+		reply_session(c, p->request_id, p->session_id, p->secret, false);
+	} else {
+		/* Opened for a client that is gone: it expires unless the
+		 * client comes back (it cannot: it never got the secret). */
+		struct lm_live_session *ls = lm_live_add(&s->live, p->session_id);
+		if (ls)
+			ls->last_heard_ms = uv_now(s->loop);
+	}
+}
+
+static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool open)
+{
+	struct lm_client *c = p->c;
+	if (res->code == 0) {
+		lm_log("checkout",
+		       "user=%s host=%s feature=%s version=%s count=%u handle=%llu "
+		       "session=%016llx",
+		       c->user, c->host, p->feature, p->version, res->count,
+		       (unsigned long long)res->handle, (unsigned long long)p->session_id);
+		if (open)
+			reply_checkout(c, p, res);
+	} else {
+		lm_log("denied", "user=%s host=%s feature=%s version=%s count=%u code=%s: %s",
+		       c->user, c->host, p->feature, p->version, p->count, lmc_errname(res->code),
+		       res->message);
+		if (open)
+			refuse(p, res);
+	}
+}
+
+static void checked_in(struct lm_request *p, struct lm_pool_result *res, bool open)
+{
+	struct lm_client *c = p->c;
+	if (res->code == 0) {
+		lm_log("checkin", "user=%s host=%s handle=%llu", c->user, c->host,
+		       (unsigned long long)p->handle);
+		if (open) {
+			Lm__Envelope e;
+			lm_envelope_init(&e, p->request_id);
+			Lm__CheckinReply r = LM__CHECKIN_REPLY__INIT;
+			r.has_handle = 1;
+			r.handle = p->handle;
+			e.body_case = LM__ENVELOPE__BODY_CHECKIN_REPLY;
+			e.checkin_reply = &r;
+			lm_client_send(c, &e, false);
+		}
+	} else if (open) {
+		refuse(p, res);
+	}
+}
+
+static void session_closed(struct lm_request *p, struct lm_pool_result *res, bool open)
+{
+	struct lm_client *c = p->c;
+	struct lm_server *s = c->s;
+	lm_log("close", "session=%016llx user=%s host=%s returned %u seats",
+	       (unsigned long long)p->session_id, c->user, c->host, res->count);
+	lm_live_remove(&s->live, p->session_id);
+	if (open) {
+		c->session_id = 0;
+		Lm__Envelope e;
+		lm_envelope_init(&e, p->request_id);
+		Lm__SessionCloseReply r = LM__SESSION_CLOSE_REPLY__INIT;
+		r.has_seats = 1;
+		r.seats = res->count;
+		e.body_case = LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY;
+		e.session_close_reply = &r;
+		lm_client_send(c, &e, false);
+	}
+}
+
+/* ---- requests ---- */
+
+void lm_client_on_hello(struct lm_client *c, const Lm__Envelope *env)
+{
+	const Lm__Hello *h = env->hello;
+	lm_bytes_to_cstr(&h->user, c->user, sizeof c->user);
+	lm_bytes_to_cstr(&h->host, c->host, sizeof c->host);
+	if (h->has_display)
+		lm_bytes_to_cstr(&h->display, c->display, sizeof c->display);
+	if (h->has_lock_code)
+		lm_bytes_to_cstr(&h->lock_code, c->lock_code, sizeof c->lock_code);
+	if (h->has_app_version)
+		lm_bytes_to_cstr(&h->app_version, c->app_version, sizeof c->app_version);
+	c->pid = h->has_pid ? h->pid : 0;
+	if (!c->display[0] && c->pid)
+		snprintf(c->display, sizeof c->display, "pid:%u", c->pid);
+	c->state = CONN_READY;
+	Lm__Envelope e;
+	lm_envelope_init(&e, env->request_id);
+	Lm__HelloReply r = LM__HELLO_REPLY__INIT;
+	r.server_version = LM_SERVER_VERSION;
+	r.has_frame_max = 1;
+	r.frame_max = LM_FRAME_MAX;
+	e.body_case = LM__ENVELOPE__BODY_HELLO_REPLY;
+	e.hello_reply = &r;
+	lm_client_send(c, &e, false);
+}
+
+static void digest_secret(const uint8_t *secret, uint8_t out[32])
+{
+	unsigned int len = 32;
+	EVP_Digest(secret, LM_SESSION_SECRET_LEN, out, &len, EVP_sha256(), NULL);
+}
+
+void lm_client_on_session_open(struct lm_client *c, const Lm__Envelope *env)
+{
+	struct lm_server *s = c->s;
+	const Lm__SessionOpen *o = env->session_open;
+	if (!s->ready) {
+		lm_client_send_not_serving(c, env->request_id);
+		return;
+	}
+	if (o->has_session_id) {
+		/* Resume: the pool knows the session and the digest of its
+		 * secret; only the client that got the secret can resume it. */
+		struct lm_pool_session ps;
+		uint8_t digest[32];
+		if (!o->has_secret || lm_pool_session(s->pool, o->session_id, &ps) != 0) {
+			lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
+			                     "session unknown or expired: open a new one", false);
+			return;
+		}
+		digest_secret(o->secret.data, digest);
+		if (CRYPTO_memcmp(digest, ps.secret_digest, 32) != 0) {
+			lm_log("denied", "peer=%s resume of session=%016llx with a wrong secret",
+			       c->peer, (unsigned long long)o->session_id);
+			lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
+			                     "session unknown or expired: open a new one", false);
+			return;
+		}
+		attach(c, o->session_id);
+		lm_log("resume", "session=%016llx user=%s host=%s peer=%s holding %u handles",
+		       (unsigned long long)o->session_id, ps.user, ps.host, c->peer, ps.nhandles);
+		reply_session(c, env->request_id, o->session_id, NULL, true);
+		return;
+	}
+	struct lm_request *p = lm_request_new(c, env, session_opened);
+	if (!p)
+		return;
+	do {
+		RAND_bytes((uint8_t *)&p->session_id, sizeof p->session_id);
+	} while (p->session_id == 0);
+	RAND_bytes(p->secret, sizeof p->secret);
+	uint8_t digest[32];
+	digest_secret(p->secret, digest);
+
+	Lmcmd__OpenSession os = LMCMD__OPEN_SESSION__INIT;
+	os.has_session_id = os.has_secret_digest = os.has_user = os.has_host = 1;
+	os.session_id = p->session_id;
+	os.secret_digest.data = digest;
+	os.secret_digest.len = 32;
+	os.user = lm_bytes_from_cstr(c->user);
+	os.host = lm_bytes_from_cstr(c->host);
+	os.has_display = os.has_lock_code = os.has_app_version = os.has_pid = 1;
+	os.display = lm_bytes_from_cstr(c->display);
+	os.lock_code = lm_bytes_from_cstr(c->lock_code);
+	os.app_version = lm_bytes_from_cstr(c->app_version);
+	os.pid = c->pid;
+	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
+	cmd.body_case = LMCMD__COMMAND__BODY_OPEN_SESSION;
+	cmd.open_session = &os;
+	lm_request_submit(p, &cmd);
+}
+
+bool lm_client_need_session(struct lm_client *c, const Lm__Envelope *env)
+{
+	if (!c->s->ready) {
+		lm_client_send_not_serving(c, env->request_id);
+		return false;
+	}
+	if (!c->session_id) {
+		lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
+		                     "no session on this connection: send SessionOpen first",
+		                     false);
+		return false;
+	}
+	return true;
+}
+
+void lm_client_on_checkout(struct lm_client *c, const Lm__Envelope *env)
+{
+	if (!lm_client_need_session(c, env))
+		return;
+	const Lm__Checkout *co = env->checkout;
+	struct lm_request *p = lm_request_new(c, env, checked_out);
+	if (!p)
+		return;
+	p->session_id = c->session_id;
+	p->count = co->count;
+	lm_bytes_to_cstr(&co->feature, p->feature, sizeof p->feature);
+	if (co->has_version && co->version.len)
+		lm_bytes_to_cstr(&co->version, p->version, sizeof p->version);
+	else
+		snprintf(p->version, sizeof p->version, "0");
+
+	Lmcmd__Checkout cc = LMCMD__CHECKOUT__INIT;
+	cc.has_session_id = cc.has_request_id = cc.has_feature = cc.has_version = cc.has_count = 1;
+	cc.session_id = c->session_id;
+	cc.request_id = env->request_id;
+	cc.feature = lm_bytes_from_cstr(p->feature);
+	cc.version = lm_bytes_from_cstr(p->version);
+	cc.count = co->count;
+	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
+	cmd.body_case = LMCMD__COMMAND__BODY_CHECKOUT;
+	cmd.checkout = &cc;
+	lm_request_submit(p, &cmd);
+}
+
+void lm_client_on_checkin(struct lm_client *c, const Lm__Envelope *env)
+{
+	if (!lm_client_need_session(c, env))
+		return;
+	struct lm_request *p = lm_request_new(c, env, checked_in);
+	if (!p)
+		return;
+	p->session_id = c->session_id;
+	p->handle = env->checkin->handle;
+	Lmcmd__Checkin ci = LMCMD__CHECKIN__INIT;
+	ci.has_session_id = ci.has_request_id = ci.has_handle = 1;
+	ci.session_id = c->session_id;
+	ci.request_id = env->request_id;
+	ci.handle = p->handle;
+	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
+	cmd.body_case = LMCMD__COMMAND__BODY_CHECKIN;
+	cmd.checkin = &ci;
+	lm_request_submit(p, &cmd);
+}
+
+void lm_client_on_session_close(struct lm_client *c, const Lm__Envelope *env)
+{
+	if (!lm_client_need_session(c, env))
+		return;
+	struct lm_request *p = lm_request_new(c, env, session_closed);
+	if (!p)
+		return;
+	p->session_id = c->session_id;
+	Lmcmd__CloseSession cs = LMCMD__CLOSE_SESSION__INIT;
+	cs.has_session_id = cs.has_reason = 1;
+	cs.session_id = c->session_id;
+	cs.reason = LMCMD__CLOSE_REASON__CLOSE_CLEAN;
+	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
+	cmd.body_case = LMCMD__COMMAND__BODY_CLOSE_SESSION;
+	cmd.close_session = &cs;
+	lm_request_submit(p, &cmd);
+}
+
+static struct lm_pool_handle handle_buf[HANDLES_MAX];
+
+void lm_client_on_heartbeat(struct lm_client *c, const Lm__Envelope *env)
+{
+	if (!lm_client_need_session(c, env))
+		return;
+	int n = lm_pool_session_handles(c->s->pool, c->session_id, handle_buf, HANDLES_MAX);
+	if (n < 0) {
+		/* Expired between the last heartbeat and this one. */
+		lm_client_send_error(c, env->request_id, LMC_ENOSESSION, "session expired", true);
+		return;
+	}
+	if (n > HANDLES_MAX)
+		n = HANDLES_MAX;
+	uint64_t handles[HANDLES_MAX];
+	for (int i = 0; i < n; i++)
+		handles[i] = handle_buf[i].handle;
+	Lm__Envelope e;
+	lm_envelope_init(&e, env->request_id);
+	Lm__HeartbeatReply r = LM__HEARTBEAT_REPLY__INIT;
+	r.n_handles = (size_t)n;
+	r.handles = handles;
+	e.body_case = LM__ENVELOPE__BODY_HEARTBEAT_REPLY;
+	e.heartbeat_reply = &r;
+	lm_client_send(c, &e, false);
+}
