@@ -329,23 +329,34 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 	return 0;
 }
 
-int lm_pool_do_checkout(struct lm_pool *p, int64_t now, const Lmcmd__Checkout *m,
-                        struct lm_pool_result *res)
+/* The start of a session's numbered request: the session must be open, and
+ * a request it already made is answered from its record (replayed()).
+ * *answered tells whether res is final. */
+static int begin_request(struct lm_pool *p, uint64_t session_id, uint64_t request_id,
+                         struct lm_pool_session_rec *s, struct lm_pool_result *res, bool *answered)
 {
-	struct lm_pool_session_rec s;
 	bool found;
-	int rc;
-
-	rc = lm_pool_session_load(p, m->session_id, &s, &found);
+	int rc = lm_pool_session_load(p, session_id, s, &found);
+	*answered = true;
 	if (rc)
 		return rc;
 	if (!found) {
 		lm_pool_deny(res, LMC_ENOSESSION, "session %016llx is not open",
-		             (unsigned long long)m->session_id);
+		             (unsigned long long)session_id);
 		return 0;
 	}
-	if (replayed(&s, m->request_id, res))
-		return 0;
+	*answered = replayed(s, request_id, res);
+	return 0;
+}
+
+int lm_pool_do_checkout(struct lm_pool *p, int64_t now, const Lmcmd__Checkout *m,
+                        struct lm_pool_result *res)
+{
+	struct lm_pool_session_rec s;
+	bool answered;
+	int rc = begin_request(p, m->session_id, m->request_id, &s, res, &answered);
+	if (rc || answered)
+		return rc;
 	rc = checkout(p, now, &s, m, res);
 	if (rc)
 		return rc;
@@ -358,19 +369,10 @@ int lm_pool_do_checkin(struct lm_pool *p, const Lmcmd__Checkin *m, struct lm_poo
 {
 	struct lm_pool_session_rec s;
 	struct lm_pool_handle h;
-	bool found;
-	int rc;
-
-	rc = lm_pool_session_load(p, m->session_id, &s, &found);
-	if (rc)
+	bool found, answered;
+	int rc = begin_request(p, m->session_id, m->request_id, &s, res, &answered);
+	if (rc || answered)
 		return rc;
-	if (!found) {
-		lm_pool_deny(res, LMC_ENOSESSION, "session %016llx is not open",
-		             (unsigned long long)m->session_id);
-		return 0;
-	}
-	if (replayed(&s, m->request_id, res))
-		return 0;
 	rc = lm_pool_handle_load(p, m->handle, &h, &found);
 	if (rc)
 		return rc;
