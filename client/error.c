@@ -65,6 +65,8 @@ static const struct error_text errors[] = {
         [27] = {"LMC_ENOHANDLE", "unknown checkout handle",
                 "check in only handles returned by lmc_checkout"},
         [28] = {"LMC_ESHUTDOWN", "server is shutting down", "retry once the server is back"},
+        [29] = {"LMC_ESTORE", "the server's disk is full or failing",
+                "free space in its data directory; the server resumes by itself"},
 };
 
 static const struct error_text *lookup(int code)

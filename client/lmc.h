@@ -44,8 +44,9 @@ enum lmc_error {
 	LMC_EDENIED = -26,      /* refused by the administrator's policy */
 	LMC_ENOHANDLE = -27,    /* unknown checkout handle */
 	LMC_ESHUTDOWN = -28,    /* server is shutting down */
+	LMC_ESTORE = -29,       /* the server's disk is full or failing */
 };
-#define LMC_ERROR_MIN (-28)
+#define LMC_ERROR_MIN (-29)
 
 /* A one-line description of code (never NULL). */
 const char *lmc_strerror(int code);

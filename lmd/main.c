@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "lmd/args.h"
+#include "lmd/disk.h"
 #include "lmd/log.h"
 #include "lmd/server.h"
 
@@ -24,6 +25,12 @@ int main(int argc, char **argv)
 	static struct lm_server server;
 	uv_loop_t *loop = uv_default_loop();
 	lm_server_start(&server, loop, &cfg);
+	/* After the start, which made the directories it watches. */
+	lm_disk_start(loop, cfg.data_dir);
+	uv_run(loop, UV_RUN_DEFAULT);
+	/* The guard's timer does not keep the loop alive: close it now, and
+	 * let the loop finish closing it. */
+	lm_disk_stop();
 	uv_run(loop, UV_RUN_DEFAULT);
 	lm_log("stop", "stopped");
 	lm_live_close(&server.live);

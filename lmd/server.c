@@ -21,6 +21,7 @@
 #include "client/key.h"
 #include "client/lmc.h"
 #include "client/lockcode.h"
+#include "lmd/disk.h"
 #include "lmd/log.h"
 #include "proto/command.pb-c.h"
 #include "proto/frame.h"
@@ -275,11 +276,16 @@ static void proposal_done(void *arg, int status, void *result)
 int lm_server_propose(struct lm_server *s, const void *cmd, size_t len, lm_server_done_cb cb,
                       void *arg)
 {
+	/* Refused here, before raft or the store could run short of disk and
+	 * fail in ways a client cannot be told about (lmd/disk.h). */
+	int rc = lm_disk_check();
+	if (rc != 0)
+		return rc;
 	struct proposal *p = malloc(sizeof *p);
 	if (!p)
 		return LMC_ENOMEM;
 	*p = (struct proposal){.cb = cb, .arg = arg};
-	int rc = lm_cluster_propose(s->cluster, cmd, len, proposal_done, p);
+	rc = lm_cluster_propose(s->cluster, cmd, len, proposal_done, p);
 	if (rc != 0)
 		free(p);
 	return rc;

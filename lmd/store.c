@@ -27,6 +27,15 @@ struct lm_store {
 	 * renews it instead of allocating a new one. */
 	MDB_txn *idle;
 	int lockfd;
+	/* Blocks allocated ahead of LMDB (reserve()): the file, LMDB's page
+	 * size, how many bytes from offset 0 have blocks, and for the open
+	 * write transaction an upper bound of the bytes it may have touched
+	 * and of the pages it may still copy. */
+	int fd;
+	size_t psize;
+	size_t reserved;
+	size_t need;
+	size_t cow_left;
 	char error[256];
 };
 
@@ -70,6 +79,116 @@ static int misuse(struct lm_store *s, const char *what)
 {
 	snprintf(s->error, sizeof s->error, "store misused: %s", what);
 	return LMC_EINVAL;
+}
+
+/* ---- Disk space -------------------------------------------------------- *
+ *
+ * With MDB_WRITEMAP, LMDB sizes data.mdb to the whole map with ftruncate()
+ * and writes pages through a shared mapping.  The file is sparse, so the
+ * first write to a page makes the filesystem find a block for it, and when
+ * it has none the kernel answers with SIGBUS: lmd died on a full disk with
+ * nothing logged (issue 14).  Blocks allocated with posix_fallocate() are
+ * there to be written, so the store allocates the front of the file ahead
+ * of LMDB, and a write transaction goes on only while a bound of what it
+ * may touch lies in allocated blocks: LMDB takes new pages at the end of
+ * what is used, or reuses freed ones below it.
+ *
+ * The bound, for a transaction that begins with U bytes of pages in use:
+ * U plus U/32 and 64 KiB for the free-page list written at commit; then
+ * for each put or del, the pages on its path that it copies (at most 4,
+ * and never more than U in all, since a page is copied once per
+ * transaction) plus three times the record's bytes (leaves are at least
+ * half full after a split; the third covers branch pages) plus a whole
+ * overflow run for a large value.  A normal command fits in the slack of
+ * the previous reservation; a snapshot restore grows the file as it goes.
+ *
+ * On a copy-on-write filesystem (btrfs, ZFS) every write needs a new block
+ * anyway, and only the free-space guard (lmd/disk.h) protects the store. */
+
+#define COMMIT_SLACK  ((size_t)64 << 10)
+#define COW_PATH_MAX  4
+#define RECORD_FACTOR 3
+#define NODE_OVERHEAD 16
+
+/* Makes sure the first need bytes of the file have blocks, allocating a
+ * step more than asked so that the next transactions find room. */
+static int reserve(struct lm_store *s, size_t need)
+{
+	size_t step, target;
+	int rc;
+
+	if (need <= s->reserved)
+		return 0;
+	step = need / 8 > LM_STORE_RESERVE_MIN ? need / 8 : LM_STORE_RESERVE_MIN;
+	target = need + step;
+	/* Past the map LMDB stops with MDB_MAP_FULL, not with a signal. */
+	if (target > LM_STORE_MAP_SIZE)
+		target = LM_STORE_MAP_SIZE;
+	if (need > target)
+		need = target;
+	do
+		rc = posix_fallocate(s->fd, 0, (off_t)target);
+	while (rc == EINTR);
+	/* Without room for the step, what this write needs is enough. */
+	if (rc == ENOSPC && target > need) {
+		target = need;
+		do
+			rc = posix_fallocate(s->fd, 0, (off_t)target);
+		while (rc == EINTR);
+	}
+	if (rc) {
+		snprintf(s->error, sizeof s->error,
+		         "cannot allocate %zu KiB of disk for the store (%zu KiB held): %s",
+		         target >> 10, s->reserved >> 10, strerror(rc));
+		return LMC_ESTORE;
+	}
+	s->reserved = target;
+	return 0;
+}
+
+/* Adds one put's or del's worst case to the open transaction's bound. */
+static int reserve_write(struct lm_store *s, size_t klen, size_t vlen)
+{
+	size_t cow = COW_PATH_MAX * s->psize;
+
+	if (cow > s->cow_left)
+		cow = s->cow_left;
+	s->cow_left -= cow;
+	s->need += cow;
+	if (vlen || klen)
+		s->need += RECORD_FACTOR * (klen + vlen + NODE_OVERHEAD);
+	/* A value larger than a quarter page goes to its own pages. */
+	if (vlen > s->psize / 4)
+		s->need += vlen + s->psize;
+	return reserve(s, s->need);
+}
+
+/* The lock file is a shared mapping too, sized with ftruncate() by LMDB
+ * unless it is big enough already: 8 KiB holds the header and LMDB's
+ * default 126 reader slots.  Allocating it before LMDB opens it keeps even
+ * the first reader off a hole. */
+#define LOCK_FILE_SIZE 8192
+
+static int reserve_lock_file(const char *dir, char *err, size_t errsize)
+{
+	char path[4096];
+	int fd, rc;
+
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errsize, "cannot create %s: %s", path, strerror(errno));
+		return LMC_EIO;
+	}
+	do
+		rc = posix_fallocate(fd, 0, LOCK_FILE_SIZE);
+	while (rc == EINTR);
+	close(fd);
+	if (rc) {
+		snprintf(err, errsize, "cannot allocate %s: %s", path, strerror(rc));
+		return LMC_ESTORE;
+	}
+	return 0;
 }
 
 /* ---- Opening ----------------------------------------------------------- */
@@ -118,6 +237,7 @@ int lm_store_open(struct lm_store **out, const char *dir, char *err, size_t errs
 		return LMC_ENOMEM;
 	}
 	s->lockfd = -1;
+	s->fd = -1;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(err, errsize, "cannot create %s: %s", dir, strerror(errno));
 		rc = LMC_EIO;
@@ -129,9 +249,11 @@ int lm_store_open(struct lm_store **out, const char *dir, char *err, size_t errs
 	/* Deleting the files rather than emptying the tables: after a crash
 	 * under MDB_NOSYNC they may be torn, and LMDB could refuse or misread
 	 * them.  Raft gives everything back. */
-	rc = remove_file(dir, "data.mdb", err, errsize);
+	rc = remove_file(dir, LM_STORE_FILE, err, errsize);
 	if (!rc)
 		rc = remove_file(dir, "lock.mdb", err, errsize);
+	if (!rc)
+		rc = reserve_lock_file(dir, err, errsize);
 	if (rc)
 		goto fail_lock;
 
@@ -151,12 +273,28 @@ int lm_store_open(struct lm_store **out, const char *dir, char *err, size_t errs
 	 * the map and a file that survives a crash, the store does not need:
 	 * it is deleted and rebuilt from raft at every start, and it uses no
 	 * nested transactions (which WRITEMAP forbids).  data.mdb then shows
-	 * the whole map size, as a sparse file. */
+	 * the whole map size, as a sparse file, whose blocks the store
+	 * allocates ahead of LMDB ("Disk space" above): dropping WRITEMAP
+	 * would turn a full disk into an error from pwrite() too, but at the
+	 * price measured above on every commit, and the lock file is a
+	 * shared mapping either way. */
 	if ((rc = mdb_env_set_maxdbs(s->env, LM_DB_COUNT)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, LM_STORE_MAP_SIZE)) != 0 ||
 	    (rc = mdb_env_open(s->env, dir, MDB_NOSYNC | MDB_NOTLS | MDB_WRITEMAP, 0600)) != 0) {
 		snprintf(err, errsize, "cannot open the store in %s: %s", dir, mdb_strerror(rc));
 		rc = LMC_EIO;
+		goto fail_env;
+	}
+	MDB_stat st;
+	if ((rc = mdb_env_get_fd(s->env, &s->fd)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0) {
+		snprintf(err, errsize, "cannot inspect the store in %s: %s", dir, mdb_strerror(rc));
+		rc = LMC_EIO;
+		goto fail_env;
+	}
+	s->psize = st.ms_psize;
+	rc = reserve(s, LM_STORE_RESERVE_MIN);
+	if (rc) {
+		snprintf(err, errsize, "%s in %s", s->error, dir);
 		goto fail_env;
 	}
 	/* Every table is opened once, here, and its handle kept for the life
@@ -204,9 +342,20 @@ void lm_store_close(struct lm_store *s)
 
 int lm_store_begin(struct lm_store *s)
 {
+	MDB_envinfo info;
+
 	if (s->txn)
 		return misuse(s, "write transaction begun inside another transaction");
-	int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
+	int rc = mdb_env_info(s->env, &info);
+	if (rc)
+		return fail(s, rc, "read the store's size");
+	size_t used = (info.me_last_pgno + 1) * s->psize;
+	s->cow_left = used;
+	s->need = used + used / 32 + COMMIT_SLACK;
+	rc = reserve(s, s->need);
+	if (rc)
+		return rc;
+	rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
 	if (rc) {
 		s->txn = NULL;
 		return fail(s, rc, "begin write transaction");
@@ -315,6 +464,8 @@ int lm_store_put(struct lm_store *s, enum lm_store_db db, const void *key, size_
 	MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
 	int rc = check_txn(s, true);
 
+	if (!rc)
+		rc = reserve_write(s, klen, vlen);
 	if (rc)
 		return rc;
 	rc = mdb_put(s->txn, s->dbi[db], &k, &v, 0);
@@ -330,6 +481,8 @@ int lm_store_del(struct lm_store *s, enum lm_store_db db, const void *key, size_
 
 	if (found)
 		*found = false;
+	if (!rc)
+		rc = reserve_write(s, 0, 0);
 	if (rc)
 		return rc;
 	rc = mdb_del(s->txn, s->dbi[db], &k, NULL);

@@ -11,9 +11,20 @@
  *
  * Errors: every function returns 0 or LMC_EIO (a failed LMDB call, the
  * message kept by lm_store_error) and LMC_EINVAL for a misuse (a key too
- * long, a write outside a write transaction).  An LMDB failure means the
- * store can no longer be trusted: the pool reports it to its caller as a
- * fatal error, never as a result.
+ * long, a write outside a write transaction); begin, put and del also
+ * return LMC_ESTORE when the disk cannot give the store the blocks a write
+ * may need (see "Disk space" below).  An LMDB failure means the store can
+ * no longer be trusted: the pool reports it to its caller as a fatal
+ * error, never as a result.
+ *
+ * Disk space: LMDB writes into a shared mapping of a sparse file
+ * (MDB_WRITEMAP, store.c), and a write to a page that has no disk block
+ * behind it on a full filesystem kills the process with SIGBUS instead of
+ * failing.  So the store allocates the file's blocks ahead of LMDB, at
+ * least LM_STORE_RESERVE_MIN at a time, and lets a write transaction go on
+ * only while an upper bound of what it may have touched lies in allocated
+ * blocks.  lmd's free-space guard (lmd/disk.h) keeps proposals away from a
+ * disk too full for that, so LMC_ESTORE is a last resort.
  *
  * Not thread-safe: one thread (the daemon's loop) uses a store. */
 #ifndef LM_STORE_H
@@ -41,6 +52,12 @@ enum lm_store_db {
  * (research/stack-notes.md §4.5). */
 #define LM_STORE_MAP_SIZE ((size_t)1 << 30)
 
+/* The store's file in its directory, and the smallest step by which the
+ * store allocates it ahead of LMDB's writes (a step is an eighth of the
+ * size when that is more). */
+#define LM_STORE_FILE        "data.mdb"
+#define LM_STORE_RESERVE_MIN ((size_t)1 << 20)
+
 /* A byte string.  A value read from the store points into the map and
  * stays valid only until the transaction ends or the next write. */
 struct lm_val {
@@ -53,8 +70,9 @@ struct lm_store;
 /* Opens the store in dir (created if missing) with every table empty: any
  * earlier content is deleted, since it may be torn and raft rebuilds it.
  * An exclusive lock on dir/store.lock makes a second lmd on the same
- * directory fail here instead of deleting a live store.  Returns 0 or
- * LMC_EIO with err set. */
+ * directory fail here instead of deleting a live store.  Returns 0, or
+ * LMC_EIO, or LMC_ESTORE when the disk has no room for the first blocks,
+ * with err set. */
 int lm_store_open(struct lm_store **out, const char *dir, char *err, size_t errsize);
 void lm_store_close(struct lm_store *s);
 
