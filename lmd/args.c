@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +29,22 @@ static void usage(FILE *out)
 	        "                          `lmutil lmreplace --node N` (see README)\n"
 	        "  --heartbeat MS          heartbeat period told to clients (default 10000)\n"
 	        "  --session-timeout MS    silence after which a session expires (default 30000)\n"
-	        "  --election-timeout MS   raft election timeout (default 1000)\n"
+	        "  --election-timeout MS   raft election timeout (default 1000, or a quarter\n"
+	        "                          of --session-timeout if that is less); must be\n"
+	        "                          under a third of --session-timeout\n"
 	        "  --grace MS              how long applications keep running on their seats\n"
 	        "                          while no server can confirm them (no quorum, all\n"
 	        "                          servers down) before they are told (default 300000)\n"
+	        "  --reclaim-after MS      return the seats of a client whose connection closed\n"
+	        "                          without checking in (its process died) after MS,\n"
+	        "                          unless it reconnects (default 5000; 0: only after\n"
+	        "                          --session-timeout)\n"
+	        "  --max-connections N     client connections at once (default: what the\n"
+	        "                          open-file limit allows, at most 60000)\n"
+	        "  --max-host-connections N  client connections from one address (default\n"
+	        "                          1000; 0: no limit)\n"
+	        "  --session-rate N        sessions one address may open per second (default\n"
+	        "                          100; 0: no limit)\n"
 	        "  --remote-admin          accept lmdown/lmremove/lmreread/lmreplace from\n"
 	        "                          other hosts\n"
 	        "                          (default: only from this machine)\n");
@@ -97,6 +110,25 @@ bad:
 	return -1;
 }
 
+unsigned lm_config_lease_ms(const struct lm_config *cfg)
+{
+	uint64_t margin = 2 * (uint64_t)cfg->election_ms + cfg->timeout_ms / 10;
+	return margin < cfg->timeout_ms ? (unsigned)(cfg->timeout_ms - margin) : 0;
+}
+
+unsigned lm_config_linger_ms(const struct lm_config *cfg)
+{
+	if (cfg->reclaim_ms == 0)
+		return lm_config_lease_ms(cfg);
+	/* The client notices the end of its connection a little after the
+	 * server does (a proxy closes one side, then the other), and timers
+	 * fire late on a loaded machine. */
+	unsigned margin = cfg->reclaim_ms / 5 < 1000 ? cfg->reclaim_ms / 5 : 1000;
+	unsigned linger = cfg->reclaim_ms - margin;
+	unsigned lease = lm_config_lease_ms(cfg);
+	return linger < lease ? linger : lease;
+}
+
 static int number(const char *opt, const char *text, unsigned min, unsigned max, unsigned *out)
 {
 	char *end;
@@ -126,6 +158,10 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"grace", required_argument, NULL, 'G'},
 	        {"join", no_argument, NULL, 'J'},
 	        {"remote-admin", no_argument, NULL, 'R'},
+	        {"reclaim-after", required_argument, NULL, 'r'},
+	        {"max-connections", required_argument, NULL, 'M'},
+	        {"max-host-connections", required_argument, NULL, 'm'},
+	        {"session-rate", required_argument, NULL, 'S'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -134,8 +170,10 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        .node = 1,
 	        .heartbeat_ms = 10000,
 	        .timeout_ms = 30000,
-	        .election_ms = 1000,
 	        .grace_ms = 300000,
+	        .reclaim_ms = 5000,
+	        .max_host_connections = 1000,
+	        .session_rate = 100,
 	};
 	int opt, rc = 0;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1 && rc == 0) {
@@ -160,6 +198,20 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'G': rc = number("--grace", optarg, 1000, 604800000, &cfg->grace_ms); break;
 		case 'J': cfg->join = true; break;
 		case 'R': cfg->remote_admin = true; break;
+		case 'r':
+			rc = number("--reclaim-after", optarg, 0, 86400000, &cfg->reclaim_ms);
+			break;
+		case 'M':
+			rc = number("--max-connections", optarg, 16, 1000000,
+			            &cfg->max_connections);
+			break;
+		case 'm':
+			rc = number("--max-host-connections", optarg, 0, 1000000,
+			            &cfg->max_host_connections);
+			break;
+		case 'S':
+			rc = number("--session-rate", optarg, 0, 1000000, &cfg->session_rate);
+			break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return -1;
 		}
@@ -181,6 +233,28 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		        "lmd: --session-timeout (%u ms) must be longer than --heartbeat "
 		        "(%u ms), or every session would expire between heartbeats\n",
 		        cfg->timeout_ms, cfg->heartbeat_ms);
+		return -1;
+	}
+	if (cfg->election_ms == 0) {
+		cfg->election_ms = cfg->timeout_ms / 4 < 1000 ? cfg->timeout_ms / 4 : 1000;
+		if (cfg->election_ms < 50)
+			cfg->election_ms = 50;
+	}
+	if ((uint64_t)cfg->election_ms * 3 >= cfg->timeout_ms) {
+		fprintf(stderr,
+		        "lmd: --election-timeout (%u ms) must be under a third of "
+		        "--session-timeout (%u ms): a deposed leader may answer for up to two "
+		        "election timeouts, and clients must learn they lost a seat before the "
+		        "pool can give it away\n",
+		        cfg->election_ms, cfg->timeout_ms);
+		return -1;
+	}
+	if (cfg->heartbeat_ms >= lm_config_lease_ms(cfg)) {
+		fprintf(stderr,
+		        "lmd: --heartbeat (%u ms) must be shorter than the clients' lease (%u ms: "
+		        "--session-timeout less two election timeouts and a tenth), or clients "
+		        "would report their seats lost between heartbeats\n",
+		        cfg->heartbeat_ms, lm_config_lease_ms(cfg));
 		return -1;
 	}
 	if (cfg->grace_ms < cfg->timeout_ms) {

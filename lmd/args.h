@@ -25,10 +25,30 @@ struct lm_config {
 	bool join;             /* --join: replaces a dead server of the triad */
 	unsigned heartbeat_ms; /* --heartbeat, what clients are told (10000) */
 	unsigned timeout_ms;   /* --session-timeout (30000) */
-	unsigned election_ms;  /* --election-timeout (1000) */
-	unsigned grace_ms;     /* --grace, told to clients (300000) */
-	bool remote_admin;     /* --remote-admin: lmdown/lmremove/lmreread from any host */
+	/* --election-timeout; default min(1000, session timeout / 4), and
+	 * always under a third of the session timeout (the lease rule). */
+	unsigned election_ms;
+	unsigned grace_ms; /* --grace, told to clients (300000) */
+	bool remote_admin; /* --remote-admin: lmdown/lmremove/lmreread from any host */
+	/* --reclaim-after: seats of a session whose connection ended with EOF
+	 * and no SessionClose return after this long (5000); 0: only after
+	 * the session timeout. */
+	unsigned reclaim_ms;
+	unsigned max_connections;      /* --max-connections; 0: from the open-file limit */
+	unsigned max_host_connections; /* --max-host-connections, per client address (1000) */
+	unsigned session_rate;         /* --session-rate, opens per second per address (100) */
 };
+
+/* How long a client may believe in its seats after the send time of an
+ * acknowledged request (SessionReply.lease_ms): the session timeout less
+ * two election timeouts (a deposed leader steps down within one, and a new
+ * one is elected no sooner than one after it lost touch) and a tenth of the
+ * timeout for timers and clock-rate drift. */
+unsigned lm_config_lease_ms(const struct lm_config *cfg);
+/* How long a client may believe in its seats after its connection ended
+ * unannounced (SessionReply.linger_ms): --reclaim-after less a margin for
+ * the client noticing later than the server, never more than the lease. */
+unsigned lm_config_linger_ms(const struct lm_config *cfg);
 
 /* Parses argv into cfg.  Returns 0, 1 after printing --help, or -1 after
  * printing a usage error to stderr. */

@@ -32,6 +32,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static void conn_free(struct lm_client *c)
 {
+	c->s->pending_total -= c->pending_cap;
 	free(c->pending);
 	free(c);
 }
@@ -51,18 +52,60 @@ void lm_client_unref(struct lm_client *c)
 		conn_free(c);
 }
 
+/* ---- the link between a connection and its session ----
+ *
+ * A live session points at the connection it is attached to and the
+ * connection names the session: both sides are set in lm_client_bind() and
+ * cleared together by unbind(), on every path that ends one of them, so
+ * that neither can outlive the other (a session expiring later must never
+ * reach a connection that was freed). */
+
+static void unbind(struct lm_client *c)
+{
+	if (!c->session_id)
+		return;
+	struct lm_live_session *ls = lm_live_find(&c->s->live, c->session_id);
+	if (ls && ls->conn == c)
+		ls->conn = NULL;
+	c->session_id = 0;
+}
+
+struct lm_live_session *lm_client_bind(struct lm_client *c, uint64_t session_id)
+{
+	struct lm_server *s = c->s;
+	/* A connection carries one session: one opened after another leaves
+	 * the first unattached, to be resumed or to expire. */
+	if (c->session_id != session_id)
+		unbind(c);
+	struct lm_live_session *ls = lm_live_add(&s->live, session_id);
+	if (!ls)
+		return NULL;
+	struct lm_client *old = ls->conn;
+	if (old && old != c) {
+		/* The session moved here (a client that reconnected before its
+		 * old connection timed out): the old one is dead. */
+		old->session_id = 0;
+		ls->conn = NULL;
+		lm_client_close(old);
+	}
+	ls->conn = c;
+	ls->closing = false;
+	ls->eof_ms = 0;
+	ls->last_heard_ms = uv_now(s->loop);
+	c->session_id = session_id;
+	return ls;
+}
+
 void lm_client_close(struct lm_client *c)
 {
 	if (c->state == CONN_CLOSING)
 		return;
 	struct lm_server *s = c->s;
 	c->state = CONN_CLOSING;
-	if (c->session_id) {
-		struct lm_live_session *ls = lm_live_find(&s->live, c->session_id);
-		if (ls && ls->conn == c)
-			ls->conn = NULL;
-		c->session_id = 0;
-	}
+	unbind(c);
+	if (c->counted)
+		lm_peers_disconnect(&s->peers, c->peer_key);
+	c->counted = false;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -73,18 +116,47 @@ void lm_client_close(struct lm_client *c)
 	uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-void lm_client_close_all(struct lm_server *s)
+/* Closes c on purpose, saying why first: a client whose connection ends
+ * unannounced must assume the server saw a dead process and will reclaim
+ * its seats soon (SessionReply.linger_ms); one told why need not. */
+static void end_announced(struct lm_client *c, int code, const char *why)
 {
-	while (s->conns)
-		lm_client_close(s->conns);
+	if (c->state == CONN_CLOSING)
+		return;
+	/* Best effort and at once: a client that does not read must not keep
+	 * the connection (or a stopping server) waiting. */
+	uint8_t buf[LM_FRAME_BUFSIZE(LM_WIRE_TEXT_MAX + 64)];
+	size_t len;
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0 &&
+	    lm_frame_pack_error(0, code, why, buf, sizeof buf, &len) == 0) {
+		uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+		uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	}
+	lm_client_close(c);
 }
 
-/* The session ended on the server (expired, removed): a client still
- * connected learns it by reconnecting and failing to resume. */
+void lm_client_close_all(struct lm_server *s, int code, const char *why)
+{
+	for (struct lm_client *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		end_announced(c, code, why);
+	}
+}
+
+/* The session ended on the server (expired, removed): the client is told,
+ * and a resume would fail. */
 void lm_client_detach(struct lm_client *c)
 {
-	c->session_id = 0;
-	lm_client_close(c);
+	end_announced(c, LMC_ENOSESSION, "session expired: its seats went back to the pool");
+}
+
+/* Refusals of a flood are logged once per address and window, with the
+ * count of those that were not. */
+static bool should_log(struct lm_client *c, enum lm_peers_log_kind kind, unsigned *suppressed)
+{
+	struct lm_server *s = c->s;
+	return lm_peers_should_log(&s->peers, c->peer_key, kind, uv_now(s->loop),
+	                           LM_REFUSAL_LOG_WINDOW_MS, suppressed);
 }
 
 /* ---- writing ---- */
@@ -201,13 +273,15 @@ void lm_client_send_not_serving(struct lm_client *c, uint64_t request_id)
 		return;
 	}
 	/* Raft needs two of the three servers to elect a leader and to commit
-	 * anything: alone, a server can only say so.  Seats already held stay
-	 * held, since nothing can expire them either. */
+	 * anything: alone, a server can only say so.  It cannot tell whether
+	 * the other two still serve together (then they may expire this
+	 * client's session), so it promises nothing about seats held: the
+	 * client keeps them only as long as its lease. */
 	lm_client_send_error(
 	        c, request_id, LMC_ENOQUORUM,
-	        "no quorum: no leader is elected (fewer than 2 of the 3 license servers are "
-	        "up and in touch, or an election is under way); new checkouts wait, seats "
-	        "held are kept",
+	        "no quorum here: this server is not in touch with a leader (fewer than 2 of "
+	        "the 3 license servers up and in touch with it, or an election under way); "
+	        "try the other servers; seats held last until their lease runs out",
 	        false);
 }
 
@@ -236,10 +310,17 @@ static void on_committed(void *arg, int status, struct lm_pool_result *res)
 	/* A failure means the outcome is unknown (LEADERSHIPLOST): the command
 	 * may still commit under the next leader.  The client retries there
 	 * with the same request id, and the pool's dedup answers. */
-	if (status == 0)
+	if (status == 0) {
 		p->done(p, res, open && !c->request_failed);
-	else
+	} else {
+		lm_log("error",
+		       "peer=%s user=%s request=%llu: outcome unknown (%s); the client retries "
+		       "with the same request id",
+		       c->peer, c->user, (unsigned long long)p->request_id,
+		       status == LM_CLUSTER_EUNKNOWN ? "leadership lost before it committed"
+		                                     : "the cluster failed to commit it");
 		c->request_failed = true;
+	}
 	if (--c->outstanding == 0) {
 		if (c->request_failed && open)
 			lm_client_send_not_serving(c, p->request_id);
@@ -270,6 +351,10 @@ int lm_request_submit(struct lm_request *p, Lmcmd__Command *cmd)
 	}
 	/* Refused before anything was proposed; commands already proposed
 	 * for this request will answer it. */
+	/* The disk guard logs a full disk once, not once per refusal. */
+	if (rc != LMC_ENOTLEADER && rc != LMC_ESTORE)
+		lm_log("error", "peer=%s user=%s request=%llu refused before replication: %s",
+		       c->peer, c->user, (unsigned long long)p->request_id, lmc_strerror(rc));
 	if (c->outstanding == 0) {
 		if (rc == LMC_ENOTLEADER)
 			lm_client_send_not_serving(c, p->request_id);
@@ -307,13 +392,25 @@ static void handle_frame(struct lm_client *c, const uint8_t *payload, size_t len
 		                     "a client sent a reply message", true);
 		return;
 	}
+	c->active_ms = uv_now(s->loop);
 	if (c->session_id) {
+		/* A session being expired is not kept alive by what its client
+		 * says now: the request is refused (lm_client_need_session). */
 		struct lm_live_session *ls = lm_live_find(&s->live, c->session_id);
-		if (ls)
-			ls->last_heard_ms = uv_now(s->loop);
+		if (ls && !ls->closing)
+			ls->last_heard_ms = c->active_ms;
 	}
 	if (c->state == CONN_HELLO && env->body_case != LM__ENVELOPE__BODY_HELLO) {
 		lm_client_send_error(c, env->request_id, LMC_EPROTO, "say Hello first", true);
+		return;
+	}
+	if (c->state != CONN_HELLO && env->body_case == LM__ENVELOPE__BODY_HELLO) {
+		/* The identity is fixed once a session may have been opened
+		 * under it: the log and lmstat must name the same user. */
+		lm_client_send_error(c, env->request_id, LMC_EPROTO,
+		                     "Hello was already said on this connection; open a new "
+		                     "connection to change the user or host",
+		                     false);
 		return;
 	}
 	switch (env->body_case) {
@@ -366,6 +463,11 @@ static void process(struct lm_client *c)
 		return;
 	memmove(c->pending, c->pending + off, c->pending_len - off);
 	c->pending_len -= off;
+	/* The deadline of a partial frame runs from its first byte. */
+	if (c->pending_len == 0)
+		c->frame_started_ms = 0;
+	else if (off > 0 || c->frame_started_ms == 0)
+		c->frame_started_ms = uv_now(c->s->loop);
 	if (c->busy)
 		uv_read_stop((uv_stream_t *)&c->tcp);
 	else if (!uv_is_active((uv_handle_t *)&c->tcp))
@@ -383,14 +485,18 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * at most one whole frame (plus what the read brought beyond it). */
 static int append(struct lm_client *c, const uint8_t *data, size_t n)
 {
+	struct lm_server *s = c->s;
 	size_t need = c->pending_len + n;
 	if (need > c->pending_cap) {
 		size_t cap = c->pending_cap ? c->pending_cap : 256;
 		while (cap < need)
 			cap *= 2;
+		if (s->pending_total - c->pending_cap + cap > LM_SERVER_PENDING_MAX)
+			return LMC_ELIMIT;
 		uint8_t *p = realloc(c->pending, cap);
 		if (!p)
 			return LMC_ENOMEM;
+		s->pending_total = s->pending_total - c->pending_cap + cap;
 		c->pending = p;
 		c->pending_cap = cap;
 	}
@@ -404,6 +510,7 @@ static int append(struct lm_client *c, const uint8_t *data, size_t n)
 static void trim(struct lm_client *c)
 {
 	if (c->pending_len == 0 && c->pending_cap > 4096) {
+		c->s->pending_total -= c->pending_cap;
 		free(c->pending);
 		c->pending = NULL;
 		c->pending_cap = 0;
@@ -416,13 +523,44 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;
 	if (nread < 0) {
-		if (c->session_id)
-			lm_log("disconnect", "peer=%s user=%s session=%016llx kept for resume",
-			       c->peer, c->user, (unsigned long long)c->session_id);
+		struct lm_server *s = c->s;
+		struct lm_live_session *ls = lm_live_find(&s->live, c->session_id);
+		/* The peer's kernel ended the connection (FIN, or RST when the
+		 * process died with unread replies) without a SessionClose: the
+		 * process most likely died.  liblmc shortens its own lease when
+		 * it closes a connection itself (SessionReply.linger_ms), so the
+		 * seats can come back after --reclaim-after instead of the whole
+		 * session timeout. */
+		bool ended = nread == UV_EOF || nread == UV_ECONNRESET;
+		if (ls && ls->conn == c && ended && s->cfg.reclaim_ms) {
+			ls->eof_ms = uv_now(s->loop) ? uv_now(s->loop) : 1;
+			lm_log("disconnect",
+			       "peer=%s user=%s session=%016llx closed without checkin: its seats "
+			       "return in %u ms unless it reconnects",
+			       c->peer, c->user, (unsigned long long)c->session_id,
+			       s->cfg.reclaim_ms);
+		} else if (ls) {
+			lm_log("disconnect", "peer=%s user=%s session=%016llx (%s) kept for resume",
+			       c->peer, c->user, (unsigned long long)c->session_id,
+			       uv_err_name((int)nread));
+		}
 		lm_client_close(c);
 		return;
 	}
-	if (append(c, (const uint8_t *)buf->base, (size_t)nread) != 0) {
+	int rc = append(c, (const uint8_t *)buf->base, (size_t)nread);
+	if (rc == LMC_ELIMIT) {
+		unsigned suppressed;
+		if (should_log(c, LM_PEERS_LOG_BUSY, &suppressed))
+			lm_log("error",
+			       "peer=%s unfinished frames of all connections hold %u bytes, the "
+			       "limit: closing this one (%u more not logged)",
+			       c->peer, LM_SERVER_PENDING_MAX, suppressed);
+		uv_read_stop(stream);
+		lm_client_send_error(c, 0, LMC_ELIMIT, "the server is busy: retry", true);
+		return;
+	}
+	if (rc != 0) {
+		lm_log("error", "peer=%s out of memory reading a frame: closing", c->peer);
 		lm_client_close(c);
 		return;
 	}
@@ -431,21 +569,45 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		trim(c);
 }
 
-/* Connections that never said Hello are closed: they hold a slot and
- * memory for nothing. */
+/* Connections that hold a slot and memory for nothing are closed: no
+ * Hello in time, a frame that never completes, no session and no request
+ * for a long while.  A connection with a session is left to the session's
+ * own timeout, which detaches it. */
 void lm_client_sweep(struct lm_server *s)
 {
 	uint64_t now = uv_now(s->loop);
 	struct lm_client *c = s->conns;
 	while (c) {
 		struct lm_client *next = c->next;
-		if (c->state == CONN_HELLO && now - c->accepted_ms > LM_HELLO_TIMEOUT_MS) {
-			lm_log("error", "peer=%s said no Hello within %u ms; closing", c->peer,
-			       LM_HELLO_TIMEOUT_MS);
+		const char *why = NULL;
+		unsigned limit = 0;
+		enum lm_peers_log_kind kind = LM_PEERS_LOG_HELLO;
+		if (c->busy) {
+			/* Waiting for its command to commit: not the client's fault. */
+		} else if (c->state == CONN_HELLO && now - c->accepted_ms > LM_HELLO_TIMEOUT_MS) {
+			why = "said no Hello within";
+			limit = LM_HELLO_TIMEOUT_MS;
+		} else if (c->frame_started_ms &&
+		           now - c->frame_started_ms > LM_FRAME_DEADLINE_MS) {
+			why = "sent no whole frame within";
+			limit = LM_FRAME_DEADLINE_MS;
+			kind = LM_PEERS_LOG_FRAME;
+		} else if (!c->session_id && c->state == CONN_READY &&
+		           now - c->active_ms > LM_IDLE_TIMEOUT_MS) {
+			why = "has no session and sent nothing for";
+			limit = LM_IDLE_TIMEOUT_MS;
+			kind = LM_PEERS_LOG_IDLE;
+		}
+		if (why) {
+			unsigned suppressed;
+			if (should_log(c, kind, &suppressed))
+				lm_log("error", "peer=%s %s %u ms: closing (%u more not logged)",
+				       c->peer, why, limit, suppressed);
 			lm_client_close(c);
 		}
 		c = next;
 	}
+	lm_peers_prune(&s->peers, now);
 }
 
 void lm_client_accept(struct lm_server *s)
@@ -474,6 +636,7 @@ void lm_client_accept(struct lm_server *s)
 	snprintf(c->peer, sizeof c->peer, "?");
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0) {
 		char ip[INET6_ADDRSTRLEN] = "";
+		lm_peers_key((struct sockaddr *)&peer, c->peer_key);
 		if (peer.ss_family == AF_INET) {
 			struct sockaddr_in *in = (struct sockaddr_in *)&peer;
 			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
@@ -486,10 +649,33 @@ void lm_client_accept(struct lm_server *s)
 			snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, ntohs(in6->sin6_port));
 		}
 	}
-	if (s->nconns > LM_SERVER_CONNECTIONS_MAX) {
-		lm_log("error", "peer=%s refused: %u connections is the limit", c->peer,
-		       LM_SERVER_CONNECTIONS_MAX);
-		lm_client_send_error(c, 0, LMC_ELIMIT, "too many connections to this server", true);
+	c->active_ms = c->accepted_ms;
+	/* The refusals are answered, not silent resets: the descriptor
+	 * reserve (LM_SERVER_FD_RESERVE) leaves room to accept, say why and
+	 * close. */
+	const char *refusal = NULL;
+	char msg[160];
+	if (s->nconns > s->conns_max) {
+		refusal = "connections to this server";
+		snprintf(msg, sizeof msg,
+		         "the server holds %u connections, its limit (--max-connections): retry "
+		         "later",
+		         s->conns_max);
+	} else if (!lm_peers_connect(&s->peers, c->peer_key)) {
+		refusal = "connections from this address";
+		snprintf(msg, sizeof msg,
+		         "this address holds %u connections to the server, its limit "
+		         "(--max-host-connections): close some or retry later",
+		         s->peers.conns_max);
+	} else {
+		c->counted = true;
+	}
+	if (refusal) {
+		unsigned suppressed;
+		if (should_log(c, LM_PEERS_LOG_CONNS, &suppressed))
+			lm_log("error", "peer=%s refused: too many %s (%u more not logged)",
+			       c->peer, refusal, suppressed);
+		lm_client_send_error(c, 0, LMC_ELIMIT, msg, true);
 		return;
 	}
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

@@ -28,8 +28,15 @@ struct lm_client {
 	bool busy;     /* a command of this connection is being committed */
 	bool closed;   /* uv_close done */
 	unsigned refs; /* pending callbacks that will touch this struct */
+	bool counted;  /* counted in s->peers under peer_key */
+	uint8_t peer_key[16];
 	uint64_t accepted_ms;
-	uint64_t session_id; /* attached session, 0 if none */
+	uint64_t active_ms;        /* uv_now() of the last complete frame */
+	uint64_t frame_started_ms; /* uv_now() when the partial frame began, 0: none */
+	/* The attached session, 0 if none.  The link is two-way (the live
+	 * session's conn points back here) and only lm_client_bind() sets it;
+	 * every path that ends either side clears both (client.c). */
+	uint64_t session_id;
 	uint64_t request_id; /* of the request in flight */
 	char peer[64];
 	/* Identity from Hello. */
@@ -89,6 +96,11 @@ void lm_client_send_not_serving(struct lm_client *c, uint64_t request_id);
 /* True when this server serves and the connection has a session; else
  * answers the client and returns false. */
 bool lm_client_need_session(struct lm_client *c, const Lm__Envelope *env);
+
+/* Attaches the live session to c, first detaching c from its earlier
+ * session and the session from its earlier connection (which is closed:
+ * the client reconnected).  NULL when out of memory. */
+struct lm_live_session *lm_client_bind(struct lm_client *c, uint64_t session_id);
 
 /* requests.c */
 void lm_client_on_hello(struct lm_client *c, const Lm__Envelope *env);

@@ -16,7 +16,14 @@ struct lm_live_session {
 	uint64_t id;            /* 0: free slot */
 	uint64_t last_heard_ms; /* uv_now() of the last heartbeat or request */
 	struct lm_client *conn; /* attached connection, or NULL */
-	bool closing;           /* a CloseSession is being proposed */
+	/* uv_now() when its connection ended with EOF and no SessionClose (the
+	 * client process died, most likely), 0 otherwise: the seats return
+	 * after --reclaim-after unless the session is resumed first. */
+	uint64_t eof_ms;
+	/* A CloseSession is being proposed: the session takes no request and
+	 * cannot be resumed, or a client could believe in seats that are
+	 * about to go back to the pool. */
+	bool closing;
 };
 
 /* An open-addressing hash table keyed by session id. */

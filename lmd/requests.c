@@ -55,8 +55,10 @@ static void reply_session(struct lm_client *c, uint64_t request_id, uint64_t id,
 	r.resumed = resumed;
 	r.heartbeat_ms = s->cfg.heartbeat_ms;
 	r.timeout_ms = s->cfg.timeout_ms;
-	r.has_grace_ms = 1;
+	r.has_grace_ms = r.has_lease_ms = r.has_linger_ms = 1;
 	r.grace_ms = s->cfg.grace_ms;
+	r.lease_ms = lm_config_lease_ms(&s->cfg);
+	r.linger_ms = lm_config_linger_ms(&s->cfg);
 	if (secret) {
 		r.has_secret = 1;
 		r.secret.data = (uint8_t *)secret;
@@ -65,25 +67,6 @@ static void reply_session(struct lm_client *c, uint64_t request_id, uint64_t id,
 	e.body_case = LM__ENVELOPE__BODY_SESSION_REPLY;
 	e.session_reply = &r;
 	lm_client_send(c, &e, false);
-}
-
-static void attach(struct lm_client *c, uint64_t session_id)
-{
-	struct lm_server *s = c->s;
-	struct lm_live_session *ls = lm_live_add(&s->live, session_id);
-	if (!ls)
-		return;
-	/* The session moved to this connection (a client that reconnected
-	 * before its old connection timed out): the old one is dead. */
-	if (ls->conn && ls->conn != c)
-		lm_client_detach(ls->conn);
-	ls = lm_live_find(&s->live, session_id);
-	if (!ls)
-		return;
-	ls->conn = c;
-	ls->closing = false;
-	ls->last_heard_ms = uv_now(s->loop);
-	c->session_id = session_id;
 }
 
 /* ---- commit callbacks ---- */
@@ -109,7 +92,7 @@ static void session_opened(struct lm_request *p, struct lm_pool_result *res, boo
 	lm_log("session", "session=%016llx user=%s host=%s display=%s peer=%s opened",
 	       (unsigned long long)p->session_id, c->user, c->host, c->display, c->peer);
 	if (open) {
-		attach(c, p->session_id);
+		lm_client_bind(c, p->session_id);
 		reply_session(c, p->request_id, p->session_id, p->secret, false);
 	} else {
 		/* Opened for a client that is gone: it expires unless the
@@ -228,7 +211,11 @@ void lm_client_on_session_open(struct lm_client *c, const Lm__Envelope *env)
 		 * secret; only the client that got the secret can resume it. */
 		struct lm_pool_session ps;
 		uint8_t digest[32];
-		if (!o->has_secret || lm_pool_session(s->pool, o->session_id, &ps) != 0) {
+		/* A session being expired cannot come back: its client would
+		 * believe in seats that are about to return to the pool. */
+		struct lm_live_session *ls = lm_live_find(&s->live, o->session_id);
+		if (!o->has_secret || (ls && ls->closing) ||
+		    lm_pool_session(s->pool, o->session_id, &ps) != 0) {
 			lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
 			                     "session unknown or expired: open a new one", false);
 			return;
@@ -241,10 +228,26 @@ void lm_client_on_session_open(struct lm_client *c, const Lm__Envelope *env)
 			                     "session unknown or expired: open a new one", false);
 			return;
 		}
-		attach(c, o->session_id);
+		lm_client_bind(c, o->session_id);
 		lm_log("resume", "session=%016llx user=%s host=%s peer=%s holding %u handles",
 		       (unsigned long long)o->session_id, ps.user, ps.host, c->peer, ps.nhandles);
 		reply_session(c, env->request_id, o->session_id, NULL, true);
+		return;
+	}
+	if (!lm_peers_take_session(&s->peers, c->peer_key, uv_now(s->loop))) {
+		unsigned suppressed;
+		if (lm_peers_should_log(&s->peers, c->peer_key, LM_PEERS_LOG_SESSIONS,
+		                        uv_now(s->loop), LM_REFUSAL_LOG_WINDOW_MS, &suppressed))
+			lm_log("denied",
+			       "peer=%s user=%s session refused: more than %u opened per second "
+			       "from this address (%u more not logged)",
+			       c->peer, c->user, s->peers.sessions_rate, suppressed);
+		char msg[160];
+		snprintf(msg, sizeof msg,
+		         "this address opens sessions faster than %u per second, the server's "
+		         "limit (--session-rate): retry in a second",
+		         s->peers.sessions_rate);
+		lm_client_send_error(c, env->request_id, LMC_ELIMIT, msg, false);
 		return;
 	}
 	struct lm_request *p = lm_request_new(c, env, session_opened);
@@ -285,6 +288,14 @@ bool lm_client_need_session(struct lm_client *c, const Lm__Envelope *env)
 		lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
 		                     "no session on this connection: send SessionOpen first",
 		                     false);
+		return false;
+	}
+	struct lm_live_session *ls = lm_live_find(&c->s->live, c->session_id);
+	if (!ls || ls->closing) {
+		/* Its expiry is being committed: confirming anything now would
+		 * let the client believe in seats the pool is giving back. */
+		lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
+		                     "session expired: open a new one", true);
 		return false;
 	}
 	return true;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <time.h>
@@ -390,7 +391,8 @@ static void on_cluster_change(void *arg, bool ready)
 	} else {
 		lm_log("follower", "no longer leader: closing client connections so that "
 		                   "clients follow the new leader");
-		lm_client_close_all(s);
+		lm_client_close_all(s, LMC_ENOTLEADER,
+		                    "this server is no longer the leader: reconnect");
 	}
 }
 
@@ -399,15 +401,28 @@ static void on_cluster_change(void *arg, bool ready)
 struct expiry {
 	struct lm_server *s;
 	uint64_t session_id;
+	bool abandoned; /* its connection ended without SessionClose */
 };
+
+/* Expiries being committed at once, at most: a mass expiry (a lab's
+ * machines all switched off) is spread over the next sweeps instead of
+ * stalling every other request behind it. */
+#define EXPIRIES_IN_FLIGHT_MAX 256
 
 static void expire_done(void *arg, int status, struct lm_pool_result *res)
 {
 	struct expiry *e = arg;
 	struct lm_server *s = e->s;
 	struct lm_live_session *ls = lm_live_find(&s->live, e->session_id);
+	s->expiring--;
 	if (status == 0) {
-		if (res->code == 0)
+		if (res->code == 0 && e->abandoned)
+			lm_log("expire",
+			       "session=%016llx returned %u seats %u ms after its connection "
+			       "closed "
+			       "without checkin",
+			       (unsigned long long)e->session_id, res->count, s->cfg.reclaim_ms);
+		else if (res->code == 0)
 			lm_log("expire", "session=%016llx returned %u seats after %u ms of silence",
 			       (unsigned long long)e->session_id, res->count, s->cfg.timeout_ms);
 		if (ls) {
@@ -421,12 +436,13 @@ static void expire_done(void *arg, int status, struct lm_pool_result *res)
 	free(e);
 }
 
-static void propose_expiry(struct lm_server *s, struct lm_live_session *ls)
+static void propose_expiry(struct lm_server *s, struct lm_live_session *ls, bool abandoned)
 {
 	Lmcmd__CloseSession close = LMCMD__CLOSE_SESSION__INIT;
 	close.has_session_id = close.has_reason = 1;
 	close.session_id = ls->id;
-	close.reason = LMCMD__CLOSE_REASON__CLOSE_EXPIRED;
+	close.reason = abandoned ? LMCMD__CLOSE_REASON__CLOSE_ABANDONED
+	                         : LMCMD__CLOSE_REASON__CLOSE_EXPIRED;
 	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
 	cmd.has_time_us = 1;
 	cmd.time_us = lm_server_now_us();
@@ -437,11 +453,13 @@ static void propose_expiry(struct lm_server *s, struct lm_live_session *ls)
 	struct expiry *e = malloc(sizeof *e);
 	if (!e)
 		return;
-	*e = (struct expiry){.s = s, .session_id = ls->id};
-	if (lm_server_propose(s, buf, len, expire_done, e) == 0)
+	*e = (struct expiry){.s = s, .session_id = ls->id, .abandoned = abandoned};
+	if (lm_server_propose(s, buf, len, expire_done, e) == 0) {
 		ls->closing = true;
-	else
+		s->expiring++;
+	} else {
 		free(e);
+	}
 }
 
 static void on_expiry_timer(uv_timer_t *t)
@@ -451,10 +469,19 @@ static void on_expiry_timer(uv_timer_t *t)
 	if (!s->ready)
 		return;
 	uint64_t now = uv_now(s->loop);
-	for (size_t i = 0; i < s->live.capacity; i++) {
+	for (size_t i = 0; i < s->live.capacity && s->expiring < EXPIRIES_IN_FLIGHT_MAX; i++) {
 		struct lm_live_session *ls = &s->live.slots[i];
-		if (ls->id && !ls->closing && now - ls->last_heard_ms > s->cfg.timeout_ms)
-			propose_expiry(s, ls);
+		if (!ls->id || ls->closing)
+			continue;
+		/* The pool may take back a session only once its client's lease
+		 * (counted from the send time of a request heard here, so no
+		 * later than last_heard_ms) has run out: after the session
+		 * timeout of silence, or after --reclaim-after when the
+		 * connection ended without SessionClose (liblmc shortens its
+		 * lease to match when it closes a connection itself). */
+		bool abandoned = !ls->conn && ls->eof_ms && now - ls->eof_ms > s->cfg.reclaim_ms;
+		if (abandoned || now - ls->last_heard_ms > s->cfg.timeout_ms)
+			propose_expiry(s, ls, abandoned);
 	}
 }
 
@@ -473,6 +500,36 @@ static void on_connection(uv_stream_t *listener, int status)
 		lm_client_accept(listener->data);
 	else
 		lm_log("error", "accept: %s", uv_strerror(status));
+}
+
+/* Client connections must never use the descriptors that raft, LMDB and
+ * the license file need, and a client refused for want of one must hear
+ * why (LMC_ELIMIT) instead of a silent reset: so the soft open-file limit is
+ * raised to the hard one and connections are capped below it. */
+static unsigned connections_max(const struct lm_config *cfg)
+{
+	struct rlimit rl;
+	unsigned max = cfg->max_connections ? cfg->max_connections : LM_SERVER_CONNECTIONS_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return max;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1u << 20 : rl.rlim_max;
+		struct rlimit raised = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl.rlim_cur = want;
+	}
+	rlim_t usable =
+	        rl.rlim_cur > LM_SERVER_FD_RESERVE + 16 ? rl.rlim_cur - LM_SERVER_FD_RESERVE : 16;
+	if (usable < max) {
+		if (cfg->max_connections)
+			lm_log("start",
+			       "--max-connections %u lowered to %u: the open-file limit is %llu "
+			       "(raise it with `ulimit -n` or LimitNOFILE=)",
+			       cfg->max_connections, (unsigned)usable,
+			       (unsigned long long)rl.rlim_cur);
+		max = (unsigned)usable;
+	}
+	return max;
 }
 
 static void make_dir(const char *path)
@@ -520,8 +577,10 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("cluster: %s", err);
 	lm_cluster_on_change(s->cluster, on_cluster_change, s);
 
-	if (lm_live_init(&s->live) != 0)
+	if (lm_live_init(&s->live) != 0 ||
+	    lm_peers_init(&s->peers, cfg->max_host_connections, cfg->session_rate) != 0)
 		lm_fatal("out of memory");
+	s->conns_max = connections_max(cfg);
 	size_t arena_size = LM_ARENA_SIZE(LM_FRAME_MAX);
 	s->arena_block = malloc(arena_size);
 	s->read_buf = malloc(LM_FRAME_BUFSIZE(LM_FRAME_MAX));
@@ -559,10 +618,14 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 
 	lm_log("start",
 	       "%s (raft %s) node %u of %d (raft id %u), clients on %s:%u, replication on %s, "
-	       "data in %s, heartbeat %u ms, session timeout %u ms, grace %u ms",
+	       "data in %s, heartbeat %u ms, session timeout %u ms (clients' lease %u ms), "
+	       "election timeout %u ms, grace %u ms, reclaim after %u ms, at most %u "
+	       "connections (%u per address), %u session opens per second per address",
 	       LM_SERVER_VERSION, lm_cluster_raft_version(), s->node, s->license.nservers,
 	       s->raft_id, cfg->listen_addr, s->port, s->raft_addresses[s->node - 1], cfg->data_dir,
-	       cfg->heartbeat_ms, cfg->timeout_ms, cfg->grace_ms);
+	       cfg->heartbeat_ms, cfg->timeout_ms, lm_config_lease_ms(cfg), cfg->election_ms,
+	       cfg->grace_ms, cfg->reclaim_ms, s->conns_max, cfg->max_host_connections,
+	       cfg->session_rate);
 	if (s->license.nservers > 1)
 		lm_log("start",
 		       "replication port %s is not authenticated: keep it on a private network "
@@ -593,6 +656,6 @@ void lm_server_stop(struct lm_server *s)
 	uv_close((uv_handle_t *)&s->expiry_timer, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
-	lm_client_close_all(s);
+	lm_client_close_all(s, LMC_ESHUTDOWN, "the license server is shutting down");
 	lm_cluster_close(s->cluster, on_cluster_closed, s);
 }

@@ -13,14 +13,30 @@
 #include "lmd/cluster.h"
 #include "lmd/args.h"
 #include "lmd/live.h"
+#include "lmd/peers.h"
 #include "lmd/pool.h"
 #include "proto/arena.h"
 
 #define LM_SERVER_VERSION "lmd " PACKAGE_VERSION
-/* Connections accepted at once; more are closed at accept. */
+/* Connections accepted at once, at most; the open-file limit may lower it
+ * (lm_server_start).  More are answered LMC_ELIMIT and closed at accept. */
 #define LM_SERVER_CONNECTIONS_MAX 60000
+/* Descriptors kept for everything but client connections: the raft log and
+ * its peers, LMDB, the license file, the log. */
+#define LM_SERVER_FD_RESERVE 128
 /* A connection must say Hello within this long. */
 #define LM_HELLO_TIMEOUT_MS 10000
+/* A frame must arrive whole within this long of its first byte: a client
+ * that drips bytes holds a buffer and a slot for nothing. */
+#define LM_FRAME_DEADLINE_MS 10000
+/* A connection with no session (lmstat, a client between sessions) is
+ * closed after this long without a request. */
+#define LM_IDLE_TIMEOUT_MS 60000
+/* Bytes of unfinished frames held for all connections together; past it
+ * the connection that would add more is answered LMC_ELIMIT and closed. */
+#define LM_SERVER_PENDING_MAX (64u * 1024 * 1024)
+/* Refusals of one kind from one address are logged once per window. */
+#define LM_REFUSAL_LOG_WINDOW_MS 10000
 
 struct lm_client;
 
@@ -45,6 +61,10 @@ struct lm_server {
 	uv_signal_t sigterm, sigint;
 	struct lm_client *conns; /* all connections, a doubly linked list */
 	unsigned nconns;
+	unsigned conns_max;    /* LM_SERVER_CONNECTIONS_MAX or less (open-file limit) */
+	struct lm_peers peers; /* connections and session opens per address */
+	size_t pending_total;  /* bytes of unfinished frames, all connections */
+	unsigned expiring;     /* session expiries being committed */
 	uint64_t started_ms;
 	bool stopping;
 
@@ -74,9 +94,10 @@ void lm_client_accept(struct lm_server *s);
 void lm_client_close(struct lm_client *c);
 /* Closes connections that did not say Hello in time. */
 void lm_client_sweep(struct lm_server *s);
-/* Called by the server when this node stops being the leader: clients must
- * reconnect to the new one. */
-void lm_client_close_all(struct lm_server *s);
+/* Closes every connection, first telling each client code and why: when
+ * this node stops being the leader (clients must reconnect to the new one)
+ * and when the server stops. */
+void lm_client_close_all(struct lm_server *s, int code, const char *why);
 void lm_client_detach(struct lm_client *c);
 
 /* Proposes a packed lmcmd.Command; cb receives the pool's result (NULL
