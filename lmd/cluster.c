@@ -16,7 +16,10 @@
  *  - RAFT_LEADERSHIPLOST means the outcome is unknown, the entry may still
  *    commit (§1.5): proposers hear LM_CLUSTER_EUNKNOWN;
  *  - 0.15 has no state-change callback (§1.7): a check handle compares the
- *    role after every loop iteration.
+ *    role after every loop iteration;
+ *  - the stock TCP transport trusts the handshake it reads (a heap overflow
+ *    in 0.15) and carries no cluster identity: raft_uv runs on lmd's own
+ *    transport instead (transport.h).
  *
  * Code that reaches into struct raft reads only fields that keep their names
  * in raft 0.16 to 0.18 (current_term, commit_index, configuration), so that
@@ -38,6 +41,7 @@
 #include <raft/uv.h>
 
 #include "client/lmc.h"
+#include "lmd/transport.h"
 
 /* Entry envelope, little-endian:
  *   0  4  magic "lmdc"
@@ -82,6 +86,8 @@
 /* Longest raft address we keep: a dotted IPv4 literal, a colon and a port
  * fit in 21 bytes; the status struct has room for 63. */
 #define ADDRESS_MAX 63
+_Static_assert(ADDRESS_MAX == LM_TRANSPORT_ADDRESS_MAX, "one bound on raft addresses");
+_Static_assert(LM_CLUSTER_ID_SIZE == LM_TRANSPORT_ID_SIZE, "one size of cluster identity");
 
 /* One proposal in flight: raft keeps req until it calls apply_cb. */
 struct proposal {
@@ -354,32 +360,19 @@ static int fsm_restore(struct raft_fsm *f, struct raft_buffer *buf)
 
 /* ---- Configuration ---- */
 
-/* raft 0.15's TCP transport parses addresses with uv_ip4_addr() (§1.2), so
- * we accept exactly what it does and say so early rather than at start. */
+/* Our transport dials and listens on exactly what it parses (as raft 0.15's
+ * stock one did, §1.2): say so early rather than at start. */
 static int check_address(const char *what, const char *a, char *err, size_t errsize)
 {
 	struct sockaddr_in sa;
-	char host[ADDRESS_MAX + 1];
 
 	if (a == NULL || *a == '\0') {
 		snprintf(err, errsize, "%s: no raft address", what);
 		return LMC_EINVAL;
 	}
-	const char *colon = strrchr(a, ':');
-	if (strlen(a) > ADDRESS_MAX || colon == NULL) {
-		snprintf(err, errsize, "%s: raft address \"%.64s\" is not IPV4:PORT", what, a);
-		return LMC_EINVAL;
-	}
-	memcpy(host, a, (size_t)(colon - a));
-	host[colon - a] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || end == colon + 1 || *end != '\0' || port == 0 || port > 65535 ||
-	    uv_ip4_addr(host, (int)port, &sa) != 0) {
-		snprintf(err, errsize,
-		         "%s: raft address \"%s\" is not IPV4:PORT (raft %s: IPv4 only)", what, a,
-		         LM_RAFT_VERSION);
+	if (lm_transport_parse_address(a, &sa) != 0) {
+		snprintf(err, errsize, "%s: raft address \"%.64s\" is not IPV4:PORT (IPv4 only)",
+		         what, a);
 		return LMC_EINVAL;
 	}
 	return 0;
@@ -492,9 +485,11 @@ int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cl
 	snprintf(c->address, sizeof c->address, "%s",
 	         cfg->address ? cfg->address : cfg->addresses[cfg->id - 1]);
 
-	rv = raft_uv_tcp_init(&c->transport, loop);
-	if (rv != 0) {
-		snprintf(err, errsize, "raft transport: %s", raft_strerror(rv));
+	struct lm_transport_config tc = {.log = cfg->log, .log_arg = cfg->log_arg};
+	memcpy(tc.cluster_id, cfg->cluster_id, sizeof tc.cluster_id);
+	if (lm_transport_init(&c->transport, loop, &tc) != 0) {
+		snprintf(err, errsize, "raft transport: out of memory");
+		rv = RAFT_NOMEM;
 		goto err_free;
 	}
 	rv = raft_uv_init(&c->io, loop, c->dir, &c->transport);
@@ -554,7 +549,9 @@ int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cl
 err_io:
 	raft_uv_close(&c->io);
 err_transport:
-	raft_uv_tcp_close(&c->transport);
+	/* raft never ran the transport's init, or it failed: nothing of
+	 * the transport is on the loop. */
+	lm_transport_close(&c->transport);
 err_free:
 	free(c->dir);
 	free(c);
@@ -1068,7 +1065,7 @@ static void reap_cb(uv_timer_t *t)
 	uv_timer_stop(&c->defer);
 	if (!c->leak) {
 		raft_uv_close(&c->io);
-		raft_uv_tcp_close(&c->transport);
+		lm_transport_close(&c->transport);
 	}
 	uv_close((uv_handle_t *)&c->watch, handle_closed);
 	uv_close((uv_handle_t *)&c->defer, handle_closed);

@@ -11,11 +11,19 @@
  *
  * Everything here runs on the daemon's libuv loop, on the loop's thread.
  *
- * Security: the raft port speaks libraft's stock TCP transport, which has no
- * authentication and no encryption: anyone who can reach it can forge the
- * license pool (research/stack-notes.md §1.12).  Bind the raft addresses to
- * a private network between the servers only, never to the clients' side.
- * In raft 0.15 addresses must be dotted IPv4 literals with a port.
+ * Security: the raft port speaks lmd's own transport (transport.h), not
+ * libraft's stock one.  Before libraft sees a connection, its fixed-size
+ * handshake is checked (magic, version, a raft id in range, a bounded,
+ * printable IPV4:PORT address) and must name this cluster's identity
+ * (cfg.cluster_id), in both directions; handshakes are bounded in time, in
+ * bytes and in number, and every refusal is logged.  So hostile bytes never
+ * reach libraft's handshake parser, and two clusters cannot join by mistake.
+ * Still missing: authentication and encryption (TLS is a later step).  The
+ * identity is not a secret, and once past the handshake libraft trusts the
+ * raft messages it reads: anyone who can reach the port and knows the
+ * identity can forge the license pool (research/stack-notes.md §1.12).  Bind
+ * the raft addresses to a private network between the servers only, never to
+ * the clients' side.  Addresses are dotted IPv4 literals with a port.
  *
  * The process must ignore SIGPIPE: raft's transport writes to peers that may
  * have closed their end, and libuv does not block the signal itself. */
@@ -42,6 +50,8 @@
 #define LM_CLUSTER_MAX_SNAPSHOT (256 * 1024 * 1024)
 
 #define LM_CLUSTER_MAX_NODES 3
+/* Bytes of a cluster identity. */
+#define LM_CLUSTER_ID_SIZE 16
 
 /* The state machine the cluster drives.  The callbacks run on the loop. */
 struct lm_cluster_fsm {
@@ -94,6 +104,16 @@ struct lm_cluster_config {
 	 * the cluster: a node that lost its data directory must come back
 	 * under a new id with join set. */
 	bool join;
+	/* Who the cluster is: the raft port refuses connections from any
+	 * server whose handshake names another identity.  All nodes of one
+	 * cluster must have the same; where it comes from is the caller's
+	 * business. */
+	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
+	/* Optional: told one sentence ("replication peer 10.0.0.7:51234
+	 * refused: ...") for each connection the raft port refuses; called on
+	 * the loop. */
+	void (*log)(void *arg, const char *msg);
+	void *log_arg;
 };
 
 /* status is 0 once the command committed and was applied here (result is

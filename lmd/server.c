@@ -538,6 +538,37 @@ static void make_dir(const char *path)
 		lm_fatal("cannot create %s: %s", path, strerror(errno));
 }
 
+/* The cluster's identity on the replication port, derived from the license
+ * for now (a random one made at bootstrap will replace it): the first 16
+ * bytes of the SHA-256 of the vendor name and the SERVER lines' hosts and
+ * ports, in order.  Two triads with different licenses then refuse each
+ * other instead of replicating into each other after a mistyped peer port.
+ * The lock codes stay out: rehosting a dead server gives its line a new one
+ * (triad_replace.sh), and the newcomer must still be of the cluster. */
+static void cluster_identity(const struct lm_license_file *f, uint8_t id[LM_CLUSTER_ID_SIZE])
+{
+	char text[3 * (LM_HOST_MAX + 16) + LM_NAME_MAX + 16];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	size_t n = (size_t)snprintf(text, sizeof text, "VENDOR %s\n", f->vendor);
+
+	for (int i = 0; i < f->nservers && n < sizeof text; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, "SERVER %s %u\n",
+		                      f->servers[i].host, f->servers[i].port);
+	if (n >= sizeof text || EVP_Digest(text, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen < LM_CLUSTER_ID_SIZE)
+		lm_fatal("cannot compute the cluster identity");
+	memcpy(id, md, LM_CLUSTER_ID_SIZE);
+}
+
+/* The cluster module cannot log (it is linked without log.c): it hands us
+ * each refusal of its replication port. */
+static void log_cluster(void *arg, const char *msg)
+{
+	(void)arg;
+	lm_log("error", "%s", msg);
+}
+
 void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_config *cfg)
 {
 	memset(s, 0, sizeof *s);
@@ -569,9 +600,11 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	        .join = s->raft_id != s->node,
 	        .election_ms = cfg->election_ms,
 	        .heartbeat_ms = cfg->election_ms / 10 ? cfg->election_ms / 10 : 1,
+	        .log = log_cluster,
 	};
 	for (int i = 0; i < s->license.nservers; i++)
 		cc.addresses[i] = s->raft_addresses[i];
+	cluster_identity(&s->license, cc.cluster_id);
 	fsm.data = s;
 	if (lm_cluster_init(&s->cluster, loop, &cc, &fsm, err, sizeof err) != 0)
 		lm_fatal("cluster: %s", err);

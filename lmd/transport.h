@@ -1,0 +1,98 @@
+/* lmd's replication transport: the TCP connections between the servers of a
+ * cluster, set up by lmd before libraft sees them.
+ *
+ * libraft's uv backend takes its connections from a struct raft_uv_transport
+ * (raft/uv.h).  Its stock TCP transport trusts the handshake it reads: in
+ * raft 0.15 a peer announcing an address without a NUL overflows a heap
+ * buffer, and an announced length is allocated whatever it is
+ * (src/uv_tcp_listen.c).  This one does TCP itself with libuv and runs its
+ * own fixed-size handshake; only a connection whose handshake passed every
+ * check below is handed to libraft, which then speaks its own message
+ * protocol on it (src/uv_recv.c and src/uv_send.c read and write raft
+ * messages only: the stock handshake lives entirely in the transport).
+ *
+ * The handshake.  The side that dials writes a preamble; the side that
+ * accepted validates it and, only if it is good, answers with its own
+ * preamble, which the dialler validates in turn.  So a server learns nothing
+ * from a peer that is not of its cluster, and a dialler hands libraft no
+ * connection (and sends no raft traffic) to a server that is not the one it
+ * meant.  The preamble, LM_TRANSPORT_PREAMBLE bytes, integers little-endian:
+ *
+ *    0   8  magic "lmd-raft"
+ *    8   2  transport version, 1
+ *   10   2  address length n, 1 to LM_TRANSPORT_ADDRESS_MAX
+ *   12   4  zero
+ *   16  16  cluster identity
+ *   32   8  sender's raft id, 1 to UINT32_MAX
+ *   40  64  sender's raft address "a.b.c.d:port": n printable bytes, zeros
+ *
+ * Checked on every preamble, in this order: magic, version, the zero bytes,
+ * the raft id (not 0, not out of range), the address (bounded, printable,
+ * zero-padded, IPV4:PORT), the cluster identity, which must equal ours, and
+ * then the raft id again: a dialler's must not be the receiver's own, an
+ * answer's must be the one dialled.  A handshake must complete within
+ * LM_TRANSPORT_HANDSHAKE_MS, at most LM_TRANSPORT_HANDSHAKES_MAX incoming
+ * ones run at once, and nothing beyond the preamble is buffered.  Every
+ * refusal closes the connection and is told to the log callback as one
+ * sentence, "replication peer ADDRESS refused: WHY" (a refusal repeating the
+ * line before, or past LM_TRANSPORT_LOG_BURST lines a minute, is counted
+ * instead).  A dialler does not report connections that fail or that the
+ * other side closes: the other side says why, and a server that is down is
+ * not news.
+ *
+ * What this is not: authentication.  The cluster identity is not a secret
+ * (it travels in the clear), so anyone who can reach the port and knows it
+ * can still speak raft to the server; TLS with pinned server keys is a later
+ * step.  The identity keeps two clusters from joining by mistake, and the
+ * checks keep hostile bytes from reaching a handshake parser.
+ *
+ * Everything runs on the loop's thread. */
+#ifndef LM_TRANSPORT_H
+#define LM_TRANSPORT_H
+
+#include <stdint.h>
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+
+#define LM_TRANSPORT_VERSION  1
+#define LM_TRANSPORT_ID_SIZE  16
+#define LM_TRANSPORT_PREAMBLE 104
+/* raft 0.15 takes dotted IPv4 literals with a port (21 bytes at most). */
+#define LM_TRANSPORT_ADDRESS_MAX 63
+/* How long a handshake may take, from accept or from dialling. */
+#define LM_TRANSPORT_HANDSHAKE_MS 3000
+/* Incoming handshakes in progress at once; more connections are closed at
+ * accept.  A cluster has two peers, each dialling once at a time. */
+#define LM_TRANSPORT_HANDSHAKES_MAX 16
+/* Refusal lines per minute at most; past it, and for a refusal that repeats
+ * the line before within a minute, refusals are counted and the count is
+ * logged with the next line, so that a flood cannot fill a disk. */
+#define LM_TRANSPORT_LOG_BURST 20
+
+/* Told one sentence without a newline; called on the loop. */
+typedef void (*lm_transport_log_cb)(void *arg, const char *msg);
+
+struct lm_transport_config {
+	/* Connections whose handshake names another identity are refused.
+	 * The transport does not care where it comes from. */
+	uint8_t cluster_id[LM_TRANSPORT_ID_SIZE];
+	lm_transport_log_cb log; /* optional */
+	void *log_arg;
+};
+
+/* Fills t with lmd's implementation for raft_uv_init() (the configuration
+ * is copied).  Returns 0 or LMC_ENOMEM.  raft_uv then calls t->init and, when
+ * raft closes, t->close; lm_transport_close() frees what is left once
+ * t->close called back (or when raft never called t->init). */
+int lm_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
+                      const struct lm_transport_config *cfg);
+void lm_transport_close(struct raft_uv_transport *t);
+
+/* Parses a raft address as this transport dials and listens on it:
+ * "a.b.c.d:port", port 1 to 65535, at most LM_TRANSPORT_ADDRESS_MAX bytes.
+ * Returns 0 or LMC_EINVAL. */
+int lm_transport_parse_address(const char *address, struct sockaddr_in *sa);
+
+#endif
