@@ -10,11 +10,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "client/code32.h"
 #include "client/date.h"
@@ -1083,6 +1087,19 @@ int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
 	return 0;
 }
 
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "a special file";
+}
+
 int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse_error *err)
 {
 	struct lm_parse_error scratch;
@@ -1090,9 +1107,40 @@ int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse
 		err = &scratch;
 	memset(f, 0, sizeof *f);
 	memset(err, 0, sizeof *err);
-	FILE *in = fopen(path, "rb");
-	if (!in)
+	/* O_NONBLOCK so that opening a FIFO returns at once instead of
+	 * waiting for a writer; symbolic links are followed, since
+	 * administrators link license files into place. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
 		return fail(err, 0, LMC_EIO, "cannot open %.200s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return fail(err, 0, LMC_EIO, "cannot stat %.200s: %s", path, strerror(e));
+	}
+	/* Checked on what was opened, not on the name, so that the file cannot
+	 * be swapped between a check and the read.  A FIFO or a device would
+	 * block the reader or never end. */
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(err, 0, LMC_EIO,
+		            "%.200s is %s, not a regular file; a license file must be a regular "
+		            "file",
+		            path, file_kind(st.st_mode));
+	}
+	if ((uintmax_t)st.st_size > FILE_MAX) {
+		close(fd);
+		return fail(err, 0, LMC_ETOOLARGE,
+		            "%.200s is larger than %zu bytes; it is not a license file", path,
+		            FILE_MAX);
+	}
+	FILE *in = fdopen(fd, "rb");
+	if (!in) {
+		int e = errno;
+		close(fd);
+		return fail(err, 0, LMC_ENOMEM, "cannot read %.200s: %s", path, strerror(e));
+	}
 	size_t cap = 65536, len = 0;
 	char *buf = malloc(cap);
 	int rc = 0;

@@ -99,7 +99,10 @@ struct lm_parse_error {
  * with err filled in; on error *f is left empty and needs no free. */
 int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
                      struct lm_parse_error *err);
-/* Reads and parses a file (LMC_EIO when it cannot be read). */
+/* Reads and parses a file: LMC_EIO when it cannot be read or is not a
+ * regular file (a FIFO, a device, a directory: symbolic links to a regular
+ * file are followed), LMC_ETOOLARGE when it is larger than any license file
+ * can be. */
 int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse_error *err);
 void lm_license_free(struct lm_license_file *f);
 

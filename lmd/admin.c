@@ -10,6 +10,7 @@
 #include "client/key.h"
 #include "client/lmc.h"
 #include "lmd/client_internal.h"
+#include "lmd/licfile.h"
 #include "lmd/log.h"
 
 /* ---- status (lmstat) ---- */
@@ -329,70 +330,138 @@ void lm_client_on_shutdown(struct lm_client *c, const Lm__Envelope *env)
 	lm_server_stop(c->s);
 }
 
+/* ---- rereading the license (lmreread) ---- */
+
+/* A reread reads, parses and verifies the file in the thread pool: a
+ * license of four thousand lines takes hundreds of milliseconds to verify,
+ * and whatever the path names (a FIFO, a file on a hung NFS mount) must
+ * not stall the loop that serves every client.  The loop thread only swaps
+ * the result in and proposes it.  One reread runs at a time, so that a file
+ * that never answers holds one thread of the pool, never all of them (raft
+ * writes its log through the same pool). */
+struct reread {
+	uv_work_t work;
+	struct lm_client *c;
+	uint64_t request_id;
+	/* The worker's inputs, copied: it reads nothing of the server. */
+	struct lm_licfile_rules rules;
+	/* Its outputs. */
+	int rc;
+	struct lm_license_file f;
+	char msg[1024];
+};
+
+static void reread_work(uv_work_t *w)
+{
+	struct reread *r = w->data;
+	r->rc = lm_licfile_load(&r->rules, &r->f, r->msg, sizeof r->msg);
+}
+
 /* Every server of a triad reloads its own file: the leader proposes the
  * new license set at once, and a follower keeps it for the day it leads,
  * since a new leader proposes the license file it holds (on_cluster_change
  * in server.c); otherwise the next failover would bring the old set back. */
+static void reread_install(struct reread *r)
+{
+	struct lm_client *c = r->c;
+	struct lm_server *s = c->s;
+	char msg[600];
+	size_t nlines = r->f.nlines;
+	lm_license_free(&s->license);
+	s->license = r->f;
+	memset(&r->f, 0, sizeof r->f);
+	if (s->ready) {
+		int rc = lm_server_propose_license(s);
+		if (rc != 0) {
+			lm_client_send_error(c, r->request_id, rc, lmc_strerror(rc), false);
+			return;
+		}
+		snprintf(msg, sizeof msg, "reloaded %zu license lines", nlines);
+	} else {
+		snprintf(msg, sizeof msg,
+		         "reloaded %zu license lines (a follower: it serves them once it leads)",
+		         nlines);
+	}
+	lm_log("reread", "%s: %zu license lines, requested by peer=%s%s", s->cfg.license_path,
+	       nlines, c->peer, s->ready ? "" : " (follower)");
+	Lm__Envelope e;
+	lm_envelope_init(&e, r->request_id);
+	Lm__AdminReply rep = LM__ADMIN_REPLY__INIT;
+	rep.has_affected = 1;
+	rep.affected = (uint32_t)nlines;
+	rep.message = msg;
+	e.body_case = LM__ENVELOPE__BODY_ADMIN_REPLY;
+	e.admin_reply = &rep;
+	lm_client_send(c, &e, false);
+}
+
+static void reread_done(uv_work_t *w, int status)
+{
+	struct reread *r = w->data;
+	struct lm_client *c = r->c;
+	struct lm_server *s = c->s;
+	s->rereading = false;
+	if (status != 0 && r->rc == 0) {
+		r->rc = LMC_EIO;
+		snprintf(r->msg, sizeof r->msg, "the reread did not run: %s", uv_strerror(status));
+	}
+	if (r->rc != 0) {
+		lm_log("reread",
+		       "refused, still serving the previous license: %s (requested by "
+		       "peer=%s)",
+		       r->msg, c->peer);
+		if (c->state != CONN_CLOSING) {
+			char msg[1100];
+			snprintf(msg, sizeof msg, "%s (still serving the previous license)",
+			         r->msg);
+			lm_client_send_error(c, r->request_id, r->rc, msg, false);
+		}
+	} else if (!s->stopping) {
+		/* Installed even when the client has gone: the file was
+		 * checked, and the administrator asked for it. */
+		reread_install(r);
+	}
+	lm_license_free(&r->f);
+	free(r);
+	lm_client_finish_request(c);
+	lm_client_unref(c);
+}
+
 void lm_client_on_reread(struct lm_client *c, const Lm__Envelope *env)
 {
 	struct lm_server *s = c->s;
 	if (!admin_allowed(c, env))
 		return;
-	struct lm_license_file f;
-	struct lm_parse_error perr;
-	char msg[600];
-	int rc = lm_license_load(s->cfg.license_path, &f, &perr);
+	if (s->rereading) {
+		lm_client_send_error(c, env->request_id, LMC_ELIMIT,
+		                     "a reread is already running: wait for it to end, then try "
+		                     "again",
+		                     false);
+		return;
+	}
+	struct reread *r = calloc(1, sizeof *r);
+	if (!r) {
+		lm_client_send_error(c, env->request_id, LMC_ENOMEM, "server out of memory", false);
+		return;
+	}
+	r->c = c;
+	r->request_id = env->request_id;
+	r->work.data = r;
+	r->rules = (struct lm_licfile_rules){.path = s->cfg.license_path,
+	                                     .vendor_key = s->vendor_key,
+	                                     .node = s->node,
+	                                     .nservers = s->license.nservers};
+	memcpy(r->rules.servers, s->license.servers, sizeof r->rules.servers);
+	int rc = uv_queue_work(s->loop, &r->work, reread_work, reread_done);
 	if (rc != 0) {
-		snprintf(msg, sizeof msg, "%s:%d: %s (still serving the previous license)",
-		         s->cfg.license_path, perr.lineno, perr.message);
-		lm_client_send_error(c, env->request_id, rc, msg, false);
+		free(r);
+		lm_client_send_error(c, env->request_id, LMC_EIO, uv_strerror(rc), false);
 		return;
 	}
-	for (size_t i = 0; i < f.nlines; i++) {
-		if (lm_license_verify(&f, &f.lines[i], s->vendor_key) != 0) {
-			snprintf(msg, sizeof msg,
-			         "%s:%d: signature does not verify (still serving the previous "
-			         "license)",
-			         s->cfg.license_path, f.lines[i].lineno);
-			lm_license_free(&f);
-			lm_client_send_error(c, env->request_id, LMC_EBADSIG, msg, false);
-			return;
-		}
-	}
-	if (f.nservers != s->license.nservers) {
-		snprintf(msg, sizeof msg,
-		         "%s has %d SERVER lines, the running servers %d: restart them to change "
-		         "(still serving the previous license)",
-		         s->cfg.license_path, f.nservers, s->license.nservers);
-		lm_license_free(&f);
-		lm_client_send_error(c, env->request_id, LMC_EINVAL, msg, false);
-		return;
-	}
-	lm_license_free(&s->license);
-	s->license = f;
-	if (s->ready) {
-		rc = lm_server_propose_license(s);
-		if (rc != 0) {
-			lm_client_send_error(c, env->request_id, rc, lmc_strerror(rc), false);
-			return;
-		}
-		snprintf(msg, sizeof msg, "reloaded %zu license lines", f.nlines);
-	} else {
-		snprintf(msg, sizeof msg,
-		         "reloaded %zu license lines (a follower: it serves them once it leads)",
-		         f.nlines);
-	}
-	lm_log("reread", "%s: %zu license lines, requested by peer=%s%s", s->cfg.license_path,
-	       f.nlines, c->peer, s->ready ? "" : " (follower)");
-	Lm__Envelope e;
-	lm_envelope_init(&e, env->request_id);
-	Lm__AdminReply r = LM__ADMIN_REPLY__INIT;
-	r.has_affected = 1;
-	r.affected = (uint32_t)f.nlines;
-	r.message = msg;
-	e.body_case = LM__ENVELOPE__BODY_ADMIN_REPLY;
-	e.admin_reply = &r;
-	lm_client_send(c, &e, false);
+	s->rereading = true;
+	/* Busy until the reread ends: the reply says how it ended. */
+	c->busy = true;
+	c->refs++;
 }
 
 /* ---- replacing a dead server (lmreplace) ---- */

@@ -12,17 +12,17 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/rand.h>
 
 #include "client/date.h"
 #include "client/key.h"
 #include "client/lmc.h"
 #include "client/lockcode.h"
 #include "lmd/disk.h"
+#include "lmd/datadir.h"
+#include "lmd/instance.h"
+#include "lmd/licfile.h"
 #include "lmd/log.h"
 #include "proto/command.pb-c.h"
 #include "proto/frame.h"
@@ -36,53 +36,17 @@ int64_t lm_server_now_us(void)
 
 /* ---- the license ---- */
 
-/* Refuses to serve a file with any line that does not verify: an
- * administrator must learn at start-up, not from a denied user, that a line
- * was edited. */
+/* The same checks as at every reread (licfile.h): exits naming the file,
+ * the line and what to do when the license cannot be served here. */
 static void load_license(struct lm_server *s)
 {
-	char err[512];
-	struct lm_parse_error perr;
+	char err[1024];
 	if (lm_key_load_public(s->cfg.pubkey_path, &s->vendor_key, err, sizeof err) != 0)
 		lm_fatal("%s: %s", s->cfg.pubkey_path, err);
-	int rc = lm_license_load(s->cfg.license_path, &s->license, &perr);
-	if (rc != 0)
-		lm_fatal("%s:%d: %s", s->cfg.license_path, perr.lineno, perr.message);
-	for (size_t i = 0; i < s->license.nlines; i++) {
-		const struct lm_license *l = &s->license.lines[i];
-		if (lm_license_verify(&s->license, l, s->vendor_key) != 0)
-			lm_fatal("%s:%d: %s %s: %s; lmd serves only files the vendor signed, "
-			         "unchanged (check the --pubkey is this vendor's)",
-			         s->cfg.license_path, l->lineno, lm_line_type_name(l->type),
-			         l->name,
-			         l->has_sig ? "signature does not verify" : "line is not signed");
-	}
-	if (s->license.nservers == 0)
-		lm_fatal("%s: no SERVER line: this file holds only uncounted licenses, which "
-		         "applications use with no server",
-		         s->cfg.license_path);
-}
-
-/* The machine must be the one the SERVER line names, within the default
- * tolerance, or a counted license could be served anywhere. */
-static void check_host(struct lm_server *s)
-{
-	const struct lm_server_line *sl = &s->license.servers[s->node - 1];
-	struct lm_machine here;
-	if (lm_machine_probe(NULL, &here) != 0)
-		lm_fatal("cannot read any lock criterion of this machine");
-	struct lm_lock_match m;
-	lm_lockcode_match(&sl->code, &here.code, LM_LOCK_TOLERANCE_DEFAULT, &m);
-	if (!m.accepted) {
-		char code[LM_LOCKCODE_TEXT_MAX];
-		lm_lockcode_format(&here.code, code, sizeof code);
-		lm_fatal("%s:%d: this machine is not the server this license names (SERVER %s "
-		         "%s): %d of %d lock criteria match; this machine's lock code is %s. "
-		         "Run `lmutil lmhostid --explain %s` for details, or ask the vendor to "
-		         "rehost the license",
-		         s->cfg.license_path, sl->lineno, sl->host, sl->code_text, m.matched,
-		         m.licensed, code, sl->code_text);
-	}
+	struct lm_licfile_rules rules = {
+	        .path = s->cfg.license_path, .vendor_key = s->vendor_key, .node = s->node};
+	if (lm_licfile_load(&rules, &s->license, err, sizeof err) != 0)
+		lm_fatal("%s", err);
 }
 
 /* Raft's 0.15 TCP transport takes IPv4 literals only (stack-notes §1.12). */
@@ -141,87 +105,8 @@ unsigned lm_server_line_of(const struct lm_server *s, unsigned raft_id)
 {
 	if (raft_id == 0)
 		return 0;
-	/* A replacement server of line N joins under N + 3k (node_id()). */
+	/* A replacement server of line N joins under N + 3k (datadir.c). */
 	return s->license.nservers == 3 ? (raft_id - 1) % 3 + 1 : raft_id == 1 ? 1 : 0;
-}
-
-/* ---- this server's raft id ----
- *
- * The servers of the first start are raft ids 1 to 3, after their SERVER
- * lines.  A server that lost its data (a new disk, a new machine) must not
- * come back under its old id: it forgot its vote and its log, and could vote
- * twice in one term (stack-notes.md §1.3).  It joins under a fresh id
- * instead, N + 3k for SERVER line N with a random k, so that the id still
- * names the line, and the leader swaps it for the old one (lmreplace).  The
- * id is kept in DIR/node-id so that restarts use it. */
-
-static bool dir_is_empty(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return true;
-	struct dirent *e;
-	bool empty = true;
-	while (empty && (e = readdir(d)) != NULL)
-		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-	closedir(d);
-	return empty;
-}
-
-static void write_node_id(const char *path, unsigned id)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%u\n", id) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
-	    fclose(f) != 0 || rename(tmp, path) != 0)
-		lm_fatal("cannot write %s: %s", path, strerror(errno));
-}
-
-static unsigned node_id(struct lm_server *s, const char *raft_dir)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/node-id", s->cfg.data_dir);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		unsigned id = 0;
-		char extra;
-		int n = fscanf(f, "%u %c", &id, &extra);
-		fclose(f);
-		if (n != 1 || id == 0)
-			lm_fatal("%s: not a raft id; remove the data directory and start with "
-			         "--join to replace this server",
-			         path);
-		if (lm_server_line_of(s, id) != s->node)
-			lm_fatal("%s: this data directory belongs to the server of SERVER line %u "
-			         "(raft id %u), not to --node %u",
-			         s->cfg.data_dir, lm_server_line_of(s, id), id, s->node);
-		return id;
-	}
-	if (errno != ENOENT)
-		lm_fatal("cannot read %s: %s", path, strerror(errno));
-	unsigned id = s->node;
-	if (s->cfg.join) {
-		if (s->license.nservers != 3)
-			lm_fatal("--join replaces a server of a triad; %s has one SERVER line",
-			         s->cfg.license_path);
-		if (!dir_is_empty(raft_dir))
-			lm_fatal("--join needs a new data directory, and %s already holds a raft "
-			         "log",
-			         raft_dir);
-		/* Random, so that ids are not reused after several
-		 * replacements of one line; small, so that people can read
-		 * them in lmstat. */
-		uint32_t k = 0;
-		while (k == 0) {
-			if (RAND_bytes((uint8_t *)&k, sizeof k) != 1)
-				lm_fatal("no random numbers for a raft id");
-			k %= 100000;
-		}
-		id = s->node + 3 * k;
-	}
-	write_node_id(path, id);
-	return id;
 }
 
 /* ---- the cluster and the pool ---- */
@@ -532,12 +417,6 @@ static unsigned connections_max(const struct lm_config *cfg)
 	return max;
 }
 
-static void make_dir(const char *path)
-{
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		lm_fatal("cannot create %s: %s", path, strerror(errno));
-}
-
 /* The cluster's identity on the replication port, derived from the license
  * for now (a random one made at bootstrap will replace it): the first 16
  * bytes of the SHA-256 of the vendor name and the SERVER lines' hosts and
@@ -578,22 +457,21 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	lm_log_set_node(s->node);
 	load_license(s);
 	plan_addresses(s);
-	check_host(s);
 
-	char path[4096], err[512];
-	make_dir(cfg->data_dir);
-	snprintf(path, sizeof path, "%s/pool", cfg->data_dir);
-	make_dir(path);
-	if (lm_pool_open(&s->pool, path, err, sizeof err) != 0)
-		lm_fatal("%s: %s", path, err);
-	snprintf(path, sizeof path, "%s/raft", cfg->data_dir);
-	make_dir(path);
-	s->raft_id = node_id(s, path);
+	char err[1024];
+	if (lm_instance_lock(&s->license, s->vendor_key, s->node, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	if (lm_datadir_open(&s->datadir, s->cfg.data_dir, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	if (lm_pool_open(&s->pool, s->datadir.pool, err, sizeof err) != 0)
+		lm_fatal("%s: %s", s->datadir.pool, err);
+	if (lm_datadir_node_id(&s->datadir, s, &s->raft_id, err, sizeof err) != 0)
+		lm_fatal("%s", err);
 
 	struct lm_cluster_config cc = {
 	        .id = s->raft_id,
 	        .nnodes = (unsigned)s->license.nservers,
-	        .dir = path,
+	        .dir = s->datadir.raft,
 	        .address = s->raft_addresses[s->node - 1],
 	        /* Only the servers of the first start bootstrap; a replacement
 	         * waits to be added by the leader. */

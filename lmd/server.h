@@ -12,6 +12,7 @@
 #include "client/license.h"
 #include "lmd/cluster.h"
 #include "lmd/args.h"
+#include "lmd/datadir.h"
 #include "lmd/live.h"
 #include "lmd/peers.h"
 #include "lmd/pool.h"
@@ -51,6 +52,7 @@ struct lm_server {
 	char addresses[3][300];     /* each server's "port@host" for clients */
 	char raft_addresses[3][64]; /* each server's raft "ip:port" */
 
+	struct lm_datadir datadir; /* locked for the life of the process */
 	struct lm_pool *pool;
 	struct lm_cluster *cluster;
 	struct lm_live live;
@@ -67,6 +69,7 @@ struct lm_server {
 	unsigned expiring;     /* session expiries being committed */
 	uint64_t started_ms;
 	bool stopping;
+	bool rereading; /* an lmreread is reading the license in the thread pool */
 
 	/* Decoding is synchronous, one frame at a time, so one arena serves
 	 * every connection. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -985,6 +986,40 @@ static void test_load(void **state)
 	assert_non_null(strstr(err.message, "No such file"));
 }
 
+/* A FIFO would block the reader until someone writes to it, a directory
+ * never reads: both are refused from what open() returned, at once. */
+static void test_load_not_regular(void **state)
+{
+	char dir[] = "/tmp/lmd-test-license-XXXXXX", fifo[64], real[64], link[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/fifo.lic", dir);
+	snprintf(real, sizeof real, "%s/real.lic", dir);
+	snprintf(link, sizeof link, "%s/link.lic", dir);
+	struct lm_license_file f;
+	struct lm_parse_error err;
+	assert_int_equal(lm_license_load(dir, &f, &err), LMC_EIO);
+	assert_non_null(strstr(err.message, "is a directory, not a regular file"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(lm_license_load(fifo, &f, &err), LMC_EIO);
+	assert_non_null(strstr(err.message, "is a FIFO, not a regular file"));
+
+	/* A link to a license file is followed: administrators link them. */
+	FILE *out = fopen(real, "w");
+	assert_non_null(out);
+	char *text = expand(full_file);
+	fputs(text, out);
+	fclose(out);
+	free(text);
+	assert_int_equal(symlink(real, link), 0);
+	assert_int_equal(lm_license_load(link, &f, &err), 0);
+	assert_int_equal(f.nlines, 4);
+	lm_license_free(&f);
+	unlink(link);
+	unlink(real);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 /* ---- Versions and names ------------------------------------------------ */
 
 static void test_versions(void **state)
@@ -1048,6 +1083,7 @@ int main(void)
 	        cmocka_unit_test(test_garbage),
 	        cmocka_unit_test(test_signature_text),
 	        cmocka_unit_test(test_load),
+	        cmocka_unit_test(test_load_not_regular),
 	        cmocka_unit_test(test_versions),
 	        cmocka_unit_test(test_line_type_names),
 	};

@@ -1,0 +1,53 @@
+/* lmd's data directory (--data):
+ *
+ *   DATA/          0700, owned by the user running lmd
+ *     lock         flock'ed for the life of the process; holds its pid
+ *     node-id      this server's raft id, 0600 (written through node-id.tmp)
+ *     pool/        the LMDB store, rebuilt from raft at every start
+ *     raft/        raft's log, snapshots and metadata
+ *
+ * Whoever can write here can rewrite the seats, the votes and the log, so
+ * lmd refuses a directory, or subdirectory, that someone else owns or that
+ * group or others may write, and never follows a symbolic link inside it:
+ * every file is opened relative to the directory's descriptor without
+ * following links, and the subdirectories, handed to LMDB and raft by path,
+ * are checked to hold no links.  Only DATA itself may be a link, since the
+ * administrator names it.  And one lmd per directory: a second one is
+ * refused at the lock. */
+#ifndef LM_DATADIR_H
+#define LM_DATADIR_H
+
+#include <stddef.h>
+
+struct lm_server;
+
+#define LM_DATADIR_PATH_MAX 4096
+
+struct lm_datadir {
+	const char *path; /* --data, as given; the caller's */
+	int fd;           /* DATA, checked */
+	int lock_fd;      /* DATA/lock, locked */
+	int raft_fd;      /* DATA/raft, checked */
+	/* The checked subdirectories, for LMDB and raft. */
+	char pool[LM_DATADIR_PATH_MAX];
+	char raft[LM_DATADIR_PATH_MAX];
+};
+
+/* Creates DATA (0700) if needed, checks it, locks it, and creates and
+ * checks pool/ and raft/.  Returns 0, or a negative LMC_E* code with a
+ * message naming the path and what to do in msg: LMC_ELIMIT when another
+ * lmd uses the directory, LMC_EDENIED when it or a subdirectory is not
+ * private to this user or holds a symbolic link, LMC_EIO otherwise.  On
+ * failure nothing is left open. */
+int lm_datadir_open(struct lm_datadir *d, const char *path, char *msg, size_t size);
+/* Closes the descriptors, which releases the lock. */
+void lm_datadir_close(struct lm_datadir *d);
+
+/* The raft id this server runs under: the one in node-id, or on the first
+ * start the server's SERVER line, or for a replacement (--join) a fresh
+ * N + 3k, written to node-id.  Returns 0 with *id set, or a negative
+ * LMC_E* code with a message in msg. */
+int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned *id, char *msg,
+                       size_t size);
+
+#endif

@@ -1,0 +1,132 @@
+/* The license file a server serves (see licfile.h). */
+#include "config.h"
+
+#include "lmd/licfile.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "client/key.h"
+#include "client/lmc.h"
+#include "client/lockcode.h"
+
+/* Refuses a file with any line that does not verify: an administrator must
+ * learn when the file is loaded, not from a denied user, that a line was
+ * edited. */
+static int verify_lines(const struct lm_licfile_rules *r, const struct lm_license_file *f,
+                        char *msg, size_t size)
+{
+	for (size_t i = 0; i < f->nlines; i++) {
+		const struct lm_license *l = &f->lines[i];
+		if (lm_license_verify(f, l, r->vendor_key) == 0)
+			continue;
+		snprintf(msg, size,
+		         "%s:%d: %s %s: %s; lmd serves only files the vendor signed, unchanged "
+		         "(check the --pubkey is this vendor's)",
+		         r->path, l->lineno, lm_line_type_name(l->type), l->name,
+		         l->has_sig ? "signature does not verify" : "line is not signed");
+		return LMC_EBADSIG;
+	}
+	return 0;
+}
+
+/* The running cluster's addresses and raft ids derive from the SERVER
+ * lines' hosts and ports in their order (plan_addresses and
+ * lm_server_line_of in server.c): a reread that changed them would leave
+ * this server planning one cluster and serving another.  A lock code may
+ * change: that is how the vendor rehosts a dead server's line for its
+ * replacement (lmreplace), and this server's own code was just checked
+ * against this machine. */
+static bool same_server(const struct lm_server_line *a, const struct lm_server_line *b)
+{
+	return strcasecmp(a->host, b->host) == 0 && a->port == b->port;
+}
+
+static int check_servers(const struct lm_licfile_rules *r, const struct lm_license_file *f,
+                         char *msg, size_t size)
+{
+	if (r->nservers == 0)
+		return 0;
+	if (f->nservers != r->nservers) {
+		snprintf(msg, size,
+		         "%s has %d SERVER line%s, the running servers %d: changing the servers "
+		         "needs a restart of lmd",
+		         r->path, f->nservers, f->nservers == 1 ? "" : "s", r->nservers);
+		return LMC_EINVAL;
+	}
+	for (int i = 0; i < f->nservers; i++) {
+		const struct lm_server_line *now = &r->servers[i], *next = &f->servers[i];
+		if (same_server(now, next))
+			continue;
+		snprintf(
+		        msg, size,
+		        "%s:%d: SERVER line %d is now %s port %u, the running servers have %s port "
+		        "%u: changing the servers or their order needs a restart of lmd",
+		        r->path, next->lineno, i + 1, next->host, next->port, now->host, now->port);
+		return LMC_EINVAL;
+	}
+	return 0;
+}
+
+/* The machine must be the one the SERVER line names, within the default
+ * tolerance, or a counted license could be served anywhere. */
+static int check_host(const struct lm_licfile_rules *r, const struct lm_license_file *f, char *msg,
+                      size_t size)
+{
+	if (f->nservers == 0) {
+		snprintf(msg, size,
+		         "%s: no SERVER line: this file holds only uncounted licenses, which "
+		         "applications use with no server",
+		         r->path);
+		return LMC_EINVAL;
+	}
+	if (r->node < 1 || r->node > (unsigned)f->nservers) {
+		snprintf(msg, size, "--node %u: %s has %d SERVER line%s", r->node, r->path,
+		         f->nservers, f->nservers == 1 ? "" : "s");
+		return LMC_EINVAL;
+	}
+	const struct lm_server_line *sl = &f->servers[r->node - 1];
+	struct lm_machine here;
+	if (lm_machine_probe(NULL, &here) != 0) {
+		snprintf(msg, size, "cannot read any lock criterion of this machine");
+		return LMC_ENOTLICENSED;
+	}
+	struct lm_lock_match m;
+	lm_lockcode_match(&sl->code, &here.code, LM_LOCK_TOLERANCE_DEFAULT, &m);
+	if (m.accepted)
+		return 0;
+	char code[LM_LOCKCODE_TEXT_MAX];
+	lm_lockcode_format(&here.code, code, sizeof code);
+	snprintf(msg, size,
+	         "%s:%d: this machine is not the server this license names (SERVER %s %s): %d of "
+	         "%d lock criteria match; this machine's lock code is %s. Run `lmutil lmhostid "
+	         "--explain %s` for details, or ask the vendor to rehost the license",
+	         r->path, sl->lineno, sl->host, sl->code_text, m.matched, m.licensed, code,
+	         sl->code_text);
+	return LMC_ENOTLICENSED;
+}
+
+int lm_licfile_load(const struct lm_licfile_rules *r, struct lm_license_file *f, char *msg,
+                    size_t size)
+{
+	struct lm_parse_error perr;
+	int rc = lm_license_load(r->path, f, &perr);
+	if (rc != 0) {
+		if (perr.lineno > 0)
+			snprintf(msg, size, "%s:%d: %s", r->path, perr.lineno, perr.message);
+		else
+			snprintf(msg, size, "%s", perr.message);
+		return rc;
+	}
+	/* The host first: a file rehosted to another machine is refused for
+	 * that, the plainer reason, rather than for its changed SERVER line. */
+	rc = verify_lines(r, f, msg, size);
+	if (rc == 0)
+		rc = check_host(r, f, msg, size);
+	if (rc == 0)
+		rc = check_servers(r, f, msg, size);
+	if (rc != 0)
+		lm_license_free(f);
+	return rc;
+}

@@ -1,0 +1,40 @@
+/* The license file a server serves: read, every line verified, and its
+ * SERVER line checked against this machine.  The same checks run at start
+ * and at every lmreread, so that a reread can never serve what a start
+ * would refuse. */
+#ifndef LM_LICFILE_H
+#define LM_LICFILE_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "client/license.h"
+
+/* What a license file must satisfy for this server.  The caller owns every
+ * field and keeps them unchanged until lm_licfile_load returns. */
+struct lm_licfile_rules {
+	const char *path;
+	EVP_PKEY *vendor_key; /* every FEATURE/INCREMENT/PACKAGE line must verify */
+	unsigned node;        /* --node: the SERVER line that must name this machine */
+	/* At a reread, the SERVER lines being served, whose hosts and ports
+	 * the file must repeat in order (lock codes may change: a rehost):
+	 * the servers of a running cluster change only with a restart.
+	 * nservers 0 at start: any SERVER lines. */
+	struct lm_server_line servers[3];
+	int nservers;
+};
+
+/* Reads rules->path into *f and checks it: it parses, every license line
+ * verifies under the vendor key, it has SERVER lines (at the running
+ * servers' addresses at a reread), line `node` exists and its lock code matches
+ * this machine within the default tolerance.  Returns 0 with *f to free
+ * with lm_license_free, or a negative LMC_E* code with a message naming
+ * the file, the line and what to do in msg (and *f empty).
+ *
+ * Reads only its arguments and this machine's lock criteria, so that a
+ * reread can run it in the thread pool. */
+int lm_licfile_load(const struct lm_licfile_rules *rules, struct lm_license_file *f, char *msg,
+                    size_t size);
+
+#endif
