@@ -154,6 +154,8 @@ void lm_client_on_status(struct lm_client *c, const Lm__Envelope *env)
 			ss->raft_id = s->raft_id;
 			ss->raft_address = s->raft_addresses[s->node - 1];
 			ss->voter = cs.voter;
+			ss->has_license_differs = 1;
+			ss->license_differs = lm_server_license_differs(s);
 			/* The digest is of the pool as applied up to applied_index:
 			 * both are read in this same loop turn, with no apply in
 			 * between. */
@@ -358,9 +360,10 @@ static void reread_work(uv_work_t *w)
 }
 
 /* Every server of a triad reloads its own file: the leader proposes the
- * new license set at once, and a follower keeps it for the day it leads,
- * since a new leader proposes the license file it holds (on_cluster_change
- * in server.c); otherwise the next failover would bring the old set back. */
+ * new license set, which every server then serves; a follower only keeps
+ * the file, so that lmstat can say whether its copy matches the cluster's
+ * (a new leader never proposes its file over the replicated set:
+ * adopt_license() in server.c). */
 static void reread_install(struct reread *r)
 {
 	struct lm_client *c = r->c;
@@ -369,6 +372,7 @@ static void reread_install(struct reread *r)
 	size_t nlines = r->f.nlines;
 	lm_license_free(&s->license);
 	s->license = r->f;
+	s->license_check_due = true;
 	memset(&r->f, 0, sizeof r->f);
 	if (s->ready) {
 		int rc = lm_server_propose_license(s);

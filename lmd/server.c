@@ -19,19 +19,55 @@
 #include "client/key.h"
 #include "client/lmc.h"
 #include "client/lockcode.h"
-#include "lmd/disk.h"
 #include "lmd/datadir.h"
+#include "lmd/disk.h"
 #include "lmd/instance.h"
 #include "lmd/licfile.h"
 #include "lmd/log.h"
 #include "proto/command.pb-c.h"
 #include "proto/frame.h"
 
+#ifdef LM_TEST_HOOKS
+/* Test builds only: seconds added to the wall clock, read from the file
+ * LM_TEST_CLOCK_SKEW_FILE names (at most every 100 ms), so that a test can
+ * jump the leader's clock without root or a time namespace. */
+static int64_t clock_skew_us(void)
+{
+	static int64_t skew, read_at;
+	const char *path = getenv("LM_TEST_CLOCK_SKEW_FILE");
+	struct timespec mono;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	int64_t now = (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
+	if (path && now - read_at >= 100) {
+		read_at = now;
+		FILE *f = fopen(path, "r");
+		long long seconds = 0;
+		if (f && fscanf(f, "%lld", &seconds) == 1)
+			skew = seconds * 1000000;
+		if (f)
+			fclose(f);
+	}
+	return skew;
+}
+#endif
+
+/* The wall clock only ever moves forward here: commands carry this time
+ * and the pool judges license dates by it, so a clock set back (by hand,
+ * by a bad NTP step) must not make an expired license valid again.  Leases
+ * and session expiry use the monotonic clock (uv_now) and ignore it. */
 int64_t lm_server_now_us(void)
 {
+	static int64_t latest;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+#ifdef LM_TEST_HOOKS
+	now += clock_skew_us();
+#endif
+	if (now < latest)
+		now = latest;
+	latest = now;
+	return now;
 }
 
 /* ---- the license ---- */
@@ -118,6 +154,7 @@ static int fsm_apply(void *data, uint64_t index, const void *cmd, size_t len, vo
 	if (!res)
 		lm_fatal("out of memory applying entry %llu", (unsigned long long)index);
 	int rc = lm_pool_apply(s->pool, index, cmd, len, res);
+	s->license_check_due = true;
 	if (rc == LMC_EPROTO)
 		lm_fatal("raft entry %llu is not a valid command: the log is corrupt",
 		         (unsigned long long)index);
@@ -137,6 +174,7 @@ static int fsm_snapshot(void *data, void **buf, size_t *len)
 static int fsm_restore(void *data, uint64_t index, const void *buf, size_t len)
 {
 	struct lm_server *s = data;
+	s->license_check_due = true;
 	return lm_pool_restore(s->pool, index, buf, len);
 }
 
@@ -245,6 +283,90 @@ out:
 	return rc;
 }
 
+/* ---- one license set ----
+ *
+ * The license set is replicated state: every server serves the set the
+ * log holds, whatever file it loaded.  A server's file only proposes a set:
+ * at the cluster's first start and at lmreread.  A server whose file
+ * differs (it was down during an lmreread, someone edited its copy) says so
+ * in its log and in lmstat instead of silently changing the seat counts
+ * whenever it becomes the leader. */
+
+static void digest_update_line(EVP_MD_CTX *md, const char *text, size_t len, const uint8_t *sig)
+{
+	uint32_t n = (uint32_t)len;
+	EVP_DigestUpdate(md, &n, sizeof n);
+	EVP_DigestUpdate(md, text, len);
+	EVP_DigestUpdate(md, sig, LM_SIG_LEN);
+}
+
+/* SHA-256 over the canonical lines and signatures of the loaded file (from
+ * the pool when pool is set), in order; -1 when one cannot be read. */
+static int license_set_digest(struct lm_server *s, bool pool, uint8_t out[32])
+{
+	static char text[LM_LINE_MAX];
+	uint8_t sig[LM_SIG_LEN];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int rc = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : -1;
+	for (uint32_t i = 0; rc == 0; i++) {
+		if (pool) {
+			int r = lm_pool_line(s->pool, i, text, sizeof text, sig);
+			if (r == LMC_ENOFEATURE)
+				break;
+			if (r != 0)
+				rc = -1;
+			else
+				digest_update_line(md, text, strlen(text), sig);
+		} else {
+			if (i >= s->license.nlines)
+				break;
+			const struct lm_license *l = &s->license.lines[i];
+			int len = lm_license_canonical(&s->license, l, text, sizeof text);
+			if (len < 0)
+				rc = -1;
+			else
+				digest_update_line(md, text, (size_t)len, l->sig);
+		}
+	}
+	unsigned int outlen = 32;
+	if (rc == 0 && EVP_DigestFinal_ex(md, out, &outlen) != 1)
+		rc = -1;
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+bool lm_server_license_differs(struct lm_server *s)
+{
+	if (s->license_check_due) {
+		uint8_t mine[32], cluster[32];
+		s->license_differs = license_set_digest(s, false, mine) != 0 ||
+		                     license_set_digest(s, true, cluster) != 0 ||
+		                     memcmp(mine, cluster, 32) != 0;
+		s->license_check_due = false;
+	}
+	return s->license_differs;
+}
+
+/* A new leader serves the set the log holds; only the first leader of a
+ * new cluster (an empty set) proposes its file. */
+static void adopt_license(struct lm_server *s)
+{
+	char text[16];
+	uint8_t sig[LM_SIG_LEN];
+	if (lm_pool_line(s->pool, 0, text, sizeof text, sig) == LMC_ENOFEATURE) {
+		int rc = lm_server_propose_license(s);
+		if (rc != 0)
+			lm_log("error", "cannot propose the license set: %s", lmc_strerror(rc));
+		return;
+	}
+	s->license_check_due = true;
+	if (lm_server_license_differs(s))
+		lm_log("license",
+		       "%s differs from the license set the cluster serves: serving the "
+		       "cluster's; run `lmutil lmreread` to serve this file",
+		       s->cfg.license_path);
+}
+
 static int add_live(void *arg, const struct lm_pool_session *ps)
 {
 	struct lm_server *s = arg;
@@ -270,9 +392,7 @@ static void on_cluster_change(void *arg, bool ready)
 		       "serving clients on port %u (%zu sessions, each given %u ms of "
 		       "grace)",
 		       s->port, s->live.count, s->cfg.timeout_ms);
-		int rc = lm_server_propose_license(s);
-		if (rc != 0)
-			lm_log("error", "cannot propose the license set: %s", lmc_strerror(rc));
+		adopt_license(s);
 	} else {
 		lm_log("follower", "no longer leader: closing client connections so that "
 		                   "clients follow the new leader");

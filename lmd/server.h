@@ -67,6 +67,10 @@ struct lm_server {
 	struct lm_peers peers; /* connections and session opens per address */
 	size_t pending_total;  /* bytes of unfinished frames, all connections */
 	unsigned expiring;     /* session expiries being committed */
+	/* Whether the loaded license file differs from the pool's set, and
+	 * whether that must be computed again (the file or the set changed). */
+	bool license_differs;
+	bool license_check_due;
 	uint64_t started_ms;
 	bool stopping;
 	bool rereading; /* an lmreread is reading the license in the thread pool */
@@ -110,6 +114,9 @@ int lm_server_propose(struct lm_server *s, const void *cmd, size_t len, lm_serve
                       void *arg);
 /* Proposes the license file's lines as the pool's license set. */
 int lm_server_propose_license(struct lm_server *s);
+/* True when the license file this server loaded differs from the license
+ * set the pool serves (replicated state: the cluster's). */
+bool lm_server_license_differs(struct lm_server *s);
 /* The SERVER line (1-based) whose server runs under raft_id, 0 if none. */
 unsigned lm_server_line_of(const struct lm_server *s, unsigned raft_id);
 /* The client address ("port@host") of the leader, or NULL when unknown. */

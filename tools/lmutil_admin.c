@@ -192,6 +192,10 @@ static void stat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
 				lm_json_key(stdout, "voter", 0);
 				printf("%s", s->voter ? "true" : "false");
 			}
+			if (s->has_license_differs) {
+				lm_json_key(stdout, "license_differs", 0);
+				printf("%s", s->license_differs ? "true" : "false");
+			}
 			if (s->has_digest) {
 				char d[2 * LM_WIRE_DIGEST_LEN + 1];
 				hex(&s->digest, d, sizeof d);
@@ -279,11 +283,14 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 			printf(", state %.16s", d);
 		}
 		printf("\n");
+		if (s->has_license_differs && s->license_differs)
+			printf("    license differs from the cluster's: run lmutil lmreread\n");
 	}
 	if (n == 3 && up > 0 && !leader)
 		printf("\nNo leader: the servers have no quorum (2 of the 3 must be up and in "
 		       "touch)\n"
-		       "or are electing one.  New checkouts wait; seats already held are kept.\n");
+		       "or are electing one.  New checkouts wait; seats already held last until\n"
+		       "their clients' leases run out.\n");
 	if (!r) {
 		printf("\nNo server answered.\n");
 		return;
@@ -524,9 +531,11 @@ int lm_cmd_lmremove(int argc, char **argv)
 	return status;
 }
 
-/* Every server reloads its own license file: the leader serves the new
- * set at once and the followers keep it for when they lead.  A server that
- * is down reads its file when it starts. */
+/* Every server reloads its own license file: the leader proposes it as the
+ * cluster's license set, which every server then serves; the followers keep
+ * their file so that lmstat can tell whether each copy matches.  A server
+ * that is down reads its file when it starts, and lmstat says so if it
+ * differs from the cluster's set. */
 int lm_cmd_lmreread(int argc, char **argv)
 {
 	const char *source = NULL;
