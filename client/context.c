@@ -193,6 +193,33 @@ static int checkout_nodelocked(struct lmc_ctx *ctx, const char *feature, const c
 	return best;
 }
 
+/* The session's events, passed on to the application's callbacks.  The
+ * sentence that comes with lost seats becomes the context's last error, for
+ * the callback to read with lmc_last_error(). */
+static void on_session_lost(void *arg, uint64_t handle, const char *feature, int code,
+                            const char *message)
+{
+	struct lmc_ctx *ctx = arg;
+	pthread_mutex_lock(&ctx->lock);
+	snprintf(ctx->last_error, sizeof ctx->last_error, "%s", message);
+	lmc_lost_cb cb = ctx->on_lost;
+	void *cb_arg = ctx->cb_arg;
+	pthread_mutex_unlock(&ctx->lock);
+	if (cb)
+		cb(cb_arg, handle, feature, code);
+}
+
+static void on_session_regained(void *arg, uint64_t handle, const char *feature)
+{
+	struct lmc_ctx *ctx = arg;
+	pthread_mutex_lock(&ctx->lock);
+	lmc_regained_cb cb = ctx->on_regained;
+	void *cb_arg = ctx->cb_arg;
+	pthread_mutex_unlock(&ctx->lock);
+	if (cb)
+		cb(cb_arg, handle, feature);
+}
+
 /* The session with the servers, started on first use (lock held). */
 static int session_get(struct lmc_ctx *ctx, struct lm_session **out)
 {
@@ -204,9 +231,12 @@ static int session_get(struct lmc_ctx *ctx, struct lm_session **out)
 		cfg.vendor_key = ctx->vendor_key;
 		cfg.app_version = ctx->app_version[0] ? ctx->app_version : NULL;
 		cfg.heartbeat_ms = ctx->heartbeat_ms;
-		cfg.on_lost = ctx->on_lost;
-		cfg.on_regained = ctx->on_regained;
-		cfg.cb_arg = ctx->cb_arg;
+		/* They run on the session thread, which never holds the
+		 * session's lock while they do: taking ctx->lock there cannot
+		 * deadlock with lmc_server(), which takes both. */
+		cfg.on_lost = on_session_lost;
+		cfg.on_regained = on_session_regained;
+		cfg.cb_arg = ctx;
 		int rc = lm_session_start(&ctx->session, &cfg);
 		if (rc != 0) {
 			snprintf(ctx->last_error, sizeof ctx->last_error,
@@ -304,8 +334,6 @@ int lmc_set_callbacks(struct lmc_ctx *ctx, lmc_lost_cb on_lost, lmc_regained_cb 
 	ctx->on_lost = on_lost;
 	ctx->on_regained = on_regained;
 	ctx->cb_arg = arg;
-	if (ctx->session)
-		lm_session_set_callbacks(ctx->session, on_lost, on_regained, arg);
 	pthread_mutex_unlock(&ctx->lock);
 	return 0;
 }

@@ -12,13 +12,28 @@
  * every seat the application holds, reporting each through the lost and
  * regained callbacks.
  *
- * While no server can confirm the session (redundant servers without a
- * quorum, every server down), the seats stay held and nothing is reported,
- * for up to the grace period the server announced: nothing on the servers
- * can expire a session meanwhile, and a new leader gives every session a
- * fresh timeout.  Past the grace period the seats are reported lost (code
- * LMC_ENOQUORUM or LMC_ENOSERVER) while the thread keeps trying, and
- * regained as soon as a leader lists them again.
+ * The lease rule (README, "Redundant servers"; SessionReply.lease_ms): the
+ * seats are believed held only until the send time of the last request a
+ * server acknowledged for the session (a HeartbeatReply, a SessionReply, a
+ * checkout grant) plus the lease, which the server sets short enough of its
+ * session timeout that the pool cannot have expired the session before.
+ * Past it every seat is reported lost (LMC_ENOQUORUM when the servers
+ * reached have no quorum, else LMC_ENOSERVER), however long the grace
+ * period, because a majority out of reach may be giving the seats away.
+ * When the thread closes a connection of its own accord while it holds a
+ * session, the server may take the end of the connection for the death of
+ * the process and return the seats after SessionReply.linger_ms: the lease
+ * then ends no later than the close plus the linger, less the lease's
+ * margin, until the session is resumed.
+ *
+ * Within the lease, while no server can confirm the session (redundant
+ * servers without a quorum, every server down), the seats stay held and
+ * nothing is reported for up to the grace period the server announced;
+ * the grace never outlives the lease.  Seats reported lost are reported
+ * regained only when it is true: a resumed session whose HeartbeatReply
+ * lists them again, or a new checkout of them.  A session the server no
+ * longer knows has lost its seats (LMC_ENOSESSION): the thread checks them
+ * out again and reports each one it gets back.
  *
  * Application threads call lm_session_checkout / lm_session_checkin: they
  * queue a request for the thread (mutex, condition variable, and a pipe
@@ -59,7 +74,10 @@
 /* Checkouts one session holds at a time (LMC_ELIMIT beyond). */
 #define LM_SESSION_SEATS_MAX 4096
 
-typedef void (*lm_session_lost_fn)(void *arg, uint64_t handle, const char *feature, int code);
+/* message says why in a sentence; feature and message are valid during the
+ * call only. */
+typedef void (*lm_session_lost_fn)(void *arg, uint64_t handle, const char *feature, int code,
+                                   const char *message);
 typedef void (*lm_session_regained_fn)(void *arg, uint64_t handle, const char *feature);
 
 struct lm_session_config {
@@ -72,7 +90,9 @@ struct lm_session_config {
 	/* Sent in the Hello (copied); NULL for none. */
 	const char *app_version;
 	/* 0: the server's heartbeat_ms, else LM_SESSION_HEARTBEAT_MS; a value
-	 * is used only when it is shorter than the server's. */
+	 * is used only when it is shorter than the server's.  Never more than
+	 * a third of the lease, so that a heartbeat left unanswered leaves
+	 * time to find another server before the lease runs out. */
 	unsigned heartbeat_ms;
 	unsigned connect_timeout_ms;
 	unsigned io_timeout_ms;
@@ -80,7 +100,8 @@ struct lm_session_config {
 	unsigned backoff_max_ms;
 	unsigned close_timeout_ms;
 	unsigned checkin_wait_ms;
-	/* 0: the server's SessionReply.grace_ms, else LM_SESSION_GRACE_MS. */
+	/* 0: the server's SessionReply.grace_ms, else LM_SESSION_GRACE_MS.
+	 * The lease ends the grace early when it runs out first. */
 	unsigned grace_ms;
 	/* Fired on the session thread, with no lock held. */
 	lm_session_lost_fn on_lost;

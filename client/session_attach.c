@@ -25,9 +25,10 @@ static int64_t jitter(struct lm_session *s, unsigned delay_ms)
 	return (int64_t)(delay_ms - spread / 2 + (unsigned)rand_r(&s->seed) % (spread + 1));
 }
 
-void lm_session_drop_connection(struct lm_session *s)
+void lm_session_drop_connection(struct lm_session *s, bool announced)
 {
 	int64_t now = lm_clock_ms();
+	lm_session_lease_closed(s, announced);
 	lm_conn_close(&s->conn);
 	s->connected = false;
 	s->hb_outstanding = false;
@@ -59,6 +60,23 @@ void lm_session_note_leader(struct lm_session *s, const char *leader)
 	}
 }
 
+void lm_session_forget(struct lm_session *s)
+{
+	s->has_session = false;
+	s->session_lost = true;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nseats; i++) {
+		struct seat *seat = &s->seats[i];
+		if (seat->state != SEAT_HELD || seat->lost_told)
+			continue;
+		seat->lost_told = true;
+		lm_session_event_add(s, true, seat, LMC_ENOSESSION,
+		                     "the license server no longer knows the session: its seats "
+		                     "went back to the pool; checking them out again");
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* SessionOpen: resumes the session we have, or opens a new one (at once
  * when the server has expired ours). */
 static int open_session(struct lm_session *s, int64_t cap)
@@ -80,17 +98,22 @@ static int open_session(struct lm_session *s, int64_t cap)
 	int64_t left = cap - lm_clock_ms();
 	unsigned timeout = left < (int64_t)s->cfg.io_timeout_ms ? (unsigned)(left > 0 ? left : 0)
 	                                                        : s->cfg.io_timeout_ms;
+	int64_t sent_at = lm_clock_ms();
 	int rc = lm_conn_call(&s->conn, &e, &reply, timeout);
 	if (rc == LMC_ENOSESSION && resuming) {
 		/* Expired: the seats went back to the pool.  A new session
 		 * follows, and with it the regain of every seat. */
-		s->has_session = false;
-		s->session_lost = true;
+		lm_session_forget(s);
 		return open_session(s, cap);
 	}
+	bool bad_reply = rc == 0 && reply->body_case != LM__ENVELOPE__BODY_SESSION_REPLY;
+	if (resuming && ((rc && !reply) || bad_reply))
+		/* No answer, or not one we can use: the server may have
+		 * attached the session to this connection, which ends. */
+		lm_session_lease_closed(s, false);
 	if (rc)
 		return rc;
-	if (reply->body_case != LM__ENVELOPE__BODY_SESSION_REPLY) {
+	if (bad_reply) {
 		snprintf(s->conn.error, sizeof s->conn.error, "%s: answered session_open with %s",
 		         s->conn.name, lm_body_name(reply->body_case));
 		return LMC_EPROTO;
@@ -99,19 +122,13 @@ static int open_session(struct lm_session *s, int64_t cap)
 	bool resumed = resuming && r->has_resumed && r->resumed && r->session_id == s->session_id;
 	if (!resumed) {
 		if (resuming)
-			s->session_lost = true;
+			lm_session_forget(s);
 		s->session_id = r->session_id;
 		memcpy(s->secret, r->secret.data, LM_SESSION_SECRET_LEN);
 	}
 	s->has_session = true;
-	unsigned hb =
-	        r->has_heartbeat_ms && r->heartbeat_ms ? r->heartbeat_ms : LM_SESSION_HEARTBEAT_MS;
-	if (s->cfg.heartbeat_ms && s->cfg.heartbeat_ms < hb)
-		hb = s->cfg.heartbeat_ms;
-	s->heartbeat_ms = hb;
-	s->grace_ms = s->cfg.grace_ms                  ? s->cfg.grace_ms
-	              : r->has_grace_ms && r->grace_ms ? r->grace_ms
-	                                               : LM_SESSION_GRACE_MS;
+	lm_session_lease_terms(s, r);
+	lm_session_lease_confirm(s, sent_at);
 	return 0;
 }
 
@@ -179,11 +196,9 @@ static int attach_one(struct lm_session *s, const struct lm_server_addr *a, int6
 	int64_t now = lm_clock_ms();
 	s->connected = true;
 	s->connected_at = now;
-	s->confirmed_at = now;
 	/* Seats reported lost for want of a server are confirmed by the next
 	 * HeartbeatReply: ask at once. */
-	s->hb_due = s->grace_over ? now : now + s->heartbeat_ms;
-	s->grace_over = false;
+	s->hb_due = s->lease_over ? now : now + s->heartbeat_ms;
 	s->hb_outstanding = false;
 	if (s->inflight)
 		s->inflight->sent = false; /* re-sent with its request id */
@@ -213,9 +228,16 @@ static int error_rank(int code)
 /* One round of connection attempts: a redirect first if a follower named
  * the leader, then each server of the list once, starting with the one
  * that served last.  On failure the error is kept for the requests
- * waiting, and one-try requests get it. */
+ * waiting, and one-try requests get it.  A round still going when the lease
+ * runs out is cut short, so that the seats are reported lost on time, and
+ * starts again at once. */
 void lm_session_attach_round(struct lm_session *s, int64_t cap)
 {
+	int64_t lease_end = lm_session_lease_deadline(s);
+	if (lease_end < cap)
+		cap = lease_end;
+	else
+		lease_end = INT64_MAX;
 	int last = LMC_ENOSERVER, last_rank = 0;
 	bool live = false; /* some server answered */
 	char message[320] = "no license server answered";
@@ -244,12 +266,22 @@ void lm_session_attach_round(struct lm_session *s, int64_t cap)
 		} else {
 			break;
 		}
+		if (lm_clock_ms() >= lease_end) {
+			s->next_attempt = lm_clock_ms();
+			return;
+		}
 		if (lm_clock_ms() >= cap)
 			break;
 		int rc = attach_one(s, &target, cap);
 		if (rc == 0) {
 			if (index < s->nservers)
 				s->cursor = index;
+			return;
+		}
+		if (rc == LMC_ENOQUORUM)
+			s->noquorum = true;
+		if (lm_clock_ms() >= lease_end) {
+			s->next_attempt = lm_clock_ms();
 			return;
 		}
 		/* Reported is the most telling failure of the round: a triad

@@ -9,6 +9,8 @@
  *                     redirects, failover and backoff
  *   session_thread.c  the thread's loop, the requests on the wire and the
  *                     server's replies
+ *   session_lease.c   how long the seats may be believed held: the lease,
+ *                     its shortening when we close a connection, the grace
  *
  * Locking: s->lock guards the request queue, the seat table, the request
  * states and results, the callbacks and the few fields marked "shared".
@@ -81,9 +83,10 @@ struct seat {
 	unsigned count;
 	enum seat_state state;
 	bool lost_told; /* on_lost fired since the last grant */
-	/* Reported lost because no server confirmed it within the grace
-	 * period; the server may well still hold it: a HeartbeatReply that
-	 * lists it makes it regained. */
+	/* Reported lost because no server confirmed it within the lease or
+	 * the grace period; the server may well still hold it: a
+	 * HeartbeatReply that lists it, within a live lease, makes it
+	 * regained. */
 	bool unconfirmed;
 	/* Heartbeats sent before the grant: a HeartbeatReply to one of them
 	 * may not list the handle yet. */
@@ -95,6 +98,7 @@ struct event {
 	uint64_t handle;
 	char feature[LM_NAME_MAX + 1];
 	int code;
+	char message[320]; /* lost: why */
 };
 
 struct lm_session {
@@ -131,8 +135,15 @@ struct lm_session {
 	uint64_t next_request_id;
 	unsigned heartbeat_ms;
 	unsigned grace_ms;
+	/* The session's terms, from the last SessionReply (session_lease.c):
+	 * 0 for a term the server did not give. */
+	unsigned timeout_ms, lease_ms, linger_ms;
+	bool has_linger;
+	int64_t lease_until;  /* the seats are believed held until then */
+	int64_t reported;     /* the deadline whose lost seats were reported */
 	int64_t confirmed_at; /* a leader last vouched for the session */
-	bool grace_over;      /* seats were reported lost for want of a server */
+	bool lease_over;      /* seats were reported lost for want of a server */
+	bool noquorum;        /* a server said so since the last confirmation */
 	int64_t hb_due;
 	bool hb_outstanding;
 	int64_t hb_sent_at;
@@ -162,8 +173,10 @@ uint64_t lm_session_app_handle_for(struct lm_session *s, uint64_t server_handle)
 bool lm_session_add_seat(struct lm_session *s, const struct request *r, uint64_t app_handle,
                          uint64_t server_handle);
 
-/* Events are the thread's own: gathered under the lock, fired without. */
-void lm_session_event_add(struct lm_session *s, bool lost, const struct seat *seat, int code);
+/* Events are the thread's own: gathered under the lock, fired without.
+ * message (lost events; may be NULL) says why. */
+void lm_session_event_add(struct lm_session *s, bool lost, const struct seat *seat, int code,
+                          const char *message);
 void lm_session_events_fire(struct lm_session *s);
 
 void lm_session_queue_push(struct lm_session *s, struct request *r, bool front);
@@ -180,9 +193,37 @@ void lm_session_deliver_locked(struct lm_session *s, struct request *r, int code
 
 /* ---- session_attach.c: the connection, thread only ---- */
 
-void lm_session_drop_connection(struct lm_session *s);
+/* announced: the server said why it ends the connection (an ErrorReply:
+ * not the leader, stopping...), so it reclaims nothing; otherwise the lease
+ * shrinks to the linger (session_lease.c). */
+void lm_session_drop_connection(struct lm_session *s, bool announced);
+/* The server no longer knows the session: its seats went back to the pool.
+ * They are reported lost (those not told yet) and regained at the next
+ * attach. */
+void lm_session_forget(struct lm_session *s);
 void lm_session_note_leader(struct lm_session *s, const char *leader);
 void lm_session_attach_round(struct lm_session *s, int64_t cap);
+
+/* ---- session_lease.c: thread only ---- */
+
+/* Takes the session's terms (heartbeat, timeout, lease, linger, grace) from
+ * a SessionReply. */
+void lm_session_lease_terms(struct lm_session *s, const Lm__SessionReply *r);
+/* A server acknowledged, for the session, a request sent at sent_at. */
+void lm_session_lease_confirm(struct lm_session *s, int64_t sent_at);
+/* The connection the session was attached to (or was being resumed on)
+ * ended: announced as for lm_session_drop_connection. */
+void lm_session_lease_closed(struct lm_session *s, bool announced);
+/* True while the seats may be believed held. */
+bool lm_session_lease_live(const struct lm_session *s);
+/* When lm_session_lease_check next has something to report (INT64_MAX:
+ * nothing until a confirmation). */
+int64_t lm_session_lease_deadline(const struct lm_session *s);
+/* Past the lease, or the grace period while disconnected: reports every
+ * seat still believed held as lost. */
+void lm_session_lease_check(struct lm_session *s);
+/* How long to wait for a HeartbeatReply before trying another server. */
+unsigned lm_session_lease_answer_ms(const struct lm_session *s);
 
 /* ---- session_thread.c ---- */
 

@@ -70,7 +70,8 @@ bool lm_session_add_seat(struct lm_session *s, const struct request *r, uint64_t
 	return true;
 }
 
-void lm_session_event_add(struct lm_session *s, bool lost, const struct seat *seat, int code)
+void lm_session_event_add(struct lm_session *s, bool lost, const struct seat *seat, int code,
+                          const char *message)
 {
 	if (s->nevents == s->capevents) {
 		size_t cap = s->capevents ? 2 * s->capevents : 8;
@@ -85,6 +86,10 @@ void lm_session_event_add(struct lm_session *s, bool lost, const struct seat *se
 	e->handle = seat->app_handle;
 	snprintf(e->feature, sizeof e->feature, "%s", seat->feature);
 	e->code = code;
+	snprintf(e->message, sizeof e->message, "%s",
+	         message ? message
+	         : lost  ? lmc_strerror(code)
+	                 : "");
 }
 
 /* Runs the callbacks for the events gathered, with no lock held, so that a
@@ -101,7 +106,7 @@ void lm_session_events_fire(struct lm_session *s)
 	for (size_t i = 0; i < s->nevents; i++) {
 		const struct event *e = &s->events[i];
 		if (e->lost && on_lost)
-			on_lost(arg, e->handle, e->feature, e->code);
+			on_lost(arg, e->handle, e->feature, e->code, e->message);
 		else if (!e->lost && on_regained)
 			on_regained(arg, e->handle, e->feature);
 	}
@@ -202,7 +207,7 @@ void lm_session_finish_locked(struct lm_session *s, struct request *r, int code,
 		if (seat && seat->state == SEAT_REGAINING) {
 			seat->state = SEAT_LOST;
 			if (!seat->lost_told)
-				lm_session_event_add(s, true, seat, code);
+				lm_session_event_add(s, true, seat, code, r->message);
 			seat->lost_told = true;
 		}
 	}

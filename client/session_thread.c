@@ -1,7 +1,7 @@
 /* The session thread's loop: attach when not connected, otherwise send the
  * request in flight and the heartbeats, and handle the server's replies
  * (grants checked against the vendor key, errors, HeartbeatReplies); the
- * grace period; SessionClose at the end. */
+ * lease (session_lease.c) checked at every turn; SessionClose at the end. */
 #include "config.h"
 
 #include <errno.h>
@@ -139,6 +139,14 @@ static void on_checkout_granted(struct lm_session *s, struct request *r, const L
 {
 	char why[512];
 	int rc = verify_grant(s, r, m, why, sizeof why);
+	if (rc == 0) {
+		lm_session_lease_confirm(s, r->sent_at);
+		/* An answer slower than the lease proves nothing about now:
+		 * the new seats are reported lost with the others, and
+		 * regained when a heartbeat lists them. */
+		if (!lm_session_lease_live(s))
+			s->reported = 0;
+	}
 	pthread_mutex_lock(&s->lock);
 	if (rc != 0) {
 		lm_session_queue_orphan_checkin(s, m->handle);
@@ -150,7 +158,7 @@ static void on_checkout_granted(struct lm_session *s, struct request *r, const L
 			seat->state = SEAT_HELD;
 			seat->lost_told = false;
 			seat->hb_epoch = s->hb_sent;
-			lm_session_event_add(s, false, seat, 0);
+			lm_session_event_add(s, false, seat, 0, NULL);
 		} else {
 			/* Checked in by the application meanwhile. */
 			lm_session_queue_orphan_checkin(s, m->handle);
@@ -181,7 +189,9 @@ static void on_request_error(struct lm_session *s, struct request *r, int code, 
 {
 	if (code == LMC_ENOQUORUM || code == LMC_ETIMEDOUT) {
 		/* The redundant servers cannot commit now; the seats we hold
-		 * stay held.  Ask again after a pause. */
+		 * stay held, for as long as the lease allows.  Ask again after
+		 * a pause. */
+		s->noquorum |= code == LMC_ENOQUORUM;
 		r->sent = false;
 		r->retry_ms = r->retry_ms ? r->retry_ms * 2 : s->cfg.backoff_min_ms;
 		if (r->retry_ms > s->cfg.backoff_max_ms)
@@ -209,13 +219,16 @@ static bool handle_listed(const Lm__HeartbeatReply *m, uint64_t handle)
 }
 
 /* A seat missing from the HeartbeatReply was removed by an administrator
- * (lmremove): tell the application, then try to get it back. */
+ * (lmremove): tell the application, then try to get it back.  A seat
+ * reported lost for want of a server and listed again was kept all along:
+ * it is regained, provided that the answer came within the lease (a late
+ * one proves nothing about now: the next heartbeat goes at once). */
 static void on_heartbeat_reply(struct lm_session *s, const Lm__HeartbeatReply *m)
 {
 	uint64_t answered = s->hb_sent;
 	s->hb_outstanding = false;
-	s->confirmed_at = lm_clock_ms();
-	s->hb_due = s->confirmed_at + s->heartbeat_ms;
+	lm_session_lease_confirm(s, s->hb_sent_at);
+	bool live = lm_session_lease_live(s);
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nseats; i++) {
 		struct seat *seat = &s->seats[i];
@@ -223,53 +236,28 @@ static void on_heartbeat_reply(struct lm_session *s, const Lm__HeartbeatReply *m
 			continue;
 		bool listed = handle_listed(m, seat->server_handle);
 		if (seat->unconfirmed && listed) {
-			/* The server kept it all along. */
+			if (!live)
+				continue;
 			seat->unconfirmed = false;
 			seat->lost_told = false;
-			lm_session_event_add(s, false, seat, 0);
+			lm_session_event_add(s, false, seat, 0, NULL);
 			continue;
 		}
 		if (seat->hb_epoch >= answered || listed)
 			continue;
 		seat->unconfirmed = false;
 		if (!seat->lost_told)
-			lm_session_event_add(s, true, seat, LMC_ENOHANDLE);
+			lm_session_event_add(
+			        s, true, seat, LMC_ENOHANDLE,
+			        "the license server no longer lists the seats (an "
+			        "administrator removed them); checking them out again");
 		seat->lost_told = true;
 		lm_session_queue_regain(s, seat);
 	}
 	pthread_mutex_unlock(&s->lock);
-}
-
-/* When check_grace() next has something to do. */
-static int64_t grace_deadline(const struct lm_session *s)
-{
-	if (s->grace_over || !s->has_session)
-		return INT64_MAX;
-	return s->confirmed_at + (int64_t)s->grace_ms + 1;
-}
-
-/* With no server to confirm the session for longer than the grace period,
- * the application is told that its seats are lost: it may be running on
- * seats that nobody can vouch for any more.  They stay in the table (the
- * servers may still hold them, and will for as long as they cannot elect a
- * leader), and the thread keeps trying to reach one. */
-static void check_grace(struct lm_session *s)
-{
-	if (s->grace_over || !s->has_session || s->connected ||
-	    lm_clock_ms() - s->confirmed_at <= (int64_t)s->grace_ms)
-		return;
-	s->grace_over = true;
-	pthread_mutex_lock(&s->lock);
-	int code = s->last_error == LMC_ENOQUORUM ? LMC_ENOQUORUM : LMC_ENOSERVER;
-	for (size_t i = 0; i < s->nseats; i++) {
-		struct seat *seat = &s->seats[i];
-		if (seat->state != SEAT_HELD || seat->lost_told)
-			continue;
-		seat->unconfirmed = true;
-		seat->lost_told = true;
-		lm_session_event_add(s, true, seat, code);
-	}
-	pthread_mutex_unlock(&s->lock);
+	if (live)
+		s->lease_over = false;
+	s->hb_due = live ? lm_clock_ms() + s->heartbeat_ms : lm_clock_ms();
 }
 
 /* Handles one frame from the server; false when the connection was
@@ -286,17 +274,21 @@ static bool on_frame(struct lm_session *s, const Lm__Envelope *e)
 		snprintf(message, sizeof message, "%s: %s", s->conn.name,
 		         er->message ? er->message : lmc_strerror(er->code));
 		if (er->code == LMC_ENOTLEADER || er->code == LMC_ESHUTDOWN) {
-			/* Another server serves now: move there and resume. */
+			/* Another server serves now: move there and resume.  A
+			 * leader that lost its leadership and knows no other
+			 * leader is watching an election, or has no quorum. */
 			lm_session_note_leader(s, er->leader);
-			if (!s->has_redirect)
+			if (!s->has_redirect) {
+				s->noquorum |= er->code == LMC_ENOTLEADER;
 				s->cursor = (s->cursor + 1) % s->nservers;
-			lm_session_drop_connection(s);
+			}
+			/* Said why first: it reclaims nothing. */
+			lm_session_drop_connection(s, true);
 			return false;
 		}
 		if (er->code == LMC_ENOSESSION) {
-			s->has_session = false;
-			s->session_lost = true;
-			lm_session_drop_connection(s);
+			lm_session_forget(s);
+			lm_session_drop_connection(s, true);
 			return false;
 		}
 		if (for_inflight) {
@@ -305,12 +297,13 @@ static bool on_frame(struct lm_session *s, const Lm__Envelope *e)
 		}
 		if (s->hb_outstanding && e->request_id == 0 && er->code == LMC_ENOQUORUM) {
 			s->hb_outstanding = false;
+			s->noquorum = true;
 			s->hb_due = lm_clock_ms() + s->heartbeat_ms;
 			return true;
 		}
 		/* An error we cannot place: the server found something
 		 * malformed and closes the connection; start afresh. */
-		lm_session_drop_connection(s);
+		lm_session_drop_connection(s, true);
 		return false;
 	}
 	case LM__ENVELOPE__BODY_CHECKOUT_REPLY:
@@ -362,12 +355,12 @@ static void serve(struct lm_session *s)
 	}
 	struct request *r = s->inflight;
 	if (r && !r->sent && now >= r->retry_at && send_request(s, r) != 0) {
-		lm_session_drop_connection(s);
+		lm_session_drop_connection(s, false);
 		return;
 	}
 	if (!s->hb_outstanding && now >= s->hb_due) {
 		if (send_simple(s, LM__ENVELOPE__BODY_HEARTBEAT) != 0) {
-			lm_session_drop_connection(s);
+			lm_session_drop_connection(s, false);
 			return;
 		}
 		s->hb_outstanding = true;
@@ -375,11 +368,13 @@ static void serve(struct lm_session *s)
 		s->hb_sent++;
 	}
 
-	int64_t until = s->hb_outstanding ? s->hb_sent_at + s->cfg.io_timeout_ms : s->hb_due;
+	int64_t answer_ms = lm_session_lease_answer_ms(s);
+	int64_t until = s->hb_outstanding ? s->hb_sent_at + answer_ms : s->hb_due;
 	if (r && r->sent)
 		until = min64(until, r->sent_at + s->cfg.io_timeout_ms);
 	else if (r)
 		until = min64(until, r->retry_at);
+	until = min64(until, lm_session_lease_deadline(s));
 	/* Polled even when a deadline has passed, so that an answer already
 	 * here is read before the server is declared silent. */
 	int64_t left = until - lm_clock_ms();
@@ -387,7 +382,7 @@ static void serve(struct lm_session *s)
 	struct pollfd p[2] = {{.fd = s->wake[0], .events = POLLIN},
 	                      {.fd = s->conn.fd, .events = POLLIN}};
 	if (poll(p, 2, (int)left) < 0 && errno != EINTR) {
-		lm_session_drop_connection(s);
+		lm_session_drop_connection(s, false);
 		return;
 	}
 	drain_wake(s);
@@ -399,7 +394,9 @@ static void serve(struct lm_session *s)
 			if (rc == LMC_ETIMEDOUT)
 				break;
 			if (rc != 0) {
-				lm_session_drop_connection(s);
+				/* EOF or reset with no word from the server: maybe a
+				 * proxy that closed both sides. */
+				lm_session_drop_connection(s, false);
 				return;
 			}
 			if (!on_frame(s, e))
@@ -409,9 +406,9 @@ static void serve(struct lm_session *s)
 	now = lm_clock_ms();
 	r = s->inflight;
 	if ((r && r->sent && now - r->sent_at > s->cfg.io_timeout_ms) ||
-	    (s->hb_outstanding && now - s->hb_sent_at > s->cfg.io_timeout_ms)) {
+	    (s->hb_outstanding && now - s->hb_sent_at > answer_ms)) {
 		/* The server stopped answering: reconnect, maybe elsewhere. */
-		lm_session_drop_connection(s);
+		lm_session_drop_connection(s, false);
 		s->cursor = (s->cursor + 1) % s->nservers;
 	}
 }
@@ -454,7 +451,7 @@ void *lm_session_run(void *arg)
 {
 	struct lm_session *s = arg;
 	for (;;) {
-		check_grace(s);
+		lm_session_lease_check(s);
 		lm_session_events_fire(s);
 		int64_t now = lm_clock_ms();
 		pthread_mutex_lock(&s->lock);
@@ -478,8 +475,8 @@ void *lm_session_run(void *arg)
 		}
 		if (!s->connected) {
 			if (now < s->next_attempt && !fresh) {
-				idle_until(s,
-				           min64(min64(s->next_attempt, cap), grace_deadline(s)));
+				idle_until(s, min64(min64(s->next_attempt, cap),
+				                    lm_session_lease_deadline(s)));
 				continue;
 			}
 			lm_session_attach_round(s, cap);

@@ -6,7 +6,7 @@
 
 LM_BUILD_DEPS="build-essential autoconf automake libtool pkg-config \
 libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libraft-dev"
-LM_TEST_DEPS="libcmocka-dev python3 openssl procps"
+LM_TEST_DEPS="libcmocka-dev python3 openssl procps iproute2"
 
 lm_missing_packages() {
 	local p missing=

@@ -2,9 +2,11 @@
 /* The session thread of liblmc against a small fake lmd that speaks the
  * real wire protocol on loopback: checkouts are verified against the
  * vendor key, a dropped connection is resumed and the request in flight
- * re-sent with its request id, a follower's redirect is followed, and an
+ * re-sent with its request id, a follower's redirect is followed, an
  * expired session or an administrator's removal is reported through the
- * lost and regained callbacks. */
+ * lost and regained callbacks, and the lease rule holds: seats nobody
+ * confirmed within the lease are reported lost, and regained only when a
+ * server lists them again or grants them anew. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -113,9 +115,14 @@ struct fake {
 	bool expire_on_resume;    /* once: the session is forgotten on resume */
 	bool remove_on_heartbeat; /* once: an administrator removes every seat */
 	bool kick;                /* hang up on the client now */
+	int kick_code;            /* saying why first with this ErrorReply */
 	int noquorum;             /* answer this many checkouts LMC_ENOQUORUM */
 	bool noquorum_open;       /* answer every SessionOpen LMC_ENOQUORUM */
 	uint32_t grace_ms;        /* announced in SessionReply when non-zero */
+	uint32_t timeout_ms;      /* announced; 0: ten heartbeats */
+	uint32_t lease_ms;        /* announced when non-zero */
+	uint32_t linger_ms;       /* announced when non-zero */
+	bool silent;              /* read every frame, answer none */
 	unsigned capacity;        /* seats in the pool */
 	uint32_t heartbeat_ms;
 
@@ -275,9 +282,13 @@ static bool fake_handle(struct fake *f, int fd, const Lm__Envelope *req)
 		r.has_heartbeat_ms = 1;
 		r.heartbeat_ms = f->heartbeat_ms;
 		r.has_timeout_ms = 1;
-		r.timeout_ms = 10 * f->heartbeat_ms;
+		r.timeout_ms = f->timeout_ms ? f->timeout_ms : 10 * f->heartbeat_ms;
 		r.has_grace_ms = f->grace_ms != 0;
 		r.grace_ms = f->grace_ms;
+		r.has_lease_ms = f->lease_ms != 0;
+		r.lease_ms = f->lease_ms;
+		r.has_linger_ms = f->linger_ms != 0;
+		r.linger_ms = f->linger_ms;
 		e.body_case = LM__ENVELOPE__BODY_SESSION_REPLY;
 		e.session_reply = &r;
 		fake_send(fd, &e);
@@ -391,6 +402,9 @@ static bool fake_serve(struct fake *f, int fd)
 		pthread_mutex_lock(&f->lock);
 		bool kick = f->kick;
 		f->kick = false;
+		if (kick && f->kick_code)
+			fake_error(fd, 0, f->kick_code, NULL);
+		f->kick_code = 0;
 		pthread_mutex_unlock(&f->lock);
 		if (kick)
 			break;
@@ -414,7 +428,7 @@ static bool fake_serve(struct fake *f, int fd)
 			if (lm_envelope_decode(payload, len, &arena, &req, why, sizeof why) != 0) {
 				f->bad_frames++;
 				open = false;
-			} else {
+			} else if (!f->silent) {
 				open = fake_handle(f, fd, req);
 			}
 			pthread_mutex_unlock(&f->lock);
@@ -527,10 +541,11 @@ struct event_log {
 		uint64_t handle;
 		char feature[LM_NAME_MAX + 1];
 		int code;
+		char message[320];
 	} ev[32];
 };
 
-static void log_lost(void *arg, uint64_t handle, const char *feature, int code)
+static void log_lost(void *arg, uint64_t handle, const char *feature, int code, const char *message)
 {
 	struct event_log *l = arg;
 	pthread_mutex_lock(&l->lock);
@@ -539,6 +554,7 @@ static void log_lost(void *arg, uint64_t handle, const char *feature, int code)
 		l->ev[l->n].handle = handle;
 		snprintf(l->ev[l->n].feature, sizeof l->ev[l->n].feature, "%s", feature);
 		l->ev[l->n].code = code;
+		snprintf(l->ev[l->n].message, sizeof l->ev[l->n].message, "%s", message);
 		l->n++;
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -553,6 +569,7 @@ static void log_regained(void *arg, uint64_t handle, const char *feature)
 		l->ev[l->n].handle = handle;
 		snprintf(l->ev[l->n].feature, sizeof l->ev[l->n].feature, "%s", feature);
 		l->ev[l->n].code = 0;
+		l->ev[l->n].message[0] = '\0';
 		l->n++;
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -751,18 +768,6 @@ static void with_no_server_one_try_fails_fast_and_a_timeout_waits(void **state)
 	lm_session_stop(s);
 }
 
-static bool logged(struct event_log *l, bool lost, uint64_t handle, int code)
-{
-	bool found = false;
-	pthread_mutex_lock(&l->lock);
-	for (int i = 0; i < l->n; i++)
-		if (l->ev[i].lost == lost && l->ev[i].handle == handle &&
-		    (!lost || l->ev[i].code == code))
-			found = true;
-	pthread_mutex_unlock(&l->lock);
-	return found;
-}
-
 static void an_expired_session_regains_its_seats(void **state)
 {
 	struct fake *a = fake_start();
@@ -774,23 +779,26 @@ static void an_expired_session_regains_its_seats(void **state)
 	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h2, msg, sizeof msg), 0);
 
 	/* The server forgot the session while we were away, and only one
-	 * seat is left in the pool when we come back. */
+	 * seat is left in the pool when we come back: both seats are lost,
+	 * and one of them is regained. */
 	FAKE_SET(a, a->expire_on_resume = true; a->capacity = 1; a->kick = true);
-	WAIT_UNTIL(log_count(&log) == 2);
+	WAIT_UNTIL(log_count(&log) == 3);
+	WAIT_UNTIL(FAKE(a, a->ncheckouts) == 4);
 	assert_int_equal(FAKE(a, a->expired), 1);
 	assert_int_equal(FAKE(a, a->opened), 2);
 	assert_int_equal(FAKE(a, a->grants), 3);
-	uint64_t kept, gone;
-	if (logged(&log, false, h1, 0)) {
-		kept = h1;
-		gone = h2;
-	} else {
-		kept = h2;
-		gone = h1;
-	}
-	assert_true(logged(&log, false, kept, 0));
-	assert_true(logged(&log, true, gone, LMC_ENOSEATS));
+	assert_true(log.ev[0].lost && log.ev[1].lost);
+	assert_int_equal(log.ev[0].code, LMC_ENOSESSION);
+	assert_int_equal(log.ev[1].code, LMC_ENOSESSION);
+	assert_non_null(strstr(log.ev[0].message, "no longer knows the session"));
+	assert_false(log.ev[2].lost);
+	uint64_t kept = log.ev[2].handle;
+	uint64_t gone = kept == h1 ? h2 : h1;
+	assert_true(kept == h1 || kept == h2);
 	assert_string_equal(log.ev[0].feature, "stats");
+	/* The seat refused is not reported twice. */
+	usleep(100 * 1000);
+	assert_int_equal(log_count(&log), 3);
 
 	/* The application's handle is still valid: it checks in the seat
 	 * under the server's new handle. */
@@ -860,13 +868,14 @@ static void without_quorum_a_checkout_is_retried_with_its_request_id(void **stat
 
 /* A triad without quorum can confirm nothing, and expire nothing either: the
  * application keeps its seats and hears nothing for the grace period the
- * server announced; past it the seats are reported lost, and regained when
- * a leader lists them again, without a new checkout. */
+ * server announced, here shorter than the lease; past it the seats are
+ * reported lost, and regained when a leader lists them again, without a
+ * new checkout. */
 static void without_quorum_seats_are_kept_for_the_grace_period(void **state)
 {
 	struct fake *a = fake_start();
 	struct event_log log = {0};
-	FAKE_SET(a, a->grace_ms = 1500);
+	FAKE_SET(a, a->grace_ms = 1500; a->timeout_ms = 60000; a->lease_ms = 50000);
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 50);
 	uint64_t h;
 	char msg[512];
@@ -883,6 +892,7 @@ static void without_quorum_seats_are_kept_for_the_grace_period(void **state)
 	assert_true(log.ev[0].lost);
 	assert_int_equal(log.ev[0].handle, h);
 	assert_int_equal(log.ev[0].code, LMC_ENOQUORUM);
+	assert_non_null(strstr(log.ev[0].message, "grace period"));
 
 	FAKE_SET(a, a->noquorum_open = false);
 	WAIT_UNTIL(log_count(&log) == 2);
@@ -896,6 +906,163 @@ static void without_quorum_seats_are_kept_for_the_grace_period(void **state)
 	WAIT_UNTIL(FAKE(a, a->heartbeats) >= 4);
 	assert_int_equal(log_count(&log), 2);
 	assert_int_equal(lm_session_checkin(s, h, msg, sizeof msg), 0);
+	lm_session_stop(s);
+	fake_stop(a);
+	pthread_mutex_destroy(&log.lock);
+}
+
+/* The lease rule: the seats are believed held until the send time of the
+ * last request a server answered plus the lease, however long the grace
+ * period, because the pool may expire the session soon after.  A server
+ * that turns silent (a frozen proxy, a partition) costs the seats at once
+ * the lease runs out; when it answers again and lists them, they are
+ * regained. */
+static void past_the_lease_seats_are_lost_whatever_the_grace(void **state)
+{
+	struct fake *a = fake_start();
+	struct event_log log = {0};
+	FAKE_SET(a, a->grace_ms = 60000; a->timeout_ms = 2000; a->lease_ms = 600);
+	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 0);
+	uint64_t h;
+	char msg[512];
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	WAIT_UNTIL(FAKE(a, a->heartbeats) >= 3);
+	assert_int_equal(log_count(&log), 0);
+
+	FAKE_SET(a, a->silent = true);
+	WAIT_UNTIL(log_count(&log) == 1);
+	assert_true(log.ev[0].lost);
+	assert_int_equal(log.ev[0].handle, h);
+	assert_int_equal(log.ev[0].code, LMC_ENOSERVER);
+	assert_non_null(strstr(log.ev[0].message, "lease (600 ms)"));
+
+	/* The server kept the session: resumed and listed, it is regained. */
+	FAKE_SET(a, a->silent = false);
+	WAIT_UNTIL(log_count(&log) == 2);
+	assert_false(log.ev[1].lost);
+	assert_int_equal(log.ev[1].handle, h);
+	assert_int_equal(FAKE(a, a->opened), 1);
+	assert_int_equal(FAKE(a, a->grants), 1);
+	assert_int_equal(lm_session_checkin(s, h, msg, sizeof msg), 0);
+	lm_session_stop(s);
+	fake_stop(a);
+	pthread_mutex_destroy(&log.lock);
+}
+
+/* After the lease ran out the pool gave the seat to another client: coming
+ * back, the session is unknown and the seat taken.  Nothing more is
+ * reported (lost was), and certainly not regained. */
+static void a_seat_given_away_past_the_lease_is_not_regained(void **state)
+{
+	struct fake *a = fake_start();
+	struct event_log log = {0};
+	FAKE_SET(a, a->grace_ms = 60000; a->timeout_ms = 2000; a->lease_ms = 600);
+	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 0);
+	uint64_t h;
+	char msg[512];
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	FAKE_SET(a, a->silent = true);
+	WAIT_UNTIL(log_count(&log) == 1);
+	assert_true(log.ev[0].lost);
+
+	/* Expired, and the only seat is someone else's now. */
+	FAKE_SET(a, fake_forget_session(a); a->capacity = 0; a->silent = false);
+	WAIT_UNTIL(FAKE(a, a->ncheckouts) == 2); /* the attempt to get it back */
+	assert_int_equal(FAKE(a, a->opened), 2);
+	assert_int_equal(FAKE(a, a->grants), 1);
+	usleep(200 * 1000);
+	assert_int_equal(log_count(&log), 1);
+	/* The lost handle is checked in at once. */
+	assert_int_equal(lm_session_checkin(s, h, msg, sizeof msg), 0);
+	lm_session_stop(s);
+	fake_stop(a);
+	pthread_mutex_destroy(&log.lock);
+}
+
+/* A connection that ends without a word from the server (we gave up on an
+ * answer, or a proxy closed both sides) looks to the server like the death
+ * of the process: it returns the seats after its reclaim delay unless the
+ * session is resumed.  The seats are then believed for at most linger_ms
+ * (here 300 ms), long before the 15 s lease runs out. */
+static void a_connection_ended_unannounced_leaves_the_linger(void **state)
+{
+	struct fake *a = fake_start();
+	struct event_log log = {0};
+	FAKE_SET(a, a->grace_ms = 60000; a->timeout_ms = 20000; a->lease_ms = 15000;
+	         a->linger_ms = 300);
+	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 100);
+	uint64_t h;
+	char msg[512];
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	WAIT_UNTIL(FAKE(a, a->heartbeats) >= 2);
+
+	/* The heartbeat goes unanswered for io_timeout_ms (1 s): the session
+	 * ends the connection, and the seat is lost 300 ms later. */
+	FAKE_SET(a, a->silent = true);
+	WAIT_UNTIL(log_count(&log) == 1);
+	assert_true(log.ev[0].lost);
+	assert_int_equal(log.ev[0].code, LMC_ENOSERVER);
+	FAKE_SET(a, a->silent = false);
+	WAIT_UNTIL(log_count(&log) == 2);
+	assert_false(log.ev[1].lost);
+
+	/* The server's side ends, unannounced, and the session cannot be
+	 * resumed at once: the same. */
+	FAKE_SET(a, a->noquorum_open = true; a->kick = true);
+	WAIT_UNTIL(log_count(&log) == 3);
+	assert_true(log.ev[2].lost);
+	assert_int_equal(log.ev[2].code, LMC_ENOQUORUM);
+	FAKE_SET(a, a->noquorum_open = false);
+	WAIT_UNTIL(log_count(&log) == 4);
+	assert_false(log.ev[3].lost);
+	assert_int_equal(FAKE(a, a->opened), 1);
+	lm_session_stop(s);
+	fake_stop(a);
+	pthread_mutex_destroy(&log.lock);
+}
+
+/* A server that ends the connection on purpose says why first (it is no
+ * longer the leader, it stops): it reclaims nothing, and the lease stays
+ * whole while the session finds a leader. */
+static void a_close_the_server_announced_keeps_the_lease(void **state)
+{
+	struct fake *a = fake_start();
+	struct event_log log = {0};
+	FAKE_SET(a, a->grace_ms = 60000; a->timeout_ms = 20000; a->lease_ms = 15000;
+	         a->linger_ms = 300);
+	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 100);
+	uint64_t h;
+	char msg[512];
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	FAKE_SET(a, a->noquorum_open = true; a->kick_code = LMC_ENOTLEADER; a->kick = true);
+	WAIT_UNTIL(FAKE(a, a->hellos) >= 3);
+	usleep(1000 * 1000);
+	assert_int_equal(log_count(&log), 0);
+	FAKE_SET(a, a->noquorum_open = false);
+	WAIT_UNTIL(FAKE(a, a->resumed) >= 1);
+	WAIT_UNTIL(FAKE(a, a->heartbeats) >= 2);
+	assert_int_equal(log_count(&log), 0);
+	lm_session_stop(s);
+	fake_stop(a);
+	pthread_mutex_destroy(&log.lock);
+}
+
+/* A server that does not announce a lease (older than the rule): half its
+ * session timeout stands for it. */
+static void without_a_lease_half_the_timeout_stands_for_it(void **state)
+{
+	struct fake *a = fake_start();
+	struct event_log log = {0};
+	FAKE_SET(a, a->grace_ms = 60000; a->timeout_ms = 1200);
+	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 0);
+	uint64_t h;
+	char msg[512];
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	FAKE_SET(a, a->silent = true);
+	WAIT_UNTIL(log_count(&log) == 1);
+	assert_non_null(strstr(log.ev[0].message, "lease (600 ms)"));
+	FAKE_SET(a, a->silent = false);
+	WAIT_UNTIL(log_count(&log) == 2);
 	lm_session_stop(s);
 	fake_stop(a);
 	pthread_mutex_destroy(&log.lock);
@@ -952,6 +1119,55 @@ static void applications_use_servers_through_lmc(void **state)
 	fake_stop(a);
 }
 
+/* The lost callback of lmc learns why from lmc_last_error(). */
+struct lmc_lost_seen {
+	struct lmc_ctx *ctx;
+	pthread_mutex_t lock;
+	int lost;
+	int code;
+	char why[512];
+};
+
+static void lmc_lost_seen_cb(void *arg, uint64_t handle, const char *feature, int code)
+{
+	struct lmc_lost_seen *seen = arg;
+	pthread_mutex_lock(&seen->lock);
+	seen->lost++;
+	seen->code = code;
+	snprintf(seen->why, sizeof seen->why, "%s", lmc_last_error(seen->ctx));
+	pthread_mutex_unlock(&seen->lock);
+}
+
+static int lmc_lost_count(struct lmc_lost_seen *seen)
+{
+	pthread_mutex_lock(&seen->lock);
+	int n = seen->lost;
+	pthread_mutex_unlock(&seen->lock);
+	return n;
+}
+
+static void lmc_says_why_a_seat_was_lost(void **state)
+{
+	struct fake *a = fake_start();
+	FAKE_SET(a, a->timeout_ms = 2000; a->lease_ms = 600);
+	struct lmc_lost_seen seen = {0};
+	pthread_mutex_init(&seen.lock, NULL);
+	char err[256];
+	struct lmc_options opts = {.vendor_pubkey = vendor.pub_path, .license_source = a->name};
+	assert_int_equal(lmc_open(&seen.ctx, &opts, err, sizeof err), 0);
+	assert_int_equal(lmc_set_callbacks(seen.ctx, lmc_lost_seen_cb, NULL, &seen), 0);
+	uint64_t h;
+	assert_int_equal(lmc_checkout(seen.ctx, "stats", "29.0", 1, 1000, &h), 0);
+	FAKE_SET(a, a->silent = true);
+	WAIT_UNTIL(lmc_lost_count(&seen) == 1);
+	assert_int_equal(seen.code, LMC_ENOSERVER);
+	assert_non_null(strstr(seen.why, "within its lease"));
+	FAKE_SET(a, a->silent = false);
+	lmc_close(seen.ctx);
+	pthread_mutex_destroy(&seen.lock);
+	fake_stop(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -965,8 +1181,14 @@ int main(void)
 	        cmocka_unit_test(a_seat_removed_by_the_administrator_is_lost_then_regained),
 	        cmocka_unit_test(without_quorum_a_checkout_is_retried_with_its_request_id),
 	        cmocka_unit_test(without_quorum_seats_are_kept_for_the_grace_period),
+	        cmocka_unit_test(past_the_lease_seats_are_lost_whatever_the_grace),
+	        cmocka_unit_test(a_seat_given_away_past_the_lease_is_not_regained),
+	        cmocka_unit_test(a_connection_ended_unannounced_leaves_the_linger),
+	        cmocka_unit_test(a_close_the_server_announced_keeps_the_lease),
+	        cmocka_unit_test(without_a_lease_half_the_timeout_stands_for_it),
 	        cmocka_unit_test(closing_without_a_server_is_bounded),
 	        cmocka_unit_test(applications_use_servers_through_lmc),
+	        cmocka_unit_test(lmc_says_why_a_seat_was_lost),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown) ? 1 : 0;
 }
