@@ -6,7 +6,8 @@
  * (LM_FRAME_BUFSIZE(LM_FRAME_MAX)), once in large reads and once in small
  * uneven ones, and both cuts must match a model of lmd's own header check
  * (lmd/client.c process(): a payload over LM_FRAME_MAX ends the connection,
- * a shorter one is waited for).  Each frame is then:
+ * a shorter one is waited for).  Each frame, up to the first that lmd
+ * refuses (it answers and closes the connection there), is then:
  *
  * - decoded with lm_envelope_decode() in an arena of
  *   LM_ARENA_SIZE(LM_FRAME_MAX), as lmd/server.c sizes it.  An accepted
@@ -225,7 +226,8 @@ static void expect_error_reply(uint64_t request_id, int code, const char *err)
 	EXPECT(e->error_reply->code == code && e->request_id == request_id);
 }
 
-static void envelope_one(const uint8_t *payload, size_t len)
+/* Returns true when lmd would go on reading the connection. */
+static bool envelope_one(const uint8_t *payload, size_t len)
 {
 	Lm__Envelope *e, *again;
 	char err[300];
@@ -246,7 +248,7 @@ static void envelope_one(const uint8_t *payload, size_t len)
 			pack_envelope(e, 0);
 		}
 		expect_error_reply(e ? e->request_id : 0, rc, err);
-		return;
+		return false;
 	}
 	EXPECT(e != NULL && e->body_case != LM__ENVELOPE__BODY__NOT_SET);
 	EXPECT(lm_envelope_check(e, NULL, 0) == 0);
@@ -259,7 +261,7 @@ static void envelope_one(const uint8_t *payload, size_t len)
 	 * differ: repeated keys, non-minimal varints, a cut string.) */
 	size_t n = pack_envelope(e, 0);
 	if (has_field_zero(&e->base))
-		return;
+		return !lm_body_is_reply(e->body_case);
 	lm_arena_reset(&g.again.arena);
 	rc = lm_envelope_decode(g.pack[0], n, &g.again.arena, &again, err, sizeof err);
 	if (rc != 0)
@@ -268,6 +270,8 @@ static void envelope_one(const uint8_t *payload, size_t len)
 	EXPECT(again->body_case == e->body_case && again->request_id == e->request_id);
 	EXPECT(pack_envelope(again, 1) == n);
 	EXPECT(n == 0 || memcmp(g.pack[0], g.pack[1], n) == 0);
+	/* A client sending a reply is refused too. */
+	return !lm_body_is_reply(e->body_case);
 }
 
 /* ---- Raft entries ---- */
@@ -402,8 +406,11 @@ static const size_t small_reads[] = {1, 3, 2, 7, 4, 1, 64, 5, 13, 1000, 2, 1};
 
 /* Cuts data into frames with an lm_frame_reader fed reads of at most
  * `reads` bytes (cycling; NULL for as much as fits), checking each frame
- * against the model of lmd's header check, and handling each when `handle`
- * is set.  Returns the number of frames. */
+ * against the model of lmd's header check.  When `handle` is set, frames
+ * are handled up to the first that lmd refuses (lmd/client.c
+ * handle_frame() answers it and closes the connection), which also keeps a
+ * stream of thousands of tiny garbage frames cheap.  Returns the number of
+ * frames. */
 static size_t cut(const uint8_t *data, size_t size, const size_t *reads, size_t nreads, bool handle)
 {
 	struct lm_frame_reader r;
@@ -439,7 +446,7 @@ static size_t cut(const uint8_t *data, size_t size, const size_t *reads, size_t 
 			pos += LM_FRAME_HEADER + len;
 			nframes++;
 			if (handle) {
-				envelope_one(payload, len);
+				handle = envelope_one(payload, len);
 				command_one(payload, len);
 			}
 		}
@@ -450,6 +457,12 @@ static size_t cut(const uint8_t *data, size_t size, const size_t *reads, size_t 
 		EXPECT(rc == LMC_ETOOLARGE);
 		EXPECT(left >= LM_FRAME_HEADER && be32(data + pos) > LM_FRAME_MAX);
 		EXPECT(lm_frame_reader_next(&r, &(const uint8_t *){NULL}, &(size_t){0}) == rc);
+		if (handle) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "frame of %u bytes exceeds the limit of %u",
+			         (unsigned)be32(data + pos), (unsigned)LM_FRAME_MAX);
+			expect_error_reply(0, rc, msg);
+		}
 	} else {
 		/* What is left is one incomplete frame that lmd waits for. */
 		EXPECT(lm_frame_reader_pending(&r) == left);

@@ -16,7 +16,7 @@
 static const char *dir;
 
 /* The file being written, as a stream of frames. */
-static uint8_t stream[1 << 16];
+static uint8_t stream[LM_FRAME_BUFSIZE(LM_FRAME_MAX)];
 static size_t stream_len;
 
 static void die(const char *what)
@@ -194,6 +194,21 @@ static void requests(void)
 	stream[0] = 0, stream[1] = 1, stream[2] = 0, stream[3] = 1;
 	stream_len = 4;
 	flush("too-large-header");
+
+	/* A Heartbeat within LM_FRAME_MAX that unpacks into more than the
+	 * arena holds: each two-byte unknown field 3 costs protobuf-c a record
+	 * and a scan entry, so lm_envelope_decode() refuses it with
+	 * LMC_ETOOLARGE. */
+	static const uint8_t head[] = {0x08, 0x01, 0x10, 0x0c, 0x92, 0x01, 0x00};
+	/* Odd, so that two-byte fields fill it exactly after the head. */
+	size_t n = LM_FRAME_MAX - 1;
+	stream[0] = (uint8_t)(n >> 24), stream[1] = (uint8_t)(n >> 16);
+	stream[2] = (uint8_t)(n >> 8), stream[3] = (uint8_t)n;
+	memcpy(stream + LM_FRAME_HEADER, head, sizeof head);
+	for (size_t i = sizeof head; i + 2 <= n; i += 2)
+		stream[LM_FRAME_HEADER + i] = 0x18, stream[LM_FRAME_HEADER + i + 1] = 0x00;
+	stream_len = LM_FRAME_HEADER + n;
+	flush("too-large-unpacked");
 }
 
 static void replies(void)
