@@ -154,19 +154,21 @@ int lmc_checkin(struct lmc_ctx *ctx, uint64_t handle);
 
 /* Called on the context's background thread when the seats of handle are
  * no longer held: code is LMC_ENOHANDLE when an administrator removed them
- * (lmremove; the context then tries to check them out again), or the
- * refusal met when checking them out again after the server expired the
- * session (LMC_ENOSEATS...), or LMC_ENOQUORUM / LMC_ENOSERVER when no
- * server could confirm them for longer than the grace period the server
- * set (lmd --grace, 5 minutes by default: redundant servers without a
- * quorum, or every server down).  A failover or a shorter outage is not
- * reported at all.  feature is valid during the call only.  The handle
- * stays valid for lmc_checkin(). */
+ * (lmremove; the context then tries to check them out again), or
+ * LMC_ENOSESSION when the server no longer knew the session, or the refusal
+ * met when checking them out again (LMC_ENOSEATS...), or LMC_ENOQUORUM /
+ * LMC_ENOSERVER when no server confirmed them within the lease lmd
+ * announced (the session timeout less a margin; lmd --grace can only make
+ * it shorter), so that the application hears it before the pool can give
+ * the seats to anyone else.  lmc_last_error() in the callback says why.  A
+ * failover or a shorter outage is not reported at all.  feature is valid
+ * during the call only.  The handle stays valid for lmc_checkin(). */
 typedef void (*lmc_lost_cb)(void *arg, uint64_t handle, const char *feature, int code);
 /* Called on the context's background thread when lost seats, or the seats
  * of an expired session, have been checked out again, or when a server
- * confirms again seats reported lost for want of one: handle is the
- * application's original handle. */
+ * that resumed the session lists again seats reported lost for want of
+ * one; never for a seat the pool gave to someone else meanwhile.  handle is
+ * the application's original handle. */
 typedef void (*lmc_regained_cb)(void *arg, uint64_t handle, const char *feature);
 
 /* Sets the callbacks (either may be NULL) and their argument, replacing

@@ -32,9 +32,11 @@ static void usage(FILE *out)
 	        "  --election-timeout MS   raft election timeout (default 1000, or a quarter\n"
 	        "                          of --session-timeout if that is less); must be\n"
 	        "                          under a third of --session-timeout\n"
-	        "  --grace MS              how long applications keep running on their seats\n"
+	        "  --grace MS              how long applications stay quiet about their seats\n"
 	        "                          while no server can confirm them (no quorum, all\n"
-	        "                          servers down) before they are told (default 300000)\n"
+	        "                          servers down); never beyond their lease, the\n"
+	        "                          session timeout less two election timeouts and a\n"
+	        "                          tenth (default 300000: the lease decides)\n"
 	        "  --reclaim-after MS      return the seats of a client whose connection closed\n"
 	        "                          without checking in (its process died) after MS,\n"
 	        "                          unless it reconnects (default 5000; 0: only after\n"
@@ -255,14 +257,6 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		        "--session-timeout less two election timeouts and a tenth), or clients "
 		        "would report their seats lost between heartbeats\n",
 		        cfg->heartbeat_ms, lm_config_lease_ms(cfg));
-		return -1;
-	}
-	if (cfg->grace_ms < cfg->timeout_ms) {
-		fprintf(stderr,
-		        "lmd: --grace (%u ms) must be at least --session-timeout (%u ms): "
-		        "applications would be told their seats are lost before any server "
-		        "could expire them\n",
-		        cfg->grace_ms, cfg->timeout_ms);
 		return -1;
 	}
 	return 0;

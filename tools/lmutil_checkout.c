@@ -104,7 +104,8 @@ static void emit(const struct checkout_run *run, const char *event, int code, ui
 
 static void on_lost(void *arg, uint64_t handle, const char *feature, int code)
 {
-	emit(arg, "lost", code, handle, NULL);
+	struct checkout_run *run = arg;
+	emit(arg, "lost", code, handle, lmc_last_error(run->ctx));
 }
 
 static void on_regained(void *arg, uint64_t handle, const char *feature)

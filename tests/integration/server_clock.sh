@@ -7,18 +7,8 @@
 . "$TESTS_SRCDIR/integration/server_lib.sh"
 need_test_hooks
 
-make_vendor
-code=$(make_server_machine 1)
-port=$(free_port)
-S=$port@127.0.0.1
 past=$(date -u -d '-3 days' +%Y-%m-%d)
-cat >"$TMP/template.lic" <<LIC
-SERVER 127.0.0.1 $code $port
-VENDOR acme
-FEATURE stats acme 29.0 permanent 2
-FEATURE old acme 1.0 $past 2
-LIC
-sign_license "$TMP/template.lic" "$TMP/server.lic"
+single_server "FEATURE stats acme 29.0 permanent 2" "FEATURE old acme 1.0 $past 2"
 echo 0 >"$TMP/skew"
 LM_TEST_CLOCK_SKEW_FILE="$TMP/skew" LM_HOSTID_ROOT="$TMP/m1" start_lmd lmd \
 	-c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" --data "$TMP/data" --listen 127.0.0.1 \

@@ -18,17 +18,8 @@ mount -t tmpfs -o size=48m,mode=0700 tmpfs "$TMP/disk" 2>"$TMP/mount.err" ||
 # killed lmd may still hold its files for a moment.
 at_exit "umount -l '$TMP/disk'"
 
-make_vendor
-code=$(make_server_machine 1)
-port=$(free_port)
+single_server "FEATURE stats acme 29.0 permanent 4"
 peer_port=$(free_port)
-S=$port@127.0.0.1
-cat >"$TMP/template.lic" <<LIC
-SERVER 127.0.0.1 $code $port
-VENDOR acme
-FEATURE stats acme 29.0 permanent 4
-LIC
-sign_license "$TMP/template.lic" "$TMP/server.lic"
 
 lmd_up()
 {
@@ -36,11 +27,6 @@ lmd_up()
 		--data "$TMP/disk/data" --listen 127.0.0.1 --heartbeat 200 --session-timeout 3000 \
 		--peer-port "$peer_port"
 	wait_port "$port"
-}
-in_use()
-{
-	"$LMUTIL" lmstat -c "$S" -f stats --json |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["features"][0]["in_use"])'
 }
 co() { "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json "$@"; }
 lmd_alive() { kill -0 "$(cat "$TMP/lmd.pid")" 2>/dev/null || fail "lmd died: $(tail -n 5 "$TMP/lmd.log")"; }

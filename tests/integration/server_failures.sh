@@ -1,41 +1,29 @@
 #!/bin/sh
-# One lmd under failure: kill -9 and restart of the server, a dropped
-# connection, hostile frames, retried requests, a server running a license
+# One lmd under failure (a session timeout long enough for a restart to fit
+# in the clients' lease and linger): kill -9 and restart of the server, a
+# dropped connection, hostile frames, retried requests, a server running a license
 # another vendor signed.  Seats are never lost or granted twice.
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
 need_test_hooks
 
-make_vendor
-code=$(make_server_machine 1)
-port=$(free_port)
+single_server "FEATURE stats acme 29.0 permanent 4"
 peer_port=$(free_port)
-S=$port@127.0.0.1
-cat >"$TMP/template.lic" <<LIC
-SERVER 127.0.0.1 $code $port
-VENDOR acme
-FEATURE stats acme 29.0 permanent 4
-LIC
-sign_license "$TMP/template.lic" "$TMP/server.lic"
 
 lmd_up()
 {
 	LM_HOSTID_ROOT="$TMP/m1" start_lmd lmd -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" \
-		--data "$TMP/data" --listen 127.0.0.1 --heartbeat 200 --session-timeout 3000 \
-		--peer-port "$peer_port"
+		--data "$TMP/data" --listen 127.0.0.1 --heartbeat 200 --session-timeout 12000 \
+		--reclaim-after 10000 --peer-port "$peer_port"
 	wait_port "$port"
 }
-in_use()
-{
-	"$LMUTIL" lmstat -c "$S" -f stats --json |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["features"][0]["in_use"])'
-}
+# wait_in_use N [SECONDS]
 wait_in_use()
 {
 	_n=0
 	until [ "$(in_use 2>/dev/null)" = "$1" ]; do
 		_n=$((_n + 1))
-		[ $_n -lt 200 ] || fail "in_use is $(in_use), expected $1"
+		[ $_n -lt $((${2:-10} * 20)) ] || fail "in_use is $(in_use), expected $1"
 		sleep 0.05
 	done
 }
@@ -100,9 +88,10 @@ expect_grep '"released"' "$TMP/bystander.json"
 note "a retried request id is answered again, never granted twice"
 expect_status 0 python3 "$TESTS_SRCDIR/integration/wire.py" "$port" retry
 expect_grep '^handles ' "$TMP/out"
-# The retry client's two seats are held until its session expires.
+# The retry client's two seats are held until its connection's end is
+# taken for a crash (--reclaim-after).
 [ "$(in_use)" = 2 ] || fail "$(in_use) seats in use after a retried checkout, expected 2"
-wait_in_use 0
+wait_in_use 0 30
 
 note "a client with another vendor's key refuses the server's grant"
 "$LMVENDOR" keygen "$TMP/other.pem" "$TMP/other.pub" >/dev/null

@@ -9,6 +9,10 @@
 #   make_vendor                    vendor keys in $TMP/vendor.pem, $TMP/vendor.pub
 #   make_server_machine N          fake machine $TMP/m$N; prints its lock code
 #   sign_license TEMPLATE OUT      lmvendor sign TEMPLATE into OUT
+#   single_server LINE...          vendor keys, machine m1, a free $port and
+#                                  $S ("$port@127.0.0.1"), and $TMP/server.lic:
+#                                  m1's SERVER line, VENDOR acme and LINE...
+#   in_use [FEATURE]               seats of FEATURE (stats) in use, per lmstat
 #   start_lmd NAME [ARGS...]       start $LMD in the background, logging to
 #                                  $TMP/NAME.log; its pid goes to $TMP/NAME.pid
 #                                  and it is killed when the test exits
@@ -46,6 +50,26 @@ make_server_machine()
 sign_license()
 {
 	"$LMVENDOR" sign --key "$TMP/vendor.pem" "$1" >"$2" || fail "lmvendor sign $1 failed"
+}
+
+single_server()
+{
+	make_vendor
+	_ss_code=$(make_server_machine 1)
+	port=$(free_port)
+	S=$port@127.0.0.1
+	{
+		echo "SERVER 127.0.0.1 $_ss_code $port"
+		echo "VENDOR acme"
+		printf '%s\n' "$@"
+	} >"$TMP/template.lic"
+	sign_license "$TMP/template.lic" "$TMP/server.lic"
+}
+
+in_use()
+{
+	"$LMUTIL" lmstat -c "$S" -f "${1:-stats}" --json |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["features"][0]["in_use"])'
 }
 
 start_lmd()

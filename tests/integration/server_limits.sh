@@ -10,16 +10,7 @@
 . "$TESTS_SRCDIR/integration/server_lib.sh"
 need_test_hooks
 
-make_vendor
-code=$(make_server_machine 1)
-port=$(free_port)
-S=$port@127.0.0.1
-cat >"$TMP/template.lic" <<LIC
-SERVER 127.0.0.1 $code $port
-VENDOR acme
-FEATURE stats acme 29.0 permanent 4
-LIC
-sign_license "$TMP/template.lic" "$TMP/server.lic"
+single_server "FEATURE stats acme 29.0 permanent 4"
 
 # lmd_up NAME [OPTION...]: a server on $port with its data in $TMP/NAME.
 lmd_up()
@@ -33,11 +24,6 @@ lmd_up()
 	wait_log "$TMP/$_name.log" ' license serving'
 }
 lmd_alive() { kill -0 "$(cat "$TMP/$1.pid")" 2>/dev/null || fail "lmd $1 died: $(tail -n 30 "$TMP/$1.log")"; }
-in_use()
-{
-	"$LMUTIL" lmstat -c "$S" -f stats --json |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["features"][0]["in_use"])'
-}
 co() { "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json "$@"; }
 flood() { python3 "$TESTS_SRCDIR/integration/flood.py" "$port" "$@"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$(cat "$TMP/$1.pid")/status"; }
