@@ -18,6 +18,7 @@
 
 #include "client/key.h"
 #include "client/lmc.h"
+#include "lmd/faults.h"
 #include "lmd/log.h"
 #include "proto/command.pb-c.h"
 #include "proto/frame.h"
@@ -207,7 +208,7 @@ void lm_client_send(struct lm_client *c, const Lm__Envelope *e, bool close_after
 	if (c->state == CONN_CLOSING)
 		return;
 	size_t size = lm__envelope__get_packed_size(e) + LM_FRAME_HEADER;
-	struct write_req *w = malloc(sizeof *w + size);
+	struct write_req *w = lm_fault_alloc() ? NULL : malloc(sizeof *w + size);
 	size_t len;
 	if (!w || lm_frame_pack(e, w->data, size, &len) != 0) {
 		lm_log("error", "peer=%s cannot pack a %s reply", c->peer,
@@ -232,7 +233,7 @@ void lm_client_send_error(struct lm_client *c, uint64_t request_id, int code, co
 	}
 	if (c->state == CONN_CLOSING)
 		return;
-	struct write_req *w = malloc(sizeof *w + len);
+	struct write_req *w = lm_fault_alloc() ? NULL : malloc(sizeof *w + len);
 	if (!w) {
 		lm_client_close(c);
 		return;
@@ -290,7 +291,7 @@ void lm_client_send_not_serving(struct lm_client *c, uint64_t request_id)
 struct lm_request *lm_request_new(struct lm_client *c, const Lm__Envelope *env,
                                   lm_request_done_fn done)
 {
-	struct lm_request *p = calloc(1, sizeof *p);
+	struct lm_request *p = lm_fault_alloc() ? NULL : calloc(1, sizeof *p);
 	if (!p) {
 		lm_client_send_error(c, env->request_id, LMC_ENOMEM, "server out of memory", false);
 		return NULL;
@@ -493,7 +494,7 @@ static int append(struct lm_client *c, const uint8_t *data, size_t n)
 			cap *= 2;
 		if (s->pending_total - c->pending_cap + cap > LM_SERVER_PENDING_MAX)
 			return LMC_ELIMIT;
-		uint8_t *p = realloc(c->pending, cap);
+		uint8_t *p = lm_fault_alloc() ? NULL : realloc(c->pending, cap);
 		if (!p)
 			return LMC_ENOMEM;
 		s->pending_total = s->pending_total - c->pending_cap + cap;

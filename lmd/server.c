@@ -21,6 +21,7 @@
 #include "client/lockcode.h"
 #include "lmd/datadir.h"
 #include "lmd/disk.h"
+#include "lmd/faults.h"
 #include "lmd/instance.h"
 #include "lmd/licfile.h"
 #include "lmd/log.h"
@@ -205,7 +206,7 @@ int lm_server_propose(struct lm_server *s, const void *cmd, size_t len, lm_serve
 	int rc = lm_disk_check();
 	if (rc != 0)
 		return rc;
-	struct proposal *p = malloc(sizeof *p);
+	struct proposal *p = lm_fault_alloc() ? NULL : malloc(sizeof *p);
 	if (!p)
 		return LMC_ENOMEM;
 	*p = (struct proposal){.cb = cb, .arg = arg};
@@ -455,7 +456,7 @@ static void propose_expiry(struct lm_server *s, struct lm_live_session *ls, bool
 	cmd.close_session = &close;
 	uint8_t buf[64];
 	size_t len = lmcmd__command__pack(&cmd, buf);
-	struct expiry *e = malloc(sizeof *e);
+	struct expiry *e = lm_fault_alloc() ? NULL : malloc(sizeof *e);
 	if (!e)
 		return;
 	*e = (struct expiry){.s = s, .session_id = ls->id, .abandoned = abandoned};
@@ -638,7 +639,9 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 
 	uv_timer_init(loop, &s->expiry_timer);
 	s->expiry_timer.data = s;
-	unsigned period = cfg->timeout_ms / 4 < 1000 ? cfg->timeout_ms / 4 : 1000;
+	/* A quarter second: a crashed client's seats come back within that of
+	 * --reclaim-after.  The sweep only walks the live-session table. */
+	unsigned period = cfg->timeout_ms / 4 < 250 ? cfg->timeout_ms / 4 : 250;
 	uv_timer_start(&s->expiry_timer, on_expiry_timer, period, period);
 	uv_signal_init(loop, &s->sigterm);
 	uv_signal_init(loop, &s->sigint);
