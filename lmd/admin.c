@@ -9,6 +9,7 @@
 
 #include "client/key.h"
 #include "client/lmc.h"
+#include "lmd/bootstrap.h"
 #include "lmd/client_internal.h"
 #include "lmd/licfile.h"
 #include "lmd/log.h"
@@ -156,6 +157,11 @@ void lm_client_on_status(struct lm_client *c, const Lm__Envelope *env)
 			ss->voter = cs.voter;
 			ss->has_license_differs = 1;
 			ss->license_differs = lm_server_license_differs(s);
+			/* What a peer with no raft state asks (bootstrap.h). */
+			ss->has_pristine = 1;
+			ss->pristine = lm_bootstrap_pristine(s);
+			ss->n_seen_raft_ids = s->datadir.nseen;
+			ss->seen_raft_ids = s->datadir.seen;
 			/* The digest is of the pool as applied up to applied_index:
 			 * both are read in this same loop turn, with no apply in
 			 * between. */

@@ -485,7 +485,10 @@ int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cl
 	snprintf(c->address, sizeof c->address, "%s",
 	         cfg->address ? cfg->address : cfg->addresses[cfg->id - 1]);
 
-	struct lm_transport_config tc = {.log = cfg->log, .log_arg = cfg->log_arg};
+	struct lm_transport_config tc = {.log = cfg->log,
+	                                 .log_arg = cfg->log_arg,
+	                                 .peer = cfg->peer,
+	                                 .peer_arg = cfg->log_arg};
 	memcpy(tc.cluster_id, cfg->cluster_id, sizeof tc.cluster_id);
 	if (lm_transport_init(&c->transport, loop, &tc) != 0) {
 		snprintf(err, errsize, "raft transport: out of memory");

@@ -114,6 +114,13 @@ struct lm_cluster_config {
 	 * the loop. */
 	void (*log)(void *arg, const char *msg);
 	void *log_arg;
+	/* Optional: told the raft id of each peer whose replication handshake
+	 * passed, before any raft message goes either way on that connection;
+	 * non-zero refuses the connection.  lmd records the ids it has met,
+	 * so that a server that lost its data can learn that it had been
+	 * running before (bootstrap.h).  Called on the loop, at every
+	 * handshake, with log_arg. */
+	int (*peer)(void *arg, uint64_t raft_id);
 };
 
 /* status is 0 once the command committed and was applied here (result is

@@ -203,6 +203,8 @@ static int lock_dir(struct lm_datadir *d, char *msg, size_t size)
 	return 0;
 }
 
+static int read_seen(struct lm_datadir *d, char *msg, size_t size);
+
 int lm_datadir_open(struct lm_datadir *d, const char *path, char *msg, size_t size)
 {
 	*d = (struct lm_datadir){.path = path, .fd = -1, .lock_fd = -1, .raft_fd = -1};
@@ -224,6 +226,8 @@ int lm_datadir_open(struct lm_datadir *d, const char *path, char *msg, size_t si
 		rc = open_subdir(d, "pool", &pool_fd, d->pool, msg, size);
 	if (rc == 0)
 		rc = open_subdir(d, "raft", &d->raft_fd, d->raft, msg, size);
+	if (rc == 0)
+		rc = read_seen(d, msg, size);
 	/* LMDB reopens pool/ by path; the descriptor only served the checks. */
 	if (pool_fd >= 0)
 		close(pool_fd);
@@ -324,6 +328,11 @@ int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned
 	int rc = read_node_id(d, &id, msg, size);
 	if (rc != 0)
 		return rc;
+	/* --join after a start that found this server had lost its data
+	 * (bootstrap.h) wrote the old id here: it names the lost server, so
+	 * the replacement takes a fresh one. */
+	if (id == s->node && s->cfg.join && dir_is_empty(d->raft_fd))
+		id = 0;
 	if (id) {
 		if (lm_server_line_of(s, id) != s->node) {
 			snprintf(msg, size,
@@ -366,4 +375,86 @@ int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned
 	if (rc == 0)
 		*out = id;
 	return rc;
+}
+
+bool lm_datadir_raft_empty(const struct lm_datadir *d)
+{
+	return dir_is_empty(d->raft_fd);
+}
+
+/* ---- the peers met: raft-seen ---- */
+
+static bool seen_has(const struct lm_datadir *d, uint64_t id)
+{
+	for (unsigned i = 0; i < d->nseen; i++)
+		if (d->seen[i] == id)
+			return true;
+	return false;
+}
+
+static void seen_keep(struct lm_datadir *d, uint64_t id)
+{
+	if (!seen_has(d, id) && d->nseen < LM_DATADIR_SEEN_MAX)
+		d->seen[d->nseen++] = id;
+}
+
+/* A line that is not an id (a torn append after a crash) is skipped: the
+ * handshake that wrote it had not completed, so nothing was replicated. */
+static int read_seen(struct lm_datadir *d, char *msg, size_t size)
+{
+	char path[LM_DATADIR_PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/raft-seen", d->path);
+	int fd = openat(d->fd, "raft-seen", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ELOOP)
+			return refuse_link(path, msg, size);
+		snprintf(msg, size, "cannot read %s: %s", path, strerror(errno));
+		return LMC_EIO;
+	}
+	struct stat st;
+	FILE *f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+	if (f == NULL) {
+		close(fd);
+		snprintf(msg, size, "%s is not a regular file: remove it", path);
+		return LMC_EIO;
+	}
+	char line[64];
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *end;
+		unsigned long long v =
+		        line[0] >= '0' && line[0] <= '9' ? strtoull(line, &end, 10) : 0;
+		if (v != 0 && v <= UINT32_MAX && *end == '\n')
+			seen_keep(d, v);
+	}
+	fclose(f);
+	return 0;
+}
+
+int lm_datadir_seen_add(struct lm_datadir *d, uint64_t id, char *msg, size_t size)
+{
+	if (seen_has(d, id))
+		return 0;
+	char path[LM_DATADIR_PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/raft-seen", d->path);
+	char text[32];
+	int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)id);
+	int fd = openat(d->fd, "raft-seen",
+	                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ELOOP)
+		return refuse_link(path, msg, size);
+	struct stat st;
+	/* The directory entry too: a new file must survive a crash. */
+	bool ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	          write(fd, text, (size_t)n) == n && fsync(fd) == 0 && fsync(d->fd) == 0;
+	int err = errno;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (!ok) {
+		snprintf(msg, size, "cannot write %s: %s", path, strerror(err));
+		return LMC_EIO;
+	}
+	seen_keep(d, id);
+	return 0;
 }

@@ -3,6 +3,8 @@
  *   DATA/          0700, owned by the user running lmd
  *     lock         flock'ed for the life of the process; holds its pid
  *     node-id      this server's raft id, 0600 (written through node-id.tmp)
+ *     raft-seen    the raft ids of the peers this server ever completed a
+ *                  replication handshake with, one a line, 0600
  *     pool/        the LMDB store, rebuilt from raft at every start
  *     raft/        raft's log, snapshots and metadata
  *
@@ -17,11 +19,15 @@
 #ifndef LM_DATADIR_H
 #define LM_DATADIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct lm_server;
 
 #define LM_DATADIR_PATH_MAX 4096
+/* raft-seen ids kept in memory; past it the file still grows. */
+#define LM_DATADIR_SEEN_MAX 64
 
 struct lm_datadir {
 	const char *path; /* --data, as given; the caller's */
@@ -31,6 +37,9 @@ struct lm_datadir {
 	/* The checked subdirectories, for LMDB and raft. */
 	char pool[LM_DATADIR_PATH_MAX];
 	char raft[LM_DATADIR_PATH_MAX];
+	/* raft-seen, as read at open and appended since. */
+	uint64_t seen[LM_DATADIR_SEEN_MAX];
+	unsigned nseen;
 };
 
 /* Creates DATA (0700) if needed, checks it, locks it, and creates and
@@ -49,5 +58,15 @@ void lm_datadir_close(struct lm_datadir *d);
  * LMC_E* code with a message in msg. */
 int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned *id, char *msg,
                        size_t size);
+
+/* Whether raft/ holds nothing: this server never started raft here. */
+bool lm_datadir_raft_empty(const struct lm_datadir *d);
+
+/* Records in raft-seen, written and fsync'd before it returns, that this
+ * server met the peer of raft id id (once per id).  A peer that had once
+ * replicated with a server can so tell that server, when it comes back
+ * with an empty data directory, that it lost its data.  Returns 0 or
+ * LMC_EIO / LMC_EDENIED with a message in msg. */
+int lm_datadir_seen_add(struct lm_datadir *d, uint64_t id, char *msg, size_t size);
 
 #endif

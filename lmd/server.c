@@ -19,6 +19,7 @@
 #include "client/key.h"
 #include "client/lmc.h"
 #include "client/lockcode.h"
+#include "lmd/bootstrap.h"
 #include "lmd/datadir.h"
 #include "lmd/disk.h"
 #include "lmd/faults.h"
@@ -569,6 +570,24 @@ static void log_cluster(void *arg, const char *msg)
 	lm_log("error", "%s", msg);
 }
 
+/* Each peer met on the replication port, before raft traffic flows with it
+ * (bootstrap.h). */
+static int note_peer(void *arg, uint64_t raft_id)
+{
+	struct lm_server *s = arg;
+	char err[LM_DATADIR_PATH_MAX + 128];
+	int rc = lm_datadir_seen_add(&s->datadir, raft_id, err, sizeof err);
+	if (rc != 0)
+		lm_log("error", "%s", err);
+	return rc;
+}
+
+static void start_cluster(struct lm_server *s)
+{
+	if (lm_cluster_start(s->cluster) != 0)
+		lm_fatal("cluster: %s", lm_cluster_errmsg(s->cluster));
+}
+
 void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_config *cfg)
 {
 	memset(s, 0, sizeof *s);
@@ -600,6 +619,8 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	        .election_ms = cfg->election_ms,
 	        .heartbeat_ms = cfg->election_ms / 10 ? cfg->election_ms / 10 : 1,
 	        .log = log_cluster,
+	        .log_arg = s,
+	        .peer = note_peer,
 	};
 	for (int i = 0; i < s->license.nservers; i++)
 		cc.addresses[i] = s->raft_addresses[i];
@@ -633,9 +654,9 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("cannot listen on %s port %u: %s", cfg->listen_addr, s->port,
 		         uv_strerror(rc));
 
-	rc = lm_cluster_start(s->cluster);
-	if (rc != 0)
-		lm_fatal("cluster: %s", lm_cluster_errmsg(s->cluster));
+	/* After the client port listens: a triad member with no raft state
+	 * asks its peers there first (bootstrap.h). */
+	lm_bootstrap_start(s, start_cluster);
 
 	uv_timer_init(loop, &s->expiry_timer);
 	s->expiry_timer.data = s;
@@ -686,6 +707,7 @@ void lm_server_stop(struct lm_server *s)
 		return;
 	s->stopping = true;
 	s->ready = false;
+	lm_bootstrap_stop(s);
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->expiry_timer, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);

@@ -55,6 +55,10 @@ struct lm_server {
 	struct lm_datadir datadir; /* locked for the life of the process */
 	struct lm_pool *pool;
 	struct lm_cluster *cluster;
+	/* While a triad member with no raft state asks its peers whether it
+	 * may bootstrap (bootstrap.h); raft is not started meanwhile. */
+	struct lm_bootstrap *bootstrap;
+	bool raft_fresh; /* raft bootstrapped by this process after asking */
 	struct lm_live live;
 	bool ready; /* leader with its barrier applied */
 

@@ -418,6 +418,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	uv_read_stop(s);
 	if (!validate(hs))
 		return;
+	/* Before a byte of raft traffic either way (transport.h). */
+	if (hs->t->cfg.peer != NULL && hs->t->cfg.peer(hs->t->cfg.peer_arg, hs->peer_id) != 0) {
+		refuse(hs, "this server cannot record raft id %llu in its data directory",
+		       (unsigned long long)hs->peer_id);
+		return;
+	}
 	if (hs->outgoing) {
 		hand_over(hs);
 		return;

@@ -73,6 +73,12 @@
 
 /* Told one sentence without a newline; called on the loop. */
 typedef void (*lm_transport_log_cb)(void *arg, const char *msg);
+/* Told the raft id of a peer whose preamble passed every check, before
+ * anything else goes to it: before the answer on an accepted connection,
+ * before libraft gets a dialled one.  So whoever ever exchanged raft traffic
+ * with a peer was told its id first.  Non-zero refuses the connection.
+ * Called on the loop, at every handshake. */
+typedef int (*lm_transport_peer_cb)(void *arg, uint64_t raft_id);
 
 struct lm_transport_config {
 	/* Connections whose handshake names another identity are refused.
@@ -80,6 +86,8 @@ struct lm_transport_config {
 	uint8_t cluster_id[LM_TRANSPORT_ID_SIZE];
 	lm_transport_log_cb log; /* optional */
 	void *log_arg;
+	lm_transport_peer_cb peer; /* optional */
+	void *peer_arg;
 };
 
 /* Fills t with lmd's implementation for raft_uv_init() (the configuration
