@@ -32,6 +32,8 @@ for pid in $clients; do
 done
 kill -0 "$(cat "$TMP/lmd.pid")" 2>/dev/null || fail "lmd died: $(tail -n 40 "$TMP/lmd.log")"
 grep -q 'ERROR: AddressSanitizer\|runtime error' "$TMP/lmd.log" && fail "sanitizer report: $(grep -A 20 'ERROR\|runtime error' "$TMP/lmd.log")"
+# A request the server could not replicate is logged, not only answered.
+expect_grep 'refused before replication: out of memory' "$TMP/lmd.log"
 granted=$(cat "$TMP"/client*.json | grep -c '"granted"')
 note "$granted seats granted while every 7th allocation failed"
 [ "$granted" -gt 0 ] || fail "no client was ever granted a seat"
