@@ -19,6 +19,11 @@ for n in 1 2 3 4 5 6; do
 	eval "peer$n=\$(free_port)"
 done
 # Triad A is servers 1 to 3, triad B servers 4 to 6; 3 and 6 never run.
+# Their client ports are 1 and 2, where nothing listens: a free port picked
+# now could be taken by another test's lmd later, and lmstat would list
+# that server as a member of these triads.
+port3=1
+port6=2
 # Each third replication port is the other triad's first server's.
 PEERS_A="$peer1,$peer2,$peer4"
 PEERS_B="$peer4,$peer5,$peer1"
