@@ -23,9 +23,33 @@
 need_cmd python3
 : "${LMD:?the harness exports LMD}"
 
+# A free port below the kernel's ephemeral range: a port from that range is
+# free now but can be taken by any outgoing connection's source port while
+# a server is down, and its restart then cannot bind it.
 free_port()
 {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	python3 -c '
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+for _ in range(1000):
+    port = random.randint(10000, max(10001, low - 1))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+'
 }
 
 need_test_hooks()
