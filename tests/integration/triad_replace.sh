@@ -12,7 +12,9 @@
 need_test_hooks
 
 triad_setup 2
-TRIAD_ARGS="--heartbeat 300 --session-timeout 5000"
+# Long enough that the holder's lease (and its linger after a dead server's
+# connection closed) outlasts a replacement on a loaded machine.
+TRIAD_ARGS="--heartbeat 300 --session-timeout 15000 --reclaim-after 12000"
 for n in 1 2 3; do
 	triad_start $n
 done
