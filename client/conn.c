@@ -369,5 +369,12 @@ int lm_conn_hello(struct lm_conn *c, const struct lm_identity *id, unsigned time
 	if (rc == 0 && reply->body_case != LM__ENVELOPE__BODY_HELLO_REPLY)
 		return fail(c, LMC_EPROTO, "answered hello with %s",
 		            lm_body_name(reply->body_case));
+	if (rc == 0) {
+		const Lm__HelloReply *r = reply->hello_reply;
+		c->has_cluster_id =
+		        r->has_cluster_id && r->cluster_id.len == LM_WIRE_CLUSTER_ID_LEN;
+		if (c->has_cluster_id)
+			memcpy(c->cluster_id, r->cluster_id.data, LM_WIRE_CLUSTER_ID_LEN);
+	}
 	return rc;
 }

@@ -35,6 +35,9 @@ struct lm_conn {
 	char error[320];
 	/* From the last ErrorReply received: its "port@host" leader, or "". */
 	char leader[LM_WIRE_ADDRESS_MAX + 1];
+	/* From the HelloReply: the server's cluster id, when it said. */
+	uint8_t cluster_id[LM_WIRE_CLUSTER_ID_LEN];
+	bool has_cluster_id;
 };
 
 /* Milliseconds of a monotonic clock, for deadlines. */

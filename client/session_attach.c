@@ -60,7 +60,7 @@ void lm_session_note_leader(struct lm_session *s, const char *leader)
 	}
 }
 
-void lm_session_forget(struct lm_session *s)
+void lm_session_forget(struct lm_session *s, const char *why)
 {
 	s->has_session = false;
 	s->session_lost = true;
@@ -71,8 +71,9 @@ void lm_session_forget(struct lm_session *s)
 			continue;
 		seat->lost_told = true;
 		lm_session_event_add(s, true, seat, LMC_ENOSESSION,
-		                     "the license server no longer knows the session: its seats "
-		                     "went back to the pool; checking them out again");
+		                     why ? why
+		                         : "the license server no longer knows the session: its "
+		                           "seats went back to the pool; checking them out again");
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -81,6 +82,13 @@ void lm_session_forget(struct lm_session *s)
  * when the server has expired ours). */
 static int open_session(struct lm_session *s, int64_t cap)
 {
+	if (s->has_session && s->has_cluster_id && s->conn.has_cluster_id &&
+	    memcmp(s->cluster_id, s->conn.cluster_id, sizeof s->cluster_id) != 0)
+		/* Not even worth asking: that cluster never knew the session,
+		 * and the seats it held are in nobody's pool now. */
+		lm_session_forget(s, "the license servers now belong to another cluster (their "
+		                     "data was re-created): the session's seats are gone; "
+		                     "checking them out again");
 	bool resuming = s->has_session;
 	Lm__Envelope e, *reply;
 	Lm__SessionOpen so;
@@ -103,7 +111,7 @@ static int open_session(struct lm_session *s, int64_t cap)
 	if (rc == LMC_ENOSESSION && resuming) {
 		/* Expired: the seats went back to the pool.  A new session
 		 * follows, and with it the regain of every seat. */
-		lm_session_forget(s);
+		lm_session_forget(s, NULL);
 		return open_session(s, cap);
 	}
 	bool bad_reply = rc == 0 && reply->body_case != LM__ENVELOPE__BODY_SESSION_REPLY;
@@ -122,10 +130,13 @@ static int open_session(struct lm_session *s, int64_t cap)
 	bool resumed = resuming && r->has_resumed && r->resumed && r->session_id == s->session_id;
 	if (!resumed) {
 		if (resuming)
-			lm_session_forget(s);
+			lm_session_forget(s, NULL);
 		s->session_id = r->session_id;
 		memcpy(s->secret, r->secret.data, LM_SESSION_SECRET_LEN);
 	}
+	s->has_cluster_id = r->has_cluster_id && r->cluster_id.len == LM_WIRE_CLUSTER_ID_LEN;
+	if (s->has_cluster_id)
+		memcpy(s->cluster_id, r->cluster_id.data, LM_WIRE_CLUSTER_ID_LEN);
 	s->has_session = true;
 	lm_session_lease_terms(s, r);
 	lm_session_lease_confirm(s, sent_at);

@@ -130,6 +130,10 @@ struct lm_session {
 	bool has_session;
 	uint64_t session_id;
 	uint8_t secret[LM_SESSION_SECRET_LEN];
+	/* The cluster that granted the session (SessionReply.cluster_id),
+	 * when the server said. */
+	uint8_t cluster_id[LM_WIRE_CLUSTER_ID_LEN];
+	bool has_cluster_id;
 	bool session_lost; /* the next new session regains every seat */
 	struct request *inflight;
 	uint64_t next_request_id;
@@ -198,9 +202,10 @@ void lm_session_deliver_locked(struct lm_session *s, struct request *r, int code
  * shrinks to the linger (session_lease.c). */
 void lm_session_drop_connection(struct lm_session *s, bool announced);
 /* The server no longer knows the session: its seats went back to the pool.
- * They are reported lost (those not told yet) and regained at the next
- * attach. */
-void lm_session_forget(struct lm_session *s);
+ * They are reported lost (those not told yet, with why, or a sentence
+ * saying the server forgot the session when why is NULL) and regained at
+ * the next attach. */
+void lm_session_forget(struct lm_session *s, const char *why);
 void lm_session_note_leader(struct lm_session *s, const char *leader);
 void lm_session_attach_round(struct lm_session *s, int64_t cap);
 

@@ -287,7 +287,7 @@ static bool on_frame(struct lm_session *s, const Lm__Envelope *e)
 			return false;
 		}
 		if (er->code == LMC_ENOSESSION) {
-			lm_session_forget(s);
+			lm_session_forget(s, NULL);
 			lm_session_drop_connection(s, true);
 			return false;
 		}

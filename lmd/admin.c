@@ -162,6 +162,11 @@ void lm_client_on_status(struct lm_client *c, const Lm__Envelope *env)
 			ss->pristine = lm_bootstrap_pristine(s);
 			ss->n_seen_raft_ids = s->datadir.nseen;
 			ss->seen_raft_ids = s->datadir.seen;
+			if (s->has_cluster_id) {
+				ss->has_cluster_id = 1;
+				ss->cluster_id.data = s->cluster_id;
+				ss->cluster_id.len = sizeof s->cluster_id;
+			}
 			/* The digest is of the pool as applied up to applied_index:
 			 * both are read in this same loop turn, with no apply in
 			 * between. */

@@ -488,8 +488,10 @@ int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cl
 	struct lm_transport_config tc = {.log = cfg->log,
 	                                 .log_arg = cfg->log_arg,
 	                                 .peer = cfg->peer,
-	                                 .peer_arg = cfg->log_arg};
-	memcpy(tc.cluster_id, cfg->cluster_id, sizeof tc.cluster_id);
+	                                 .peer_arg = cfg->log_arg,
+	                                 .cluster_id = cfg->cluster_id,
+	                                 .cluster_id_arg = cfg->log_arg};
+	memcpy(tc.config_id, cfg->config_id, sizeof tc.config_id);
 	if (lm_transport_init(&c->transport, loop, &tc) != 0) {
 		snprintf(err, errsize, "raft transport: out of memory");
 		rv = RAFT_NOMEM;

@@ -14,7 +14,8 @@
  * Security: the raft port speaks lmd's own transport (transport.h), not
  * libraft's stock one.  Before libraft sees a connection, its fixed-size
  * handshake is checked (magic, version, a raft id in range, a bounded,
- * printable IPV4:PORT address) and must name this cluster's identity
+ * printable IPV4:PORT address) and must name this cluster's configuration
+ * identity (cfg.config_id) and, once both sides know it, its cluster id
  * (cfg.cluster_id), in both directions; handshakes are bounded in time, in
  * bytes and in number, and every refusal is logged.  So hostile bytes never
  * reach libraft's handshake parser, and two clusters cannot join by mistake.
@@ -104,11 +105,14 @@ struct lm_cluster_config {
 	 * the cluster: a node that lost its data directory must come back
 	 * under a new id with join set. */
 	bool join;
-	/* Who the cluster is: the raft port refuses connections from any
-	 * server whose handshake names another identity.  All nodes of one
-	 * cluster must have the same; where it comes from is the caller's
-	 * business. */
-	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
+	/* What the cluster is configured to be: the raft port refuses
+	 * connections from any server whose handshake names another
+	 * configuration identity.  All nodes of one cluster must have the
+	 * same; where it comes from is the caller's business. */
+	uint8_t config_id[LM_CLUSTER_ID_SIZE];
+	/* Optional: the cluster id, once known (transport.h); a server whose
+	 * handshake names another one is refused.  Called with log_arg. */
+	bool (*cluster_id)(void *arg, uint8_t id[LM_CLUSTER_ID_SIZE]);
 	/* Optional: told one sentence ("replication peer 10.0.0.7:51234
 	 * refused: ...") for each connection the raft port refuses; called on
 	 * the loop. */

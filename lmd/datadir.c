@@ -4,6 +4,7 @@
 #include "lmd/datadir.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -257,31 +258,47 @@ void lm_datadir_close(struct lm_datadir *d)
  * names the line, and the leader swaps it for the old one (lmreplace).  The
  * id is kept in DATA/node-id so that restarts use it. */
 
-/* 0 with *id = 0 when there is no node-id yet. */
-static int read_node_id(struct lm_datadir *d, unsigned *id, char *msg, size_t size)
+/* Reads DATA/name, a small regular file, into text (NUL-terminated):
+ * 0 with *n = -1 when there is no such file, 0 with *n the length read
+ * (0 when it cannot be read), or a refusal in msg. */
+static int read_small_file(struct lm_datadir *d, const char *name, char *text, size_t tsize,
+                           ssize_t *n, char *msg, size_t size)
 {
-	*id = 0;
-	int fd = openat(d->fd, "node-id", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	*n = -1;
+	int fd = openat(d->fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		char path[LM_DATADIR_PATH_MAX + 16];
-		snprintf(path, sizeof path, "%s/node-id", d->path);
+		char path[LM_DATADIR_PATH_MAX + 64];
+		snprintf(path, sizeof path, "%s/%s", d->path, name);
 		if (errno == ELOOP)
 			return refuse_link(path, msg, size);
 		snprintf(msg, size, "cannot read %s: %s", path, strerror(errno));
 		return LMC_EIO;
 	}
 	struct stat st;
-	char text[32];
-	ssize_t n = -1;
+	ssize_t got = -1;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		n = read(fd, text, sizeof text - 1);
+		got = read(fd, text, tsize - 1);
 	close(fd);
+	/* Present but unreadable reads as empty: the caller's parse refuses it. */
+	*n = got > 0 ? got : 0;
+	text[*n] = '\0';
+	return 0;
+}
+
+/* 0 with *id = 0 when there is no node-id yet. */
+static int read_node_id(struct lm_datadir *d, unsigned *id, char *msg, size_t size)
+{
+	char text[32];
+	ssize_t n;
+	*id = 0;
+	int rc = read_small_file(d, "node-id", text, sizeof text, &n, msg, size);
+	if (rc != 0 || n < 0)
+		return rc;
 	unsigned long v = 0;
 	char *end = text;
 	if (n > 0) {
-		text[n] = '\0';
 		if (text[0] >= '0' && text[0] <= '9')
 			v = strtoul(text, &end, 10);
 		while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
@@ -298,27 +315,35 @@ static int read_node_id(struct lm_datadir *d, unsigned *id, char *msg, size_t si
 	return 0;
 }
 
-/* Through node-id.tmp and a rename, so that a crash leaves the old id or
+/* Through NAME.tmp and a rename, so that a crash leaves the old content or
  * the new one.  The temporary name is removed first and created with
  * O_EXCL | O_NOFOLLOW: a link planted there is removed, never written
  * through. */
+static int write_small_file(struct lm_datadir *d, const char *name, const char *text, size_t n,
+                            char *msg, size_t size)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	int fd = -1;
+	bool ok = (unlinkat(d->fd, tmp, 0) == 0 || errno == ENOENT) &&
+	          (fd = openat(d->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	                       0600)) >= 0 &&
+	          write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	ok = ok && renameat(d->fd, tmp, d->fd, name) == 0 && fsync(d->fd) == 0;
+	if (!ok) {
+		snprintf(msg, size, "cannot write %s/%s: %s", d->path, name, strerror(errno));
+		return LMC_EIO;
+	}
+	return 0;
+}
+
 static int write_node_id(struct lm_datadir *d, unsigned id, char *msg, size_t size)
 {
 	char text[32];
 	int n = snprintf(text, sizeof text, "%u\n", id);
-	int fd = -1;
-	bool ok = (unlinkat(d->fd, "node-id.tmp", 0) == 0 || errno == ENOENT) &&
-	          (fd = openat(d->fd, "node-id.tmp",
-	                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0 &&
-	          write(fd, text, (size_t)n) == n && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	ok = ok && renameat(d->fd, "node-id.tmp", d->fd, "node-id") == 0 && fsync(d->fd) == 0;
-	if (!ok) {
-		snprintf(msg, size, "cannot write %s/node-id: %s", d->path, strerror(errno));
-		return LMC_EIO;
-	}
-	return 0;
+	return write_small_file(d, "node-id", text, (size_t)n, msg, size);
 }
 
 int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned *out, char *msg,
@@ -457,4 +482,46 @@ int lm_datadir_seen_add(struct lm_datadir *d, uint64_t id, char *msg, size_t siz
 	}
 	seen_keep(d, id);
 	return 0;
+}
+
+/* ---- cluster-id ---- */
+
+int lm_datadir_cluster_id(struct lm_datadir *d, uint8_t id[LM_DATADIR_CLUSTER_ID_SIZE], bool *known,
+                          char *msg, size_t size)
+{
+	char text[2 * LM_DATADIR_CLUSTER_ID_SIZE + 8];
+	ssize_t n;
+	*known = false;
+	int rc = read_small_file(d, "cluster-id", text, sizeof text, &n, msg, size);
+	if (rc != 0 || n < 0)
+		return rc;
+	bool ok = n == 2 * LM_DATADIR_CLUSTER_ID_SIZE + 1 && text[n - 1] == '\n';
+	for (int i = 0; ok && i < LM_DATADIR_CLUSTER_ID_SIZE; i++) {
+		unsigned byte;
+		ok = isxdigit((unsigned char)text[2 * i]) &&
+		     isxdigit((unsigned char)text[2 * i + 1]) &&
+		     sscanf(text + 2 * i, "%2x", &byte) == 1;
+		id[i] = (uint8_t)byte;
+	}
+	if (!ok) {
+		snprintf(msg, size,
+		         "%s/cluster-id: not a cluster id (32 hex digits); it was damaged: "
+		         "remove the data directory and start with --join to replace this "
+		         "server",
+		         d->path);
+		return LMC_EINVAL;
+	}
+	*known = true;
+	return 0;
+}
+
+int lm_datadir_set_cluster_id(struct lm_datadir *d, const uint8_t id[LM_DATADIR_CLUSTER_ID_SIZE],
+                              char *msg, size_t size)
+{
+	char text[2 * LM_DATADIR_CLUSTER_ID_SIZE + 2];
+	for (int i = 0; i < LM_DATADIR_CLUSTER_ID_SIZE; i++)
+		snprintf(text + 2 * i, 3, "%02x", id[i]);
+	text[2 * LM_DATADIR_CLUSTER_ID_SIZE] = '\n';
+	return write_small_file(d, "cluster-id", text, 2 * LM_DATADIR_CLUSTER_ID_SIZE + 1, msg,
+	                        size);
 }

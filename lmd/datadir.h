@@ -5,6 +5,8 @@
  *     node-id      this server's raft id, 0600 (written through node-id.tmp)
  *     raft-seen    the raft ids of the peers this server ever completed a
  *                  replication handshake with, one a line, 0600
+ *     cluster-id   the identity of the cluster this server belongs to, 32
+ *                  hex digits, 0600, written once it applied it (lmd/pool.h)
  *     pool/        the LMDB store, rebuilt from raft at every start
  *     raft/        raft's log, snapshots and metadata
  *
@@ -68,5 +70,16 @@ bool lm_datadir_raft_empty(const struct lm_datadir *d);
  * with an empty data directory, that it lost its data.  Returns 0 or
  * LMC_EIO / LMC_EDENIED with a message in msg. */
 int lm_datadir_seen_add(struct lm_datadir *d, uint64_t id, char *msg, size_t size);
+
+/* DATA/cluster-id.  Read at start, so that the replication port refuses a
+ * server of another cluster before raft replays anything; written (and
+ * fsync'd) when this server first applies the cluster's SetClusterId or a
+ * snapshot holding it.  *known is false when there is no file.  Return 0,
+ * or a negative LMC_E* code with a message in msg. */
+#define LM_DATADIR_CLUSTER_ID_SIZE 16
+int lm_datadir_cluster_id(struct lm_datadir *d, uint8_t id[LM_DATADIR_CLUSTER_ID_SIZE], bool *known,
+                          char *msg, size_t size);
+int lm_datadir_set_cluster_id(struct lm_datadir *d, const uint8_t id[LM_DATADIR_CLUSTER_ID_SIZE],
+                              char *msg, size_t size);
 
 #endif

@@ -4,7 +4,8 @@
  * and their record formats:
  *
  *   pool_record.c    keys; the records of the meta, sessions, handles and
- *                    usage tables, and how a handle charges its pool
+ *                    usage tables, and how a handle charges its pool;
+ *                    SetClusterId
  *   pool_license.c   SetLicense: the lines and features tables, and what a
  *                    pool issues on a day
  *   pool_seats.c     OpenSession, CloseSession, Checkout, Checkin and
@@ -68,6 +69,8 @@ static int dispatch(struct lm_pool *p, const Lmcmd__Command *cmd, struct lm_pool
 		return lm_pool_do_close_session(p, cmd->close_session, res);
 	case LMCMD__COMMAND__BODY_REMOVE_HANDLE:
 		return lm_pool_do_remove_handle(p, cmd->remove_handle, res);
+	case LMCMD__COMMAND__BODY_SET_CLUSTER_ID:
+		return lm_pool_do_set_cluster_id(p, cmd->set_cluster_id, res);
 	default: break;
 	}
 	return LMC_EPROTO;

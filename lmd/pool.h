@@ -12,7 +12,8 @@
  *   - sessions: id, secret digest, the client's identity, when opened, and
  *     the last request id with its result (idempotent retries);
  *   - handles: which session holds how many seats of which feature, under
- *     which license line, since when.
+ *     which license line, since when;
+ *   - the cluster's identity, chosen once by the first leader.
  * Volatile things (connections, last heartbeat times, wait queues) are the
  * leader's business, not the pool's.
  *
@@ -88,6 +89,11 @@ int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t l
 int lm_pool_digest(struct lm_pool *p, uint8_t digest[32]);
 
 /* ---- Read-only queries (for the server: replies, lmstat, expiry) ---- */
+
+/* The cluster's identity (lmcmd.SetClusterId): 16 random bytes, never all
+ * zero.  *known is false until the first SetClusterId is applied. */
+#define LM_POOL_CLUSTER_ID_SIZE 16
+int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], bool *known);
 
 /* The signed line with index i of the license set: canonical text and
  * signature, copied out.  LMC_ENOFEATURE when there is no such line. */

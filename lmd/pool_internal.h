@@ -9,7 +9,8 @@
  * format version: the store is emptied at every open and only ever read by
  * the binary that wrote it.
  *
- *   meta        "applied_index" -> u64;  "next_handle" -> u64 (absent: 1)
+ *   meta        "applied_index" -> u64;  "next_handle" -> u64 (absent: 1);
+ *               "cluster_id" -> 16 bytes (absent until SetClusterId)
  *   lines       u32 index -> u8 siglen (0 or 64), signature, canonical text
  *   features    feature name -> u16 npools, then per pool, by version:
  *                 vkey[16], str8 version, u32 nlines,
@@ -59,6 +60,7 @@
 /* The names of the meta table's records. */
 #define LM_POOL_KEY_APPLIED     "applied_index"
 #define LM_POOL_KEY_NEXT_HANDLE "next_handle"
+#define LM_POOL_KEY_CLUSTER_ID  "cluster_id" /* LM_POOL_CLUSTER_ID_SIZE bytes */
 
 struct lm_pool {
 	struct lm_store *store;
@@ -241,6 +243,11 @@ size_t lm_pool_key(uint8_t out[LM_POOL_KEY_MAX], const char *feature,
                    const uint8_t vkey[LM_POOL_VKEY_LEN]);
 int lm_pool_meta_get(struct lm_pool *p, const char *name, uint64_t dflt, uint64_t *out);
 int lm_pool_meta_put(struct lm_pool *p, const char *name, uint64_t value);
+/* The cluster id record, inside the caller's transaction: *known false when
+ * there is none yet. */
+int lm_pool_cluster_id_get(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], bool *known);
+int lm_pool_cluster_id_put(struct lm_pool *p, const uint8_t id[LM_POOL_CLUSTER_ID_SIZE]);
+bool lm_pool_cluster_id_valid(const uint8_t *id, size_t len);
 int lm_pool_session_decode(uint64_t id, struct lm_val v, struct lm_pool_session_rec *s);
 int lm_pool_session_load(struct lm_pool *p, uint64_t id, struct lm_pool_session_rec *s,
                          bool *found);
@@ -298,6 +305,8 @@ int lm_pool_do_close_session(struct lm_pool *p, const Lmcmd__CloseSession *m,
 int lm_pool_do_checkout(struct lm_pool *p, int64_t now, const Lmcmd__Checkout *m,
                         struct lm_pool_result *res);
 int lm_pool_do_checkin(struct lm_pool *p, const Lmcmd__Checkin *m, struct lm_pool_result *res);
+int lm_pool_do_set_cluster_id(struct lm_pool *p, const Lmcmd__SetClusterId *m,
+                              struct lm_pool_result *res);
 int lm_pool_do_remove_handle(struct lm_pool *p, const Lmcmd__RemoveHandle *m,
                              struct lm_pool_result *res);
 

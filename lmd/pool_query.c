@@ -13,6 +13,16 @@
 /* Queries read in a transaction of their own (or through the open one);
  * the callbacks they make may call other queries but not apply. */
 
+int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], bool *known)
+{
+	int rc = lm_store_read_begin(p->store);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	rc = lm_pool_cluster_id_get(p, id, known);
+	lm_store_read_end(p->store);
+	return rc;
+}
+
 int lm_pool_line(struct lm_pool *p, uint32_t i, char *text, size_t size, uint8_t sig[LM_SIG_LEN])
 {
 	uint8_t key[4];

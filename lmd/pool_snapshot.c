@@ -180,6 +180,8 @@ int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len)
 {
 	struct snap sn = {.out.base.append = outbuf_append};
 	Lmcmd__PoolSnapshot head = LMCMD__POOL_SNAPSHOT__INIT;
+	uint8_t cluster_id[LM_POOL_CLUSTER_ID_SIZE];
+	bool has_cluster_id = false;
 	uint64_t next_handle;
 	int rc;
 
@@ -189,11 +191,15 @@ int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len)
 	if (rc)
 		return lm_pool_store_failed(p, rc);
 	rc = lm_pool_meta_get(p, LM_POOL_KEY_NEXT_HANDLE, 1, &next_handle);
+	if (!rc)
+		rc = lm_pool_cluster_id_get(p, cluster_id, &has_cluster_id);
 	if (!rc) {
 		head.has_format = 1;
 		head.format = SNAPSHOT_FORMAT;
 		head.has_next_handle = 1;
 		head.next_handle = next_handle;
+		head.has_cluster_id = has_cluster_id;
+		head.cluster_id = bin(cluster_id, sizeof cluster_id);
 		snap_emit(&sn, &head);
 		rc = lm_store_scan(p->store, LM_DB_LINES, NULL, 0, snap_line, &sn);
 	}
@@ -324,7 +330,9 @@ int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t l
 		goto out;
 	}
 	if (!snap->has_next_handle || snap->next_handle == 0 ||
-	    snap->n_lines > LM_LICENSE_LINES_MAX || snap->n_sessions > LM_POOL_SESSIONS_MAX) {
+	    snap->n_lines > LM_LICENSE_LINES_MAX || snap->n_sessions > LM_POOL_SESSIONS_MAX ||
+	    (snap->has_cluster_id &&
+	     !lm_pool_cluster_id_valid(snap->cluster_id.data, snap->cluster_id.len))) {
 		rc = bad_snapshot("counters out of range");
 		goto out;
 	}
@@ -361,6 +369,8 @@ int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t l
 	 * moved, so that a restored empty pool is the same as a new one. */
 	if (!rc && snap->next_handle > 1)
 		rc = lm_pool_meta_put(p, LM_POOL_KEY_NEXT_HANDLE, snap->next_handle);
+	if (!rc && snap->has_cluster_id)
+		rc = lm_pool_cluster_id_put(p, snap->cluster_id.data);
 	if (!rc)
 		rc = lm_pool_meta_put(p, LM_POOL_KEY_APPLIED, index);
 	if (rc) {

@@ -64,6 +64,11 @@ static void reply_session(struct lm_client *c, uint64_t request_id, uint64_t id,
 		r.secret.data = (uint8_t *)secret;
 		r.secret.len = LM_SESSION_SECRET_LEN;
 	}
+	if (s->has_cluster_id) {
+		r.has_cluster_id = 1;
+		r.cluster_id.data = s->cluster_id;
+		r.cluster_id.len = sizeof s->cluster_id;
+	}
 	e.body_case = LM__ENVELOPE__BODY_SESSION_REPLY;
 	e.session_reply = &r;
 	lm_client_send(c, &e, false);
@@ -187,6 +192,11 @@ void lm_client_on_hello(struct lm_client *c, const Lm__Envelope *env)
 	r.server_version = LM_SERVER_VERSION;
 	r.has_frame_max = 1;
 	r.frame_max = LM_FRAME_MAX;
+	if (c->s->has_cluster_id) {
+		r.has_cluster_id = 1;
+		r.cluster_id.data = c->s->cluster_id;
+		r.cluster_id.len = sizeof c->s->cluster_id;
+	}
 	e.body_case = LM__ENVELOPE__BODY_HELLO_REPLY;
 	e.hello_reply = &r;
 	lm_client_send(c, &e, false);
@@ -204,6 +214,16 @@ void lm_client_on_session_open(struct lm_client *c, const Lm__Envelope *env)
 	const Lm__SessionOpen *o = env->session_open;
 	if (!s->ready) {
 		lm_client_send_not_serving(c, env->request_id);
+		return;
+	}
+	/* Every SessionReply names the cluster (a client resumes a session
+	 * only with the cluster that granted it): a new cluster's first
+	 * leader answers once its cluster id is applied, a moment later. */
+	if (!s->has_cluster_id) {
+		lm_client_send_error(c, env->request_id, LMC_ENOQUORUM,
+		                     "the cluster is naming itself (its first start): retry in a "
+		                     "moment",
+		                     false);
 		return;
 	}
 	if (o->has_session_id) {

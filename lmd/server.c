@@ -5,6 +5,7 @@
 #include "lmd/server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "client/date.h"
 #include "client/key.h"
@@ -149,6 +152,117 @@ unsigned lm_server_line_of(const struct lm_server *s, unsigned raft_id)
 
 /* ---- the cluster and the pool ---- */
 
+/* ---- the cluster id ---- */
+
+_Static_assert(LM_POOL_CLUSTER_ID_SIZE == LM_CLUSTER_ID_SIZE &&
+                       LM_POOL_CLUSTER_ID_SIZE == LM_DATADIR_CLUSTER_ID_SIZE,
+               "one size of cluster id");
+
+static void format_cluster_id(const uint8_t id[LM_POOL_CLUSTER_ID_SIZE], char *out)
+{
+	for (int i = 0; i < LM_POOL_CLUSTER_ID_SIZE; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* Once the pool holds the cluster id (its SetClusterId or a snapshot was
+ * applied), it is kept in DATA/cluster-id, so that after a restart the
+ * replication port knows it before raft replays anything.  A file that
+ * names another id than the log means the directory mixes two clusters'
+ * data: nothing this server could serve from it is trustworthy. */
+static void learn_cluster_id(struct lm_server *s)
+{
+	uint8_t id[LM_POOL_CLUSTER_ID_SIZE];
+	char text[2 * LM_POOL_CLUSTER_ID_SIZE + 1], err[LM_DATADIR_PATH_MAX + 128];
+	bool known;
+
+	if (s->pool_has_cluster_id)
+		return;
+	if (lm_pool_cluster_id(s->pool, id, &known) != 0)
+		lm_fatal("cannot read the cluster id from the pool");
+	if (!known)
+		return;
+	s->pool_has_cluster_id = true;
+	format_cluster_id(id, text);
+	if (s->has_cluster_id) {
+		if (memcmp(id, s->cluster_id, sizeof id) != 0) {
+			char file[sizeof text];
+			format_cluster_id(s->cluster_id, file);
+			lm_fatal("%s/cluster-id names cluster %s, but the raft log is of cluster "
+			         "%s: the data directory mixes two clusters' files; remove it and "
+			         "start this server with --join, then run `lmutil lmreplace`",
+			         s->cfg.data_dir, file, text);
+		}
+		return;
+	}
+	if (lm_datadir_set_cluster_id(&s->datadir, id, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	memcpy(s->cluster_id, id, sizeof id);
+	s->has_cluster_id = true;
+	lm_log("cluster", "cluster id %s", text);
+}
+
+/* For the replication port (cluster.h). */
+static bool known_cluster_id(void *arg, uint8_t id[LM_CLUSTER_ID_SIZE])
+{
+	const struct lm_server *s = arg;
+	if (s->has_cluster_id)
+		memcpy(id, s->cluster_id, LM_CLUSTER_ID_SIZE);
+	return s->has_cluster_id;
+}
+
+static void cluster_id_done(void *arg, int status, struct lm_pool_result *res)
+{
+	struct lm_server *s = arg;
+	(void)res;
+	s->cluster_id_proposed = false;
+	if (status != 0)
+		lm_log("error", "could not commit the cluster id (status %d); will retry", status);
+}
+
+/* The first leader of a cluster names it; a leader of a cluster whose
+ * pool has an id (the usual case) does nothing.  Two leaders racing both
+ * propose; the first applied stays.  Until it is applied the leader opens
+ * no session (requests.c), and the expiry sweep proposes again after a
+ * failure. */
+static void propose_cluster_id(struct lm_server *s)
+{
+	uint8_t id[LM_POOL_CLUSTER_ID_SIZE] = {0}, buf[64];
+	bool known, zero = true;
+
+	if (s->cluster_id_proposed || lm_pool_cluster_id(s->pool, id, &known) != 0 || known)
+		return;
+	/* One that DATA/cluster-id names stays (the pool cannot lack it,
+	 * unless someone cut the log: then the file is the better witness). */
+	if (s->has_cluster_id) {
+		memcpy(id, s->cluster_id, sizeof id);
+		zero = false;
+	}
+	while (zero) {
+		if (RAND_bytes(id, sizeof id) != 1) {
+			lm_log("error", "no random numbers for a cluster id");
+			return;
+		}
+		for (size_t i = 0; i < sizeof id; i++)
+			zero = zero && id[i] == 0;
+	}
+	Lmcmd__SetClusterId set = LMCMD__SET_CLUSTER_ID__INIT;
+	set.has_id = 1;
+	set.id.data = id;
+	set.id.len = sizeof id;
+	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
+	cmd.has_time_us = 1;
+	cmd.time_us = lm_server_now_us();
+	cmd.body_case = LMCMD__COMMAND__BODY_SET_CLUSTER_ID;
+	cmd.set_cluster_id = &set;
+	size_t size = lmcmd__command__get_packed_size(&cmd);
+	assert(size <= sizeof buf);
+	lmcmd__command__pack(&cmd, buf);
+	int rc = lm_server_propose(s, buf, size, cluster_id_done, s);
+	if (rc != 0)
+		lm_log("error", "cannot propose the cluster id: %s; will retry", lmc_strerror(rc));
+	s->cluster_id_proposed = rc == 0;
+}
+
 static int fsm_apply(void *data, uint64_t index, const void *cmd, size_t len, void **result)
 {
 	struct lm_server *s = data;
@@ -157,6 +271,8 @@ static int fsm_apply(void *data, uint64_t index, const void *cmd, size_t len, vo
 		lm_fatal("out of memory applying entry %llu", (unsigned long long)index);
 	int rc = lm_pool_apply(s->pool, index, cmd, len, res);
 	s->license_check_due = true;
+	if (rc == 0)
+		learn_cluster_id(s);
 	if (rc == LMC_EPROTO)
 		lm_fatal("raft entry %llu is not a valid command: the log is corrupt",
 		         (unsigned long long)index);
@@ -177,7 +293,12 @@ static int fsm_restore(void *data, uint64_t index, const void *buf, size_t len)
 {
 	struct lm_server *s = data;
 	s->license_check_due = true;
-	return lm_pool_restore(s->pool, index, buf, len);
+	int rc = lm_pool_restore(s->pool, index, buf, len);
+	if (rc == 0) {
+		s->pool_has_cluster_id = false;
+		learn_cluster_id(s);
+	}
+	return rc;
 }
 
 static struct lm_cluster_fsm fsm = {
@@ -394,6 +515,7 @@ static void on_cluster_change(void *arg, bool ready)
 		       "serving clients on port %u (%zu sessions, each given %u ms of "
 		       "grace)",
 		       s->port, s->live.count, s->cfg.timeout_ms);
+		propose_cluster_id(s);
 		adopt_license(s);
 	} else {
 		lm_log("follower", "no longer leader: closing client connections so that "
@@ -475,6 +597,8 @@ static void on_expiry_timer(uv_timer_t *t)
 	lm_client_sweep(s);
 	if (!s->ready)
 		return;
+	if (!s->has_cluster_id)
+		propose_cluster_id(s);
 	uint64_t now = uv_now(s->loop);
 	for (size_t i = 0; i < s->live.capacity && s->expiring < EXPIRIES_IN_FLIGHT_MAX; i++) {
 		struct lm_live_session *ls = &s->live.slots[i];
@@ -539,14 +663,14 @@ static unsigned connections_max(const struct lm_config *cfg)
 	return max;
 }
 
-/* The cluster's identity on the replication port, derived from the license
- * for now (a random one made at bootstrap will replace it): the first 16
- * bytes of the SHA-256 of the vendor name and the SERVER lines' hosts and
- * ports, in order.  Two triads with different licenses then refuse each
- * other instead of replicating into each other after a mistyped peer port.
+/* The configuration identity on the replication port (transport.h),
+ * derived from the license: the first 16 bytes of the SHA-256 of the vendor
+ * name and the SERVER lines' hosts and ports, in order.  Two triads with
+ * different licenses then refuse each other instead of replicating into
+ * each other after a mistyped peer port.
  * The lock codes stay out: rehosting a dead server gives its line a new one
  * (triad_replace.sh), and the newcomer must still be of the cluster. */
-static void cluster_identity(const struct lm_license_file *f, uint8_t id[LM_CLUSTER_ID_SIZE])
+static void config_identity(const struct lm_license_file *f, uint8_t id[LM_CLUSTER_ID_SIZE])
 {
 	char text[3 * (LM_HOST_MAX + 16) + LM_NAME_MAX + 16];
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -558,7 +682,7 @@ static void cluster_identity(const struct lm_license_file *f, uint8_t id[LM_CLUS
 		                      f->servers[i].host, f->servers[i].port);
 	if (n >= sizeof text || EVP_Digest(text, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen < LM_CLUSTER_ID_SIZE)
-		lm_fatal("cannot compute the cluster identity");
+		lm_fatal("cannot compute the configuration identity");
 	memcpy(id, md, LM_CLUSTER_ID_SIZE);
 }
 
@@ -607,6 +731,9 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("%s: %s", s->datadir.pool, err);
 	if (lm_datadir_node_id(&s->datadir, s, &s->raft_id, err, sizeof err) != 0)
 		lm_fatal("%s", err);
+	if (lm_datadir_cluster_id(&s->datadir, s->cluster_id, &s->has_cluster_id, err,
+	                          sizeof err) != 0)
+		lm_fatal("%s", err);
 
 	struct lm_cluster_config cc = {
 	        .id = s->raft_id,
@@ -624,7 +751,8 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	};
 	for (int i = 0; i < s->license.nservers; i++)
 		cc.addresses[i] = s->raft_addresses[i];
-	cluster_identity(&s->license, cc.cluster_id);
+	config_identity(&s->license, cc.config_id);
+	cc.cluster_id = known_cluster_id;
 	fsm.data = s;
 	if (lm_cluster_init(&s->cluster, loop, &cc, &fsm, err, sizeof err) != 0)
 		lm_fatal("cluster: %s", err);

@@ -38,15 +38,18 @@
  * a sentence of its own. */
 static const uint8_t stock_magic[8] = {1, 0, 0, 0, 0, 0, 0, 0};
 
-#define ADDRESS_OFFSET 40
-#define ADDRESS_FIELD  64
-#define TICK_MS        (LM_TRANSPORT_HANDSHAKE_MS / 4)
-#define LOG_WINDOW_MS  60000
+#define ADDRESS_OFFSET    40
+#define ADDRESS_FIELD     64
+#define CLUSTER_ID_OFFSET 104
+#define TICK_MS           (LM_TRANSPORT_HANDSHAKE_MS / 4)
+#define LOG_WINDOW_MS     60000
 /* raft's stock listener has a backlog of 1: a burst of connections would
  * then make the kernel drop a real peer's. */
 #define LISTEN_BACKLOG 64
 
-_Static_assert(ADDRESS_OFFSET + ADDRESS_FIELD == LM_TRANSPORT_PREAMBLE, "preamble layout");
+_Static_assert(ADDRESS_OFFSET + ADDRESS_FIELD == CLUSTER_ID_OFFSET, "preamble layout");
+_Static_assert(CLUSTER_ID_OFFSET + LM_TRANSPORT_ID_SIZE == LM_TRANSPORT_PREAMBLE,
+               "preamble layout");
 _Static_assert(LM_TRANSPORT_ADDRESS_MAX < ADDRESS_FIELD, "the address field keeps a zero");
 
 enum hs_state {
@@ -106,7 +109,7 @@ struct transport {
 	/* The log's budget (see log_refusal). */
 	uint64_t window_start, last_ms;
 	unsigned logged, unlogged;
-	char last_why[240];
+	char last_why[400];
 };
 
 static void put_le(uint8_t *p, uint64_t v, unsigned n)
@@ -293,6 +296,25 @@ static struct handshake *hs_new(struct transport *t, bool outgoing)
 	return hs;
 }
 
+static bool known_cluster_id(struct transport *t, uint8_t id[LM_TRANSPORT_ID_SIZE])
+{
+	return t->cfg.cluster_id && t->cfg.cluster_id(t->cfg.cluster_id_arg, id);
+}
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+static void hex(const uint8_t *id, char out[2 * LM_TRANSPORT_ID_SIZE + 1])
+{
+	for (int i = 0; i < LM_TRANSPORT_ID_SIZE; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
 static void encode(struct transport *t, uint8_t *p)
 {
 	size_t n = strlen(t->address);
@@ -301,9 +323,11 @@ static void encode(struct transport *t, uint8_t *p)
 	memcpy(p, MAGIC, 8);
 	put_le(p + 8, LM_TRANSPORT_VERSION, 2);
 	put_le(p + 10, n, 2);
-	memcpy(p + 16, t->cfg.cluster_id, LM_TRANSPORT_ID_SIZE);
+	memcpy(p + 16, t->cfg.config_id, LM_TRANSPORT_ID_SIZE);
 	put_le(p + 32, t->id, 8);
 	memcpy(p + ADDRESS_OFFSET, t->address, n);
+	if (!known_cluster_id(t, p + CLUSTER_ID_OFFSET))
+		memset(p + CLUSTER_ID_OFFSET, 0, LM_TRANSPORT_ID_SIZE);
 }
 
 /* Checks a whole preamble; refuses the connection (and returns false) at the
@@ -352,11 +376,26 @@ static bool validate(struct handshake *hs)
 		refuse(hs, "its address \"%s\" is not IPV4:PORT", hs->peer_address);
 		return false;
 	}
-	if (memcmp(p + 16, t->cfg.cluster_id, LM_TRANSPORT_ID_SIZE) != 0) {
+	if (memcmp(p + 16, t->cfg.config_id, LM_TRANSPORT_ID_SIZE) != 0) {
 		refuse(hs,
 		       "it belongs to another cluster (raft id %llu at %s): check the "
 		       "--peer-port and the license file of both",
 		       (unsigned long long)id, hs->peer_address);
+		return false;
+	}
+	uint8_t ours[LM_TRANSPORT_ID_SIZE];
+	const uint8_t *theirs = p + CLUSTER_ID_OFFSET;
+	if (!is_zero(theirs, LM_TRANSPORT_ID_SIZE) && known_cluster_id(t, ours) &&
+	    memcmp(theirs, ours, LM_TRANSPORT_ID_SIZE) != 0) {
+		char a[2 * LM_TRANSPORT_ID_SIZE + 1], b[2 * LM_TRANSPORT_ID_SIZE + 1];
+		hex(theirs, a);
+		hex(ours, b);
+		refuse(hs,
+		       "it holds the data of another cluster (raft id %llu at %s, cluster id %s; "
+		       "this one is %s): its data directory is from an earlier or another "
+		       "cluster of the same servers; to bring it into this one, start it with "
+		       "--join on an empty --data and run `lmutil lmreplace`",
+		       (unsigned long long)id, hs->peer_address, a, b);
 		return false;
 	}
 	if (hs->outgoing && id != hs->want_id) {

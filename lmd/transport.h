@@ -19,16 +19,29 @@
  * meant.  The preamble, LM_TRANSPORT_PREAMBLE bytes, integers little-endian:
  *
  *    0   8  magic "lmd-raft"
- *    8   2  transport version, 1
+ *    8   2  transport version, 2
  *   10   2  address length n, 1 to LM_TRANSPORT_ADDRESS_MAX
  *   12   4  zero
- *   16  16  cluster identity
+ *   16  16  configuration identity
  *   32   8  sender's raft id, 1 to UINT32_MAX
  *   40  64  sender's raft address "a.b.c.d:port": n printable bytes, zeros
+ *  104  16  cluster id, or zeros while the sender does not know it yet
+ *
+ * Two identities, for two mistakes.  The configuration identity is what the
+ * servers are configured to be (lmd derives it from the license's vendor
+ * and SERVER lines): two triads with a mistyped peer port differ there.  The
+ * cluster id is which history the server belongs to: random, made by the
+ * first leader of a cluster and kept by every member (lmd/pool.h,
+ * DATA/cluster-id).  A triad whose data was wiped and bootstrapped again has
+ * the same configuration and another cluster id, so a server restored from
+ * an old backup, or still holding the old cluster's log, is refused.  A
+ * server that does not know the id yet (a first start, a --join replacement)
+ * sends zeros and is taken in: it learns the id through raft.
  *
  * Checked on every preamble, in this order: magic, version, the zero bytes,
  * the raft id (not 0, not out of range), the address (bounded, printable,
- * zero-padded, IPV4:PORT), the cluster identity, which must equal ours, and
+ * zero-padded, IPV4:PORT), the configuration identity, which must equal
+ * ours, the cluster id, which must equal ours when both sides know it, and
  * then the raft id again: a dialler's must not be the receiver's own, an
  * answer's must be the one dialled.  A handshake must complete within
  * LM_TRANSPORT_HANDSHAKE_MS, at most LM_TRANSPORT_HANDSHAKES_MAX incoming
@@ -40,25 +53,26 @@
  * other side closes: the other side says why, and a server that is down is
  * not news.
  *
- * What this is not: authentication.  The cluster identity is not a secret
- * (it travels in the clear), so anyone who can reach the port and knows it
- * can still speak raft to the server; TLS with pinned server keys is a later
- * step.  The identity keeps two clusters from joining by mistake, and the
+ * What this is not: authentication.  The identities are not secrets (they
+ * travel in the clear), so anyone who can reach the port and knows them can
+ * still speak raft to the server; TLS with pinned server keys is a later
+ * step.  The identities keep two clusters from joining by mistake, and the
  * checks keep hostile bytes from reaching a handshake parser.
  *
  * Everything runs on the loop's thread. */
 #ifndef LM_TRANSPORT_H
 #define LM_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <raft.h>
 #include <raft/uv.h>
 #include <uv.h>
 
-#define LM_TRANSPORT_VERSION  1
+#define LM_TRANSPORT_VERSION  2
 #define LM_TRANSPORT_ID_SIZE  16
-#define LM_TRANSPORT_PREAMBLE 104
+#define LM_TRANSPORT_PREAMBLE 120
 /* raft 0.15 takes dotted IPv4 literals with a port (21 bytes at most). */
 #define LM_TRANSPORT_ADDRESS_MAX 63
 /* How long a handshake may take, from accept or from dialling. */
@@ -80,10 +94,18 @@ typedef void (*lm_transport_log_cb)(void *arg, const char *msg);
  * Called on the loop, at every handshake. */
 typedef int (*lm_transport_peer_cb)(void *arg, uint64_t raft_id);
 
+/* Fills id with the cluster id and returns true, or returns false while it
+ * is not known.  Called on the loop, at every handshake. */
+typedef bool (*lm_transport_cluster_id_cb)(void *arg, uint8_t id[LM_TRANSPORT_ID_SIZE]);
+
 struct lm_transport_config {
-	/* Connections whose handshake names another identity are refused.
-	 * The transport does not care where it comes from. */
-	uint8_t cluster_id[LM_TRANSPORT_ID_SIZE];
+	/* Connections whose handshake names another configuration identity
+	 * are refused.  The transport does not care where it comes from. */
+	uint8_t config_id[LM_TRANSPORT_ID_SIZE];
+	/* Optional: the cluster id, which may become known while the
+	 * transport runs; without it, zeros are sent and nothing is checked. */
+	lm_transport_cluster_id_cb cluster_id;
+	void *cluster_id_arg;
 	lm_transport_log_cb log; /* optional */
 	void *log_arg;
 	lm_transport_peer_cb peer; /* optional */

@@ -360,6 +360,9 @@ static int check_hello(struct check *c, const Lm__Hello *m)
 
 static int check_hello_reply(struct check *c, const Lm__HelloReply *m)
 {
+	if (m->has_cluster_id)
+		TRY(check_exact(c, "hello_reply.cluster_id", 1, &m->cluster_id,
+		                LM_WIRE_CLUSTER_ID_LEN));
 	return check_text(c, "hello_reply.server_version", m->server_version, LM_WIRE_TEXT_MAX,
 	                  F_SPACE);
 }
@@ -379,6 +382,9 @@ static int check_session_reply(struct check *c, const Lm__SessionReply *m)
 {
 	if (!m->has_session_id)
 		return fail(c, "session_reply.session_id is missing");
+	if (m->has_cluster_id)
+		TRY(check_exact(c, "session_reply.cluster_id", 1, &m->cluster_id,
+		                LM_WIRE_CLUSTER_ID_LEN));
 	/* A resumed session keeps the secret the client already has. */
 	if (m->has_resumed && m->resumed && !m->has_secret)
 		return 0;
@@ -435,6 +441,9 @@ static int check_server(struct check *c, const Lm__ServerStatus *s)
 	if (s->has_digest)
 		TRY(check_exact(c, "status_reply.servers.digest", 1, &s->digest,
 		                LM_WIRE_DIGEST_LEN));
+	if (s->has_cluster_id)
+		TRY(check_exact(c, "status_reply.servers.cluster_id", 1, &s->cluster_id,
+		                LM_WIRE_CLUSTER_ID_LEN));
 	/* protobuf-c stores any enum number it reads; only ours mean
 	 * anything. */
 	int role = (int)s->role;

@@ -58,6 +58,8 @@
 #define LM_WIRE_SIG_LEN     LM_SIG_LEN  /* 64 */
 /* The digest of a pool state in a ServerStatus: exactly this long. */
 #define LM_WIRE_DIGEST_LEN 32
+/* A cluster id (HelloReply, SessionReply, ServerStatus): exactly this long. */
+#define LM_WIRE_CLUSTER_ID_LEN 16
 /* A session secret: exactly this long. */
 #define LM_SESSION_SECRET_LEN 32
 /* Seats in one checkout: 1..LM_CHECKOUT_COUNT_MAX. */

@@ -202,6 +202,12 @@ static void stat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
 				lm_json_key(stdout, "digest", 0);
 				lm_json_string(stdout, d);
 			}
+			if (s->has_cluster_id) {
+				char d[2 * LM_WIRE_CLUSTER_ID_LEN + 1];
+				hex(&s->cluster_id, d, sizeof d);
+				lm_json_key(stdout, "cluster_id", 0);
+				lm_json_string(stdout, d);
+			}
 		}
 		printf("}");
 	}

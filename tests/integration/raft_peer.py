@@ -35,20 +35,21 @@ BOUND = 30  # seconds; only to never hang, not a timing assertion
 
 # lmd's handshake (lmd/transport.h), all integers little-endian:
 #   0  8  magic "lmd-raft"
-#   8  2  version 1
+#   8  2  version 2
 #  10  2  address length n
 #  12  4  zero
-#  16 16  cluster identity
+#  16 16  configuration identity
 #  32  8  sender's raft id
 #  40 64  address: n printable bytes, then zeros
+# 104 16  cluster id, zeros when not known
 MAGIC = b"lmd-raft"
-SIZE = 104
+SIZE = 120
 
 
-def lmd_handshake(cluster, raft_id, address, length=None):
+def lmd_handshake(config, raft_id, address, length=None, cluster_id=bytes(16)):
     n = len(address) if length is None else length
-    head = MAGIC + struct.pack("<HHI", 1, n, 0) + cluster + struct.pack("<Q", raft_id)
-    return head + address.ljust(64, b"\0")[:64]
+    head = MAGIC + struct.pack("<HHI", 2, n, 0) + config + struct.pack("<Q", raft_id)
+    return head + address.ljust(64, b"\0")[:64] + cluster_id
 
 
 # libraft 0.15's own handshake (src/uv_tcp_connect.c): protocol 1, the

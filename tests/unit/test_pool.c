@@ -904,6 +904,82 @@ static void test_snapshot_restore(void **state)
 	tp_free(w);
 }
 
+static struct lm_pool_result set_cluster_id(struct tp *t, const uint8_t *id, size_t len)
+{
+	Lmcmd__SetClusterId m = LMCMD__SET_CLUSTER_ID__INIT;
+	m.has_id = 1;
+	m.id = (ProtobufCBinaryData){.len = len, .data = (uint8_t *)id};
+	Lmcmd__Command c = LMCMD__COMMAND__INIT;
+	c.body_case = LMCMD__COMMAND__BODY_SET_CLUSTER_ID;
+	c.set_cluster_id = &m;
+	return apply(t, &c);
+}
+
+static void assert_cluster_id(struct tp *t, const uint8_t *want)
+{
+	uint8_t id[LM_POOL_CLUSTER_ID_SIZE];
+	bool known = true;
+	assert_int_equal(lm_pool_cluster_id(t->pool, id, &known), 0);
+	assert_int_equal(known, want != NULL);
+	if (want)
+		assert_memory_equal(id, want, sizeof id);
+}
+
+/* The first SetClusterId names the cluster for good; a malformed one
+ * changes nothing; the id is content (digest) and travels in snapshots. */
+static void test_cluster_id(void **state)
+{
+	struct tp *t = *state, *u = tp_new();
+	const uint8_t a[16] = "0123456789abcdef", b[16] = "fedcba9876543210", zero[16] = {0};
+	uint8_t before[32], after[32];
+	void *buf;
+	size_t len;
+
+	populate(t);
+	assert_cluster_id(t, NULL);
+	digest(t, before);
+	assert_int_equal(set_cluster_id(t, zero, sizeof zero).code, LMC_EINVAL);
+	assert_int_equal(set_cluster_id(t, a, 15).code, LMC_EINVAL);
+	digest(t, after);
+	assert_memory_equal(before, after, 32);
+	assert_cluster_id(t, NULL);
+
+	struct lm_pool_result r = set_cluster_id(t, a, sizeof a);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.count, 1);
+	assert_cluster_id(t, a);
+	digest(t, after);
+	assert_memory_not_equal(before, after, 32);
+
+	/* A second leader's proposal, applied later: the first stays. */
+	memcpy(before, after, 32);
+	r = set_cluster_id(t, b, sizeof b);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.count, 0);
+	assert_cluster_id(t, a);
+	digest(t, after);
+	assert_memory_equal(before, after, 32);
+
+	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
+	assert_int_equal(lm_pool_restore(u->pool, 50, buf, len), 0);
+	free(buf);
+	assert_cluster_id(u, a);
+	digest(u, after);
+	assert_memory_equal(before, after, 32);
+
+	/* A snapshot with a malformed id is refused whole. */
+	Lmcmd__PoolSnapshot snap = LMCMD__POOL_SNAPSHOT__INIT;
+	uint8_t packed[64];
+	snap.has_format = snap.has_next_handle = snap.has_cluster_id = 1;
+	snap.format = 1;
+	snap.next_handle = 1;
+	snap.cluster_id = (ProtobufCBinaryData){.len = sizeof zero, .data = (uint8_t *)zero};
+	len = lmcmd__pool_snapshot__pack(&snap, packed);
+	assert_int_equal(lm_pool_restore(u->pool, 60, packed, len), LMC_EPROTO);
+	assert_cluster_id(u, a);
+	tp_free(u);
+}
+
 static void test_restore_refuses(void **state)
 {
 	struct tp *t = *state;
@@ -1356,6 +1432,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_restore_refuses, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_cluster_id, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reopen_empties, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_random_model, setup, teardown),
