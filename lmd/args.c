@@ -1,3 +1,5 @@
+#include "config.h"
+
 #include "lmd/args.h"
 
 #include <getopt.h>
@@ -11,6 +13,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: lmd -c LICENSE --pubkey VENDOR.pub --data DIR [options]\n"
+	        "       lmd --help | --version\n"
 	        "  -c FILE                 the license file to serve (signed by the vendor)\n"
 	        "  --pubkey FILE           the vendor's Ed25519 public key (PEM)\n"
 	        "  --data DIR              where lmd keeps its state (created if missing)\n"
@@ -165,6 +168,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"max-host-connections", required_argument, NULL, 'm'},
 	        {"session-rate", required_argument, NULL, 'S'},
 	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
 	};
 	*cfg = (struct lm_config){
@@ -215,6 +219,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 			rc = number("--session-rate", optarg, 0, 1000000, &cfg->session_rate);
 			break;
 		case 'h': usage(stdout); return 1;
+		case 'V': printf("lmd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 1;
 		default: usage(stderr); return -1;
 		}
 	}

@@ -50,8 +50,8 @@ unsigned lm_config_lease_ms(const struct lm_config *cfg);
  * the client noticing later than the server, never more than the lease. */
 unsigned lm_config_linger_ms(const struct lm_config *cfg);
 
-/* Parses argv into cfg.  Returns 0, 1 after printing --help, or -1 after
- * printing a usage error to stderr. */
+/* Parses argv into cfg.  Returns 0, 1 after printing --help or --version,
+ * or -1 after printing a usage error to stderr. */
 int lm_args_parse(struct lm_config *cfg, int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 #include "lmd/args.h"
 #include "lmd/disk.h"
 #include "lmd/log.h"
+#include "lmd/notify.h"
 #include "lmd/server.h"
 
 int main(int argc, char **argv)
@@ -27,6 +28,10 @@ int main(int argc, char **argv)
 	lm_server_start(&server, loop, &cfg);
 	/* After the start, which made the directories it watches. */
 	lm_disk_start(loop, cfg.data_dir);
+	/* It listens and answers lmstat: a service that depends on it may
+	 * start.  Whether it grants seats yet is the status's business. */
+	lm_notify_ready("listening on port %u", server.port);
+	lm_server_notify_status(&server);
 	uv_run(loop, UV_RUN_DEFAULT);
 	/* The guard's timer does not keep the loop alive: close it now, and
 	 * let the loop finish closing it. */

@@ -29,6 +29,7 @@
 #include "lmd/instance.h"
 #include "lmd/licfile.h"
 #include "lmd/log.h"
+#include "lmd/notify.h"
 #include "proto/command.pb-c.h"
 #include "proto/frame.h"
 
@@ -198,7 +199,7 @@ static void learn_cluster_id(struct lm_server *s)
 		lm_fatal("%s", err);
 	memcpy(s->cluster_id, id, sizeof id);
 	s->has_cluster_id = true;
-	lm_log("cluster", "cluster id %s", text);
+	lm_log("cluster", "id %s", text);
 }
 
 /* For the replication port (cluster.h). */
@@ -517,6 +518,7 @@ static void on_cluster_change(void *arg, bool ready)
 		       s->port, s->live.count, s->cfg.timeout_ms);
 		propose_cluster_id(s);
 		adopt_license(s);
+		lm_server_notify_status(s);
 	} else {
 		lm_log("follower", "no longer leader: closing client connections so that "
 		                   "clients follow the new leader");
@@ -591,10 +593,44 @@ static void propose_expiry(struct lm_server *s, struct lm_live_session *ls, bool
 	}
 }
 
+static int add_in_use(void *arg, const struct lm_pool_feature *f)
+{
+	*(uint64_t *)arg += f->in_use;
+	return 0;
+}
+
+/* What `systemctl status lmd` shows (lmd/notify.h): the role, and the
+ * pool's seats in use, which every server of a triad knows. */
+void lm_server_notify_status(struct lm_server *s)
+{
+	if (!lm_notify_enabled() || s->stopping)
+		return;
+	struct lm_cluster_status st;
+	uint64_t in_use = 0;
+	lm_cluster_status(s->cluster, &st);
+	lm_pool_each_feature(s->pool, (int32_t)(lm_server_now_us() / 86400000000LL), add_in_use,
+	                     NULL, &in_use);
+	const char *role = s->ready                          ? "leader"
+	                   : st.role == LM_CLUSTER_FOLLOWER  ? "follower"
+	                   : st.role == LM_CLUSTER_CANDIDATE ? "electing a leader"
+	                                                     : "starting";
+	if (s->license.nservers == 1 && s->ready)
+		role = "serving";
+	if (s->ready)
+		lm_notify_status("%s on port %u: %zu sessions, %llu seats in use", role, s->port,
+		                 s->live.count, (unsigned long long)in_use);
+	else
+		lm_notify_status("%s (node %u of %d) on port %u: %llu seats in use", role, s->node,
+		                 s->license.nservers, s->port, (unsigned long long)in_use);
+}
+
 static void on_expiry_timer(uv_timer_t *t)
 {
 	struct lm_server *s = t->data;
 	lm_client_sweep(s);
+	/* Every 5 s: cheap, and fresh enough for an administrator. */
+	if (++s->ticks % 20 == 0)
+		lm_server_notify_status(s);
 	if (!s->ready)
 		return;
 	if (!s->has_cluster_id)
@@ -835,6 +871,7 @@ void lm_server_stop(struct lm_server *s)
 		return;
 	s->stopping = true;
 	s->ready = false;
+	lm_notify_stopping();
 	lm_bootstrap_stop(s);
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->expiry_timer, NULL);

@@ -78,6 +78,7 @@ struct lm_server {
 	struct lm_peers peers; /* connections and session opens per address */
 	size_t pending_total;  /* bytes of unfinished frames, all connections */
 	unsigned expiring;     /* session expiries being committed */
+	unsigned ticks;        /* of the expiry timer, for slower chores */
 	/* Whether the loaded license file differs from the pool's set, and
 	 * whether that must be computed again (the file or the set changed). */
 	bool license_differs;
@@ -103,6 +104,9 @@ void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 /* Stops accepting, closes every connection and the cluster; the loop then
  * ends by itself. */
 void lm_server_stop(struct lm_server *s);
+
+/* Tells systemd the server's role and seats in use (lmd/notify.h). */
+void lm_server_notify_status(struct lm_server *s);
 
 /* Microseconds of wall-clock time: the only clock commands carry. */
 int64_t lm_server_now_us(void);

@@ -5,8 +5,11 @@
 # otherwise prints the exact apt-get line to run and returns 1.
 
 LM_BUILD_DEPS="build-essential autoconf automake libtool pkg-config \
-libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libraft-dev"
-LM_TEST_DEPS="libcmocka-dev python3 openssl procps iproute2"
+libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libraft-dev \
+libsystemd-dev"
+LM_TEST_DEPS="libcmocka-dev python3 openssl procps iproute2 groff-base"
+# ./check builds, lints and installs the Debian packages.
+LM_PACKAGE_DEPS="debhelper lintian fakeroot systemd"
 
 lm_missing_packages() {
 	local p missing=
