@@ -24,6 +24,7 @@ static const struct command commands[] = {
         {"lmdown", lm_cmd_lmdown, "shut the license servers down"},
         {"lmreread", lm_cmd_lmreread, "make the servers reload their license file"},
         {"lmreplace", lm_cmd_lmreplace, "swap a dead server of a triad for its replacement"},
+        {"lmoptcheck", lm_cmd_lmoptcheck, "check an options file offline, against a license"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -35,7 +36,7 @@ static void usage(FILE *out)
 	             "       lmutil --version\n"
 	             "Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
 }
 
 static const struct command *find(const char *name)
