@@ -37,7 +37,27 @@
  *
  * Errors make the file unusable (lmreread refuses it and the running policy
  * stays); warnings describe rules that do nothing, or not what they seem
- * to.  Every diagnostic names its line and says what to do. */
+ * to.  Every diagnostic names its line and says what to do.
+ *
+ * How the replicated pool is meant to use it (not wired yet):
+ *   - lmreread proposes one command carrying the license lines and the
+ *     options file's name and canonical text (lm_options.canonical), so the
+ *     two change together; the leader parses both before proposing, and a
+ *     file with errors is refused there with every diagnostic.
+ *   - apply parses the canonical text against the lines of the same command
+ *     (a struct lm_license_file with only lines and nlines set): the same
+ *     bytes and lines give the same policy, line numbers included, on every
+ *     server.  The policy is derived state, kept beside the store and
+ *     rebuilt from the text a snapshot carries; the local file is never read
+ *     inside apply.
+ *   - Checkout asks lm_options_decide for each candidate pool in
+ *     choose_pool's order and takes the first that allows; otherwise the
+ *     first denial is the answer (LMC_EDENIED with its message), or
+ *     LMC_ENOSEATS when every refusal was NOSEATS.  Holdings come from the
+ *     feature's handles in handle order, each with its session's identity.
+ *   - INTERNET and PROJECT rules need the client's address (as the leader
+ *     saw the connection) and LM_PROJECT in OpenSession, which has neither
+ *     yet: until then such rules match nobody. */
 #ifndef LM_OPTIONS_H
 #define LM_OPTIONS_H
 
