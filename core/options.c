@@ -1076,22 +1076,17 @@ static void resolve_groups(struct state *st)
 			    lm_opt_type_name(r->type), r->who, lm_opt_type_name(r->type), r->who,
 			    lm_opt_type_name(r->type), group_list(o, host, list, sizeof list));
 	}
+	bool all_groups = false; /* MAX ... GROUP ALL_GROUPS uses every GROUP */
+	for (size_t k = 0; k < o->nrules; k++)
+		all_groups |= o->rules[k].all_groups;
 	for (size_t i = 0; i < o->ngroups; i++) {
 		const struct lm_opt_group *g = &o->groups[i];
-		bool all = false;
-		for (size_t k = 0; k < o->nrules && !g->host; k++)
-			all |= o->rules[k].all_groups;
-		if (!g->used && !all) {
+		if (!g->used && !(all_groups && !g->host)) {
 			st->lineno = g->lineno;
 			WARN("%s %s is defined but no rule uses it: it has no effect",
 			     g->host ? "HOST_GROUP" : "GROUP", g->name);
 		}
 	}
-}
-
-static bool same_who(const struct lm_opt_rule *a, const struct lm_opt_rule *b)
-{
-	return a->has_who && b->has_who && a->type == b->type && strcmp(a->who, b->who) == 0;
 }
 
 static bool same_scope(const struct lm_opt_rule *x, const struct lm_opt_rule *inc)
@@ -1102,19 +1097,62 @@ static bool same_scope(const struct lm_opt_rule *x, const struct lm_opt_rule *in
 	return inc->has_feature && strcmp(x->feature, inc->feature) == 0 && !x->qual_value;
 }
 
-/* Rules that a stronger rule makes useless. */
+static int cmp_who(const struct lm_opt_rule *a, const struct lm_opt_rule *b)
+{
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	return strcmp(a->who, b->who);
+}
+
+static int cmp_who_ptr(const void *a, const void *b)
+{
+	const struct lm_opt_rule *x = *(const struct lm_opt_rule *const *)a;
+	const struct lm_opt_rule *y = *(const struct lm_opt_rule *const *)b;
+	int c = cmp_who(x, y);
+	/* Equal names in file order, so the first EXCLUDE is reported. */
+	return c ? c : x->lineno < y->lineno ? -1 : x->lineno > y->lineno;
+}
+
+/* Rules that a stronger rule makes useless: an INCLUDE or RESERVE of
+ * someone an EXCLUDE names.  The EXCLUDE rules are sorted by name, so a
+ * file of many rules costs n log n, not n squared. */
 static void check_shadowed(struct state *st)
 {
 	const struct lm_options *o = st->o;
+	const struct lm_opt_rule **ex = NULL;
+	size_t nex = 0;
+
+	for (size_t i = 0; i < o->nrules; i++)
+		nex += o->rules[i].kw == LM_OPT_EXCLUDE || o->rules[i].kw == LM_OPT_EXCLUDEALL;
+	if (!nex)
+		return;
+	ex = malloc(nex * sizeof *ex);
+	if (!ex) {
+		st->nomem = true;
+		return;
+	}
+	nex = 0;
+	for (size_t i = 0; i < o->nrules; i++)
+		if (o->rules[i].kw == LM_OPT_EXCLUDE || o->rules[i].kw == LM_OPT_EXCLUDEALL)
+			ex[nex++] = &o->rules[i];
+	qsort(ex, nex, sizeof *ex, cmp_who_ptr);
+
 	for (size_t i = 0; i < o->nrules; i++) {
 		const struct lm_opt_rule *r = &o->rules[i];
 		if (r->kw != LM_OPT_INCLUDE && r->kw != LM_OPT_INCLUDEALL &&
 		    r->kw != LM_OPT_RESERVE)
 			continue;
-		for (size_t k = 0; k < o->nrules; k++) {
-			const struct lm_opt_rule *x = &o->rules[k];
-			if ((x->kw != LM_OPT_EXCLUDE && x->kw != LM_OPT_EXCLUDEALL) ||
-			    !same_who(x, r) || !same_scope(x, r))
+		size_t lo = 0, hi = nex;
+		while (lo < hi) { /* the first EXCLUDE not below r's name */
+			size_t mid = lo + (hi - lo) / 2;
+			if (cmp_who(ex[mid], r) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t k = lo; k < nex && cmp_who(ex[k], r) == 0; k++) {
+			const struct lm_opt_rule *x = ex[k];
+			if (!same_scope(x, r))
 				continue;
 			st->lineno = r->lineno;
 			if (r->kw == LM_OPT_RESERVE)
@@ -1131,6 +1169,7 @@ static void check_shadowed(struct state *st)
 			break;
 		}
 	}
+	free(ex);
 }
 
 /* Seats of the counted lines of the pool (feature, version), dates aside. */
