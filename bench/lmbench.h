@@ -16,7 +16,7 @@
 
 #include <netinet/in.h>
 
-#include "client/server_list.h"
+#include "client/source.h"
 
 /* Servers a run may name: a triad, with room to spare. */
 #define LB_SERVERS_MAX 8

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/date.h"
-#include "client/key.h"
-#include "client/license.h"
+#include "core/date.h"
+#include "core/key.h"
+#include "core/license.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
-#include "client/nodelock.h"
-#include "client/server_list.h"
+#include "core/lockcode.h"
+#include "core/nodelock.h"
+#include "client/source.h"
 #include "client/session.h"
 
 #define MAX_HANDLES 1024

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/conn.h"
+#include "proto/frame_conn.h"
 #include "client/lmc.h"
 #include "client/session_internal.h"
 

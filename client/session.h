@@ -53,7 +53,7 @@
 
 #include <openssl/evp.h>
 
-#include "client/server_list.h"
+#include "client/source.h"
 
 /* Defaults of struct lm_session_config. */
 #define LM_SESSION_HEARTBEAT_MS   10000 /* when the server does not say */

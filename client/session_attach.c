@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/conn.h"
+#include "proto/frame_conn.h"
 #include "client/lmc.h"
 #include "client/session_internal.h"
 #include "proto/frame.h"

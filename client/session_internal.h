@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/conn.h"
-#include "client/license.h"
-#include "client/server_list.h"
+#include "proto/frame_conn.h"
+#include "core/license.h"
+#include "client/source.h"
 #include "client/session.h"
 #include "proto/frame.h"
 

@@ -27,7 +27,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "client/conn.h"
+#include "proto/frame_conn.h"
 #include "client/lmc.h"
 #include "client/session_internal.h"
 

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/conn.h"
-#include "client/key.h"
-#include "client/license.h"
+#include "proto/frame_conn.h"
+#include "core/key.h"
+#include "core/license.h"
 #include "client/lmc.h"
 #include "client/session_internal.h"
 #include "proto/frame.h"

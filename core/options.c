@@ -16,7 +16,7 @@
 
 #include <openssl/sha.h>
 
-#include "client/date.h"
+#include "core/date.h"
 #include "client/lmc.h"
 
 /* ---- Diagnostics -------------------------------------------------------- */

@@ -65,7 +65,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/license.h"
+#include "core/license.h"
 
 /* ---- Limits, each refused with a diagnostic naming the line ----------- */
 

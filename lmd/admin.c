@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/key.h"
+#include "core/key.h"
 #include "client/lmc.h"
 #include "lmd/bootstrap.h"
 #include "lmd/client_internal.h"

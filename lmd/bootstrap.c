@@ -8,9 +8,9 @@
 
 #include <uv.h>
 
-#include "client/conn.h"
+#include "proto/frame_conn.h"
 #include "client/lmc.h"
-#include "client/server_list.h"
+#include "client/source.h"
 #include "lmd/cluster.h"
 #include "lmd/log.h"
 #include "lmd/datadir.h"

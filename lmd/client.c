@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/key.h"
+#include "core/key.h"
 #include "client/lmc.h"
 #include "lmd/faults.h"
 #include "lmd/log.h"

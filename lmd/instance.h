@@ -12,7 +12,7 @@
 
 #include <openssl/evp.h>
 
-#include "client/license.h"
+#include "core/license.h"
 
 /* Takes the lock of license f (verified under vendor_key) as served by
  * the server of SERVER line `node`.  Returns 0, or a negative LMC_E* code

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client/key.h"
+#include "core/key.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 
 /* Refuses a file with any line that does not verify: an administrator must
  * learn when the file is loaded, not from a denied user, that a line was

@@ -9,7 +9,7 @@
 
 #include <openssl/evp.h>
 
-#include "client/license.h"
+#include "core/license.h"
 
 /* What a license file must satisfy for this server.  The caller owns every
  * field and keeps them unchanged until lm_licfile_load returns. */

@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/license.h"
+#include "core/license.h"
 
 /* Limits of the pool, each refused with LMC_ELIMIT by apply. */
 #define LM_POOL_SESSIONS_MAX            200000

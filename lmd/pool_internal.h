@@ -44,7 +44,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "client/license.h"
+#include "core/license.h"
 #include "lmd/pool.h"
 #include "lmd/store.h"
 #include "proto/arena.h"

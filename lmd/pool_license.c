@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/date.h"
-#include "client/license.h"
+#include "core/date.h"
+#include "core/license.h"
 #include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/date.h"
+#include "core/date.h"
 #include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"

@@ -5,8 +5,8 @@
 
 #include <string.h>
 
-#include "client/date.h"
-#include "client/license.h"
+#include "core/date.h"
+#include "core/license.h"
 #include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"

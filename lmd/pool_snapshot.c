@@ -8,7 +8,7 @@
 
 #include <openssl/evp.h>
 
-#include "client/license.h"
+#include "core/license.h"
 #include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"

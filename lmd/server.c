@@ -18,10 +18,10 @@
 
 #include <openssl/rand.h>
 
-#include "client/date.h"
-#include "client/key.h"
+#include "core/date.h"
+#include "core/key.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 #include "lmd/bootstrap.h"
 #include "lmd/datadir.h"
 #include "lmd/disk.h"

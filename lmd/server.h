@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <uv.h>
 
-#include "client/license.h"
+#include "core/license.h"
 #include "lmd/cluster.h"
 #include "lmd/args.h"
 #include "lmd/datadir.h"

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/license.h"
-#include "client/lockcode.h"
+#include "core/license.h"
+#include "core/lockcode.h"
 #include "proto/arena.h"
 #include "proto/lm.pb-c.h"
 

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/conn.h"
-#include "client/date.h"
+#include "proto/frame_conn.h"
+#include "core/date.h"
 #include "client/lmc.h"
-#include "client/server_list.h"
+#include "client/source.h"
 #include "proto/frame.h"
 #include "tools/cmd.h"
 #include "tools/json.h"

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/date.h"
-#include "client/key.h"
-#include "client/license.h"
+#include "core/date.h"
+#include "core/key.h"
+#include "core/license.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
-#include "client/nodelock.h"
+#include "core/lockcode.h"
+#include "core/nodelock.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
 

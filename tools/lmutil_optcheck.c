@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/license.h"
+#include "core/license.h"
 #include "client/lmc.h"
 #include "core/options.h"
 #include "tools/cmd.h"

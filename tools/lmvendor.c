@@ -19,10 +19,10 @@
 
 #include <openssl/rand.h>
 
-#include "client/code32.h"
-#include "client/date.h"
-#include "client/key.h"
-#include "client/license.h"
+#include "core/code32.h"
+#include "core/date.h"
+#include "core/key.h"
+#include "core/license.h"
 #include "client/lmc.h"
 #include "tools/json.h"
 

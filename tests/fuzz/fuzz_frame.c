@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/license.h"
+#include "core/license.h"
 #include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "proto/arena.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/license.h"
+#include "core/license.h"
 #include "client/lmc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

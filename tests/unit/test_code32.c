@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "client/code32.h"
+#include "core/code32.h"
 #include "client/lmc.h"
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

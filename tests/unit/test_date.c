@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "client/date.h"
+#include "core/date.h"
 #include "client/lmc.h"
 
 static int32_t parsed(const char *text)

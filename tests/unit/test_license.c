@@ -14,11 +14,11 @@
 
 #include <cmocka.h>
 
-#include "client/code32.h"
-#include "client/date.h"
-#include "client/license.h"
+#include "core/code32.h"
+#include "core/date.h"
+#include "core/license.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 
 /* ---- Fixtures ---------------------------------------------------------- */
 

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "client/code32.h"
+#include "core/code32.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 #include "tests/unit/helpers.h"
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

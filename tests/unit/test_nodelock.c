@@ -11,12 +11,12 @@
 
 #include <cmocka.h>
 
-#include "client/date.h"
-#include "client/key.h"
-#include "client/license.h"
+#include "core/date.h"
+#include "core/key.h"
+#include "core/license.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
-#include "client/nodelock.h"
+#include "core/lockcode.h"
+#include "core/nodelock.h"
 #include "tests/unit/helpers.h"
 
 struct fixture {

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "client/date.h"
-#include "client/license.h"
+#include "core/date.h"
+#include "core/license.h"
 #include "client/lmc.h"
 #include "core/options.h"
 

@@ -11,10 +11,10 @@
 
 #include <cmocka.h>
 
-#include "client/date.h"
-#include "client/license.h"
+#include "core/date.h"
+#include "core/license.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 #include "lmd/pool.h"
 #include "proto/command.pb-c.h"
 #include "tests/unit/helpers.h"

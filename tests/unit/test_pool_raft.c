@@ -61,10 +61,10 @@
 #include <raft.h>
 #include <raft/fixture.h>
 
-#include "client/date.h"
-#include "client/license.h"
+#include "core/date.h"
+#include "core/license.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 #include "lmd/cluster.h"
 #include "lmd/pool.h"
 #include "proto/command.pb-c.h"

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "client/lmc.h"
-#include "client/lockcode.h"
-#include "client/server_list.h"
+#include "core/lockcode.h"
+#include "client/source.h"
 #include "tests/unit/helpers.h"
 
 static const char *fmt(const struct lm_server_addr *a)

@@ -26,12 +26,12 @@
 
 #include <cmocka.h>
 
-#include "client/conn.h"
-#include "client/key.h"
-#include "client/license.h"
+#include "proto/frame_conn.h"
+#include "core/key.h"
+#include "core/license.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
-#include "client/server_list.h"
+#include "core/lockcode.h"
+#include "client/source.h"
 #include "client/session.h"
 #include "proto/arena.h"
 #include "proto/frame.h"

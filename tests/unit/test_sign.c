@@ -16,12 +16,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "client/code32.h"
-#include "client/date.h"
-#include "client/key.h"
-#include "client/license.h"
+#include "core/code32.h"
+#include "core/date.h"
+#include "core/key.h"
+#include "core/license.h"
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 #include "tests/unit/helpers.h"
 
 static char *dir;

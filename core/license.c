@@ -6,7 +6,7 @@
  * every refusal names the line and says what was expected there.  The
  * parser never stops at the first doubt with a partial result: either the
  * whole file is understood or nothing is returned. */
-#include "client/license.h"
+#include "core/license.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,9 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/code32.h"
-#include "client/date.h"
-#include "client/license_internal.h"
+#include "core/code32.h"
+#include "core/date.h"
+#include "core/license_internal.h"
 #include "client/lmc.h"
 
 /* More fields than any line can use, so that a line of a thousand words is

@@ -5,7 +5,7 @@
  * a server that stopped answering, because the application is waiting. */
 #include "config.h"
 
-#include "client/conn.h"
+#include "proto/frame_conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "client/lmc.h"
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 
 int64_t lm_clock_ms(void)
 {

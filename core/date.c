@@ -3,7 +3,7 @@
  * A date is a whole number of days since 1970-01-01 in the proleptic
  * Gregorian calendar, so that comparing two dates is comparing two integers
  * and no time zone ever enters a license decision. */
-#include "client/date.h"
+#include "core/date.h"
 
 #include <ctype.h>
 #include <stdbool.h>

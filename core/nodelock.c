@@ -4,13 +4,13 @@
  * version, lock code), so the stage at which a line fails measures how close
  * it came to being usable; among several lines for one feature the one that
  * got furthest explains the refusal best. */
-#include "client/nodelock.h"
+#include "core/nodelock.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "client/date.h"
-#include "client/key.h"
+#include "core/date.h"
+#include "core/key.h"
 #include "client/lmc.h"
 
 /* Failure codes by the stage that produces them, earliest first. */

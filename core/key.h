@@ -7,7 +7,7 @@
 
 #include <openssl/evp.h>
 
-#include "client/license.h"
+#include "core/license.h"
 
 /* Writes a new key pair: PKCS#8 private key and SubjectPublicKeyInfo public
  * key, both PEM, as `openssl genpkey -algorithm ED25519` would.  The private

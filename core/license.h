@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 
 /* Limits, each enforced by the parser with an error naming the line. */
 #define LM_NAME_MAX          64   /* feature, vendor, package names */

@@ -16,13 +16,13 @@
  * entries and empty entries are ignored.  The same server named twice (a
  * file listed next to its own SERVER lines) is kept once, at its first
  * place, because the order is the order in which servers are tried. */
-#ifndef LM_SERVER_LIST_H
-#define LM_SERVER_LIST_H
+#ifndef LM_SOURCE_H
+#define LM_SOURCE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/license.h"
+#include "core/license.h"
 
 #define LM_DEFAULT_PORT 27000
 /* Servers and files one source may name (LMC_ETOOLARGE beyond). */

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/license.h"
+#include "core/license.h"
 
 /* One logical line of the file, in file order, so that the printer writes
  * comments and blank lines back where they were. */

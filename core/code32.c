@@ -1,4 +1,4 @@
-#include "client/code32.h"
+#include "core/code32.h"
 
 #include <ctype.h>
 #include <stdio.h>

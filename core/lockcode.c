@@ -4,7 +4,7 @@
  * one release must match a license issued by another. */
 #include "config.h"
 
-#include "client/lockcode.h"
+#include "core/lockcode.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -19,7 +19,7 @@
 
 #include <openssl/evp.h>
 
-#include "client/code32.h"
+#include "core/code32.h"
 #include "client/lmc.h"
 
 /* Symbols of a code: version, two for the mask, four per criterion. */

@@ -6,7 +6,7 @@
  * return 0 for "no" and a negative value for "error", and after a failure
  * the thread's OpenSSL error queue is cleared so that the next, unrelated
  * call does not report a stale error. */
-#include "client/key.h"
+#include "core/key.h"
 
 #include <errno.h>
 #include <limits.h>

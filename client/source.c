@@ -2,7 +2,7 @@
  * servers to try and the license files to read (see server_list.h). */
 #include "config.h"
 
-#include "client/server_list.h"
+#include "client/source.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -17,14 +17,14 @@
  * the file's SERVER lines, sorted, so that the signature binds the seats to
  * the servers that may serve them while the servers' host names and ports
  * stay free to change. */
-#include "client/license.h"
+#include "core/license.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/date.h"
-#include "client/license_internal.h"
+#include "core/date.h"
+#include "core/license_internal.h"
 #include "client/lmc.h"
 
 /* The printer starts a continuation line rather than pass this column. */

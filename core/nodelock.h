@@ -9,8 +9,8 @@
 
 #include <openssl/evp.h>
 
-#include "client/license.h"
-#include "client/lockcode.h"
+#include "core/license.h"
+#include "core/lockcode.h"
 
 /* The checks that do not depend on where the seat is served: START, expiry
  * and version.  Returns 0 or LMC_ENOTSTARTED / LMC_EEXPIRED / LMC_EVERSION

@@ -12,14 +12,14 @@
  * the connection is unusable after any of them); with *reply set, the
  * server answered with an ErrorReply carrying that code.  Either way a
  * sentence naming the server is left in c->error. */
-#ifndef LM_CONN_H
-#define LM_CONN_H
+#ifndef LM_FRAME_CONN_H
+#define LM_FRAME_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/server_list.h"
+#include "client/source.h"
 #include "proto/arena.h"
 #include "proto/frame.h"
 
