@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "client/source.h"
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -138,11 +140,11 @@ const struct sockaddr_in *lb_source_addr(const struct lb_options *o, unsigned i,
 
 int lb_server_index(const struct lb_options *o, const char *address)
 {
-	struct lm_server_addr a;
-	if (!address || lm_server_addr_parse(address, &a, NULL, 0) != 0)
+	struct lm_address a;
+	if (!address || lm_address_parse(address, &a, NULL, 0) != 0)
 		return -1;
 	for (size_t i = 0; i < o->nservers; i++)
-		if (lm_server_addr_equal(&o->servers[i], &a))
+		if (lm_address_equal(&o->servers[i], &a))
 			return (int)i;
 	/* The leader names itself by its SERVER line's host, which may differ
 	 * from the name we were given (localhost vs 127.0.0.1): the port
@@ -155,20 +157,20 @@ int lb_server_index(const struct lb_options *o, const char *address)
 
 static int parse_servers(struct lb_options *o, const char *text)
 {
-	struct lm_server_list l;
+	struct lm_source l;
 	char err[256];
-	lm_server_list_init(&l);
-	if (lm_server_list_parse(&l, text, err, sizeof err) != 0 || l.nfiles || !l.nservers) {
+	lm_source_init(&l);
+	if (lm_source_parse(&l, text, err, sizeof err) != 0 || l.nfiles || !l.nservers) {
 		fprintf(stderr, "lmbench: --servers %s: %s\n", text,
 		        l.nfiles ? "expected port@host entries" : err);
-		lm_server_list_free(&l);
+		lm_source_free(&l);
 		return -1;
 	}
 	for (size_t i = 0; i < l.nservers && o->nservers < LB_SERVERS_MAX; i++) {
 		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
 		if (getaddrinfo(l.servers[i].host, NULL, &hints, &res) != 0) {
 			fprintf(stderr, "lmbench: cannot resolve %s to IPv4\n", l.servers[i].host);
-			lm_server_list_free(&l);
+			lm_source_free(&l);
 			return -1;
 		}
 		o->server_addrs[o->nservers] = *(struct sockaddr_in *)res->ai_addr;
@@ -176,7 +178,7 @@ static int parse_servers(struct lb_options *o, const char *text)
 		freeaddrinfo(res);
 		o->servers[o->nservers++] = l.servers[i];
 	}
-	lm_server_list_free(&l);
+	lm_source_free(&l);
 	return 0;
 }
 

@@ -16,14 +16,14 @@
 
 #include <netinet/in.h>
 
-#include "client/source.h"
+#include "proto/address.h"
 
 /* Servers a run may name: a triad, with room to spare. */
 #define LB_SERVERS_MAX 8
 
 /* What the command line says, for every mode; each mode reads its part. */
 struct lb_options {
-	struct lm_server_addr servers[LB_SERVERS_MAX];
+	struct lm_address servers[LB_SERVERS_MAX];
 	struct sockaddr_in server_addrs[LB_SERVERS_MAX];
 	size_t nservers;
 	unsigned clients;  /* closed-loop clients (echo, checkout, failover) */

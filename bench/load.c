@@ -25,7 +25,7 @@
 #include "bench/hist.h"
 #include "bench/lmbench.h"
 #include "bench/uvconn.h"
-#include "client/lmc.h"
+#include "core/error.h"
 
 enum phase {
 	PH_WAIT,       /* backing off before the next connection */

@@ -20,7 +20,7 @@
 
 #include "bench/lmbench.h"
 #include "bench/uvconn.h"
-#include "client/lmc.h"
+#include "core/error.h"
 
 enum idle_phase {
 	IP_WAIT, /* not yet started, or waiting to try again */

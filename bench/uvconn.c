@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 
 /* lmbench is single-threaded and handles one frame at a time, so one arena
  * serves every connection, as in lmd. */

@@ -1,7 +1,7 @@
 /* One client connection to lmd (or to lmbench's echo server) on a libuv
  * loop, speaking the project's framing: frames packed with lm_frame_pack,
  * cut from the stream by an lm_frame_reader and decoded by
- * lm_envelope_decode into an arena, exactly as client/conn.c does in the
+ * lm_envelope_decode into an arena, exactly as proto/frame_conn.c does in the
  * blocking library.
  *
  * The caller owns struct lb_conn (usually in an array) and hears of it

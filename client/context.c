@@ -10,14 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/lmc.h"
+#include "client/session.h"
+#include "client/source.h"
 #include "core/date.h"
 #include "core/key.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
+#include "core/machine.h"
 #include "core/nodelock.h"
-#include "client/source.h"
-#include "client/session.h"
 
 #define MAX_HANDLES 1024
 /* Offline handles have the top bit set, so that they never meet the
@@ -36,7 +37,7 @@ struct lmc_ctx {
 	struct lm_machine machine;
 	struct lm_license_file files[LM_SOURCE_FILES_MAX];
 	size_t nfiles;
-	struct lm_server_list sources;      /* the servers to ask, from every entry */
+	struct lm_source sources;           /* the servers to ask, from every entry */
 	struct held_seat held[MAX_HANDLES]; /* offline checkouts */
 	size_t nheld;
 	uint64_t next_handle;
@@ -56,11 +57,11 @@ static int set_error(char *buf, size_t size, int code, const char *message, cons
 	return code;
 }
 
-/* Reads every license file the source names (server_list.h tells files
+/* Reads every license file the source names (source.h tells files
  * from servers) and adds their SERVER lines to the servers to ask. */
 static int load_sources(struct lmc_ctx *ctx, const char *source, char *err, size_t errsize)
 {
-	int rc = lm_server_list_parse(&ctx->sources, source, err, errsize);
+	int rc = lm_source_parse(&ctx->sources, source, err, errsize);
 	for (size_t i = 0; rc == 0 && i < ctx->sources.nfiles; i++) {
 		const char *path = ctx->sources.files[i];
 		struct lm_parse_error perr;
@@ -71,7 +72,7 @@ static int load_sources(struct lmc_ctx *ctx, const char *source, char *err, size
 				         perr.message);
 			break;
 		}
-		rc = lm_server_list_add_file(&ctx->sources, &ctx->files[ctx->nfiles++]);
+		rc = lm_source_add_file(&ctx->sources, &ctx->files[ctx->nfiles++]);
 		if (rc != 0)
 			set_error(err, errsize, rc,
 			          "too many servers in the license source: ", path);
@@ -111,7 +112,7 @@ int lmc_open(struct lmc_ctx **out, const struct lmc_options *opts, char *err, si
 	struct lmc_ctx *ctx = calloc(1, sizeof *ctx);
 	if (!ctx)
 		return LMC_ENOMEM;
-	lm_server_list_init(&ctx->sources);
+	lm_source_init(&ctx->sources);
 	int rc = lm_key_load_public(opts->vendor_pubkey, &ctx->vendor_key, err, errsize);
 	if (rc != 0)
 		goto fail_key;
@@ -143,7 +144,7 @@ int lmc_open(struct lmc_ctx **out, const struct lmc_options *opts, char *err, si
 fail_sources:
 	for (size_t i = 0; i < ctx->nfiles; i++)
 		lm_license_free(&ctx->files[i]);
-	lm_server_list_free(&ctx->sources);
+	lm_source_free(&ctx->sources);
 	EVP_PKEY_free(ctx->vendor_key);
 fail_key:
 	free(ctx);
@@ -158,7 +159,7 @@ void lmc_close(struct lmc_ctx *ctx)
 	lm_session_stop(ctx->session);
 	for (size_t i = 0; i < ctx->nfiles; i++)
 		lm_license_free(&ctx->files[i]);
-	lm_server_list_free(&ctx->sources);
+	lm_source_free(&ctx->sources);
 	EVP_PKEY_free(ctx->vendor_key);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
@@ -342,12 +343,29 @@ int lmc_server(struct lmc_ctx *ctx, char *buf, size_t size)
 {
 	if (!ctx || !buf || size == 0)
 		return LMC_EINVAL;
-	char name[LM_SERVER_NAME_MAX] = "";
+	char name[LM_ADDRESS_TEXT_MAX] = "";
 	pthread_mutex_lock(&ctx->lock);
 	if (ctx->session)
 		lm_session_server(ctx->session, name, sizeof name);
 	pthread_mutex_unlock(&ctx->lock);
 	return (size_t)snprintf(buf, size, "%s", name) >= size ? LMC_ETOOLARGE : 0;
+}
+
+/* The public face of core/machine.c, for `lmutil lmhostid` and
+ * applications that show their users what to send the vendor. */
+int lmc_lockcode(char *buf, size_t size)
+{
+	if (!buf || !size)
+		return LMC_EINVAL;
+	buf[0] = '\0';
+	struct lm_machine *m = malloc(sizeof *m);
+	if (!m)
+		return LMC_ENOMEM;
+	int rc = lm_machine_probe(NULL, m);
+	if (rc == 0)
+		rc = lm_lockcode_format(&m->code, buf, size);
+	free(m);
+	return rc;
 }
 
 const char *lmc_last_error(const struct lmc_ctx *ctx)

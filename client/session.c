@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proto/frame_conn.h"
-#include "client/lmc.h"
 #include "client/session_internal.h"
+#include "core/error.h"
+#include "proto/frame_conn.h"
 
 void lm_session_msg_set(char *buf, size_t size, const char *fmt, ...)
 {
@@ -67,7 +67,7 @@ int lm_session_start(struct lm_session **out, const struct lm_session_config *cf
 	if (!s)
 		return LMC_ENOMEM;
 	s->cfg = *cfg;
-	s->nservers = cfg->nservers < LM_SERVER_LIST_MAX ? cfg->nservers : LM_SERVER_LIST_MAX;
+	s->nservers = cfg->nservers < LM_SOURCE_SERVERS_MAX ? cfg->nservers : LM_SOURCE_SERVERS_MAX;
 	memcpy(s->servers, cfg->servers, s->nservers * sizeof *s->servers);
 	s->cfg.servers = s->servers;
 	s->cfg.app_version = NULL; /* copied into s->id */
@@ -83,7 +83,7 @@ int lm_session_start(struct lm_session **out, const struct lm_session_config *cf
 	s->last_error = LMC_ENOSERVER;
 	snprintf(s->last_message, sizeof s->last_message, "not connected to a license server yet");
 
-	int rc = lm_conn_identity(&s->id, cfg->app_version);
+	int rc = lm_frame_conn_identity(&s->id, cfg->app_version);
 	if (rc)
 		goto fail_identity;
 	rc = LMC_ENOMEM;
@@ -155,8 +155,8 @@ static bool on_session_thread(struct lm_session *s)
  * the result; on a timeout the caller stops waiting, and the request is
  * dropped if it was never sent and keep is false, or left to the thread
  * otherwise. */
-static int wait_request(struct lm_session *s, struct request *r, int64_t deadline, bool keep,
-                        char *msg, size_t msgsize)
+static int wait_request(struct lm_session *s, struct lm_session_request *r, int64_t deadline,
+                        bool keep, char *msg, size_t msgsize)
 {
 	struct timespec ts = to_timespec(deadline);
 	while (r->state != REQ_FINISHED && !r->delivered) {
@@ -201,7 +201,7 @@ int lm_session_checkout(struct lm_session *s, const char *feature, const char *v
 	    (version && strlen(version) > LM_VERSION_MAX) || count == 0 ||
 	    count > LM_CHECKOUT_COUNT_MAX)
 		return LMC_EINVAL;
-	struct request *r = calloc(1, sizeof *r);
+	struct lm_session_request *r = calloc(1, sizeof *r);
 	if (!r)
 		return LMC_ENOMEM;
 	r->kind = REQ_CHECKOUT;
@@ -238,7 +238,7 @@ int lm_session_checkout(struct lm_session *s, const char *feature, const char *v
 int lm_session_checkin(struct lm_session *s, uint64_t handle, char *msg, size_t msgsize)
 {
 	pthread_mutex_lock(&s->lock);
-	struct seat *seat = lm_session_seat_find(s, handle);
+	struct lm_session_seat *seat = lm_session_seat_find(s, handle);
 	if (!seat) {
 		pthread_mutex_unlock(&s->lock);
 		lm_session_msg_set(msg, msgsize, "handle %llu is not checked out",
@@ -248,7 +248,7 @@ int lm_session_checkin(struct lm_session *s, uint64_t handle, char *msg, size_t 
 	if (seat->state != SEAT_HELD) {
 		/* Not held on the server now.  A queued regain is dropped; one
 		 * in flight finds the seat gone and checks its grant in. */
-		for (struct request *r = s->queue_head; r; r = r->next) {
+		for (struct lm_session_request *r = s->queue_head; r; r = r->next) {
 			if (r->regain && r->seat == handle) {
 				lm_session_queue_unlink(s, r);
 				lm_session_request_unref(r);
@@ -260,7 +260,7 @@ int lm_session_checkin(struct lm_session *s, uint64_t handle, char *msg, size_t 
 		return 0;
 	}
 	bool async = on_session_thread(s);
-	struct request *r = calloc(1, sizeof *r);
+	struct lm_session_request *r = calloc(1, sizeof *r);
 	if (!r) {
 		pthread_mutex_unlock(&s->lock);
 		return LMC_ENOMEM;

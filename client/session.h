@@ -69,10 +69,7 @@
 /* How long seats stay held, as far as the application is told, while no
  * server confirms them, when the server did not say (SessionReply.grace_ms). */
 #define LM_SESSION_GRACE_MS 300000
-/* Redirects followed in one round of connection attempts. */
-#define LM_SESSION_REDIRECTS_MAX 3
-/* Checkouts one session holds at a time (LMC_ELIMIT beyond). */
-#define LM_SESSION_SEATS_MAX 4096
+/* LM_SESSION_REDIRECTS_MAX and LM_SESSION_SEATS_MAX: core/limits.h. */
 
 /* message says why in a sentence; feature and message are valid during the
  * call only. */
@@ -82,7 +79,7 @@ typedef void (*lm_session_regained_fn)(void *arg, uint64_t handle, const char *f
 
 struct lm_session_config {
 	/* The servers to try, in order (copied).  At least one. */
-	const struct lm_server_addr *servers;
+	const struct lm_address *servers;
 	size_t nservers;
 	/* Checks each granted license line; borrowed, must outlive the
 	 * session. */

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/frame_conn.h"
-#include "client/lmc.h"
 #include "client/session_internal.h"
+#include "core/error.h"
 #include "proto/frame.h"
+#include "proto/frame_conn.h"
 
 /* delay_ms give or take a quarter, so that the clients that one failover
  * cut off at the same instant do not all come back at the same instant. */
@@ -29,7 +29,7 @@ void lm_session_drop_connection(struct lm_session *s, bool announced)
 {
 	int64_t now = lm_clock_ms();
 	lm_session_lease_closed(s, announced);
-	lm_conn_close(&s->conn);
+	lm_frame_conn_close(&s->conn);
 	s->connected = false;
 	s->hb_outstanding = false;
 	if (s->inflight)
@@ -53,8 +53,8 @@ void lm_session_drop_connection(struct lm_session *s, bool announced)
 /* Remembers where a follower says the leader is, for the next attempt. */
 void lm_session_note_leader(struct lm_session *s, const char *leader)
 {
-	struct lm_server_addr a;
-	if (leader && *leader && lm_server_addr_parse(leader, &a, NULL, 0) == 0) {
+	struct lm_address a;
+	if (leader && *leader && lm_address_parse(leader, &a, NULL, 0) == 0) {
 		s->redirect = a;
 		s->has_redirect = true;
 	}
@@ -66,7 +66,7 @@ void lm_session_forget(struct lm_session *s, const char *why)
 	s->session_lost = true;
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nseats; i++) {
-		struct seat *seat = &s->seats[i];
+		struct lm_session_seat *seat = &s->seats[i];
 		if (seat->state != SEAT_HELD || seat->lost_told)
 			continue;
 		seat->lost_told = true;
@@ -107,7 +107,7 @@ static int open_session(struct lm_session *s, int64_t cap)
 	unsigned timeout = left < (int64_t)s->cfg.io_timeout_ms ? (unsigned)(left > 0 ? left : 0)
 	                                                        : s->cfg.io_timeout_ms;
 	int64_t sent_at = lm_clock_ms();
-	int rc = lm_conn_call(&s->conn, &e, &reply, timeout);
+	int rc = lm_frame_conn_call(&s->conn, &e, &reply, timeout);
 	if (rc == LMC_ENOSESSION && resuming) {
 		/* Expired: the seats went back to the pool.  A new session
 		 * follows, and with it the regain of every seat. */
@@ -143,7 +143,7 @@ static int open_session(struct lm_session *s, int64_t cap)
 	return 0;
 }
 
-static bool is_checkout_of_app(const struct request *r)
+static bool is_checkout_of_app(const struct lm_session_request *r)
 {
 	return r->kind == REQ_CHECKOUT && !r->regain;
 }
@@ -153,9 +153,9 @@ static bool is_checkout_of_app(const struct request *r)
  * itself is void, and every seat is checked out again, first in line. */
 static void regain_all(struct lm_session *s)
 {
-	struct request *inflight = s->inflight;
+	struct lm_session_request *inflight = s->inflight;
 	pthread_mutex_lock(&s->lock);
-	struct request *r = s->queue_head, *next;
+	struct lm_session_request *r = s->queue_head, *next;
 	s->queue_head = s->queue_tail = NULL;
 	for (; r; r = next) {
 		next = r->next;
@@ -175,7 +175,7 @@ static void regain_all(struct lm_session *s)
 		inflight->sent = false;
 	}
 	for (size_t i = 0; i < s->nseats; i++) {
-		struct seat *seat = &s->seats[i];
+		struct lm_session_seat *seat = &s->seats[i];
 		if (inflight && inflight->regain && inflight->seat == seat->app_handle)
 			continue;
 		lm_session_queue_regain(s, seat);
@@ -184,24 +184,25 @@ static void regain_all(struct lm_session *s)
 }
 
 /* Connects to a, says Hello and opens or resumes the session. */
-static int attach_one(struct lm_session *s, const struct lm_server_addr *a, int64_t cap)
+static int attach_one(struct lm_session *s, const struct lm_address *a, int64_t cap)
 {
 	int64_t left = cap - lm_clock_ms();
 	if (left <= 0)
 		return LMC_ETIMEDOUT;
 	unsigned connect_ms = left < (int64_t)s->cfg.connect_timeout_ms ? (unsigned)left
 	                                                                : s->cfg.connect_timeout_ms;
-	int rc = lm_conn_open(&s->conn, a, LM_FRAME_MAX, connect_ms);
+	int rc = lm_frame_conn_open(&s->conn, a, LM_FRAME_MAX, connect_ms);
 	if (rc)
 		return rc;
 	left = cap - lm_clock_ms();
-	rc = lm_conn_hello(&s->conn, &s->id,
-	                   left < (int64_t)s->cfg.io_timeout_ms ? (unsigned)(left > 0 ? left : 0)
-	                                                        : s->cfg.io_timeout_ms);
+	rc = lm_frame_conn_hello(&s->conn, &s->id,
+	                         left < (int64_t)s->cfg.io_timeout_ms
+	                                 ? (unsigned)(left > 0 ? left : 0)
+	                                 : s->cfg.io_timeout_ms);
 	if (rc == 0)
 		rc = open_session(s, cap);
 	if (rc) {
-		lm_conn_close(&s->conn);
+		lm_frame_conn_close(&s->conn);
 		return rc;
 	}
 	int64_t now = lm_clock_ms();
@@ -251,25 +252,25 @@ void lm_session_attach_round(struct lm_session *s, int64_t cap)
 		lease_end = INT64_MAX;
 	int last = LMC_ENOSERVER, last_rank = 0;
 	bool live = false; /* some server answered */
-	char message[320] = "no license server answered";
+	char message[LM_MESSAGE_LONG_MAX] = "no license server answered";
 	size_t tried = 0;
 	int redirects = 0;
 	bool redirect = s->has_redirect;
 	s->has_redirect = false;
 
 	pthread_mutex_lock(&s->lock);
-	for (struct request *r = s->queue_head; r; r = r->next)
+	for (struct lm_session_request *r = s->queue_head; r; r = r->next)
 		r->attempted = true;
 	pthread_mutex_unlock(&s->lock);
 
 	for (;;) {
-		struct lm_server_addr target;
+		struct lm_address target;
 		size_t index = s->nservers;
 		if (redirect) {
 			target = s->redirect;
 			redirect = false;
 			for (size_t i = 0; i < s->nservers; i++)
-				if (lm_server_addr_equal(&s->servers[i], &target))
+				if (lm_address_equal(&s->servers[i], &target))
 					index = i;
 		} else if (tried < s->nservers) {
 			index = (s->cursor + tried++) % s->nservers;
@@ -309,7 +310,7 @@ void lm_session_attach_round(struct lm_session *s, int64_t cap)
 		 * most so that two confused followers cannot bounce us. */
 		if (rc == LMC_ENOTLEADER && redirects < LM_SESSION_REDIRECTS_MAX) {
 			lm_session_note_leader(s, s->conn.leader);
-			if (s->has_redirect && !lm_server_addr_equal(&s->redirect, &target)) {
+			if (s->has_redirect && !lm_address_equal(&s->redirect, &target)) {
 				redirect = true;
 				redirects++;
 			}
@@ -338,7 +339,7 @@ void lm_session_attach_round(struct lm_session *s, int64_t cap)
 	snprintf(s->last_message, sizeof s->last_message, "%s", message);
 	/* A one-try request never sent is over; one that was sent stays with
 	 * the thread (its outcome is unknown) but its caller is answered. */
-	struct request *r = s->queue_head, *next;
+	struct lm_session_request *r = s->queue_head, *next;
 	for (; r; r = next) {
 		next = r->next;
 		if (r->one_try && r->app_waiting) {

@@ -27,23 +27,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto/frame_conn.h"
-#include "core/license.h"
-#include "client/source.h"
 #include "client/session.h"
+#include "client/source.h"
+#include "core/license.h"
 #include "proto/frame.h"
+#include "proto/frame_conn.h"
 
-enum req_kind { REQ_CHECKOUT, REQ_CHECKIN };
+enum lm_session_request_kind { REQ_CHECKOUT, REQ_CHECKIN };
 
 /* QUEUED: in s->queue, not sent in this session.  INFLIGHT: taken by the
  * thread (s->inflight); it stays there until the server gives a final
  * answer, across reconnects.  FINISHED: result set. */
-enum req_state { REQ_QUEUED, REQ_INFLIGHT, REQ_FINISHED };
+enum lm_session_request_state { REQ_QUEUED, REQ_INFLIGHT, REQ_FINISHED };
 
-struct request {
-	struct request *next;
-	enum req_kind kind;
-	enum req_state state;
+struct lm_session_request {
+	struct lm_session_request *next;
+	enum lm_session_request_kind kind;
+	enum lm_session_request_state state;
 	/* One reference for the thread, one for a waiting application thread;
 	 * the last to let go frees the request. */
 	int refs;
@@ -67,21 +67,21 @@ struct request {
 	int transient; /* last transient error, reported on timeout */
 	int result;
 	uint64_t handle; /* checkout: the application's handle */
-	char message[256];
+	char message[LM_MESSAGE_MAX];
 };
 
 /* HELD: the server holds server_handle for us.  REGAINING: a checkout to
  * get it back is queued or in flight.  LOST: the last regain failed; the
  * application's handle stays valid until it checks it in. */
-enum seat_state { SEAT_HELD, SEAT_REGAINING, SEAT_LOST };
+enum lm_session_seat_state { SEAT_HELD, SEAT_REGAINING, SEAT_LOST };
 
-struct seat {
+struct lm_session_seat {
 	uint64_t app_handle;
 	uint64_t server_handle;
 	char feature[LM_NAME_MAX + 1];
 	char version[LM_VERSION_MAX + 1];
 	unsigned count;
-	enum seat_state state;
+	enum lm_session_seat_state state;
 	bool lost_told; /* on_lost fired since the last grant */
 	/* Reported lost because no server confirmed it within the lease or
 	 * the grace period; the server may well still hold it: a
@@ -93,17 +93,17 @@ struct seat {
 	uint64_t hb_epoch;
 };
 
-struct event {
+struct lm_session_event {
 	bool lost; /* else regained */
 	uint64_t handle;
 	char feature[LM_NAME_MAX + 1];
 	int code;
-	char message[320]; /* lost: why */
+	char message[LM_MESSAGE_LONG_MAX]; /* lost: why */
 };
 
 struct lm_session {
 	struct lm_session_config cfg;
-	struct lm_server_addr servers[LM_SERVER_LIST_MAX];
+	struct lm_address servers[LM_SOURCE_SERVERS_MAX];
 	size_t nservers;
 	struct lm_identity id;
 	pthread_t thread;
@@ -112,19 +112,19 @@ struct lm_session {
 	int wake[2];         /* a byte written to wake[1] wakes the thread */
 
 	/* Shared, under lock. */
-	struct request *queue_head, *queue_tail;
-	struct seat *seats;
+	struct lm_session_request *queue_head, *queue_tail;
+	struct lm_session_seat *seats;
 	size_t nseats, capseats;
 	bool stopping;
 	int64_t stop_deadline;
 	bool online;
 	int last_error; /* of the last failed round of connection attempts */
-	char last_message[320];
-	char server[LM_SERVER_NAME_MAX];
+	char last_message[LM_MESSAGE_LONG_MAX];
+	char server[LM_ADDRESS_TEXT_MAX];
 	uint64_t next_synthetic;
 
 	/* Thread only. */
-	struct lm_conn conn;
+	struct lm_frame_conn conn;
 	bool connected;
 	int64_t connected_at;
 	bool has_session;
@@ -135,7 +135,7 @@ struct lm_session {
 	uint8_t cluster_id[LM_WIRE_CLUSTER_ID_LEN];
 	bool has_cluster_id;
 	bool session_lost; /* the next new session regains every seat */
-	struct request *inflight;
+	struct lm_session_request *inflight;
 	uint64_t next_request_id;
 	unsigned heartbeat_ms;
 	unsigned grace_ms;
@@ -157,8 +157,8 @@ struct lm_session {
 	unsigned backoff;
 	int64_t next_attempt;
 	bool has_redirect;
-	struct lm_server_addr redirect;
-	struct event *events; /* fired after the lock is released */
+	struct lm_address redirect;
+	struct lm_session_event *events; /* fired after the lock is released */
 	size_t nevents, capevents;
 };
 
@@ -170,29 +170,30 @@ void lm_session_msg_set(char *buf, size_t size, const char *fmt, ...)
 
 /* ---- session_queue.c: the shared state, under s->lock unless told ---- */
 
-struct seat *lm_session_seat_find(struct lm_session *s, uint64_t app_handle);
-void lm_session_seat_remove(struct lm_session *s, struct seat *seat);
+struct lm_session_seat *lm_session_seat_find(struct lm_session *s, uint64_t app_handle);
+void lm_session_seat_remove(struct lm_session *s, struct lm_session_seat *seat);
 uint64_t lm_session_app_handle_for(struct lm_session *s, uint64_t server_handle);
 /* False when the table is full (LM_SESSION_SEATS_MAX) or out of memory. */
-bool lm_session_add_seat(struct lm_session *s, const struct request *r, uint64_t app_handle,
-                         uint64_t server_handle);
+bool lm_session_add_seat(struct lm_session *s, const struct lm_session_request *r,
+                         uint64_t app_handle, uint64_t server_handle);
 
 /* Events are the thread's own: gathered under the lock, fired without.
  * message (lost events; may be NULL) says why. */
-void lm_session_event_add(struct lm_session *s, bool lost, const struct seat *seat, int code,
-                          const char *message);
+void lm_session_event_add(struct lm_session *s, bool lost, const struct lm_session_seat *seat,
+                          int code, const char *message);
 void lm_session_events_fire(struct lm_session *s);
 
-void lm_session_queue_push(struct lm_session *s, struct request *r, bool front);
-void lm_session_queue_unlink(struct lm_session *s, struct request *r);
-void lm_session_request_unref(struct request *r);
+void lm_session_queue_push(struct lm_session *s, struct lm_session_request *r, bool front);
+void lm_session_queue_unlink(struct lm_session *s, struct lm_session_request *r);
+void lm_session_request_unref(struct lm_session_request *r);
 void lm_session_queue_orphan_checkin(struct lm_session *s, uint64_t server_handle);
-void lm_session_queue_regain(struct lm_session *s, struct seat *seat);
-void lm_session_finish_locked(struct lm_session *s, struct request *r, int code,
+void lm_session_queue_regain(struct lm_session *s, struct lm_session_seat *seat);
+void lm_session_finish_locked(struct lm_session *s, struct lm_session_request *r, int code,
                               const char *message);
 /* lm_session_finish_locked, taking the lock. */
-void lm_session_finish(struct lm_session *s, struct request *r, int code, const char *message);
-void lm_session_deliver_locked(struct lm_session *s, struct request *r, int code,
+void lm_session_finish(struct lm_session *s, struct lm_session_request *r, int code,
+                       const char *message);
+void lm_session_deliver_locked(struct lm_session *s, struct lm_session_request *r, int code,
                                const char *message);
 
 /* ---- session_attach.c: the connection, thread only ---- */

@@ -27,9 +27,9 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "proto/frame_conn.h"
-#include "client/lmc.h"
 #include "client/session_internal.h"
+#include "core/error.h"
+#include "proto/frame_conn.h"
 
 static int64_t min64(int64_t a, int64_t b)
 {
@@ -122,7 +122,7 @@ void lm_session_lease_check(struct lm_session *s)
 	s->reported = d;
 	s->lease_over = true;
 	bool lease = s->lease_ms && d == s->lease_until;
-	char message[320];
+	char message[LM_MESSAGE_LONG_MAX];
 	pthread_mutex_lock(&s->lock);
 	bool noquorum = s->noquorum || (!s->connected && s->last_error == LMC_ENOQUORUM);
 	int code = noquorum ? LMC_ENOQUORUM : LMC_ENOSERVER;
@@ -142,7 +142,7 @@ void lm_session_lease_check(struct lm_session *s)
 		         "no license server confirmed the seats within the grace period (%u ms)",
 		         s->grace_ms);
 	for (size_t i = 0; i < s->nseats; i++) {
-		struct seat *seat = &s->seats[i];
+		struct lm_session_seat *seat = &s->seats[i];
 		if (seat->state != SEAT_HELD || seat->lost_told)
 			continue;
 		seat->unconfirmed = true;

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/lmc.h"
 #include "client/session_internal.h"
+#include "core/error.h"
 
 /* Handles made up when the server reuses a handle that the application
  * already holds under the same number (after a regain in a new session):
@@ -18,7 +18,7 @@
  * handles of context.c (top bit). */
 #define SYNTHETIC_HANDLE_BASE (UINT64_C(1) << 62)
 
-struct seat *lm_session_seat_find(struct lm_session *s, uint64_t app_handle)
+struct lm_session_seat *lm_session_seat_find(struct lm_session *s, uint64_t app_handle)
 {
 	for (size_t i = 0; i < s->nseats; i++)
 		if (s->seats[i].app_handle == app_handle)
@@ -26,7 +26,7 @@ struct seat *lm_session_seat_find(struct lm_session *s, uint64_t app_handle)
 	return NULL;
 }
 
-void lm_session_seat_remove(struct lm_session *s, struct seat *seat)
+void lm_session_seat_remove(struct lm_session *s, struct lm_session_seat *seat)
 {
 	*seat = s->seats[--s->nseats];
 }
@@ -45,20 +45,20 @@ uint64_t lm_session_app_handle_for(struct lm_session *s, uint64_t server_handle)
 	return h;
 }
 
-bool lm_session_add_seat(struct lm_session *s, const struct request *r, uint64_t app_handle,
-                         uint64_t server_handle)
+bool lm_session_add_seat(struct lm_session *s, const struct lm_session_request *r,
+                         uint64_t app_handle, uint64_t server_handle)
 {
 	if (s->nseats == s->capseats) {
 		if (s->capseats == LM_SESSION_SEATS_MAX)
 			return false;
 		size_t cap = s->capseats ? 2 * s->capseats : 16;
-		struct seat *seats = realloc(s->seats, cap * sizeof *seats);
+		struct lm_session_seat *seats = realloc(s->seats, cap * sizeof *seats);
 		if (!seats)
 			return false;
 		s->seats = seats;
 		s->capseats = cap;
 	}
-	struct seat *seat = &s->seats[s->nseats++];
+	struct lm_session_seat *seat = &s->seats[s->nseats++];
 	memset(seat, 0, sizeof *seat);
 	seat->app_handle = app_handle;
 	seat->server_handle = server_handle;
@@ -70,18 +70,18 @@ bool lm_session_add_seat(struct lm_session *s, const struct request *r, uint64_t
 	return true;
 }
 
-void lm_session_event_add(struct lm_session *s, bool lost, const struct seat *seat, int code,
-                          const char *message)
+void lm_session_event_add(struct lm_session *s, bool lost, const struct lm_session_seat *seat,
+                          int code, const char *message)
 {
 	if (s->nevents == s->capevents) {
 		size_t cap = s->capevents ? 2 * s->capevents : 8;
-		struct event *e = realloc(s->events, cap * sizeof *e);
+		struct lm_session_event *e = realloc(s->events, cap * sizeof *e);
 		if (!e)
 			return; /* the seat's state is still right; only the news is lost */
 		s->events = e;
 		s->capevents = cap;
 	}
-	struct event *e = &s->events[s->nevents++];
+	struct lm_session_event *e = &s->events[s->nevents++];
 	e->lost = lost;
 	e->handle = seat->app_handle;
 	snprintf(e->feature, sizeof e->feature, "%s", seat->feature);
@@ -104,7 +104,7 @@ void lm_session_events_fire(struct lm_session *s)
 	void *arg = s->cfg.cb_arg;
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < s->nevents; i++) {
-		const struct event *e = &s->events[i];
+		const struct lm_session_event *e = &s->events[i];
 		if (e->lost && on_lost)
 			on_lost(arg, e->handle, e->feature, e->code, e->message);
 		else if (!e->lost && on_regained)
@@ -113,7 +113,7 @@ void lm_session_events_fire(struct lm_session *s)
 	s->nevents = 0;
 }
 
-void lm_session_queue_push(struct lm_session *s, struct request *r, bool front)
+void lm_session_queue_push(struct lm_session *s, struct lm_session_request *r, bool front)
 {
 	r->state = REQ_QUEUED;
 	if (front) {
@@ -131,9 +131,9 @@ void lm_session_queue_push(struct lm_session *s, struct request *r, bool front)
 	}
 }
 
-void lm_session_queue_unlink(struct lm_session *s, struct request *r)
+void lm_session_queue_unlink(struct lm_session *s, struct lm_session_request *r)
 {
-	struct request **p = &s->queue_head, *prev = NULL;
+	struct lm_session_request **p = &s->queue_head, *prev = NULL;
 	while (*p && *p != r) {
 		prev = *p;
 		p = &(*p)->next;
@@ -146,16 +146,16 @@ void lm_session_queue_unlink(struct lm_session *s, struct request *r)
 	r->next = NULL;
 }
 
-void lm_session_request_unref(struct request *r)
+void lm_session_request_unref(struct lm_session_request *r)
 {
 	if (--r->refs == 0)
 		free(r);
 }
 
 /* A request of the thread's own, which nobody waits for. */
-static struct request *internal_request(enum req_kind kind)
+static struct lm_session_request *internal_request(enum lm_session_request_kind kind)
 {
-	struct request *r = calloc(1, sizeof *r);
+	struct lm_session_request *r = calloc(1, sizeof *r);
 	if (r) {
 		r->kind = kind;
 		r->refs = 1;
@@ -168,16 +168,16 @@ static struct request *internal_request(enum req_kind kind)
  * license line), first in line so that the seats go back soon. */
 void lm_session_queue_orphan_checkin(struct lm_session *s, uint64_t server_handle)
 {
-	struct request *r = internal_request(REQ_CHECKIN);
+	struct lm_session_request *r = internal_request(REQ_CHECKIN);
 	if (!r)
 		return; /* the session's end returns the seats */
 	r->server_handle = server_handle;
 	lm_session_queue_push(s, r, true);
 }
 
-void lm_session_queue_regain(struct lm_session *s, struct seat *seat)
+void lm_session_queue_regain(struct lm_session *s, struct lm_session_seat *seat)
 {
-	struct request *r = internal_request(REQ_CHECKOUT);
+	struct lm_session_request *r = internal_request(REQ_CHECKOUT);
 	seat->state = SEAT_REGAINING;
 	seat->unconfirmed = false;
 	if (!r) {
@@ -194,7 +194,7 @@ void lm_session_queue_regain(struct lm_session *s, struct seat *seat)
 
 /* Sets the final result of r and lets its waiter (if any) go; drops the
  * thread's reference.  A failed regain marks its seat lost. */
-void lm_session_finish_locked(struct lm_session *s, struct request *r, int code,
+void lm_session_finish_locked(struct lm_session *s, struct lm_session_request *r, int code,
                               const char *message)
 {
 	r->state = REQ_FINISHED;
@@ -203,7 +203,7 @@ void lm_session_finish_locked(struct lm_session *s, struct request *r, int code,
 	snprintf(r->message, sizeof r->message, "%.*s", (int)sizeof r->message - 1,
 	         message ? message : "");
 	if (r->regain && code != 0) {
-		struct seat *seat = lm_session_seat_find(s, r->seat);
+		struct lm_session_seat *seat = lm_session_seat_find(s, r->seat);
 		if (seat && seat->state == SEAT_REGAINING) {
 			seat->state = SEAT_LOST;
 			if (!seat->lost_told)
@@ -216,7 +216,8 @@ void lm_session_finish_locked(struct lm_session *s, struct request *r, int code,
 	lm_session_request_unref(r);
 }
 
-void lm_session_finish(struct lm_session *s, struct request *r, int code, const char *message)
+void lm_session_finish(struct lm_session *s, struct lm_session_request *r, int code,
+                       const char *message)
 {
 	pthread_mutex_lock(&s->lock);
 	lm_session_finish_locked(s, r, code, message);
@@ -225,7 +226,7 @@ void lm_session_finish(struct lm_session *s, struct request *r, int code, const 
 
 /* Gives a waiter an early answer (a one-try request that met a transient
  * error) while the thread keeps the request until the server's answer. */
-void lm_session_deliver_locked(struct lm_session *s, struct request *r, int code,
+void lm_session_deliver_locked(struct lm_session *s, struct lm_session_request *r, int code,
                                const char *message)
 {
 	r->transient = code;

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proto/frame_conn.h"
+#include "client/session_internal.h"
+#include "core/error.h"
 #include "core/key.h"
 #include "core/license.h"
-#include "client/lmc.h"
-#include "client/session_internal.h"
 #include "proto/frame.h"
+#include "proto/frame_conn.h"
 
 static void drain_wake(struct lm_session *s)
 {
@@ -32,7 +32,7 @@ static int64_t min64(int64_t a, int64_t b)
 
 /* ---- Requests on the wire ---- */
 
-static int send_request(struct lm_session *s, struct request *r)
+static int send_request(struct lm_session *s, struct lm_session_request *r)
 {
 	Lm__Envelope e;
 	Lm__Checkout co;
@@ -59,7 +59,7 @@ static int send_request(struct lm_session *s, struct request *r)
 		e.checkin = &ci;
 	}
 	int64_t now = lm_clock_ms();
-	int rc = lm_conn_send(&s->conn, &e, now + s->cfg.io_timeout_ms);
+	int rc = lm_frame_conn_send(&s->conn, &e, now + s->cfg.io_timeout_ms);
 	if (rc == 0) {
 		r->sent = true;
 		r->sent_at = now;
@@ -81,13 +81,13 @@ static int send_simple(struct lm_session *s, Lm__Envelope__BodyCase body)
 		lm__session_close__init(&sc);
 		e.session_close = &sc;
 	}
-	return lm_conn_send(&s->conn, &e, lm_clock_ms() + s->cfg.io_timeout_ms);
+	return lm_frame_conn_send(&s->conn, &e, lm_clock_ms() + s->cfg.io_timeout_ms);
 }
 
 /* The checks of session.h on a grant: the vendor signed the line, and it
  * is for the feature and a version asked for. */
-static int verify_grant(struct lm_session *s, const struct request *r, const Lm__CheckoutReply *m,
-                        char *why, size_t size)
+static int verify_grant(struct lm_session *s, const struct lm_session_request *r,
+                        const Lm__CheckoutReply *m, char *why, size_t size)
 {
 	char text[LM_LINE_MAX + 1];
 	struct lm_license l;
@@ -135,7 +135,8 @@ static int verify_grant(struct lm_session *s, const struct request *r, const Lm_
 	return 0;
 }
 
-static void on_checkout_granted(struct lm_session *s, struct request *r, const Lm__CheckoutReply *m)
+static void on_checkout_granted(struct lm_session *s, struct lm_session_request *r,
+                                const Lm__CheckoutReply *m)
 {
 	char why[512];
 	int rc = verify_grant(s, r, m, why, sizeof why);
@@ -152,7 +153,7 @@ static void on_checkout_granted(struct lm_session *s, struct request *r, const L
 		lm_session_queue_orphan_checkin(s, m->handle);
 		lm_session_finish_locked(s, r, rc, why);
 	} else if (r->regain) {
-		struct seat *seat = lm_session_seat_find(s, r->seat);
+		struct lm_session_seat *seat = lm_session_seat_find(s, r->seat);
 		if (seat && seat->state == SEAT_REGAINING) {
 			seat->server_handle = m->handle;
 			seat->state = SEAT_HELD;
@@ -185,7 +186,8 @@ static void on_checkout_granted(struct lm_session *s, struct request *r, const L
 
 /* An ErrorReply to the request in flight.  Transient errors keep it (it is
  * re-sent with the same request id); any other ends it. */
-static void on_request_error(struct lm_session *s, struct request *r, int code, const char *message)
+static void on_request_error(struct lm_session *s, struct lm_session_request *r, int code,
+                             const char *message)
 {
 	if (code == LMC_ENOQUORUM || code == LMC_ETIMEDOUT) {
 		/* The redundant servers cannot commit now; the seats we hold
@@ -231,7 +233,7 @@ static void on_heartbeat_reply(struct lm_session *s, const Lm__HeartbeatReply *m
 	bool live = lm_session_lease_live(s);
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nseats; i++) {
-		struct seat *seat = &s->seats[i];
+		struct lm_session_seat *seat = &s->seats[i];
 		if (seat->state != SEAT_HELD)
 			continue;
 		bool listed = handle_listed(m, seat->server_handle);
@@ -264,13 +266,13 @@ static void on_heartbeat_reply(struct lm_session *s, const Lm__HeartbeatReply *m
  * dropped. */
 static bool on_frame(struct lm_session *s, const Lm__Envelope *e)
 {
-	struct request *r = s->inflight;
+	struct lm_session_request *r = s->inflight;
 	bool for_inflight = r && r->sent && e->request_id == r->request_id;
 
 	switch (e->body_case) {
 	case LM__ENVELOPE__BODY_ERROR_REPLY: {
 		const Lm__ErrorReply *er = e->error_reply;
-		char message[LM_WIRE_TEXT_MAX + LM_SERVER_NAME_MAX + 4];
+		char message[LM_WIRE_TEXT_MAX + LM_ADDRESS_TEXT_MAX + 4];
 		snprintf(message, sizeof message, "%s: %s", s->conn.name,
 		         er->message ? er->message : lmc_strerror(er->code));
 		if (er->code == LMC_ENOTLEADER || er->code == LMC_ESHUTDOWN) {
@@ -345,7 +347,7 @@ static void serve(struct lm_session *s)
 	int64_t now = lm_clock_ms();
 	if (!s->inflight) {
 		pthread_mutex_lock(&s->lock);
-		struct request *r = s->queue_head;
+		struct lm_session_request *r = s->queue_head;
 		if (r) {
 			lm_session_queue_unlink(s, r);
 			r->state = REQ_INFLIGHT;
@@ -353,7 +355,7 @@ static void serve(struct lm_session *s)
 		}
 		pthread_mutex_unlock(&s->lock);
 	}
-	struct request *r = s->inflight;
+	struct lm_session_request *r = s->inflight;
 	if (r && !r->sent && now >= r->retry_at && send_request(s, r) != 0) {
 		lm_session_drop_connection(s, false);
 		return;
@@ -390,7 +392,7 @@ static void serve(struct lm_session *s)
 		for (;;) {
 			Lm__Envelope *e;
 			/* A deadline in the past: only what has arrived. */
-			int rc = lm_conn_recv(&s->conn, &e, 0);
+			int rc = lm_frame_conn_recv(&s->conn, &e, 0);
 			if (rc == LMC_ETIMEDOUT)
 				break;
 			if (rc != 0) {
@@ -421,7 +423,7 @@ static void close_session(struct lm_session *s, int64_t deadline)
 		return;
 	for (;;) {
 		Lm__Envelope *e;
-		if (lm_conn_recv(&s->conn, &e, deadline) != 0)
+		if (lm_frame_conn_recv(&s->conn, &e, deadline) != 0)
 			return;
 		/* A late HeartbeatReply may come first; an error means the
 		 * session ends by its timeout instead. */
@@ -435,7 +437,7 @@ static void close_session(struct lm_session *s, int64_t deadline)
 static void finish_all(struct lm_session *s, int code, const char *message)
 {
 	pthread_mutex_lock(&s->lock);
-	struct request *r = s->queue_head, *next;
+	struct lm_session_request *r = s->queue_head, *next;
 	s->queue_head = s->queue_tail = NULL;
 	for (; r; r = next) {
 		next = r->next;
@@ -458,7 +460,7 @@ void *lm_session_run(void *arg)
 		bool stopping = s->stopping;
 		int64_t cap = stopping ? s->stop_deadline : INT64_MAX;
 		bool fresh = false; /* a request waits for its first attempt */
-		for (struct request *r = s->queue_head; r && !fresh; r = r->next)
+		for (struct lm_session_request *r = s->queue_head; r && !fresh; r = r->next)
 			fresh = r->app_waiting && !r->attempted;
 		pthread_mutex_unlock(&s->lock);
 
@@ -486,6 +488,6 @@ void *lm_session_run(void *arg)
 	}
 	lm_session_events_fire(s);
 	finish_all(s, LMC_ESHUTDOWN, "the context is closing");
-	lm_conn_close(&s->conn);
+	lm_frame_conn_close(&s->conn);
 	return NULL;
 }

@@ -1,10 +1,12 @@
+/* Codes people type: Crockford base32 symbols with a Luhn mod 32 check
+ * symbol, and the packing of bytes into 5-bit symbols (see code32.h). */
 #include "core/code32.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 

@@ -14,8 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest code, in symbols, without the check symbol. */
-#define LM_CODE32_MAX_SYMBOLS 64
+#include "core/limits.h" /* LM_CODE32_MAX_SYMBOLS */
 
 /* Writes the nsym 5-bit symbols (values 0..31), followed by their check
  * symbol, into out as groups of `group` symbols joined by hyphens (group 0:

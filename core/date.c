@@ -12,12 +12,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
+#include "core/limits.h"
 
-/* The years a license file may name: nothing before the epoch, and four
- * digits are what every spelling we accept can hold. */
-#define YEAR_MIN 1970
-#define YEAR_MAX 9999
+/* The years a license file may name (LM_DATE_YEAR_MIN..MAX): nothing before
+ * the epoch, and four digits are what every spelling we accept can hold. */
 
 static const char *const month_names[12] = {"jan", "feb", "mar", "apr", "may", "jun",
                                             "jul", "aug", "sep", "oct", "nov", "dec"};
@@ -101,7 +100,8 @@ static bool digits(const char *s, size_t n, int *out)
 
 static int checked(int y, int m, int d, int32_t *days)
 {
-	if (y < YEAR_MIN || y > YEAR_MAX || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+	if (y < LM_DATE_YEAR_MIN || y > LM_DATE_YEAR_MAX || m < 1 || m > 12 || d < 1 ||
+	    d > days_in_month(y, m))
 		return LMC_ESYNTAX;
 	*days = lm_date_from_ymd(y, m, d);
 	return 0;

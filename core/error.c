@@ -1,5 +1,5 @@
 /* The stable error codes shared by liblmc, lmd and the tools. */
-#include "client/lmc.h"
+#include "core/error.h"
 
 struct error_text {
 	const char *name;

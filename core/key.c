@@ -1,4 +1,6 @@
-/* Vendor keys and license signatures (Ed25519 through OpenSSL 3).
+/* Vendor public keys and the verification of license signatures (Ed25519
+ * through OpenSSL 3).  Making keys and signing is the vendor's library's
+ * (vendor/sign.c), which lmd and liblmc do not link.
  *
  * Ed25519 hashes internally, so OpenSSL wants the one-shot
  * EVP_DigestSign/EVP_DigestVerify with a NULL digest (research notes §2.5).
@@ -20,13 +22,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
+#include "core/limits.h"
 
-/* A PEM key is a few hundred bytes; anything much larger is not a key. */
-#define KEY_FILE_MAX 65536
-
-__attribute__((format(printf, 4, 5))) static int fail(int code, char *err, size_t errsize,
-                                                      const char *fmt, ...)
+int lm_key_fail(int code, char *err, size_t errsize, const char *fmt, ...)
 {
 	if (err && errsize) {
 		va_list ap;
@@ -36,94 +35,6 @@ __attribute__((format(printf, 4, 5))) static int fail(int code, char *err, size_
 	}
 	ERR_clear_error();
 	return code;
-}
-
-/* ---- Writing keys ------------------------------------------------------ */
-
-/* Writes key into a new temporary file next to path (same directory, so
- * that the final rename stays on one file system and is atomic).  mkstemp
- * creates the file with mode 0600, so a private key is never readable by
- * others, not even for a moment. */
-static int write_temp(const char *path, mode_t mode, EVP_PKEY *key, int private, char *tmp,
-                      size_t tmpsize, char *err, size_t errsize)
-{
-	if ((size_t)snprintf(tmp, tmpsize, "%s.XXXXXX", path) >= tmpsize)
-		return fail(LMC_EIO, err, errsize, "path too long: %.200s", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return fail(LMC_EIO, err, errsize, "cannot create %.200s: %s", tmp,
-		            strerror(errno));
-	if (fchmod(fd, mode) != 0) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		return fail(LMC_EIO, err, errsize, "cannot set the mode of %.200s: %s", tmp,
-		            strerror(e));
-	}
-	FILE *fp = fdopen(fd, "w");
-	if (!fp) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		return fail(LMC_EIO, err, errsize, "cannot write %.200s: %s", tmp, strerror(e));
-	}
-	/* PEM_write_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY"), the
-	 * format `openssl genpkey` writes; no cipher, as genpkey without
-	 * -aes256. */
-	int ok = private ? PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL)
-	                 : PEM_write_PUBKEY(fp, key);
-	int e = errno;
-	ok = ok == 1 && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-	if (!ok)
-		e = errno;
-	if (fclose(fp) != 0 && ok) {
-		ok = 0;
-		e = errno;
-	}
-	if (!ok) {
-		unlink(tmp);
-		return fail(LMC_EIO, err, errsize, "cannot write %.200s: %s", path,
-		            e ? strerror(e) : "OpenSSL failed to write the key");
-	}
-	return 0;
-}
-
-int lm_key_generate(const char *private_path, const char *public_path, char *err, size_t errsize)
-{
-	char tmp_priv[PATH_MAX], tmp_pub[PATH_MAX];
-	int rc;
-
-	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	if (!key) {
-		const char *why = ERR_reason_error_string(ERR_peek_last_error());
-		return fail(LMC_EKEY, err, errsize, "OpenSSL cannot generate an Ed25519 key: %s",
-		            why ? why : "unknown error");
-	}
-	rc = write_temp(private_path, 0600, key, 1, tmp_priv, sizeof tmp_priv, err, errsize);
-	if (rc)
-		goto out;
-	rc = write_temp(public_path, 0644, key, 0, tmp_pub, sizeof tmp_pub, err, errsize);
-	if (rc) {
-		unlink(tmp_priv);
-		goto out;
-	}
-	/* Both files are complete before either takes its final name. */
-	if (rename(tmp_priv, private_path) != 0) {
-		rc = fail(LMC_EIO, err, errsize, "cannot create %.200s: %s", private_path,
-		          strerror(errno));
-		unlink(tmp_priv);
-		unlink(tmp_pub);
-		goto out;
-	}
-	if (rename(tmp_pub, public_path) != 0) {
-		rc = fail(LMC_EIO, err, errsize, "cannot create %.200s: %s", public_path,
-		          strerror(errno));
-		unlink(tmp_pub);
-		goto out;
-	}
-out:
-	EVP_PKEY_free(key);
-	return rc;
 }
 
 /* ---- Loading keys ------------------------------------------------------ */
@@ -136,7 +47,7 @@ static int key_text(const char *path_or_pem, const char **text, size_t *len, cha
 	const char *p = path_or_pem;
 	*owned = NULL;
 	if (!p)
-		return fail(LMC_EINVAL, err, errsize, "no key given");
+		return lm_key_fail(LMC_EINVAL, err, errsize, "no key given");
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
 	if (strncmp(p, "-----BEGIN", 10) == 0) {
@@ -148,27 +59,27 @@ static int key_text(const char *path_or_pem, const char **text, size_t *len, cha
 	*what = path_or_pem;
 	FILE *in = fopen(path_or_pem, "rb");
 	if (!in)
-		return fail(LMC_EIO, err, errsize, "cannot open key file %.200s: %s", path_or_pem,
-		            strerror(errno));
-	char *buf = malloc(KEY_FILE_MAX + 1);
+		return lm_key_fail(LMC_EIO, err, errsize, "cannot open key file %.200s: %s",
+		                   path_or_pem, strerror(errno));
+	char *buf = malloc(LM_KEY_FILE_MAX + 1);
 	if (!buf) {
 		fclose(in);
-		return fail(LMC_ENOMEM, err, errsize, "out of memory");
+		return lm_key_fail(LMC_ENOMEM, err, errsize, "out of memory");
 	}
-	size_t n = fread(buf, 1, KEY_FILE_MAX + 1, in);
+	size_t n = fread(buf, 1, LM_KEY_FILE_MAX + 1, in);
 	int bad = ferror(in);
 	int e = errno;
 	fclose(in);
 	if (bad) {
 		free(buf);
-		return fail(LMC_EIO, err, errsize, "cannot read key file %.200s: %s", path_or_pem,
-		            strerror(e));
+		return lm_key_fail(LMC_EIO, err, errsize, "cannot read key file %.200s: %s",
+		                   path_or_pem, strerror(e));
 	}
-	if (n > KEY_FILE_MAX) {
+	if (n > LM_KEY_FILE_MAX) {
 		free(buf);
-		return fail(LMC_EKEY, err, errsize,
-		            "%.200s is larger than %d bytes: not a PEM key file", path_or_pem,
-		            KEY_FILE_MAX);
+		return lm_key_fail(LMC_EKEY, err, errsize,
+		                   "%.200s is larger than %d bytes: not a PEM key file",
+		                   path_or_pem, LM_KEY_FILE_MAX);
 	}
 	buf[n] = '\0';
 	*text = buf;
@@ -205,16 +116,18 @@ static int check_ed25519(EVP_PKEY **key, const char *what, char *err, size_t err
 		return 0;
 	const char *type = EVP_PKEY_get0_type_name(*key);
 	int bits = EVP_PKEY_get_bits(*key);
-	int rc = fail(LMC_EKEY, err, errsize,
-	              "the key in %.200s is %s (%d bits), not Ed25519; license keys are made "
-	              "with `lmvendor keygen`",
-	              what, type ? type : "of another type", bits);
+	int rc =
+	        lm_key_fail(LMC_EKEY, err, errsize,
+	                    "the key in %.200s is %s (%d bits), not Ed25519; license keys are made "
+	                    "with `lmvendor keygen`",
+	                    what, type ? type : "of another type", bits);
 	EVP_PKEY_free(*key);
 	*key = NULL;
 	return rc;
 }
 
-static int load_key(const char *path_or_pem, int private, EVP_PKEY **out, char *err, size_t errsize)
+int lm_key_load(const char *path_or_pem, bool private, lm_key_pem_reader read, EVP_PKEY **out,
+                char *err, size_t errsize)
 {
 	const char *text = NULL, *what = NULL;
 	size_t len = 0;
@@ -227,34 +140,35 @@ static int load_key(const char *path_or_pem, int private, EVP_PKEY **out, char *
 		return rc;
 	if (len > INT_MAX) {
 		free(owned);
-		return fail(LMC_EKEY, err, errsize, "key text too large");
+		return lm_key_fail(LMC_EKEY, err, errsize, "key text too large");
 	}
 	BIO *bio = BIO_new_mem_buf(text, (int)len);
 	if (!bio) {
 		free(owned);
-		return fail(LMC_ENOMEM, err, errsize, "out of memory");
+		return lm_key_fail(LMC_ENOMEM, err, errsize, "out of memory");
 	}
-	EVP_PKEY *key = private ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
-	                        : PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
+	EVP_PKEY *key = read(bio, NULL, no_passphrase, NULL);
 	BIO_free(bio);
 	if (!key) {
 		pem_label(text, label, sizeof label);
 		if (private && strstr(label, "ENCRYPTED"))
-			rc = fail(LMC_EKEY, err, errsize,
-			          "the private key in %.200s is encrypted; give an unencrypted "
-			          "key and protect the file instead (mode 0600)",
-			          what);
+			rc = lm_key_fail(
+			        LMC_EKEY, err, errsize,
+			        "the private key in %.200s is encrypted; give an unencrypted "
+			        "key and protect the file instead (mode 0600)",
+			        what);
 		else if (!private && strstr(label, "PRIVATE KEY"))
-			rc = fail(LMC_EKEY, err, errsize,
-			          "%.200s holds a private key; give the vendor's public key (the "
-			          "private key stays with the vendor)",
-			          what);
+			rc = lm_key_fail(
+			        LMC_EKEY, err, errsize,
+			        "%.200s holds a private key; give the vendor's public key (the "
+			        "private key stays with the vendor)",
+			        what);
 		else
-			rc = fail(LMC_EKEY, err, errsize,
-			          "no %s key in %.200s: found %s, expected "
-			          "\"-----BEGIN %s KEY-----\"",
-			          private ? "private" : "public", what, label,
-			          private ? "PRIVATE" : "PUBLIC");
+			rc = lm_key_fail(LMC_EKEY, err, errsize,
+			                 "no %s key in %.200s: found %s, expected "
+			                 "\"-----BEGIN %s KEY-----\"",
+			                 private ? "private" : "public", what, label,
+			                 private ? "PRIVATE" : "PUBLIC");
 		free(owned);
 		return rc;
 	}
@@ -268,33 +182,10 @@ static int load_key(const char *path_or_pem, int private, EVP_PKEY **out, char *
 
 int lm_key_load_public(const char *path_or_pem, EVP_PKEY **out, char *err, size_t errsize)
 {
-	return load_key(path_or_pem, 0, out, err, errsize);
-}
-
-int lm_key_load_private(const char *path_or_pem, EVP_PKEY **out, char *err, size_t errsize)
-{
-	return load_key(path_or_pem, 1, out, err, errsize);
+	return lm_key_load(path_or_pem, false, PEM_read_bio_PUBKEY, out, err, errsize);
 }
 
 /* ---- Signatures -------------------------------------------------------- */
-
-int lm_sig_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t sig[LM_SIG_LEN])
-{
-	if (!key || !EVP_PKEY_is_a(key, "ED25519"))
-		return LMC_EKEY;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return fail(LMC_ENOMEM, NULL, 0, "out of memory");
-	size_t siglen = LM_SIG_LEN;
-	int rc = LMC_EKEY;
-	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
-	    EVP_DigestSign(ctx, sig, &siglen, data, len) == 1 && siglen == LM_SIG_LEN)
-		rc = 0;
-	EVP_MD_CTX_free(ctx);
-	if (rc)
-		ERR_clear_error();
-	return rc;
-}
 
 int lm_sig_verify(EVP_PKEY *key, const void *data, size_t len, const uint8_t sig[LM_SIG_LEN])
 {
@@ -302,7 +193,7 @@ int lm_sig_verify(EVP_PKEY *key, const void *data, size_t len, const uint8_t sig
 		return LMC_EKEY;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx)
-		return fail(LMC_ENOMEM, NULL, 0, "out of memory");
+		return lm_key_fail(LMC_ENOMEM, NULL, 0, "out of memory");
 	int rc = LMC_EKEY;
 	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1)
 		rc = EVP_DigestVerify(ctx, sig, LM_SIG_LEN, data, len) == 1 ? 0 : LMC_EBADSIG;
@@ -310,22 +201,6 @@ int lm_sig_verify(EVP_PKEY *key, const void *data, size_t len, const uint8_t sig
 	if (rc)
 		ERR_clear_error();
 	return rc;
-}
-
-int lm_license_sign(struct lm_license_file *f, EVP_PKEY *key)
-{
-	char buf[LM_LINE_MAX + 1];
-	for (size_t i = 0; i < f->nlines; i++) {
-		struct lm_license *l = &f->lines[i];
-		int n = lm_license_canonical(f, l, buf, sizeof buf);
-		if (n < 0)
-			return n;
-		int rc = lm_sig_sign(key, buf, (size_t)n, l->sig);
-		if (rc)
-			return rc;
-		l->has_sig = true;
-	}
-	return 0;
 }
 
 int lm_license_verify(const struct lm_license_file *f, const struct lm_license *l, EVP_PKEY *key)

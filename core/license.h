@@ -21,16 +21,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/limits.h"
 #include "core/lockcode.h"
-
-/* Limits, each enforced by the parser with an error naming the line. */
-#define LM_NAME_MAX          64   /* feature, vendor, package names */
-#define LM_VERSION_MAX       16   /* "29.0" */
-#define LM_HOST_MAX          255  /* SERVER host */
-#define LM_TEXT_MAX          256  /* NOTICE, HOST_DESC, SN, AUTH, COMPONENTS */
-#define LM_LINE_MAX          4096 /* one logical line, continuations joined */
-#define LM_LICENSE_LINES_MAX 4096
-#define LM_SIG_LEN           64
 
 enum lm_line_type {
 	LM_LINE_FEATURE,
@@ -38,7 +30,7 @@ enum lm_line_type {
 	LM_LINE_PACKAGE,
 };
 
-struct lm_server_line {
+struct lm_license_server {
 	char host[LM_HOST_MAX + 1];
 	struct lm_lockcode code;
 	char code_text[LM_LOCKCODE_TEXT_MAX]; /* normalised */
@@ -77,7 +69,7 @@ struct lm_license {
 };
 
 struct lm_license_file {
-	struct lm_server_line servers[3];
+	struct lm_license_server servers[3];
 	int nservers;                 /* 0, 1 or 3 */
 	char vendor[LM_NAME_MAX + 1]; /* VENDOR line, "" if none */
 	struct lm_license *lines;
@@ -91,7 +83,7 @@ struct lm_license_file {
 /* Where a parse failed: a 1-based line number and a sentence. */
 struct lm_parse_error {
 	int lineno;
-	char message[256];
+	char message[LM_MESSAGE_MAX];
 };
 
 /* Parses text (len bytes, need not be NUL-terminated).  Returns 0, or a

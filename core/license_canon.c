@@ -24,8 +24,8 @@
 #include <string.h>
 
 #include "core/date.h"
+#include "core/error.h"
 #include "core/license_internal.h"
-#include "client/lmc.h"
 
 /* The printer starts a continuation line rather than pass this column. */
 #define PRINT_WIDTH 80
@@ -263,7 +263,7 @@ static void print_license(const struct lm_license *l, FILE *out)
 	fputc('\n', out);
 }
 
-static void print_server(const struct lm_server_line *s, FILE *out)
+static void print_server(const struct lm_license_server *s, FILE *out)
 {
 	char code[LM_LOCKCODE_TEXT_MAX];
 	if (lm_lockcode_format(&s->code, code, sizeof code) != 0)

@@ -1,5 +1,7 @@
-/* What the license parser (license.c) shares with the canonical form and
- * the printer (license_canon.c).  Private to those two files. */
+/* What the files of the license parser share: the file parser (license.c),
+ * the line parser (license_line.c), the words both read
+ * (license_words.c), and the canonical form and the printer
+ * (license_canon.c).  Private to core/license*.c. */
 #ifndef LM_LICENSE_INTERNAL_H
 #define LM_LICENSE_INTERNAL_H
 
@@ -70,5 +72,39 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 /* Checks that len bytes are printable UTF-8 text: no NUL, no control
  * character but tab.  Returns 0, or LMC_ESYNTAX with a sentence in msg. */
 int lm_license_check_text(const char *s, size_t len, char *msg, size_t size);
+
+/* ---- license_words.c: what the line and file parsers share ---- */
+
+/* Fills err (when non-NULL) with lineno and the sentence, and returns
+ * code. */
+__attribute__((format(printf, 4, 5))) int lm_license_fail(struct lm_parse_error *err, int lineno,
+                                                          int code, const char *fmt, ...);
+
+/* 1 when s is a feature, vendor or package name: 1..LM_NAME_MAX letters,
+ * digits, '_', '-' or '.'. */
+int lm_license_valid_name(const char *s);
+/* 1 when s is a SERVER host: 1..LM_HOST_MAX characters of a DNS name or
+ * an IP address. */
+int lm_license_valid_host(const char *s);
+/* Reads a decimal number from 1 to max into *out.  Returns 0 or -1. */
+int lm_license_parse_number(const char *s, unsigned long max, unsigned long *out);
+
+/* FEATURE, INCREMENT or PACKAGE (any case) into *type: 0, or -1 for any
+ * other word. */
+int lm_license_parse_type(const char *word, enum lm_line_type *type);
+
+/* A space or a tab: what separates words. */
+int lm_license_is_blank(char c);
+
+/* A bare word (value NULL) or KEY=value, pointing into the line. */
+struct lm_license_token {
+	char *word;
+	char *value;
+};
+
+/* Cuts s in place into at most LM_LICENSE_TOKENS_MAX tokens (values may be
+ * quoted).  Returns 0 with *ntok set, or LMC_ESYNTAX / LMC_ETOOLARGE with a
+ * sentence in msg. */
+int lm_license_tokenize(char *s, struct lm_license_token *tok, int *ntok, char *msg, size_t size);
 
 #endif

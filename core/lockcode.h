@@ -9,28 +9,16 @@
  *   symbols 1-2     10-bit mask of the criteria present (bit i = enum lm_criterion i)
  *   4 symbols       per present criterion, in enum order: the top 20 bits of
  *                   SHA-256("lmd-lockcode-v1:" name ":" value)
- * printed in groups of 4 symbols joined by hyphens.
- *
- * Where each criterion is read, below a root directory ("/" normally; tests
- * point LM_HOSTID_ROOT at a fake machine laid out the same way):
- *   machine_id    etc/machine-id (first line, trimmed)
- *   product_uuid  sys/class/dmi/id/product_uuid (lower-cased; all-zero or
- *                 all-F values are placeholders and ignored)
- *   mac           sys/class/net/<if>/address for each <if> that has a
- *                 sys/class/net/<if>/device entry (physical), lower-cased,
- *                 sorted, joined with ','; all-zero addresses ignored
- *   hostname      proc/sys/kernel/hostname
- *   disk          the name under dev/disk/by-uuid/ whose symlink target's
- *                 basename equals the basename of the device mounted at /
- *                 according to proc/self/mountinfo
- *   cpu           proc/cpuinfo: the first vendor_id, cpu family, model and
- *                 model name lines, joined with '/' */
+ * printed in groups of 4 symbols joined by hyphens.  What each criterion is
+ * and where it is read on this machine: machine.h. */
 #ifndef LM_LOCKCODE_H
 #define LM_LOCKCODE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/limits.h" /* LM_LOCKCODE_TEXT_MAX, LM_CRIT_VALUE_MAX */
 
 enum lm_criterion {
 	LM_CRIT_MACHINE_ID,   /* /etc/machine-id */
@@ -43,33 +31,11 @@ enum lm_criterion {
 };
 
 #define LM_LOCKCODE_VERSION 1
-/* Longest printed lock code, with hyphens and the NUL. */
-#define LM_LOCKCODE_TEXT_MAX 64
-/* Longest raw value kept for display. */
-#define LM_CRIT_VALUE_MAX 256
 
 struct lm_lockcode {
 	uint16_t present;               /* bit i set: criterion i recorded */
 	uint32_t digest[LM_CRIT_COUNT]; /* 20-bit digests */
 };
-
-/* What the probes found on this machine, for `lmhostid --json`. */
-struct lm_machine {
-	struct lm_lockcode code;
-	char value[LM_CRIT_COUNT][LM_CRIT_VALUE_MAX];  /* "" when unavailable */
-	char source[LM_CRIT_COUNT][LM_CRIT_VALUE_MAX]; /* file read, or why not */
-};
-
-/* The root the probes read below by default: "/", or in builds configured
- * with --enable-test-hooks the LM_HOSTID_ROOT environment variable when set
- * (test builds only: it would let any user fake a node-locked machine). */
-const char *lm_machine_default_root(void);
-
-/* Reads this machine's criteria.  Every probe reads files below root; NULL
- * means lm_machine_default_root().  A
- * criterion that cannot be read is left out of the code.  Returns 0, or
- * LMC_EIO when not a single criterion could be read. */
-int lm_machine_probe(const char *root, struct lm_machine *out);
 
 /* The digest a criterion with this raw value gets. */
 uint32_t lm_criterion_digest(enum lm_criterion c, const char *value);

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "core/date.h"
+#include "core/error.h"
 #include "core/key.h"
-#include "client/lmc.h"
 
 /* Failure codes by the stage that produces them, earliest first. */
 static const int stage_order[] = {

@@ -11,6 +11,7 @@
 
 #include "core/license.h"
 #include "core/lockcode.h"
+#include "core/machine.h"
 
 /* The checks that do not depend on where the seat is served: START, expiry
  * and version.  Returns 0 or LMC_ENOTSTARTED / LMC_EEXPIRED / LMC_EVERSION

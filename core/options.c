@@ -17,7 +17,7 @@
 #include <openssl/sha.h>
 
 #include "core/date.h"
-#include "client/lmc.h"
+#include "core/error.h"
 
 /* ---- Diagnostics -------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 
 bool lm_opt_rule_applies(const struct lm_opt_rule *r, const char *feature, const char *version)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/key.h"
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/bootstrap.h"
 #include "lmd/client_internal.h"
 #include "lmd/licfile.h"

@@ -8,13 +8,13 @@
 
 #include <uv.h>
 
-#include "proto/frame_conn.h"
-#include "client/lmc.h"
-#include "client/source.h"
+#include "core/error.h"
 #include "lmd/cluster.h"
-#include "lmd/log.h"
 #include "lmd/datadir.h"
+#include "lmd/log.h"
 #include "lmd/server.h"
+#include "proto/address.h"
+#include "proto/frame_conn.h"
 
 struct lm_bootstrap {
 	struct lm_server *s;
@@ -35,19 +35,19 @@ struct lm_bootstrap {
 static void ask_peer(struct lm_bootstrap *b, int i)
 {
 	const struct lm_server *s = b->s;
-	struct lm_server_addr a;
-	struct lm_conn c;
+	struct lm_address a;
+	struct lm_frame_conn c;
 	Lm__Envelope req, *reply = NULL;
 	Lm__StatusRequest q = LM__STATUS_REQUEST__INIT;
 
-	if (lm_server_addr_parse(s->addresses[i], &a, NULL, 0) != 0 ||
-	    lm_conn_open(&c, &a, LM_FRAME_REPLY_MAX, LM_BOOTSTRAP_ASK_MS) != 0)
+	if (lm_address_parse(s->addresses[i], &a, NULL, 0) != 0 ||
+	    lm_frame_conn_open(&c, &a, LM_FRAME_REPLY_MAX, LM_BOOTSTRAP_ASK_MS) != 0)
 		return;
 	lm_envelope_init(&req, 1);
 	req.body_case = LM__ENVELOPE__BODY_STATUS_REQUEST;
 	req.status_request = &q;
-	if (lm_conn_hello(&c, NULL, LM_BOOTSTRAP_ASK_MS) == 0 &&
-	    lm_conn_call(&c, &req, &reply, LM_BOOTSTRAP_ASK_MS) == 0 &&
+	if (lm_frame_conn_hello(&c, NULL, LM_BOOTSTRAP_ASK_MS) == 0 &&
+	    lm_frame_conn_call(&c, &req, &reply, LM_BOOTSTRAP_ASK_MS) == 0 &&
 	    reply->body_case == LM__ENVELOPE__BODY_STATUS_REPLY) {
 		/* Its own entry is the one that carries a raft id. */
 		const Lm__StatusReply *r = reply->status_reply;
@@ -62,7 +62,7 @@ static void ask_peer(struct lm_bootstrap *b, int i)
 					b->lists_us[i] = true;
 		}
 	}
-	lm_conn_close(&c);
+	lm_frame_conn_close(&c);
 }
 
 /* In the thread pool: touches only b's answers and what of s is fixed. */

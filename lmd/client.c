@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/key.h"
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/faults.h"
 #include "lmd/log.h"
 #include "proto/command.pb-c.h"

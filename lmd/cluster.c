@@ -40,7 +40,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/transport.h"
 
 /* Entry envelope, little-endian:

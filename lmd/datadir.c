@@ -18,7 +18,7 @@
 
 #include <openssl/rand.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/server.h"
 
 /* ---- checks ---- */

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/log.h"
 #include "lmd/store.h"
 

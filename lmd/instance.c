@@ -41,7 +41,7 @@
 
 #include <openssl/evp.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 
 #define PREFIX "lmd-license-v1\n"
 

@@ -7,9 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/error.h"
 #include "core/key.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
+#include "core/machine.h"
 
 /* Refuses a file with any line that does not verify: an administrator must
  * learn when the file is loaded, not from a denied user, that a line was
@@ -38,7 +39,7 @@ static int verify_lines(const struct lm_licfile_rules *r, const struct lm_licens
  * change: that is how the vendor rehosts a dead server's line for its
  * replacement (lmreplace), and this server's own code was just checked
  * against this machine. */
-static bool same_server(const struct lm_server_line *a, const struct lm_server_line *b)
+static bool same_server(const struct lm_license_server *a, const struct lm_license_server *b)
 {
 	return strcasecmp(a->host, b->host) == 0 && a->port == b->port;
 }
@@ -56,7 +57,7 @@ static int check_servers(const struct lm_licfile_rules *r, const struct lm_licen
 		return LMC_EINVAL;
 	}
 	for (int i = 0; i < f->nservers; i++) {
-		const struct lm_server_line *now = &r->servers[i], *next = &f->servers[i];
+		const struct lm_license_server *now = &r->servers[i], *next = &f->servers[i];
 		if (same_server(now, next))
 			continue;
 		snprintf(
@@ -86,7 +87,7 @@ static int check_host(const struct lm_licfile_rules *r, const struct lm_license_
 		         f->nservers, f->nservers == 1 ? "" : "s");
 		return LMC_EINVAL;
 	}
-	const struct lm_server_line *sl = &f->servers[r->node - 1];
+	const struct lm_license_server *sl = &f->servers[r->node - 1];
 	struct lm_machine here;
 	if (lm_machine_probe(NULL, &here) != 0) {
 		snprintf(msg, size, "cannot read any lock criterion of this machine");

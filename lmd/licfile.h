@@ -21,7 +21,7 @@ struct lm_licfile_rules {
 	 * the file must repeat in order (lock codes may change: a rehost):
 	 * the servers of a running cluster change only with a restart.
 	 * nservers 0 at start: any SERVER lines. */
-	struct lm_server_line servers[3];
+	struct lm_license_server servers[3];
 	int nservers;
 };
 

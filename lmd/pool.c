@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 #include "proto/arena.h"

@@ -102,7 +102,10 @@ int lm_pool_line(struct lm_pool *p, uint32_t i, char *text, size_t size, uint8_t
 struct lm_pool_session {
 	uint64_t id;
 	uint8_t secret_digest[32];
-	char user[256], host[256], display[256], lock_code[64], app_version[17];
+	/* The wire's limits (core/limits.h), each with its NUL. */
+	char user[LM_WIRE_USER_MAX + 1], host[LM_WIRE_HOST_MAX + 1];
+	char display[LM_WIRE_DISPLAY_MAX + 1], lock_code[LM_LOCKCODE_TEXT_MAX];
+	char app_version[LM_WIRE_VERSION_MAX + 1];
 	uint32_t pid;
 	int64_t opened_us;
 	uint32_t nhandles;

@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/license.h"
 #include "lmd/pool.h"
 #include "lmd/store.h"
@@ -109,13 +110,15 @@ static inline void lm_pool_w_u8(struct lm_pool_wbuf *w, uint8_t v)
 
 static inline void lm_pool_w_u16(struct lm_pool_wbuf *w, uint16_t v)
 {
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t b[2];
+	lm_be16_put(b, v);
 	lm_pool_w_bytes(w, b, 2);
 }
 
 static inline void lm_pool_w_u32(struct lm_pool_wbuf *w, uint32_t v)
 {
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t b[4];
+	lm_be32_put(b, v);
 	lm_pool_w_bytes(w, b, 4);
 }
 
@@ -167,43 +170,19 @@ static inline uint8_t lm_pool_r_u8(struct lm_pool_rbuf *r)
 static inline uint16_t lm_pool_r_u16(struct lm_pool_rbuf *r)
 {
 	const uint8_t *b = lm_pool_r_take(r, 2);
-	return b ? (uint16_t)(b[0] << 8 | b[1]) : 0;
-}
-
-static inline uint32_t lm_pool_get_u32(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static inline uint64_t lm_pool_get_u64(const uint8_t *b)
-{
-	return (uint64_t)lm_pool_get_u32(b) << 32 | lm_pool_get_u32(b + 4);
-}
-
-static inline void lm_pool_set_u32(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 24);
-	b[1] = (uint8_t)(v >> 16);
-	b[2] = (uint8_t)(v >> 8);
-	b[3] = (uint8_t)v;
-}
-
-static inline void lm_pool_set_u64(uint8_t *b, uint64_t v)
-{
-	lm_pool_set_u32(b, (uint32_t)(v >> 32));
-	lm_pool_set_u32(b + 4, (uint32_t)v);
+	return b ? lm_be16_get(b) : 0;
 }
 
 static inline uint32_t lm_pool_r_u32(struct lm_pool_rbuf *r)
 {
 	const uint8_t *b = lm_pool_r_take(r, 4);
-	return b ? lm_pool_get_u32(b) : 0;
+	return b ? lm_be32_get(b) : 0;
 }
 
 static inline uint64_t lm_pool_r_u64(struct lm_pool_rbuf *r)
 {
 	const uint8_t *b = lm_pool_r_take(r, 8);
-	return b ? lm_pool_get_u64(b) : 0;
+	return b ? lm_be64_get(b) : 0;
 }
 
 /* Reads a string of n bytes into out (size bytes, NUL-terminated). */
@@ -295,8 +274,6 @@ int lm_pool_do_set_license(struct lm_pool *p, const Lmcmd__SetLicense *m,
 
 /* pool_seats.c: the commands that open and close sessions and move seats,
  * and the checks of a session's identity that restore shares. */
-bool lm_pool_copy_field(char *out, size_t size, protobuf_c_boolean has,
-                        const ProtobufCBinaryData *b);
 bool lm_pool_identity_copy(const Lmcmd__OpenSession *m, struct lm_pool_session_rec *s);
 int lm_pool_do_open_session(struct lm_pool *p, int64_t now, const Lmcmd__OpenSession *m,
                             struct lm_pool_result *res);

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "core/date.h"
+#include "core/error.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 #include "proto/command.pb-c.h"
@@ -48,9 +48,8 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 	st->last_expiry = LM_DATE_NONE;
 	for (uint32_t i = 0; i < d->nlines; i++) {
 		const uint8_t *e = d->lines + (size_t)i * LM_POOL_LINE_ENTRY_LEN;
-		uint32_t index = lm_pool_get_u32(e), count = lm_pool_get_u32(e + 4);
-		int32_t start = (int32_t)lm_pool_get_u32(e + 8),
-		        expiry = (int32_t)lm_pool_get_u32(e + 12);
+		uint32_t index = lm_be32_get(e), count = lm_be32_get(e + 4);
+		int32_t start = (int32_t)lm_be32_get(e + 8), expiry = (int32_t)lm_be32_get(e + 12);
 
 		if (expiry > st->expiry)
 			st->expiry = expiry;
@@ -193,7 +192,7 @@ int lm_pool_lines_write(struct lm_pool *p, Lmcmd__Line *const *lines,
 		if (siglen)
 			memcpy(value + 1, l->signature.data, siglen);
 		memcpy(value + 1 + siglen, l->text.data, l->text.len);
-		lm_pool_set_u32(key, (uint32_t)i);
+		lm_be32_put(key, (uint32_t)i);
 		rc = lm_store_put(p->store, LM_DB_LINES, key, sizeof key, value,
 		                  1 + siglen + l->text.len);
 		if (rc)

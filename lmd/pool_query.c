@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/date.h"
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 
@@ -32,7 +32,7 @@ int lm_pool_line(struct lm_pool *p, uint32_t i, char *text, size_t size, uint8_t
 	rc = lm_store_read_begin(p->store);
 	if (rc)
 		return lm_pool_store_failed(p, rc);
-	lm_pool_set_u32(key, i);
+	lm_be32_put(key, i);
 	rc = lm_store_get(p->store, LM_DB_LINES, key, sizeof key, &v);
 	if (rc) {
 		rc = lm_pool_store_failed(p, rc);
@@ -92,7 +92,7 @@ static int walk_session(void *arg, struct lm_val key, struct lm_val val)
 	struct walk *w = arg;
 	struct lm_pool_session_rec s;
 
-	if (key.len != 8 || lm_pool_session_decode(lm_pool_get_u64(key.data), val, &s) != 0) {
+	if (key.len != 8 || lm_pool_session_decode(lm_be64_get(key.data), val, &s) != 0) {
 		w->corrupt = true;
 		return 1;
 	}
@@ -125,7 +125,7 @@ static int walk_session_handle(void *arg, struct lm_val key, struct lm_val val)
 	if (key.len != 16)
 		goto bad;
 	if (w->n < w->max) {
-		if (lm_pool_handle_load(w->p, lm_pool_get_u64((const uint8_t *)key.data + 8), &h,
+		if (lm_pool_handle_load(w->p, lm_be64_get((const uint8_t *)key.data + 8), &h,
 		                        &found) != 0 ||
 		    !found)
 			goto bad;
@@ -148,7 +148,7 @@ int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_po
 	rc = lm_store_read_begin(p->store);
 	if (rc)
 		return lm_pool_store_failed(p, rc);
-	lm_pool_set_u64(key, session_id);
+	lm_be64_put(key, session_id);
 	rc = lm_store_scan(p->store, LM_DB_BY_SESSION, key, sizeof key, walk_session_handle, &w);
 	lm_store_read_end(p->store);
 	if (w.corrupt)
@@ -262,7 +262,7 @@ static int gather_usage(void *arg, struct lm_val key, struct lm_val val)
 		e->f.name[nlen] = '\0';
 		e->f.expiry = LM_DATE_NONE;
 	}
-	e->f.in_use = lm_pool_get_u32(val.data);
+	e->f.in_use = lm_be32_get(val.data);
 	return 0;
 bad:
 	fs->corrupt = true;
@@ -283,7 +283,7 @@ static int load_holder(struct holders *hs, struct lm_val key, struct lm_pool_han
 	bool found;
 
 	if (key.len != hs->plen + 8 ||
-	    lm_pool_handle_load(hs->p, lm_pool_get_u64((const uint8_t *)key.data + hs->plen), h,
+	    lm_pool_handle_load(hs->p, lm_be64_get((const uint8_t *)key.data + hs->plen), h,
 	                        &found) != 0 ||
 	    !found) {
 		hs->corrupt = true;

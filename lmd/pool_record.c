@@ -7,7 +7,7 @@
 #include <assert.h>
 #include <string.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 
@@ -27,7 +27,7 @@ int lm_pool_version_key(const char *v, uint8_t out[LM_POOL_VKEY_LEN])
 		}
 		if (digits == 0)
 			return -1;
-		lm_pool_set_u32(out + 4 * part, n);
+		lm_be32_put(out + 4 * part, n);
 		if (*v == '\0')
 			return 0;
 		if (*v++ != '.')
@@ -59,14 +59,14 @@ int lm_pool_meta_get(struct lm_pool *p, const char *name, uint64_t dflt, uint64_
 	}
 	if (v.len != 8)
 		return lm_pool_corrupt("meta");
-	*out = lm_pool_get_u64(v.data);
+	*out = lm_be64_get(v.data);
 	return 0;
 }
 
 int lm_pool_meta_put(struct lm_pool *p, const char *name, uint64_t value)
 {
 	uint8_t b[8];
-	lm_pool_set_u64(b, value);
+	lm_be64_put(b, value);
 	int rc = lm_store_put(p->store, LM_DB_META, name, strlen(name), b, sizeof b);
 	return rc ? lm_pool_store_failed(p, rc) : 0;
 }
@@ -184,7 +184,7 @@ int lm_pool_session_load(struct lm_pool *p, uint64_t id, struct lm_pool_session_
 	struct lm_val v;
 	int rc;
 
-	lm_pool_set_u64(key, id);
+	lm_be64_put(key, id);
 	*found = false;
 	rc = lm_store_get(p->store, LM_DB_SESSIONS, key, sizeof key, &v);
 	if (rc)
@@ -200,7 +200,7 @@ int lm_pool_session_store(struct lm_pool *p, const struct lm_pool_session_rec *s
 	uint8_t key[8];
 	size_t len;
 
-	lm_pool_set_u64(key, s->pub.id);
+	lm_be64_put(key, s->pub.id);
 	session_encode(p, s, &len);
 	int rc = lm_store_put(p->store, LM_DB_SESSIONS, key, sizeof key, p->record, len);
 	return rc ? lm_pool_store_failed(p, rc) : 0;
@@ -229,7 +229,7 @@ int lm_pool_handle_load(struct lm_pool *p, uint64_t id, struct lm_pool_handle *h
 	struct lm_val v;
 	int rc;
 
-	lm_pool_set_u64(key, id);
+	lm_be64_put(key, id);
 	*found = false;
 	rc = lm_store_get(p->store, LM_DB_HANDLES, key, sizeof key, &v);
 	if (rc)
@@ -261,7 +261,7 @@ int lm_pool_usage_get(struct lm_pool *p, const uint8_t *key, size_t klen, uint32
 		return 0;
 	if (v.len != 4)
 		return lm_pool_corrupt("usage");
-	*in_use = lm_pool_get_u32(v.data);
+	*in_use = lm_be32_get(v.data);
 	return 0;
 }
 
@@ -275,7 +275,7 @@ static int usage_put(struct lm_pool *p, const uint8_t *key, size_t klen, uint32_
 	if (in_use == 0) {
 		rc = lm_store_del(p->store, LM_DB_USAGE, key, klen, NULL);
 	} else {
-		lm_pool_set_u32(b, in_use);
+		lm_be32_put(b, in_use);
 		rc = lm_store_put(p->store, LM_DB_USAGE, key, klen, b, sizeof b);
 	}
 	return rc ? lm_pool_store_failed(p, rc) : 0;
@@ -305,16 +305,16 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 	lm_pool_w_str8(&w, h->version);
 	lm_pool_w_str8(&w, h->pool_version);
 	assert(!w.overflow);
-	lm_pool_set_u64(key, h->handle);
+	lm_be64_put(key, h->handle);
 	rc = lm_store_put(p->store, LM_DB_HANDLES, key, sizeof key, w.p, w.len);
 	if (!rc) {
-		lm_pool_set_u64(ikey, h->session_id);
-		lm_pool_set_u64(ikey + 8, h->handle);
+		lm_be64_put(ikey, h->session_id);
+		lm_be64_put(ikey + 8, h->handle);
 		rc = lm_store_put(p->store, LM_DB_BY_SESSION, ikey, 16, "", 0);
 	}
 	if (!rc) {
 		memcpy(ikey, pkey, plen);
-		lm_pool_set_u64(ikey + plen, h->handle);
+		lm_be64_put(ikey + plen, h->handle);
 		rc = lm_store_put(p->store, LM_DB_BY_POOL, ikey, plen + 8, "", 0);
 	}
 	if (rc)
@@ -332,16 +332,16 @@ int lm_pool_handle_release(struct lm_pool *p, const struct lm_pool_handle *h)
 	uint32_t in_use;
 	int rc;
 
-	lm_pool_set_u64(key, h->handle);
+	lm_be64_put(key, h->handle);
 	rc = lm_store_del(p->store, LM_DB_HANDLES, key, sizeof key, &f1);
 	if (!rc) {
-		lm_pool_set_u64(ikey, h->session_id);
-		lm_pool_set_u64(ikey + 8, h->handle);
+		lm_be64_put(ikey, h->session_id);
+		lm_be64_put(ikey + 8, h->handle);
 		rc = lm_store_del(p->store, LM_DB_BY_SESSION, ikey, 16, &f2);
 	}
 	if (!rc) {
 		memcpy(ikey, pkey, plen);
-		lm_pool_set_u64(ikey + plen, h->handle);
+		lm_be64_put(ikey + plen, h->handle);
 		rc = lm_store_del(p->store, LM_DB_BY_POOL, ikey, plen + 8, &f3);
 	}
 	if (rc)

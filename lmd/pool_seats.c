@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "core/date.h"
+#include "core/error.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 #include "proto/command.pb-c.h"
-#include "proto/frame.h"
+#include "proto/envelope.h"
 
 #define DAY_US INT64_C(86400000000)
 
@@ -29,22 +29,6 @@ static int32_t day_of(int64_t us)
 	return (int32_t)d;
 }
 
-/* Copies an optional identifier into out: absent is "", and it must fit
- * with its NUL and hold none (protobuf-c would hand a C string cut short). */
-bool lm_pool_copy_field(char *out, size_t size, protobuf_c_boolean has,
-                        const ProtobufCBinaryData *b)
-{
-	out[0] = '\0';
-	if (!has)
-		return true;
-	if (b->len >= size || (b->len && memchr(b->data, 0, b->len)))
-		return false;
-	if (b->len)
-		memcpy(out, b->data, b->len);
-	out[b->len] = '\0';
-	return true;
-}
-
 /* A session from its OpenSession (also the identity in a snapshot). */
 bool lm_pool_identity_copy(const Lmcmd__OpenSession *m, struct lm_pool_session_rec *s)
 {
@@ -58,14 +42,14 @@ bool lm_pool_identity_copy(const Lmcmd__OpenSession *m, struct lm_pool_session_r
 		memcpy(s->pub.secret_digest, m->secret_digest.data, sizeof s->pub.secret_digest);
 	}
 	s->pub.pid = m->has_pid ? m->pid : 0;
-	return lm_pool_copy_field(s->pub.user, sizeof s->pub.user, m->has_user, &m->user) &&
-	       lm_pool_copy_field(s->pub.host, sizeof s->pub.host, m->has_host, &m->host) &&
-	       lm_pool_copy_field(s->pub.display, sizeof s->pub.display, m->has_display,
-	                          &m->display) &&
-	       lm_pool_copy_field(s->pub.lock_code, sizeof s->pub.lock_code, m->has_lock_code,
-	                          &m->lock_code) &&
-	       lm_pool_copy_field(s->pub.app_version, sizeof s->pub.app_version, m->has_app_version,
-	                          &m->app_version);
+	return lm_bytes_opt_to_cstr(m->has_user, &m->user, s->pub.user, sizeof s->pub.user) == 0 &&
+	       lm_bytes_opt_to_cstr(m->has_host, &m->host, s->pub.host, sizeof s->pub.host) == 0 &&
+	       lm_bytes_opt_to_cstr(m->has_display, &m->display, s->pub.display,
+	                            sizeof s->pub.display) == 0 &&
+	       lm_bytes_opt_to_cstr(m->has_lock_code, &m->lock_code, s->pub.lock_code,
+	                            sizeof s->pub.lock_code) == 0 &&
+	       lm_bytes_opt_to_cstr(m->has_app_version, &m->app_version, s->pub.app_version,
+	                            sizeof s->pub.app_version) == 0;
 }
 
 int lm_pool_do_open_session(struct lm_pool *p, int64_t now, const Lmcmd__OpenSession *m,
@@ -112,7 +96,7 @@ static int gather_handle(void *arg, struct lm_val key, struct lm_val val)
 	struct gather *g = arg;
 	if (key.len != 16 || g->n == LM_POOL_HANDLES_PER_SESSION_MAX)
 		return SCAN_CORRUPT;
-	g->p->closing[g->n++] = lm_pool_get_u64((const uint8_t *)key.data + 8);
+	g->p->closing[g->n++] = lm_be64_get((const uint8_t *)key.data + 8);
 	return 0;
 }
 
@@ -143,7 +127,7 @@ int lm_pool_do_close_session(struct lm_pool *p, const Lmcmd__CloseSession *m,
 		             (unsigned long long)m->session_id);
 		return 0;
 	}
-	lm_pool_set_u64(key, s.pub.id);
+	lm_be64_put(key, s.pub.id);
 	rc = lm_store_scan(p->store, LM_DB_BY_SESSION, key, sizeof key, gather_handle, &g);
 	if (rc)
 		return scan_failed(p, rc, "by_session");
@@ -287,11 +271,11 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 	int rc;
 
 	if (!m->has_feature || m->feature.len == 0 ||
-	    !lm_pool_copy_field(h.feature, sizeof h.feature, 1, &m->feature)) {
+	    lm_bytes_opt_to_cstr(1, &m->feature, h.feature, sizeof h.feature) != 0) {
 		lm_pool_deny(res, LMC_EINVAL, "Checkout without a valid feature name");
 		return 0;
 	}
-	if (!lm_pool_copy_field(h.version, sizeof h.version, m->has_version, &m->version) ||
+	if (lm_bytes_opt_to_cstr(m->has_version, &m->version, h.version, sizeof h.version) != 0 ||
 	    !lm_version_valid(h.version) || lm_pool_version_key(h.version, want) != 0) {
 		lm_pool_deny(res, LMC_EINVAL, "Checkout of %s without a valid version", h.feature);
 		return 0;

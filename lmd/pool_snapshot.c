@@ -8,12 +8,12 @@
 
 #include <openssl/evp.h>
 
+#include "core/error.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 #include "proto/command.pb-c.h"
-#include "proto/frame.h"
+#include "proto/envelope.h"
 
 #define SNAPSHOT_FORMAT 1
 
@@ -110,7 +110,7 @@ static int snap_session(void *arg, struct lm_val key, struct lm_val val)
 	Lmcmd__OpenSession id = LMCMD__OPEN_SESSION__INIT;
 	struct lm_pool_session_rec s;
 
-	if (key.len != 8 || lm_pool_session_decode(lm_pool_get_u64(key.data), val, &s) != 0) {
+	if (key.len != 8 || lm_pool_session_decode(lm_be64_get(key.data), val, &s) != 0) {
 		sn->corrupt = true;
 		return 1;
 	}
@@ -152,7 +152,7 @@ static int snap_handle(void *arg, struct lm_val key, struct lm_val val)
 	Lmcmd__PoolHandle ph = LMCMD__POOL_HANDLE__INIT, *handles[1] = {&ph};
 	struct lm_pool_handle h;
 
-	if (key.len != 8 || lm_pool_handle_decode(lm_pool_get_u64(key.data), val, &h) != 0) {
+	if (key.len != 8 || lm_pool_handle_decode(lm_be64_get(key.data), val, &h) != 0) {
 		sn->corrupt = true;
 		return 1;
 	}
@@ -240,8 +240,8 @@ static int restore_sessions(struct lm_pool *p, const Lmcmd__PoolSnapshot *snap)
 		int rc;
 
 		if (!ps->identity || !lm_pool_identity_copy(ps->identity, &s) ||
-		    !lm_pool_copy_field(s.last.message, sizeof s.last.message, ps->has_last_message,
-		                        &ps->last_message) ||
+		    lm_bytes_opt_to_cstr(ps->has_last_message, &ps->last_message, s.last.message,
+		                         sizeof s.last.message) != 0 ||
 		    ps->last_code > 0 || ps->last_code < LMC_ERROR_MIN)
 			return bad_snapshot("a session is malformed");
 		rc = lm_pool_session_load(p, s.pub.id, &old, &found);
@@ -280,12 +280,12 @@ static int restore_handles(struct lm_pool *p, const Lmcmd__PoolSnapshot *snap, u
 		if (!ph->has_handle || ph->handle == 0 || ph->handle >= next_handle ||
 		    !ph->has_count || ph->count == 0 || ph->count > LM_CHECKOUT_COUNT_MAX ||
 		    !ph->has_feature || ph->feature.len == 0 ||
-		    !lm_pool_copy_field(h.feature, sizeof h.feature, ph->has_feature,
-		                        &ph->feature) ||
-		    !lm_pool_copy_field(h.version, sizeof h.version, ph->has_version,
-		                        &ph->version) ||
-		    !lm_pool_copy_field(h.pool_version, sizeof h.pool_version, ph->has_pool_version,
-		                        &ph->pool_version) ||
+		    lm_bytes_opt_to_cstr(ph->has_feature, &ph->feature, h.feature,
+		                         sizeof h.feature) != 0 ||
+		    lm_bytes_opt_to_cstr(ph->has_version, &ph->version, h.version,
+		                         sizeof h.version) != 0 ||
+		    lm_bytes_opt_to_cstr(ph->has_pool_version, &ph->pool_version, h.pool_version,
+		                         sizeof h.pool_version) != 0 ||
 		    !version_ok(h.version) || !version_ok(h.pool_version))
 			return bad_snapshot("a handle is malformed");
 		h.handle = ph->handle;
@@ -407,8 +407,8 @@ static int hash_record(void *arg, struct lm_val key, struct lm_val val)
 	    memcmp(key.data, LM_POOL_KEY_APPLIED, key.len) == 0)
 		return 0;
 	head[0] = h->db;
-	lm_pool_set_u32(head + 1, (uint32_t)key.len);
-	lm_pool_set_u32(head + 5, (uint32_t)val.len);
+	lm_be32_put(head + 1, (uint32_t)key.len);
+	lm_be32_put(head + 5, (uint32_t)val.len);
 	if (!EVP_DigestUpdate(h->ctx, head, sizeof head) ||
 	    !EVP_DigestUpdate(h->ctx, key.data, key.len) ||
 	    !EVP_DigestUpdate(h->ctx, val.data, val.len)) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/client_internal.h"
 #include "lmd/log.h"
 

@@ -20,7 +20,7 @@
 
 #include "core/date.h"
 #include "core/key.h"
-#include "client/lmc.h"
+#include "core/error.h"
 #include "core/lockcode.h"
 #include "lmd/bootstrap.h"
 #include "lmd/datadir.h"

@@ -13,7 +13,7 @@
 
 #include <lmdb.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 
 struct lm_store {
 	MDB_env *env;

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 
 #define MAGIC "lmd-raft"
 /* libraft's stock handshake starts with its protocol number, 1, as a 64-bit

@@ -1,4 +1,4 @@
-/* A blocking client connection to one license server (see conn.h).
+/* A blocking frame connection to one license server (see frame_conn.h).
  *
  * The socket is non-blocking underneath so that every wait, connect
  * included, is a poll() bounded by a deadline: a client must never hang on
@@ -22,8 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "core/lockcode.h"
+#include "core/machine.h"
 
 int64_t lm_clock_ms(void)
 {
@@ -32,8 +33,8 @@ int64_t lm_clock_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct lm_conn *c, int code, const char *fmt,
-                                                      ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct lm_frame_conn *c, int code,
+                                                      const char *fmt, ...)
 {
 	int n = snprintf(c->error, sizeof c->error, "%s: ", c->name);
 	if (n < 0 || (size_t)n >= sizeof c->error)
@@ -99,13 +100,13 @@ fail:;
 	return -1;
 }
 
-int lm_conn_open(struct lm_conn *c, const struct lm_server_addr *a, size_t reply_max,
-                 unsigned timeout_ms)
+int lm_frame_conn_open(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
+                       unsigned timeout_ms)
 {
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
 	c->addr = *a;
-	if (lm_server_addr_format(a, c->name, sizeof c->name) != 0)
+	if (lm_address_format(a, c->name, sizeof c->name) != 0)
 		snprintf(c->name, sizeof c->name, "server");
 	int64_t deadline = lm_clock_ms() + timeout_ms;
 
@@ -160,7 +161,7 @@ int lm_conn_open(struct lm_conn *c, const struct lm_server_addr *a, size_t reply
 	return 0;
 }
 
-void lm_conn_close(struct lm_conn *c)
+void lm_frame_conn_close(struct lm_frame_conn *c)
 {
 	if (c->fd >= 0) {
 		close(c->fd);
@@ -174,7 +175,7 @@ void lm_conn_close(struct lm_conn *c)
 	c->outcap = 0;
 }
 
-int lm_conn_send(struct lm_conn *c, const Lm__Envelope *e, int64_t deadline)
+int lm_frame_conn_send(struct lm_frame_conn *c, const Lm__Envelope *e, int64_t deadline)
 {
 	size_t len;
 	if (c->fd < 0)
@@ -204,7 +205,7 @@ int lm_conn_send(struct lm_conn *c, const Lm__Envelope *e, int64_t deadline)
 	return 0;
 }
 
-int lm_conn_recv(struct lm_conn *c, Lm__Envelope **env, int64_t deadline)
+int lm_frame_conn_recv(struct lm_frame_conn *c, Lm__Envelope **env, int64_t deadline)
 {
 	*env = NULL;
 	if (c->fd < 0)
@@ -246,17 +247,17 @@ int lm_conn_recv(struct lm_conn *c, Lm__Envelope **env, int64_t deadline)
 	}
 }
 
-int lm_conn_call(struct lm_conn *c, const Lm__Envelope *req, Lm__Envelope **reply,
-                 unsigned timeout_ms)
+int lm_frame_conn_call(struct lm_frame_conn *c, const Lm__Envelope *req, Lm__Envelope **reply,
+                       unsigned timeout_ms)
 {
 	int64_t deadline = lm_clock_ms() + timeout_ms;
 	*reply = NULL;
 	c->leader[0] = '\0';
-	int rc = lm_conn_send(c, req, deadline);
+	int rc = lm_frame_conn_send(c, req, deadline);
 	if (rc)
 		return rc;
 	Lm__Envelope *e;
-	rc = lm_conn_recv(c, &e, deadline);
+	rc = lm_frame_conn_recv(c, &e, deadline);
 	if (rc)
 		return rc;
 	if (e->body_case == LM__ENVELOPE__BODY_ERROR_REPLY) {
@@ -289,7 +290,7 @@ static void sanitize(char *out, size_t size, const char *s, bool spaces)
 	out[i] = '\0';
 }
 
-int lm_conn_identity(struct lm_identity *id, const char *app_version)
+int lm_frame_conn_identity(struct lm_identity *id, const char *app_version)
 {
 	memset(id, 0, sizeof *id);
 	if (app_version) {
@@ -330,11 +331,11 @@ int lm_conn_identity(struct lm_identity *id, const char *app_version)
 	return 0;
 }
 
-int lm_conn_hello(struct lm_conn *c, const struct lm_identity *id, unsigned timeout_ms)
+int lm_frame_conn_hello(struct lm_frame_conn *c, const struct lm_identity *id, unsigned timeout_ms)
 {
 	struct lm_identity own;
 	if (!id) {
-		lm_conn_identity(&own, NULL);
+		lm_frame_conn_identity(&own, NULL);
 		id = &own;
 	}
 	Lm__Envelope e;
@@ -365,7 +366,7 @@ int lm_conn_hello(struct lm_conn *c, const struct lm_identity *id, unsigned time
 	e.body_case = LM__ENVELOPE__BODY_HELLO;
 	e.hello = &h;
 	Lm__Envelope *reply;
-	int rc = lm_conn_call(c, &e, &reply, timeout_ms);
+	int rc = lm_frame_conn_call(c, &e, &reply, timeout_ms);
 	if (rc == 0 && reply->body_case != LM__ENVELOPE__BODY_HELLO_REPLY)
 		return fail(c, LMC_EPROTO, "answered hello with %s",
 		            lm_body_name(reply->body_case));

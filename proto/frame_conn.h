@@ -1,9 +1,11 @@
-/* A blocking client connection to one license server: connect with a
+/* A blocking frame connection to one license server: connect with a
  * timeout, send one frame, receive one frame by a deadline.
  *
- * Used by the session thread (client/session_thread.c), which polls c->fd itself,
- * and by the lmutil admin commands, which call lm_conn_call() once per
- * request.  Nothing here retries or fails over: that is the session's job.
+ * Used by liblmc's session thread (client/session_thread.c), which polls
+ * c->fd itself, by the lmutil admin commands, which call
+ * lm_frame_conn_call() once per request, and by lmd's bootstrap, which asks
+ * its peers from the thread pool (lmd/bootstrap.c).  Nothing here retries or
+ * fails over: that is the session's job.
  *
  * Transport failures and server refusals are told apart by *reply: a
  * function that returns a negative code with *reply NULL failed to talk to
@@ -19,20 +21,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/source.h"
+#include "core/limits.h"
+#include "proto/address.h"
 #include "proto/arena.h"
 #include "proto/frame.h"
 
-struct lm_conn {
+struct lm_frame_conn {
 	int fd; /* -1 when closed */
-	struct lm_server_addr addr;
-	char name[LM_SERVER_NAME_MAX]; /* "port@host", for messages */
+	struct lm_address addr;
+	char name[LM_ADDRESS_TEXT_MAX]; /* "port@host", for messages */
 	struct lm_frame_reader reader;
 	void *arena_block;
 	struct lm_arena arena;
 	uint8_t *out; /* the last frame sent, grown as needed */
 	size_t outcap;
-	char error[320];
+	char error[LM_MESSAGE_LONG_MAX];
 	/* From the last ErrorReply received: its "port@host" leader, or "". */
 	char leader[LM_WIRE_ADDRESS_MAX + 1];
 	/* From the HelloReply: the server's cluster id, when it said. */
@@ -48,27 +51,27 @@ int64_t lm_clock_ms(void);
  * to reply_max bytes of payload (LM_FRAME_MAX, or LM_FRAME_REPLY_MAX for a
  * status reply).  Returns 0, LMC_ENOSERVER (name unknown, refused,
  * unreachable), LMC_ETIMEDOUT or LMC_ENOMEM; on failure c needs no close. */
-int lm_conn_open(struct lm_conn *c, const struct lm_server_addr *a, size_t reply_max,
-                 unsigned timeout_ms);
+int lm_frame_conn_open(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
+                       unsigned timeout_ms);
 /* Closes the socket and frees the buffers; safe on a closed connection. */
-void lm_conn_close(struct lm_conn *c);
+void lm_frame_conn_close(struct lm_frame_conn *c);
 
 /* Sends e as one frame, by the monotonic deadline (lm_clock_ms() based). */
-int lm_conn_send(struct lm_conn *c, const Lm__Envelope *e, int64_t deadline);
+int lm_frame_conn_send(struct lm_frame_conn *c, const Lm__Envelope *e, int64_t deadline);
 
 /* Receives the next frame, waiting until the deadline; a deadline in the
  * past only takes what has already arrived.  *env points into the
  * connection's arena and stays valid until the next receive.  Returns 0,
  * LMC_ETIMEDOUT (nothing complete yet: the connection stays usable), or a
  * transport error. */
-int lm_conn_recv(struct lm_conn *c, Lm__Envelope **env, int64_t deadline);
+int lm_frame_conn_recv(struct lm_frame_conn *c, Lm__Envelope **env, int64_t deadline);
 
 /* Sends req and waits up to timeout_ms for the next frame, which must
  * answer req's request_id.  Returns 0 with *reply set, the code of an
  * ErrorReply (with *reply set, c->error the server's message and c->leader
  * its leader hint), or a transport error with *reply NULL. */
-int lm_conn_call(struct lm_conn *c, const Lm__Envelope *req, Lm__Envelope **reply,
-                 unsigned timeout_ms);
+int lm_frame_conn_call(struct lm_frame_conn *c, const Lm__Envelope *req, Lm__Envelope **reply,
+                       unsigned timeout_ms);
 
 /* Who this process is, as the Hello tells the server. */
 struct lm_identity {
@@ -85,10 +88,10 @@ struct lm_identity {
  * and app_version (NULL: none).  Characters the wire does not accept are
  * replaced with '?'.  Returns 0 or LMC_EINVAL (app_version not a printable
  * word of at most LM_WIRE_VERSION_MAX characters). */
-int lm_conn_identity(struct lm_identity *id, const char *app_version);
+int lm_frame_conn_identity(struct lm_identity *id, const char *app_version);
 
 /* The Hello exchange, first on every connection; id NULL means
- * lm_conn_identity(NULL app_version).  Returns as lm_conn_call() does. */
-int lm_conn_hello(struct lm_conn *c, const struct lm_identity *id, unsigned timeout_ms);
+ * lm_frame_conn_identity(NULL app_version).  Returns as lm_frame_conn_call() does. */
+int lm_frame_conn_hello(struct lm_frame_conn *c, const struct lm_identity *id, unsigned timeout_ms);
 
 #endif

@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "core/date.h"
+#include "core/error.h"
 #include "core/key.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
+#include "core/machine.h"
 #include "core/nodelock.h"
 #include "tools/cmd.h"
 #include "tools/json.h"

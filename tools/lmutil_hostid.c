@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "core/lockcode.h"
+#include "core/machine.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/license.h"
-#include "client/lmc.h"
+#include "core/error.h"
 #include "core/options.h"
 #include "tools/cmd.h"
 #include "tools/json.h"

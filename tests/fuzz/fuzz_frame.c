@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "lmd/pool_internal.h"
 #include "proto/arena.h"
 #include "proto/command.pb-c.h"
@@ -345,9 +345,10 @@ static void check_checkout(const Lmcmd__Checkout *m)
 	struct lm_pool_handle h;
 	uint8_t key[LM_POOL_VKEY_LEN];
 
-	if (m->has_feature && lm_pool_copy_field(h.feature, sizeof h.feature, 1, &m->feature))
+	if (m->has_feature &&
+	    lm_bytes_opt_to_cstr(1, &m->feature, h.feature, sizeof h.feature) == 0)
 		EXPECT(strlen(h.feature) == m->feature.len);
-	if (lm_pool_copy_field(h.version, sizeof h.version, m->has_version, &m->version))
+	if (lm_bytes_opt_to_cstr(m->has_version, &m->version, h.version, sizeof h.version) == 0)
 		expect_version_key(h.version, key);
 }
 

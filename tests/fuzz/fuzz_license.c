@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/license.h"
-#include "client/lmc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,7 +13,7 @@
 
 #include "core/date.h"
 #include "core/license.h"
-#include "client/lmc.h"
+#include "core/error.h"
 #include "core/options.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -115,7 +115,7 @@ last_word()
 
 # make_machine DIR [setting=value...]
 #
-# Recreates DIR (removing what was there) as the files client/lockcode.c
+# Recreates DIR (removing what was there) as the files core/machine.c
 # reads, in the layout of tests/unit/helpers.c: th_make_machine(), with the
 # same default machine as th_machine_default().  Settings override the
 # defaults; an empty value leaves that criterion unreadable:

@@ -21,7 +21,7 @@ struct th_machine {
 	const char *disk_uuid; /* filesystem UUID of / */
 	const char *cpu_model; /* "model name" */
 };
-/* Lays out the files lockcode.c reads (see client/lockcode.h) under root. */
+/* Lays out the files machine.c reads (see core/machine.h) under root. */
 void th_make_machine(const char *root, const struct th_machine *m);
 /* A typical machine, so that tests can change one criterion at a time. */
 struct th_machine th_machine_default(void);

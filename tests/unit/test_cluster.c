@@ -24,7 +24,7 @@
 
 #include <uv.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "lmd/cluster.h"
 #include "tests/unit/helpers.h"
 

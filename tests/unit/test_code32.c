@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "core/code32.h"
-#include "client/lmc.h"
+#include "core/error.h"
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 

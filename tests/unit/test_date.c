@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "core/date.h"
-#include "client/lmc.h"
+#include "core/error.h"
 
 static int32_t parsed(const char *text)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "client/lmc.h"
+#include "core/error.h"
 #include "proto/arena.h"
 #include "proto/frame.h"
 

@@ -16,8 +16,8 @@
 
 #include "core/code32.h"
 #include "core/date.h"
+#include "core/error.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
 
 /* ---- Fixtures ---------------------------------------------------------- */

@@ -13,9 +13,10 @@
 
 #include <cmocka.h>
 
-#include "core/code32.h"
 #include "client/lmc.h"
+#include "core/code32.h"
 #include "core/lockcode.h"
+#include "core/machine.h"
 #include "tests/unit/helpers.h"
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

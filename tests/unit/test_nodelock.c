@@ -11,13 +11,15 @@
 
 #include <cmocka.h>
 
+#include "client/lmc.h"
 #include "core/date.h"
 #include "core/key.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
+#include "core/machine.h"
 #include "core/nodelock.h"
 #include "tests/unit/helpers.h"
+#include "vendor/sign.h"
 
 struct fixture {
 	char *dir;

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "core/date.h"
+#include "core/error.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
 #include "lmd/pool.h"
 #include "proto/command.pb-c.h"

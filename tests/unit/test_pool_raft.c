@@ -62,8 +62,8 @@
 #include <raft/fixture.h>
 
 #include "core/date.h"
+#include "core/error.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
 #include "lmd/cluster.h"
 #include "lmd/pool.h"

@@ -11,60 +11,60 @@
 
 #include <cmocka.h>
 
-#include "client/lmc.h"
-#include "core/lockcode.h"
 #include "client/source.h"
+#include "core/error.h"
+#include "core/lockcode.h"
 #include "tests/unit/helpers.h"
 
-static const char *fmt(const struct lm_server_addr *a)
+static const char *fmt(const struct lm_address *a)
 {
-	static char buf[4][LM_SERVER_NAME_MAX];
+	static char buf[4][LM_ADDRESS_TEXT_MAX];
 	static int slot;
 	char *out = buf[slot++ % 4];
-	assert_int_equal(lm_server_addr_format(a, out, LM_SERVER_NAME_MAX), 0);
+	assert_int_equal(lm_address_format(a, out, LM_ADDRESS_TEXT_MAX), 0);
 	return out;
 }
 
 static void one_server_with_and_without_a_port(void **state)
 {
-	struct lm_server_addr a;
+	struct lm_address a;
 	char err[256];
-	assert_int_equal(lm_server_addr_parse("27001@lic1.example.com", &a, err, sizeof err), 0);
+	assert_int_equal(lm_address_parse("27001@lic1.example.com", &a, err, sizeof err), 0);
 	assert_string_equal(a.host, "lic1.example.com");
 	assert_int_equal(a.port, 27001);
-	assert_int_equal(lm_server_addr_parse("  @lic1 ", &a, err, sizeof err), 0);
+	assert_int_equal(lm_address_parse("  @lic1 ", &a, err, sizeof err), 0);
 	assert_string_equal(a.host, "lic1");
 	assert_int_equal(a.port, LM_DEFAULT_PORT);
 	assert_string_equal(fmt(&a), "27000@lic1");
-	assert_int_equal(lm_server_addr_parse("1@10.0.0.7", &a, err, sizeof err), 0);
+	assert_int_equal(lm_address_parse("1@10.0.0.7", &a, err, sizeof err), 0);
 	assert_string_equal(fmt(&a), "1@10.0.0.7");
 }
 
 static void ipv6_literals_keep_their_brackets_on_output(void **state)
 {
-	struct lm_server_addr a;
+	struct lm_address a;
 	char err[256];
-	assert_int_equal(lm_server_addr_parse("27000@[::1]", &a, err, sizeof err), 0);
+	assert_int_equal(lm_address_parse("27000@[::1]", &a, err, sizeof err), 0);
 	assert_string_equal(a.host, "::1");
 	assert_string_equal(fmt(&a), "27000@[::1]");
-	assert_int_equal(lm_server_addr_parse("@[fe80::1%eth0]", &a, err, sizeof err), 0);
+	assert_int_equal(lm_address_parse("@[fe80::1%eth0]", &a, err, sizeof err), 0);
 	assert_string_equal(a.host, "fe80::1%eth0");
 	/* Without brackets the colons would read as separators. */
-	assert_int_equal(lm_server_addr_parse("27000@::1", &a, err, sizeof err), LMC_EINVAL);
+	assert_int_equal(lm_address_parse("27000@::1", &a, err, sizeof err), LMC_EINVAL);
 	assert_non_null(strstr(err, "[addr]"));
-	assert_int_equal(lm_server_addr_parse("27000@[lic1]", &a, err, sizeof err), LMC_EINVAL);
+	assert_int_equal(lm_address_parse("27000@[lic1]", &a, err, sizeof err), LMC_EINVAL);
 }
 
 static void malformed_servers_are_refused_with_a_reason(void **state)
 {
-	struct lm_server_addr a;
+	struct lm_address a;
 	char err[256];
 	const char *bad[] = {"0@lic1",     "65536@lic1", "99999999999999999999@lic1",
 	                     "27x@lic1",   "27000@",     "-1@lic1",
 	                     "27000@li c", "27000@a;b",  "lic1"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = '\0';
-		if (lm_server_addr_parse(bad[i], &a, err, sizeof err) != LMC_EINVAL)
+		if (lm_address_parse(bad[i], &a, err, sizeof err) != LMC_EINVAL)
 			fail_msg("'%s' was accepted", bad[i]);
 		assert_true(err[0] != '\0');
 	}
@@ -72,33 +72,33 @@ static void malformed_servers_are_refused_with_a_reason(void **state)
 	memset(longhost, 'a', sizeof longhost);
 	memcpy(longhost, "27000@", 6);
 	longhost[sizeof longhost - 1] = '\0';
-	assert_int_equal(lm_server_addr_parse(longhost, &a, err, sizeof err), LMC_EINVAL);
+	assert_int_equal(lm_address_parse(longhost, &a, err, sizeof err), LMC_EINVAL);
 }
 
 static void a_triad_is_three_servers_in_order(void **state)
 {
-	struct lm_server_list l;
+	struct lm_source l;
 	char err[256];
-	lm_server_list_init(&l);
-	assert_int_equal(lm_server_list_parse(&l, "27000@a,27000@b,27000@c", err, sizeof err), 0);
+	lm_source_init(&l);
+	assert_int_equal(lm_source_parse(&l, "27000@a,27000@b,27000@c", err, sizeof err), 0);
 	assert_int_equal(l.nservers, 3);
 	assert_int_equal(l.nfiles, 0);
 	assert_string_equal(fmt(&l.servers[0]), "27000@a");
 	assert_string_equal(fmt(&l.servers[1]), "27000@b");
 	assert_string_equal(fmt(&l.servers[2]), "27000@c");
-	lm_server_list_free(&l);
+	lm_source_free(&l);
 	assert_int_equal(l.nservers, 0);
 }
 
 static void lm_license_file_mixes_separators_files_and_servers(void **state)
 {
-	struct lm_server_list l;
+	struct lm_source l;
 	char err[256];
-	lm_server_list_init(&l);
-	assert_int_equal(lm_server_list_parse(&l,
-	                                      "/opt/acme/a.lic:27000@x , @y:/opt/b.lic,"
-	                                      "27001@[::1]::27000@X,,/opt/acme/a.lic",
-	                                      err, sizeof err),
+	lm_source_init(&l);
+	assert_int_equal(lm_source_parse(&l,
+	                                 "/opt/acme/a.lic:27000@x , @y:/opt/b.lic,"
+	                                 "27001@[::1]::27000@X,,/opt/acme/a.lic",
+	                                 err, sizeof err),
 	                 0);
 	assert_int_equal(l.nservers, 3); /* 27000@X repeats 27000@x */
 	assert_string_equal(fmt(&l.servers[0]), "27000@x");
@@ -107,28 +107,28 @@ static void lm_license_file_mixes_separators_files_and_servers(void **state)
 	assert_int_equal(l.nfiles, 2);
 	assert_string_equal(l.files[0], "/opt/acme/a.lic");
 	assert_string_equal(l.files[1], "/opt/b.lic");
-	lm_server_list_free(&l);
+	lm_source_free(&l);
 
 	/* A bad entry stops the parse and is named. */
-	lm_server_list_init(&l);
-	assert_int_equal(lm_server_list_parse(&l, "27000@a,70000@b", err, sizeof err), LMC_EINVAL);
+	lm_source_init(&l);
+	assert_int_equal(lm_source_parse(&l, "27000@a,70000@b", err, sizeof err), LMC_EINVAL);
 	assert_non_null(strstr(err, "70000@b"));
-	lm_server_list_free(&l);
+	lm_source_free(&l);
 }
 
 static void limits_are_enforced(void **state)
 {
-	struct lm_server_list l;
+	struct lm_source l;
 	char err[256], source[4096] = "";
-	lm_server_list_init(&l);
-	for (int i = 0; i <= LM_SERVER_LIST_MAX; i++) {
+	lm_source_init(&l);
+	for (int i = 0; i <= LM_SOURCE_SERVERS_MAX; i++) {
 		char one[32];
 		snprintf(one, sizeof one, "%s%d@h", i ? "," : "", 1000 + i);
 		strcat(source, one);
 	}
-	assert_int_equal(lm_server_list_parse(&l, source, err, sizeof err), LMC_ETOOLARGE);
-	assert_int_equal(l.nservers, LM_SERVER_LIST_MAX);
-	lm_server_list_free(&l);
+	assert_int_equal(lm_source_parse(&l, source, err, sizeof err), LMC_ETOOLARGE);
+	assert_int_equal(l.nservers, LM_SOURCE_SERVERS_MAX);
+	lm_source_free(&l);
 }
 
 static void license_files_give_their_server_lines(void **state)
@@ -150,10 +150,10 @@ static void license_files_give_their_server_lines(void **state)
 	snprintf(source, sizeof source, "27000@first,%s:%s", th_path(dir, "triad.lic"),
 	         th_path(dir, "local.lic"));
 
-	struct lm_server_list l;
+	struct lm_source l;
 	char err[512];
-	lm_server_list_init(&l);
-	if (lm_server_list_load(&l, source, err, sizeof err) != 0)
+	lm_source_init(&l);
+	if (lm_source_load(&l, source, err, sizeof err) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(l.nservers, 4);
 	assert_string_equal(fmt(&l.servers[0]), "27000@first");
@@ -161,13 +161,12 @@ static void license_files_give_their_server_lines(void **state)
 	assert_string_equal(fmt(&l.servers[2]), "27001@lic2");
 	assert_string_equal(fmt(&l.servers[3]), "27002@10.1.2.3");
 	assert_int_equal(l.nfiles, 2);
-	lm_server_list_free(&l);
+	lm_source_free(&l);
 
-	lm_server_list_init(&l);
-	assert_int_equal(lm_server_list_load(&l, th_path(dir, "missing.lic"), err, sizeof err),
-	                 LMC_EIO);
+	lm_source_init(&l);
+	assert_int_equal(lm_source_load(&l, th_path(dir, "missing.lic"), err, sizeof err), LMC_EIO);
 	assert_non_null(strstr(err, "missing.lic"));
-	lm_server_list_free(&l);
+	lm_source_free(&l);
 	th_rmtree(dir);
 	free(dir);
 }

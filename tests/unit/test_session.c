@@ -26,16 +26,17 @@
 
 #include <cmocka.h>
 
-#include "proto/frame_conn.h"
+#include "client/lmc.h"
+#include "client/session.h"
+#include "client/source.h"
 #include "core/key.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
-#include "client/source.h"
-#include "client/session.h"
 #include "proto/arena.h"
 #include "proto/frame.h"
+#include "proto/frame_conn.h"
 #include "tests/unit/helpers.h"
+#include "vendor/sign.h"
 
 /* Every wait in this file is bounded by this. */
 #define WAIT_MS 5000
@@ -588,9 +589,9 @@ static int log_count(struct event_log *l)
 static struct lm_session *start_session(const struct fake *const *servers, size_t n,
                                         struct event_log *log, unsigned heartbeat_ms)
 {
-	struct lm_server_addr addrs[4];
+	struct lm_address addrs[4];
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(lm_server_addr_parse(servers[i]->name, &addrs[i], NULL, 0), 0);
+		assert_int_equal(lm_address_parse(servers[i]->name, &addrs[i], NULL, 0), 0);
 	struct lm_session_config cfg;
 	lm_session_config_init(&cfg);
 	cfg.servers = addrs;

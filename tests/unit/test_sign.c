@@ -18,11 +18,12 @@
 
 #include "core/code32.h"
 #include "core/date.h"
+#include "core/error.h"
 #include "core/key.h"
 #include "core/license.h"
-#include "client/lmc.h"
 #include "core/lockcode.h"
 #include "tests/unit/helpers.h"
+#include "vendor/sign.h"
 
 static char *dir;
 static EVP_PKEY *priv, *pub, *other_priv, *other_pub;
@@ -506,7 +507,7 @@ static void test_every_field_is_signed(void **state)
 		case 33: g.vendor[0] = '\0', want = 0; break;
 		/* Reordering the server lines changes nothing either. */
 		case 34: {
-			struct lm_server_line t = g.servers[0];
+			struct lm_license_server t = g.servers[0];
 			g.servers[0] = g.servers[2];
 			g.servers[2] = t;
 			want = 0;

@@ -1,0 +1,134 @@
+/* Every limit of the project, each with the error code that refuses what
+ * exceeds it, so that a reader sees in one place what lmd, liblmc and the
+ * tools accept.  A limit is enforced exactly where the input is parsed (the
+ * file named with each group); everything past that point relies on it.
+ *
+ * Limits that only one lmd module knows, that no other folder shares, stay
+ * next to that module and are listed at the end of this file. */
+#ifndef LM_LIMITS_H
+#define LM_LIMITS_H
+
+/* ---- License files (core/license.c, core/license_line.c) ----
+ * A field over its limit is LMC_ESYNTAX with a sentence naming the line; a
+ * line, a file or a text field too long is LMC_ETOOLARGE. */
+
+/* Feature, vendor and package names: LMC_ESYNTAX. */
+#define LM_NAME_MAX 64
+/* Versions ("29.0"): LMC_ESYNTAX. */
+#define LM_VERSION_MAX 16
+/* A SERVER line's host: LMC_ESYNTAX. */
+#define LM_HOST_MAX 255
+/* NOTICE, HOST_DESC, SN, AUTH and COMPONENTS, with their NUL:
+ * LMC_ETOOLARGE. */
+#define LM_TEXT_MAX 256
+/* One logical line, continuations joined: LMC_ETOOLARGE. */
+#define LM_LINE_MAX 4096
+/* Lines (with comments and blank lines) in one file: LMC_ETOOLARGE. */
+#define LM_LICENSE_LINES_MAX 4096
+/* The largest file lm_license_load reads: the longest file the limits above
+ * allow, which no real license file comes near (LMC_ETOOLARGE). */
+#define LM_LICENSE_FILE_MAX ((size_t)LM_LINE_MAX * LM_LICENSE_LINES_MAX)
+/* Words on one line: more than any line can use, so that a line of a
+ * thousand words is refused before it costs anything (LMC_ETOOLARGE). */
+#define LM_LICENSE_TOKENS_MAX 64
+/* Seats of a counted line, and NAMED_USERS=: LMC_ESYNTAX. */
+#define LM_LICENSE_COUNT_MAX       1000000
+#define LM_LICENSE_NAMED_USERS_MAX 1000000
+/* BORROW=: a borrowed seat comes back within a year at most (LMC_ESYNTAX). */
+#define LM_LICENSE_BORROW_HOURS_MAX 8760
+/* TOLERANCE=: lock codes record at most LM_CRIT_COUNT criteria, so at most
+ * 5 may differ (LMC_ESYNTAX). */
+#define LM_LICENSE_TOLERANCE_MAX 5
+/* Dates (core/date.c): years outside 1970..9999 are LMC_ESYNTAX. */
+#define LM_DATE_YEAR_MIN 1970
+#define LM_DATE_YEAR_MAX 9999
+/* An Ed25519 signature: exactly this many bytes (LMC_EBADCODE as text,
+ * LMC_EBADSIG when it does not verify). */
+#define LM_SIG_LEN 64
+/* A key file (core/key.c): a PEM key is a few hundred bytes; anything much
+ * larger is not a key (LMC_EKEY). */
+#define LM_KEY_FILE_MAX 65536
+
+/* ---- Codes people type (core/code32.c, core/lockcode.c) ---- */
+
+/* Symbols of one code, without the check symbol: LMC_ETOOLARGE when
+ * writing, LMC_EBADCODE when reading. */
+#define LM_CODE32_MAX_SYMBOLS 64
+/* Longest printed lock code, with hyphens and the NUL: LMC_ETOOLARGE. */
+#define LM_LOCKCODE_TEXT_MAX 64
+/* Longest raw criterion value kept for display (longer ones are cut; no
+ * error). */
+#define LM_CRIT_VALUE_MAX 256
+
+/* ---- The wire protocol (proto/envelope_check.c, proto/frame.c) ----
+ * Each received Envelope is checked against these before anyone reads it. */
+
+/* Largest payload of a request (a frame a client sends): LMC_ETOOLARGE. */
+#define LM_FRAME_MAX (64 * 1024)
+/* Largest payload of a reply.  Only a StatusReply listing every holder of a
+ * big site needs more than LM_FRAME_MAX, so a client that never asks for
+ * status reads with an LM_FRAME_MAX reader: LMC_ETOOLARGE. */
+#define LM_FRAME_REPLY_MAX (4 * 1024 * 1024)
+/* Identifiers, in bytes (all LMC_EPROTO).  Names and versions share the
+ * license file's limits, so that anything a license can name fits. */
+#define LM_WIRE_FEATURE_MAX  LM_NAME_MAX    /* 64 */
+#define LM_WIRE_VERSION_MAX  LM_VERSION_MAX /* 16 */
+#define LM_WIRE_HOST_MAX     LM_HOST_MAX    /* 255 */
+#define LM_WIRE_USER_MAX     255
+#define LM_WIRE_DISPLAY_MAX  255
+#define LM_WIRE_LOCKCODE_MAX (LM_LOCKCODE_TEXT_MAX - 1) /* 63 */
+/* "port@host". */
+#define LM_WIRE_ADDRESS_MAX (LM_HOST_MAX + 6)
+/* Free text for people: error messages, server versions. */
+#define LM_WIRE_TEXT_MAX 1024
+/* A signed license line's canonical text, and its signature. */
+#define LM_WIRE_LICENSE_MAX LM_LINE_MAX /* 4096 */
+#define LM_WIRE_SIG_LEN     LM_SIG_LEN  /* 64 */
+/* The digest of a pool state in a ServerStatus: exactly this long. */
+#define LM_WIRE_DIGEST_LEN 32
+/* A cluster id (HelloReply, SessionReply, ServerStatus): exactly this long. */
+#define LM_WIRE_CLUSTER_ID_LEN 16
+/* A session secret: exactly this long. */
+#define LM_SESSION_SECRET_LEN 32
+/* Seats in one checkout: 1..LM_CHECKOUT_COUNT_MAX (LMC_EPROTO). */
+#define LM_CHECKOUT_COUNT_MAX 1000000
+/* Longest a checkout may wait in the server's queue (LMC_EPROTO). */
+#define LM_CHECKOUT_WAIT_MAX_MS (3600u * 1000u)
+
+/* ---- Where clients look for licenses (proto/address.c, client/source.c) ---- */
+
+/* Longest "port@[host]" with its NUL: LMC_ETOOLARGE. */
+#define LM_ADDRESS_TEXT_MAX (LM_HOST_MAX + 9)
+/* Servers and files one source may name: LMC_ETOOLARGE beyond. */
+#define LM_SOURCE_SERVERS_MAX 16
+#define LM_SOURCE_FILES_MAX   16
+
+/* ---- A client's session (client/session*.c) ---- */
+
+/* Checkouts one session holds at a time: LMC_ELIMIT beyond. */
+#define LM_SESSION_SEATS_MAX 4096
+/* Redirects followed in one round of connection attempts (then the next
+ * server is tried; no error of its own). */
+#define LM_SESSION_REDIRECTS_MAX 3
+
+/* ---- Sentences for people ----
+ * Not limits of input: a longer sentence is cut, never refused. */
+
+/* A reason kept with a result (a parse error, a denial). */
+#define LM_MESSAGE_MAX 256
+/* A reason that names a server or a file besides (a connection's error, a
+ * lost seat's cause). */
+#define LM_MESSAGE_LONG_MAX 320
+
+/* ---- Limits of lmd alone, kept next to their module ----
+ * lmd/pool.h        LM_POOL_SESSIONS_MAX, LM_POOL_HANDLES_PER_SESSION_MAX
+ *                   (LMC_ELIMIT)
+ * lmd/pool_internal.h  LM_POOL_RECORD_MAX, LM_POOL_KEY_MAX (store records)
+ * lmd/server.h      LM_SERVER_CONNECTIONS_MAX, LM_SERVER_FD_RESERVE,
+ *                   LM_SERVER_PENDING_MAX (connections refused or closed)
+ * lmd/store.h       LM_STORE_MAP_SIZE, LM_STORE_RESERVE_MIN (LMC_ESTORE)
+ * lmd/datadir.h     LM_DATADIR_PATH_MAX, LM_DATADIR_SEEN_MAX
+ * lmd/transport.h   LM_TRANSPORT_ADDRESS_MAX, LM_TRANSPORT_HANDSHAKES_MAX
+ * lmd/cluster.h     LM_CLUSTER_ID_SIZE */
+
+#endif
