@@ -1,0 +1,49 @@
+#!/bin/sh
+# The vendor's private key never touches a server or an application: lmd,
+# lmutil and liblmc contain no code that could sign a license or make a key
+# (vendor/sign.c, linked into lmvendor only).  nm lists every function a
+# binary defines or calls; none of them may be a signing one.
+. "$TESTS_SRCDIR/integration/lib.sh"
+
+[ -x "${LMD:-}" ] || skip "LMD is not set to the built lmd"
+[ -x "${LMUTIL:-}" ] || skip "LMUTIL is not set to the built lmutil"
+[ -x "${LMVENDOR:-}" ] || skip "LMVENDOR is not set to the built lmvendor"
+need_cmd nm
+
+# Ours (vendor/sign.h) and the OpenSSL calls that sign, make keys or read
+# and write private keys.
+SIGNING='lm_key_generate|lm_key_load_private|lm_sig_sign|lm_license_sign|EVP_DigestSign|EVP_PKEY_sign|EVP_PKEY_Q_keygen|EVP_PKEY_keygen|PEM_write.*PrivateKey|PEM_read.*PrivateKey'
+
+# The program itself, also when libtool left a wrapper script in its place.
+binary()
+{
+	if head -c 4 "$1" | grep -q ELF; then
+		echo "$1"
+	else
+		echo "$(dirname "$1")/.libs/$(basename "$1")"
+	fi
+}
+
+signing_symbols()
+{
+	nm "$1" 2>/dev/null | awk '{ print $NF }' | grep -E "^($SIGNING)(@.*)?$" | sort -u
+}
+
+note "lmvendor signs: the pattern finds its signing functions"
+vendor=$(binary "$LMVENDOR")
+signing_symbols "$vendor" >"$TMP/vendor"
+grep -qx lm_license_sign "$TMP/vendor" || fail "no lm_license_sign in $vendor: is the pattern stale?"
+
+builddir=$(cd "$(dirname "$LMD")/.." && pwd)
+liblmc=
+for f in "$builddir/client/.libs/liblmc.so" "$builddir/client/.libs/liblmc.a"; do
+	[ -f "$f" ] && liblmc=$f && break
+done
+[ -n "$liblmc" ] || fail "liblmc not found below $builddir/client/.libs"
+
+for f in "$(binary "$LMD")" "$(binary "$LMUTIL")" "$liblmc"; do
+	note "$(basename "$f") holds no signing code"
+	nm "$f" >/dev/null 2>&1 || fail "nm cannot read $f"
+	signing_symbols "$f" >"$TMP/found"
+	[ ! -s "$TMP/found" ] || fail "$f contains: $(tr '\n' ' ' <"$TMP/found")"
+done
