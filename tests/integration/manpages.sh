@@ -30,7 +30,7 @@ for cmd in $(sed -n 's/^  \([a-z]*\)\( .*\)\{0,1\}$/\1/p' "$TMP/lmvendor-help.tx
 	grep -q "$cmd" "$TMP/lmvendor.1.txt" || fail "lmvendor has $cmd, lmvendor(1) does not"
 done
 # Every function of lmc.h is in lmc(3).
-for fn in $(grep -o 'lmc_[a-z_]*(' "$LM_TOP_SRCDIR/client/lmc.h" | tr -d '(' | sort -u); do
+for fn in $(cat "$LM_TOP_SRCDIR/client/lmc.h" "$LM_TOP_SRCDIR/core/error.h" | grep -o 'lmc_[a-z_]*(' | tr -d '(' | sort -u); do
 	grep -q "$fn" "$TMP/lmc.3.txt" || fail "lmc.h declares $fn, lmc(3) does not"
 done
 exit 0
