@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,49 @@ def test_a_seat_block_that_raises_still_checks_in(server, vendor):
         assert server.in_use() == 0
 
 
+def test_threads_share_a_context(server, vendor):
+    # Four threads race for the two seats through one context: liblmc is
+    # called without the GIL, and exactly two are granted.
+    results = queue.Queue()
+    start = threading.Barrier(4)
+
+    def race(ctx):
+        start.wait()
+        try:
+            results.put(ctx.checkout("stats", "29.0"))
+        except lmc.Error as error:
+            results.put(error)
+
+    with lmc.Context(server.address, pubkey=vendor.public) as ctx:
+        threads = [threading.Thread(target=race, args=(ctx,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcomes = [results.get_nowait() for _ in range(4)]
+        seats = [outcome for outcome in outcomes if isinstance(outcome, lmc.Seat)]
+        assert len(seats) == 2 and len({seat.handle for seat in seats}) == 2, outcomes
+        assert all(isinstance(o, lmc.NoSeats) for o in outcomes if o not in seats), outcomes
+        assert server.in_use() == 2
+    assert server.in_use() == 0
+
+
+def test_contexts_left_open_are_closed_at_exit(server, vendor):
+    # lmd would keep the seat of a connection closed without a checkin for
+    # --reclaim-after (5 s): at once means the context was closed.
+    program = f"""
+import lmc
+ctx = lmc.Context({server.address!r}, pubkey={str(vendor.public)!r})
+print(ctx.checkout("stats").handle, flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 0
+    assert server.in_use() == 0
+
+
 def test_denials_raise_their_exception(start_server, vendor):
     server = start_server(["FEATURE stats acme 29.0 permanent 1"])
     with lmc.Context(server.address, pubkey=vendor.public) as holder, lmc.Context(
@@ -177,6 +221,11 @@ def test_no_server_listening_raises_no_server(vendor):
         with pytest.raises(lmc.NoServer) as denied:
             ctx.checkout("stats", "29.0")
         assert denied.value.code == lmc.NoServer.code
+        # With a timeout it keeps trying that long, then says why.
+        began = time.monotonic()
+        with pytest.raises((lmc.NoServer, lmc.TimedOut)):
+            ctx.checkout("stats", "29.0", timeout=0.5)
+        assert time.monotonic() - began >= 0.5
 
 
 def test_another_vendors_server_is_refused(server, tmp_path):
