@@ -94,14 +94,16 @@ def _asan_runtime_missing(path):
     case is told apart before trying."""
     if os.sep not in path:
         return False
+    # GCC's runtime, then clang's.
+    runtimes = (b"libasan.so", b"libclang_rt.asan")
     try:
         with open(path, "rb") as library:
-            needs_asan = b"\0libasan.so" in library.read()
+            needed = library.read()
         with open("/proc/self/maps", "rb") as maps:
-            asan_loaded = b"/libasan.so" in maps.read()
+            loaded = maps.read()
     except OSError:
         return False
-    return needs_asan and not asan_loaded
+    return any(b"\0" + runtime in needed and b"/" + runtime not in loaded for runtime in runtimes)
 
 
 def load():
@@ -112,8 +114,9 @@ def load():
         if _asan_runtime_missing(name):
             raise ImportError(
                 f"lmc: {name} was built with AddressSanitizer; run Python with the ASan "
-                "runtime preloaded: LD_PRELOAD=$(gcc -print-file-name=libasan.so) "
-                "ASAN_OPTIONS=detect_leaks=0 python3 ..."
+                f"runtime it links (`ldd {name}` names it) preloaded, for GCC: "
+                "LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 "
+                "python3 ..."
             )
         try:
             library = ctypes.CDLL(name)

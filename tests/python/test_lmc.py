@@ -82,6 +82,17 @@ def test_a_missing_library_is_a_clear_import_error(tmp_path):
     assert "LMC_LIBRARY" in done.stderr
 
 
+def test_a_sanitizer_build_without_its_runtime_is_a_clear_import_error():
+    if "asan" not in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("liblmc was built without AddressSanitizer")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import lmc"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "was built with AddressSanitizer" in done.stderr and "LD_PRELOAD" in done.stderr
+
+
 # ---- lock codes ------------------------------------------------------------
 
 LOCK_CODE = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{1,4})+")
@@ -257,16 +268,16 @@ def test_lost_then_regained_when_the_server_restarts(start_server, vendor, capfd
         ["FEATURE stats acme 29.0 permanent 2"], session_timeout_ms=3000, heartbeat_ms=300
     )
     events = queue.Queue()
-    from_callback = []
+    refused_in_callback = []
 
     def lost(seat, error):
-        events.put(("lost", seat, error, threading.current_thread()))
         # What a callback may not do is refused, not done.
         for forbidden in (lambda: seat.context.checkout("stats"), seat.context.close):
             try:
                 forbidden()
             except lmc.InvalidArgument as refused:
-                from_callback.append(refused)
+                refused_in_callback.append(refused)
+        events.put(("lost", seat, error, threading.current_thread()))
         # An exception escaping a callback is reported, never raised into C.
         raise RuntimeError("a careless callback")
 
@@ -284,7 +295,7 @@ def test_lost_then_regained_when_the_server_restarts(start_server, vendor, capfd
         assert error.message  # liblmc's reason: the lease ran out
         assert thread is not threading.main_thread()
         assert seat.lost and seat.lost_error is error and not seat.held
-        assert len(from_callback) == 2
+        assert len(refused_in_callback) == 2
 
         server.start()
         kind, regained_seat, _, _ = events.get(timeout=30)
