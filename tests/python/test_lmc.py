@@ -36,7 +36,8 @@ def lmc_h_codes():
     codes = dict(
         (name, int(value)) for name, value in re.findall(r"\b(LMC_E\w+) = (-\d+),", header)
     )
-    assert codes, "no LMC_E* codes found in lmc.h"
+    lowest = int(re.search(r"#define LMC_ERROR_MIN \((-\d+)\)", header).group(1))
+    assert sorted(codes.values()) == list(range(lowest, 0)), codes
     return codes
 
 
