@@ -31,8 +31,9 @@ from lmdtest import (
 
 
 def lmc_h_codes():
-    """Every LMC_E* of enum lmc_error in client/lmc.h, with its value."""
-    header = (TOP_SRCDIR / "client/lmc.h").read_text()
+    """Every LMC_E* of enum lmc_error, with its value: core/error.h defines
+    them, and the installed lmc.h carries that file within it."""
+    header = (TOP_SRCDIR / "core/error.h").read_text()
     codes = dict(
         (name, int(value)) for name, value in re.findall(r"\b(LMC_E\w+) = (-\d+),", header)
     )
