@@ -1,3 +1,5 @@
+/* lmd's command line (args.h): parsing the options and the rules between
+ * the timeouts they set. */
 #include "config.h"
 
 #include "lmd/args.h"

@@ -19,7 +19,6 @@
 #include <openssl/rand.h>
 
 #include "core/error.h"
-#include "lmd/server.h"
 
 /* ---- checks ---- */
 
@@ -346,8 +345,16 @@ static int write_node_id(struct lm_datadir *d, unsigned id, char *msg, size_t si
 	return write_small_file(d, "node-id", text, (size_t)n, msg, size);
 }
 
-int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned *out, char *msg,
-                       size_t size)
+unsigned lm_datadir_line_of(int nservers, unsigned raft_id)
+{
+	if (raft_id == 0)
+		return 0;
+	/* A replacement server of line N joins under N + 3k (below). */
+	return nservers == 3 ? (raft_id - 1) % 3 + 1 : raft_id == 1 ? 1 : 0;
+}
+
+int lm_datadir_node_id(struct lm_datadir *d, const struct lm_datadir_owner *owner, unsigned *out,
+                       char *msg, size_t size)
 {
 	unsigned id;
 	int rc = read_node_id(d, &id, msg, size);
@@ -356,25 +363,25 @@ int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned
 	/* --join after a start that found this server had lost its data
 	 * (bootstrap.h) wrote the old id here: it names the lost server, so
 	 * the replacement takes a fresh one. */
-	if (id == s->node && s->cfg.join && dir_is_empty(d->raft_fd))
+	if (id == owner->node && owner->join && dir_is_empty(d->raft_fd))
 		id = 0;
 	if (id) {
-		if (lm_server_line_of(s, id) != s->node) {
+		if (lm_datadir_line_of(owner->nservers, id) != owner->node) {
 			snprintf(msg, size,
 			         "%s: this data directory belongs to the server of SERVER line %u "
 			         "(raft id %u), not to --node %u",
-			         d->path, lm_server_line_of(s, id), id, s->node);
+			         d->path, lm_datadir_line_of(owner->nservers, id), id, owner->node);
 			return LMC_EINVAL;
 		}
 		*out = id;
 		return 0;
 	}
-	id = s->node;
-	if (s->cfg.join) {
-		if (s->license.nservers != 3) {
+	id = owner->node;
+	if (owner->join) {
+		if (owner->nservers != 3) {
 			snprintf(msg, size,
 			         "--join replaces a server of a triad; %s has one SERVER line",
-			         s->cfg.license_path);
+			         owner->license_path);
 			return LMC_EINVAL;
 		}
 		if (!dir_is_empty(d->raft_fd)) {
@@ -394,7 +401,7 @@ int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned
 			}
 			k %= 100000;
 		}
-		id = s->node + 3 * k;
+		id = owner->node + 3 * k;
 	}
 	rc = write_node_id(d, id, msg, size);
 	if (rc == 0)

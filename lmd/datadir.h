@@ -25,8 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct lm_server;
-
 #define LM_DATADIR_PATH_MAX 4096
 /* raft-seen ids kept in memory; past it the file still grows. */
 #define LM_DATADIR_SEEN_MAX 64
@@ -58,8 +56,18 @@ void lm_datadir_close(struct lm_datadir *d);
  * start the server's SERVER line, or for a replacement (--join) a fresh
  * N + 3k, written to node-id.  Returns 0 with *id set, or a negative
  * LMC_E* code with a message in msg. */
-int lm_datadir_node_id(struct lm_datadir *d, const struct lm_server *s, unsigned *id, char *msg,
-                       size_t size);
+/* The server a data directory serves, as its command line and license say. */
+struct lm_datadir_owner {
+	unsigned node;            /* --node: its SERVER line, 1-based */
+	int nservers;             /* SERVER lines in the license: 1 or 3 */
+	bool join;                /* --join: a replacement */
+	const char *license_path; /* for messages */
+};
+int lm_datadir_node_id(struct lm_datadir *d, const struct lm_datadir_owner *owner, unsigned *id,
+                       char *msg, size_t size);
+/* The SERVER line (1-based) whose server runs under raft_id, 0 if none: a
+ * replacement of line N runs under N + 3k. */
+unsigned lm_datadir_line_of(int nservers, unsigned raft_id);
 
 /* Whether raft/ holds nothing: this server never started raft here. */
 bool lm_datadir_raft_empty(const struct lm_datadir *d);

@@ -7,11 +7,13 @@
 
 #include <uv.h>
 
+#include "lmd/admin.h"
 #include "lmd/args.h"
+#include "lmd/daemon.h"
 #include "lmd/disk.h"
 #include "lmd/log.h"
 #include "lmd/notify.h"
-#include "lmd/server.h"
+#include "lmd/requests.h"
 
 int main(int argc, char **argv)
 {
@@ -25,20 +27,23 @@ int main(int argc, char **argv)
 
 	static struct lm_server server;
 	uv_loop_t *loop = uv_default_loop();
-	lm_server_start(&server, loop, &cfg);
+	lm_daemon_start(&server, loop, &cfg);
+	/* Before the loop runs: no frame is read until then. */
+	lm_requests_register(&server.dispatch);
+	lm_admin_register(&server.dispatch);
 	/* After the start, which made the directories it watches. */
 	lm_disk_start(loop, cfg.data_dir);
 	/* It listens and answers lmstat: a service that depends on it may
 	 * start.  Whether it grants seats yet is the status's business. */
 	lm_notify_ready("listening on port %u", server.port);
-	lm_server_notify_status(&server);
+	lm_daemon_notify_status(&server);
 	uv_run(loop, UV_RUN_DEFAULT);
 	/* The guard's timer does not keep the loop alive: close it now, and
 	 * let the loop finish closing it. */
 	lm_disk_stop();
 	uv_run(loop, UV_RUN_DEFAULT);
 	lm_log("stop", "stopped");
-	lm_live_close(&server.live);
+	lm_live_sessions_close(&server.live);
 	lm_pool_close(server.pool);
 	lm_license_free(&server.license);
 	EVP_PKEY_free(server.vendor_key);

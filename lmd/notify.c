@@ -1,3 +1,4 @@
+/* Telling systemd how lmd is doing (notify.h), through sd_notify(3). */
 #include "config.h"
 
 #include "lmd/notify.h"

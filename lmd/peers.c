@@ -1,3 +1,5 @@
+/* What lmd counts per client address (peers.h): connections, session
+ * opens per second, and when each kind of refusal was last logged. */
 #include "lmd/peers.h"
 
 #include <netinet/in.h>

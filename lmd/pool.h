@@ -55,6 +55,13 @@ struct lm_pool_result {
 	                      returned; SetLicense: lines loaded */
 	uint32_t line;     /* Checkout: index into the license set of the backing line */
 	char message[256]; /* a sentence for denials: "all 5 seats of stats 29.0 in use" */
+	/* Checkout granted (also a retry answered again): the backing line's
+	 * canonical text and signature, read in the transaction that charged
+	 * the seat, so that the reply shows the line the seat was charged
+	 * under whatever the log applies next.  "" when the line is gone: a
+	 * retry after an lmreread removed it.  Not kept with the session. */
+	char license_text[LM_LINE_MAX];
+	uint8_t license_sig[LM_SIG_LEN];
 };
 
 /* Opens (creating if needed) the store in dir and empties it: the raft log

@@ -267,6 +267,10 @@ int lm_pool_def_next(struct lm_pool_rbuf *r, struct lm_pool_def *d);
 void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool_state *st);
 int lm_pool_lines_parse(Lmcmd__Line *const *lines, size_t n, struct lm_pool_parsed_line *out,
                         struct lm_pool_result *res);
+/* Line i of the license set (lm_pool_line), read through the transaction
+ * already open. */
+int lm_pool_line_load(struct lm_pool *p, uint32_t i, char *text, size_t size,
+                      uint8_t sig[LM_SIG_LEN]);
 int lm_pool_lines_write(struct lm_pool *p, Lmcmd__Line *const *lines,
                         struct lm_pool_parsed_line *pl, size_t n);
 int lm_pool_do_set_license(struct lm_pool *p, const Lmcmd__SetLicense *m,

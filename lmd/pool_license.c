@@ -240,3 +240,31 @@ int lm_pool_do_set_license(struct lm_pool *p, const Lmcmd__SetLicense *m,
 	free(pl);
 	return rc;
 }
+
+int lm_pool_line_load(struct lm_pool *p, uint32_t i, char *text, size_t size,
+                      uint8_t sig[LM_SIG_LEN])
+{
+	uint8_t key[4];
+	struct lm_val v;
+	int rc;
+
+	lm_be32_put(key, i);
+	rc = lm_store_get(p->store, LM_DB_LINES, key, sizeof key, &v);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	if (!v.data)
+		return LMC_ENOFEATURE;
+	const uint8_t *b = v.data;
+	size_t siglen = v.len ? b[0] : 0, textlen;
+	if (v.len == 0 || (siglen != 0 && siglen != LM_SIG_LEN) || v.len < 1 + siglen)
+		return lm_pool_corrupt("lines");
+	if ((textlen = v.len - 1 - siglen) >= size)
+		return LMC_ETOOLARGE;
+	memcpy(text, b + 1 + siglen, textlen);
+	text[textlen] = '\0';
+	if (siglen)
+		memcpy(sig, b + 1, LM_SIG_LEN);
+	else
+		memset(sig, 0, LM_SIG_LEN);
+	return 0;
+}

@@ -25,35 +25,10 @@ int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], b
 
 int lm_pool_line(struct lm_pool *p, uint32_t i, char *text, size_t size, uint8_t sig[LM_SIG_LEN])
 {
-	uint8_t key[4];
-	struct lm_val v;
-	int rc;
-
-	rc = lm_store_read_begin(p->store);
+	int rc = lm_store_read_begin(p->store);
 	if (rc)
 		return lm_pool_store_failed(p, rc);
-	lm_be32_put(key, i);
-	rc = lm_store_get(p->store, LM_DB_LINES, key, sizeof key, &v);
-	if (rc) {
-		rc = lm_pool_store_failed(p, rc);
-	} else if (!v.data) {
-		rc = LMC_ENOFEATURE;
-	} else {
-		const uint8_t *b = v.data;
-		size_t siglen = v.len ? b[0] : 0, textlen;
-		if (v.len == 0 || (siglen != 0 && siglen != LM_SIG_LEN) || v.len < 1 + siglen) {
-			rc = lm_pool_corrupt("lines");
-		} else if ((textlen = v.len - 1 - siglen) >= size) {
-			rc = LMC_ETOOLARGE;
-		} else {
-			memcpy(text, b + 1 + siglen, textlen);
-			text[textlen] = '\0';
-			if (siglen)
-				memcpy(sig, b + 1, LM_SIG_LEN);
-			else
-				memset(sig, 0, LM_SIG_LEN);
-		}
-	}
+	rc = lm_pool_line_load(p, i, text, size, sig);
 	lm_store_read_end(p->store);
 	return rc;
 }

@@ -333,6 +333,20 @@ static int begin_request(struct lm_pool *p, uint64_t session_id, uint64_t reques
 	return 0;
 }
 
+/* The backing line of a granted checkout, for its reply (pool.h). */
+static int granted_line(struct lm_pool *p, struct lm_pool_result *res)
+{
+	if (res->code != 0)
+		return 0;
+	int rc = lm_pool_line_load(p, res->line, res->license_text, sizeof res->license_text,
+	                           res->license_sig);
+	if (rc == LMC_ENOFEATURE) {
+		res->license_text[0] = '\0';
+		rc = 0;
+	}
+	return rc;
+}
+
 int lm_pool_do_checkout(struct lm_pool *p, int64_t now, const Lmcmd__Checkout *m,
                         struct lm_pool_result *res)
 {
@@ -340,13 +354,14 @@ int lm_pool_do_checkout(struct lm_pool *p, int64_t now, const Lmcmd__Checkout *m
 	bool answered;
 	int rc = begin_request(p, m->session_id, m->request_id, &s, res, &answered);
 	if (rc || answered)
-		return rc;
+		return rc ? rc : granted_line(p, res);
 	rc = checkout(p, now, &s, m, res);
 	if (rc)
 		return rc;
 	s.last_request = m->request_id;
 	s.last = *res;
-	return lm_pool_session_store(p, &s);
+	rc = lm_pool_session_store(p, &s);
+	return rc ? rc : granted_line(p, res);
 }
 
 int lm_pool_do_checkin(struct lm_pool *p, const Lmcmd__Checkin *m, struct lm_pool_result *res)

@@ -12,18 +12,21 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "lmd/client_internal.h"
+#include "lmd/command.h"
+#include "lmd/connection.h"
 #include "lmd/log.h"
+#include "lmd/requests.h"
 
-static void reply_checkout(struct lm_client *c, struct lm_request *p, struct lm_pool_result *res)
+/* The reply carries the line the seat was charged under, as the commit
+ * read it (pool.h), not as the pool holds it now: a reread applied since
+ * cannot make a granted seat look refused. */
+static void reply_checkout(struct lm_connection *c, struct lm_request *p,
+                           struct lm_pool_result *res)
 {
-	struct lm_server *s = c->s;
-	static char text[LM_LINE_MAX];
-	uint8_t sig[LM_SIG_LEN];
-	if (lm_pool_line(s->pool, res->line, text, sizeof text, sig) != 0) {
-		lm_client_send_error(c, p->request_id, LMC_ENOFEATURE,
-		                     "the license line backing this seat was removed by a reread",
-		                     false);
+	if (!res->license_text[0]) {
+		lm_connection_send_error(
+		        c, p->request_id, LMC_ENOFEATURE,
+		        "the license line backing this seat was removed by a reread", false);
 		return;
 	}
 	Lm__Envelope e;
@@ -31,8 +34,8 @@ static void reply_checkout(struct lm_client *c, struct lm_request *p, struct lm_
 	Lm__CheckoutReply r = LM__CHECKOUT_REPLY__INIT;
 	Lm__SignedLicense sl = LM__SIGNED_LICENSE__INIT;
 	sl.has_text = sl.has_signature = 1;
-	sl.text = lm_bytes_from_cstr(text);
-	sl.signature.data = sig;
+	sl.text = lm_bytes_from_cstr(res->license_text);
+	sl.signature.data = res->license_sig;
 	sl.signature.len = LM_SIG_LEN;
 	r.has_handle = r.has_count = 1;
 	r.handle = res->handle;
@@ -40,10 +43,10 @@ static void reply_checkout(struct lm_client *c, struct lm_request *p, struct lm_
 	r.license = &sl;
 	e.body_case = LM__ENVELOPE__BODY_CHECKOUT_REPLY;
 	e.checkout_reply = &r;
-	lm_client_send(c, &e, false);
+	lm_connection_send(c, &e, false);
 }
 
-static void reply_session(struct lm_client *c, uint64_t request_id, uint64_t id,
+static void reply_session(struct lm_connection *c, uint64_t request_id, uint64_t id,
                           const uint8_t *secret, bool resumed)
 {
 	struct lm_server *s = c->s;
@@ -71,7 +74,7 @@ static void reply_session(struct lm_client *c, uint64_t request_id, uint64_t id,
 	}
 	e.body_case = LM__ENVELOPE__BODY_SESSION_REPLY;
 	e.session_reply = &r;
-	lm_client_send(c, &e, false);
+	lm_connection_send(c, &e, false);
 }
 
 /* ---- commit callbacks ---- */
@@ -79,13 +82,13 @@ static void reply_session(struct lm_client *c, uint64_t request_id, uint64_t id,
 /* Answers a request the pool refused, with the pool's reason. */
 static void refuse(struct lm_request *p, const struct lm_pool_result *res)
 {
-	lm_client_send_error(p->c, p->request_id, res->code,
-	                     res->message[0] ? res->message : lmc_strerror(res->code), false);
+	lm_connection_send_error(p->c, p->request_id, res->code,
+	                         res->message[0] ? res->message : lmc_strerror(res->code), false);
 }
 
 static void session_opened(struct lm_request *p, struct lm_pool_result *res, bool open)
 {
-	struct lm_client *c = p->c;
+	struct lm_connection *c = p->c;
 	struct lm_server *s = c->s;
 	if (res->code != 0) {
 		lm_log("denied", "peer=%s user=%s host=%s session: %s", c->peer, c->user, c->host,
@@ -97,12 +100,12 @@ static void session_opened(struct lm_request *p, struct lm_pool_result *res, boo
 	lm_log("session", "session=%016llx user=%s host=%s display=%s peer=%s opened",
 	       (unsigned long long)p->session_id, c->user, c->host, c->display, c->peer);
 	if (open) {
-		lm_client_bind(c, p->session_id);
+		lm_connection_bind(c, p->session_id);
 		reply_session(c, p->request_id, p->session_id, p->secret, false);
 	} else {
 		/* Opened for a client that is gone: it expires unless the
 		 * client comes back (it cannot: it never got the secret). */
-		struct lm_live_session *ls = lm_live_add(&s->live, p->session_id);
+		struct lm_live_session *ls = lm_live_sessions_add(&s->live, p->session_id);
 		if (ls)
 			ls->last_heard_ms = uv_now(s->loop);
 	}
@@ -110,7 +113,7 @@ static void session_opened(struct lm_request *p, struct lm_pool_result *res, boo
 
 static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool open)
 {
-	struct lm_client *c = p->c;
+	struct lm_connection *c = p->c;
 	if (res->code == 0) {
 		lm_log("checkout",
 		       "user=%s host=%s feature=%s version=%s count=%u handle=%llu "
@@ -130,7 +133,7 @@ static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool o
 
 static void checked_in(struct lm_request *p, struct lm_pool_result *res, bool open)
 {
-	struct lm_client *c = p->c;
+	struct lm_connection *c = p->c;
 	if (res->code == 0) {
 		lm_log("checkin", "user=%s host=%s handle=%llu", c->user, c->host,
 		       (unsigned long long)p->handle);
@@ -142,7 +145,7 @@ static void checked_in(struct lm_request *p, struct lm_pool_result *res, bool op
 			r.handle = p->handle;
 			e.body_case = LM__ENVELOPE__BODY_CHECKIN_REPLY;
 			e.checkin_reply = &r;
-			lm_client_send(c, &e, false);
+			lm_connection_send(c, &e, false);
 		}
 	} else if (open) {
 		refuse(p, res);
@@ -151,11 +154,11 @@ static void checked_in(struct lm_request *p, struct lm_pool_result *res, bool op
 
 static void session_closed(struct lm_request *p, struct lm_pool_result *res, bool open)
 {
-	struct lm_client *c = p->c;
+	struct lm_connection *c = p->c;
 	struct lm_server *s = c->s;
 	lm_log("close", "session=%016llx user=%s host=%s returned %u seats",
 	       (unsigned long long)p->session_id, c->user, c->host, res->count);
-	lm_live_remove(&s->live, p->session_id);
+	lm_live_sessions_remove(&s->live, p->session_id);
 	if (open) {
 		c->session_id = 0;
 		Lm__Envelope e;
@@ -165,13 +168,13 @@ static void session_closed(struct lm_request *p, struct lm_pool_result *res, boo
 		r.seats = res->count;
 		e.body_case = LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY;
 		e.session_close_reply = &r;
-		lm_client_send(c, &e, false);
+		lm_connection_send(c, &e, false);
 	}
 }
 
 /* ---- requests ---- */
 
-void lm_client_on_hello(struct lm_client *c, const Lm__Envelope *env)
+static void on_hello(struct lm_connection *c, const Lm__Envelope *env)
 {
 	const Lm__Hello *h = env->hello;
 	lm_bytes_to_cstr(&h->user, c->user, sizeof c->user);
@@ -185,7 +188,7 @@ void lm_client_on_hello(struct lm_client *c, const Lm__Envelope *env)
 	c->pid = h->has_pid ? h->pid : 0;
 	if (!c->display[0] && c->pid)
 		snprintf(c->display, sizeof c->display, "pid:%u", c->pid);
-	c->state = CONN_READY;
+	c->state = LM_CONNECTION_READY;
 	Lm__Envelope e;
 	lm_envelope_init(&e, env->request_id);
 	Lm__HelloReply r = LM__HELLO_REPLY__INIT;
@@ -199,7 +202,7 @@ void lm_client_on_hello(struct lm_client *c, const Lm__Envelope *env)
 	}
 	e.body_case = LM__ENVELOPE__BODY_HELLO_REPLY;
 	e.hello_reply = &r;
-	lm_client_send(c, &e, false);
+	lm_connection_send(c, &e, false);
 }
 
 static void digest_secret(const uint8_t *secret, uint8_t out[32])
@@ -208,22 +211,23 @@ static void digest_secret(const uint8_t *secret, uint8_t out[32])
 	EVP_Digest(secret, LM_SESSION_SECRET_LEN, out, &len, EVP_sha256(), NULL);
 }
 
-void lm_client_on_session_open(struct lm_client *c, const Lm__Envelope *env)
+static void on_session_open(struct lm_connection *c, const Lm__Envelope *env)
 {
 	struct lm_server *s = c->s;
 	const Lm__SessionOpen *o = env->session_open;
 	if (!s->ready) {
-		lm_client_send_not_serving(c, env->request_id);
+		lm_connection_send_not_serving(c, env->request_id);
 		return;
 	}
 	/* Every SessionReply names the cluster (a client resumes a session
 	 * only with the cluster that granted it): a new cluster's first
 	 * leader answers once its cluster id is applied, a moment later. */
 	if (!s->has_cluster_id) {
-		lm_client_send_error(c, env->request_id, LMC_ENOQUORUM,
-		                     "the cluster is naming itself (its first start): retry in a "
-		                     "moment",
-		                     false);
+		lm_connection_send_error(
+		        c, env->request_id, LMC_ENOQUORUM,
+		        "the cluster is naming itself (its first start): retry in a "
+		        "moment",
+		        false);
 		return;
 	}
 	if (o->has_session_id) {
@@ -233,22 +237,24 @@ void lm_client_on_session_open(struct lm_client *c, const Lm__Envelope *env)
 		uint8_t digest[32];
 		/* A session being expired cannot come back: its client would
 		 * believe in seats that are about to return to the pool. */
-		struct lm_live_session *ls = lm_live_find(&s->live, o->session_id);
+		struct lm_live_session *ls = lm_live_sessions_find(&s->live, o->session_id);
 		if (!o->has_secret || (ls && ls->closing) ||
 		    lm_pool_session(s->pool, o->session_id, &ps) != 0) {
-			lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
-			                     "session unknown or expired: open a new one", false);
+			lm_connection_send_error(c, env->request_id, LMC_ENOSESSION,
+			                         "session unknown or expired: open a new one",
+			                         false);
 			return;
 		}
 		digest_secret(o->secret.data, digest);
 		if (CRYPTO_memcmp(digest, ps.secret_digest, 32) != 0) {
 			lm_log("denied", "peer=%s resume of session=%016llx with a wrong secret",
 			       c->peer, (unsigned long long)o->session_id);
-			lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
-			                     "session unknown or expired: open a new one", false);
+			lm_connection_send_error(c, env->request_id, LMC_ENOSESSION,
+			                         "session unknown or expired: open a new one",
+			                         false);
 			return;
 		}
-		lm_client_bind(c, o->session_id);
+		lm_connection_bind(c, o->session_id);
 		lm_log("resume", "session=%016llx user=%s host=%s peer=%s holding %u handles",
 		       (unsigned long long)o->session_id, ps.user, ps.host, c->peer, ps.nhandles);
 		reply_session(c, env->request_id, o->session_id, NULL, true);
@@ -267,7 +273,7 @@ void lm_client_on_session_open(struct lm_client *c, const Lm__Envelope *env)
 		         "this address opens sessions faster than %u per second, the server's "
 		         "limit (--session-rate): retry in a second",
 		         s->peers.sessions_rate);
-		lm_client_send_error(c, env->request_id, LMC_ELIMIT, msg, false);
+		lm_connection_send_error(c, env->request_id, LMC_ELIMIT, msg, false);
 		return;
 	}
 	struct lm_request *p = lm_request_new(c, env, session_opened);
@@ -280,50 +286,48 @@ void lm_client_on_session_open(struct lm_client *c, const Lm__Envelope *env)
 	uint8_t digest[32];
 	digest_secret(p->secret, digest);
 
-	Lmcmd__OpenSession os = LMCMD__OPEN_SESSION__INIT;
-	os.has_session_id = os.has_secret_digest = os.has_user = os.has_host = 1;
-	os.session_id = p->session_id;
-	os.secret_digest.data = digest;
-	os.secret_digest.len = 32;
-	os.user = lm_bytes_from_cstr(c->user);
-	os.host = lm_bytes_from_cstr(c->host);
-	os.has_display = os.has_lock_code = os.has_app_version = os.has_pid = 1;
-	os.display = lm_bytes_from_cstr(c->display);
-	os.lock_code = lm_bytes_from_cstr(c->lock_code);
-	os.app_version = lm_bytes_from_cstr(c->app_version);
-	os.pid = c->pid;
-	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
-	cmd.body_case = LMCMD__COMMAND__BODY_OPEN_SESSION;
-	cmd.open_session = &os;
+	struct lm_command_session id = {.session_id = p->session_id,
+	                                .secret_digest = digest,
+	                                .user = c->user,
+	                                .host = c->host,
+	                                .display = c->display,
+	                                .lock_code = c->lock_code,
+	                                .app_version = c->app_version,
+	                                .pid = c->pid};
+	struct lm_command cmd;
+	lm_command_open_session(&cmd, &id);
 	lm_request_submit(p, &cmd);
+	lm_command_release(&cmd);
 }
 
-bool lm_client_need_session(struct lm_client *c, const Lm__Envelope *env)
+/* True when this server serves and the connection has a session; else
+ * answers the client and returns false. */
+static bool need_session(struct lm_connection *c, const Lm__Envelope *env)
 {
 	if (!c->s->ready) {
-		lm_client_send_not_serving(c, env->request_id);
+		lm_connection_send_not_serving(c, env->request_id);
 		return false;
 	}
 	if (!c->session_id) {
-		lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
-		                     "no session on this connection: send SessionOpen first",
-		                     false);
+		lm_connection_send_error(c, env->request_id, LMC_ENOSESSION,
+		                         "no session on this connection: send SessionOpen first",
+		                         false);
 		return false;
 	}
-	struct lm_live_session *ls = lm_live_find(&c->s->live, c->session_id);
+	struct lm_live_session *ls = lm_live_sessions_find(&c->s->live, c->session_id);
 	if (!ls || ls->closing) {
 		/* Its expiry is being committed: confirming anything now would
 		 * let the client believe in seats the pool is giving back. */
-		lm_client_send_error(c, env->request_id, LMC_ENOSESSION,
-		                     "session expired: open a new one", true);
+		lm_connection_send_error(c, env->request_id, LMC_ENOSESSION,
+		                         "session expired: open a new one", true);
 		return false;
 	}
 	return true;
 }
 
-void lm_client_on_checkout(struct lm_client *c, const Lm__Envelope *env)
+static void on_checkout(struct lm_connection *c, const Lm__Envelope *env)
 {
-	if (!lm_client_need_session(c, env))
+	if (!need_session(c, env))
 		return;
 	const Lm__Checkout *co = env->checkout;
 	struct lm_request *p = lm_request_new(c, env, checked_out);
@@ -337,72 +341,59 @@ void lm_client_on_checkout(struct lm_client *c, const Lm__Envelope *env)
 	else
 		snprintf(p->version, sizeof p->version, "0");
 
-	Lmcmd__Checkout cc = LMCMD__CHECKOUT__INIT;
-	cc.has_session_id = cc.has_request_id = cc.has_feature = cc.has_version = cc.has_count = 1;
-	cc.session_id = c->session_id;
-	cc.request_id = env->request_id;
-	cc.feature = lm_bytes_from_cstr(p->feature);
-	cc.version = lm_bytes_from_cstr(p->version);
-	cc.count = co->count;
-	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
-	cmd.body_case = LMCMD__COMMAND__BODY_CHECKOUT;
-	cmd.checkout = &cc;
+	struct lm_command cmd;
+	lm_command_checkout(&cmd, c->session_id, env->request_id, p->feature, p->version,
+	                    co->count);
 	lm_request_submit(p, &cmd);
+	lm_command_release(&cmd);
 }
 
-void lm_client_on_checkin(struct lm_client *c, const Lm__Envelope *env)
+static void on_checkin(struct lm_connection *c, const Lm__Envelope *env)
 {
-	if (!lm_client_need_session(c, env))
+	if (!need_session(c, env))
 		return;
 	struct lm_request *p = lm_request_new(c, env, checked_in);
 	if (!p)
 		return;
 	p->session_id = c->session_id;
 	p->handle = env->checkin->handle;
-	Lmcmd__Checkin ci = LMCMD__CHECKIN__INIT;
-	ci.has_session_id = ci.has_request_id = ci.has_handle = 1;
-	ci.session_id = c->session_id;
-	ci.request_id = env->request_id;
-	ci.handle = p->handle;
-	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
-	cmd.body_case = LMCMD__COMMAND__BODY_CHECKIN;
-	cmd.checkin = &ci;
+	struct lm_command cmd;
+	lm_command_checkin(&cmd, c->session_id, env->request_id, p->handle);
 	lm_request_submit(p, &cmd);
+	lm_command_release(&cmd);
 }
 
-void lm_client_on_session_close(struct lm_client *c, const Lm__Envelope *env)
+static void on_session_close(struct lm_connection *c, const Lm__Envelope *env)
 {
-	if (!lm_client_need_session(c, env))
+	if (!need_session(c, env))
 		return;
 	struct lm_request *p = lm_request_new(c, env, session_closed);
 	if (!p)
 		return;
 	p->session_id = c->session_id;
-	Lmcmd__CloseSession cs = LMCMD__CLOSE_SESSION__INIT;
-	cs.has_session_id = cs.has_reason = 1;
-	cs.session_id = c->session_id;
-	cs.reason = LMCMD__CLOSE_REASON__CLOSE_CLEAN;
-	Lmcmd__Command cmd = LMCMD__COMMAND__INIT;
-	cmd.body_case = LMCMD__COMMAND__BODY_CLOSE_SESSION;
-	cmd.close_session = &cs;
+	struct lm_command cmd;
+	lm_command_close_session(&cmd, c->session_id, LMCMD__CLOSE_REASON__CLOSE_CLEAN);
 	lm_request_submit(p, &cmd);
+	lm_command_release(&cmd);
 }
 
-static struct lm_pool_handle handle_buf[HANDLES_MAX];
+static struct lm_pool_handle handle_buf[LM_CONNECTION_HANDLES_MAX];
 
-void lm_client_on_heartbeat(struct lm_client *c, const Lm__Envelope *env)
+static void on_heartbeat(struct lm_connection *c, const Lm__Envelope *env)
 {
-	if (!lm_client_need_session(c, env))
+	if (!need_session(c, env))
 		return;
-	int n = lm_pool_session_handles(c->s->pool, c->session_id, handle_buf, HANDLES_MAX);
+	int n = lm_pool_session_handles(c->s->pool, c->session_id, handle_buf,
+	                                LM_CONNECTION_HANDLES_MAX);
 	if (n < 0) {
 		/* Expired between the last heartbeat and this one. */
-		lm_client_send_error(c, env->request_id, LMC_ENOSESSION, "session expired", true);
+		lm_connection_send_error(c, env->request_id, LMC_ENOSESSION, "session expired",
+		                         true);
 		return;
 	}
-	if (n > HANDLES_MAX)
-		n = HANDLES_MAX;
-	uint64_t handles[HANDLES_MAX];
+	if (n > LM_CONNECTION_HANDLES_MAX)
+		n = LM_CONNECTION_HANDLES_MAX;
+	uint64_t handles[LM_CONNECTION_HANDLES_MAX];
 	for (int i = 0; i < n; i++)
 		handles[i] = handle_buf[i].handle;
 	Lm__Envelope e;
@@ -412,5 +403,15 @@ void lm_client_on_heartbeat(struct lm_client *c, const Lm__Envelope *env)
 	r.handles = handles;
 	e.body_case = LM__ENVELOPE__BODY_HEARTBEAT_REPLY;
 	e.heartbeat_reply = &r;
-	lm_client_send(c, &e, false);
+	lm_connection_send(c, &e, false);
+}
+
+void lm_requests_register(struct lm_dispatch *d)
+{
+	lm_dispatch_add(d, LM__ENVELOPE__BODY_HELLO, on_hello);
+	lm_dispatch_add(d, LM__ENVELOPE__BODY_SESSION_OPEN, on_session_open);
+	lm_dispatch_add(d, LM__ENVELOPE__BODY_CHECKOUT, on_checkout);
+	lm_dispatch_add(d, LM__ENVELOPE__BODY_CHECKIN, on_checkin);
+	lm_dispatch_add(d, LM__ENVELOPE__BODY_HEARTBEAT, on_heartbeat);
+	lm_dispatch_add(d, LM__ENVELOPE__BODY_SESSION_CLOSE, on_session_close);
 }

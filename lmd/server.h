@@ -1,5 +1,15 @@
-/* The license server: one libuv loop that owns the license set, the pool,
- * the cluster seam, the client listener and the live sessions. */
+/* The license server's state, and its functions over what is replicated:
+ * proposing commands to the cluster, knowing who leads, and the license
+ * set the pool serves.  One libuv loop owns it all.
+ *
+ * Layers inside lmd, each using only those below it:
+ *   daemon.c                   start-up, signals, leadership changes, stop
+ *   requests.c, admin.c        the handlers of each request (dispatch.h)
+ *   expiry.c                   expiring silent sessions
+ *   connection*.c              connections: frames, replies, commits
+ *   server.c, server_license.c this header: the cluster glue, the license set
+ *   command.c, pool, cluster, live_sessions.c, peers.c, ...
+ * (main.c wires the handlers into the daemon; lmdown's handler stops it.) */
 #ifndef LM_SERVER_H
 #define LM_SERVER_H
 
@@ -10,17 +20,19 @@
 #include <uv.h>
 
 #include "core/license.h"
-#include "lmd/cluster.h"
 #include "lmd/args.h"
+#include "lmd/cluster.h"
+#include "lmd/command.h"
 #include "lmd/datadir.h"
-#include "lmd/live.h"
+#include "lmd/dispatch.h"
+#include "lmd/live_sessions.h"
 #include "lmd/peers.h"
 #include "lmd/pool.h"
 #include "proto/arena.h"
 
 #define LM_SERVER_VERSION "lmd " PACKAGE_VERSION
 /* Connections accepted at once, at most; the open-file limit may lower it
- * (lm_server_start).  More are answered LMC_ELIMIT and closed at accept. */
+ * (lm_daemon_start).  More are answered LMC_ELIMIT and closed at accept. */
 #define LM_SERVER_CONNECTIONS_MAX 60000
 /* Descriptors kept for everything but client connections: the raft log and
  * its peers, LMDB, the license file, the log. */
@@ -39,7 +51,7 @@
 /* Refusals of one kind from one address are logged once per window. */
 #define LM_REFUSAL_LOG_WINDOW_MS 10000
 
-struct lm_client;
+struct lm_connection;
 
 struct lm_server {
 	uv_loop_t *loop;
@@ -55,11 +67,12 @@ struct lm_server {
 	struct lm_datadir datadir; /* locked for the life of the process */
 	struct lm_pool *pool;
 	struct lm_cluster *cluster;
+	struct lm_cluster_fsm fsm; /* the pool, as the cluster's state machine */
 	/* While a triad member with no raft state asks its peers whether it
 	 * may bootstrap (bootstrap.h); raft is not started meanwhile. */
 	struct lm_bootstrap *bootstrap;
 	bool raft_fresh; /* raft bootstrapped by this process after asking */
-	struct lm_live live;
+	struct lm_live_sessions live;
 	bool ready; /* leader with its barrier applied */
 	/* The cluster id (lmd/pool.h), once known: read from DATA/cluster-id
 	 * at start, or learnt when the pool first holds it.  It goes on the
@@ -70,15 +83,16 @@ struct lm_server {
 	bool cluster_id_proposed; /* a SetClusterId is being committed */
 
 	uv_tcp_t listener;
-	uv_timer_t expiry_timer;
+	uv_timer_t sweep_timer;
 	uv_signal_t sigterm, sigint;
-	struct lm_client *conns; /* all connections, a doubly linked list */
+	struct lm_dispatch dispatch; /* the handler of each request */
+	struct lm_connection *conns; /* all connections, a doubly linked list */
 	unsigned nconns;
 	unsigned conns_max;    /* LM_SERVER_CONNECTIONS_MAX or less (open-file limit) */
 	struct lm_peers peers; /* connections and session opens per address */
 	size_t pending_total;  /* bytes of unfinished frames, all connections */
 	unsigned expiring;     /* session expiries being committed */
-	unsigned ticks;        /* of the expiry timer, for slower chores */
+	unsigned ticks;        /* of the sweep timer, for slower chores */
 	/* Whether the loaded license file differs from the pool's set, and
 	 * whether that must be computed again (the file or the set changed). */
 	bool license_differs;
@@ -91,50 +105,54 @@ struct lm_server {
 	 * every connection. */
 	struct lm_arena arena;
 	uint8_t *arena_block;
-	/* The read buffer libuv fills; frames are parsed straight from it and
-	 * only a partial frame is copied to its connection. */
+	/* The buffer libuv reads into for every connection; each read is
+	 * copied into its connection's frame reader (proto/frame.h), which
+	 * holds only the bytes of frames not yet handled. */
 	uint8_t *read_buf;
-	bool read_buf_busy;
 };
 
-/* Loads and checks the license, opens the store and the cluster, starts
- * listening.  Exits the process with a message naming the problem when the
- * license is invalid or this machine is not the one its SERVER line names. */
-void lm_server_start(struct lm_server *s, uv_loop_t *loop, const struct lm_config *cfg);
-/* Stops accepting, closes every connection and the cluster; the loop then
- * ends by itself. */
-void lm_server_stop(struct lm_server *s);
+/* ---- The cluster glue (server.c) ---- */
 
-/* Tells systemd the server's role and seats in use (lmd/notify.h). */
-void lm_server_notify_status(struct lm_server *s);
+/* On the leader: names a new cluster (proposes a random SetClusterId)
+ * unless the pool holds its id already; called on election and, until the
+ * id is applied, at every sweep.  The leader opens no session until then. */
+void lm_server_propose_cluster_id(struct lm_server *s);
 
-/* Microseconds of wall-clock time: the only clock commands carry. */
-int64_t lm_server_now_us(void);
+/* Sets s->fsm up: the pool applies, snapshots and restores for the
+ * cluster. */
+void lm_server_fsm_init(struct lm_server *s);
 
-/* ---- between server.c and client.c ---- */
-void lm_client_accept(struct lm_server *s);
-void lm_client_close(struct lm_client *c);
-/* Closes connections that did not say Hello in time. */
-void lm_client_sweep(struct lm_server *s);
-/* Closes every connection, first telling each client code and why: when
- * this node stops being the leader (clients must reconnect to the new one)
- * and when the server stops. */
-void lm_client_close_all(struct lm_server *s, int code, const char *why);
-void lm_client_detach(struct lm_client *c);
-
-/* Proposes a packed lmcmd.Command; cb receives the pool's result (NULL
- * unless status is 0). */
+/* Proposes a packed command (refused with cmd->error when it could not be
+ * built; the cluster copies the bytes, so the caller releases cmd after);
+ * cb receives the pool's result (NULL unless status is 0). */
 typedef void (*lm_server_done_cb)(void *arg, int status, struct lm_pool_result *res);
-int lm_server_propose(struct lm_server *s, const void *cmd, size_t len, lm_server_done_cb cb,
+int lm_server_propose(struct lm_server *s, const struct lm_command *cmd, lm_server_done_cb cb,
                       void *arg);
+/* The SERVER line (1-based) whose server runs under raft_id, 0 if none. */
+unsigned lm_server_line_of(const struct lm_server *s, unsigned raft_id);
+/* The client address ("port@host") of the leader, or NULL when unknown. */
+const char *lm_server_leader_address(struct lm_server *s);
+/* True for a replacement server that the leader has not made a member
+ * yet (it waits for `lmutil lmreplace`). */
+bool lm_server_awaits_membership(struct lm_server *s);
+/* What lmstat shows of the cluster, and its members (up to max). */
+void lm_server_cluster_status(struct lm_server *s, struct lm_cluster_status *st);
+int lm_server_members(struct lm_server *s, struct lm_cluster_member *out, int max);
+/* Replaces member old_id by new_id at address (lm_cluster_replace). */
+int lm_server_replace(struct lm_server *s, unsigned old_id, unsigned new_id, const char *address,
+                      void (*cb)(void *arg, int status), void *arg);
+/* A sentence on the cluster's last failure, "" if none. */
+const char *lm_server_cluster_error(struct lm_server *s);
+
+/* ---- The license set (server_license.c) ---- */
+
 /* Proposes the license file's lines as the pool's license set. */
 int lm_server_propose_license(struct lm_server *s);
 /* True when the license file this server loaded differs from the license
  * set the pool serves (replicated state: the cluster's). */
 bool lm_server_license_differs(struct lm_server *s);
-/* The SERVER line (1-based) whose server runs under raft_id, 0 if none. */
-unsigned lm_server_line_of(const struct lm_server *s, unsigned raft_id);
-/* The client address ("port@host") of the leader, or NULL when unknown. */
-const char *lm_server_leader_address(struct lm_server *s);
+/* On becoming the leader: serves the set the log holds; only the first
+ * leader of a new cluster (an empty set) proposes its file. */
+void lm_server_adopt_license(struct lm_server *s);
 
 #endif

@@ -89,12 +89,25 @@ int lm_frame_reader_init(struct lm_frame_reader *r, uint8_t *buf, size_t size)
 	r->start = 0;
 	r->end = 0;
 	r->error = 0;
+	r->resize = NULL;
+	r->resize_arg = NULL;
+	return 0;
+}
+
+int lm_frame_reader_init_growing(struct lm_frame_reader *r, size_t max, lm_frame_resize_fn resize,
+                                 void *arg)
+{
+	if (max == 0 || max > UINT32_MAX || resize == NULL)
+		return LMC_EINVAL;
+	*r = (struct lm_frame_reader){.max = max, .resize = resize, .resize_arg = arg};
 	return 0;
 }
 
 void lm_frame_reader_close(struct lm_frame_reader *r)
 {
-	if (r->owned)
+	if (r->resize && r->buf)
+		r->resize(r->resize_arg, &r->buf, r->size, 0);
+	else if (r->owned)
 		free(r->buf);
 	r->buf = NULL;
 	r->size = 0;
@@ -116,6 +129,7 @@ static void compact(struct lm_frame_reader *r)
 
 void lm_frame_reader_space(struct lm_frame_reader *r, uint8_t **base, size_t *len)
 {
+	assert(r->resize == NULL);
 	compact(r);
 	*base = r->buf + r->end;
 	*len = r->size - r->end;
@@ -127,14 +141,49 @@ void lm_frame_reader_commit(struct lm_frame_reader *r, size_t n)
 	r->end += n;
 }
 
+int lm_frame_reader_feed(struct lm_frame_reader *r, const uint8_t *data, size_t n)
+{
+	assert(r->resize != NULL);
+	compact(r);
+	size_t need = r->end + n;
+	if (need > r->size) {
+		size_t size = r->size ? r->size : 256;
+		while (size < need)
+			size *= 2;
+		int rc = r->resize(r->resize_arg, &r->buf, r->size, size);
+		if (rc != 0)
+			return rc;
+		r->size = size;
+	}
+	if (n)
+		memcpy(r->buf + r->end, data, n);
+	r->end = need;
+	return 0;
+}
+
+/* An idle connection holds no large block: a growing reader with nothing
+ * pending gives back a block grown for a big frame. */
+static void trim(struct lm_frame_reader *r)
+{
+	if (r->resize && r->end == r->start && r->size > LM_FRAME_READER_KEEP &&
+	    r->resize(r->resize_arg, &r->buf, r->size, 0) == 0) {
+		r->buf = NULL;
+		r->size = 0;
+		r->start = r->end = 0;
+	}
+}
+
 int lm_frame_reader_next(struct lm_frame_reader *r, const uint8_t **payload, size_t *len)
 {
-	if (r->error)
+	if (r->error) {
+		*len = lm_be32_get(r->buf + r->start);
 		return r->error;
+	}
 
 	size_t avail = r->end - r->start;
 	if (avail < LM_FRAME_HEADER) {
 		compact(r);
+		trim(r);
 		return 0;
 	}
 	/* The header alone decides: a peer announcing more than we accept is
@@ -142,6 +191,7 @@ int lm_frame_reader_next(struct lm_frame_reader *r, const uint8_t **payload, siz
 	uint32_t n = lm_be32_get(r->buf + r->start);
 	if (n > r->max) {
 		r->error = LMC_ETOOLARGE;
+		*len = n;
 		return r->error;
 	}
 	if (avail - LM_FRAME_HEADER < n) {

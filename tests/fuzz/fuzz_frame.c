@@ -5,12 +5,12 @@
  * frames twice by an lm_frame_reader sized as lmd sizes its reads
  * (LM_FRAME_BUFSIZE(LM_FRAME_MAX)), once in large reads and once in small
  * uneven ones, and both cuts must match a model of lmd's own header check
- * (lmd/client.c process(): a payload over LM_FRAME_MAX ends the connection,
+ * (lmd/connection.c process(): a payload over LM_FRAME_MAX ends the connection,
  * a shorter one is waited for).  Each frame, up to the first that lmd
  * refuses (it answers and closes the connection there), is then:
  *
  * - decoded with lm_envelope_decode() in an arena of
- *   LM_ARENA_SIZE(LM_FRAME_MAX), as lmd/server.c sizes it.  An accepted
+ *   LM_ARENA_SIZE(LM_FRAME_MAX), as lmd/daemon.c sizes it.  An accepted
  *   envelope passes its checks again, its identifiers copy out as C
  *   strings, and it packs to bytes that decode and pack to the same bytes;
  *   a refused one has a sentence, no body, and an ErrorReply that lmd can
@@ -65,7 +65,7 @@ struct arena_buf {
 static struct {
 	bool ready;
 	uint8_t *read_buf;        /* the reader's block, as lmd's read buffer */
-	struct arena_buf request; /* lmd/server.c: LM_ARENA_SIZE(LM_FRAME_MAX) */
+	struct arena_buf request; /* lmd/daemon.c: LM_ARENA_SIZE(LM_FRAME_MAX) */
 	struct arena_buf again;   /* for decoding what we re-packed */
 	struct arena_buf reply;   /* a client reading lmd's ErrorReply */
 	struct arena_buf command; /* lmd/pool.c: LM_ARENA_SIZE(64 KiB) */
@@ -204,8 +204,8 @@ static size_t pack_envelope(const Lm__Envelope *e, int i)
 	return n;
 }
 
-/* What lmd sends back for a refused frame (lmd/client.c
- * lm_client_send_error) must be a frame a client accepts, carrying the
+/* What lmd sends back for a refused frame (lmd/connection_write.c
+ * lm_connection_send_error) must be a frame a client accepts, carrying the
  * same code. */
 static void expect_error_reply(uint64_t request_id, int code, const char *err)
 {
@@ -408,7 +408,7 @@ static const size_t small_reads[] = {1, 3, 2, 7, 4, 1, 64, 5, 13, 1000, 2, 1};
 /* Cuts data into frames with an lm_frame_reader fed reads of at most
  * `reads` bytes (cycling; NULL for as much as fits), checking each frame
  * against the model of lmd's header check.  When `handle` is set, frames
- * are handled up to the first that lmd refuses (lmd/client.c
+ * are handled up to the first that lmd refuses (lmd/connection.c
  * handle_frame() answers it and closes the connection), which also keeps a
  * stream of thousands of tiny garbage frames cheap.  Returns the number of
  * frames. */
@@ -474,6 +474,62 @@ static size_t cut(const uint8_t *data, size_t size, const size_t *reads, size_t 
 	return nframes;
 }
 
+/* lmd's own cut (lmd/connection.c): each read lands in one shared buffer
+ * and is fed to the connection's growing reader, whose memory comes from a
+ * budget.  Fed in the small reads, it must cut the frames the model cuts,
+ * refuse the same header, hold exactly what is left, and give every byte
+ * back at the end. */
+static size_t growing_used;
+
+static int growing_resize(void *arg, uint8_t **block, size_t old_size, size_t new_size)
+{
+	(void)arg;
+	if (new_size == 0) {
+		free(*block);
+		*block = NULL;
+		growing_used -= old_size;
+		return 0;
+	}
+	uint8_t *p = realloc(*block, new_size);
+	if (!p)
+		return LMC_ENOMEM;
+	*block = p;
+	growing_used = growing_used - old_size + new_size;
+	return 0;
+}
+
+static size_t cut_growing(const uint8_t *data, size_t size)
+{
+	struct lm_frame_reader r;
+	size_t fed = 0, pos = 0, nframes = 0, k = 0;
+	int rc = 0;
+
+	EXPECT(lm_frame_reader_init_growing(&r, LM_FRAME_MAX, growing_resize, NULL) == 0);
+	while (fed < size && rc >= 0) {
+		size_t n = small_reads[k++ % (sizeof small_reads / sizeof small_reads[0])];
+		if (n > size - fed)
+			n = size - fed;
+		EXPECT(lm_frame_reader_feed(&r, data + fed, n) == 0);
+		fed += n;
+		const uint8_t *payload;
+		size_t len;
+		while ((rc = lm_frame_reader_next(&r, &payload, &len)) == 1) {
+			EXPECT(len == be32(data + pos));
+			EXPECT(len == 0 || memcmp(payload, data + pos + LM_FRAME_HEADER, len) == 0);
+			pos += LM_FRAME_HEADER + len;
+			nframes++;
+		}
+		if (rc < 0)
+			EXPECT(rc == LMC_ETOOLARGE && len == be32(data + pos) &&
+			       len > LM_FRAME_MAX);
+		else
+			EXPECT(lm_frame_reader_pending(&r) == fed - pos);
+	}
+	lm_frame_reader_close(&r);
+	EXPECT(growing_used == 0);
+	return nframes;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!g.ready)
@@ -481,5 +537,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = cut(data, size, NULL, 0, true);
 	EXPECT(cut(data, size, small_reads, sizeof small_reads / sizeof small_reads[0], false) ==
 	       n);
+	EXPECT(cut_growing(data, size) == n);
 	return 0;
 }

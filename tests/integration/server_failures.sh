@@ -96,6 +96,21 @@ expect_grep '^handles ' "$TMP/out"
 [ "$(in_use)" = 2 ] || fail "$(in_use) seats in use after a retried checkout, expected 2"
 wait_in_use 0 30
 
+note "a session opened with the longest identity the wire allows is committed whole"
+python3 "$TESTS_SRCDIR/integration/wire.py" "$port" long-identity 2 >"$TMP/long.out" 2>&1 &
+long=$!
+wait_log "$TMP/long.out" '^held'
+expect_status 0 "$LMUTIL" lmstat -c "$S" -a --json
+python3 - "$TMP/out" <<'PY' || fail "the long identity was not kept whole: $(cat "$TMP/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+h = [h for f in d["features"] for h in f.get("holders", [])]
+assert any(x["user"] == "u" * 255 and x["host"] == "h" * 255 and x["display"] == "d" * 255
+           for x in h), h
+PY
+wait "$long" || fail "the long-identity client failed: $(cat "$TMP/long.out")"
+wait_in_use 0
+
 note "a client with another vendor's key refuses the server's grant"
 "$LMVENDOR" keygen "$TMP/other.pem" "$TMP/other.pub" >/dev/null
 expect_status 1 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/other.pub" --json stats --hold 0

@@ -656,6 +656,124 @@ static void test_reader_init_limits(void **state)
 	lm_frame_reader_close(&r);
 }
 
+/* A growing reader's memory, as lmd gives it: every block counted against
+ * one budget, which a test can make small. */
+struct budget {
+	size_t used, max;
+	unsigned resizes;
+};
+
+static int budget_resize(void *arg, uint8_t **block, size_t old_size, size_t new_size)
+{
+	struct budget *b = arg;
+	b->resizes++;
+	if (new_size == 0) {
+		free(*block);
+		*block = NULL;
+		b->used -= old_size;
+		return 0;
+	}
+	if (b->used - old_size + new_size > b->max)
+		return LMC_ELIMIT;
+	uint8_t *p = realloc(*block, new_size);
+	if (!p)
+		return LMC_ENOMEM;
+	*block = p;
+	b->used = b->used - old_size + new_size;
+	return 0;
+}
+
+/* A stream fed in uneven reads comes out as the same frames, and the
+ * reader holds only what is pending: nothing once the stream is drained. */
+static void test_growing_reader_frames(void **state)
+{
+	struct sample s;
+	uint8_t stream[8 * 256];
+	size_t total = 0;
+	for (int i = 0; i < 8; i++)
+		total += pack(sample(&s, LM__ENVELOPE__BODY_CHECKOUT), stream + total,
+		              sizeof(stream) - total);
+	struct budget b = {.max = SIZE_MAX};
+	struct lm_frame_reader r;
+	assert_int_equal(lm_frame_reader_init_growing(&r, LM_FRAME_MAX, budget_resize, &b), 0);
+	assert_int_equal(b.used, 0);
+	size_t fed = 0, frames = 0, pos = 0;
+	while (fed < total) {
+		size_t n = 1 + rnd(40);
+		if (n > total - fed)
+			n = total - fed;
+		assert_int_equal(lm_frame_reader_feed(&r, stream + fed, n), 0);
+		fed += n;
+		const uint8_t *payload;
+		size_t len;
+		while (lm_frame_reader_next(&r, &payload, &len) == 1) {
+			assert_memory_equal(payload, stream + pos + LM_FRAME_HEADER, len);
+			pos += LM_FRAME_HEADER + len;
+			frames++;
+		}
+		assert_int_equal(lm_frame_reader_pending(&r), fed - pos);
+	}
+	assert_int_equal(frames, 8);
+	assert_int_equal(pos, total);
+	lm_frame_reader_close(&r);
+	assert_int_equal(b.used, 0);
+}
+
+/* A refused resize (the budget is spent) copies nothing and leaves the
+ * bytes already held; a big block is given back once drained. */
+static void test_growing_reader_budget(void **state)
+{
+	struct budget b = {.max = 1024};
+	struct lm_frame_reader r;
+	static uint8_t big[LM_FRAME_BUFSIZE(8000)];
+	const uint8_t *payload;
+	size_t len;
+	assert_int_equal(lm_frame_reader_init_growing(&r, LM_FRAME_MAX, budget_resize, &b), 0);
+	memset(big, 'x', sizeof(big));
+	big[0] = 0, big[1] = 0, big[2] = 8000 >> 8, big[3] = 8000 & 0xff;
+	assert_int_equal(lm_frame_reader_feed(&r, big, 1000), 0);
+	assert_int_equal(b.used, 1024);
+	assert_int_equal(lm_frame_reader_feed(&r, big + 1000, 100), LMC_ELIMIT);
+	assert_int_equal(lm_frame_reader_pending(&r), 1000);
+	assert_int_equal(lm_frame_reader_next(&r, &payload, &len), 0);
+
+	b.max = SIZE_MAX;
+	assert_int_equal(lm_frame_reader_feed(&r, big + 1000, sizeof(big) - 1000), 0);
+	assert_int_equal(b.used, 8192);
+	assert_int_equal(lm_frame_reader_next(&r, &payload, &len), 1);
+	assert_int_equal(len, 8000);
+	/* Drained: the 8 KiB block goes back. */
+	assert_int_equal(lm_frame_reader_next(&r, &payload, &len), 0);
+	assert_int_equal(b.used, 0);
+	lm_frame_reader_close(&r);
+	assert_int_equal(b.used, 0);
+
+	assert_int_equal(lm_frame_reader_init_growing(&r, 0, budget_resize, &b), LMC_EINVAL);
+	assert_int_equal(lm_frame_reader_init_growing(&r, LM_FRAME_MAX, NULL, NULL), LMC_EINVAL);
+}
+
+/* An announced length over the maximum is refused from the header alone,
+ * and the error carries it, for the message that answers it. */
+static void test_growing_reader_oversized(void **state)
+{
+	struct budget b = {.max = SIZE_MAX};
+	struct lm_frame_reader r;
+	const uint8_t header[LM_FRAME_HEADER] = {0, 1, 0, 1}; /* 64 KiB + 1 */
+	const uint8_t *payload;
+	size_t len = 0;
+	assert_int_equal(lm_frame_reader_init_growing(&r, LM_FRAME_MAX, budget_resize, &b), 0);
+	assert_int_equal(lm_frame_reader_feed(&r, header, 3), 0);
+	assert_int_equal(lm_frame_reader_next(&r, &payload, &len), 0);
+	assert_int_equal(lm_frame_reader_feed(&r, header + 3, 1), 0);
+	assert_int_equal(lm_frame_reader_next(&r, &payload, &len), LMC_ETOOLARGE);
+	assert_int_equal(len, LM_FRAME_MAX + 1);
+	len = 0;
+	assert_int_equal(lm_frame_reader_next(&r, &payload, &len), LMC_ETOOLARGE);
+	assert_int_equal(len, LM_FRAME_MAX + 1);
+	lm_frame_reader_close(&r);
+	assert_int_equal(b.used, 0);
+}
+
 /* Requests are capped at LM_FRAME_MAX, replies at LM_FRAME_REPLY_MAX; a
  * buffer too small for the frame is refused rather than overrun. */
 static void test_pack_limits(void **state)
@@ -1313,6 +1431,9 @@ int main(void)
 	        cmocka_unit_test_setup(test_oversized_length_refused_from_header, setup),
 	        cmocka_unit_test_setup(test_truncated_payload_waits, setup),
 	        cmocka_unit_test_setup(test_reader_init_limits, setup),
+	        cmocka_unit_test_setup(test_growing_reader_frames, setup),
+	        cmocka_unit_test_setup(test_growing_reader_budget, setup),
+	        cmocka_unit_test_setup(test_growing_reader_oversized, setup),
 	        cmocka_unit_test_setup(test_pack_limits, setup),
 	        cmocka_unit_test_setup(test_large_status_reply, setup),
 	        cmocka_unit_test_setup(test_garbage_payload, setup),

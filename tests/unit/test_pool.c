@@ -544,6 +544,44 @@ static void test_backing_line(void **state)
 
 /* ---- Sessions and requests --------------------------------------------- */
 
+/* A granted checkout's result carries its backing line as the commit read
+ * it, text and signature, for the reply: the server builds the reply from
+ * it, never by reading the pool again once later commands (an lmreread)
+ * may have changed the license set. */
+static void test_checkout_result_carries_its_line(void **state)
+{
+	struct tp *t = *state;
+	char text[LM_LINE_MAX];
+	uint8_t sig[LM_SIG_LEN];
+
+	license(t, "FEATURE other acme 1.0 permanent 1\nFEATURE stats acme 29.0 permanent 2\n");
+	session(t, 1);
+	struct lm_pool_result res = checkout(t, 1, 1, "stats", "29.0", 1);
+	assert_int_equal(res.code, 0);
+	assert_int_equal(lm_pool_line(t->pool, res.line, text, sizeof text, sig), 0);
+	assert_string_equal(res.license_text, text);
+	assert_memory_equal(res.license_sig, sig, LM_SIG_LEN);
+	assert_non_null(strstr(res.license_text, "FEATURE stats "));
+	/* A retry is answered with the line too. */
+	struct lm_pool_result again = checkout(t, 1, 1, "stats", "29.0", 1);
+	assert_int_equal(again.code, 0);
+	assert_string_equal(again.license_text, res.license_text);
+	/* A denial carries none. */
+	assert_int_equal(checkout(t, 1, 2, "nosuch", "1.0", 1).license_text[0], '\0');
+
+	/* A reread that drops the line leaves the first result as it was; a
+	 * retry after it finds the seat still charged but its line gone. */
+	session(t, 2);
+	struct lm_pool_result before = checkout(t, 2, 1, "stats", "29.0", 1);
+	license(t, "FEATURE other acme 1.0 permanent 1\n");
+	assert_non_null(strstr(before.license_text, "FEATURE stats "));
+	struct lm_pool_result after = checkout(t, 2, 1, "stats", "29.0", 1);
+	assert_int_equal(after.code, 0);
+	assert_int_equal(after.handle, before.handle);
+	assert_string_equal(after.license_text, "");
+	assert_int_equal(in_use(t, "stats", "29.0"), 2);
+}
+
 static void test_retry(void **state)
 {
 	struct tp *t = *state;
@@ -1422,6 +1460,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_unknown_feature, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_backing_line, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_checkout_result_carries_its_line, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_close_session, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_foreign_handle, setup, teardown),

@@ -10,7 +10,7 @@
  * believes it leads; they number their requests and, when the outcome of one
  * is unknown, send it again with the same id, as liblmc does.  The test also
  * plays the leader (it expires sessions and proposes the license set after
- * each election, as lmd/server.c does) and the administrator (lmremove).
+ * each election, as lmd/daemon.c does) and the administrator (lmremove).
  * A new leader serves only once its post-election barrier is applied, as
  * lmd/cluster.c has it.  Meanwhile the schedule kills and revives servers
  * (some come back with their store emptied and rebuilt from their last
@@ -1404,7 +1404,7 @@ static void barrier_done(struct raft_barrier *req, int status)
 		n->ready_term = n->barrier_term;
 }
 
-/* What lmd/cluster.c and lmd/server.c do around an election: a new leader
+/* What lmd/cluster.c and lmd/daemon.c do around an election: a new leader
  * appends a barrier (raft 0.15 appends no entry of its own, so it would not
  * know what is committed), serves once it is applied, and then proposes the
  * license set (on_cluster_change). */

@@ -1,4 +1,6 @@
-#include "lmd/live.h"
+/* The leader's table of live sessions (live_sessions.h): an open-addressing
+ * hash table keyed by session id. */
+#include "lmd/live_sessions.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,12 +9,12 @@
 
 /* Session ids are random, so their low bits are already well spread; the
  * multiply only guards against a client that picks them badly. */
-static size_t slot_of(const struct lm_live *t, uint64_t id)
+static size_t slot_of(const struct lm_live_sessions *t, uint64_t id)
 {
 	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & (t->capacity - 1);
 }
 
-int lm_live_init(struct lm_live *t)
+int lm_live_sessions_init(struct lm_live_sessions *t)
 {
 	t->capacity = INITIAL_CAPACITY;
 	t->count = 0;
@@ -20,20 +22,20 @@ int lm_live_init(struct lm_live *t)
 	return t->slots ? 0 : -1;
 }
 
-void lm_live_close(struct lm_live *t)
+void lm_live_sessions_close(struct lm_live_sessions *t)
 {
 	free(t->slots);
 	t->slots = NULL;
 	t->capacity = t->count = 0;
 }
 
-void lm_live_clear(struct lm_live *t)
+void lm_live_sessions_clear(struct lm_live_sessions *t)
 {
 	memset(t->slots, 0, t->capacity * sizeof *t->slots);
 	t->count = 0;
 }
 
-struct lm_live_session *lm_live_find(struct lm_live *t, uint64_t id)
+struct lm_live_session *lm_live_sessions_find(struct lm_live_sessions *t, uint64_t id)
 {
 	if (id == 0)
 		return NULL;
@@ -45,9 +47,9 @@ struct lm_live_session *lm_live_find(struct lm_live *t, uint64_t id)
 	}
 }
 
-static int grow(struct lm_live *t)
+static int grow(struct lm_live_sessions *t)
 {
-	struct lm_live old = *t;
+	struct lm_live_sessions old = *t;
 	t->capacity *= 2;
 	t->count = 0;
 	t->slots = calloc(t->capacity, sizeof *t->slots);
@@ -57,14 +59,14 @@ static int grow(struct lm_live *t)
 	}
 	for (size_t i = 0; i < old.capacity; i++)
 		if (old.slots[i].id)
-			*lm_live_add(t, old.slots[i].id) = old.slots[i];
+			*lm_live_sessions_add(t, old.slots[i].id) = old.slots[i];
 	free(old.slots);
 	return 0;
 }
 
-struct lm_live_session *lm_live_add(struct lm_live *t, uint64_t id)
+struct lm_live_session *lm_live_sessions_add(struct lm_live_sessions *t, uint64_t id)
 {
-	struct lm_live_session *s = lm_live_find(t, id);
+	struct lm_live_session *s = lm_live_sessions_find(t, id);
 	if (s || id == 0)
 		return s;
 	/* Keep the table at most half full so that probes stay short. */
@@ -79,9 +81,9 @@ struct lm_live_session *lm_live_add(struct lm_live *t, uint64_t id)
 }
 
 /* Deletion without tombstones: re-insert the rest of the probe run. */
-void lm_live_remove(struct lm_live *t, uint64_t id)
+void lm_live_sessions_remove(struct lm_live_sessions *t, uint64_t id)
 {
-	struct lm_live_session *s = lm_live_find(t, id);
+	struct lm_live_session *s = lm_live_sessions_find(t, id);
 	if (!s)
 		return;
 	size_t i = (size_t)(s - t->slots);
@@ -92,6 +94,6 @@ void lm_live_remove(struct lm_live *t, uint64_t id)
 		struct lm_live_session moved = t->slots[j];
 		t->slots[j].id = 0;
 		t->count--;
-		*lm_live_add(t, moved.id) = moved;
+		*lm_live_sessions_add(t, moved.id) = moved;
 	}
 }

@@ -1,0 +1,208 @@
+/* lmstat's status request (admin.h): the servers of the cluster and their
+ * roles, and every feature with its seats, issued and in use, and on
+ * request their holders.  Open to any client. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "lmd/admin.h"
+#include "lmd/bootstrap.h"
+#include "lmd/connection.h"
+#include "lmd/walltime.h"
+
+/* Everything a StatusReply points to, freed after packing. */
+struct status_build {
+	struct lm_connection *c;
+	bool holders;
+	const char *only;
+	Lm__FeatureStatus **features;
+	size_t nfeatures, cap;
+	void **allocs;
+	size_t nallocs, alloc_cap;
+	bool oom;
+};
+
+static void *track(struct status_build *b, void *p)
+{
+	if (!p) {
+		b->oom = true;
+		return NULL;
+	}
+	if (b->nallocs == b->alloc_cap) {
+		size_t cap = b->alloc_cap ? b->alloc_cap * 2 : 64;
+		void **n = realloc(b->allocs, cap * sizeof *n);
+		if (!n) {
+			free(p);
+			b->oom = true;
+			return NULL;
+		}
+		b->allocs = n;
+		b->alloc_cap = cap;
+	}
+	b->allocs[b->nallocs++] = p;
+	return p;
+}
+
+static ProtobufCBinaryData tracked_bytes(struct status_build *b, const char *s)
+{
+	char *copy = track(b, strdup(s));
+	return lm_bytes_from_cstr(copy ? copy : "");
+}
+
+static int status_feature(void *arg, const struct lm_pool_feature *f)
+{
+	struct status_build *b = arg;
+	if (b->oom || (b->only && strcmp(b->only, f->name) != 0))
+		return 0;
+	if (b->nfeatures == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		Lm__FeatureStatus **n = realloc(b->features, cap * sizeof *n);
+		if (!n) {
+			b->oom = true;
+			return 1;
+		}
+		b->features = n;
+		b->cap = cap;
+	}
+	Lm__FeatureStatus *fs = track(b, malloc(sizeof *fs));
+	if (!fs)
+		return 1;
+	lm__feature_status__init(fs);
+	fs->has_name = fs->has_version = fs->has_issued = fs->has_in_use = fs->has_expiry = 1;
+	fs->name = tracked_bytes(b, f->name);
+	fs->version = tracked_bytes(b, f->version);
+	fs->issued = f->issued;
+	fs->in_use = f->in_use;
+	fs->expiry = f->expiry;
+	b->features[b->nfeatures++] = fs;
+	return 0;
+}
+
+static int status_holder(void *arg, const struct lm_pool_handle *h,
+                         const struct lm_pool_session *ps)
+{
+	struct status_build *b = arg;
+	if (b->oom || !b->holders || b->nfeatures == 0 ||
+	    (b->only && strcmp(b->only, h->feature) != 0))
+		return 0;
+	/* Holders are reported right after their feature. */
+	Lm__FeatureStatus *fs = b->features[b->nfeatures - 1];
+	Lm__Holder *ho = track(b, malloc(sizeof *ho));
+	if (!ho)
+		return 1;
+	lm__holder__init(ho);
+	ho->has_user = ho->has_host = ho->has_display = ho->has_count = ho->has_since = 1;
+	ho->has_handle = ho->has_version = 1;
+	ho->user = tracked_bytes(b, ps->user);
+	ho->host = tracked_bytes(b, ps->host);
+	ho->display = tracked_bytes(b, ps->display);
+	ho->count = h->count;
+	ho->since = h->since_us / 1000000;
+	ho->handle = h->handle;
+	ho->version = tracked_bytes(b, h->version);
+	/* The array is freed with its feature in on_status. */
+	Lm__Holder **n = realloc(fs->holders, (fs->n_holders + 1) * sizeof *n);
+	if (!n) {
+		b->oom = true;
+		return 1;
+	}
+	fs->holders = n;
+	fs->holders[fs->n_holders++] = ho;
+	return 0;
+}
+
+void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
+{
+	struct lm_server *s = c->s;
+	const Lm__StatusRequest *q = env->status_request;
+	char only[LM_NAME_MAX + 1] = "";
+	if (q->has_feature && q->feature.len)
+		lm_bytes_to_cstr(&q->feature, only, sizeof only);
+	struct status_build b = {
+	        .c = c, .holders = q->has_holders && q->holders, .only = only[0] ? only : NULL};
+
+	struct lm_cluster_status cs;
+	uint8_t digest[LM_WIRE_DIGEST_LEN];
+	lm_server_cluster_status(s, &cs);
+	Lm__ServerStatus servers[3], *server_ptrs[3];
+	int n = s->license.nservers;
+	for (int i = 0; i < n; i++) {
+		Lm__ServerStatus *ss = &servers[i];
+		lm__server_status__init(ss);
+		server_ptrs[i] = ss;
+		ss->address = s->addresses[i];
+		ss->has_role = 1;
+		if ((unsigned)i + 1 == s->node) {
+			ss->role = cs.role == LM_CLUSTER_LEADER
+			                   ? LM__SERVER_ROLE__SERVER_ROLE_LEADER
+			           : cs.role == LM_CLUSTER_FOLLOWER
+			                   ? LM__SERVER_ROLE__SERVER_ROLE_FOLLOWER
+			           : cs.role == LM_CLUSTER_CANDIDATE
+			                   ? LM__SERVER_ROLE__SERVER_ROLE_CANDIDATE
+			                   : LM__SERVER_ROLE__SERVER_ROLE_UNKNOWN;
+			ss->has_uptime_s = ss->has_term = ss->has_applied_index = 1;
+			ss->uptime_s = (uv_now(s->loop) - s->started_ms) / 1000;
+			ss->version = LM_SERVER_VERSION;
+			ss->term = cs.term;
+			ss->applied_index = cs.applied_index;
+			ss->has_raft_id = ss->has_voter = 1;
+			ss->raft_id = s->raft_id;
+			ss->raft_address = s->raft_addresses[s->node - 1];
+			ss->voter = cs.voter;
+			ss->has_license_differs = 1;
+			ss->license_differs = lm_server_license_differs(s);
+			/* What a peer with no raft state asks (bootstrap.h). */
+			ss->has_pristine = 1;
+			ss->pristine = lm_bootstrap_pristine(s);
+			ss->n_seen_raft_ids = s->datadir.nseen;
+			ss->seen_raft_ids = s->datadir.seen;
+			if (s->has_cluster_id) {
+				ss->has_cluster_id = 1;
+				ss->cluster_id.data = s->cluster_id;
+				ss->cluster_id.len = sizeof s->cluster_id;
+			}
+			/* The digest is of the pool as applied up to applied_index:
+			 * both are read in this same loop turn, with no apply in
+			 * between. */
+			if (q->has_digest && q->digest && lm_pool_digest(s->pool, digest) == 0) {
+				ss->has_digest = 1;
+				ss->digest.data = digest;
+				ss->digest.len = sizeof digest;
+			}
+		} else {
+			ss->role = lm_server_line_of(s, cs.leader_id) == (unsigned)i + 1
+			                   ? LM__SERVER_ROLE__SERVER_ROLE_LEADER
+			                   : LM__SERVER_ROLE__SERVER_ROLE_UNKNOWN;
+		}
+	}
+	int32_t today = (int32_t)(lm_walltime_us() / 1000000 / 86400);
+	lm_pool_each_feature(s->pool, today, status_feature, status_holder, &b);
+	if (b.oom) {
+		lm_connection_send_error(c, env->request_id, LMC_ENOMEM,
+		                         "server out of memory building the status", false);
+	} else {
+		Lm__Envelope e;
+		lm_envelope_init(&e, env->request_id);
+		Lm__StatusReply r = LM__STATUS_REPLY__INIT;
+		r.n_servers = (size_t)n;
+		r.servers = server_ptrs;
+		r.n_features = b.nfeatures;
+		r.features = b.features;
+		e.body_case = LM__ENVELOPE__BODY_STATUS_REPLY;
+		e.status_reply = &r;
+		if (lm__envelope__get_packed_size(&e) > LM_FRAME_REPLY_MAX)
+			lm_connection_send_error(
+			        c, env->request_id, LMC_ETOOLARGE,
+			        "status too large for one reply: ask for one feature (-f)", false);
+		else
+			lm_connection_send(c, &e, false);
+	}
+	for (size_t i = 0; i < b.nfeatures; i++)
+		free(b.features[i]->holders);
+	for (size_t i = 0; i < b.nallocs; i++)
+		free(b.allocs[i]);
+	free(b.allocs);
+	free(b.features);
+}
