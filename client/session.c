@@ -214,11 +214,13 @@ int lm_session_checkout(struct lm_session *s, const char *feature, const char *v
 
 	int64_t now = lm_clock_ms();
 	/* One try is bounded by the thread (one round of connection attempts,
-	 * one answer); this bound only guards against the unforeseen. */
+	 * one answer); this bound only guards against the unforeseen.  A
+	 * timeout is waited in full: the millisecond clock drops the fraction
+	 * of the current millisecond, hence the one added. */
 	int64_t deadline =
 	        r->one_try ? now + (int64_t)(s->cfg.connect_timeout_ms + 2 * s->cfg.io_timeout_ms) *
 	                                     (int64_t)(s->nservers + LM_SESSION_REDIRECTS_MAX + 1)
-	                   : now + timeout_ms;
+	                   : now + timeout_ms + 1;
 	pthread_mutex_lock(&s->lock);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->lock);

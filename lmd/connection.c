@@ -249,7 +249,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 /* The memory of a connection's frame reader: unfinished frames of all
- * connections together hold at most LM_SERVER_PENDING_MAX bytes. */
+ * connections together hold at most LM_SERVER_PENDING_MAX bytes, those of
+ * one address at most LM_SERVER_PENDING_PER_ADDRESS_MAX. */
 static int pending_resize(void *arg, uint8_t **block, size_t old_size, size_t new_size)
 {
 	struct lm_connection *c = arg;
@@ -258,13 +259,19 @@ static int pending_resize(void *arg, uint8_t **block, size_t old_size, size_t ne
 		free(*block);
 		*block = NULL;
 		s->pending_total -= old_size;
+		lm_peers_hold_pending(&s->peers, c->peer_key, old_size, 0, 0);
 		return 0;
 	}
 	if (s->pending_total - old_size + new_size > LM_SERVER_PENDING_MAX)
 		return LMC_ELIMIT;
+	if (!lm_peers_hold_pending(&s->peers, c->peer_key, old_size, new_size,
+	                           LM_SERVER_PENDING_PER_ADDRESS_MAX))
+		return LMC_ELIMIT;
 	uint8_t *p = lm_fault_alloc() ? NULL : realloc(*block, new_size);
-	if (!p)
+	if (!p) {
+		lm_peers_hold_pending(&s->peers, c->peer_key, new_size, old_size, SIZE_MAX);
 		return LMC_ENOMEM;
+	}
 	s->pending_total = s->pending_total - old_size + new_size;
 	*block = p;
 	return 0;
@@ -305,9 +312,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		unsigned suppressed;
 		if (should_log(c, LM_PEERS_LOG_BUSY, &suppressed))
 			lm_log("error",
-			       "peer=%s unfinished frames of all connections hold %u bytes, the "
-			       "limit: closing this one (%u more not logged)",
-			       c->peer, LM_SERVER_PENDING_MAX, suppressed);
+			       "peer=%s unfinished frames of all connections (or of this "
+			       "address's) reached their limit of %u (%u) bytes: closing this one "
+			       "(%u more not logged)",
+			       c->peer, LM_SERVER_PENDING_MAX, LM_SERVER_PENDING_PER_ADDRESS_MAX,
+			       suppressed);
 		uv_read_stop(stream);
 		lm_connection_send_error(c, 0, LMC_ELIMIT, "the server is busy: retry", true);
 		return;

@@ -142,6 +142,19 @@ void lm_peers_disconnect(struct lm_peers *t, const uint8_t key[16])
 		p->conns--;
 }
 
+bool lm_peers_hold_pending(struct lm_peers *t, const uint8_t key[16], size_t old_size,
+                           size_t new_size, size_t max)
+{
+	struct lm_peer *p = memcmp(key, zero_key, 16) ? find(t, key) : NULL;
+	if (!p)
+		return true; /* not counted by address: the server-wide budget holds it */
+	size_t others = p->pending > old_size ? p->pending - old_size : 0;
+	if (new_size > old_size && others + new_size > max)
+		return false;
+	p->pending = others + new_size;
+	return true;
+}
+
 bool lm_peers_take_session(struct lm_peers *t, const uint8_t key[16], uint64_t now_ms)
 {
 	if (t->sessions_rate == 0)
@@ -175,7 +188,7 @@ bool lm_peers_should_log(struct lm_peers *t, const uint8_t key[16], enum lm_peer
 
 static bool still_needed(const struct lm_peers *t, const struct lm_peer *p, uint64_t now_ms)
 {
-	if (p->conns > 0)
+	if (p->conns > 0 || p->pending > 0)
 		return true;
 	/* A refusal logged lately keeps its entry, or the next one would be
 	 * logged at once. */

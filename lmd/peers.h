@@ -29,6 +29,7 @@ enum lm_peers_log_kind {
 struct lm_peer {
 	uint8_t addr[16]; /* all zero: free slot */
 	unsigned conns;   /* connections open from this address */
+	size_t pending;   /* bytes of unfinished frames its connections hold */
 	/* Token bucket of session opens: `tokens` (scaled by 1000) refill at
 	 * the configured rate up to the burst. */
 	uint64_t tokens_milli;
@@ -59,6 +60,12 @@ void lm_peers_key(const struct sockaddr *sa, uint8_t key[16]);
 bool lm_peers_connect(struct lm_peers *t, const uint8_t key[16]);
 /* A connection counted by lm_peers_connect() closed. */
 void lm_peers_disconnect(struct lm_peers *t, const uint8_t key[16]);
+/* The unfinished frames of one of key's connections go from old_size to
+ * new_size bytes.  Returns false (changing nothing) when the address would
+ * then hold more than max: one host cannot take the whole server's budget
+ * for half-sent frames. */
+bool lm_peers_hold_pending(struct lm_peers *t, const uint8_t key[16], size_t old_size,
+                           size_t new_size, size_t max);
 /* Takes one session-open token for key at time now_ms; false when the
  * address has used up its rate. */
 bool lm_peers_take_session(struct lm_peers *t, const uint8_t key[16], uint64_t now_ms);

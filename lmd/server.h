@@ -48,6 +48,9 @@
 /* Bytes of unfinished frames held for all connections together; past it
  * the connection that would add more is answered LMC_ELIMIT and closed. */
 #define LM_SERVER_PENDING_MAX (64u * 1024 * 1024)
+/* ...and for the connections of one address, so that a flood from one host
+ * leaves the budget's rest to the others (lmstat, real clients). */
+#define LM_SERVER_PENDING_PER_ADDRESS_MAX (LM_SERVER_PENDING_MAX / 4)
 /* Refusals of one kind from one address are logged once per window. */
 #define LM_REFUSAL_LOG_WINDOW_MS 10000
 

@@ -143,7 +143,8 @@ flood 127.0.0.2 hold 200 drip 25 >"$TMP/drip.json" &
 f3=$!
 flood 127.0.0.2 hold 200 idle 5 >"$TMP/idle.json" &
 f4=$!
-flood 127.0.0.2 storm 5 >"$TMP/storm.json" &
+# From its own address: 127.0.0.2 spends its frame budget on the floods above.
+flood 127.0.0.3 storm 5 >"$TMP/storm.json" &
 f5=$!
 # Peak descriptors and memory while the flood lasts, sampled.
 (
@@ -190,6 +191,11 @@ s = r["storm"]
 assert s["refused_limit"] > 0 and s["opened"] <= 5 * (s["seconds"] + 2), s
 PY
 expect_grep 'sent no whole frame within' "$TMP/c.log"
+# The half-sent frames of 127.0.0.2 reached that address's budget, leaving
+# the rest to lmstat and the real clients on 127.0.0.1.
+expect_grep 'peer=127.0.0.2:[0-9]* unfinished frames .* reached their limit' "$TMP/c.log"
+! grep -q 'peer=127.0.0.1:[0-9]* unfinished frames' "$TMP/c.log" ||
+	fail "a real client was closed for the flood's unfinished frames"
 expect_grep 'said no Hello within' "$TMP/c.log"
 expect_grep 'opened per second from this address' "$TMP/c.log"
 # Each kind of refusal was logged about once per address and window, not
