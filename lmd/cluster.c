@@ -41,6 +41,7 @@
 #include <raft/uv.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/transport.h"
 
 /* Entry envelope, little-endian:
@@ -163,20 +164,6 @@ struct lm_cluster {
 	char errmsg[256];
 };
 
-/* A broken invariant of the replicated log: the only safe reaction is to stop
- * this replica before it diverges from the others (STYLE.md, habit 4). */
-static void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fatal(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("lmd: cluster: fatal: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
 static void seterr(struct lm_cluster *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 static void seterr(struct lm_cluster *c, const char *fmt, ...)
@@ -268,10 +255,13 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 
 	assert(index > c->applied_seen);
 	c->applied_seen = index;
+	/* A broken invariant of the replicated log: the only safe reaction
+	 * is to stop this replica before it diverges from the others
+	 * (STYLE.md, habit 4). */
 	if (lm_cluster_unwrap(buf->base, buf->len, &cmd, &len) != 0)
-		fatal("raft entry %llu (%zu bytes) is not an lmd command: the raft log in %s is "
-		      "corrupt",
-		      (unsigned long long)index, buf->len, c->dir);
+		lm_fatal("cluster: raft entry %llu (%zu bytes) is not an lmd command: the raft log "
+		         "in %s is corrupt",
+		         (unsigned long long)index, buf->len, c->dir);
 
 	/* Nobody claimed the previous result: it was applied on a node that
 	 * did not propose it, or its proposal was already failed. */
@@ -282,9 +272,9 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 		/* Returning rv to raft would make it retry this entry forever
 		 * without applying anything after it (stack-notes.md §1.6). */
 		free(res);
-		fatal("applying raft entry %llu failed (%s): this replica cannot go on; restart it "
-		      "to replay the log",
-		      (unsigned long long)index, lmc_strerror(rv));
+		lm_fatal("cluster: applying raft entry %llu failed (%s): this replica cannot go "
+		         "on; restart it to replay the log",
+		         (unsigned long long)index, lmc_strerror(rv));
 	}
 	c->result = res;
 	c->result_index = index;
@@ -1059,10 +1049,9 @@ static void reap_cb(uv_timer_t *t)
 		if (uv_now(c->loop) < c->reap_deadline)
 			return;
 		/* Better a leak at shutdown than a jump through freed memory. */
-		fprintf(stderr,
-		        "lmd: cluster: raft's I/O still busy %d ms after closing; "
-		        "leaving its memory allocated\n",
-		        REAP_GIVE_UP_MS);
+		lm_log_warning("cluster: raft's I/O still busy %d ms after closing; "
+		               "leaving its memory allocated",
+		               REAP_GIVE_UP_MS);
 		c->leak = true;
 	} else if (++c->reap_quiet < 2) {
 		return;
