@@ -324,8 +324,7 @@ static void replace_done(void *arg, int status)
 			lm_connection_send(c, &e, false);
 		} else {
 			lm_connection_send_error(c, p->request_id,
-			                         status == LM_CLUSTER_EUNKNOWN ? LMC_ENOTLEADER
-			                                                       : status,
+			                         status == LMC_EINDOUBT ? LMC_ENOTLEADER : status,
 			                         msg, false);
 		}
 	}

@@ -14,7 +14,7 @@
  *    state machine may lag entries committed by its predecessor: we issue a
  *    barrier and call the node ready only once it has been applied (§1.7);
  *  - RAFT_LEADERSHIPLOST means the outcome is unknown, the entry may still
- *    commit (§1.5): proposers hear LM_CLUSTER_EUNKNOWN;
+ *    commit (§1.5): proposers hear LMC_EINDOUBT;
  *  - 0.15 has no state-change callback (§1.7): a check handle compares the
  *    role after every loop iteration;
  *  - the stock TCP transport trusts the handshake it reads (a heap overflow
@@ -695,7 +695,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		 * on the leader: in each case the entry may already sit in a
 		 * majority of logs and commit under the next leader
 		 * (stack-notes.md §1.5), so we cannot say it failed. */
-		p->cb(p->arg, LM_CLUSTER_EUNKNOWN, NULL);
+		p->cb(p->arg, LMC_EINDOUBT, NULL);
 	}
 	free(p);
 }
@@ -830,7 +830,7 @@ static int change_error(int rv)
 	switch (rv) {
 	case 0: return 0;
 	case RAFT_NOTLEADER: return LMC_ENOTLEADER;
-	case RAFT_LEADERSHIPLOST: return LM_CLUSTER_EUNKNOWN;
+	case RAFT_LEADERSHIPLOST: return LMC_EINDOUBT;
 	case RAFT_NOMEM: return LMC_ENOMEM;
 	case RAFT_SHUTDOWN: return LMC_ESHUTDOWN;
 	/* The new server did not catch up within raft's catch-up rounds. */

@@ -42,8 +42,8 @@ static void on_committed(void *arg, int status, struct lm_pool_result *res)
 		        "peer=%s user=%s request=%llu: outcome unknown (%s); the client retries "
 		        "with the same request id",
 		        c->peer, c->user, (unsigned long long)p->request_id,
-		        status == LM_CLUSTER_EUNKNOWN ? "leadership lost before it committed"
-		                                      : "the cluster failed to commit it");
+		        status == LMC_EINDOUBT ? "leadership lost before it committed"
+		                               : "the cluster failed to commit it");
 		c->request_failed = true;
 	}
 	if (--c->outstanding == 0) {

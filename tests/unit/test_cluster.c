@@ -656,7 +656,7 @@ static void test_close_with_proposals_in_flight(void **state)
 			assert_int_equal(f[k - 1].result, totals[k]);
 			acked = k;
 		} else {
-			assert_int_equal(f[k - 1].status, LM_CLUSTER_EUNKNOWN);
+			assert_int_equal(f[k - 1].status, LMC_EINDOUBT);
 		}
 	}
 	assert_true(acked >= 1);
