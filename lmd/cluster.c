@@ -79,6 +79,10 @@ int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cl
 	/* Our callback goes between raft_uv's close and raft's (see cluster_close.c). */
 	c->uv_io_close = c->io.close;
 	c->io.close = lm_cluster_io_close;
+#ifdef LM_TEST_HOOKS
+	c->uv_io_append = c->io.append;
+	c->io.append = lm_cluster_fault_append;
+#endif
 
 	lm_cluster_fsm_setup(c);
 	rv = raft_init(&c->raft, &c->io, &c->raft_fsm, cfg->id, c->address);

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "lmd/cluster_internal.h"
+#include "lmd/faults.h"
 #include "lmd/little_endian.h"
 
 /* Entry envelope, little-endian:
@@ -285,3 +286,26 @@ int lm_cluster_propose(struct lm_cluster *c, const void *cmd, size_t len, lm_clu
 	c->pending++;
 	return 0;
 }
+
+#ifdef LM_TEST_HOOKS
+/* LM_FAULT_RAFT_WRITE: the leader's append of one proposed command fails
+ * the way raft_uv's does once its writer has failed, by returning
+ * RAFT_IOERR before anything is written.  raft_apply() then drops the entry
+ * from its log and fails (appendLeader() in raft 0.15), so the proposal
+ * fails at once with nothing committed and nothing left in raft's log.
+ * Other appends (barriers, configurations, a follower's) are left alone:
+ * their failures take other paths through raft, which the hook does not
+ * claim to reproduce. */
+int lm_cluster_fault_append(struct raft_io *io, struct raft_io_append *req,
+                            const struct raft_entry entries[], unsigned n, raft_io_append_cb cb)
+{
+	struct lm_cluster *c = lm_cluster_of_io(io);
+
+	if (n == 1 && entries[0].type == RAFT_COMMAND && raft_state(&c->raft) == RAFT_LEADER &&
+	    lm_fault(LM_FAULT_RAFT_WRITE)) {
+		snprintf(io->errmsg, sizeof io->errmsg, "raft log write failed (test hook)");
+		return RAFT_IOERR;
+	}
+	return c->uv_io_append(io, req, entries, n, cb);
+}
+#endif

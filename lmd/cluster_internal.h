@@ -111,6 +111,9 @@ struct lm_cluster {
 
 	/* Closing around raft issue #341 (see cluster_close.c). */
 	void (*uv_io_close)(struct raft_io *io, raft_io_close_cb cb);
+	/* raft_uv's append, when a test hook goes in front of it. */
+	int (*uv_io_append)(struct raft_io *io, struct raft_io_append *req,
+	                    const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
 	raft_io_close_cb raft_io_close_cb;
 	unsigned io_close_calls, reap_calls, reap_quiet;
 	uint64_t reap_deadline;
@@ -158,6 +161,10 @@ int lm_cluster_make_dir(const char *dir, char *err, size_t errsize);
 void lm_cluster_fsm_setup(struct lm_cluster *c);
 /* Frees the result of the entry applied last, if nobody claimed it. */
 void lm_cluster_drop_result(struct lm_cluster *c);
+/* Goes between raft and raft_uv's append in builds with test hooks
+ * (LM_FAULT_RAFT_WRITE in lmd/faults.h). */
+int lm_cluster_fault_append(struct raft_io *io, struct raft_io_append *req,
+                            const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
 
 /* cluster_membership.c */
 const struct raft_server *lm_cluster_find_server(struct lm_cluster *c, unsigned id);

@@ -18,6 +18,7 @@ static struct fault faults[LM_FAULT_COUNT];
 static const char *const env_names[LM_FAULT_COUNT] = {
         [LM_FAULT_ALLOC] = "LM_TEST_FAIL_ALLOC",
         [LM_FAULT_STORE_WRITE] = "LM_TEST_FAIL_STORE_WRITE",
+        [LM_FAULT_RAFT_WRITE] = "LM_TEST_FAIL_RAFT_WRITE",
 };
 
 void lm_fault_set(enum lm_fault kind, unsigned long nth, unsigned long every)

@@ -9,11 +9,16 @@
  *                         _commit) fail as a failed LMDB call does, with
  *                         EIO: the write transaction stays open for the
  *                         caller to abort, and a failed commit is aborted,
- *                         as LMDB does with a commit that fails.
+ *                         as LMDB does with a commit that fails;
+ *   LM_FAULT_RAFT_WRITE   the leader's append of a proposed command to its
+ *                         raft log fails as raft_uv's append does once its
+ *                         writer failed (RAFT_IOERR): raft drops the entry
+ *                         and lm_cluster_propose() returns LMC_EIO.
  *
- * In lmd, the environment arms them: LM_TEST_FAIL_ALLOC=N and
- * LM_TEST_FAIL_STORE_WRITE=N make every N-th call of that kind fail.  A test then drives the
- * failure paths with real clients and checks that lmd answers with an error or closes a connection,
+ * In lmd, the environment arms them: LM_TEST_FAIL_ALLOC=N,
+ * LM_TEST_FAIL_STORE_WRITE=N and LM_TEST_FAIL_RAFT_WRITE=N make every N-th
+ * call of that kind fail.  A test then drives the failure paths with real
+ * clients and checks that lmd answers with an error or closes a connection,
  * and never crashes or loses a seat.  Unit tests arm them with
  * lm_fault_set() to fail one chosen call.  Release builds always say
  * false. */
@@ -24,7 +29,7 @@
 
 #include "config.h"
 
-enum lm_fault { LM_FAULT_ALLOC, LM_FAULT_STORE_WRITE, LM_FAULT_COUNT };
+enum lm_fault { LM_FAULT_ALLOC, LM_FAULT_STORE_WRITE, LM_FAULT_RAFT_WRITE, LM_FAULT_COUNT };
 
 #ifdef LM_TEST_HOOKS
 /* Whether this call of a site of that kind must fail; counts the call. */
