@@ -198,6 +198,20 @@ static struct packed remove_handle(uint64_t handle)
 	return pack(&c);
 }
 
+static struct packed set_cluster_id(uint8_t seed)
+{
+	uint8_t id[LM_POOL_CLUSTER_ID_SIZE];
+	for (size_t i = 0; i < sizeof id; i++)
+		id[i] = (uint8_t)(seed + i);
+	Lmcmd__Command c = LMCMD__COMMAND__INIT;
+	Lmcmd__SetClusterId m = LMCMD__SET_CLUSTER_ID__INIT;
+	m.has_id = 1;
+	m.id = (ProtobufCBinaryData){sizeof id, id};
+	c.body_case = LMCMD__COMMAND__BODY_SET_CLUSTER_ID;
+	c.set_cluster_id = &m;
+	return pack(&c);
+}
+
 /* The pool every case starts from: a license of two features, and two
  * sessions holding seats of both, so that each command below has records
  * to write, rewrite and delete.  Handles are numbered from 1. */
@@ -363,6 +377,12 @@ static void test_remove_handle(void **state)
 	command_case("RemoveHandle", remove_handle(3), 0);
 }
 
+static void test_set_cluster_id(void **state)
+{
+	(void)state;
+	command_case("SetClusterId", set_cluster_id(1), 0);
+}
+
 /* A denial writes too (the session's last request and its result), and a
  * failure there is as fatal as any other. */
 static void test_denied_checkout(void **state)
@@ -400,6 +420,7 @@ static void test_restore(void **state)
 	assert_int_equal(apply_ok(src, open_session(7, "dave")).code, 0);
 	assert_int_equal(apply_ok(src, checkout(7, 1, "draw", 4)).code, 0);
 	assert_int_equal(apply_ok(src, checkout(7, 2, "stats", 1)).code, 0);
+	assert_int_equal(apply_ok(src, set_cluster_id(9)).code, 0);
 	assert_int_equal(lm_pool_snapshot(src->pool, &s.buf, &s.len), 0);
 	s.index = 40;
 	unsigned writes = fail_each_write("restore", restore, &s, 0);
@@ -423,10 +444,11 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_set_license),     cmocka_unit_test(test_open_session),
-	        cmocka_unit_test(test_checkout),        cmocka_unit_test(test_checkin),
-	        cmocka_unit_test(test_close_session),   cmocka_unit_test(test_remove_handle),
-	        cmocka_unit_test(test_denied_checkout), cmocka_unit_test(test_restore),
+	        cmocka_unit_test(test_set_license),    cmocka_unit_test(test_open_session),
+	        cmocka_unit_test(test_checkout),       cmocka_unit_test(test_checkin),
+	        cmocka_unit_test(test_close_session),  cmocka_unit_test(test_remove_handle),
+	        cmocka_unit_test(test_set_cluster_id), cmocka_unit_test(test_denied_checkout),
+	        cmocka_unit_test(test_restore),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL) ? 1 : 0;
 }
