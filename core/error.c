@@ -67,6 +67,8 @@ static const struct error_text errors[] = {
         [28] = {"LMC_ESHUTDOWN", "server is shutting down", "retry once the server is back"},
         [29] = {"LMC_ESTORE", "the server's disk is full or failing",
                 "free space in its data directory; the server resumes by itself"},
+        [30] = {"LMC_EINDOUBT", "outcome unknown: the request may still take effect",
+                "retry with the same request id: the server applies a request once"},
 };
 
 static const struct error_text *lookup(int code)

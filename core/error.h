@@ -46,8 +46,9 @@ enum lmc_error {
 	LMC_ENOHANDLE = -27,    /* unknown checkout handle */
 	LMC_ESHUTDOWN = -28,    /* server is shutting down */
 	LMC_ESTORE = -29,       /* the server's disk is full or failing */
+	LMC_EINDOUBT = -30,     /* lmd, internal: a command may or may not have committed */
 };
-#define LMC_ERROR_MIN (-29)
+#define LMC_ERROR_MIN (-30)
 
 /* A one-line description of code (never NULL). */
 const char *lmc_strerror(int code);

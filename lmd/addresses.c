@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lmd/log.h"
+#include "core/log.h"
 
 /* Raft's 0.15 TCP transport takes IPv4 literals only (stack-notes §1.12). */
 static void resolve_ipv4(const char *host, char *out, size_t size)

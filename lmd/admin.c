@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/admin.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
 #include "lmd/daemon.h"
 #include "lmd/licfile.h"
-#include "lmd/log.h"
 #include "lmd/walltime.h"
 
 /* ---- admin requests ---- */
@@ -311,7 +311,7 @@ static void replace_done(void *arg, int status)
 		         "lmreplace again",
 		         p->old_id, p->new_id, p->node, lmc_strerror(status), *why ? ": " : "",
 		         why);
-		lm_log("error", "%s", msg);
+		lm_log_error("%s", msg);
 	}
 	if (c->state != LM_CONNECTION_CLOSING) {
 		if (status == 0) {
@@ -324,8 +324,7 @@ static void replace_done(void *arg, int status)
 			lm_connection_send(c, &e, false);
 		} else {
 			lm_connection_send_error(c, p->request_id,
-			                         status == LM_CLUSTER_EUNKNOWN ? LMC_ENOTLEADER
-			                                                       : status,
+			                         status == LMC_EINDOUBT ? LMC_ENOTLEADER : status,
 			                         msg, false);
 		}
 	}

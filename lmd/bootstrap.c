@@ -9,9 +9,9 @@
 #include <uv.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/cluster.h"
 #include "lmd/datadir.h"
-#include "lmd/log.h"
 #include "lmd/server.h"
 #include "proto/address.h"
 #include "proto/frame_conn.h"

@@ -37,12 +37,13 @@
 
 #include <uv.h>
 
-/* Status passed to a done callback when the proposer lost its leadership
- * before the command was known to commit.  The command may still commit under
- * the next leader, so the caller must not assume either outcome: it retries
- * with the same request id and the state machine drops the duplicate
- * (DESIGN.md §2, principle 3).  Internal to lmd, never sent on the wire. */
-#define LM_CLUSTER_EUNKNOWN (-1000)
+/* Outcomes.  Every code here is an LMC_E* (core/error.h).  One of them is
+ * the cluster's own: LMC_EINDOUBT, the status passed to a done callback when
+ * the proposer lost its leadership before the command was known to commit.
+ * The command may still commit under the next leader, so the caller must not
+ * assume either outcome: it retries with the same request id and the state
+ * machine drops the duplicate (DESIGN.md §2, principle 3).  lmd never sends
+ * it on the wire. */
 
 /* The largest command lm_cluster_propose() accepts, in bytes. */
 #define LM_CLUSTER_MAX_COMMAND (1024 * 1024)
@@ -129,7 +130,7 @@ struct lm_cluster_config {
 
 /* status is 0 once the command committed and was applied here (result is
  * what fsm->apply set, and now belongs to the callback), or
- * LM_CLUSTER_EUNKNOWN (result NULL). */
+ * LMC_EINDOUBT (result NULL). */
 typedef void (*lm_cluster_done_cb)(void *arg, int status, void *result);
 /* ready: whether this node is now the leader and may serve (lm_cluster_ready). */
 typedef void (*lm_cluster_change_cb)(void *arg, bool ready);
@@ -226,7 +227,7 @@ int lm_cluster_replace(struct lm_cluster *c, unsigned old_id, unsigned new_id,
 /* Stops taking part in the cluster and frees c; cb(arg) is called from the
  * loop once nothing of the cluster is left on it (raft_uv's last disk work
  * included, see "Closing" in cluster.c), so uv_loop_close() can succeed.
- * Proposals still in flight are called back first, with LM_CLUSTER_EUNKNOWN
+ * Proposals still in flight are called back first, with LMC_EINDOUBT
  * unless they were applied meanwhile.  Safe to call from any callback of this
  * module, once. */
 void lm_cluster_close(struct lm_cluster *c, lm_cluster_close_cb cb, void *arg);

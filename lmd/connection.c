@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/faults.h"
-#include "lmd/log.h"
 #include "proto/frame.h"
 
 static void process(struct lm_connection *c);
@@ -166,7 +166,7 @@ static void handle_frame(struct lm_connection *c, const uint8_t *payload, size_t
 	lm_arena_reset(&s->arena);
 	int rc = lm_envelope_decode(payload, len, &s->arena, &env, err, sizeof err);
 	if (rc != 0) {
-		lm_log("error", "peer=%s user=%s bad request: %s; closing", c->peer, c->user, err);
+		lm_log_error("peer=%s user=%s bad request: %s; closing", c->peer, c->user, err);
 		lm_connection_send_error(c, env ? env->request_id : 0, rc, err, true);
 		return;
 	}
@@ -221,7 +221,7 @@ static void process(struct lm_connection *c)
 			char msg[128];
 			snprintf(msg, sizeof msg, "frame of %zu bytes exceeds the limit of %u", len,
 			         LM_FRAME_MAX);
-			lm_log("error", "peer=%s %s; closing", c->peer, msg);
+			lm_log_error("peer=%s %s; closing", c->peer, msg);
 			lm_connection_send_error(c, 0, LMC_ETOOLARGE, msg, true);
 			break;
 		}
@@ -311,18 +311,17 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	if (rc == LMC_ELIMIT) {
 		unsigned suppressed;
 		if (should_log(c, LM_PEERS_LOG_BUSY, &suppressed))
-			lm_log("error",
-			       "peer=%s unfinished frames of all connections (or of this "
-			       "address's) reached their limit of %u (%u) bytes: closing this one "
-			       "(%u more not logged)",
-			       c->peer, LM_SERVER_PENDING_MAX, LM_SERVER_PENDING_PER_ADDRESS_MAX,
-			       suppressed);
+			lm_log_error("peer=%s unfinished frames of all connections (or of this "
+			             "address's) reached their limit of %u (%u) bytes: closing this "
+			             "one (%u more not logged)",
+			             c->peer, LM_SERVER_PENDING_MAX, LM_SERVER_PENDING_PER_ADDRESS_MAX,
+			             suppressed);
 		uv_read_stop(stream);
 		lm_connection_send_error(c, 0, LMC_ELIMIT, "the server is busy: retry", true);
 		return;
 	}
 	if (rc != 0) {
-		lm_log("error", "peer=%s out of memory reading a frame: closing", c->peer);
+		lm_log_error("peer=%s out of memory reading a frame: closing", c->peer);
 		lm_connection_close(c);
 		return;
 	}
@@ -362,8 +361,8 @@ void lm_connection_sweep(struct lm_server *s)
 		if (why) {
 			unsigned suppressed;
 			if (should_log(c, kind, &suppressed))
-				lm_log("error", "peer=%s %s %u ms: closing (%u more not logged)",
-				       c->peer, why, limit, suppressed);
+				lm_log_error("peer=%s %s %u ms: closing (%u more not logged)",
+				             c->peer, why, limit, suppressed);
 			lm_connection_close(c);
 		}
 		c = next;
@@ -435,8 +434,8 @@ void lm_connection_accept(struct lm_server *s)
 	if (refusal) {
 		unsigned suppressed;
 		if (should_log(c, LM_PEERS_LOG_CONNS, &suppressed))
-			lm_log("error", "peer=%s refused: too many %s (%u more not logged)",
-			       c->peer, refusal, suppressed);
+			lm_log_error("peer=%s refused: too many %s (%u more not logged)", c->peer,
+			             refusal, suppressed);
 		lm_connection_send_error(c, 0, LMC_ELIMIT, msg, true);
 		return;
 	}

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/faults.h"
-#include "lmd/log.h"
 
 struct lm_request *lm_request_new(struct lm_connection *c, const Lm__Envelope *env,
                                   lm_request_done_fn done)
@@ -38,12 +38,12 @@ static void on_committed(void *arg, int status, struct lm_pool_result *res)
 	if (status == 0) {
 		p->done(p, res, open && !c->request_failed);
 	} else {
-		lm_log("error",
-		       "peer=%s user=%s request=%llu: outcome unknown (%s); the client retries "
-		       "with the same request id",
-		       c->peer, c->user, (unsigned long long)p->request_id,
-		       status == LM_CLUSTER_EUNKNOWN ? "leadership lost before it committed"
-		                                     : "the cluster failed to commit it");
+		lm_log_error(
+		        "peer=%s user=%s request=%llu: outcome unknown (%s); the client retries "
+		        "with the same request id",
+		        c->peer, c->user, (unsigned long long)p->request_id,
+		        status == LMC_EINDOUBT ? "leadership lost before it committed"
+		                               : "the cluster failed to commit it");
 		c->request_failed = true;
 	}
 	if (--c->outstanding == 0) {
@@ -70,8 +70,8 @@ int lm_request_submit(struct lm_request *p, const struct lm_command *cmd)
 	 * for this request will answer it. */
 	/* The disk guard logs a full disk once, not once per refusal. */
 	if (rc != LMC_ENOTLEADER && rc != LMC_ESTORE)
-		lm_log("error", "peer=%s user=%s request=%llu refused before replication: %s",
-		       c->peer, c->user, (unsigned long long)p->request_id, lmc_strerror(rc));
+		lm_log_error("peer=%s user=%s request=%llu refused before replication: %s", c->peer,
+		             c->user, (unsigned long long)p->request_id, lmc_strerror(rc));
 	if (c->outstanding == 0) {
 		if (rc == LMC_ENOTLEADER)
 			lm_connection_send_not_serving(c, p->request_id);

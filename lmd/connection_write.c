@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/faults.h"
-#include "lmd/log.h"
 #include "proto/frame.h"
 
 struct write_req {
@@ -38,7 +38,7 @@ static void on_written(uv_write_t *req, int status)
 static void write_frame(struct lm_connection *c, struct write_req *w, size_t len, bool close_after)
 {
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX) {
-		lm_log("error", "peer=%s does not read its replies: closing", c->peer);
+		lm_log_error("peer=%s does not read its replies: closing", c->peer);
 		free(w);
 		lm_connection_close(c);
 		return;
@@ -62,8 +62,7 @@ void lm_connection_send(struct lm_connection *c, const Lm__Envelope *e, bool clo
 	struct write_req *w = lm_fault_alloc() ? NULL : malloc(sizeof *w + size);
 	size_t len;
 	if (!w || lm_frame_pack(e, w->data, size, &len) != 0) {
-		lm_log("error", "peer=%s cannot pack a %s reply", c->peer,
-		       lm_body_name(e->body_case));
+		lm_log_error("peer=%s cannot pack a %s reply", c->peer, lm_body_name(e->body_case));
 		free(w);
 		lm_connection_close(c);
 		return;

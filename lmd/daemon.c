@@ -16,6 +16,7 @@
 
 #include "core/key.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/addresses.h"
 #include "lmd/bootstrap.h"
 #include "lmd/connection.h"
@@ -23,7 +24,6 @@
 #include "lmd/expiry.h"
 #include "lmd/instance.h"
 #include "lmd/licfile.h"
-#include "lmd/log.h"
 #include "lmd/notify.h"
 #include "lmd/walltime.h"
 #include "proto/frame.h"
@@ -144,7 +144,7 @@ static void on_connection(uv_stream_t *listener, int status)
 	if (status == 0)
 		lm_connection_accept(listener->data);
 	else
-		lm_log("error", "accept: %s", uv_strerror(status));
+		lm_log_error("accept: %s", uv_strerror(status));
 }
 
 /* Client connections must never use the descriptors that raft, LMDB and
@@ -214,7 +214,7 @@ static bool known_cluster_id(void *arg, uint8_t id[LM_CLUSTER_ID_SIZE])
 static void log_cluster(void *arg, const char *msg)
 {
 	(void)arg;
-	lm_log("error", "%s", msg);
+	lm_log_error("%s", msg);
 }
 
 /* Each peer met on the replication port, before raft traffic flows with it
@@ -225,7 +225,7 @@ static int note_peer(void *arg, uint64_t raft_id)
 	char err[LM_DATADIR_PATH_MAX + 128];
 	int rc = lm_datadir_seen_add(&s->datadir, raft_id, err, sizeof err);
 	if (rc != 0)
-		lm_log("error", "%s", err);
+		lm_log_error("%s", err);
 	return rc;
 }
 

@@ -11,7 +11,7 @@
 #include <sys/statvfs.h>
 
 #include "core/error.h"
-#include "lmd/log.h"
+#include "core/log.h"
 #include "lmd/store.h"
 
 #define MiB(n) ((double)(n) / (1 << 20))

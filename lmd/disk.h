@@ -30,7 +30,7 @@
  * floor does not fill the log.
  *
  * One guard per process, kept here rather than in the server: like the log
- * (log.h), it has one data directory and one loop, and the proposal path
+ * (core/log.h), it has one data directory and one loop, and the proposal path
  * reaches it without a handle.  Runs on the loop thread only. */
 #ifndef LM_DISK_H
 #define LM_DISK_H

@@ -5,10 +5,10 @@
 
 #include <stdlib.h>
 
+#include "core/log.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
 #include "lmd/faults.h"
-#include "lmd/log.h"
 
 struct expiry {
 	struct lm_server *s;

@@ -7,11 +7,11 @@
 
 #include <uv.h>
 
+#include "core/log.h"
 #include "lmd/admin.h"
 #include "lmd/args.h"
 #include "lmd/daemon.h"
 #include "lmd/disk.h"
-#include "lmd/log.h"
 #include "lmd/notify.h"
 #include "lmd/requests.h"
 
@@ -50,6 +50,6 @@ int main(int argc, char **argv)
 	free(server.arena_block);
 	free(server.read_buf);
 	if (uv_loop_close(loop) != 0)
-		lm_log("error", "handles still open at exit");
+		lm_log_error("handles still open at exit");
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 #include "proto/arena.h"
@@ -31,16 +32,16 @@
 
 /* The pool has no error string of its own: a failure of the store or a
  * corrupt record makes apply return a code the server treats as fatal, and
- * this note on stderr is the last word before it exits. */
+ * this line in the log is the last word before it exits. */
 int lm_pool_store_failed(struct lm_pool *p, int rc)
 {
-	fprintf(stderr, "lmd: pool: %s\n", lm_store_error(p->store));
+	lm_log_error("pool: %s", lm_store_error(p->store));
 	return rc;
 }
 
 int lm_pool_corrupt(const char *what)
 {
-	fprintf(stderr, "lmd: pool: corrupt %s record in the store\n", what);
+	lm_log_error("pool: corrupt %s record in the store", what);
 	return LMC_EIO;
 }
 

@@ -2,7 +2,6 @@
  * its content that the triad tests compare between servers. */
 #include "lmd/pool.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/license.h"
+#include "core/log.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 #include "proto/command.pb-c.h"
@@ -224,10 +224,10 @@ int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len)
 }
 
 /* A snapshot that fails a check is refused whole with LMC_EPROTO (and a
- * note on stderr): it came from a node that does not run our format. */
+ * line in the log): it came from a node that does not run our format. */
 static int bad_snapshot(const char *why)
 {
-	fprintf(stderr, "lmd: pool: refusing snapshot: %s\n", why);
+	lm_log_error("pool: refusing snapshot: %s", why);
 	return LMC_EPROTO;
 }
 

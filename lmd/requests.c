@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
-#include "lmd/log.h"
 #include "lmd/requests.h"
 
 /* The reply carries the line the seat was charged under, as the commit

@@ -12,10 +12,10 @@
 #include <openssl/rand.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/datadir.h"
 #include "lmd/disk.h"
 #include "lmd/faults.h"
-#include "lmd/log.h"
 #include "lmd/command.h"
 
 /* ---- the cluster id ----
@@ -76,7 +76,7 @@ static void cluster_id_done(void *arg, int status, struct lm_pool_result *res)
 	(void)res;
 	s->cluster_id_proposed = false;
 	if (status != 0)
-		lm_log("error", "could not commit the cluster id (status %d); will retry", status);
+		lm_log_error("could not commit the cluster id (status %d); will retry", status);
 }
 
 /* The first leader of a cluster names it; a leader of a cluster whose
@@ -99,7 +99,7 @@ void lm_server_propose_cluster_id(struct lm_server *s)
 	}
 	while (zero) {
 		if (RAND_bytes(id, sizeof id) != 1) {
-			lm_log("error", "no random numbers for a cluster id");
+			lm_log_error("no random numbers for a cluster id");
 			return;
 		}
 		for (size_t i = 0; i < sizeof id; i++)
@@ -110,7 +110,7 @@ void lm_server_propose_cluster_id(struct lm_server *s)
 	int rc = lm_server_propose(s, &cmd, cluster_id_done, s);
 	lm_command_release(&cmd);
 	if (rc != 0)
-		lm_log("error", "cannot propose the cluster id: %s; will retry", lmc_strerror(rc));
+		lm_log_error("cannot propose the cluster id: %s; will retry", lmc_strerror(rc));
 	s->cluster_id_proposed = rc == 0;
 }
 

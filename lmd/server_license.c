@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "lmd/command.h"
-#include "lmd/log.h"
 
 static void set_license_done(void *arg, int status, struct lm_pool_result *res)
 {
@@ -23,10 +23,9 @@ static void set_license_done(void *arg, int status, struct lm_pool_result *res)
 		lm_log("license", "serving %zu license lines from %s", s->license.nlines,
 		       s->cfg.license_path);
 	else
-		lm_log("error",
-		       "could not commit the license set (status %d); will retry at the "
-		       "next election",
-		       status);
+		lm_log_error("could not commit the license set (status %d); will retry at the "
+		             "next election",
+		             status);
 }
 
 int lm_server_propose_license(struct lm_server *s)
@@ -100,7 +99,7 @@ void lm_server_adopt_license(struct lm_server *s)
 	if (lm_pool_line(s->pool, 0, text, sizeof text, sig) == LMC_ENOFEATURE) {
 		int rc = lm_server_propose_license(s);
 		if (rc != 0)
-			lm_log("error", "cannot propose the license set: %s", lmc_strerror(rc));
+			lm_log_error("cannot propose the license set: %s", lmc_strerror(rc));
 		return;
 	}
 	s->license_check_due = true;

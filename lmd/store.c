@@ -14,6 +14,7 @@
 #include <lmdb.h>
 
 #include "core/error.h"
+#include "lmd/faults.h"
 
 struct lm_store {
 	MDB_env *env;
@@ -368,7 +369,13 @@ int lm_store_commit(struct lm_store *s)
 {
 	if (!s->txn || !s->writing || s->readers)
 		return misuse(s, "commit without a write transaction");
-	int rc = mdb_txn_commit(s->txn);
+	int rc;
+	if (lm_fault(LM_FAULT_STORE_WRITE)) {
+		mdb_txn_abort(s->txn);
+		rc = EIO;
+	} else {
+		rc = mdb_txn_commit(s->txn);
+	}
 	/* LMDB frees the transaction whether the commit succeeded or not. */
 	s->txn = NULL;
 	s->writing = false;
@@ -468,7 +475,7 @@ int lm_store_put(struct lm_store *s, enum lm_store_db db, const void *key, size_
 		rc = reserve_write(s, klen, vlen);
 	if (rc)
 		return rc;
-	rc = mdb_put(s->txn, s->dbi[db], &k, &v, 0);
+	rc = lm_fault(LM_FAULT_STORE_WRITE) ? EIO : mdb_put(s->txn, s->dbi[db], &k, &v, 0);
 	if (rc)
 		return fail(s, rc, "put into %s", db_names[db]);
 	return 0;
@@ -485,7 +492,7 @@ int lm_store_del(struct lm_store *s, enum lm_store_db db, const void *key, size_
 		rc = reserve_write(s, 0, 0);
 	if (rc)
 		return rc;
-	rc = mdb_del(s->txn, s->dbi[db], &k, NULL);
+	rc = lm_fault(LM_FAULT_STORE_WRITE) ? EIO : mdb_del(s->txn, s->dbi[db], &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
@@ -550,7 +557,7 @@ int lm_store_drop(struct lm_store *s, enum lm_store_db db)
 	if (rc)
 		return rc;
 	/* 0: empty the table but keep its handle open. */
-	rc = mdb_drop(s->txn, s->dbi[db], 0);
+	rc = lm_fault(LM_FAULT_STORE_WRITE) ? EIO : mdb_drop(s->txn, s->dbi[db], 0);
 	if (rc)
 		return fail(s, rc, "empty %s", db_names[db]);
 	return 0;

@@ -15,7 +15,8 @@
  * return LMC_ESTORE when the disk cannot give the store the blocks a write
  * may need (see "Disk space" below).  An LMDB failure means the store can
  * no longer be trusted: the pool reports it to its caller as a fatal
- * error, never as a result.
+ * error, never as a result.  Tests make any one write fail on purpose
+ * (LM_FAULT_STORE_WRITE in lmd/faults.h).
  *
  * Disk space: LMDB writes into a shared mapping of a sparse file
  * (MDB_WRITEMAP, store.c), and a write to a page that has no disk block

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "lmd/little_endian.h"
 
 #define MAGIC "lmd-raft"
 /* libraft's stock handshake starts with its protocol number, 1, as a 64-bit
@@ -111,20 +112,6 @@ struct transport {
 	unsigned logged, unlogged;
 	char last_why[400];
 };
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 int lm_transport_parse_address(const char *address, struct sockaddr_in *sa)
 {
@@ -321,10 +308,10 @@ static void encode(struct transport *t, uint8_t *p)
 
 	memset(p, 0, LM_TRANSPORT_PREAMBLE);
 	memcpy(p, MAGIC, 8);
-	put_le(p + 8, LM_TRANSPORT_VERSION, 2);
-	put_le(p + 10, n, 2);
+	lm_le_put(p + 8, LM_TRANSPORT_VERSION, 2);
+	lm_le_put(p + 10, n, 2);
 	memcpy(p + 16, t->cfg.config_id, LM_TRANSPORT_ID_SIZE);
-	put_le(p + 32, t->id, 8);
+	lm_le_put(p + 32, t->id, 8);
 	memcpy(p + ADDRESS_OFFSET, t->address, n);
 	if (!known_cluster_id(t, p + CLUSTER_ID_OFFSET))
 		memset(p + CLUSTER_ID_OFFSET, 0, LM_TRANSPORT_ID_SIZE);
@@ -339,22 +326,22 @@ static bool validate(struct handshake *hs)
 	const uint8_t *p = hs->in;
 	struct sockaddr_in sa;
 
-	unsigned version = (unsigned)get_le(p + 8, 2);
+	unsigned version = (unsigned)lm_le_get(p + 8, 2);
 	if (version != LM_TRANSPORT_VERSION) {
 		refuse(hs, "handshake version %u, this lmd speaks %d", version,
 		       LM_TRANSPORT_VERSION);
 		return false;
 	}
-	if (get_le(p + 12, 4) != 0) {
+	if (lm_le_get(p + 12, 4) != 0) {
 		refuse(hs, "the handshake's reserved bytes are not zero");
 		return false;
 	}
-	raft_id id = get_le(p + 32, 8);
+	raft_id id = lm_le_get(p + 32, 8);
 	if (id == 0 || id > UINT32_MAX) {
 		refuse(hs, "raft id %llu is out of range", (unsigned long long)id);
 		return false;
 	}
-	size_t n = (size_t)get_le(p + 10, 2);
+	size_t n = (size_t)lm_le_get(p + 10, 2);
 	if (n == 0 || n > LM_TRANSPORT_ADDRESS_MAX) {
 		refuse(hs, "address length %zu is not between 1 and %d", n,
 		       LM_TRANSPORT_ADDRESS_MAX);

@@ -241,6 +241,13 @@ class StoreFailure(Error):
     code = -29
 
 
+class InDoubt(Error):
+    """A command may or may not have committed (LMC_EINDOUBT).  Internal to
+    lmd, which never sends it to a client."""
+
+    code = -30
+
+
 # Every code's class, in the order of enum lmc_error.
 _CLASSES = (
     NoFeature,
@@ -272,6 +279,7 @@ _CLASSES = (
     NoHandle,
     ServerShutdown,
     StoreFailure,
+    InDoubt,
 )
 _BY_CODE = {cls.code: cls for cls in _CLASSES}
 

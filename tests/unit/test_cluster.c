@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "lmd/cluster.h"
+#include "lmd/faults.h"
 #include "tests/unit/helpers.h"
 
 /* Generous bound on any one wait: elections take a second or two here. */
@@ -596,6 +597,48 @@ static void test_one_node_snapshot(void **state)
 	one_node(16);
 }
 
+#ifdef LM_TEST_HOOKS
+/* A raft log write that fails (LM_FAULT_RAFT_WRITE) fails its proposal at
+ * once, with nothing applied and no callback, and the node goes on: the same
+ * command proposed again commits, and after a restart the log replays
+ * exactly the commands that were acknowledged. */
+static void test_failed_raft_write(void **state)
+{
+	struct world w;
+	uint8_t cmd[100];
+
+	(void)state;
+	world_init(&w, 1, 1024);
+	struct node *n = &w.nodes[0];
+	node_open(&w, 0);
+	assert_true(run_until(&w, node_ready, n));
+	propose_batch(&w, 0, 1, 5);
+	for (unsigned k = 6; k <= 10; k++) {
+		size_t len = (k - 1) % 100 + 1;
+		unsigned applied = n->k.applied;
+		make_command(k, cmd, len);
+		lm_fault_set(LM_FAULT_RAFT_WRITE, 1, 0);
+		assert_int_equal(lm_cluster_propose(n->c, cmd, len, no_call, NULL), LMC_EIO);
+		assert_int_equal(lm_fault_failures(LM_FAULT_RAFT_WRITE), 1);
+		lm_fault_set(LM_FAULT_RAFT_WRITE, 0, 0);
+		assert_non_null(strstr(lm_cluster_errmsg(n->c), "propose: "));
+		assert_true(lm_cluster_ready(n->c));
+		assert_int_equal(n->k.applied, applied);
+		propose_batch(&w, 0, k, 1);
+		assert_int_equal(n->k.applied, applied + 1);
+	}
+	assert_int_equal(n->k.total, w.total);
+	node_close(&w, 0);
+
+	node_open(&w, 0);
+	assert_true(run_until(&w, node_ready, n));
+	assert_int_equal(n->k.total, w.total);
+	assert_int_equal(n->k.applied, 10);
+	node_close(&w, 0);
+	world_close(&w);
+}
+#endif
+
 /* A command in flight when its node closes. */
 struct inflight {
 	struct node *n;
@@ -656,7 +699,7 @@ static void test_close_with_proposals_in_flight(void **state)
 			assert_int_equal(f[k - 1].result, totals[k]);
 			acked = k;
 		} else {
-			assert_int_equal(f[k - 1].status, LM_CLUSTER_EUNKNOWN);
+			assert_int_equal(f[k - 1].status, LMC_EINDOUBT);
 		}
 	}
 	assert_true(acked >= 1);
@@ -873,6 +916,9 @@ int main(void)
 		cmocka_unit_test(test_one_node_log),
 		cmocka_unit_test(test_one_node_snapshot),
 		cmocka_unit_test(test_close_with_proposals_in_flight),
+#ifdef LM_TEST_HOOKS
+		cmocka_unit_test(test_failed_raft_write),
+#endif
 		cmocka_unit_test(test_three_nodes),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_replace_same_address),
