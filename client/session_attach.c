@@ -304,7 +304,9 @@ void lm_session_attach_round(struct lm_session *s, int64_t cap)
 		if (rank >= last_rank) {
 			last = rc;
 			last_rank = rank;
-			snprintf(message, sizeof message, "%s", s->conn.error);
+			/* A sentence for the application: cut to its buffer. */
+			snprintf(message, sizeof message, "%.*s", (int)sizeof message - 1,
+			         s->conn.error);
 		}
 		/* A follower knows the leader: go there next, a few times at
 		 * most so that two confused followers cannot bounce us. */

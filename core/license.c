@@ -109,6 +109,55 @@ static int parse_server(struct parser *ps, char *line, int lineno)
 	return 0;
 }
 
+/* FlexLM's optional VENDOR fields: positional ones fill the daemon path,
+ * the options file and the port in that order; OPTIONS= and PORT= name
+ * theirs wherever they stand. */
+static int vendor_fields(struct lm_license_file *f, const struct lm_license_token *tok, int n,
+                         const char *usage, int lineno, struct lm_parse_error *err)
+{
+	int next = 0; /* the positional field the next bare word fills */
+	for (int i = 0; i < n; i++) {
+		const char *word = tok[i].word, *value = tok[i].value;
+		int which;
+		if (value && strcasecmp(word, "OPTIONS") == 0) {
+			which = 1;
+		} else if (value && strcasecmp(word, "PORT") == 0) {
+			which = 2;
+		} else if (value) {
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "VENDOR does not take %.40s=; expected %s", word,
+			                       usage);
+		} else if (next < 3) {
+			which = next;
+			value = word;
+		} else {
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "VENDOR has too many fields; expected %s", usage);
+		}
+		next = which + 1;
+		if (which == 2) {
+			char *end;
+			unsigned long port = strtoul(value, &end, 10);
+			if (!*value || *end || port == 0 || port > 65535)
+				return lm_license_fail(
+				        err, lineno, LMC_ESYNTAX,
+				        "VENDOR port '%.40s' is not a number from 1 to "
+				        "65535",
+				        value);
+			f->vendor_port = (unsigned)port;
+			continue;
+		}
+		char *to = which == 0 ? f->vendor_path : f->vendor_options;
+		if (strlen(value) >= LM_TEXT_MAX)
+			return lm_license_fail(err, lineno, LMC_ETOOLARGE,
+			                       "VENDOR %s is longer than %d characters",
+			                       which == 0 ? "daemon path" : "options file",
+			                       LM_TEXT_MAX - 1);
+		strcpy(to, value);
+	}
+	return 0;
+}
+
 static int parse_vendor(struct parser *ps, char *line, int lineno)
 {
 	struct lm_license_token tok[LM_LICENSE_TOKENS_MAX];
@@ -117,13 +166,13 @@ static int parse_vendor(struct parser *ps, char *line, int lineno)
 	int rc = lm_license_tokenize(line, tok, &n, msg, sizeof msg);
 	if (rc)
 		return lm_license_fail(ps->err, lineno, rc, "%s", msg);
-	rc = check_plain_words(tok, n, "VENDOR <vendor name>", lineno, ps->err);
+	const char *usage =
+	        "VENDOR <vendor name> [daemon path] [[OPTIONS=]options file] [[PORT=]port]";
+	if (n < 2 || tok[1].value)
+		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX, "expected %s", usage);
+	rc = vendor_fields(ps->f, tok + 2, n - 2, usage, lineno, ps->err);
 	if (rc)
 		return rc;
-	if (n != 2)
-		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
-		                       "VENDOR has %d fields; expected VENDOR <vendor name>",
-		                       n - 1);
 	if (ps->vendor_lineno)
 		return lm_license_fail(
 		        ps->err, lineno, LMC_ESYNTAX,
@@ -209,7 +258,9 @@ static int parse_logical(struct parser *ps, char *line, int lineno)
 		return rc ? rc
 		          : add_item(ps, LM_ITEM_SERVER, (size_t)ps->f->nservers - 1, NULL, lineno);
 	}
-	if (wlen < sizeof word && strcasecmp(word, "VENDOR") == 0) {
+	/* DAEMON is FlexLM's older name for the VENDOR line. */
+	if (wlen < sizeof word &&
+	    (strcasecmp(word, "VENDOR") == 0 || strcasecmp(word, "DAEMON") == 0)) {
 		rc = parse_vendor(ps, p, lineno);
 		return rc ? rc : add_item(ps, LM_ITEM_VENDOR, 0, NULL, lineno);
 	}

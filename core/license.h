@@ -72,6 +72,14 @@ struct lm_license_file {
 	struct lm_license_server servers[3];
 	int nservers;                 /* 0, 1 or 3 */
 	char vendor[LM_NAME_MAX + 1]; /* VENDOR line, "" if none */
+	/* The VENDOR (or DAEMON) line's optional fields, as FlexLM writes
+	 * them: VENDOR name [daemon_path] [[OPTIONS=]options_path] [[PORT=]port].
+	 * lmd is its own vendor daemon: the path is kept and ignored; the
+	 * options path names the options file (lmd --options wins); the port is
+	 * kept and ignored (clients reach lmd at the SERVER line's port). */
+	char vendor_path[LM_TEXT_MAX];    /* "" if none */
+	char vendor_options[LM_TEXT_MAX]; /* "" if none */
+	unsigned vendor_port;             /* 0 if none */
 	struct lm_license *lines;
 	size_t nlines;
 	/* What the printer needs to reproduce the file: comments and blank

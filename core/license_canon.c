@@ -263,6 +263,22 @@ static void print_license(const struct lm_license *l, FILE *out)
 	fputc('\n', out);
 }
 
+/* The VENDOR line with its optional fields, the options file and the port
+ * written with their keywords so that the line reads the same way back
+ * without the daemon path. */
+static void print_vendor(const struct lm_license_file *f, FILE *out)
+{
+	fprintf(out, "VENDOR %s", f->vendor);
+	if (f->vendor_path[0])
+		fprintf(out, " %s", f->vendor_path);
+	if (f->vendor_options[0])
+		fprintf(out, strpbrk(f->vendor_options, " \t") ? " OPTIONS=\"%s\"" : " OPTIONS=%s",
+		        f->vendor_options);
+	if (f->vendor_port)
+		fprintf(out, " PORT=%u", f->vendor_port);
+	fputc('\n', out);
+}
+
 static void print_server(const struct lm_license_server *s, FILE *out)
 {
 	char code[LM_LOCKCODE_TEXT_MAX];
@@ -279,7 +295,7 @@ int lm_license_print(const struct lm_license_file *f, FILE *out)
 		for (int i = 0; i < f->nservers; i++)
 			print_server(&f->servers[i], out);
 		if (f->vendor[0])
-			fprintf(out, "VENDOR %s\n", f->vendor);
+			print_vendor(f, out);
 		for (size_t i = 0; i < f->nlines; i++)
 			print_license(&f->lines[i], out);
 	}
@@ -288,7 +304,7 @@ int lm_license_print(const struct lm_license_file *f, FILE *out)
 		switch (it->kind) {
 		case LM_ITEM_TEXT: fprintf(out, "%s\n", it->text); break;
 		case LM_ITEM_SERVER: print_server(&f->servers[it->index], out); break;
-		case LM_ITEM_VENDOR: fprintf(out, "VENDOR %s\n", f->vendor); break;
+		case LM_ITEM_VENDOR: print_vendor(f, out); break;
 		case LM_ITEM_LICENSE: print_license(&f->lines[it->index], out); break;
 		}
 	}

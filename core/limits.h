@@ -77,6 +77,10 @@
 #define LM_WIRE_USER_MAX     255
 #define LM_WIRE_DISPLAY_MAX  255
 #define LM_WIRE_LOCKCODE_MAX (LM_LOCKCODE_TEXT_MAX - 1) /* 63 */
+/* A client's LM_PROJECT (Hello.project). */
+#define LM_WIRE_PROJECT_MAX 255
+/* An IP address as text: INET6_ADDRSTRLEN without its NUL. */
+#define LM_WIRE_IP_MAX 45
 /* "port@host". */
 #define LM_WIRE_ADDRESS_MAX (LM_HOST_MAX + 6)
 /* Free text for people: error messages, server versions. */

@@ -165,13 +165,24 @@ struct reread {
 	/* Its outputs. */
 	int rc;
 	struct lm_license_file f;
+	struct lm_options *options;
 	char msg[1024];
 };
 
+/* License and options file together: either both are served, or neither
+ * (a broken options file keeps the old license too). */
 static void reread_work(uv_work_t *w)
 {
 	struct reread *r = w->data;
 	r->rc = lm_licfile_load(&r->rules, &r->f, r->msg, sizeof r->msg);
+	if (r->rc == 0) {
+		/* Room left for " (still serving the previous license)" within
+		 * the reply's text limit. */
+		r->rc = lm_licfile_options(&r->rules, &r->f, &r->options, r->msg,
+		                           sizeof r->msg - 64);
+		if (r->rc != 0)
+			lm_license_free(&r->f);
+	}
 }
 
 /* Every server of a triad reloads its own file: the leader proposes the
@@ -189,6 +200,9 @@ static void reread_install(struct reread *r)
 	s->license = r->f;
 	s->license_check_due = true;
 	memset(&r->f, 0, sizeof r->f);
+	lm_options_free(s->options);
+	s->options = r->options;
+	r->options = NULL;
 	if (s->ready) {
 		int rc = lm_server_propose_license(s);
 		if (rc != 0) {
@@ -241,6 +255,7 @@ static void reread_done(uv_work_t *w, int status)
 		reread_install(r);
 	}
 	lm_license_free(&r->f);
+	lm_options_free(r->options);
 	free(r);
 	lm_connection_finish_request(c);
 	lm_connection_unref(c);
@@ -271,7 +286,8 @@ static void on_reread(struct lm_connection *c, const Lm__Envelope *env)
 	r->rules = (struct lm_licfile_rules){.path = s->cfg.license_path,
 	                                     .vendor_key = s->vendor_key,
 	                                     .node = s->node,
-	                                     .nservers = s->license.nservers};
+	                                     .nservers = s->license.nservers,
+	                                     .options_path = s->cfg.options_path};
 	memcpy(r->rules.servers, s->license.servers, sizeof r->rules.servers);
 	int rc = uv_queue_work(s->loop, &r->work, reread_work, reread_done);
 	if (rc != 0) {

@@ -19,6 +19,9 @@ static void usage(FILE *out)
 	        "  -c FILE                 the license file to serve (signed by the vendor)\n"
 	        "  --pubkey FILE           the vendor's Ed25519 public key (PEM)\n"
 	        "  --data DIR              where lmd keeps its state (created if missing)\n"
+	        "  --options FILE          the options file (FlexLM grammar, lmd-options(5));\n"
+	        "                          default: the VENDOR line's, relative to the\n"
+	        "                          license file; reloaded with it by lmreread\n"
 	        "  --port N                client port (default: the SERVER line's, else 27000)\n"
 	        "  --listen ADDR           address to listen on (default 0.0.0.0)\n"
 	        "  --node N                serve the N-th SERVER line of a triad (default 1)\n"
@@ -154,6 +157,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	static const struct option options[] = {
 	        {"pubkey", required_argument, NULL, 'k'},
 	        {"data", required_argument, NULL, 'd'},
+	        {"options", required_argument, NULL, 'o'},
 	        {"port", required_argument, NULL, 'p'},
 	        {"listen", required_argument, NULL, 'l'},
 	        {"node", required_argument, NULL, 'n'},
@@ -189,6 +193,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'c': cfg->license_path = optarg; break;
 		case 'k': cfg->pubkey_path = optarg; break;
 		case 'd': cfg->data_dir = optarg; break;
+		case 'o': cfg->options_path = optarg; break;
 		case 'l': cfg->listen_addr = optarg; break;
 		case 'p': rc = number("--port", optarg, 1, 65535, &cfg->port); break;
 		case 'P': rc = peer_ports(optarg, cfg->peer_ports); break;

@@ -9,8 +9,11 @@ struct lm_config {
 	const char *license_path; /* -c */
 	const char *pubkey_path;  /* --pubkey */
 	const char *data_dir;     /* --data */
-	const char *listen_addr;  /* --listen, default 0.0.0.0 */
-	unsigned port;            /* --port; 0: the SERVER line's port, else 27000 */
+	/* --options: the administrator's options file; NULL: the one the
+	 * license's VENDOR line names, if any. */
+	const char *options_path;
+	const char *listen_addr; /* --listen, default 0.0.0.0 */
+	unsigned port;           /* --port; 0: the SERVER line's port, else 27000 */
 	/* --peer-port: the replication port of each SERVER line's server;
 	 * 0: its client port + 100.  "N" gives every server port N (servers
 	 * on separate machines), "N1,N2,N3" one port per line (all three on

@@ -50,6 +50,14 @@ int lm_command_open_session(struct lm_command *cmd, const struct lm_command_sess
 	os.lock_code = lm_bytes_from_cstr(s->lock_code);
 	os.app_version = lm_bytes_from_cstr(s->app_version);
 	os.pid = s->pid;
+	if (s->ip && s->ip[0]) {
+		os.has_ip = 1;
+		os.ip = lm_bytes_from_cstr(s->ip);
+	}
+	if (s->project && s->project[0]) {
+		os.has_project = 1;
+		os.project = lm_bytes_from_cstr(s->project);
+	}
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;
 	c.body_case = LMCMD__COMMAND__BODY_OPEN_SESSION;
 	c.open_session = &os;
@@ -121,7 +129,8 @@ int lm_command_set_cluster_id(struct lm_command *cmd, const uint8_t *id, size_t 
 	return pack(cmd, &c);
 }
 
-int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file *f)
+int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file *f,
+                           const struct lm_options *options)
 {
 	size_t n = f->nlines;
 	Lmcmd__Line *lines = calloc(n ? n : 1, sizeof *lines);
@@ -151,6 +160,12 @@ int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file 
 	Lmcmd__SetLicense set = LMCMD__SET_LICENSE__INIT;
 	set.n_lines = n;
 	set.lines = ptrs;
+	if (options) {
+		set.has_options_name = set.has_options_text = 1;
+		set.options_name = lm_bytes_from_cstr(options->name);
+		set.options_text.data = (uint8_t *)options->canonical;
+		set.options_text.len = options->canonical_len;
+	}
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;
 	c.body_case = LMCMD__COMMAND__BODY_SET_LICENSE;
 	c.set_license = &set;

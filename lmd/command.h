@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/license.h"
+#include "core/options.h"
 #include "proto/command.pb-c.h"
 
 /* Commands up to this many bytes are packed inside the struct. */
@@ -35,6 +36,8 @@ struct lm_command_session {
 	uint64_t session_id;
 	const uint8_t *secret_digest; /* 32 bytes: SHA-256 of the session secret */
 	const char *user, *host, *display, *lock_code, *app_version;
+	const char *ip;      /* the connection's address, as the leader saw it */
+	const char *project; /* LM_PROJECT, "" when the client set none */
 	uint32_t pid;
 };
 
@@ -46,8 +49,10 @@ int lm_command_checkin(struct lm_command *cmd, uint64_t session_id, uint64_t req
 int lm_command_close_session(struct lm_command *cmd, uint64_t session_id,
                              Lmcmd__CloseReason reason);
 int lm_command_remove_handle(struct lm_command *cmd, uint64_t handle);
-/* The lines of f, canonical text and signature, as the pool's license set. */
-int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file *f);
+/* The lines of f, canonical text and signature, as the pool's license set,
+ * with the options file served with them (NULL: none). */
+int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file *f,
+                           const struct lm_options *options);
 
 /* The cluster's id (pool.h), as its first leader names it. */
 int lm_command_set_cluster_id(struct lm_command *cmd, const uint8_t *id, size_t len);

@@ -311,11 +311,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	if (rc == LMC_ELIMIT) {
 		unsigned suppressed;
 		if (should_log(c, LM_PEERS_LOG_BUSY, &suppressed))
-			lm_log_error("peer=%s unfinished frames of all connections (or of this "
-			             "address's) reached their limit of %u (%u) bytes: closing this "
-			             "one (%u more not logged)",
-			             c->peer, LM_SERVER_PENDING_MAX, LM_SERVER_PENDING_PER_ADDRESS_MAX,
-			             suppressed);
+			lm_log_error(
+			        "peer=%s unfinished frames of all connections (or of this "
+			        "address's) reached their limit of %u (%u) bytes: closing this "
+			        "one (%u more not logged)",
+			        c->peer, LM_SERVER_PENDING_MAX, LM_SERVER_PENDING_PER_ADDRESS_MAX,
+			        suppressed);
 		uv_read_stop(stream);
 		lm_connection_send_error(c, 0, LMC_ELIMIT, "the server is busy: retry", true);
 		return;
@@ -401,11 +402,13 @@ void lm_connection_accept(struct lm_server *s)
 		if (peer.ss_family == AF_INET) {
 			struct sockaddr_in *in = (struct sockaddr_in *)&peer;
 			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+			snprintf(c->ip, sizeof c->ip, "%s", ip);
 			c->local = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 			snprintf(c->peer, sizeof c->peer, "%s:%u", ip, ntohs(in->sin_port));
 		} else if (peer.ss_family == AF_INET6) {
 			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&peer;
 			inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+			snprintf(c->ip, sizeof c->ip, "%s", ip);
 			c->local = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
 			snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, ntohs(in6->sin6_port));
 		}

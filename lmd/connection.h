@@ -60,6 +60,8 @@ struct lm_connection {
 	char display[LM_WIRE_DISPLAY_MAX + 1];
 	char lock_code[LM_WIRE_LOCKCODE_MAX + 1];
 	char app_version[LM_WIRE_VERSION_MAX + 1];
+	char project[LM_WIRE_PROJECT_MAX + 1]; /* LM_PROJECT, "" when unset */
+	char ip[LM_WIRE_IP_MAX + 1];           /* the peer's address, without port */
 	uint32_t pid;
 	/* Bytes of a frame not yet complete, or frames received while busy,
 	 * counted in s->pending_total. */

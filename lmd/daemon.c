@@ -37,10 +37,18 @@ static void load_license(struct lm_server *s)
 	char err[1024];
 	if (lm_key_load_public(s->cfg.pubkey_path, &s->vendor_key, err, sizeof err) != 0)
 		lm_fatal("%s: %s", s->cfg.pubkey_path, err);
-	struct lm_licfile_rules rules = {
-	        .path = s->cfg.license_path, .vendor_key = s->vendor_key, .node = s->node};
+	struct lm_licfile_rules rules = {.path = s->cfg.license_path,
+	                                 .vendor_key = s->vendor_key,
+	                                 .node = s->node,
+	                                 .options_path = s->cfg.options_path};
 	if (lm_licfile_load(&rules, &s->license, err, sizeof err) != 0)
 		lm_fatal("%s", err);
+	if (lm_licfile_options(&rules, &s->license, &s->options, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	if (s->options)
+		lm_log("options", "policy %s: %zu rules (sha256 %02x%02x%02x%02x...)",
+		       s->options->name, s->options->nrules, s->options->sha256[0],
+		       s->options->sha256[1], s->options->sha256[2], s->options->sha256[3]);
 }
 
 /* ---- leadership ---- */

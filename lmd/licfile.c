@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/key.h"
 #include "core/lockcode.h"
+#include "core/log.h"
 #include "core/machine.h"
 
 /* Refuses a file with any line that does not verify: an administrator must
@@ -129,5 +130,60 @@ int lm_licfile_load(const struct lm_licfile_rules *r, struct lm_license_file *f,
 		rc = check_servers(r, f, msg, size);
 	if (rc != 0)
 		lm_license_free(f);
+	return rc;
+}
+
+/* The VENDOR line's options path is relative to the license file, as
+ * FlexLM reads it. */
+static void resolve_options_path(const struct lm_licfile_rules *r, const struct lm_license_file *f,
+                                 char *out, size_t size)
+{
+	const char *slash = strrchr(r->path, '/');
+	if (f->vendor_options[0] == '/' || !slash)
+		snprintf(out, size, "%s", f->vendor_options);
+	else
+		snprintf(out, size, "%.*s/%s", (int)(slash - r->path), r->path, f->vendor_options);
+}
+
+int lm_licfile_options(const struct lm_licfile_rules *r, const struct lm_license_file *f,
+                       struct lm_options **options, char *msg, size_t size)
+{
+	char path[2 * LM_TEXT_MAX + 4096];
+	*options = NULL;
+	if (r->options_path)
+		snprintf(path, sizeof path, "%s", r->options_path);
+	else if (f->vendor_options[0])
+		resolve_options_path(r, f, path, sizeof path);
+	else
+		return 0;
+
+	struct lm_opt_diags diags;
+	lm_opt_diags_init(&diags);
+	int rc = lm_options_load(path, f, options, &diags);
+	size_t used = 0;
+	msg[0] = '\0';
+	for (size_t i = 0; i < diags.n; i++) {
+		const struct lm_opt_diag *d = &diags.items[i];
+		if (d->severity == LM_OPT_WARNING) {
+			lm_log_warning("%s:%d: %s", path, d->lineno, d->message);
+			continue;
+		}
+		if (used + 1 < size) {
+			int n = snprintf(msg + used, size - used, "%s%s:%d: %s", used ? "; " : "",
+			                 path, d->lineno, d->message);
+			used += n > 0 ? (size_t)n : 0;
+		}
+	}
+	if (rc && !msg[0])
+		snprintf(msg, size, "%s: %s", path, lmc_strerror(rc));
+	if (rc && diags.nerrors > 1 && used < size) {
+		/* Say how many there were when they did not all fit. */
+		char tail[80];
+		snprintf(tail, sizeof tail, " (%zu errors in all: `lmutil lmoptcheck` lists them)",
+		         diags.nerrors);
+		if (used + strlen(tail) < size)
+			strcat(msg, tail);
+	}
+	lm_opt_diags_free(&diags);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "core/license.h"
+#include "core/options.h"
 
 /* What a license file must satisfy for this server.  The caller owns every
  * field and keeps them unchanged until lm_licfile_load returns. */
@@ -23,6 +24,9 @@ struct lm_licfile_rules {
 	 * nservers 0 at start: any SERVER lines. */
 	struct lm_license_server servers[3];
 	int nservers;
+	/* lmd --options, or NULL: the options file the VENDOR line names (a
+	 * relative path from the license file's directory), if any. */
+	const char *options_path;
 };
 
 /* Reads rules->path into *f and checks it: it parses, every license line
@@ -36,5 +40,13 @@ struct lm_licfile_rules {
  * reread can run it in the thread pool. */
 int lm_licfile_load(const struct lm_licfile_rules *rules, struct lm_license_file *f, char *msg,
                     size_t size);
+
+/* The options file served with the license f (rules->options_path, else
+ * the VENDOR line's): parsed and checked against f.  Returns 0 with
+ * *options set (NULL when there is no options file), or a negative LMC_E*
+ * with msg listing the errors, each with its file and line, as many as fit.
+ * Warnings go to the log.  Safe in the thread pool, like lm_licfile_load. */
+int lm_licfile_options(const struct lm_licfile_rules *rules, const struct lm_license_file *f,
+                       struct lm_options **options, char *msg, size_t size);
 
 #endif

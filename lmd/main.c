@@ -46,6 +46,7 @@ int main(int argc, char **argv)
 	lm_live_sessions_close(&server.live);
 	lm_pool_close(server.pool);
 	lm_license_free(&server.license);
+	lm_options_free(server.options);
 	EVP_PKEY_free(server.vendor_key);
 	free(server.arena_block);
 	free(server.read_buf);

@@ -114,11 +114,13 @@ int lm_pool_apply(struct lm_pool *p, uint64_t index, const void *buf, size_t len
 		rc = lm_pool_meta_put(p, LM_POOL_KEY_APPLIED, index);
 	if (rc) {
 		lm_store_abort(p->store);
+		lm_pool_policy_settle(p, false);
 		memset(res, 0, sizeof *res);
 		lm_pool_deny(res, rc, "entry %llu could not be applied", (unsigned long long)index);
 		goto out;
 	}
 	rc = lm_store_commit(p->store);
+	lm_pool_policy_settle(p, rc == 0);
 	if (rc) {
 		rc = lm_pool_store_failed(p, rc);
 		goto out;
@@ -171,6 +173,8 @@ void lm_pool_close(struct lm_pool *p)
 	if (!p)
 		return;
 	lm_store_close(p->store);
+	lm_options_free(p->policy);
+	lm_options_free(p->policy_next);
 	free(p->arena_block);
 	free(p);
 }

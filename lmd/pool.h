@@ -113,6 +113,8 @@ struct lm_pool_session {
 	char user[LM_WIRE_USER_MAX + 1], host[LM_WIRE_HOST_MAX + 1];
 	char display[LM_WIRE_DISPLAY_MAX + 1], lock_code[LM_LOCKCODE_TEXT_MAX];
 	char app_version[LM_WIRE_VERSION_MAX + 1];
+	char ip[LM_WIRE_IP_MAX + 1];           /* as the leader saw the connection */
+	char project[LM_WIRE_PROJECT_MAX + 1]; /* LM_PROJECT */
 	uint32_t pid;
 	int64_t opened_us;
 	uint32_t nhandles;

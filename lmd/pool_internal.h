@@ -10,7 +10,9 @@
  * the binary that wrote it.
  *
  *   meta        "applied_index" -> u64;  "next_handle" -> u64 (absent: 1);
- *               "cluster_id" -> 16 bytes (absent until SetClusterId)
+ *               "cluster_id" -> 16 bytes (absent until SetClusterId);
+ *               "options_name" -> the options file's name, "options_text" ->
+ *               its canonical text (both absent: no policy)
  *   lines       u32 index -> u8 siglen (0 or 64), signature, canonical text
  *   features    feature name -> u16 npools, then per pool, by version:
  *                 vkey[16], str8 version, u32 nlines,
@@ -19,7 +21,7 @@
  *   sessions    u64 id -> secret[32], i64 opened_us, u32 pid, u32 nhandles,
  *                 u64 last request id, i32 code, u64 handle, u32 count,
  *                 u32 line, str16 message, str16 user, host, display,
- *                 lock code, app version
+ *                 lock code, app version, ip, project
  *   handles     u64 handle -> u64 session, u32 count, i64 since_us,
  *                 str8 feature, str8 version, str8 pool version
  *   by_session  u64 session + u64 handle -> (empty)
@@ -46,6 +48,7 @@
 
 #include "core/bytes.h"
 #include "core/license.h"
+#include "core/options.h"
 #include "lmd/pool.h"
 #include "lmd/store.h"
 #include "proto/arena.h"
@@ -73,6 +76,14 @@ struct lm_pool {
 	uint64_t closing[LM_POOL_HANDLES_PER_SESSION_MAX];
 	/* Where session and handle records are encoded before a put. */
 	uint8_t record[LM_POOL_RECORD_MAX];
+	/* The administrator's policy, parsed from the options text of the
+	 * meta table (NULL: none), and whether it has MAX or RESERVE rules.
+	 * A command that replaces the text stages the new policy in
+	 * policy_next; it takes over once the transaction commits. */
+	struct lm_options *policy;
+	struct lm_options *policy_next;
+	bool policy_replace;
+	bool policy_counts;
 };
 
 /* A session as stored: what the header shows, plus the last request. */
@@ -275,6 +286,21 @@ int lm_pool_lines_write(struct lm_pool *p, Lmcmd__Line *const *lines,
                         struct lm_pool_parsed_line *pl, size_t n);
 int lm_pool_do_set_license(struct lm_pool *p, const Lmcmd__SetLicense *m,
                            struct lm_pool_result *res);
+
+/* pool_policy.c: the options file served with the license set.  stage
+ * parses text (NULL: no policy) against the n parsed lines of the same
+ * command and writes it to the meta table; a text that does not parse
+ * leaves a denial in res.  settle swaps the staged policy in after a
+ * commit, or drops it.  decide answers lm_options_decide for session s,
+ * gathering the feature's holdings when a rule counts seats. */
+int lm_pool_policy_stage(struct lm_pool *p, const ProtobufCBinaryData *name,
+                         const ProtobufCBinaryData *text, const struct lm_pool_parsed_line *pl,
+                         size_t n, struct lm_pool_result *res);
+void lm_pool_policy_settle(struct lm_pool *p, bool committed);
+int lm_pool_policy_text(struct lm_pool *p, struct lm_val *name, struct lm_val *text);
+int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
+                          const char *version, uint32_t count, uint32_t issued,
+                          struct lm_opt_decision *out);
 
 /* pool_seats.c: the commands that open and close sessions and move seats,
  * and the checks of a session's identity that restore shares. */

@@ -233,6 +233,12 @@ int lm_pool_do_set_license(struct lm_pool *p, const Lmcmd__SetLicense *m,
 	if (!pl)
 		return LMC_ENOMEM;
 	rc = lm_pool_lines_parse(m->lines, m->n_lines, pl, res);
+	/* The policy first: an options file that does not parse against the
+	 * new lines refuses the whole command, lines included. */
+	if (!rc && res->code == 0)
+		rc = lm_pool_policy_stage(p, m->has_options_name ? &m->options_name : NULL,
+		                          m->has_options_text ? &m->options_text : NULL, pl,
+		                          m->n_lines, res);
 	if (!rc && res->code == 0) {
 		rc = lm_pool_lines_write(p, m->lines, pl, m->n_lines);
 		res->count = (uint32_t)m->n_lines;

@@ -143,6 +143,8 @@ static int session_encode(struct lm_pool *p, const struct lm_pool_session_rec *s
 	lm_pool_w_str16(&w, s->pub.display);
 	lm_pool_w_str16(&w, s->pub.lock_code);
 	lm_pool_w_str16(&w, s->pub.app_version);
+	lm_pool_w_str16(&w, s->pub.ip);
+	lm_pool_w_str16(&w, s->pub.project);
 	assert(!w.overflow);
 	*len = w.len;
 	return 0;
@@ -172,6 +174,8 @@ int lm_pool_session_decode(uint64_t id, struct lm_val v, struct lm_pool_session_
 	lm_pool_r_str16(&r, s->pub.display, sizeof s->pub.display);
 	lm_pool_r_str16(&r, s->pub.lock_code, sizeof s->pub.lock_code);
 	lm_pool_r_str16(&r, s->pub.app_version, sizeof s->pub.app_version);
+	lm_pool_r_str16(&r, s->pub.ip, sizeof s->pub.ip);
+	lm_pool_r_str16(&r, s->pub.project, sizeof s->pub.project);
 	if (r.bad || r.off != r.len)
 		return lm_pool_corrupt("session");
 	return 0;

@@ -49,7 +49,10 @@ bool lm_pool_identity_copy(const Lmcmd__OpenSession *m, struct lm_pool_session_r
 	       lm_bytes_opt_to_cstr(m->has_lock_code, &m->lock_code, s->pub.lock_code,
 	                            sizeof s->pub.lock_code) == 0 &&
 	       lm_bytes_opt_to_cstr(m->has_app_version, &m->app_version, s->pub.app_version,
-	                            sizeof s->pub.app_version) == 0;
+	                            sizeof s->pub.app_version) == 0 &&
+	       lm_bytes_opt_to_cstr(m->has_ip, &m->ip, s->pub.ip, sizeof s->pub.ip) == 0 &&
+	       lm_bytes_opt_to_cstr(m->has_project, &m->project, s->pub.project,
+	                            sizeof s->pub.project) == 0;
 }
 
 int lm_pool_do_open_session(struct lm_pool *p, int64_t now, const Lmcmd__OpenSession *m,
@@ -181,10 +184,12 @@ struct choice {
 };
 
 /* Picks the pool of smallest version >= want with count seats free on day
- * today (pool.h), or leaves the reason in res. */
-static int choose_pool(struct lm_pool *p, const char *feature, const char *want_text,
-                       const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count, int32_t today,
-                       struct choice *c, struct lm_pool_result *res)
+ * today (pool.h) that the administrator's policy lets s take, or leaves the
+ * reason in res: the policy's denial when it refused every pool in its
+ * dates. */
+static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
+                       const char *want_text, const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count,
+                       int32_t today, struct choice *c, struct lm_pool_result *res)
 {
 	struct lm_val v;
 	struct lm_pool_def d;
@@ -193,7 +198,8 @@ static int choose_pool(struct lm_pool *p, const char *feature, const char *want_
 	char newest[LM_VERSION_MAX + 1] = "", seen_version[LM_VERSION_MAX + 1] = "", date[16];
 	uint32_t seen_issued = 0, seen_in_use = 0, in_use;
 	int32_t next_start = LM_DATE_NONE, last_expiry = LM_DATE_NONE;
-	int suitable = 0, active = 0, more;
+	int suitable = 0, active = 0, denied = 0, more;
+	struct lm_opt_decision policy = {.outcome = LM_OPT_ALLOW};
 	int rc;
 
 	rc = lm_store_get(p->store, LM_DB_FEATURES, feature, strlen(feature), &v);
@@ -223,6 +229,17 @@ static int choose_pool(struct lm_pool *p, const char *feature, const char *want_
 		rc = lm_pool_usage_get(p, pkey, lm_pool_key(pkey, feature, d.vkey), &in_use);
 		if (rc)
 			return rc;
+		if (p->policy) {
+			struct lm_opt_decision d1;
+			rc = lm_pool_policy_decide(p, s, feature, d.version, count, st.issued, &d1);
+			if (rc)
+				return rc;
+			if (d1.outcome == LM_OPT_DENY) {
+				if (denied++ == 0)
+					policy = d1;
+				continue;
+			}
+		}
 		if (in_use <= st.issued && st.issued - in_use >= count) {
 			memcpy(c->vkey, d.vkey, LM_POOL_VKEY_LEN);
 			memcpy(c->version, d.version, sizeof c->version);
@@ -236,7 +253,9 @@ static int choose_pool(struct lm_pool *p, const char *feature, const char *want_
 	if (more < 0)
 		return lm_pool_corrupt("features");
 
-	if (suitable == 0) {
+	if (active > 0 && denied == active) {
+		lm_pool_deny(res, LMC_EDENIED, "%s", policy.message);
+	} else if (suitable == 0) {
 		lm_pool_deny(res, LMC_EVERSION,
 		             "%s %s requested, the newest licensed version is %s", feature,
 		             want_text, newest);
@@ -290,7 +309,7 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 		return 0;
 	}
 	memset(&c, 0, sizeof c);
-	rc = choose_pool(p, h.feature, h.version, want, m->count, day_of(now), &c, res);
+	rc = choose_pool(p, &s->pub, h.feature, h.version, want, m->count, day_of(now), &c, res);
 	if (rc || res->code)
 		return rc;
 

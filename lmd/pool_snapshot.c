@@ -125,6 +125,8 @@ static int snap_session(void *arg, struct lm_val key, struct lm_val val)
 	id.pid = s.pub.pid;
 	set_text(&id.has_lock_code, &id.lock_code, s.pub.lock_code);
 	set_text(&id.has_app_version, &id.app_version, s.pub.app_version);
+	set_text(&id.has_ip, &id.ip, s.pub.ip);
+	set_text(&id.has_project, &id.project, s.pub.project);
 	ps.identity = &id;
 	ps.has_opened_us = 1;
 	ps.opened_us = s.pub.opened_us;
@@ -182,6 +184,7 @@ int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len)
 	Lmcmd__PoolSnapshot head = LMCMD__POOL_SNAPSHOT__INIT;
 	uint8_t cluster_id[LM_POOL_CLUSTER_ID_SIZE];
 	bool has_cluster_id = false;
+	struct lm_val options_name = {0}, options_text = {0};
 	uint64_t next_handle;
 	int rc;
 
@@ -200,6 +203,14 @@ int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len)
 		head.next_handle = next_handle;
 		head.has_cluster_id = has_cluster_id;
 		head.cluster_id = bin(cluster_id, sizeof cluster_id);
+		rc = lm_pool_policy_text(p, &options_name, &options_text);
+	}
+	if (!rc) {
+		if (options_text.data) {
+			head.has_options_name = head.has_options_text = 1;
+			head.options_name = bin(options_name.data, options_name.len);
+			head.options_text = bin(options_text.data, options_text.len);
+		}
 		snap_emit(&sn, &head);
 		rc = lm_store_scan(p->store, LM_DB_LINES, NULL, 0, snap_line, &sn);
 	}
@@ -371,13 +382,22 @@ int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t l
 		rc = lm_pool_meta_put(p, LM_POOL_KEY_NEXT_HANDLE, snap->next_handle);
 	if (!rc && snap->has_cluster_id)
 		rc = lm_pool_cluster_id_put(p, snap->cluster_id.data);
+	if (!rc) {
+		rc = lm_pool_policy_stage(p, snap->has_options_name ? &snap->options_name : NULL,
+		                          snap->has_options_text ? &snap->options_text : NULL, pl,
+		                          snap->n_lines, &res);
+		if (!rc && res.code)
+			rc = bad_snapshot(res.message);
+	}
 	if (!rc)
 		rc = lm_pool_meta_put(p, LM_POOL_KEY_APPLIED, index);
 	if (rc) {
 		lm_store_abort(p->store);
+		lm_pool_policy_settle(p, false);
 		goto out;
 	}
 	rc = lm_store_commit(p->store);
+	lm_pool_policy_settle(p, rc == 0);
 	if (rc) {
 		rc = lm_pool_store_failed(p, rc);
 		goto out;

@@ -185,6 +185,8 @@ static void on_hello(struct lm_connection *c, const Lm__Envelope *env)
 		lm_bytes_to_cstr(&h->lock_code, c->lock_code, sizeof c->lock_code);
 	if (h->has_app_version)
 		lm_bytes_to_cstr(&h->app_version, c->app_version, sizeof c->app_version);
+	if (h->has_project)
+		lm_bytes_to_cstr(&h->project, c->project, sizeof c->project);
 	c->pid = h->has_pid ? h->pid : 0;
 	if (!c->display[0] && c->pid)
 		snprintf(c->display, sizeof c->display, "pid:%u", c->pid);
@@ -293,6 +295,8 @@ static void on_session_open(struct lm_connection *c, const Lm__Envelope *env)
 	                                .display = c->display,
 	                                .lock_code = c->lock_code,
 	                                .app_version = c->app_version,
+	                                .ip = c->ip,
+	                                .project = c->project,
 	                                .pid = c->pid};
 	struct lm_command cmd;
 	lm_command_open_session(&cmd, &id);

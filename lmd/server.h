@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "core/license.h"
+#include "core/options.h"
 #include "lmd/args.h"
 #include "lmd/cluster.h"
 #include "lmd/command.h"
@@ -60,6 +61,9 @@ struct lm_server {
 	uv_loop_t *loop;
 	struct lm_config cfg;
 	struct lm_license_file license;
+	/* The options file loaded with it (NULL: none); both are proposed
+	 * together (SetLicense) and replaced together by lmreread. */
+	struct lm_options *options;
 	EVP_PKEY *vendor_key;
 	unsigned node;              /* 1-based SERVER line */
 	unsigned raft_id;           /* node, or node + 3k for a replacement */

@@ -31,7 +31,7 @@ static void set_license_done(void *arg, int status, struct lm_pool_result *res)
 int lm_server_propose_license(struct lm_server *s)
 {
 	struct lm_command cmd;
-	lm_command_set_license(&cmd, &s->license);
+	lm_command_set_license(&cmd, &s->license, s->options);
 	int rc = lm_server_propose(s, &cmd, set_license_done, s);
 	lm_command_release(&cmd);
 	return rc;

@@ -23,6 +23,8 @@ static int check_hello(struct lm_check *c, const Lm__Hello *m)
 	                         LM_WIRE_LOCKCODE_MAX, 0));
 	LM_CHECK_TRY(lm_check_id(c, "hello.app_version", m->has_app_version, &m->app_version,
 	                         LM_WIRE_VERSION_MAX, 0));
+	LM_CHECK_TRY(lm_check_id(c, "hello.project", m->has_project, &m->project,
+	                         LM_WIRE_PROJECT_MAX, LM_CHECK_SPACE));
 	/* lmstat and the options file tell two runs of one user on one host
 	 * apart by display, or by pid for a program without one. */
 	if (!m->has_display && !m->has_pid)

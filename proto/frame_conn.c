@@ -323,6 +323,9 @@ int lm_frame_conn_identity(struct lm_identity *id, const char *app_version)
 	if (display && *display)
 		sanitize(id->display, sizeof id->display, display, true);
 	id->pid = (uint32_t)getpid();
+	const char *project = getenv("LM_PROJECT");
+	if (project && *project)
+		sanitize(id->project, sizeof id->project, project, true);
 
 	struct lm_machine *m = malloc(sizeof *m);
 	if (m && lm_machine_probe(NULL, m) == 0)
@@ -348,6 +351,10 @@ int lm_frame_conn_hello(struct lm_frame_conn *c, const struct lm_identity *id, u
 	h.host = lm_bytes_from_cstr(id->host);
 	/* The Hello names a display or, for a program without one, its pid:
 	 * that is how lmstat tells two runs of one user apart. */
+	if (id->project[0]) {
+		h.has_project = 1;
+		h.project = lm_bytes_from_cstr(id->project);
+	}
 	if (id->display[0]) {
 		h.has_display = 1;
 		h.display = lm_bytes_from_cstr(id->display);

@@ -35,7 +35,10 @@ struct lm_frame_conn {
 	struct lm_arena arena;
 	uint8_t *out; /* the last frame sent, grown as needed */
 	size_t outcap;
-	char error[LM_MESSAGE_LONG_MAX];
+	/* The connection's name and what went wrong: a server's whole
+	 * ErrorReply text fits (an lmreread refusal lists an options file's
+	 * errors). */
+	char error[LM_WIRE_ADDRESS_MAX + LM_WIRE_TEXT_MAX + 8];
 	/* From the last ErrorReply received: its "port@host" leader, or "". */
 	char leader[LM_WIRE_ADDRESS_MAX + 1];
 	/* From the HelloReply: the server's cluster id, when it said. */
@@ -81,10 +84,12 @@ struct lm_identity {
 	uint32_t pid;
 	char lock_code[LM_LOCKCODE_TEXT_MAX]; /* "" when no criterion is readable */
 	char app_version[LM_WIRE_VERSION_MAX + 1];
+	char project[LM_WIRE_PROJECT_MAX + 1]; /* LM_PROJECT, "" when unset */
 };
 
 /* Fills id for this process: the user of geteuid(), gethostname(), the
- * DISPLAY variable (else the pid stands for it), this machine's lock code,
+ * DISPLAY variable (else the pid stands for it), the LM_PROJECT variable
+ * (FlexLM's: options files' PROJECT rules name it), this machine's lock code,
  * and app_version (NULL: none).  Characters the wire does not accept are
  * replaced with '?'.  Returns 0 or LMC_EINVAL (app_version not a printable
  * word of at most LM_WIRE_VERSION_MAX characters). */

@@ -306,6 +306,40 @@ static void test_single_server_and_no_vendor_line(void **state)
 	lm_license_free(&f);
 }
 
+/* FlexLM's VENDOR fields, positional or with keywords, and DAEMON, its
+ * older name: kept, and printed back so that they read the same. */
+static void test_vendor_fields(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	parse_ok("SERVER h @S1@ 27000\nVENDOR acme /opt/acme/bin/acme /etc/acme.opt 27001\n", &f);
+	assert_string_equal(f.vendor, "acme");
+	assert_string_equal(f.vendor_path, "/opt/acme/bin/acme");
+	assert_string_equal(f.vendor_options, "/etc/acme.opt");
+	assert_int_equal(f.vendor_port, 27001);
+	char *printed = print_str(&f);
+	assert_non_null(strstr(
+	        printed, "VENDOR acme /opt/acme/bin/acme OPTIONS=/etc/acme.opt PORT=27001\n"));
+	free(printed);
+	lm_license_free(&f);
+
+	parse_ok("SERVER h @S1@ 27000\nDAEMON acme OPTIONS=\"my acme.opt\" port=5000\n", &f);
+	assert_string_equal(f.vendor, "acme");
+	assert_string_equal(f.vendor_path, "");
+	assert_string_equal(f.vendor_options, "my acme.opt");
+	assert_int_equal(f.vendor_port, 5000);
+	printed = print_str(&f);
+	assert_non_null(strstr(printed, "VENDOR acme OPTIONS=\"my acme.opt\" PORT=5000\n"));
+	free(printed);
+	lm_license_free(&f);
+
+	/* A bare word after OPTIONS= is the port, as FlexLM reads it. */
+	parse_ok("SERVER h @S1@ 27000\nVENDOR acme OPTIONS=acme.opt 27002\n", &f);
+	assert_string_equal(f.vendor_options, "acme.opt");
+	assert_int_equal(f.vendor_port, 27002);
+	lm_license_free(&f);
+}
+
 static void test_codes_are_normalised(void **state)
 {
 	/* Lock and authorization codes are read as people type them: any
@@ -703,7 +737,11 @@ static const struct bad bad_files[] = {
         {"SERVER a @S1@ PORT=27000\n", LMC_ESYNTAX, 1, "no keywords"},
         /* VENDOR lines. */
         {"VENDOR acme\nVENDOR acme\n", LMC_ESYNTAX, 2, "second VENDOR"},
-        {"VENDOR acme /opt/acme/bin/acme\n", LMC_ESYNTAX, 1, "VENDOR <vendor name>"},
+        {"VENDOR acme /opt/acme/bin/acme acme.opt 27001 more\n", LMC_ESYNTAX, 1, "too many fields"},
+        {"VENDOR acme PORT=x\n", LMC_ESYNTAX, 1, "port 'x'"},
+        {"VENDOR acme PORT=70000\n", LMC_ESYNTAX, 1, "port '70000'"},
+        {"VENDOR acme FOO=1\n", LMC_ESYNTAX, 1, "does not take FOO="},
+        {"VENDOR NAME=acme\n", LMC_ESYNTAX, 1, "VENDOR <vendor name>"},
         {"VENDOR acme\nSERVER h @S1@ 27000\n\nFEATURE f other 1.0 permanent 5\n", LMC_ESYNTAX, 4,
          "names vendor 'other'"},
         /* Missing fields. */
@@ -749,7 +787,7 @@ static const struct bad bad_files[] = {
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 =x\n", LMC_ESYNTAX, 2,
          "without a keyword"},
         /* Unknown lines. */
-        {"# ok\nDAEMON acme\n", LMC_ESYNTAX, 2, "unknown line type 'DAEMON'"},
+        {"# ok\nDEAMON acme\n", LMC_ESYNTAX, 2, "unknown line type 'DEAMON'"},
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 # trailing comment\n", LMC_ESYNTAX, 2,
          "unexpected '#'"},
         /* Errors inside a continued line are reported at its first line. */
@@ -1067,6 +1105,7 @@ int main(void)
 	        cmocka_unit_test(test_continuations),
 	        cmocka_unit_test(test_byte_order_mark_and_utf8),
 	        cmocka_unit_test(test_single_server_and_no_vendor_line),
+	        cmocka_unit_test(test_vendor_fields),
 	        cmocka_unit_test(test_codes_are_normalised),
 	        cmocka_unit_test(test_round_trip),
 	        cmocka_unit_test(test_printed_form),

@@ -111,9 +111,11 @@ static struct lm_pool_result apply(struct tp *t, Lmcmd__Command *c)
 	return res;
 }
 
-/* A SetLicense of body's lines, served by one SERVER.  Lines go as their
- * canonical text without signature: apply does not verify signatures. */
-static struct lm_pool_result set_license(struct tp *t, const char *body)
+/* A SetLicense of body's lines, served by one SERVER, with the options
+ * file options (NULL: none) named acme.opt.  Lines go as their canonical
+ * text without signature: apply does not verify signatures. */
+static struct lm_pool_result set_license_options(struct tp *t, const char *body,
+                                                 const char *options)
 {
 	char text[16384];
 	struct lm_license_file f;
@@ -138,6 +140,11 @@ static struct lm_pool_result set_license(struct tp *t, const char *body)
 	Lmcmd__SetLicense sl = LMCMD__SET_LICENSE__INIT;
 	sl.n_lines = f.nlines;
 	sl.lines = ptrs;
+	if (options) {
+		sl.has_options_name = sl.has_options_text = 1;
+		sl.options_name = bin("acme.opt");
+		sl.options_text = bin(options);
+	}
 	c.body_case = LMCMD__COMMAND__BODY_SET_LICENSE;
 	c.set_license = &sl;
 	struct lm_pool_result res = apply(t, &c);
@@ -146,6 +153,11 @@ static struct lm_pool_result set_license(struct tp *t, const char *body)
 	free(ptrs);
 	free(canon);
 	return res;
+}
+
+static struct lm_pool_result set_license(struct tp *t, const char *body)
+{
+	return set_license_options(t, body, NULL);
 }
 
 static void license(struct tp *t, const char *body)
@@ -942,6 +954,75 @@ static void test_snapshot_restore(void **state)
 	tp_free(w);
 }
 
+/* The options file travels with the license set and decides checkouts on
+ * every server alike: EXCLUDE, MAX and RESERVE, each denial naming its
+ * rule; it is content (digest, snapshots); a text that does not parse
+ * refuses the whole SetLicense and the old policy stays; a SetLicense
+ * without options ends the policy. */
+static void test_policy(void **state)
+{
+	struct tp *t = *state, *u = tp_new();
+	const char *lines = "FEATURE stats acme 29.0 permanent 3\n";
+	const char *opt = "# who may use stats\n"
+	                  "EXCLUDE stats USER bob\n"
+	                  "RESERVE 1 stats USER carol\n"
+	                  "MAX 1 stats USER alice\n";
+	assert_int_equal(set_license_options(t, lines, opt).code, 0);
+	assert_int_equal(open_session(t, 1, "alice").code, 0);
+	assert_int_equal(open_session(t, 2, "bob").code, 0);
+	assert_int_equal(open_session(t, 3, "carol").code, 0);
+	assert_int_equal(open_session(t, 4, "dave").code, 0);
+
+	struct lm_pool_result r = checkout(t, 2, 1, "stats", "29.0", 1);
+	assert_int_equal(r.code, LMC_EDENIED);
+	assert_non_null(strstr(r.message, "EXCLUDE stats USER bob"));
+	assert_non_null(strstr(r.message, "acme.opt line 2"));
+	take(t, 1, 1, "stats", "29.0", 1);
+	r = checkout(t, 1, 2, "stats", "29.0", 1);
+	assert_int_equal(r.code, LMC_EDENIED);
+	assert_non_null(strstr(r.message, "MAX"));
+	/* Two unreserved seats: alice holds one, dave takes the other... */
+	take(t, 4, 1, "stats", "29.0", 1);
+	/* ...and the reserved one is not his, though free. */
+	r = checkout(t, 4, 2, "stats", "29.0", 1);
+	assert_int_equal(r.code, LMC_EDENIED);
+	assert_non_null(strstr(r.message, "RESERVE"));
+	take(t, 3, 1, "stats", "29.0", 1);
+	assert_int_equal(in_use(t, "stats", "29.0"), 3);
+
+	/* A snapshot carries the policy: the restored pool decides alike. */
+	void *buf;
+	size_t len;
+	uint8_t dt[32], du[32];
+	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
+	assert_int_equal(lm_pool_restore(u->pool, 100, buf, len), 0);
+	free(buf);
+	u->index = 100;
+	digest(t, dt);
+	digest(u, du);
+	assert_memory_equal(dt, du, 32);
+	assert_int_equal(checkin(u, 3, 2, 3).code, 0); /* carol's seat back */
+	r = checkout(u, 4, 3, "stats", "29.0", 1);
+	assert_int_equal(r.code, LMC_EDENIED); /* still carol's reservation */
+
+	/* A policy that does not parse against the lines refuses the
+	 * command whole: old lines, old policy. */
+	digest(t, dt);
+	r = set_license_options(t, "FEATURE stats acme 29.0 permanent 5\n", "BOGUS stats\n");
+	assert_int_equal(r.code, LMC_ESYNTAX);
+	assert_non_null(strstr(r.message, "acme.opt line 1"));
+	digest(t, du);
+	assert_memory_equal(dt, du, 32);
+	assert_int_equal(pool_of(t, "stats", "29.0")->f.issued, 3);
+	assert_int_equal(checkout(t, 2, 2, "stats", "29.0", 1).code, LMC_EDENIED);
+
+	/* The policy is content: the same lines without it digest otherwise,
+	 * and then nothing is denied for policy. */
+	license(t, "FEATURE stats acme 29.0 permanent 5\n");
+	assert_int_equal(checkout(t, 2, 3, "stats", "29.0", 1).code, 0);
+	tp_free(u);
+}
+
 static struct lm_pool_result set_cluster_id(struct tp *t, const uint8_t *id, size_t len)
 {
 	Lmcmd__SetClusterId m = LMCMD__SET_CLUSTER_ID__INIT;
@@ -1473,6 +1554,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_restore_refuses, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cluster_id, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reopen_empties, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_random_model, setup, teardown),

@@ -1,0 +1,241 @@
+/* The administrator's policy inside the pool: the options file that came
+ * with the license set (SetLicense, or a snapshot), kept as text in the
+ * meta table and parsed into a struct lm_options that checkout asks.
+ *
+ * The text is replicated state (it is in the digest and in snapshots); the
+ * parsed policy is derived from it and lives in memory only.  A command that
+ * changes the text parses the new policy into policy_next first and the
+ * pool swaps it in once the transaction has committed (lm_pool_policy_settle),
+ * so that a failed apply leaves the old policy in force with the old text.
+ *
+ * Every server parses the same canonical text against the same lines, so
+ * every server decides alike, rule line numbers in messages included. */
+#include "lmd/pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/options.h"
+#include "lmd/pool_internal.h"
+#include "lmd/store.h"
+
+#define KEY_OPTIONS_NAME "options_name"
+#define KEY_OPTIONS_TEXT "options_text"
+
+/* Whether any rule of o counts seats (MAX, RESERVE): only those need the
+ * holdings of the feature, which cost a scan. */
+static bool counts_seats(const struct lm_options *o)
+{
+	for (size_t i = 0; i < o->nrules; i++)
+		if (!o->rules[i].no_effect &&
+		    (o->rules[i].kw == LM_OPT_MAX || o->rules[i].kw == LM_OPT_RESERVE))
+			return true;
+	return false;
+}
+
+int lm_pool_policy_stage(struct lm_pool *p, const ProtobufCBinaryData *name,
+                         const ProtobufCBinaryData *text, const struct lm_pool_parsed_line *pl,
+                         size_t n, struct lm_pool_result *res)
+{
+	lm_options_free(p->policy_next);
+	p->policy_next = NULL;
+	p->policy_replace = true;
+
+	if (!text) {
+		int rc = lm_store_del(p->store, LM_DB_META, KEY_OPTIONS_NAME,
+		                      strlen(KEY_OPTIONS_NAME), NULL);
+		if (!rc)
+			rc = lm_store_del(p->store, LM_DB_META, KEY_OPTIONS_TEXT,
+			                  strlen(KEY_OPTIONS_TEXT), NULL);
+		return rc ? lm_pool_store_failed(p, rc) : 0;
+	}
+	char fname[LM_OPTIONS_NAME_MAX + 1] = "options";
+	if (name && name->len > 0) {
+		if (name->len >= sizeof fname || memchr(name->data, 0, name->len)) {
+			lm_pool_deny(res, LMC_EINVAL,
+			             "the options file's name is too long or holds a NUL");
+			return 0;
+		}
+		memcpy(fname, name->data, name->len);
+		fname[name->len] = '\0';
+	}
+	/* The parser reads only the lines of the license it checks against. */
+	struct lm_license_file lic;
+	memset(&lic, 0, sizeof lic);
+	lic.lines = calloc(n ? n : 1, sizeof *lic.lines);
+	if (!lic.lines)
+		return LMC_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		lic.lines[i] = pl[i].lic;
+	lic.nlines = n;
+	struct lm_opt_diags diags;
+	lm_opt_diags_init(&diags);
+	struct lm_options *o = NULL;
+	int rc = lm_options_parse(fname, (const char *)text->data, text->len, &lic, &o, &diags);
+	free(lic.lines);
+	if (rc == LMC_ENOMEM) {
+		lm_opt_diags_free(&diags);
+		return rc;
+	}
+	if (rc) {
+		/* The leader checked the file against these lines before
+		 * proposing them: only a command that no lmd built gets here. */
+		const struct lm_opt_diag *d = diags.n ? &diags.items[0] : NULL;
+		lm_pool_deny(res, rc, "%s line %d: %s", fname, d ? d->lineno : 0,
+		             d ? d->message : "does not parse");
+		lm_opt_diags_free(&diags);
+		p->policy_replace = false;
+		return 0;
+	}
+	lm_opt_diags_free(&diags);
+	rc = lm_store_put(p->store, LM_DB_META, KEY_OPTIONS_NAME, strlen(KEY_OPTIONS_NAME), fname,
+	                  strlen(fname));
+	if (!rc)
+		rc = lm_store_put(p->store, LM_DB_META, KEY_OPTIONS_TEXT, strlen(KEY_OPTIONS_TEXT),
+		                  text->data, text->len);
+	if (rc) {
+		lm_options_free(o);
+		return lm_pool_store_failed(p, rc);
+	}
+	p->policy_next = o;
+	return 0;
+}
+
+void lm_pool_policy_settle(struct lm_pool *p, bool committed)
+{
+	if (committed && p->policy_replace) {
+		lm_options_free(p->policy);
+		p->policy = p->policy_next;
+		p->policy_counts = p->policy && counts_seats(p->policy);
+	} else {
+		lm_options_free(p->policy_next);
+	}
+	p->policy_next = NULL;
+	p->policy_replace = false;
+}
+
+int lm_pool_policy_text(struct lm_pool *p, struct lm_val *name, struct lm_val *text)
+{
+	int rc = lm_store_get(p->store, LM_DB_META, KEY_OPTIONS_NAME, strlen(KEY_OPTIONS_NAME),
+	                      name);
+	if (!rc)
+		rc = lm_store_get(p->store, LM_DB_META, KEY_OPTIONS_TEXT, strlen(KEY_OPTIONS_TEXT),
+		                  text);
+	return rc ? lm_pool_store_failed(p, rc) : 0;
+}
+
+/* ---- Checkout's question ------------------------------------------------ */
+
+/* One holding with its own copies of the strings the decision reads. */
+struct holding {
+	uint64_t handle;
+	struct lm_opt_holding h;
+	char version[LM_VERSION_MAX + 1];
+	struct lm_pool_session holder;
+};
+
+struct holdings {
+	struct lm_pool *p;
+	struct holding *items;
+	size_t n, cap;
+	bool corrupt;
+};
+
+static int collect(void *arg, struct lm_val key, struct lm_val val)
+{
+	(void)val;
+	struct holdings *hs = arg;
+	if (key.len < 8) {
+		hs->corrupt = true;
+		return 1;
+	}
+	if (hs->n == hs->cap) {
+		size_t cap = hs->cap ? hs->cap * 2 : 16;
+		struct holding *more = realloc(hs->items, cap * sizeof *more);
+		if (!more)
+			return LMC_ENOMEM;
+		hs->items = more;
+		hs->cap = cap;
+	}
+	hs->items[hs->n++].handle = lm_be64_get((const uint8_t *)key.data + key.len - 8);
+	return 0;
+}
+
+static int by_handle(const void *a, const void *b)
+{
+	uint64_t x = ((const struct holding *)a)->handle, y = ((const struct holding *)b)->handle;
+	return x < y ? -1 : x > y;
+}
+
+static void client_of(const struct lm_pool_session *s, struct lm_opt_client *who)
+{
+	who->user = s->user;
+	who->host = s->host;
+	who->display = s->display;
+	who->ip = s->ip;
+	who->project = s->project;
+}
+
+/* The seats of feature held now, in handle order, each with its holder.
+ * The by_pool keys of a feature's pools all start with its name and a 0
+ * byte (pool_internal.h). */
+static int gather_holdings(struct lm_pool *p, const char *feature, struct holdings *hs)
+{
+	uint8_t prefix[LM_NAME_MAX + 1];
+	size_t plen = strlen(feature);
+	memcpy(prefix, feature, plen);
+	prefix[plen++] = 0;
+	int rc = lm_store_scan(p->store, LM_DB_BY_POOL, prefix, plen, collect, hs);
+	if (hs->corrupt)
+		return lm_pool_corrupt("by_pool");
+	if (rc)
+		return rc < 0 && rc != LMC_ENOMEM ? lm_pool_store_failed(p, rc) : rc;
+	if (hs->n > 1)
+		qsort(hs->items, hs->n, sizeof *hs->items, by_handle);
+	for (size_t i = 0; i < hs->n; i++) {
+		struct holding *it = &hs->items[i];
+		struct lm_pool_handle h;
+		struct lm_pool_session_rec s;
+		bool found;
+		rc = lm_pool_handle_load(p, it->handle, &h, &found);
+		if (!rc && !found)
+			rc = lm_pool_corrupt("by_pool");
+		if (!rc)
+			rc = lm_pool_session_load(p, h.session_id, &s, &found);
+		if (!rc && !found)
+			rc = lm_pool_corrupt("handles");
+		if (rc)
+			return rc;
+		it->holder = s.pub;
+		memcpy(it->version, h.pool_version, sizeof it->version);
+		client_of(&it->holder, &it->h.who);
+		it->h.version = it->version;
+		it->h.count = h.count;
+	}
+	return 0;
+}
+
+int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
+                          const char *version, uint32_t count, uint32_t issued,
+                          struct lm_opt_decision *out)
+{
+	struct holdings hs = {.p = p};
+	struct lm_opt_client who;
+	client_of(s, &who);
+	int rc = p->policy_counts ? gather_holdings(p, feature, &hs) : 0;
+	struct lm_opt_holding *held = NULL;
+	if (!rc && hs.n) {
+		held = malloc(hs.n * sizeof *held);
+		if (!held)
+			rc = LMC_ENOMEM;
+		for (size_t i = 0; held && i < hs.n; i++)
+			held[i] = hs.items[i].h;
+	}
+	if (!rc)
+		rc = lm_options_decide(p->policy, &who, feature, version, count, issued, held, hs.n,
+		                       out);
+	free(held);
+	free(hs.items);
+	return rc;
+}
