@@ -173,8 +173,7 @@ void lm_pool_close(struct lm_pool *p)
 	if (!p)
 		return;
 	lm_store_close(p->store);
-	lm_options_free(p->policy);
-	lm_options_free(p->policy_next);
+	lm_pool_policy_free(p);
 	free(p->arena_block);
 	free(p);
 }

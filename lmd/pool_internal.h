@@ -84,6 +84,13 @@ struct lm_pool {
 	struct lm_options *policy_next;
 	bool policy_replace;
 	bool policy_counts;
+	/* The policy cut per feature (pool_policy.c): the same decisions from
+	 * only the rules that can apply, so that a checkout does not walk a
+	 * big file's rules about other features.  NULL when they could not
+	 * be built: the whole policy decides, just slower. */
+	struct lm_pool_policy_view *views;
+	size_t nviews;
+	struct lm_options *general; /* the rules of no feature */
 };
 
 /* A session as stored: what the header shows, plus the last request. */
@@ -297,6 +304,7 @@ int lm_pool_policy_stage(struct lm_pool *p, const ProtobufCBinaryData *name,
                          const ProtobufCBinaryData *text, const struct lm_pool_parsed_line *pl,
                          size_t n, struct lm_pool_result *res);
 void lm_pool_policy_settle(struct lm_pool *p, bool committed);
+void lm_pool_policy_free(struct lm_pool *p);
 int lm_pool_policy_text(struct lm_pool *p, struct lm_val *name, struct lm_val *text);
 int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
                           const char *version, uint32_t count, uint32_t issued,

@@ -24,7 +24,8 @@
 #define KEY_OPTIONS_TEXT "options_text"
 
 /* Whether any rule of o counts seats (MAX, RESERVE): only those need the
- * holdings of the feature, which cost a scan. */
+ * holdings of a feature, which cost a scan (needs_holdings narrows it down
+ * per checkout). */
 static bool counts_seats(const struct lm_options *o)
 {
 	for (size_t i = 0; i < o->nrules; i++)
@@ -33,6 +34,96 @@ static bool counts_seats(const struct lm_options *o)
 			return true;
 	return false;
 }
+
+/* ---- Per-feature views -------------------------------------------------- */
+
+/* A shallow copy of the policy with only the rules of one feature and the
+ * rules of none, in file order: rule texts, groups and line numbers are
+ * the policy's own, so the decisions and their messages are the same. */
+struct lm_pool_policy_view {
+	const char *feature;
+	struct lm_options view;
+};
+
+static bool cut(const struct lm_options *o, const char *feature, struct lm_options *out)
+{
+	*out = *o;
+	out->rules = malloc((o->nrules ? o->nrules : 1) * sizeof *out->rules);
+	if (!out->rules)
+		return false;
+	out->nrules = 0;
+	for (size_t i = 0; i < o->nrules; i++)
+		if (!o->rules[i].has_feature ||
+		    (feature && strcmp(o->rules[i].feature, feature) == 0))
+			out->rules[out->nrules++] = o->rules[i];
+	return true;
+}
+
+static int by_feature(const void *a, const void *b)
+{
+	return strcmp(((const struct lm_pool_policy_view *)a)->feature,
+	              ((const struct lm_pool_policy_view *)b)->feature);
+}
+
+static void views_free(struct lm_pool *p)
+{
+	for (size_t i = 0; i < p->nviews; i++)
+		free(p->views[i].view.rules);
+	free(p->views);
+	if (p->general)
+		free(p->general->rules);
+	free(p->general);
+	p->views = NULL;
+	p->nviews = 0;
+	p->general = NULL;
+}
+
+static void views_build(struct lm_pool *p)
+{
+	const struct lm_options *o = p->policy;
+	if (!o)
+		return;
+	p->views = calloc(o->nrules ? o->nrules : 1, sizeof *p->views);
+	p->general = calloc(1, sizeof *p->general);
+	bool ok = p->views && p->general && cut(o, NULL, p->general);
+	if (!ok) {
+		free(p->general);
+		p->general = NULL;
+	}
+	for (size_t i = 0; ok && i < o->nrules; i++) {
+		const struct lm_opt_rule *r = &o->rules[i];
+		if (!r->has_feature)
+			continue;
+		bool seen = false;
+		for (size_t j = 0; j < p->nviews && !seen; j++)
+			seen = strcmp(p->views[j].feature, r->feature) == 0;
+		if (seen)
+			continue;
+		p->views[p->nviews].feature = r->feature;
+		ok = cut(o, r->feature, &p->views[p->nviews].view);
+		if (ok)
+			p->nviews++;
+	}
+	if (!ok) {
+		views_free(p);
+		return;
+	}
+	qsort(p->views, p->nviews, sizeof *p->views, by_feature);
+}
+
+/* The rules that can decide for feature: its view, the rules of no feature
+ * when no rule names it, or the whole policy when there are no views. */
+static const struct lm_options *policy_for(const struct lm_pool *p, const char *feature)
+{
+	if (!p->general)
+		return p->policy;
+	struct lm_pool_policy_view key = {.feature = feature};
+	const struct lm_pool_policy_view *v =
+	        p->nviews ? bsearch(&key, p->views, p->nviews, sizeof *p->views, by_feature) : NULL;
+	return v ? &v->view : p->general;
+}
+
+/* ---- The policy's text --------------------------------------------------- */
 
 int lm_pool_policy_stage(struct lm_pool *p, const ProtobufCBinaryData *name,
                          const ProtobufCBinaryData *text, const struct lm_pool_parsed_line *pl,
@@ -105,14 +196,24 @@ int lm_pool_policy_stage(struct lm_pool *p, const ProtobufCBinaryData *name,
 void lm_pool_policy_settle(struct lm_pool *p, bool committed)
 {
 	if (committed && p->policy_replace) {
+		views_free(p);
 		lm_options_free(p->policy);
 		p->policy = p->policy_next;
 		p->policy_counts = p->policy && counts_seats(p->policy);
+		views_build(p);
 	} else {
 		lm_options_free(p->policy_next);
 	}
 	p->policy_next = NULL;
 	p->policy_replace = false;
+}
+
+void lm_pool_policy_free(struct lm_pool *p)
+{
+	views_free(p);
+	lm_options_free(p->policy);
+	lm_options_free(p->policy_next);
+	p->policy = p->policy_next = NULL;
 }
 
 int lm_pool_policy_text(struct lm_pool *p, struct lm_val *name, struct lm_val *text)
@@ -216,6 +317,24 @@ static int gather_holdings(struct lm_pool *p, const char *feature, struct holdin
 	return 0;
 }
 
+/* Whether deciding for who on pool (feature, version) reads holdings: a
+ * RESERVE of the pool (it splits the seats whoever asks), or a MAX of the
+ * pool naming who.  A big options file mostly about other features or
+ * other people then costs a walk of its rules, not a scan of the seats. */
+static bool needs_holdings(const struct lm_options *o, const struct lm_opt_client *who,
+                           const char *feature, const char *version)
+{
+	for (size_t i = 0; i < o->nrules; i++) {
+		const struct lm_opt_rule *r = &o->rules[i];
+		if (r->no_effect || (r->kw != LM_OPT_RESERVE && r->kw != LM_OPT_MAX) ||
+		    !lm_opt_rule_applies(r, feature, version))
+			continue;
+		if (r->kw == LM_OPT_RESERVE || lm_opt_rule_names(o, r, who))
+			return true;
+	}
+	return false;
+}
+
 int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
                           const char *version, uint32_t count, uint32_t issued,
                           struct lm_opt_decision *out)
@@ -223,7 +342,9 @@ int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, co
 	struct holdings hs = {.p = p};
 	struct lm_opt_client who;
 	client_of(s, &who);
-	int rc = p->policy_counts ? gather_holdings(p, feature, &hs) : 0;
+	const struct lm_options *o = policy_for(p, feature);
+	bool gather = p->policy_counts && needs_holdings(o, &who, feature, version);
+	int rc = gather ? gather_holdings(p, feature, &hs) : 0;
 	struct lm_opt_holding *held = NULL;
 	if (!rc && hs.n) {
 		held = malloc(hs.n * sizeof *held);
@@ -233,8 +354,7 @@ int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, co
 			held[i] = hs.items[i].h;
 	}
 	if (!rc)
-		rc = lm_options_decide(p->policy, &who, feature, version, count, issued, held, hs.n,
-		                       out);
+		rc = lm_options_decide(o, &who, feature, version, count, issued, held, hs.n, out);
 	free(held);
 	free(hs.items);
 	return rc;

@@ -962,11 +962,14 @@ static void test_snapshot_restore(void **state)
 static void test_policy(void **state)
 {
 	struct tp *t = *state, *u = tp_new();
-	const char *lines = "FEATURE stats acme 29.0 permanent 3\n";
+	const char *lines =
+	        "FEATURE stats acme 29.0 permanent 3\nFEATURE plot acme 1.0 permanent 2\n";
 	const char *opt = "# who may use stats\n"
 	                  "EXCLUDE stats USER bob\n"
 	                  "RESERVE 1 stats USER carol\n"
-	                  "MAX 1 stats USER alice\n";
+	                  "MAX 1 stats USER alice\n"
+	                  "EXCLUDE plot USER alice\n"
+	                  "EXCLUDEALL USER mallory\n";
 	assert_int_equal(set_license_options(t, lines, opt).code, 0);
 	assert_int_equal(open_session(t, 1, "alice").code, 0);
 	assert_int_equal(open_session(t, 2, "bob").code, 0);
@@ -989,6 +992,15 @@ static void test_policy(void **state)
 	assert_non_null(strstr(r.message, "RESERVE"));
 	take(t, 3, 1, "stats", "29.0", 1);
 	assert_int_equal(in_use(t, "stats", "29.0"), 3);
+	/* Each feature has its own rules; EXCLUDEALL covers them all. */
+	take(t, 2, 2, "plot", "1.0", 1);
+	r = checkout(t, 1, 3, "plot", "1.0", 1);
+	assert_int_equal(r.code, LMC_EDENIED);
+	assert_non_null(strstr(r.message, "EXCLUDE plot USER alice (acme.opt line 5)"));
+	assert_int_equal(open_session(t, 5, "mallory").code, 0);
+	r = checkout(t, 5, 1, "plot", "1.0", 1);
+	assert_int_equal(r.code, LMC_EDENIED);
+	assert_non_null(strstr(r.message, "EXCLUDEALL USER mallory"));
 
 	/* A snapshot carries the policy: the restored pool decides alike. */
 	void *buf;
@@ -1014,12 +1026,12 @@ static void test_policy(void **state)
 	digest(t, du);
 	assert_memory_equal(dt, du, 32);
 	assert_int_equal(pool_of(t, "stats", "29.0")->f.issued, 3);
-	assert_int_equal(checkout(t, 2, 2, "stats", "29.0", 1).code, LMC_EDENIED);
+	assert_int_equal(checkout(t, 2, 3, "stats", "29.0", 1).code, LMC_EDENIED);
 
 	/* The policy is content: the same lines without it digest otherwise,
 	 * and then nothing is denied for policy. */
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	assert_int_equal(checkout(t, 2, 3, "stats", "29.0", 1).code, 0);
+	assert_int_equal(checkout(t, 2, 4, "stats", "29.0", 1).code, 0);
 	tp_free(u);
 }
 
