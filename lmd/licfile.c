@@ -164,13 +164,19 @@ int lm_licfile_options(const struct lm_licfile_rules *r, const struct lm_license
 	msg[0] = '\0';
 	for (size_t i = 0; i < diags.n; i++) {
 		const struct lm_opt_diag *d = &diags.items[i];
+		/* "file:line", or "file" for the whole file. */
+		char where[sizeof path + 16];
+		if (d->lineno > 0)
+			snprintf(where, sizeof where, "%s:%d", path, d->lineno);
+		else
+			snprintf(where, sizeof where, "%s", path);
 		if (d->severity == LM_OPT_WARNING) {
-			lm_log_warning("%s:%d: %s", path, d->lineno, d->message);
+			lm_log_warning("%s: %s", where, d->message);
 			continue;
 		}
 		if (used + 1 < size) {
-			int n = snprintf(msg + used, size - used, "%s%s:%d: %s", used ? "; " : "",
-			                 path, d->lineno, d->message);
+			int n = snprintf(msg + used, size - used, "%s%s: %s", used ? "; " : "",
+			                 where, d->message);
 			used += n > 0 ? (size_t)n : 0;
 		}
 	}

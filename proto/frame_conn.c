@@ -323,6 +323,16 @@ int lm_frame_conn_identity(struct lm_identity *id, const char *app_version)
 	if (display && *display)
 		sanitize(id->display, sizeof id->display, display, true);
 	id->pid = (uint32_t)getpid();
+#ifdef LM_TEST_HOOKS
+	/* A simulated person on a simulated machine, as LM_HOSTID_ROOT
+	 * simulates the machine's lock criteria: the options files' USER and
+	 * HOST rules are tested with the real library. */
+	const char *test_user = getenv("LM_TEST_USER"), *test_host = getenv("LM_TEST_HOST");
+	if (test_user && *test_user)
+		sanitize(id->user, sizeof id->user, test_user, true);
+	if (test_host && *test_host)
+		sanitize(id->host, sizeof id->host, test_host, false);
+#endif
 	const char *project = getenv("LM_PROJECT");
 	if (project && *project)
 		sanitize(id->project, sizeof id->project, project, true);
