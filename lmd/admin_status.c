@@ -3,6 +3,7 @@
  * request their holders.  Open to any client. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,31 @@ static ProtobufCBinaryData tracked_bytes(struct status_build *b, const char *s)
 	return lm_bytes_from_cstr(copy ? copy : "");
 }
 
+/* The rules of the policy in force that apply to the pool f. */
+static int status_rules(struct status_build *b, Lm__FeatureStatus *fs,
+                        const struct lm_pool_feature *f)
+{
+	const struct lm_options *o = lm_pool_policy(b->c->s->pool);
+	if (!o)
+		return 0;
+	for (size_t i = 0; i < o->nrules; i++) {
+		const struct lm_opt_rule *r = &o->rules[i];
+		if (!r->has_feature || !lm_opt_rule_applies(r, f->name, f->version))
+			continue;
+		char text[LM_WIRE_TEXT_MAX];
+		snprintf(text, sizeof text, "%s (%s line %d)", r->text, o->name, r->lineno);
+		char *copy = track(b, strdup(text));
+		char **n = track(b, malloc((fs->n_rules + 1) * sizeof *n));
+		if (!copy || !n)
+			return 1;
+		if (fs->n_rules)
+			memcpy(n, fs->rules, fs->n_rules * sizeof *n);
+		n[fs->n_rules++] = copy;
+		fs->rules = n;
+	}
+	return 0;
+}
+
 static int status_feature(void *arg, const struct lm_pool_feature *f)
 {
 	struct status_build *b = arg;
@@ -77,7 +103,7 @@ static int status_feature(void *arg, const struct lm_pool_feature *f)
 	fs->in_use = f->in_use;
 	fs->expiry = f->expiry;
 	b->features[b->nfeatures++] = fs;
-	return 0;
+	return status_rules(b, fs, f);
 }
 
 static int status_holder(void *arg, const struct lm_pool_handle *h,
@@ -158,6 +184,17 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 			ss->pristine = lm_bootstrap_pristine(s);
 			ss->n_seen_raft_ids = s->datadir.nseen;
 			ss->seen_raft_ids = s->datadir.seen;
+			const struct lm_options *policy = lm_pool_policy(s->pool);
+			if (policy) {
+				ss->options_name = policy->name;
+				ss->has_options_sha256 = 1;
+				ss->options_sha256.data = (uint8_t *)policy->sha256;
+				ss->options_sha256.len = sizeof policy->sha256;
+			}
+			ss->has_options_differ = 1;
+			ss->options_differ =
+			        (policy == NULL) != (s->options == NULL) ||
+			        (policy && memcmp(policy->sha256, s->options->sha256, 32) != 0);
 			if (s->has_cluster_id) {
 				ss->has_cluster_id = 1;
 				ss->cluster_id.data = s->cluster_id;

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "core/license.h"
+#include "core/options.h"
 
 /* Limits of the pool, each refused with LMC_ELIMIT by apply. */
 #define LM_POOL_SESSIONS_MAX            200000
@@ -101,6 +102,10 @@ int lm_pool_digest(struct lm_pool *p, uint8_t digest[32]);
  * zero.  *known is false until the first SetClusterId is applied. */
 #define LM_POOL_CLUSTER_ID_SIZE 16
 int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], bool *known);
+
+/* The administrator's policy in force (the options file of the last
+ * SetLicense, core/options.h), or NULL.  Valid until the next apply. */
+const struct lm_options *lm_pool_policy(const struct lm_pool *p);
 
 /* The signed line with index i of the license set: canonical text and
  * signature, copied out.  LMC_ENOFEATURE when there is no such line. */

@@ -208,6 +208,11 @@ void lm_pool_policy_settle(struct lm_pool *p, bool committed)
 	p->policy_replace = false;
 }
 
+const struct lm_options *lm_pool_policy(const struct lm_pool *p)
+{
+	return p->policy;
+}
+
 void lm_pool_policy_free(struct lm_pool *p)
 {
 	views_free(p);
