@@ -19,13 +19,7 @@ single_server "FEATURE compile acme 1.0 permanent 4" \
 	"INCREMENT hfss acme 29.0 2027-03-31 2" \
 	"FEATURE ansys acme 29.0 permanent 10"
 cp "$DATA/flexnet_simple_example.opt" "$TMP/site.opt"
-export LM_HOSTID_ROOT="$TMP/m1"
-start_lmd lmd -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" --data "$TMP/data" \
-	--listen 127.0.0.1 --heartbeat 200 --session-timeout 3000 --peer-port "$(free_port)" \
-	--options "$TMP/site.opt"
-unset LM_HOSTID_ROOT
-wait_port "$port"
-wait_log "$TMP/lmd.log" ' license serving'
+single_lmd lmd --options "$TMP/site.opt"
 
 # as USER HOST FEATURE VERSION [lmutil checkout options]: one checkout.
 as()

@@ -12,6 +12,10 @@
 #   single_server LINE...          vendor keys, machine m1, a free $port and
 #                                  $S ("$port@127.0.0.1"), and $TMP/server.lic:
 #                                  m1's SERVER line, VENDOR acme and LINE...
+#   single_lmd NAME [ARGS...]      after single_server: start lmd NAME as m1
+#                                  serving $TMP/server.lic with data in
+#                                  $TMP/NAME.data and ARGS, and wait until it
+#                                  serves
 #   in_use [FEATURE]               seats of FEATURE (stats) in use, per lmstat
 #   start_lmd NAME [ARGS...]       start $LMD in the background, logging to
 #                                  $TMP/NAME.log; its pid goes to $TMP/NAME.pid
@@ -88,6 +92,17 @@ single_server()
 		printf '%s\n' "$@"
 	} >"$TMP/template.lic"
 	sign_license "$TMP/template.lic" "$TMP/server.lic"
+}
+
+single_lmd()
+{
+	_sd_name=$1
+	shift
+	LM_HOSTID_ROOT="$TMP/m1" start_lmd "$_sd_name" -c "$TMP/server.lic" \
+		--pubkey "$TMP/vendor.pub" --data "$TMP/$_sd_name.data" --listen 127.0.0.1 \
+		--heartbeat 200 --session-timeout 3000 --peer-port "$(free_port)" "$@"
+	wait_port "$port"
+	wait_log "$TMP/$_sd_name.log" ' license serving'
 }
 
 in_use()

@@ -19,13 +19,7 @@ MAX 1 stats PROJECT capped
 INCLUDE plot DISPLAY :7
 OPT
 
-export LM_HOSTID_ROOT="$TMP/m1"
-start_lmd lmd -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" --data "$TMP/data" \
-	--listen 127.0.0.1 --heartbeat 200 --session-timeout 3000 --peer-port "$(free_port)" \
-	--options "$TMP/acme.opt"
-unset LM_HOSTID_ROOT
-wait_port "$port"
-wait_log "$TMP/lmd.log" ' license serving'
+single_lmd lmd --options "$TMP/acme.opt"
 expect_grep ' options policy acme.opt: 4 rules' "$TMP/lmd.log"
 
 co() { "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json "$@"; }
@@ -97,12 +91,7 @@ note "the VENDOR line's options file (relative to the license), without --option
 } >"$TMP/template2.lic"
 sign_license "$TMP/template2.lic" "$TMP/server.lic"
 printf 'EXCLUDE plot PROJECT blocked\n' >"$TMP/acme.opt"
-export LM_HOSTID_ROOT="$TMP/m1"
-start_lmd lmd2 -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" --data "$TMP/data2" \
-	--listen 127.0.0.1 --heartbeat 200 --session-timeout 3000 --peer-port "$(free_port)"
-unset LM_HOSTID_ROOT
-wait_port "$port"
-wait_log "$TMP/lmd2.log" ' license serving'
+single_lmd lmd2
 run co_as blocked plot --hold 0
 denied_by "VENDOR OPTIONS=" 'EXCLUDE plot PROJECT blocked (acme.opt line 1)'
 kill_lmd lmd2 TERM
