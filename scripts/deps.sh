@@ -6,7 +6,7 @@
 
 LM_BUILD_DEPS="build-essential autoconf automake libtool pkg-config \
 libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libraft-dev \
-libsystemd-dev"
+libsystemd-dev libjansson-dev"
 LM_TEST_DEPS="libcmocka-dev python3 python3-pytest openssl procps iproute2 groff-base"
 # ./check builds, lints and installs the Debian packages.
 LM_PACKAGE_DEPS="debhelper lintian fakeroot systemd"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tools/cmd.h"
+#include "tools/report.h"
 
 struct command {
 	const char *name;
@@ -52,8 +53,10 @@ int main(int argc, char **argv)
 	const char *self = argc > 0 && argv[0] ? argv[0] : "lmutil";
 	const char *slash = strrchr(self, '/');
 	const struct command *cmd = find(slash ? slash + 1 : self);
-	if (cmd)
-		return cmd->run(argc, argv);
+	if (cmd) {
+		lm_report_begin(cmd->name);
+		return lm_report_end(cmd->run(argc, argv));
+	}
 
 	if (argc < 2) {
 		usage(stderr);
@@ -78,5 +81,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* The subcommand sees its own name as argv[0], as if run alone. */
-	return cmd->run(argc - 1, argv + 1);
+	lm_report_begin(cmd->name);
+	return lm_report_end(cmd->run(argc - 1, argv + 1));
 }

@@ -1,9 +1,15 @@
-/* lmutil's server commands for administrators: lmdown, lmremove, lmreread
- * and lmreplace, and how every server command asks (tools/lmutil_admin.h;
- * lmstat, the longest, is lmutil_lmstat.c).  Each opens a connection per
- * request, says Hello, asks, and prints; the server refuses lmdown, lmremove
- * and lmreread unless they come from its own machine (or it runs with
- * --remote-admin). */
+/* lmutil's server commands for administrators: lmdown, lmremove and
+ * lmreread, and how every server command asks (tools/lmutil_admin.h;
+ * lmstat is lmutil_lmstat.c, lmreplace lmutil_replace.c).  Each opens a
+ * connection per request, says Hello, asks, and prints; the server refuses
+ * lmdown, lmremove and lmreread unless they come from its own machine (or
+ * it runs with --remote-admin).
+ *
+ * With --json, lmremove prints the leader's answer and lmdown and lmreread
+ * the answer of every server, each as
+ *   {"address":"27000@host","ok":true,"message":"...","affected":N}
+ * or, for a server that failed, "ok":false and "error":{code,number,message}
+ * in place of message and affected. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,27 +25,27 @@
 #include "tools/cmd.h"
 #include "tools/json.h"
 #include "tools/lmutil_admin.h"
+#include "tools/report.h"
 
-int lm_admin_load_servers(const char *cmd, const char *source, struct lm_source *list)
+int lm_admin_load_servers(const char *source, struct lm_source *list)
 {
 	char err[512];
 	lm_source_init(list);
 	if (!source)
 		source = getenv("LM_LICENSE_FILE");
 	if (!source || !*source) {
-		fprintf(stderr,
-		        "%s: name the servers with -c port@host (or a license file), or set "
-		        "LM_LICENSE_FILE\n",
-		        cmd);
+		lm_report_fail(LMC_EINVAL, "name the servers with -c port@host (or a license "
+		                           "file), or set LM_LICENSE_FILE");
 		return -1;
 	}
-	if (lm_source_load(list, source, err, sizeof err) != 0) {
-		fprintf(stderr, "%s: %s\n", cmd, err);
+	int rc = lm_source_load(list, source, err, sizeof err);
+	if (rc != 0) {
+		lm_report_fail(rc, "%s", err);
 		lm_source_free(list);
 		return -1;
 	}
 	if (list->nservers == 0) {
-		fprintf(stderr, "%s: %s names no license server\n", cmd, source);
+		lm_report_fail(LMC_ENOSERVER, "%s names no license server", source);
 		lm_source_free(list);
 		return -1;
 	}
@@ -72,8 +78,9 @@ int lm_admin_ask(struct lm_frame_conn *c, const struct lm_address *a, const Lm__
 }
 
 /* Sends req to the leader: the first server that answers, or the one a
- * follower names.  Prints errors; returns 0 with *reply (and c open) or -1. */
-int lm_admin_ask_leader(const char *cmd, const struct lm_source *list, const Lm__Envelope *req,
+ * follower names.  Reports each failure; returns 0 with *reply (and c
+ * open) or -1. */
+int lm_admin_ask_leader(const struct lm_source *list, const Lm__Envelope *req,
                         struct lm_frame_conn *c, Lm__Envelope **reply)
 {
 	int rc = LMC_ENOSERVER;
@@ -90,7 +97,7 @@ int lm_admin_ask_leader(const char *cmd, const struct lm_source *list, const Lm_
 		}
 		if (rc == 0)
 			return 0;
-		fprintf(stderr, "%s: %s\n", cmd, c->error);
+		lm_report_fail(rc, "%s", c->error);
 		if (*reply) {
 			lm_frame_conn_close(c);
 			/* The server answered and refused: another server would
@@ -104,74 +111,171 @@ int lm_admin_ask_leader(const char *cmd, const struct lm_source *list, const Lm_
 
 /* ---- lmdown, lmremove, lmreread ---- */
 
-static int print_admin_reply(const char *cmd, struct lm_frame_conn *c, Lm__Envelope *reply)
+/* What one server said: its AdminReply (ok), or a failure. */
+struct outcome {
+	char address[LM_ADDRESS_TEXT_MAX];
+	int code;
+	/* The server's line, or the failure's sentence (lm_frame_conn's). */
+	char message[sizeof((struct lm_frame_conn *)0)->error];
+	bool has_affected;
+	uint32_t affected;
+};
+
+static json_t *outcome_json(const struct outcome *o)
 {
-	int status = 0;
-	if (reply->body_case == LM__ENVELOPE__BODY_ADMIN_REPLY)
-		printf("%s: %s: %s\n", cmd, c->name,
-		       reply->admin_reply->message ? reply->admin_reply->message : "done");
-	else
-		status = 1;
-	lm_frame_conn_close(c);
-	return status;
+	json_t *doc = lm_json_object();
+	lm_json_set(doc, "address", lm_json_text(o->address));
+	lm_json_set(doc, "ok", lm_json_bool(o->code == 0));
+	if (o->code != 0) {
+		lm_json_set(doc, "error", lm_json_error(o->code, o->message));
+		return doc;
+	}
+	lm_json_set(doc, "message", lm_json_text(o->message));
+	if (o->has_affected)
+		lm_json_set(doc, "affected", lm_json_int(o->affected));
+	return doc;
+}
+
+/* Reads the answer of an admin request (rc and reply as lm_admin_ask left
+ * them) into o, reports it (a line on stdout, or a failure) and closes c.
+ * Returns o->code. */
+static int take_answer(const char *cmd, struct lm_frame_conn *c, int rc, Lm__Envelope *reply,
+                       struct outcome *o)
+{
+	o->has_affected = false;
+	if (rc == 0 && reply->body_case != LM__ENVELOPE__BODY_ADMIN_REPLY) {
+		rc = LMC_EPROTO;
+		snprintf(c->error, sizeof c->error, "%s answered with an unexpected message",
+		         o->address);
+	}
+	o->code = rc;
+	if (rc != 0) {
+		snprintf(o->message, sizeof o->message, "%s", c->error);
+		lm_report_fail(rc, "%s", c->error);
+	} else {
+		const Lm__AdminReply *r = reply->admin_reply;
+		snprintf(o->message, sizeof o->message, "%s", r->message ? r->message : "done");
+		o->has_affected = r->has_affected;
+		o->affected = r->affected;
+		if (!lm_report_is_json())
+			printf("%s: %s: %s\n", cmd, c->name, o->message);
+	}
+	if (reply)
+		lm_frame_conn_close(c);
+	return rc;
+}
+
+/* Asks every server of list req, one after the other.  Returns the
+ * number of servers that did it; *refused counts those that answered
+ * and refused.  With --json, prints {"servers":[outcome...]}. */
+static size_t ask_every_server(const char *cmd, const struct lm_source *list,
+                               const Lm__Envelope *req, size_t *refused)
+{
+	json_t *servers = lm_report_is_json() ? lm_json_array() : NULL;
+	size_t done = 0;
+	*refused = 0;
+	for (size_t i = 0; i < list->nservers; i++) {
+		struct outcome o;
+		struct lm_frame_conn c;
+		Lm__Envelope *reply;
+		lm_address_format(&list->servers[i], o.address, sizeof o.address);
+		int rc = lm_admin_ask(&c, &list->servers[i], req, &reply, LM_FRAME_MAX);
+		bool answered = reply != NULL;
+		if (take_answer(cmd, &c, rc, reply, &o) == 0)
+			done++;
+		else if (answered)
+			(*refused)++;
+		if (servers)
+			lm_json_append(servers, outcome_json(&o));
+	}
+	if (servers) {
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "servers", servers);
+		lm_report_print(doc);
+	}
+	return done;
+}
+
+static void lmdown_usage(FILE *out)
+{
+	fprintf(out, "usage: lmutil lmdown -c SERVERS [-q] [--json]\n"
+	             "Shuts down every license server of SERVERS (all three of a triad).\n"
+	             "-q is accepted for FlexLM's sake: lmutil never prompts.\n");
 }
 
 int lm_cmd_lmdown(int argc, char **argv)
 {
+	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
 	const char *source = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt(argc, argv, "c:q")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:qh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': source = optarg; break;
 		case 'q': break; /* FlexLM's "no prompt": lmutil never prompts */
-		default: fprintf(stderr, "usage: lmutil lmdown -c SERVERS [-q]\n"); return 2;
+		case 'j': lm_report_json(); break;
+		case 'h': lmdown_usage(stdout); return 0;
+		default: lmdown_usage(stderr); return 2;
 		}
+	}
+	if (optind != argc) {
+		lmdown_usage(stderr);
+		return 2;
 	}
 	struct lm_source list;
-	if (lm_admin_load_servers("lmdown", source, &list) != 0)
+	if (lm_admin_load_servers(source, &list) != 0)
 		return 2;
 	/* Every server of a triad: one left alone could not serve anyway. */
-	int status = 0;
-	for (size_t i = 0; i < list.nservers; i++) {
-		Lm__Envelope req, *reply;
-		struct lm_frame_conn c;
-		lm_envelope_init(&req, 1);
-		Lm__ShutdownRequest q = LM__SHUTDOWN_REQUEST__INIT;
-		req.body_case = LM__ENVELOPE__BODY_SHUTDOWN_REQUEST;
-		req.shutdown_request = &q;
-		int rc = lm_admin_ask(&c, &list.servers[i], &req, &reply, LM_FRAME_MAX);
-		if (rc != 0) {
-			fprintf(stderr, "lmdown: %s\n", c.error);
-			if (reply)
-				lm_frame_conn_close(&c);
-			status = 1;
-			continue;
-		}
-		status |= print_admin_reply("lmdown", &c, reply);
-	}
+	Lm__Envelope req;
+	lm_envelope_init(&req, 1);
+	Lm__ShutdownRequest q = LM__SHUTDOWN_REQUEST__INIT;
+	req.body_case = LM__ENVELOPE__BODY_SHUTDOWN_REQUEST;
+	req.shutdown_request = &q;
+	size_t refused;
+	size_t done = ask_every_server("lmdown", &list, &req, &refused);
+	int status = done == list.nservers ? 0 : 1;
 	lm_source_free(&list);
 	return status;
 }
 
+static void lmremove_usage(FILE *out)
+{
+	fprintf(out, "usage: lmutil lmremove -c SERVERS [--json] FEATURE USER HOST [DISPLAY]\n"
+	             "       lmutil lmremove -c SERVERS [--json] -h FEATURE HANDLE\n"
+	             "Returns the seats of FEATURE that USER holds on HOST (and DISPLAY), or\n"
+	             "those of the checkout HANDLE that lmstat -a prints, to the pool.\n"
+	             "-h is FlexLM's \"by handle\"; alone, or --help, prints this.\n");
+}
+
 int lm_cmd_lmremove(int argc, char **argv)
 {
-	const char *usage = "usage: lmutil lmremove -c SERVERS FEATURE USER HOST [DISPLAY]\n"
-	                    "       lmutil lmremove -c SERVERS -h FEATURE HANDLE\n";
+	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+	                                        {"help", no_argument, NULL, 'H'},
+	                                        {NULL, 0, NULL, 0}};
+	/* FlexLM's lmremove takes -h for a handle; a bare -h, which could not
+	 * name one, asks for help as it does everywhere else. */
+	if (argc == 2 && strcmp(argv[1], "-h") == 0) {
+		lmremove_usage(stdout);
+		return 0;
+	}
 	const char *source = NULL;
 	bool by_handle = false;
 	int opt;
 	optind = 1;
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': source = optarg; break;
 		case 'h': by_handle = true; break;
-		default: fputs(usage, stderr); return 2;
+		case 'j': lm_report_json(); break;
+		case 'H': lmremove_usage(stdout); return 0;
+		default: lmremove_usage(stderr); return 2;
 		}
 	}
 	int nargs = argc - optind;
 	if (by_handle ? nargs != 2 : (nargs < 3 || nargs > 4)) {
-		fputs(usage, stderr);
+		lmremove_usage(stderr);
 		return 2;
 	}
 	char **a = argv + optind;
@@ -183,9 +287,8 @@ int lm_cmd_lmremove(int argc, char **argv)
 		q.has_handle = 1;
 		q.handle = strtoull(a[1], &end, 10);
 		if (*end || !*a[1]) {
-			fprintf(stderr,
-			        "lmremove: handle %s: expected a number as lmstat -a prints\n",
-			        a[1]);
+			lm_report_fail(LMC_EINVAL,
+			               "handle %s: expected a number as lmstat -a prints", a[1]);
 			return 2;
 		}
 	} else {
@@ -198,18 +301,32 @@ int lm_cmd_lmremove(int argc, char **argv)
 		}
 	}
 	struct lm_source list;
-	if (lm_admin_load_servers("lmremove", source, &list) != 0)
+	if (lm_admin_load_servers(source, &list) != 0)
 		return 2;
 	Lm__Envelope req, *reply;
 	lm_envelope_init(&req, 1);
 	req.body_case = LM__ENVELOPE__BODY_REMOVE_REQUEST;
 	req.remove_request = &q;
 	struct lm_frame_conn c;
-	int status = lm_admin_ask_leader("lmremove", &list, &req, &c, &reply) == 0
-	                     ? print_admin_reply("lmremove", &c, reply)
-	                     : 1;
+	int status = 1;
+	if (lm_admin_ask_leader(&list, &req, &c, &reply) == 0) {
+		struct outcome o;
+		snprintf(o.address, sizeof o.address, "%s", c.name);
+		if (take_answer("lmremove", &c, 0, reply, &o) == 0) {
+			status = 0;
+			if (lm_report_is_json())
+				lm_report_print(outcome_json(&o));
+		}
+	}
 	lm_source_free(&list);
 	return status;
+}
+
+static void lmreread_usage(FILE *out)
+{
+	fprintf(out, "usage: lmutil lmreread -c SERVERS [--json]\n"
+	             "Makes every license server of SERVERS read its license file again and\n"
+	             "serve it.  Exit 0 when some server reloaded and none refused.\n");
 }
 
 /* Every server reloads its own license file: the leader proposes it as the
@@ -219,179 +336,36 @@ int lm_cmd_lmremove(int argc, char **argv)
  * differs from the cluster's set. */
 int lm_cmd_lmreread(int argc, char **argv)
 {
-	const char *source = NULL;
-	int opt;
-	optind = 1;
-	while ((opt = getopt(argc, argv, "c:")) != -1) {
-		switch (opt) {
-		case 'c': source = optarg; break;
-		default: fprintf(stderr, "usage: lmutil lmreread -c SERVERS\n"); return 2;
-		}
-	}
-	struct lm_source list;
-	if (lm_admin_load_servers("lmreread", source, &list) != 0)
-		return 2;
-	int status = 0;
-	size_t done = 0;
-	for (size_t i = 0; i < list.nservers; i++) {
-		Lm__Envelope req, *reply;
-		lm_envelope_init(&req, 1);
-		Lm__RereadRequest q = LM__REREAD_REQUEST__INIT;
-		req.body_case = LM__ENVELOPE__BODY_REREAD_REQUEST;
-		req.reread_request = &q;
-		struct lm_frame_conn c;
-		int rc = lm_admin_ask(&c, &list.servers[i], &req, &reply, LM_FRAME_MAX);
-		if (rc != 0) {
-			fprintf(stderr, "lmreread: %s\n", c.error);
-			if (reply) {
-				/* It answered and refused: the file is wrong. */
-				lm_frame_conn_close(&c);
-				status = 1;
-			}
-			continue;
-		}
-		if (print_admin_reply("lmreread", &c, reply) == 0)
-			done++;
-		else
-			status = 1;
-	}
-	lm_source_free(&list);
-	return done > 0 ? status : 1;
-}
-
-/* ---- lmreplace ---- */
-
-/* How long the leader may take to add the new server: it must catch up
- * with the whole state first (raft's catch-up rounds). */
-#define REPLACE_TIMEOUT_MS 120000
-
-/* Asks a for its status; returns its own ServerStatus (c open) or NULL. */
-static const Lm__ServerStatus *own_status(struct lm_frame_conn *c, const struct lm_address *a)
-{
-	Lm__Envelope req, *reply;
-	lm_envelope_init(&req, 1);
-	Lm__StatusRequest q = LM__STATUS_REQUEST__INIT;
-	q.has_feature = 1;
-	/* A feature name nobody has keeps the answer short. */
-	q.feature = lm_bytes_from_cstr("-");
-	req.body_case = LM__ENVELOPE__BODY_STATUS_REQUEST;
-	req.status_request = &q;
-	if (lm_admin_ask(c, a, &req, &reply, LM_FRAME_REPLY_MAX) != 0) {
-		if (reply)
-			lm_frame_conn_close(c);
-		return NULL;
-	}
-	if (reply->body_case == LM__ENVELOPE__BODY_STATUS_REPLY)
-		for (size_t k = 0; k < reply->status_reply->n_servers; k++)
-			if (reply->status_reply->servers[k]->has_uptime_s)
-				return reply->status_reply->servers[k];
-	lm_frame_conn_close(c);
-	return NULL;
-}
-
-int lm_cmd_lmreplace(int argc, char **argv)
-{
-	const char *usage = "usage: lmutil lmreplace -c SERVERS --node N\n"
-	                    "Makes the server now running for SERVER line N (started with\n"
-	                    "`lmd --node N --join` and an empty --data) take the place of the\n"
-	                    "dead server of that line in the triad.  SERVERS lists the three\n"
-	                    "servers in SERVER line order (a license file does).\n";
-	static const struct option options[] = {{"node", required_argument, NULL, 'n'},
+	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
 	                                        {"help", no_argument, NULL, 'h'},
 	                                        {NULL, 0, NULL, 0}};
 	const char *source = NULL;
-	unsigned long node = 0;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
-		char *end;
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': source = optarg; break;
-		case 'n':
-			node = strtoul(optarg, &end, 10);
-			if (*end || node < 1 || node > 3) {
-				fprintf(stderr, "lmreplace: --node takes 1, 2 or 3\n");
-				return 2;
-			}
-			break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'j': lm_report_json(); break;
+		case 'h': lmreread_usage(stdout); return 0;
+		default: lmreread_usage(stderr); return 2;
 		}
 	}
-	if (!node || optind != argc) {
-		fputs(usage, stderr);
+	if (optind != argc) {
+		lmreread_usage(stderr);
 		return 2;
 	}
 	struct lm_source list;
-	if (lm_admin_load_servers("lmreplace", source, &list) != 0)
+	if (lm_admin_load_servers(source, &list) != 0)
 		return 2;
-	if (list.nservers != 3) {
-		fprintf(stderr, "lmreplace: %s names %zu servers; a triad has three\n",
-		        source ? source : "LM_LICENSE_FILE", list.nservers);
-		lm_source_free(&list);
-		return 2;
-	}
-	int status = 1;
-	struct lm_frame_conn nc, lc;
-	char name[LM_ADDRESS_TEXT_MAX];
-	lm_address_format(&list.servers[node - 1], name, sizeof name);
-	const Lm__ServerStatus *fresh = own_status(&nc, &list.servers[node - 1]);
-	if (!fresh || !fresh->has_raft_id || !fresh->raft_address) {
-		fprintf(stderr,
-		        "lmreplace: the new server of SERVER line %lu (%s) does not answer: start "
-		        "it first with `lmd --node %lu --join` and an empty --data\n",
-		        node, name, node);
-		if (fresh)
-			lm_frame_conn_close(&nc);
-		goto out;
-	}
-	printf("lmreplace: %s runs as raft id %llu at %s (%s)\n", name,
-	       (unsigned long long)fresh->raft_id, fresh->raft_address,
-	       fresh->has_voter && !fresh->voter ? "joining" : "already a voter");
-	/* The leader is whichever of the others says so. */
-	const Lm__ServerStatus *lead = NULL;
-	size_t li = 0;
-	for (size_t i = 0; i < 3 && !lead; i++) {
-		if (i == node - 1)
-			continue;
-		const Lm__ServerStatus *st = own_status(&lc, &list.servers[i]);
-		if (st && st->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER) {
-			lead = st;
-			li = i;
-		} else if (st) {
-			lm_frame_conn_close(&lc);
-		}
-	}
-	if (!lead) {
-		fprintf(stderr,
-		        "lmreplace: neither of the two other servers is the leader: both must be "
-		        "up (a quorum) to change the cluster\n");
-		lm_frame_conn_close(&nc);
-		goto out;
-	}
-	lm_frame_conn_close(&lc);
-	lm_address_format(&list.servers[li], name, sizeof name);
-	printf("lmreplace: asking the leader %s to swap it in (it catches up first)\n", name);
-	Lm__Envelope req, *reply;
+	Lm__Envelope req;
 	lm_envelope_init(&req, 1);
-	Lm__ReplaceRequest q = LM__REPLACE_REQUEST__INIT;
-	q.has_node = q.has_new_id = 1;
-	q.node = (uint32_t)node;
-	q.new_id = fresh->raft_id;
-	q.new_address = fresh->raft_address;
-	req.body_case = LM__ENVELOPE__BODY_REPLACE_REQUEST;
-	req.replace_request = &q;
-	int rc = lm_admin_ask_within(&lc, &list.servers[li], &req, &reply, LM_FRAME_MAX,
-	                             REPLACE_TIMEOUT_MS);
-	lm_frame_conn_close(&nc);
-	if (rc != 0) {
-		fprintf(stderr, "lmreplace: %s\n", lc.error);
-		if (reply)
-			lm_frame_conn_close(&lc);
-		goto out;
-	}
-	status = print_admin_reply("lmreplace", &lc, reply);
-out:
+	Lm__RereadRequest q = LM__REREAD_REQUEST__INIT;
+	req.body_case = LM__ENVELOPE__BODY_REREAD_REQUEST;
+	req.reread_request = &q;
+	/* A server that is down reads its file when it starts; one that
+	 * answered and refused has a wrong file. */
+	size_t refused;
+	size_t done = ask_every_server("lmreread", &list, &req, &refused);
 	lm_source_free(&list);
-	return status;
+	return done > 0 && refused == 0 ? 0 : 1;
 }

@@ -12,9 +12,9 @@
 /* How long a request may wait for its answer, unless it says otherwise. */
 #define LM_ADMIN_CALL_TIMEOUT_MS 5000
 
-/* The servers of source (NULL: LM_LICENSE_FILE) into list.  Prints what is
- * wrong, prefixed with cmd, and returns -1 when there is none. */
-int lm_admin_load_servers(const char *cmd, const char *source, struct lm_source *list);
+/* The servers of source (NULL: LM_LICENSE_FILE) into list.  Reports what
+ * is wrong (tools/report.h) and returns -1 when there is none. */
+int lm_admin_load_servers(const char *source, struct lm_source *list);
 
 /* Opens a connection to a, says Hello and sends req, waiting up to
  * timeout_ms for the answer.  Returns as lm_frame_conn_call; the connection
@@ -27,8 +27,9 @@ int lm_admin_ask(struct lm_frame_conn *c, const struct lm_address *a, const Lm__
                  Lm__Envelope **reply, size_t reply_max);
 
 /* Sends req to the leader: the first server that answers, or the one a
- * follower names.  Prints errors; returns 0 with *reply (and c open) or -1. */
-int lm_admin_ask_leader(const char *cmd, const struct lm_source *list, const Lm__Envelope *req,
+ * follower names.  Reports each failure; returns 0 with *reply (and c
+ * open) or -1. */
+int lm_admin_ask_leader(const struct lm_source *list, const Lm__Envelope *req,
                         struct lm_frame_conn *c, Lm__Envelope **reply);
 
 #endif

@@ -18,6 +18,7 @@
 #include "client/lmc.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
+#include "tools/report.h"
 
 struct checkout_run {
 	struct lmc_ctx *ctx;
@@ -59,33 +60,22 @@ static void emit(const struct checkout_run *run, const char *event, int code, ui
 		server[0] = '\0';
 	pthread_mutex_lock(&out_lock);
 	if (run->json) {
-		printf("{");
-		lm_json_key(stdout, "t_us", 1);
-		printf("%" PRId64, wall_us());
-		lm_json_key(stdout, "event", 0);
-		lm_json_string(stdout, event);
-		lm_json_key(stdout, "feature", 0);
-		lm_json_string(stdout, run->feature);
-		lm_json_key(stdout, "code", 0);
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "t_us", lm_json_int(wall_us()));
+		lm_json_set(doc, "event", lm_json_text(event));
+		lm_json_set(doc, "feature", lm_json_text(run->feature));
+		/* A code liblmc does not name (newer than this lmutil) is
+		 * given as its number. */
 		const char *name = lmc_errname(code);
-		if (strcmp(name, "LMC_EUNKNOWN") == 0)
-			printf("%d", code);
-		else
-			lm_json_string(stdout, name);
-		lm_json_key(stdout, "server", 0);
-		if (server[0])
-			lm_json_string(stdout, server);
-		else
-			printf("null");
-		if (handle) {
-			lm_json_key(stdout, "handle", 0);
-			printf("%" PRIu64, handle);
-		}
-		if (message && *message) {
-			lm_json_key(stdout, "message", 0);
-			lm_json_string(stdout, message);
-		}
-		printf("}\n");
+		lm_json_set(doc, "code",
+		            strcmp(name, "LMC_EUNKNOWN") == 0 ? lm_json_int(code)
+		                                              : lm_json_text(name));
+		lm_json_set(doc, "server", lm_json_text_or_null(server));
+		if (handle)
+			lm_json_set(doc, "handle", lm_json_u64(handle));
+		if (message && *message)
+			lm_json_set(doc, "message", lm_json_text(message));
+		lm_report_print(doc);
 	} else {
 		printf("%s %s", event, run->feature);
 		if (handle)
@@ -157,6 +147,7 @@ static bool parse_unsigned(const char *s, unsigned long max, unsigned long *out)
 
 int lm_cmd_checkout(int argc, char **argv)
 {
+	lm_report_begin("lmutil checkout");
 	static const struct option longopts[] = {
 	        {"source", required_argument, NULL, 'c'},  {"pubkey", required_argument, NULL, 'p'},
 	        {"version", required_argument, NULL, 'V'}, {"count", required_argument, NULL, 'k'},
@@ -203,7 +194,10 @@ int lm_cmd_checkout(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'j': run.json = true; break;
+		case 'j':
+			run.json = true;
+			lm_report_json();
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -226,7 +220,7 @@ int lm_cmd_checkout(int argc, char **argv)
 	struct lmc_options opts = {.vendor_pubkey = pubkey, .license_source = source};
 	int rc = lmc_open(&run.ctx, &opts, err, sizeof err);
 	if (rc != 0) {
-		fprintf(stderr, "lmutil checkout: %s (%s)\n", err, lmc_errname(rc));
+		lm_report_fail(rc, "%s (%s)", err, lmc_errname(rc));
 		return 2;
 	}
 	lmc_set_callbacks(run.ctx, on_lost, on_regained, &run);

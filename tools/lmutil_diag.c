@@ -15,6 +15,7 @@
 #include "core/nodelock.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
+#include "tools/report.h"
 
 struct line_verdict {
 	const struct lm_license *line;
@@ -103,60 +104,48 @@ static void judge_counted(const struct lm_license_file *f, const struct lm_licen
 	         l->count, where);
 }
 
-static void print_json(const char *path, const struct line_verdict *v, size_t n, const char *only,
-                       const char *server_here)
+static json_t *line_json(const struct line_verdict *v)
 {
-	printf("{");
-	lm_json_key(stdout, "file", 1);
-	lm_json_string(stdout, path);
-	lm_json_key(stdout, "server_line_here", 0);
-	if (server_here)
-		lm_json_string(stdout, server_here);
-	else
-		printf("null");
-	lm_json_key(stdout, "features", 0);
-	printf("[");
-	bool first_feature = true;
+	const struct lm_license *l = v->line;
+	char expiry[16];
+	lm_date_format(l->expiry, expiry, sizeof expiry);
+	json_t *o = lm_json_object();
+	lm_json_set(o, "line", lm_json_int(l->lineno));
+	lm_json_set(o, "type", lm_json_text(lm_line_type_name(l->type)));
+	lm_json_set(o, "version", lm_json_text(l->version));
+	lm_json_set(o, "counted", lm_json_bool(!l->uncounted));
+	lm_json_set(o, "count", lm_json_int(l->uncounted ? 0 : l->count));
+	lm_json_set(o, "expiry", lm_json_text(expiry));
+	lm_json_set(o, "usable", lm_json_bool(v->code == 0));
+	lm_json_set(o, "code", lm_json_text(lmc_errname(v->code)));
+	lm_json_set(o, "reason", lm_json_text(v->reason));
+	return o;
+}
+
+static int print_json(const char *path, const struct line_verdict *v, size_t n, const char *only,
+                      const char *server_here)
+{
+	json_t *doc = lm_json_object();
+	lm_json_set(doc, "file", lm_json_text(path));
+	lm_json_set(doc, "server_line_here", server_here ? lm_json_text(server_here) : json_null());
+	json_t *features = lm_json_array();
+	json_t *lines = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct lm_license *l = v[i].line;
 		if (only && strcmp(l->name, only) != 0)
 			continue;
 		if (starts_feature(v, i)) {
-			printf("%s", first_feature ? "{" : "]},{");
-			first_feature = false;
-			lm_json_key(stdout, "name", 1);
-			lm_json_string(stdout, l->name);
-			lm_json_key(stdout, "usable", 0);
-			printf(v[i].feature_usable ? "true" : "false");
-			lm_json_key(stdout, "lines", 0);
-			printf("[");
-		} else {
-			printf(",");
+			json_t *feature = lm_json_object();
+			lm_json_set(feature, "name", lm_json_text(l->name));
+			lm_json_set(feature, "usable", lm_json_bool(v[i].feature_usable));
+			lines = lm_json_array();
+			lm_json_set(feature, "lines", lines);
+			lm_json_append(features, feature);
 		}
-		char expiry[16];
-		lm_date_format(l->expiry, expiry, sizeof expiry);
-		printf("{");
-		lm_json_key(stdout, "line", 1);
-		printf("%d", l->lineno);
-		lm_json_key(stdout, "type", 0);
-		lm_json_string(stdout, lm_line_type_name(l->type));
-		lm_json_key(stdout, "version", 0);
-		lm_json_string(stdout, l->version);
-		lm_json_key(stdout, "counted", 0);
-		printf(l->uncounted ? "false" : "true");
-		lm_json_key(stdout, "count", 0);
-		printf("%u", l->uncounted ? 0 : l->count);
-		lm_json_key(stdout, "expiry", 0);
-		lm_json_string(stdout, expiry);
-		lm_json_key(stdout, "usable", 0);
-		printf(v[i].code == 0 ? "true" : "false");
-		lm_json_key(stdout, "code", 0);
-		lm_json_string(stdout, lmc_errname(v[i].code));
-		lm_json_key(stdout, "reason", 0);
-		lm_json_string(stdout, v[i].reason);
-		printf("}");
+		lm_json_append(lines, line_json(&v[i]));
 	}
-	printf(first_feature ? "]}\n" : "]}]}\n");
+	lm_json_set(doc, "features", features);
+	return lm_report_print(doc);
 }
 
 static void print_text(const char *path, const struct line_verdict *v, size_t n, const char *only,
@@ -206,13 +195,16 @@ int lm_cmd_lmdiag(int argc, char **argv)
 	bool json = false;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'k': pubkey = optarg; break;
 		case 'v': version = optarg; break;
 		case 'r': root = optarg; break;
-		case 'j': json = true; break;
+		case 'j':
+			json = true;
+			lm_report_json();
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -223,29 +215,31 @@ int lm_cmd_lmdiag(int argc, char **argv)
 		return 2;
 	}
 	if (version && !lm_version_valid(version)) {
-		fprintf(stderr,
-		        "lmdiag: --version %s: expected numbers separated by dots, like 29.0\n",
-		        version);
+		lm_report_fail(LMC_EINVAL,
+		               "--version %s: expected numbers separated by dots, like 29.0",
+		               version);
 		return 2;
 	}
 
 	char err[512];
 	EVP_PKEY *key = NULL;
-	if (lm_key_load_public(pubkey, &key, err, sizeof err) != 0) {
-		fprintf(stderr, "lmdiag: %s\n", err);
+	int rc = lm_key_load_public(pubkey, &key, err, sizeof err);
+	if (rc != 0) {
+		lm_report_fail(rc, "%s", err);
 		return 1;
 	}
 	struct lm_license_file f;
 	struct lm_parse_error perr;
-	int rc = lm_license_load(path, &f, &perr);
+	rc = lm_license_load(path, &f, &perr);
 	if (rc != 0) {
-		fprintf(stderr, "lmdiag: %s:%d: %s\n", path, perr.lineno, perr.message);
+		lm_report_fail(rc, "%s:%d: %s", path, perr.lineno, perr.message);
 		EVP_PKEY_free(key);
 		return 1;
 	}
 	struct lm_machine here;
-	if (lm_machine_probe(root, &here) != 0) {
-		fprintf(stderr, "lmdiag: cannot read any lock criterion of this machine\n");
+	rc = lm_machine_probe(root, &here);
+	if (rc != 0) {
+		lm_report_fail(rc, "cannot read any lock criterion of this machine");
 		lm_license_free(&f);
 		EVP_PKEY_free(key);
 		return 1;
@@ -268,7 +262,7 @@ int lm_cmd_lmdiag(int argc, char **argv)
 			judge_counted(&f, l, key, version, today, lv);
 	}
 	if (group_by_feature(v, n) != 0) {
-		fprintf(stderr, "lmdiag: out of memory\n");
+		lm_report_fail(LMC_ENOMEM, "out of memory");
 		free(v);
 		lm_license_free(&f);
 		EVP_PKEY_free(key);
@@ -283,8 +277,9 @@ int lm_cmd_lmdiag(int argc, char **argv)
 	}
 	char here_buf[300];
 	const char *server_here = server_line_here(&f, &here, here_buf, sizeof here_buf);
+	int printed = 0;
 	if (json)
-		print_json(path, v, n, feature, server_here);
+		printed = print_json(path, v, n, feature, server_here);
 	else
 		print_text(path, v, n, feature, server_here);
 	if (feature && !named_found && !json)
@@ -292,6 +287,8 @@ int lm_cmd_lmdiag(int argc, char **argv)
 		       feature, feature, path);
 
 	int status = feature ? (named_usable ? 0 : 1) : (all_usable ? 0 : 1);
+	if (printed != 0)
+		status = 1;
 	free(v);
 	lm_license_free(&f);
 	EVP_PKEY_free(key);

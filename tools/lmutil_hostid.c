@@ -13,6 +13,7 @@
 #include "core/machine.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
+#include "tools/report.h"
 
 static void usage(FILE *out)
 {
@@ -31,20 +32,12 @@ static const char *root_name(const char *root)
 	return root ? root : lm_machine_default_root();
 }
 
-/* Writes the 20-bit digest as the five hex digits people compare. */
-static void json_digest(uint32_t d)
+/* The 20-bit digest as the five hex digits people compare. */
+static json_t *digest_json(uint32_t d)
 {
-	char hex[8];
-	snprintf(hex, sizeof hex, "%05x", (unsigned)d);
-	lm_json_string(stdout, hex);
-}
-
-static void json_text_or_null(const char *s)
-{
-	if (s && *s)
-		lm_json_string(stdout, s);
-	else
-		fputs("null", stdout);
+	char text[8];
+	snprintf(text, sizeof text, "%05x", (unsigned)d);
+	return lm_json_text(text);
 }
 
 static bool has(uint16_t mask, int c)
@@ -52,34 +45,28 @@ static bool has(uint16_t mask, int c)
 	return mask & (1u << c);
 }
 
+static json_t *criterion_json(const struct lm_machine *m, int c)
+{
+	bool used = has(m->code.present, c);
+	json_t *o = lm_json_object();
+	lm_json_set(o, "name", lm_json_text(lm_criterion_name(c)));
+	lm_json_set(o, "used", lm_json_bool(used));
+	lm_json_set(o, "value", lm_json_text_or_null(used ? m->value[c] : NULL));
+	lm_json_set(o, "digest", used ? digest_json(m->code.digest[c]) : json_null());
+	lm_json_set(o, "source", lm_json_text(m->source[c]));
+	return o;
+}
+
 static int show(const struct lm_machine *m, const char *code, bool json)
 {
 	if (json) {
-		fputc('{', stdout);
-		lm_json_key(stdout, "lockcode", 1);
-		lm_json_string(stdout, code);
-		lm_json_key(stdout, "criteria", 0);
-		fputc('[', stdout);
-		for (int c = 0; c < LM_CRIT_COUNT; c++) {
-			bool used = has(m->code.present, c);
-			fputs(c ? ",{" : "{", stdout);
-			lm_json_key(stdout, "name", 1);
-			lm_json_string(stdout, lm_criterion_name(c));
-			lm_json_key(stdout, "used", 0);
-			fputs(used ? "true" : "false", stdout);
-			lm_json_key(stdout, "value", 0);
-			json_text_or_null(used ? m->value[c] : NULL);
-			lm_json_key(stdout, "digest", 0);
-			if (used)
-				json_digest(m->code.digest[c]);
-			else
-				fputs("null", stdout);
-			lm_json_key(stdout, "source", 0);
-			lm_json_string(stdout, m->source[c]);
-			fputc('}', stdout);
-		}
-		fputs("]}\n", stdout);
-		return 0;
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "lockcode", lm_json_text(code));
+		json_t *criteria = lm_json_array();
+		for (int c = 0; c < LM_CRIT_COUNT; c++)
+			lm_json_append(criteria, criterion_json(m, c));
+		lm_json_set(doc, "criteria", criteria);
+		return lm_report_print(doc);
 	}
 	/* The code comes last, alone at the end of the last line, so that
 	 * scripts can take the last word and people can copy it. */
@@ -106,56 +93,39 @@ static const char *verdict_word(const struct lm_lock_match *r, int c)
 	return "match";
 }
 
-static void explain_json(const char *code, const struct lm_lockcode *lic,
-                         const struct lm_machine *m, bool probed, const char *here, int tolerance,
-                         const struct lm_lock_match *r)
+static json_t *verdict_json(const struct lm_lockcode *lic, const struct lm_machine *m,
+                            const struct lm_lock_match *r, int c)
 {
-	fputc('{', stdout);
-	lm_json_key(stdout, "code", 1);
-	lm_json_string(stdout, code);
-	lm_json_key(stdout, "lockcode", 0);
-	json_text_or_null(probed ? here : NULL);
-	lm_json_key(stdout, "tolerance", 0);
+	bool here_too = has(m->code.present, c);
+	json_t *o = lm_json_object();
+	lm_json_set(o, "name", lm_json_text(lm_criterion_name(c)));
+	lm_json_set(o, "result", lm_json_text(verdict_word(r, c)));
+	lm_json_set(o, "licensed_digest", digest_json(lic->digest[c]));
+	lm_json_set(o, "digest", here_too ? digest_json(m->code.digest[c]) : json_null());
+	lm_json_set(o, "value", lm_json_text_or_null(here_too ? m->value[c] : NULL));
+	lm_json_set(o, "source", lm_json_text(m->source[c]));
+	return o;
+}
+
+static int explain_json(const char *code, const struct lm_lockcode *lic, const struct lm_machine *m,
+                        bool probed, const char *here, int tolerance, const struct lm_lock_match *r)
+{
+	json_t *doc = lm_json_object();
+	lm_json_set(doc, "code", lm_json_text(code));
+	lm_json_set(doc, "lockcode", lm_json_text_or_null(probed ? here : NULL));
 	/* null: the default, whose allowance depends on the code. */
-	if (tolerance == LM_LOCK_TOLERANCE_DEFAULT)
-		fputs("null", stdout);
-	else
-		printf("%d", tolerance);
-	lm_json_key(stdout, "allowed_misses", 0);
-	printf("%d", r->allowed_misses);
-	lm_json_key(stdout, "licensed", 0);
-	printf("%d", r->licensed);
-	lm_json_key(stdout, "matched", 0);
-	printf("%d", r->matched);
-	lm_json_key(stdout, "accepted", 0);
-	fputs(r->accepted ? "true" : "false", stdout);
-	lm_json_key(stdout, "criteria", 0);
-	fputc('[', stdout);
-	bool first = true;
-	for (int c = 0; c < LM_CRIT_COUNT; c++) {
-		if (!has(lic->present, c))
-			continue;
-		bool here_too = has(m->code.present, c);
-		fputs(first ? "{" : ",{", stdout);
-		first = false;
-		lm_json_key(stdout, "name", 1);
-		lm_json_string(stdout, lm_criterion_name(c));
-		lm_json_key(stdout, "result", 0);
-		lm_json_string(stdout, verdict_word(r, c));
-		lm_json_key(stdout, "licensed_digest", 0);
-		json_digest(lic->digest[c]);
-		lm_json_key(stdout, "digest", 0);
-		if (here_too)
-			json_digest(m->code.digest[c]);
-		else
-			fputs("null", stdout);
-		lm_json_key(stdout, "value", 0);
-		json_text_or_null(here_too ? m->value[c] : NULL);
-		lm_json_key(stdout, "source", 0);
-		lm_json_string(stdout, m->source[c]);
-		fputc('}', stdout);
-	}
-	fputs("]}\n", stdout);
+	lm_json_set(doc, "tolerance",
+	            tolerance == LM_LOCK_TOLERANCE_DEFAULT ? json_null() : lm_json_int(tolerance));
+	lm_json_set(doc, "allowed_misses", lm_json_int(r->allowed_misses));
+	lm_json_set(doc, "licensed", lm_json_int(r->licensed));
+	lm_json_set(doc, "matched", lm_json_int(r->matched));
+	lm_json_set(doc, "accepted", lm_json_bool(r->accepted));
+	json_t *criteria = lm_json_array();
+	for (int c = 0; c < LM_CRIT_COUNT; c++)
+		if (has(lic->present, c))
+			lm_json_append(criteria, verdict_json(lic, m, r, c));
+	lm_json_set(doc, "criteria", criteria);
+	return lm_report_print(doc);
 }
 
 static void explain_text(const char *code, const struct lm_lockcode *lic,
@@ -203,8 +173,9 @@ static int explain(const char *text, const char *root, int tolerance, bool json)
 {
 	struct lm_lockcode lic;
 	char err[256];
-	if (lm_lockcode_parse(text, &lic, err, sizeof err) != 0) {
-		fprintf(stderr, "lmhostid: %s\n", err);
+	int rc = lm_lockcode_parse(text, &lic, err, sizeof err);
+	if (rc != 0) {
+		lm_report_fail(rc, "%s", err);
 		return 2;
 	}
 	/* A machine where nothing can be read is still explained: every
@@ -212,9 +183,9 @@ static int explain(const char *text, const char *root, int tolerance, bool json)
 	 * hear. */
 	struct lm_machine m;
 	char here[LM_LOCKCODE_TEXT_MAX] = "";
-	int rc = lm_machine_probe(root, &m);
+	rc = lm_machine_probe(root, &m);
 	if (rc == LMC_EINVAL) {
-		fprintf(stderr, "lmhostid: --root %s: path too long\n", root);
+		lm_report_fail(rc, "--root %s: path too long", root);
 		return 2;
 	}
 	bool probed = rc == 0 && lm_lockcode_format(&m.code, here, sizeof here) == 0;
@@ -224,10 +195,12 @@ static int explain(const char *text, const char *root, int tolerance, bool json)
 
 	struct lm_lock_match r;
 	lm_lockcode_match(&lic, &m.code, tolerance, &r);
-	if (json)
-		explain_json(code, &lic, &m, probed, here, tolerance, &r);
-	else
+	if (json) {
+		if (explain_json(code, &lic, &m, probed, here, tolerance, &r) != 0)
+			return 1;
+	} else {
 		explain_text(code, &lic, &m, probed, here, root_name(root), tolerance, &r);
+	}
 	return r.accepted ? 0 : 1;
 }
 
@@ -260,14 +233,18 @@ int lm_cmd_lmhostid(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'j': json = true; break;
+		case 'j':
+			json = true;
+			lm_report_json();
+			break;
 		case 'r': root = optarg; break;
 		case 'e': code = optarg; break;
 		case 't':
 			if (parse_tolerance(optarg, &tolerance) != 0) {
-				fprintf(stderr,
-				        "lmhostid: --tolerance %s: expected a number of criteria "
-				        "from 0 to %d\n",
+				lm_report_fail(
+				        LMC_EINVAL,
+				        "--tolerance %s: expected a number of criteria from 0 "
+				        "to %d",
 				        optarg, LM_CRIT_COUNT);
 				return 2;
 			}
@@ -282,7 +259,7 @@ int lm_cmd_lmhostid(int argc, char **argv)
 		return 2;
 	}
 	if (root && !*root) {
-		fprintf(stderr, "lmhostid: --root needs a directory\n");
+		lm_report_fail(LMC_EINVAL, "--root needs a directory");
 		return 2;
 	}
 	if (code)
@@ -291,9 +268,8 @@ int lm_cmd_lmhostid(int argc, char **argv)
 	struct lm_machine m;
 	int rc = lm_machine_probe(root, &m);
 	if (rc != 0) {
-		fprintf(stderr,
-		        "lmhostid: no lock criterion of this machine is readable below %s: %s\n",
-		        root_name(root), lmc_strerror(rc));
+		lm_report_fail(rc, "no lock criterion of this machine is readable below %s: %s",
+		               root_name(root), lmc_strerror(rc));
 		for (int c = 0; c < LM_CRIT_COUNT; c++)
 			if (m.source[c][0])
 				fprintf(stderr, "  %s: %s\n", lm_criterion_name(c), m.source[c]);
@@ -302,7 +278,7 @@ int lm_cmd_lmhostid(int argc, char **argv)
 	char text[LM_LOCKCODE_TEXT_MAX];
 	rc = lm_lockcode_format(&m.code, text, sizeof text);
 	if (rc != 0) {
-		fprintf(stderr, "lmhostid: cannot format the lock code: %s\n", lmc_strerror(rc));
+		lm_report_fail(rc, "cannot format the lock code: %s", lmc_strerror(rc));
 		return 1;
 	}
 	return show(&m, text, json);

@@ -16,6 +16,7 @@
 #include "tools/cmd.h"
 #include "tools/json.h"
 #include "tools/lmutil_admin.h"
+#include "tools/report.h"
 
 struct server_view {
 	char address[LM_ADDRESS_TEXT_MAX];
@@ -69,111 +70,94 @@ static void print_since(int64_t since, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static void stat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
+static json_t *server_json(const struct server_view *v)
+{
+	json_t *o = lm_json_object();
+	lm_json_set(o, "address", lm_json_text(v->address));
+	lm_json_set(o, "role", lm_json_text(v->role));
+	const Lm__ServerStatus *s = v->self;
+	if (!s)
+		return o;
+	lm_json_set(o, "uptime_s", lm_json_u64(s->uptime_s));
+	lm_json_set(o, "version", lm_json_text(s->version ? s->version : ""));
+	lm_json_set(o, "term", lm_json_u64(s->term));
+	lm_json_set(o, "applied_index", lm_json_u64(s->applied_index));
+	if (v->has_lag)
+		lm_json_set(o, "lag", lm_json_u64(v->lag));
+	if (s->has_raft_id)
+		lm_json_set(o, "raft_id", lm_json_u64(s->raft_id));
+	if (s->raft_address)
+		lm_json_set(o, "raft_address", lm_json_text(s->raft_address));
+	if (s->has_voter)
+		lm_json_set(o, "voter", lm_json_bool(s->voter));
+	if (s->has_license_differs)
+		lm_json_set(o, "license_differs", lm_json_bool(s->license_differs));
+	if (s->has_digest) {
+		char d[2 * LM_WIRE_DIGEST_LEN + 1];
+		hex(&s->digest, d, sizeof d);
+		lm_json_set(o, "digest", lm_json_text(d));
+	}
+	if (s->has_cluster_id) {
+		char d[2 * LM_WIRE_CLUSTER_ID_LEN + 1];
+		hex(&s->cluster_id, d, sizeof d);
+		lm_json_set(o, "cluster_id", lm_json_text(d));
+	}
+	return o;
+}
+
+static json_t *holder_json(const Lm__Holder *h)
 {
 	char buf[LM_WIRE_USER_MAX + 1];
-	printf("{");
-	lm_json_key(stdout, "servers", 1);
-	printf("[");
-	for (size_t i = 0; i < n; i++) {
-		printf("%s{", i ? "," : "");
-		lm_json_key(stdout, "address", 1);
-		lm_json_string(stdout, v[i].address);
-		lm_json_key(stdout, "role", 0);
-		lm_json_string(stdout, v[i].role);
-		if (v[i].self) {
-			const Lm__ServerStatus *s = v[i].self;
-			lm_json_key(stdout, "uptime_s", 0);
-			printf("%llu", (unsigned long long)s->uptime_s);
-			lm_json_key(stdout, "version", 0);
-			lm_json_string(stdout, s->version ? s->version : "");
-			lm_json_key(stdout, "term", 0);
-			printf("%llu", (unsigned long long)s->term);
-			lm_json_key(stdout, "applied_index", 0);
-			printf("%llu", (unsigned long long)s->applied_index);
-			if (v[i].has_lag) {
-				lm_json_key(stdout, "lag", 0);
-				printf("%llu", (unsigned long long)v[i].lag);
-			}
-			if (s->has_raft_id) {
-				lm_json_key(stdout, "raft_id", 0);
-				printf("%llu", (unsigned long long)s->raft_id);
-			}
-			if (s->raft_address) {
-				lm_json_key(stdout, "raft_address", 0);
-				lm_json_string(stdout, s->raft_address);
-			}
-			if (s->has_voter) {
-				lm_json_key(stdout, "voter", 0);
-				printf("%s", s->voter ? "true" : "false");
-			}
-			if (s->has_license_differs) {
-				lm_json_key(stdout, "license_differs", 0);
-				printf("%s", s->license_differs ? "true" : "false");
-			}
-			if (s->has_digest) {
-				char d[2 * LM_WIRE_DIGEST_LEN + 1];
-				hex(&s->digest, d, sizeof d);
-				lm_json_key(stdout, "digest", 0);
-				lm_json_string(stdout, d);
-			}
-			if (s->has_cluster_id) {
-				char d[2 * LM_WIRE_CLUSTER_ID_LEN + 1];
-				hex(&s->cluster_id, d, sizeof d);
-				lm_json_key(stdout, "cluster_id", 0);
-				lm_json_string(stdout, d);
-			}
-		}
-		printf("}");
-	}
-	printf("]");
-	lm_json_key(stdout, "features", 0);
-	printf("[");
-	for (size_t i = 0; r && i < r->n_features; i++) {
-		const Lm__FeatureStatus *f = r->features[i];
-		char expiry[16];
-		lm_date_format(f->expiry, expiry, sizeof expiry);
-		printf("%s{", i ? "," : "");
-		lm_json_key(stdout, "name", 1);
-		bytes_str(&f->name, buf, sizeof buf);
-		lm_json_string(stdout, buf);
-		lm_json_key(stdout, "version", 0);
-		bytes_str(&f->version, buf, sizeof buf);
-		lm_json_string(stdout, buf);
-		lm_json_key(stdout, "issued", 0);
-		printf("%u", f->issued);
-		lm_json_key(stdout, "in_use", 0);
-		printf("%u", f->in_use);
-		lm_json_key(stdout, "expiry", 0);
-		lm_json_string(stdout, expiry);
-		lm_json_key(stdout, "holders", 0);
-		printf("[");
-		for (size_t j = 0; j < f->n_holders; j++) {
-			const Lm__Holder *h = f->holders[j];
-			printf("%s{", j ? "," : "");
-			lm_json_key(stdout, "user", 1);
-			bytes_str(&h->user, buf, sizeof buf);
-			lm_json_string(stdout, buf);
-			lm_json_key(stdout, "host", 0);
-			bytes_str(&h->host, buf, sizeof buf);
-			lm_json_string(stdout, buf);
-			lm_json_key(stdout, "display", 0);
-			bytes_str(&h->display, buf, sizeof buf);
-			lm_json_string(stdout, buf);
-			lm_json_key(stdout, "version", 0);
-			bytes_str(&h->version, buf, sizeof buf);
-			lm_json_string(stdout, buf);
-			lm_json_key(stdout, "count", 0);
-			printf("%u", h->count);
-			lm_json_key(stdout, "since", 0);
-			printf("%lld", (long long)h->since);
-			lm_json_key(stdout, "handle", 0);
-			printf("%llu", (unsigned long long)h->handle);
-			printf("}");
-		}
-		printf("]}");
-	}
-	printf("]}\n");
+	json_t *o = lm_json_object();
+	bytes_str(&h->user, buf, sizeof buf);
+	lm_json_set(o, "user", lm_json_text(buf));
+	bytes_str(&h->host, buf, sizeof buf);
+	lm_json_set(o, "host", lm_json_text(buf));
+	bytes_str(&h->display, buf, sizeof buf);
+	lm_json_set(o, "display", lm_json_text(buf));
+	bytes_str(&h->version, buf, sizeof buf);
+	lm_json_set(o, "version", lm_json_text(buf));
+	lm_json_set(o, "count", lm_json_int(h->count));
+	lm_json_set(o, "since", lm_json_int(h->since));
+	lm_json_set(o, "handle", lm_json_u64(h->handle));
+	return o;
+}
+
+static json_t *feature_json(const Lm__FeatureStatus *f)
+{
+	char buf[LM_WIRE_USER_MAX + 1], expiry[16];
+	json_t *o = lm_json_object();
+	bytes_str(&f->name, buf, sizeof buf);
+	lm_json_set(o, "name", lm_json_text(buf));
+	bytes_str(&f->version, buf, sizeof buf);
+	lm_json_set(o, "version", lm_json_text(buf));
+	lm_json_set(o, "issued", lm_json_int(f->issued));
+	lm_json_set(o, "in_use", lm_json_int(f->in_use));
+	lm_date_format(f->expiry, expiry, sizeof expiry);
+	lm_json_set(o, "expiry", lm_json_text(expiry));
+	json_t *holders = lm_json_array();
+	for (size_t j = 0; j < f->n_holders; j++)
+		lm_json_append(holders, holder_json(f->holders[j]));
+	lm_json_set(o, "holders", holders);
+	return o;
+}
+
+/* {"servers":[...],"features":[...]}, and when no server answered the
+ * error that says so (features is then empty). */
+static int stat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
+{
+	json_t *doc = lm_json_object();
+	json_t *servers = lm_json_array();
+	for (size_t i = 0; i < n; i++)
+		lm_json_append(servers, server_json(&v[i]));
+	lm_json_set(doc, "servers", servers);
+	json_t *features = lm_json_array();
+	for (size_t i = 0; r && i < r->n_features; i++)
+		lm_json_append(features, feature_json(r->features[i]));
+	lm_json_set(doc, "features", features);
+	if (!r)
+		lm_json_set(doc, "error", lm_json_error(LMC_ENOSERVER, "no server answered"));
+	return lm_report_print(doc);
 }
 
 static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r, bool all)
@@ -241,6 +225,15 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 	}
 }
 
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--digest] [--json]\n"
+	             "Shows each server (role, uptime, term, applied index), the features with\n"
+	             "their seats issued and in use, and with -a who holds them.\n"
+	             "--digest (implied by --json): each server's digest of its pool state;\n"
+	             "servers at the same applied index must show the same.\n");
+}
+
 int lm_cmd_lmstat(int argc, char **argv)
 {
 	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
@@ -251,31 +244,33 @@ int lm_cmd_lmstat(int argc, char **argv)
 	bool all = false, json = false, digest = false;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:af:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:af:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': source = optarg; break;
 		case 'a': all = true; break;
 		case 'f': feature = optarg; break;
-		case 'j': json = true; break;
+		case 'j':
+			json = true;
+			lm_report_json();
+			break;
 		case 'D': digest = true; break;
-		case 'h':
-			printf("usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--digest] "
-			       "[--json]\n"
-			       "--digest (implied by --json): each server's digest of its pool "
-			       "state; servers\nat the same applied index must show the same.\n");
-			return 0;
-		default:
-			fprintf(stderr, "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] "
-			                "[--digest] [--json]\n");
-			return 2;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
 	struct lm_source list;
-	if (lm_admin_load_servers("lmstat", source, &list) != 0)
+	if (lm_admin_load_servers(source, &list) != 0)
 		return 2;
 	struct server_view *v = calloc(list.nservers, sizeof *v);
-	if (!v)
+	if (!v) {
+		lm_report_fail(LMC_ENOMEM, "out of memory");
+		lm_source_free(&list);
 		return 1;
+	}
 	const Lm__StatusReply *best = NULL;
 	for (size_t i = 0; i < list.nservers; i++) {
 		lm_address_format(&list.servers[i], v[i].address, sizeof v[i].address);
@@ -331,14 +326,17 @@ int lm_cmd_lmstat(int argc, char **argv)
 		                   ? lead->applied_index - v[i].self->applied_index
 		                   : 0;
 	}
-	if (json)
-		stat_json(v, list.nservers, best);
-	else
+	int status = best ? 0 : 1;
+	if (json) {
+		if (stat_json(v, list.nservers, best) != 0)
+			status = 1;
+	} else {
 		stat_text(v, list.nservers, best, all);
+	}
 	for (size_t i = 0; i < list.nservers; i++)
 		if (v[i].up)
 			lm_frame_conn_close(&v[i].conn);
 	free(v);
 	lm_source_free(&list);
-	return best ? 0 : 1;
+	return status;
 }

@@ -13,6 +13,7 @@
 #include "core/options.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
+#include "tools/report.h"
 
 static void usage(FILE *out)
 {
@@ -50,78 +51,66 @@ static void print_human(const char *path, const struct lm_opt_diags *d, const st
 	printf("\n");
 }
 
-static void print_json(const char *path, const char *license, const struct lm_opt_diags *d,
-                       const struct lm_options *o)
+static json_t *diagnostic_json(const struct lm_opt_diag *x)
 {
-	printf("{");
-	lm_json_key(stdout, "file", 1);
-	lm_json_string(stdout, path);
-	lm_json_key(stdout, "license", 0);
-	if (license)
-		lm_json_string(stdout, license);
-	else
-		printf("null");
-	lm_json_key(stdout, "ok", 0);
-	printf("%s", d->nerrors ? "false" : "true");
-	lm_json_key(stdout, "errors", 0);
-	printf("%zu", d->nerrors);
-	lm_json_key(stdout, "warnings", 0);
-	printf("%zu", d->nwarnings);
-	lm_json_key(stdout, "dropped", 0);
-	printf("%zu", d->dropped);
-	lm_json_key(stdout, "diagnostics", 0);
-	printf("[");
-	for (size_t i = 0; i < d->n; i++) {
-		const struct lm_opt_diag *x = &d->items[i];
-		printf("%s{", i ? "," : "");
-		lm_json_key(stdout, "line", 1);
-		printf("%d", x->lineno);
-		lm_json_key(stdout, "severity", 0);
-		lm_json_string(stdout, severity_name(x->severity));
-		lm_json_key(stdout, "message", 0);
-		lm_json_string(stdout, x->message);
-		printf("}");
-	}
-	printf("]");
-	lm_json_key(stdout, "sha256", 0);
+	json_t *o = lm_json_object();
+	lm_json_set(o, "line", lm_json_int(x->lineno));
+	lm_json_set(o, "severity", lm_json_text(severity_name(x->severity)));
+	lm_json_set(o, "message", lm_json_text(x->message));
+	return o;
+}
+
+static json_t *rule_json(const struct lm_opt_rule *r)
+{
+	json_t *o = lm_json_object();
+	lm_json_set(o, "line", lm_json_int(r->lineno));
+	lm_json_set(o, "keyword", lm_json_text(lm_opt_keyword_name(r->kw)));
+	lm_json_set(o, "text", lm_json_text(r->text));
+	lm_json_set(o, "no_effect_yet", lm_json_bool(r->no_effect));
+	return o;
+}
+
+static json_t *group_json(const struct lm_opt_group *g)
+{
+	json_t *o = lm_json_object();
+	lm_json_set(o, "name", lm_json_text(g->name));
+	lm_json_set(o, "type", lm_json_text(g->host ? "HOST_GROUP" : "GROUP"));
+	lm_json_set(o, "line", lm_json_int(g->lineno));
+	lm_json_set(o, "members", lm_json_int((long long)g->nmembers));
+	return o;
+}
+
+static int print_json(const char *path, const char *license, const struct lm_opt_diags *d,
+                      const struct lm_options *o)
+{
+	json_t *doc = lm_json_object();
+	lm_json_set(doc, "file", lm_json_text(path));
+	lm_json_set(doc, "license", license ? lm_json_text(license) : json_null());
+	lm_json_set(doc, "ok", lm_json_bool(d->nerrors == 0));
+	lm_json_set(doc, "errors", lm_json_int((long long)d->nerrors));
+	lm_json_set(doc, "warnings", lm_json_int((long long)d->nwarnings));
+	lm_json_set(doc, "dropped", lm_json_int((long long)d->dropped));
+	json_t *diagnostics = lm_json_array();
+	for (size_t i = 0; i < d->n; i++)
+		lm_json_append(diagnostics, diagnostic_json(&d->items[i]));
+	lm_json_set(doc, "diagnostics", diagnostics);
+	json_t *sha256 = json_null();
 	if (o) {
-		printf("\"");
+		char text[2 * 32 + 1];
 		for (int i = 0; i < 32; i++)
-			printf("%02x", o->sha256[i]);
-		printf("\"");
-	} else {
-		printf("null");
+			snprintf(text + 2 * i, 3, "%02x", o->sha256[i]);
+		sha256 = lm_json_text(text);
 	}
-	lm_json_key(stdout, "rules", 0);
-	printf("[");
-	for (size_t i = 0; o && i < o->nrules; i++) {
-		const struct lm_opt_rule *r = &o->rules[i];
-		printf("%s{", i ? "," : "");
-		lm_json_key(stdout, "line", 1);
-		printf("%d", r->lineno);
-		lm_json_key(stdout, "keyword", 0);
-		lm_json_string(stdout, lm_opt_keyword_name(r->kw));
-		lm_json_key(stdout, "text", 0);
-		lm_json_string(stdout, r->text);
-		lm_json_key(stdout, "no_effect_yet", 0);
-		printf("%s}", r->no_effect ? "true" : "false");
-	}
-	printf("]");
-	lm_json_key(stdout, "groups", 0);
-	printf("[");
-	for (size_t i = 0; o && i < o->ngroups; i++) {
-		const struct lm_opt_group *g = &o->groups[i];
-		printf("%s{", i ? "," : "");
-		lm_json_key(stdout, "name", 1);
-		lm_json_string(stdout, g->name);
-		lm_json_key(stdout, "type", 0);
-		lm_json_string(stdout, g->host ? "HOST_GROUP" : "GROUP");
-		lm_json_key(stdout, "line", 0);
-		printf("%d", g->lineno);
-		lm_json_key(stdout, "members", 0);
-		printf("%zu}", g->nmembers);
-	}
-	printf("]}\n");
+	lm_json_set(doc, "sha256", sha256);
+	json_t *rules = lm_json_array();
+	for (size_t i = 0; o && i < o->nrules; i++)
+		lm_json_append(rules, rule_json(&o->rules[i]));
+	lm_json_set(doc, "rules", rules);
+	json_t *groups = lm_json_array();
+	for (size_t i = 0; o && i < o->ngroups; i++)
+		lm_json_append(groups, group_json(&o->groups[i]));
+	lm_json_set(doc, "groups", groups);
+	return lm_report_print(doc);
 }
 
 int lm_cmd_lmoptcheck(int argc, char **argv)
@@ -136,10 +125,13 @@ int lm_cmd_lmoptcheck(int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': license = optarg; break;
-		case 'j': json = true; break;
+		case 'j':
+			json = true;
+			lm_report_json();
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -156,11 +148,13 @@ int lm_cmd_lmoptcheck(int argc, char **argv)
 		struct lm_parse_error perr;
 		int rc = lm_license_load(license, &lic, &perr);
 		if (rc != 0) {
-			if (perr.lineno > 0)
-				fprintf(stderr, "%s:%d: error: %s\n", license, perr.lineno,
-				        perr.message);
-			else
-				fprintf(stderr, "%s: error: %s\n", license, perr.message);
+			/* As compilers say it, for editors to jump to. */
+			const char *said = perr.lineno > 0
+			                           ? lm_report_keep(rc, "%s:%d: error: %s", license,
+			                                            perr.lineno, perr.message)
+			                           : lm_report_keep(rc, "%s: error: %s", license,
+			                                            perr.message);
+			fprintf(stderr, "%s\n", said);
 			return 1;
 		}
 		have_license = true;
@@ -170,11 +164,13 @@ int lm_cmd_lmoptcheck(int argc, char **argv)
 	struct lm_options *o = NULL;
 	lm_opt_diags_init(&diags);
 	lm_options_load(path, have_license ? &lic : NULL, &o, &diags);
-	if (json)
-		print_json(path, license, &diags, o);
-	else
-		print_human(path, &diags, o);
 	int status = diags.nerrors ? 1 : 0;
+	if (json) {
+		if (print_json(path, license, &diags, o) != 0)
+			status = 1;
+	} else {
+		print_human(path, &diags, o);
+	}
 	lm_options_free(o);
 	lm_opt_diags_free(&diags);
 	if (have_license)

@@ -3,9 +3,19 @@
  * that ever reads the private key; lmd and applications get the public key
  * only.
  *
- * This file holds main(), the usage, the helpers the commands share
+ * This file holds main(), the usages, the helpers the commands share
  * (tools/lmvendor.h), and the small commands: keygen, sign, authcode.
  * verify and issue have their own files, lmvendor_<command>.c.
+ *
+ * Every command takes --help, and --json for one JSON document on stdout:
+ *   keygen    {"private_key":PATH,"public_key":PATH}
+ *   sign      {"file":PATH,"lines":N,"output":PATH|null,"license":TEXT}
+ *   verify    {"file":PATH,"lines":[...],"valid":BOOL} (lmvendor_verify.c)
+ *   authcode  {"authcode":CODE}
+ *   issue     {"feature":..,"vendor":..,"version":..,"expiry":DATE,
+ *              "count":N|null,"auth":CODE,"issued":DATE,
+ *              "output":PATH|null,"license":TEXT}
+ * and {"error":{"code","number","message"}} when it fails (tools/report.h).
  *
  * Exit status: 0 done, 1 failed (a file, a key, a license, a signature),
  * 2 wrong usage. */
@@ -30,52 +40,96 @@
 #include "core/license.h"
 #include "tools/json.h"
 #include "tools/lmvendor.h"
+#include "tools/report.h"
 #include "vendor/sign.h"
 
-const char lmvendor_usage[] =
-        "usage: lmvendor COMMAND [OPTIONS]\n"
-        "\n"
-        "  keygen [--force] PRIVATE.pem PUBLIC.pem\n"
-        "      make a new Ed25519 key pair; the private key file gets mode 0600.\n"
-        "      Existing files are kept unless --force is given.\n"
-        "  sign --key PRIVATE.pem [-o OUT] FILE\n"
-        "      sign every FEATURE, INCREMENT and PACKAGE line of FILE and print the\n"
-        "      signed file (or write it to OUT, atomically).\n"
-        "  verify --pubkey PUBLIC.pem [--json] FILE\n"
-        "      check the signature of every license line; exit 0 only if all are valid.\n"
-        "  authcode\n"
-        "      print a new random authorization code.\n"
-        "  issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
-        "        (--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
-        "        [--server HOST:LOCKCODE:PORT]... [--auth CODE] [--start DATE]\n"
-        "        [--notice TEXT] [--named-users N] [--borrow HOURS] [--sn TEXT]\n"
-        "        [--host-desc TEXT] [--tolerance N] [-o OUT]\n"
-        "      write a complete signed license file: SERVER lines (one, or three\n"
-        "      redundant servers), the VENDOR line and the FEATURE line, with\n"
-        "      ISSUED set to today and a new authorization code unless --auth.\n"
-        "      Counted licenses need --server; uncounted ones need --hostid.\n"
-        "\n"
-        "Dates are YYYY-MM-DD or dd-mon-yyyy.  Exit status: 0 done, 1 failed,\n"
-        "2 wrong usage.\n";
+/* A command: its name, what follows the name in its usage (continuation
+ * lines after '\n'), and what it does (lines after '\n'). */
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *synopsis;
+	const char *about;
+};
 
-void lmvendor_complain(const char *fmt, ...)
+static int cmd_keygen(int argc, char **argv);
+static int cmd_sign(int argc, char **argv);
+static int cmd_authcode(int argc, char **argv);
+
+static const struct command commands[] = {
+        {"keygen", cmd_keygen, "keygen [--force] [--json] PRIVATE.pem PUBLIC.pem",
+         "make a new Ed25519 key pair; the private key file gets mode 0600.\n"
+         "Existing files are kept unless --force is given."},
+        {"sign", cmd_sign, "sign --key PRIVATE.pem [-o OUT] [--json] FILE",
+         "sign every FEATURE, INCREMENT and PACKAGE line of FILE and print the\n"
+         "signed file (or write it to OUT, atomically)."},
+        {"verify", lmvendor_cmd_verify, "verify --pubkey PUBLIC.pem [--json] FILE",
+         "check the signature of every license line; exit 0 only if all are valid."},
+        {"authcode", cmd_authcode, "authcode [--json]", "print a new random authorization code."},
+        {"issue", lmvendor_cmd_issue,
+         "issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
+         "(--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
+         "[--server HOST:LOCKCODE:PORT]... [--auth CODE] [--start DATE]\n"
+         "[--notice TEXT] [--named-users N] [--borrow HOURS] [--sn TEXT]\n"
+         "[--host-desc TEXT] [--tolerance N] [-o OUT] [--json]",
+         "write a complete signed license file: SERVER lines (one, or three\n"
+         "redundant servers), the VENDOR line and the FEATURE line, with\n"
+         "ISSUED set to today and a new authorization code unless --auth.\n"
+         "Counted licenses need --server; uncounted ones need --hostid.\n"
+         "Dates are YYYY-MM-DD or dd-mon-yyyy."},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* Prints text, each line after the first preceded by indent. */
+static void print_lines(FILE *out, const char *text, const char *indent)
 {
-	va_list ap;
-	fputs("lmvendor: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	for (const char *p = text; *p; p++) {
+		fputc(*p, out);
+		if (*p == '\n')
+			fputs(indent, out);
+	}
+	fputc('\n', out);
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: lmvendor COMMAND [OPTIONS]\n\n", out);
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		fputs("  ", out);
+		print_lines(out, commands[i].synopsis, "        ");
+		fputs("      ", out);
+		print_lines(out, commands[i].about, "      ");
+	}
+	fputs("\n"
+	      "Every command takes --help, and --json to print one JSON document on\n"
+	      "stdout, {\"error\":{\"code\":...,\"number\":...,\"message\":...}} when it fails.\n"
+	      "Exit status: 0 done, 1 failed, 2 wrong usage.\n",
+	      out);
+}
+
+int lmvendor_help(const char *command)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(commands[i].name, command) != 0)
+			continue;
+		fputs("usage: lmvendor ", stdout);
+		print_lines(stdout, commands[i].synopsis, "        ");
+		print_lines(stdout, commands[i].about, "");
+		return 0;
+	}
+	usage(stdout);
+	return 0;
 }
 
 int lmvendor_usage_error(const char *fmt, ...)
 {
+	char sentence[512];
 	va_list ap;
-	fputs("lmvendor: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(sentence, sizeof sentence, fmt, ap);
 	va_end(ap);
-	fputs("; see `lmvendor --help`\n", stderr);
+	lm_report_fail(LMC_EINVAL, "%s; see `lmvendor --help`", sentence);
 	return LMVENDOR_EXIT_USAGE;
 }
 
@@ -105,12 +159,12 @@ static int write_atomic(const char *path, const struct lm_license_file *f)
 {
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
-		lmvendor_complain("%s: path too long", path);
+		lm_report_fail(LMC_ETOOLARGE, "%s: path too long", path);
 		return 1;
 	}
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
-		lmvendor_complain("cannot create %s: %s", tmp, strerror(errno));
+		lm_report_fail(LMC_EIO, "cannot create %s: %s", tmp, strerror(errno));
 		return 1;
 	}
 	/* mkstemp makes the file private; a license file is not secret. */
@@ -118,7 +172,7 @@ static int write_atomic(const char *path, const struct lm_license_file *f)
 	umask(mask);
 	FILE *out = fdopen(fd, "w");
 	if (!out || fchmod(fd, 0666 & ~mask) != 0) {
-		lmvendor_complain("cannot write %s: %s", tmp, strerror(errno));
+		lm_report_fail(LMC_EIO, "cannot write %s: %s", tmp, strerror(errno));
 		if (out)
 			fclose(out);
 		else
@@ -141,22 +195,55 @@ static int write_atomic(const char *path, const struct lm_license_file *f)
 		e = errno;
 	}
 	if (rc) {
-		lmvendor_complain("cannot write %s: %s", path, strerror(e));
+		lm_report_fail(LMC_EIO, "cannot write %s: %s", path, strerror(e));
 		unlink(tmp);
 		return 1;
 	}
 	return 0;
 }
 
-int lmvendor_output(const char *path, const struct lm_license_file *f)
+/* The text of f, as lm_license_print writes it (caller frees), or NULL
+ * after reporting. */
+static char *license_text(const struct lm_license_file *f)
 {
-	if (path)
-		return write_atomic(path, f);
-	if (lm_license_print(f, stdout) != 0) {
-		lmvendor_complain("cannot write to standard output: %s", strerror(errno));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	if (!out) {
+		lm_report_fail(LMC_ENOMEM, "out of memory");
+		return NULL;
+	}
+	int rc = lm_license_print(f, out);
+	if (fclose(out) != 0 || rc != 0) {
+		lm_report_fail(LMC_ENOMEM, "out of memory");
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+int lmvendor_emit(const char *path, const struct lm_license_file *f, json_t *doc)
+{
+	if (!doc) {
+		if (path)
+			return write_atomic(path, f);
+		if (lm_license_print(f, stdout) != 0) {
+			lm_report_fail(LMC_EIO, "cannot write to standard output: %s",
+			               strerror(errno));
+			return 1;
+		}
+		return 0;
+	}
+	char *text = license_text(f);
+	if (!text || (path && write_atomic(path, f) != 0)) {
+		free(text);
+		json_decref(doc);
 		return 1;
 	}
-	return 0;
+	lm_json_set(doc, "output", path ? lm_json_text(path) : json_null());
+	lm_json_set(doc, "license", lm_json_text(text));
+	free(text);
+	return lm_report_print(doc);
 }
 
 int lmvendor_load_file(const char *path, struct lm_license_file *f, struct lm_parse_error *err)
@@ -165,9 +252,9 @@ int lmvendor_load_file(const char *path, struct lm_license_file *f, struct lm_pa
 	if (rc == 0)
 		return 0;
 	if (err->lineno > 0)
-		lmvendor_complain("%s:%d: %s", path, err->lineno, err->message);
+		lm_report_fail(rc, "%s:%d: %s", path, err->lineno, err->message);
 	else
-		lmvendor_complain("%s", err->message);
+		lm_report_fail(rc, "%s", err->message);
 	return rc;
 }
 
@@ -177,6 +264,7 @@ static int cmd_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"force", no_argument, NULL, 'f'},
+	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -185,7 +273,8 @@ static int cmd_keygen(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': force = true; break;
-		case 'h': fputs(lmvendor_usage, stdout); return 0;
+		case 'j': lm_report_json(); break;
+		case 'h': return lmvendor_help(argv[0]);
 		default: return lmvendor_bad_option(argv, c);
 		}
 	}
@@ -199,19 +288,27 @@ static int cmd_keygen(int argc, char **argv)
 		for (int i = 0; i < 2; i++) {
 			const char *p = i ? pub : priv;
 			if (exists(p)) {
-				lmvendor_complain(
+				lm_report_fail(
+				        LMC_EINVAL,
 				        "%s exists; keeping it (use --force to replace it, and "
-				        "remember that licenses signed with the old key will no "
-				        "longer verify with the new public key)",
+				        "remember that licenses signed with the old key will "
+				        "no longer verify with the new public key)",
 				        p);
 				return 1;
 			}
 		}
 	}
 	char err[512];
-	if (lm_key_generate(priv, pub, err, sizeof err) != 0) {
-		lmvendor_complain("%s", err);
+	int rc = lm_key_generate(priv, pub, err, sizeof err);
+	if (rc != 0) {
+		lm_report_fail(rc, "%s", err);
 		return 1;
+	}
+	if (lm_report_is_json()) {
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "private_key", lm_json_text(priv));
+		lm_json_set(doc, "public_key", lm_json_text(pub));
+		return lm_report_print(doc);
 	}
 	printf("wrote private key %s (keep it secret) and public key %s (ship it with lmd "
 	       "and your application)\n",
@@ -224,8 +321,9 @@ static int cmd_keygen(int argc, char **argv)
 int lmvendor_load_private(const char *path, EVP_PKEY **key)
 {
 	char err[512];
-	if (lm_key_load_private(path, key, err, sizeof err) != 0) {
-		lmvendor_complain("%s", err);
+	int rc = lm_key_load_private(path, key, err, sizeof err);
+	if (rc != 0) {
+		lm_report_fail(rc, "%s", err);
 		return 1;
 	}
 	return 0;
@@ -236,6 +334,7 @@ static int cmd_sign(int argc, char **argv)
 	static const struct option opts[] = {
 	        {"key", required_argument, NULL, 'k'},
 	        {"output", required_argument, NULL, 'o'},
+	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -245,7 +344,8 @@ static int cmd_sign(int argc, char **argv)
 		switch (c) {
 		case 'k': keypath = optarg; break;
 		case 'o': out = optarg; break;
-		case 'h': fputs(lmvendor_usage, stdout); return 0;
+		case 'j': lm_report_json(); break;
+		case 'h': return lmvendor_help(argv[0]);
 		default: return lmvendor_bad_option(argv, c);
 		}
 	}
@@ -266,14 +366,20 @@ static int cmd_sign(int argc, char **argv)
 	}
 	int status = 0;
 	if (f.nlines == 0)
-		lmvendor_complain("warning: %s has no FEATURE, INCREMENT or PACKAGE line to sign",
-		                  path);
+		lm_report_say("warning: %s has no FEATURE, INCREMENT or PACKAGE line to sign",
+		              path);
 	int rc = lm_license_sign(&f, key);
 	if (rc) {
-		lmvendor_complain("cannot sign %s: %s", path, lmc_strerror(rc));
+		lm_report_fail(rc, "cannot sign %s: %s", path, lmc_strerror(rc));
 		status = 1;
 	} else {
-		status = lmvendor_output(out, &f);
+		json_t *doc = NULL;
+		if (lm_report_is_json()) {
+			doc = lm_json_object();
+			lm_json_set(doc, "file", lm_json_text(path));
+			lm_json_set(doc, "lines", lm_json_int((long long)f.nlines));
+		}
+		status = lmvendor_emit(out, &f, doc);
 	}
 	lm_license_free(&f);
 	EVP_PKEY_free(key);
@@ -291,12 +397,13 @@ int lmvendor_new_authcode(char *buf, size_t size)
 {
 	uint8_t bytes[AUTH_BYTES], sym[LM_CODE32_MAX_SYMBOLS];
 	if (RAND_bytes(bytes, sizeof bytes) != 1) {
-		lmvendor_complain("the random number generator failed");
+		lm_report_fail(LMC_EIO, "the random number generator failed");
 		return 1;
 	}
 	size_t n = lm_code32_from_bytes(bytes, sizeof bytes, sym, sizeof sym);
-	if (lm_code32_encode(sym, n, 4, buf, size) != 0) {
-		lmvendor_complain("cannot format an authorization code");
+	int rc = lm_code32_encode(sym, n, 4, buf, size);
+	if (rc != 0) {
+		lm_report_fail(rc, "cannot format an authorization code");
 		return 1;
 	}
 	return 0;
@@ -305,13 +412,15 @@ int lmvendor_new_authcode(char *buf, size_t size)
 static int cmd_authcode(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': fputs(lmvendor_usage, stdout); return 0;
+		case 'j': lm_report_json(); break;
+		case 'h': return lmvendor_help(argv[0]);
 		default: return lmvendor_bad_option(argv, c);
 		}
 	}
@@ -320,30 +429,27 @@ static int cmd_authcode(int argc, char **argv)
 	char code[64];
 	if (lmvendor_new_authcode(code, sizeof code) != 0)
 		return 1;
+	if (lm_report_is_json()) {
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "authcode", lm_json_text(code));
+		return lm_report_print(doc);
+	}
 	printf("%s\n", code);
 	return 0;
 }
 
 /* ---- main -------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} commands[] = {
-        {"keygen", cmd_keygen},          {"sign", cmd_sign},
-        {"verify", lmvendor_cmd_verify}, {"authcode", cmd_authcode},
-        {"issue", lmvendor_cmd_issue},
-};
-
 int main(int argc, char **argv)
 {
+	lm_report_begin("lmvendor");
 	if (argc < 2) {
-		fputs(lmvendor_usage, stderr);
+		usage(stderr);
 		return LMVENDOR_EXIT_USAGE;
 	}
 	const char *name = argv[1];
 	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
-		fputs(lmvendor_usage, stdout);
+		usage(stdout);
 		return 0;
 	}
 	if (!strcmp(name, "--version")) {
@@ -351,8 +457,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	opterr = 0;
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (strcmp(commands[i].name, name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+			return lm_report_end(commands[i].run(argc - 1, argv + 1));
 	return lmvendor_usage_error("unknown command '%s'", name);
 }

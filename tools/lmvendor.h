@@ -1,11 +1,14 @@
-/* What the files of lmvendor share: the usage text, the way it complains,
+/* What the files of lmvendor share: the usage texts, the way it complains,
  * reading and writing license files, the private key, authorization codes,
- * and the commands that live in their own files (lmvendor_<command>.c). */
+ * and the commands that live in their own files (lmvendor_<command>.c).
+ * Failures are reported with tools/report.h, as "lmvendor: ..." on stderr
+ * and, with --json, as the error object on stdout. */
 #ifndef LM_LMVENDOR_H
 #define LM_LMVENDOR_H
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "core/license.h"
@@ -13,10 +16,9 @@
 /* The exit status for a wrong command line. */
 #define LMVENDOR_EXIT_USAGE 2
 
-extern const char lmvendor_usage[];
-
-/* "lmvendor: " and the sentence, on stderr. */
-__attribute__((format(printf, 1, 2))) void lmvendor_complain(const char *fmt, ...);
+/* Prints the usage of command (argv[0] of a command) on stdout; returns
+ * 0, the exit status of --help. */
+int lmvendor_help(const char *command);
 /* Says what is wrong with the command line and returns
  * LMVENDOR_EXIT_USAGE. */
 __attribute__((format(printf, 1, 2))) int lmvendor_usage_error(const char *fmt, ...);
@@ -24,12 +26,15 @@ __attribute__((format(printf, 1, 2))) int lmvendor_usage_error(const char *fmt, 
  * missing value); returns LMVENDOR_EXIT_USAGE. */
 int lmvendor_bad_option(char **argv, int c);
 
-/* Prints f to path (atomically: a temporary file and a rename), or to
- * standard output when path is NULL.  Returns 0 or 1 after complaining. */
-int lmvendor_output(const char *path, const struct lm_license_file *f);
-/* lm_license_load, complaining with the file and line on failure. */
+/* The result of sign and issue: f written to path (atomically: a
+ * temporary file and a rename), or printed on stdout when path is NULL.
+ * With doc (--json), f is written to path only, and doc is printed with
+ * "output" (path or null) and "license" (the text of f) added; doc is
+ * consumed.  Returns 0, or 1 after reporting the failure. */
+int lmvendor_emit(const char *path, const struct lm_license_file *f, json_t *doc);
+/* lm_license_load, reporting the file and line on failure. */
 int lmvendor_load_file(const char *path, struct lm_license_file *f, struct lm_parse_error *err);
-/* lm_key_load_private, complaining on failure. */
+/* lm_key_load_private, reporting on failure. */
 int lmvendor_load_private(const char *path, EVP_PKEY **key);
 /* Writes a new random authorization code into buf. */
 int lmvendor_new_authcode(char *buf, size_t size);

@@ -16,6 +16,7 @@
 #include "core/license.h"
 #include "tools/json.h"
 #include "tools/lmvendor.h"
+#include "tools/report.h"
 #include "vendor/sign.h"
 
 /* ---- issue ------------------------------------------------------------- */
@@ -81,7 +82,7 @@ static int compose(const struct issue *is, const char *auth, char **text, size_t
 {
 	FILE *out = open_memstream(text, len);
 	if (!out) {
-		lmvendor_complain("out of memory");
+		lm_report_fail(LMC_ENOMEM, "out of memory");
 		return 1;
 	}
 	char today[16];
@@ -113,7 +114,7 @@ static int compose(const struct issue *is, const char *auth, char **text, size_t
 	keyword(out, "TOLERANCE", is->tolerance);
 	fputc('\n', out);
 	if (fclose(out) != 0) {
-		lmvendor_complain("out of memory");
+		lm_report_fail(LMC_ENOMEM, "out of memory");
 		return 1;
 	}
 	return 0;
@@ -155,6 +156,25 @@ static int check_issue(const struct issue *is)
 	return 0;
 }
 
+/* What --json says of the new license, before "output" and "license":
+ * its FEATURE line as the parser read it back. */
+static json_t *issued_json(const struct lm_license_file *f)
+{
+	const struct lm_license *l = &f->lines[0];
+	char issued[16], expiry[16];
+	lm_date_format(l->issued, issued, sizeof issued);
+	lm_date_format(l->expiry, expiry, sizeof expiry);
+	json_t *doc = lm_json_object();
+	lm_json_set(doc, "feature", lm_json_text(l->name));
+	lm_json_set(doc, "vendor", lm_json_text(l->vendor));
+	lm_json_set(doc, "version", lm_json_text(l->version));
+	lm_json_set(doc, "expiry", lm_json_text(expiry));
+	lm_json_set(doc, "count", l->uncounted ? json_null() : lm_json_int(l->count));
+	lm_json_set(doc, "auth", lm_json_text(l->auth));
+	lm_json_set(doc, "issued", lm_json_text(issued));
+	return doc;
+}
+
 int lmvendor_cmd_issue(int argc, char **argv)
 {
 	enum {
@@ -194,10 +214,12 @@ int lmvendor_cmd_issue(int argc, char **argv)
 	        {"sn", required_argument, NULL, O_SN},
 	        {"host-desc", required_argument, NULL, O_HOSTDESC},
 	        {"tolerance", required_argument, NULL, O_TOLERANCE},
+	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
 	struct issue is = {0};
+	bool json = false;
 	int c;
 	while ((c = getopt_long(argc, argv, ":k:o:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -223,7 +245,11 @@ int lmvendor_cmd_issue(int argc, char **argv)
 		case O_SN: is.sn = optarg; break;
 		case O_HOSTDESC: is.host_desc = optarg; break;
 		case O_TOLERANCE: is.tolerance = optarg; break;
-		case 'h': fputs(lmvendor_usage, stdout); return 0;
+		case 'j':
+			json = true;
+			lm_report_json();
+			break;
+		case 'h': return lmvendor_help(argv[0]);
 		default: return lmvendor_bad_option(argv, c);
 		}
 	}
@@ -255,7 +281,7 @@ int lmvendor_cmd_issue(int argc, char **argv)
 	if (rc) {
 		/* The message names the field; the line number would only
 		 * point into text the user never saw. */
-		lmvendor_complain("issue: %s", perr.message);
+		lm_report_fail(rc, "issue: %s", perr.message);
 		goto out;
 	}
 	rc = lm_license_sign(&f, key);
@@ -263,9 +289,9 @@ int lmvendor_cmd_issue(int argc, char **argv)
 	for (size_t i = 0; rc == 0 && i < f.nlines; i++)
 		rc = lm_license_verify(&f, &f.lines[i], key);
 	if (rc) {
-		lmvendor_complain("issue: cannot sign the license: %s", lmc_strerror(rc));
+		lm_report_fail(rc, "issue: cannot sign the license: %s", lmc_strerror(rc));
 	} else {
-		status = lmvendor_output(is.out, &f);
+		status = lmvendor_emit(is.out, &f, json ? issued_json(&f) : NULL);
 	}
 	lm_license_free(&f);
 out:

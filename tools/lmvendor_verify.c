@@ -16,6 +16,7 @@
 #include "core/license.h"
 #include "tools/json.h"
 #include "tools/lmvendor.h"
+#include "tools/report.h"
 #include "vendor/sign.h"
 
 /* ---- verify ------------------------------------------------------------ */
@@ -37,22 +38,33 @@ static const char *verdict(const struct lm_license_file *f, const struct lm_lice
 	return lmc_strerror(rc);
 }
 
-static void json_parse_error(const char *path, int code, const struct lm_parse_error *err)
+/* {"file":PATH,"valid":false,"error":{"line":N,"code":..,"number":..,
+ * "message":..}}: a file that does not parse, named by its line. */
+static int json_parse_error(const char *path, int code, const struct lm_parse_error *err)
 {
-	fputc('{', stdout);
-	lm_json_key(stdout, "file", 1);
-	lm_json_string(stdout, path);
-	lm_json_key(stdout, "valid", 0);
-	fputs("false", stdout);
-	lm_json_key(stdout, "error", 0);
-	fputc('{', stdout);
-	lm_json_key(stdout, "line", 1);
-	printf("%d", err->lineno);
-	lm_json_key(stdout, "code", 0);
-	lm_json_string(stdout, lmc_errname(code));
-	lm_json_key(stdout, "message", 0);
-	lm_json_string(stdout, err->message);
-	fputs("}}\n", stdout);
+	json_t *error = lm_json_object();
+	lm_json_set(error, "line", lm_json_int(err->lineno));
+	lm_json_set(error, "code", lm_json_text(lmc_errname(code)));
+	lm_json_set(error, "number", lm_json_int(code));
+	lm_json_set(error, "message", lm_json_text(err->message));
+	json_t *doc = lm_json_object();
+	lm_json_set(doc, "file", lm_json_text(path));
+	lm_json_set(doc, "valid", json_false());
+	lm_json_set(doc, "error", error);
+	return lm_report_print(doc);
+}
+
+static json_t *line_json(const struct lm_license *l, const char *why)
+{
+	json_t *o = lm_json_object();
+	lm_json_set(o, "line", lm_json_int(l->lineno));
+	lm_json_set(o, "type", lm_json_text(lm_line_type_name(l->type)));
+	lm_json_set(o, "name", lm_json_text(l->name));
+	lm_json_set(o, "version", lm_json_text(l->version));
+	lm_json_set(o, "valid", lm_json_bool(!why));
+	if (why)
+		lm_json_set(o, "reason", lm_json_text(why));
+	return o;
 }
 
 int lmvendor_cmd_verify(int argc, char **argv)
@@ -69,8 +81,11 @@ int lmvendor_cmd_verify(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":k:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': keypath = optarg; break;
-		case 'j': json = true; break;
-		case 'h': fputs(lmvendor_usage, stdout); return 0;
+		case 'j':
+			json = true;
+			lm_report_json();
+			break;
+		case 'h': return lmvendor_help(argv[0]);
 		default: return lmvendor_bad_option(argv, c);
 		}
 	}
@@ -82,13 +97,14 @@ int lmvendor_cmd_verify(int argc, char **argv)
 
 	EVP_PKEY *key = NULL;
 	char err[512];
-	if (lm_key_load_public(keypath, &key, err, sizeof err) != 0) {
-		lmvendor_complain("%s", err);
+	int rc = lm_key_load_public(keypath, &key, err, sizeof err);
+	if (rc != 0) {
+		lm_report_fail(rc, "%s", err);
 		return 1;
 	}
 	struct lm_license_file f;
 	struct lm_parse_error perr;
-	int rc = lmvendor_load_file(path, &f, &perr);
+	rc = lmvendor_load_file(path, &f, &perr);
 	if (rc) {
 		if (json)
 			json_parse_error(path, rc, &perr);
@@ -97,51 +113,33 @@ int lmvendor_cmd_verify(int argc, char **argv)
 	}
 
 	size_t bad = 0;
-	if (json) {
-		fputc('{', stdout);
-		lm_json_key(stdout, "file", 1);
-		lm_json_string(stdout, path);
-		lm_json_key(stdout, "lines", 0);
-		fputc('[', stdout);
-	}
+	json_t *lines = json ? lm_json_array() : NULL;
 	for (size_t i = 0; i < f.nlines; i++) {
 		const struct lm_license *l = &f.lines[i];
 		const char *why = verdict(&f, l, key);
 		bad += why != NULL;
-		if (!json) {
+		if (json)
+			lm_json_append(lines, line_json(l, why));
+		else
 			printf("line %d: %s %s %s: %s%s\n", l->lineno, lm_line_type_name(l->type),
 			       l->name, l->version, why ? "invalid: " : "valid", why ? why : "");
-			continue;
-		}
-		fputs(i ? ",{" : "{", stdout);
-		lm_json_key(stdout, "line", 1);
-		printf("%d", l->lineno);
-		lm_json_key(stdout, "type", 0);
-		lm_json_string(stdout, lm_line_type_name(l->type));
-		lm_json_key(stdout, "name", 0);
-		lm_json_string(stdout, l->name);
-		lm_json_key(stdout, "version", 0);
-		lm_json_string(stdout, l->version);
-		lm_json_key(stdout, "valid", 0);
-		fputs(why ? "false" : "true", stdout);
-		if (why) {
-			lm_json_key(stdout, "reason", 0);
-			lm_json_string(stdout, why);
-		}
-		fputc('}', stdout);
 	}
+	int status = bad == 0 && f.nlines > 0 ? 0 : 1;
 	if (json) {
-		fputc(']', stdout);
-		lm_json_key(stdout, "valid", 0);
-		fputs(bad == 0 && f.nlines > 0 ? "true" : "false", stdout);
-		fputs("}\n", stdout);
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "file", lm_json_text(path));
+		lm_json_set(doc, "lines", lines);
+		lm_json_set(doc, "valid", lm_json_bool(status == 0));
+		if (lm_report_print(doc) != 0)
+			status = 1;
 	}
 	/* A file with nothing to verify is not a verified license file. */
 	if (f.nlines == 0)
-		lmvendor_complain("%s has no FEATURE, INCREMENT or PACKAGE line", path);
+		lm_report_fail(LMC_ENOFEATURE, "%s has no FEATURE, INCREMENT or PACKAGE line",
+		               path);
 	else if (bad)
-		lmvendor_complain("%s: %zu of %zu license lines are invalid", path, bad, f.nlines);
-	int status = bad == 0 && f.nlines > 0 ? 0 : 1;
+		lm_report_fail(LMC_EBADSIG, "%s: %zu of %zu license lines are invalid", path, bad,
+		               f.nlines);
 	lm_license_free(&f);
 	EVP_PKEY_free(key);
 	return status;
