@@ -102,6 +102,19 @@ static json_t *server_json(const struct server_view *v)
 		hex(&s->cluster_id, d, sizeof d);
 		lm_json_set(o, "cluster_id", lm_json_text(d));
 	}
+	/* The options file the cluster enforces: null when none. */
+	if (s->has_options_sha256) {
+		char d[2 * LM_WIRE_DIGEST_LEN + 1];
+		hex(&s->options_sha256, d, sizeof d);
+		json_t *opt = lm_json_object();
+		lm_json_set(opt, "name", lm_json_text(s->options_name ? s->options_name : ""));
+		lm_json_set(opt, "sha256", lm_json_text(d));
+		lm_json_set(o, "options", opt);
+	} else {
+		lm_json_set(o, "options", json_null());
+	}
+	if (s->has_options_differ)
+		lm_json_set(o, "options_differ", lm_json_bool(s->options_differ));
 	return o;
 }
 
@@ -139,6 +152,10 @@ static json_t *feature_json(const Lm__FeatureStatus *f)
 	for (size_t j = 0; j < f->n_holders; j++)
 		lm_json_append(holders, holder_json(f->holders[j]));
 	lm_json_set(o, "holders", holders);
+	json_t *rules = lm_json_array();
+	for (size_t j = 0; j < f->n_rules; j++)
+		lm_json_append(rules, lm_json_text(f->rules[j]));
+	lm_json_set(o, "rules", rules);
 	return o;
 }
 
@@ -190,6 +207,15 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 		printf("\n");
 		if (s->has_license_differs && s->license_differs)
 			printf("    license differs from the cluster's: run lmutil lmreread\n");
+		if (s->has_options_sha256) {
+			char d[2 * LM_WIRE_DIGEST_LEN + 1];
+			hex(&s->options_sha256, d, sizeof d);
+			printf("    options %s (sha256 %.16s)\n",
+			       s->options_name ? s->options_name : "?", d);
+		}
+		if (s->has_options_differ && s->options_differ)
+			printf("    options file differs from the cluster's: run lmutil "
+			       "lmreread\n");
 	}
 	if (n == 3 && up > 0 && !leader)
 		printf("\nNo leader: the servers have no quorum (2 of the 3 must be up and in "
@@ -211,6 +237,8 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 		lm_date_format(f->expiry, expiry, sizeof expiry);
 		printf("  %s %s: %u of %u seats in use, expires %s\n", name, version, f->in_use,
 		       f->issued, expiry);
+		for (size_t j = 0; all && j < f->n_rules; j++)
+			printf("    policy: %s\n", f->rules[j]);
 		for (size_t j = 0; all && j < f->n_holders; j++) {
 			const Lm__Holder *h = f->holders[j];
 			char since[32];

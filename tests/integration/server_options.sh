@@ -47,6 +47,26 @@ run co_as blocked stats --version 29.0 --hold 0
 denied_by "EXCLUDE" 'EXCLUDE stats PROJECT blocked (acme.opt line 2)'
 expect_status 0 co_as other stats --version 29.0 --hold 0
 
+note "lmstat names the policy in force (lmoptcheck's sha256) and each pool's rules"
+expect_status 0 "$LMUTIL" lmoptcheck "$TMP/acme.opt"
+sha=$(sed -n 's/.*policy sha256 \([0-9a-f]*\)$/\1/p' "$TMP/out")
+expect_status 0 "$LMUTIL" lmstat -c "$S" -a --json
+python3 - "$TMP/out" "$sha" <<'PY' || fail "lmstat --json does not show the policy"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["servers"][0]
+assert s["options"] == {"name": "acme.opt", "sha256": sys.argv[2]}, s
+assert s["options_differ"] is False, s
+rules = {f["name"]: f["rules"] for f in d["features"]}
+assert rules["stats"] == ["EXCLUDE stats PROJECT blocked (acme.opt line 2)",
+                          "RESERVE 1 stats PROJECT vip (acme.opt line 3)",
+                          "MAX 1 stats PROJECT capped (acme.opt line 4)"], rules
+assert rules["plot"] == ["INCLUDE plot DISPLAY :7 (acme.opt line 5)"], rules
+PY
+expect_status 0 "$LMUTIL" lmstat -c "$S" -a
+expect_grep "^    options acme.opt \(sha256 $(echo "$sha" | cut -c1-16)\)$" "$TMP/out"
+expect_grep '^    policy: RESERVE 1 stats PROJECT vip \(acme.opt line 3\)$' "$TMP/out"
+
 note "MAX: the second seat of a capped project is refused"
 hold_as capped c1
 run co_as capped stats --version 29.0 --hold 0

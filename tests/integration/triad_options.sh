@@ -46,6 +46,13 @@ denied_by "after the reread" 'EXCLUDE stats PROJECT other (acme.opt line 2)'
 note "server 3 comes back with its old file; the leader dies; the new policy stays"
 triad_start 3 --options "$TMP/o3/acme.opt"
 wait_converged
+triad_stat >"$TMP/stat.json"
+python3 - "$TMP/stat.json" <<'PY' || fail "lmstat does not say that server 3's options file differs"
+import json, sys
+servers = json.load(open(sys.argv[1]))["servers"]
+assert [s.get("options_differ") for s in servers] == [False, False, True], servers
+assert len({s["options"]["sha256"] for s in servers}) == 1, servers
+PY
 leader=$(wait_leader)
 triad_kill "$leader"
 leader=$(wait_leader)
