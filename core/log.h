@@ -8,19 +8,32 @@
  *   lm_fatal("the raft log in %s is corrupt", dir);     event "fatal", then exit(1)
  *
  * Every line goes to one sink.  The default sink writes lmd's line on
- * stderr, timestamped in UTC, with the node id that lm_log_set_node() set:
+ * stderr, in one of two formats.  In a terminal or a file (LM_LOG_PLAIN,
+ * the default) it is timestamped in UTC, with the node id that
+ * lm_log_set_node() set:
  *
  *   2026-11-21T12:40:01.123Z lmd[1] checkout user=alice host=ws7 feature=stats
+ *
+ * When stderr is systemd's journal (LM_LOG_JOURNAL) the journal stamps the
+ * time and names the process itself; the line starts with its priority
+ * instead, the "<N>" prefix of sd-daemon(3) that the journal reads off a
+ * stream, so that `journalctl -p err` finds the errors:
+ *
+ *   <6>node 1 checkout user=alice host=ws7 feature=stats
+ *
+ * (the journal shows "lmd[PID]:" in front, so the node is spelt out where
+ * "lmd[1]" would read as a second process id).  The program picks the
+ * format at start, with lm_log_stream_is_journal().
  *
  * Tests and tools may install a sink of their own (to capture lines, or to
  * keep them quiet).  Lines of a level less severe than lm_log_set_level()
  * are dropped before they are formatted; the default keeps info and above,
  * so debug lines cost a comparison unless asked for.
  *
- * Set the sink, the level and the node before any other thread may log:
- * they are plain variables.  Logging itself is safe from any thread as long
- * as the sink is (the default one writes each line with one fprintf, which
- * keeps lines whole when stderr is shared). */
+ * Set the sink, the format, the level and the node before any other thread
+ * may log: they are plain variables.  Logging itself is safe from any
+ * thread as long as the sink is (the default one writes each line with one
+ * fprintf, which keeps lines whole when stderr is shared). */
 #ifndef LM_CORE_LOG_H
 #define LM_CORE_LOG_H
 
@@ -31,6 +44,12 @@ enum lm_log_level {
 	LM_LOG_WARNING, /* something is off, and was handled */
 	LM_LOG_INFO,    /* the events an administrator follows (kept by default) */
 	LM_LOG_DEBUG,   /* details for whoever debugs lmd */
+};
+
+/* How the default sink writes a line (see above). */
+enum lm_log_format {
+	LM_LOG_PLAIN,   /* time, lmd[node], event, message */
+	LM_LOG_JOURNAL, /* <priority>, node, event, message */
 };
 
 /* Receives every line that passes the level: event is one word, message
@@ -47,6 +66,16 @@ void lm_log_set_level(enum lm_log_level level);
 bool lm_log_enabled(enum lm_log_level level);
 /* The node id the default sink prints in every line (0 until known). */
 void lm_log_set_node(unsigned node);
+/* The default sink's format from now on (LM_LOG_PLAIN at start). */
+void lm_log_set_format(enum lm_log_format format);
+/* Whether fd is the stream systemd connected to the journal.  systemd
+ * puts the device and inode numbers of that stream in JOURNAL_STREAM
+ * ("dev:ino", in decimal) when it connects stdout or stderr to the
+ * journal; the variable is inherited by whatever the service runs, so
+ * only a match with fstat(2) of fd says that fd still goes there
+ * (systemd.exec(5), "$JOURNAL_STREAM").  journal_stream is the variable's
+ * value, NULL when it is not set. */
+bool lm_log_stream_is_journal(int fd, const char *journal_stream);
 
 /* event: one word ("start", "checkout", "denied", "expire"...). */
 void lm_log_at(enum lm_log_level level, const char *event, const char *fmt, ...)

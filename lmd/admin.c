@@ -239,10 +239,12 @@ static void reread_done(uv_work_t *w, int status)
 		snprintf(r->msg, sizeof r->msg, "the reread did not run: %s", uv_strerror(status));
 	}
 	if (r->rc != 0) {
-		lm_log("reread",
-		       "refused, still serving the previous license: %s (requested by "
-		       "peer=%s)",
-		       r->msg, c->peer);
+		/* Handled (the previous license serves on), and yet the
+		 * administrator's file needs a look: a warning. */
+		lm_log_at(LM_LOG_WARNING, "reread",
+		          "refused, still serving the previous license: %s (requested by "
+		          "peer=%s)",
+		          r->msg, c->peer);
 		if (c->state != LM_CONNECTION_CLOSING) {
 			char msg[1100];
 			snprintf(msg, sizeof msg, "%s (still serving the previous license)",

@@ -86,10 +86,10 @@ static void refresh(void)
 		return;
 	guard.full = !ok;
 	if (guard.full)
-		lm_log("disk",
-		       "full: %s: refusing checkouts, checkins and other changes (%s) until "
-		       "space is freed; seats held stay held",
-		       why, lmc_errname(LMC_ESTORE));
+		lm_log_at(LM_LOG_WARNING, "disk",
+		          "full: %s: refusing checkouts, checkins and other changes (%s) until "
+		          "space is freed; seats held stay held",
+		          why, lmc_errname(LMC_ESTORE));
 	else
 		lm_log("disk", "recovered: %s: accepting changes again", why);
 }

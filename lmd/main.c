@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -17,6 +18,12 @@
 
 int main(int argc, char **argv)
 {
+	/* Run by systemd with stderr on the journal, every line carries its
+	 * priority and no time of its own; in a terminal or a file, the
+	 * timestamped line (core/log.h). */
+	if (lm_log_stream_is_journal(STDERR_FILENO, getenv("JOURNAL_STREAM")))
+		lm_log_set_format(LM_LOG_JOURNAL);
+
 	struct lm_config cfg;
 	int rc = lm_args_parse(&cfg, argc, argv);
 	if (rc != 0)

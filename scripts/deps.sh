@@ -9,7 +9,7 @@ libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libraft-
 libsystemd-dev libjansson-dev"
 LM_TEST_DEPS="libcmocka-dev python3 python3-pytest openssl procps iproute2 groff-base"
 # ./check builds, lints and installs the Debian packages.
-LM_PACKAGE_DEPS="debhelper lintian fakeroot systemd"
+LM_PACKAGE_DEPS="debhelper dh-python lintian fakeroot systemd"
 
 lm_missing_packages() {
 	local p missing=

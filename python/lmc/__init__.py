@@ -7,10 +7,10 @@
             ...  # the seat is held here, checked in at the end of the block
 
 It calls the installed liblmc (liblmc.so.0, client/lmc.h) through ctypes:
-no compiled code.  The library is looked for at the path in the LMC_LIBRARY
-environment variable when it is set, else by ctypes.util.find_library("lmc"),
-else as liblmc.so.0 on the dynamic linker's path; importing lmc raises
-ImportError, saying what to do, when none loads.
+no compiled code.  The library is loaded from the path in the LMC_LIBRARY
+environment variable when it is set, else as liblmc.so.0 from the dynamic
+linker's path (where Debian's liblmc0 installs it); importing lmc raises
+ImportError, saying what to do, when it does not load.
 
 Every failure raises an Error subclass named after its stable code
 (NoSeats is LMC_ENOSEATS), carrying .code, .name, .message and .hint.

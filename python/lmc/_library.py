@@ -6,7 +6,6 @@ copy of this module works with every liblmc.so.0 of the same ABI.
 """
 
 import ctypes
-import ctypes.util
 import os
 
 # The soname's major version: the ABI these declarations describe.
@@ -71,19 +70,16 @@ _PROTOTYPES = {
 
 
 def _candidates():
-    """Where to look, in order: LMC_LIBRARY alone when it is set (an
-    explicit choice is not second-guessed), else what the dynamic linker's
-    cache knows as "lmc", else the soname through the default search path."""
+    """Where to look: LMC_LIBRARY alone when it is set (an explicit choice
+    is not second-guessed), else the soname, which the dynamic linker finds
+    where liblmc0 installed it (/usr/lib/<multiarch>/liblmc.so.0).
+
+    Not ctypes.util.find_library("lmc"): on Linux it answers a soname from
+    the same linker cache, so it finds nothing the soname does not, and it
+    may answer another major version (liblmc.so.1), whose ABI these
+    declarations do not describe."""
     explicit = os.environ.get("LMC_LIBRARY")
-    if explicit:
-        return [explicit]
-    names = []
-    found = ctypes.util.find_library("lmc")
-    if found:
-        names.append(found)
-    if SONAME not in names:
-        names.append(SONAME)
-    return names
+    return [explicit] if explicit else [SONAME]
 
 
 def _asan_runtime_missing(path):

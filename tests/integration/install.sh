@@ -32,7 +32,7 @@ libdir=$(dirname "$(dirname "$pc")")
 prefix=$(dirname "$libdir")
 for f in sbin/lmd bin/lmutil bin/lmvendor include/lmc.h share/man/man8/lmd.8 \
 	share/man/man1/lmutil.1 share/man/man1/lmvendor.1 share/man/man3/lmc.3 \
-	share/man/man5/lmd-license.5; do
+	share/man/man5/lmd-license.5 share/man/man5/lmd-options.5; do
 	[ -e "$prefix/$f" ] || fail "make install did not install $f"
 done
 [ -f "$libdir/liblmc.a" ] || fail "no liblmc.a in $libdir"

@@ -1,6 +1,7 @@
 /* The one logger (core/log.h): lines go to the sink at their level, the
- * level drops the less severe ones, the default sink writes lmd's line,
- * and lm_fatal logs and exits with status 1. */
+ * level drops the less severe ones, the default sink writes lmd's line (or
+ * the journal's, when stderr is the stream JOURNAL_STREAM names), and
+ * lm_fatal logs and exits with status 1. */
 #include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@ static int reset(void **state)
 	lm_log_set_sink(NULL, NULL);
 	lm_log_set_level(LM_LOG_INFO);
 	lm_log_set_node(0);
+	lm_log_set_format(LM_LOG_PLAIN);
 	return 0;
 }
 
@@ -176,6 +179,107 @@ static void test_fatal(void **state)
 	matches(out, "Z lmd\\[0\\] fatal the raft log in /data/raft is corrupt\n$");
 }
 
+static void journal_lines(void)
+{
+	lm_log_set_format(LM_LOG_JOURNAL);
+	lm_log_set_level(LM_LOG_DEBUG);
+	lm_log_set_node(2);
+	lm_log("checkout", "user=alice host=ws7 feature=stats");
+	lm_log_error("handles still open at exit");
+	lm_log_warning("slow disk: %d ms", 40);
+	lm_log_debug("raft", "term %d", 3);
+	lm_fatal("the raft log in %s is corrupt", "/data/raft");
+}
+
+/* For the journal: the sd-daemon(3) priority in front (<3> error, <4>
+ * warning, <6> info, <7> debug), no time (the journal stamps each line),
+ * and the node spelt out, since the journal shows lmd's pid in brackets. */
+static void test_journal_format(void **state)
+{
+	int status;
+
+	(void)state;
+	const char *out = run_child(journal_lines, &status);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	assert_string_equal(out, "<6>node 2 checkout user=alice host=ws7 feature=stats\n"
+	                         "<3>node 2 error handles still open at exit\n"
+	                         "<4>node 2 warning slow disk: 40 ms\n"
+	                         "<7>node 2 raft term 3\n"
+	                         "<3>node 2 fatal the raft log in /data/raft is corrupt\n");
+}
+
+/* "dev:ino" of the file open on fd, as systemd writes JOURNAL_STREAM. */
+static void stream_id(int fd, char *buf, size_t size, long long dev_delta, long long ino_delta)
+{
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	snprintf(buf, size, "%llu:%llu",
+	         (unsigned long long)st.st_dev + (unsigned long long)dev_delta,
+	         (unsigned long long)st.st_ino + (unsigned long long)ino_delta);
+}
+
+static int scratch_file(char *path)
+{
+	strcpy(path, "/tmp/test_log.XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* JOURNAL_STREAM is inherited by whatever a service runs, and stays when
+ * stderr is redirected: only the very stream it names is the journal. */
+static void test_stream_is_journal(void **state)
+{
+	char path[32], other_path[32], id[64], other_id[64], text[96];
+	int fds[2];
+
+	(void)state;
+	int fd = scratch_file(path);
+	int other = scratch_file(other_path);
+	stream_id(fd, id, sizeof id, 0, 0);
+	stream_id(other, other_id, sizeof other_id, 0, 0);
+
+	assert_true(lm_log_stream_is_journal(fd, id));
+	assert_true(lm_log_stream_is_journal(other, other_id));
+	/* Another file, another inode or device, a pipe, a closed fd. */
+	assert_false(lm_log_stream_is_journal(fd, other_id));
+	stream_id(fd, text, sizeof text, 0, 1);
+	assert_false(lm_log_stream_is_journal(fd, text));
+	stream_id(fd, text, sizeof text, 1, 0);
+	assert_false(lm_log_stream_is_journal(fd, text));
+	assert_int_equal(pipe(fds), 0);
+	assert_false(lm_log_stream_is_journal(fds[1], id));
+	close(fds[0]);
+	close(fds[1]);
+	assert_false(lm_log_stream_is_journal(fds[1], id));
+
+	/* Not set, or not systemd's "dev:ino" in decimal. */
+	assert_false(lm_log_stream_is_journal(fd, NULL));
+	assert_false(lm_log_stream_is_journal(fd, ""));
+	const char *colon = strchr(id, ':');
+	/* The stream's own "dev:ino" with something around it. */
+	static const struct {
+		const char *before, *after;
+	} malformed[] = {{"", ":"}, {":", ""},  {" ", ""}, {"+", ""}, {"-", ""},
+	                 {"", " "}, {"", ":1"}, {"", "x"}, {"", "\n"}};
+	for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+		snprintf(text, sizeof text, "%s%s%s", malformed[i].before, id, malformed[i].after);
+		assert_false(lm_log_stream_is_journal(fd, text));
+	}
+	snprintf(text, sizeof text, "%.*s", (int)(colon - id), id); /* the device alone */
+	assert_false(lm_log_stream_is_journal(fd, text));
+	snprintf(text, sizeof text, "%.*s:-%s", (int)(colon - id), id, colon + 1);
+	assert_false(lm_log_stream_is_journal(fd, text));
+	snprintf(text, sizeof text, "%.*s:0x%s", (int)(colon - id), id, colon + 1);
+	assert_false(lm_log_stream_is_journal(fd, text));
+
+	close(fd);
+	close(other);
+	unlink(path);
+	unlink(other_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +287,8 @@ int main(void)
 	        cmocka_unit_test_setup(test_level_filters, reset),
 	        cmocka_unit_test_setup(test_default_format, reset),
 	        cmocka_unit_test_setup(test_fatal, reset),
+	        cmocka_unit_test_setup(test_journal_format, reset),
+	        cmocka_unit_test_setup(test_stream_is_journal, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
 }
