@@ -132,7 +132,7 @@ struct lm_session {
 	uint8_t secret[LM_SESSION_SECRET_LEN];
 	/* The cluster that granted the session (SessionReply.cluster_id),
 	 * when the server said. */
-	uint8_t cluster_id[LM_WIRE_CLUSTER_ID_LEN];
+	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
 	bool has_cluster_id;
 	bool session_lost; /* the next new session regains every seat */
 	struct lm_session_request *inflight;

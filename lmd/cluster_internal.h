@@ -66,7 +66,6 @@
  * fit in 21 bytes; the status struct has room for 63. */
 #define LM_CLUSTER_ADDRESS_MAX 63
 _Static_assert(LM_CLUSTER_ADDRESS_MAX == LM_TRANSPORT_ADDRESS_MAX, "one bound on raft addresses");
-_Static_assert(LM_CLUSTER_ID_SIZE == LM_TRANSPORT_ID_SIZE, "one size of cluster identity");
 /* One proposal in flight: raft keeps req until it calls apply_cb. */
 struct proposal {
 	struct raft_apply req;

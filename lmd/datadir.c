@@ -18,6 +18,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 
 /* ---- checks ---- */
@@ -493,17 +494,17 @@ int lm_datadir_seen_add(struct lm_datadir *d, uint64_t id, char *msg, size_t siz
 
 /* ---- cluster-id ---- */
 
-int lm_datadir_cluster_id(struct lm_datadir *d, uint8_t id[LM_DATADIR_CLUSTER_ID_SIZE], bool *known,
+int lm_datadir_cluster_id(struct lm_datadir *d, uint8_t id[LM_CLUSTER_ID_SIZE], bool *known,
                           char *msg, size_t size)
 {
-	char text[2 * LM_DATADIR_CLUSTER_ID_SIZE + 8];
+	char text[2 * LM_CLUSTER_ID_SIZE + 8];
 	ssize_t n;
 	*known = false;
 	int rc = read_small_file(d, "cluster-id", text, sizeof text, &n, msg, size);
 	if (rc != 0 || n < 0)
 		return rc;
-	bool ok = n == 2 * LM_DATADIR_CLUSTER_ID_SIZE + 1 && text[n - 1] == '\n';
-	for (int i = 0; ok && i < LM_DATADIR_CLUSTER_ID_SIZE; i++) {
+	bool ok = n == 2 * LM_CLUSTER_ID_SIZE + 1 && text[n - 1] == '\n';
+	for (int i = 0; ok && i < LM_CLUSTER_ID_SIZE; i++) {
 		unsigned byte;
 		ok = isxdigit((unsigned char)text[2 * i]) &&
 		     isxdigit((unsigned char)text[2 * i + 1]) &&
@@ -522,13 +523,11 @@ int lm_datadir_cluster_id(struct lm_datadir *d, uint8_t id[LM_DATADIR_CLUSTER_ID
 	return 0;
 }
 
-int lm_datadir_set_cluster_id(struct lm_datadir *d, const uint8_t id[LM_DATADIR_CLUSTER_ID_SIZE],
-                              char *msg, size_t size)
+int lm_datadir_set_cluster_id(struct lm_datadir *d, const uint8_t id[LM_CLUSTER_ID_SIZE], char *msg,
+                              size_t size)
 {
-	char text[2 * LM_DATADIR_CLUSTER_ID_SIZE + 2];
-	for (int i = 0; i < LM_DATADIR_CLUSTER_ID_SIZE; i++)
-		snprintf(text + 2 * i, 3, "%02x", id[i]);
-	text[2 * LM_DATADIR_CLUSTER_ID_SIZE] = '\n';
-	return write_small_file(d, "cluster-id", text, 2 * LM_DATADIR_CLUSTER_ID_SIZE + 1, msg,
-	                        size);
+	char text[2 * LM_CLUSTER_ID_SIZE + 2];
+	lm_hex_encode(id, LM_CLUSTER_ID_SIZE, text);
+	text[2 * LM_CLUSTER_ID_SIZE] = '\n';
+	return write_small_file(d, "cluster-id", text, 2 * LM_CLUSTER_ID_SIZE + 1, msg, size);
 }

@@ -84,7 +84,7 @@ struct lm_server {
 	/* The cluster id (lmd/pool.h), once known: read from DATA/cluster-id
 	 * at start, or learnt when the pool first holds it.  It goes on the
 	 * replication port and in every HelloReply and SessionReply. */
-	uint8_t cluster_id[LM_POOL_CLUSTER_ID_SIZE];
+	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
 	bool has_cluster_id;
 	bool pool_has_cluster_id; /* no need to look in the pool again */
 	bool cluster_id_proposed; /* a SetClusterId is being committed */

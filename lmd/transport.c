@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "lmd/little_endian.h"
 
@@ -49,8 +50,7 @@ static const uint8_t stock_magic[8] = {1, 0, 0, 0, 0, 0, 0, 0};
 #define LISTEN_BACKLOG 64
 
 _Static_assert(ADDRESS_OFFSET + ADDRESS_FIELD == CLUSTER_ID_OFFSET, "preamble layout");
-_Static_assert(CLUSTER_ID_OFFSET + LM_TRANSPORT_ID_SIZE == LM_TRANSPORT_PREAMBLE,
-               "preamble layout");
+_Static_assert(CLUSTER_ID_OFFSET + LM_CLUSTER_ID_SIZE == LM_TRANSPORT_PREAMBLE, "preamble layout");
 _Static_assert(LM_TRANSPORT_ADDRESS_MAX < ADDRESS_FIELD, "the address field keeps a zero");
 
 enum hs_state {
@@ -283,7 +283,7 @@ static struct handshake *hs_new(struct transport *t, bool outgoing)
 	return hs;
 }
 
-static bool known_cluster_id(struct transport *t, uint8_t id[LM_TRANSPORT_ID_SIZE])
+static bool known_cluster_id(struct transport *t, uint8_t id[LM_CLUSTER_ID_SIZE])
 {
 	return t->cfg.cluster_id && t->cfg.cluster_id(t->cfg.cluster_id_arg, id);
 }
@@ -296,12 +296,6 @@ static bool is_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static void hex(const uint8_t *id, char out[2 * LM_TRANSPORT_ID_SIZE + 1])
-{
-	for (int i = 0; i < LM_TRANSPORT_ID_SIZE; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
 static void encode(struct transport *t, uint8_t *p)
 {
 	size_t n = strlen(t->address);
@@ -310,11 +304,11 @@ static void encode(struct transport *t, uint8_t *p)
 	memcpy(p, MAGIC, 8);
 	lm_le_put(p + 8, LM_TRANSPORT_VERSION, 2);
 	lm_le_put(p + 10, n, 2);
-	memcpy(p + 16, t->cfg.config_id, LM_TRANSPORT_ID_SIZE);
+	memcpy(p + 16, t->cfg.config_id, LM_CONFIG_ID_SIZE);
 	lm_le_put(p + 32, t->id, 8);
 	memcpy(p + ADDRESS_OFFSET, t->address, n);
 	if (!known_cluster_id(t, p + CLUSTER_ID_OFFSET))
-		memset(p + CLUSTER_ID_OFFSET, 0, LM_TRANSPORT_ID_SIZE);
+		memset(p + CLUSTER_ID_OFFSET, 0, LM_CLUSTER_ID_SIZE);
 }
 
 /* Checks a whole preamble; refuses the connection (and returns false) at the
@@ -363,20 +357,20 @@ static bool validate(struct handshake *hs)
 		refuse(hs, "its address \"%s\" is not IPV4:PORT", hs->peer_address);
 		return false;
 	}
-	if (memcmp(p + 16, t->cfg.config_id, LM_TRANSPORT_ID_SIZE) != 0) {
+	if (memcmp(p + 16, t->cfg.config_id, LM_CONFIG_ID_SIZE) != 0) {
 		refuse(hs,
 		       "it belongs to another cluster (raft id %llu at %s): check the "
 		       "--peer-port and the license file of both",
 		       (unsigned long long)id, hs->peer_address);
 		return false;
 	}
-	uint8_t ours[LM_TRANSPORT_ID_SIZE];
+	uint8_t ours[LM_CLUSTER_ID_SIZE];
 	const uint8_t *theirs = p + CLUSTER_ID_OFFSET;
-	if (!is_zero(theirs, LM_TRANSPORT_ID_SIZE) && known_cluster_id(t, ours) &&
-	    memcmp(theirs, ours, LM_TRANSPORT_ID_SIZE) != 0) {
-		char a[2 * LM_TRANSPORT_ID_SIZE + 1], b[2 * LM_TRANSPORT_ID_SIZE + 1];
-		hex(theirs, a);
-		hex(ours, b);
+	if (!is_zero(theirs, LM_CLUSTER_ID_SIZE) && known_cluster_id(t, ours) &&
+	    memcmp(theirs, ours, LM_CLUSTER_ID_SIZE) != 0) {
+		char a[2 * LM_CLUSTER_ID_SIZE + 1], b[2 * LM_CLUSTER_ID_SIZE + 1];
+		lm_hex_encode(theirs, LM_CLUSTER_ID_SIZE, a);
+		lm_hex_encode(ours, LM_CLUSTER_ID_SIZE, b);
 		refuse(hs,
 		       "it holds the data of another cluster (raft id %llu at %s, cluster id %s; "
 		       "this one is %s): its data directory is from an earlier or another "

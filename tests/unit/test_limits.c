@@ -224,6 +224,21 @@ static void test_wire(void **state)
 	c.count = LM_CHECKOUT_COUNT_MAX + 1;
 	assert_int_equal(lm_envelope_check(&e, err, sizeof err), LMC_EPROTO);
 
+	/* A cluster id is exactly LM_CLUSTER_ID_SIZE bytes, one short or one
+	 * over is refused. */
+	uint8_t id[LM_CLUSTER_ID_SIZE + 1] = {1};
+	Lm__HelloReply hr = LM__HELLO_REPLY__INIT;
+	e.body_case = LM__ENVELOPE__BODY_HELLO_REPLY;
+	e.hello_reply = &hr;
+	hr.server_version = "lmd";
+	hr.has_cluster_id = 1;
+	hr.cluster_id = (ProtobufCBinaryData){.len = LM_CLUSTER_ID_SIZE, .data = id};
+	assert_int_equal(lm_envelope_check(&e, err, sizeof err), 0);
+	hr.cluster_id.len = LM_CLUSTER_ID_SIZE - 1;
+	assert_int_equal(lm_envelope_check(&e, err, sizeof err), LMC_EPROTO);
+	hr.cluster_id.len = LM_CLUSTER_ID_SIZE + 1;
+	assert_int_equal(lm_envelope_check(&e, err, sizeof err), LMC_EPROTO);
+
 	/* A frame header announcing one byte over the maximum is refused as
 	 * soon as it arrives. */
 	struct lm_frame_reader r;
