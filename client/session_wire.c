@@ -73,7 +73,7 @@ static int verify_grant(struct lm_session *s, const struct lm_session_request *r
 {
 	char text[LM_LINE_MAX + 1];
 	struct lm_license l;
-	struct lm_lockcode codes[3];
+	struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
 	int ncodes;
 	struct lm_parse_error perr;
 	const char *refusal = "; a server running a license this vendor did not sign cannot "

@@ -66,7 +66,7 @@ static int parse_server(struct parser *ps, char *line, int lineno)
 	if (n != 4)
 		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
 		                       "SERVER has %d fields; expected %s", n - 1, usage);
-	if (f->nservers == 3)
+	if (f->nservers == LM_LICENSE_SERVERS_MAX)
 		return lm_license_fail(
 		        ps->err, lineno, LMC_ESYNTAX,
 		        "a fourth SERVER line; a license names one server, or three redundant "

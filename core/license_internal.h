@@ -67,7 +67,8 @@ int lm_license_sig_parse(const char *text, uint8_t sig[LM_SIG_LEN], char *msg, s
  * refused and SERVER_CODES accepted into codes/ncodes; otherwise the
  * reverse.  Errors fill err with lineno. */
 int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_license *l,
-                          struct lm_lockcode codes[3], int *ncodes, struct lm_parse_error *err);
+                          struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX], int *ncodes,
+                          struct lm_parse_error *err);
 
 /* Checks that len bytes are printable UTF-8 text: no NUL, no control
  * character but tab.  Returns 0, or LMC_ESYNTAX with a sentence in msg. */

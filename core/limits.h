@@ -18,6 +18,10 @@
 #define LM_VERSION_MAX 16
 /* A SERVER line's host: LMC_ESYNTAX. */
 #define LM_HOST_MAX 255
+/* SERVER lines in one file: none (uncounted lines only), one, or three
+ * redundant servers (a triad); a fourth is LMC_ESYNTAX.  Also the lock
+ * codes of a line's SERVER_CODES, one per server. */
+#define LM_LICENSE_SERVERS_MAX 3
 /* NOTICE, HOST_DESC, SN, AUTH and COMPONENTS, with their NUL:
  * LMC_ETOOLARGE. */
 #define LM_TEXT_MAX 256

@@ -54,6 +54,9 @@
 #define LM_CLUSTER_MAX_SNAPSHOT (256 * 1024 * 1024)
 
 #define LM_CLUSTER_MAX_NODES 3
+/* Longest raft address we keep: a dotted IPv4 literal, a colon and a port
+ * fit in 21 bytes; the status struct has room for 63. */
+#define LM_CLUSTER_ADDRESS_MAX 63
 
 /* The state machine the cluster drives.  The callbacks run on the loop. */
 struct lm_cluster_fsm {

@@ -60,7 +60,7 @@ static int lock_name(const struct lm_license_file *f, EVP_PKEY *key, unsigned no
 	len += 2 * rawlen;
 	text[len++] = '\n';
 	/* Sorted as the signature's SERVER_CODES are: by their text. */
-	const char *codes[3];
+	const char *codes[LM_LICENSE_SERVERS_MAX];
 	int n = f->nservers;
 	for (int i = 0; i < n; i++)
 		codes[i] = f->servers[i].code_text;
