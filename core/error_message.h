@@ -1,7 +1,7 @@
 /* Errors reported as a code and a sentence in the caller's buffer, the way
- * the parsers of license sources and server addresses report them.  Not
- * part of liblmc's public API: core/error.h is copied into the installed
- * lmc.h, this header is not. */
+ * the parsers of license sources, server addresses and lock codes report
+ * them.  Not part of liblmc's public API: core/error.h is copied into the
+ * installed lmc.h, this header is not. */
 #ifndef LM_ERROR_MESSAGE_H
 #define LM_ERROR_MESSAGE_H
 
