@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/bytes.h"
 #include "core/key.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -45,10 +46,11 @@ static void load_license(struct lm_server *s)
 		lm_fatal("%s", err);
 	if (lm_licfile_options(&rules, &s->license, &s->options, err, sizeof err) != 0)
 		lm_fatal("%s", err);
-	if (s->options)
-		lm_log("options", "policy %s: %zu rules (sha256 %02x%02x%02x%02x...)",
-		       s->options->name, s->options->nrules, s->options->sha256[0],
-		       s->options->sha256[1], s->options->sha256[2], s->options->sha256[3]);
+	if (s->options) {
+		char sha256[2 * 4 + 1];
+		lm_log("options", "policy %s: %zu rules (sha256 %s...)", s->options->name,
+		       s->options->nrules, lm_hex_encode(s->options->sha256, 4, sha256));
+	}
 }
 
 /* ---- leadership ---- */
