@@ -134,9 +134,9 @@ static int open_session(struct lm_session *s, int64_t cap)
 		s->session_id = r->session_id;
 		memcpy(s->secret, r->secret.data, LM_SESSION_SECRET_LEN);
 	}
-	s->has_cluster_id = r->has_cluster_id && r->cluster_id.len == LM_WIRE_CLUSTER_ID_LEN;
+	s->has_cluster_id = r->has_cluster_id && r->cluster_id.len == LM_CLUSTER_ID_SIZE;
 	if (s->has_cluster_id)
-		memcpy(s->cluster_id, r->cluster_id.data, LM_WIRE_CLUSTER_ID_LEN);
+		memcpy(s->cluster_id, r->cluster_id.data, LM_CLUSTER_ID_SIZE);
 	s->has_session = true;
 	lm_session_lease_terms(s, r);
 	lm_session_lease_confirm(s, sent_at);

@@ -7,8 +7,8 @@
  *                     application threads and the thread share under s->lock
  *   session_attach.c  the connection: attach, open or resume the session,
  *                     redirects, failover and backoff
- *   session_thread.c  the thread's loop, the requests on the wire and the
- *                     server's replies
+ *   session_thread.c  the thread's loop
+ *   session_wire.c    the requests on the wire and the server's replies
  *   session_lease.c   how long the seats may be believed held: the lease,
  *                     its shortening when we close a connection, the grace
  *
@@ -132,7 +132,7 @@ struct lm_session {
 	uint8_t secret[LM_SESSION_SECRET_LEN];
 	/* The cluster that granted the session (SessionReply.cluster_id),
 	 * when the server said. */
-	uint8_t cluster_id[LM_WIRE_CLUSTER_ID_LEN];
+	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
 	bool has_cluster_id;
 	bool session_lost; /* the next new session regains every seat */
 	struct lm_session_request *inflight;
@@ -230,6 +230,16 @@ int64_t lm_session_lease_deadline(const struct lm_session *s);
 void lm_session_lease_check(struct lm_session *s);
 /* How long to wait for a HeartbeatReply before trying another server. */
 unsigned lm_session_lease_answer_ms(const struct lm_session *s);
+
+/* ---- session_wire.c: thread only ---- */
+
+/* Sends the request in flight (a Checkout or a Checkin) or a body with no
+ * fields (Heartbeat, SessionClose).  Returns 0 or the connection's error. */
+int lm_session_send_request(struct lm_session *s, struct lm_session_request *r);
+int lm_session_send_simple(struct lm_session *s, Lm__Envelope__BodyCase body);
+/* Handles one frame from the server; false when the connection was
+ * dropped. */
+bool lm_session_on_frame(struct lm_session *s, const Lm__Envelope *e);
 
 /* ---- session_thread.c ---- */
 

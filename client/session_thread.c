@@ -1,20 +1,16 @@
-/* The session thread's loop: attach when not connected, otherwise send the
- * request in flight and the heartbeats, and handle the server's replies
- * (grants checked against the vendor key, errors, HeartbeatReplies); the
- * lease (session_lease.c) checked at every turn; SessionClose at the end. */
+/* The session thread's loop: attach when not connected (session_attach.c),
+ * otherwise send the request in flight and the heartbeats and hand the
+ * server's replies to session_wire.c; the lease (session_lease.c) checked
+ * at every turn; SessionClose at the end. */
 #include "config.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "client/session_internal.h"
 #include "core/error.h"
-#include "core/key.h"
-#include "core/license.h"
 #include "proto/frame.h"
 #include "proto/frame_conn.h"
 
@@ -29,304 +25,6 @@ static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
 }
-
-/* ---- Requests on the wire ---- */
-
-static int send_request(struct lm_session *s, struct lm_session_request *r)
-{
-	Lm__Envelope e;
-	Lm__Checkout co;
-	Lm__Checkin ci;
-	if (r->request_id == 0)
-		r->request_id = ++s->next_request_id;
-	lm_envelope_init(&e, r->request_id);
-	if (r->kind == REQ_CHECKOUT) {
-		lm__checkout__init(&co);
-		co.has_feature = 1;
-		co.feature = lm_bytes_from_cstr(r->feature);
-		co.has_version = 1;
-		/* Any version: every version is >= "0". */
-		co.version = lm_bytes_from_cstr(r->version[0] ? r->version : "0");
-		co.has_count = 1;
-		co.count = r->count;
-		e.body_case = LM__ENVELOPE__BODY_CHECKOUT;
-		e.checkout = &co;
-	} else {
-		lm__checkin__init(&ci);
-		ci.has_handle = 1;
-		ci.handle = r->server_handle;
-		e.body_case = LM__ENVELOPE__BODY_CHECKIN;
-		e.checkin = &ci;
-	}
-	int64_t now = lm_clock_ms();
-	int rc = lm_frame_conn_send(&s->conn, &e, now + s->cfg.io_timeout_ms);
-	if (rc == 0) {
-		r->sent = true;
-		r->sent_at = now;
-	}
-	return rc;
-}
-
-static int send_simple(struct lm_session *s, Lm__Envelope__BodyCase body)
-{
-	Lm__Envelope e;
-	Lm__Heartbeat hb;
-	Lm__SessionClose sc;
-	lm_envelope_init(&e, 0);
-	e.body_case = body;
-	if (body == LM__ENVELOPE__BODY_HEARTBEAT) {
-		lm__heartbeat__init(&hb);
-		e.heartbeat = &hb;
-	} else {
-		lm__session_close__init(&sc);
-		e.session_close = &sc;
-	}
-	return lm_frame_conn_send(&s->conn, &e, lm_clock_ms() + s->cfg.io_timeout_ms);
-}
-
-/* The checks of session.h on a grant: the vendor signed the line, and it
- * is for the feature and a version asked for. */
-static int verify_grant(struct lm_session *s, const struct lm_session_request *r,
-                        const Lm__CheckoutReply *m, char *why, size_t size)
-{
-	char text[LM_LINE_MAX + 1];
-	struct lm_license l;
-	struct lm_lockcode codes[3];
-	int ncodes;
-	struct lm_parse_error perr;
-	const char *refusal = "; a server running a license this vendor did not sign cannot "
-	                      "grant seats to this vendor's applications";
-
-	if (lm_bytes_to_cstr(&m->license->text, text, sizeof text) != 0) {
-		lm_session_msg_set(why, size, "%s: the granted license line is unreadable",
-		                   s->conn.name);
-		return LMC_EBADSIG;
-	}
-	if (lm_license_parse_canonical(text, &l, codes, &ncodes, &perr) != 0) {
-		lm_session_msg_set(why, size, "%s: the granted license line does not parse: %s",
-		                   s->conn.name, perr.message);
-		return LMC_EBADSIG;
-	}
-	if (lm_sig_verify(s->cfg.vendor_key, text, strlen(text), m->license->signature.data) != 0) {
-		lm_session_msg_set(
-		        why, size,
-		        "%s granted %s under a line that the vendor key does not verify%s",
-		        s->conn.name, r->feature, refusal);
-		return LMC_EBADSIG;
-	}
-	/* A genuine line for something else proves nothing about this
-	 * grant: the vendor signed other seats, not these. */
-	if (strcmp(l.name, r->feature) != 0) {
-		lm_session_msg_set(why, size, "%s granted %s under a license line for %s",
-		                   s->conn.name, r->feature, l.name);
-		return LMC_EBADSIG;
-	}
-	if (r->version[0] && lm_version_compare(l.version, r->version) < 0) {
-		lm_session_msg_set(why, size,
-		                   "%s granted %s %s under a license line for version %s",
-		                   s->conn.name, r->feature, r->version, l.version);
-		return LMC_EBADSIG;
-	}
-	if (m->has_count && m->count != r->count) {
-		lm_session_msg_set(why, size, "%s granted %u seats of %s, %u were asked for",
-		                   s->conn.name, (unsigned)m->count, r->feature, r->count);
-		return LMC_EPROTO;
-	}
-	return 0;
-}
-
-static void on_checkout_granted(struct lm_session *s, struct lm_session_request *r,
-                                const Lm__CheckoutReply *m)
-{
-	char why[512];
-	int rc = verify_grant(s, r, m, why, sizeof why);
-	if (rc == 0) {
-		lm_session_lease_confirm(s, r->sent_at);
-		/* An answer slower than the lease proves nothing about now:
-		 * the new seats are reported lost with the others, and
-		 * regained when a heartbeat lists them. */
-		if (!lm_session_lease_live(s))
-			s->reported = 0;
-	}
-	pthread_mutex_lock(&s->lock);
-	if (rc != 0) {
-		lm_session_queue_orphan_checkin(s, m->handle);
-		lm_session_finish_locked(s, r, rc, why);
-	} else if (r->regain) {
-		struct lm_session_seat *seat = lm_session_seat_find(s, r->seat);
-		if (seat && seat->state == SEAT_REGAINING) {
-			seat->server_handle = m->handle;
-			seat->state = SEAT_HELD;
-			seat->lost_told = false;
-			seat->hb_epoch = s->hb_sent;
-			lm_session_event_add(s, false, seat, 0, NULL);
-		} else {
-			/* Checked in by the application meanwhile. */
-			lm_session_queue_orphan_checkin(s, m->handle);
-		}
-		lm_session_finish_locked(s, r, 0, NULL);
-	} else if (!r->app_waiting) {
-		/* The caller gave up before the grant arrived. */
-		lm_session_queue_orphan_checkin(s, m->handle);
-		lm_session_finish_locked(s, r, LMC_ETIMEDOUT, NULL);
-	} else {
-		uint64_t h = lm_session_app_handle_for(s, m->handle);
-		if (lm_session_add_seat(s, r, h, m->handle)) {
-			r->handle = h;
-			lm_session_finish_locked(s, r, 0, NULL);
-		} else {
-			lm_session_queue_orphan_checkin(s, m->handle);
-			lm_session_finish_locked(s, r, LMC_ELIMIT,
-			                         "this context holds too many checkouts");
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	s->inflight = NULL;
-}
-
-/* An ErrorReply to the request in flight.  Transient errors keep it (it is
- * re-sent with the same request id); any other ends it. */
-static void on_request_error(struct lm_session *s, struct lm_session_request *r, int code,
-                             const char *message)
-{
-	if (code == LMC_ENOQUORUM || code == LMC_ETIMEDOUT) {
-		/* The redundant servers cannot commit now; the seats we hold
-		 * stay held, for as long as the lease allows.  Ask again after
-		 * a pause. */
-		s->noquorum |= code == LMC_ENOQUORUM;
-		r->sent = false;
-		r->retry_ms = r->retry_ms ? r->retry_ms * 2 : s->cfg.backoff_min_ms;
-		if (r->retry_ms > s->cfg.backoff_max_ms)
-			r->retry_ms = s->cfg.backoff_max_ms;
-		r->retry_at = lm_clock_ms() + r->retry_ms;
-		pthread_mutex_lock(&s->lock);
-		lm_session_deliver_locked(s, r, code, message);
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
-	/* A checkin of a handle the server no longer has: the seats are not
-	 * held, which is what the checkin wanted. */
-	if (r->kind == REQ_CHECKIN && code == LMC_ENOHANDLE)
-		code = 0;
-	lm_session_finish(s, r, code, message);
-	s->inflight = NULL;
-}
-
-static bool handle_listed(const Lm__HeartbeatReply *m, uint64_t handle)
-{
-	for (size_t i = 0; i < m->n_handles; i++)
-		if (m->handles[i] == handle)
-			return true;
-	return false;
-}
-
-/* A seat missing from the HeartbeatReply was removed by an administrator
- * (lmremove): tell the application, then try to get it back.  A seat
- * reported lost for want of a server and listed again was kept all along:
- * it is regained, provided that the answer came within the lease (a late
- * one proves nothing about now: the next heartbeat goes at once). */
-static void on_heartbeat_reply(struct lm_session *s, const Lm__HeartbeatReply *m)
-{
-	uint64_t answered = s->hb_sent;
-	s->hb_outstanding = false;
-	lm_session_lease_confirm(s, s->hb_sent_at);
-	bool live = lm_session_lease_live(s);
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->nseats; i++) {
-		struct lm_session_seat *seat = &s->seats[i];
-		if (seat->state != SEAT_HELD)
-			continue;
-		bool listed = handle_listed(m, seat->server_handle);
-		if (seat->unconfirmed && listed) {
-			if (!live)
-				continue;
-			seat->unconfirmed = false;
-			seat->lost_told = false;
-			lm_session_event_add(s, false, seat, 0, NULL);
-			continue;
-		}
-		if (seat->hb_epoch >= answered || listed)
-			continue;
-		seat->unconfirmed = false;
-		if (!seat->lost_told)
-			lm_session_event_add(
-			        s, true, seat, LMC_ENOHANDLE,
-			        "the license server no longer lists the seats (an "
-			        "administrator removed them); checking them out again");
-		seat->lost_told = true;
-		lm_session_queue_regain(s, seat);
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (live)
-		s->lease_over = false;
-	s->hb_due = live ? lm_clock_ms() + s->heartbeat_ms : lm_clock_ms();
-}
-
-/* Handles one frame from the server; false when the connection was
- * dropped. */
-static bool on_frame(struct lm_session *s, const Lm__Envelope *e)
-{
-	struct lm_session_request *r = s->inflight;
-	bool for_inflight = r && r->sent && e->request_id == r->request_id;
-
-	switch (e->body_case) {
-	case LM__ENVELOPE__BODY_ERROR_REPLY: {
-		const Lm__ErrorReply *er = e->error_reply;
-		char message[LM_WIRE_TEXT_MAX + LM_ADDRESS_TEXT_MAX + 4];
-		snprintf(message, sizeof message, "%s: %s", s->conn.name,
-		         er->message ? er->message : lmc_strerror(er->code));
-		if (er->code == LMC_ENOTLEADER || er->code == LMC_ESHUTDOWN) {
-			/* Another server serves now: move there and resume.  A
-			 * leader that lost its leadership and knows no other
-			 * leader is watching an election, or has no quorum. */
-			lm_session_note_leader(s, er->leader);
-			if (!s->has_redirect) {
-				s->noquorum |= er->code == LMC_ENOTLEADER;
-				s->cursor = (s->cursor + 1) % s->nservers;
-			}
-			/* Said why first: it reclaims nothing. */
-			lm_session_drop_connection(s, true);
-			return false;
-		}
-		if (er->code == LMC_ENOSESSION) {
-			lm_session_forget(s, NULL);
-			lm_session_drop_connection(s, true);
-			return false;
-		}
-		if (for_inflight) {
-			on_request_error(s, r, er->code, message);
-			return true;
-		}
-		if (s->hb_outstanding && e->request_id == 0 && er->code == LMC_ENOQUORUM) {
-			s->hb_outstanding = false;
-			s->noquorum = true;
-			s->hb_due = lm_clock_ms() + s->heartbeat_ms;
-			return true;
-		}
-		/* An error we cannot place: the server found something
-		 * malformed and closes the connection; start afresh. */
-		lm_session_drop_connection(s, true);
-		return false;
-	}
-	case LM__ENVELOPE__BODY_CHECKOUT_REPLY:
-		if (for_inflight && r->kind == REQ_CHECKOUT)
-			on_checkout_granted(s, r, e->checkout_reply);
-		return true;
-	case LM__ENVELOPE__BODY_CHECKIN_REPLY:
-		if (for_inflight && r->kind == REQ_CHECKIN) {
-			lm_session_finish(s, r, 0, NULL);
-			s->inflight = NULL;
-		}
-		return true;
-	case LM__ENVELOPE__BODY_HEARTBEAT_REPLY:
-		if (s->hb_outstanding)
-			on_heartbeat_reply(s, e->heartbeat_reply);
-		return true;
-	default: return true; /* a reply we did not ask for: ignored */
-	}
-}
-
-/* ---- The thread ---- */
 
 /* Waits for a wake-up or until the deadline. */
 static void idle_until(struct lm_session *s, int64_t deadline)
@@ -356,12 +54,12 @@ static void serve(struct lm_session *s)
 		pthread_mutex_unlock(&s->lock);
 	}
 	struct lm_session_request *r = s->inflight;
-	if (r && !r->sent && now >= r->retry_at && send_request(s, r) != 0) {
+	if (r && !r->sent && now >= r->retry_at && lm_session_send_request(s, r) != 0) {
 		lm_session_drop_connection(s, false);
 		return;
 	}
 	if (!s->hb_outstanding && now >= s->hb_due) {
-		if (send_simple(s, LM__ENVELOPE__BODY_HEARTBEAT) != 0) {
+		if (lm_session_send_simple(s, LM__ENVELOPE__BODY_HEARTBEAT) != 0) {
 			lm_session_drop_connection(s, false);
 			return;
 		}
@@ -401,7 +99,7 @@ static void serve(struct lm_session *s)
 				lm_session_drop_connection(s, false);
 				return;
 			}
-			if (!on_frame(s, e))
+			if (!lm_session_on_frame(s, e))
 				return;
 		}
 	}
@@ -419,7 +117,7 @@ static void serve(struct lm_session *s)
  * back at once instead of after the session timeout. */
 static void close_session(struct lm_session *s, int64_t deadline)
 {
-	if (send_simple(s, LM__ENVELOPE__BODY_SESSION_CLOSE) != 0)
+	if (lm_session_send_simple(s, LM__ENVELOPE__BODY_SESSION_CLOSE) != 0)
 		return;
 	for (;;) {
 		Lm__Envelope *e;

@@ -5,7 +5,6 @@
 #include "client/source.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,18 +12,7 @@
 #include <strings.h>
 
 #include "core/error.h"
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errsize, int code,
-                                                      const char *fmt, ...)
-{
-	if (err && errsize) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errsize, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+#include "core/error_message.h"
 
 void lm_source_init(struct lm_source *l)
 {
@@ -80,9 +68,9 @@ static int add_entry(struct lm_source *l, const char *entry, size_t len, char *e
 		struct lm_address a;
 		rc = lm_address_parse(copy, &a, err, errsize);
 		if (rc == 0 && lm_source_add(l, &a) != 0)
-			rc = fail(err, errsize, LMC_ETOOLARGE,
-			          "the license source names more than %d servers",
-			          LM_SOURCE_SERVERS_MAX);
+			rc = lm_error_message(err, errsize, LMC_ETOOLARGE,
+			                      "the license source names more than %d servers",
+			                      LM_SOURCE_SERVERS_MAX);
 		free(copy);
 		return rc;
 	}
@@ -93,9 +81,9 @@ static int add_entry(struct lm_source *l, const char *entry, size_t len, char *e
 		}
 	}
 	if (l->nfiles == LM_SOURCE_FILES_MAX) {
-		rc = fail(err, errsize, LMC_ETOOLARGE,
-		          "the license source names more than %d license files: %s",
-		          LM_SOURCE_FILES_MAX, copy);
+		rc = lm_error_message(err, errsize, LMC_ETOOLARGE,
+		                      "the license source names more than %d license files: %s",
+		                      LM_SOURCE_FILES_MAX, copy);
 		free(copy);
 		return rc;
 	}
@@ -106,7 +94,7 @@ static int add_entry(struct lm_source *l, const char *entry, size_t len, char *e
 int lm_source_parse(struct lm_source *l, const char *source, char *err, size_t errsize)
 {
 	if (!source)
-		return fail(err, errsize, LMC_EINVAL, "no license source");
+		return lm_error_message(err, errsize, LMC_EINVAL, "no license source");
 	const char *start = source;
 	int depth = 0;
 	for (const char *p = source;; p++) {
@@ -134,13 +122,15 @@ int lm_source_load(struct lm_source *l, const char *source, char *err, size_t er
 		struct lm_parse_error perr;
 		rc = lm_license_load(l->files[i], &f, &perr);
 		if (rc) {
-			fail(err, errsize, rc, "%s:%d: %s", l->files[i], perr.lineno, perr.message);
+			lm_error_message(err, errsize, rc, "%s:%d: %s", l->files[i], perr.lineno,
+			                 perr.message);
 			break;
 		}
 		rc = lm_source_add_file(l, &f);
 		if (rc)
-			fail(err, errsize, rc, "%s: more than %d servers in the license source",
-			     l->files[i], LM_SOURCE_SERVERS_MAX);
+			lm_error_message(err, errsize, rc,
+			                 "%s: more than %d servers in the license source",
+			                 l->files[i], LM_SOURCE_SERVERS_MAX);
 		lm_license_free(&f);
 	}
 	return rc;

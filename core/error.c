@@ -1,6 +1,11 @@
 /* The stable error codes shared by liblmc, lmd and the tools. */
 #include "core/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/error_message.h"
+
 struct error_text {
 	const char *name;
 	const char *message;
@@ -94,4 +99,15 @@ const char *lmc_errname(int code)
 {
 	const struct error_text *e = lookup(code);
 	return e ? e->name : "LMC_EUNKNOWN";
+}
+
+int lm_error_message(char *err, size_t errsize, int code, const char *fmt, ...)
+{
+	if (err && errsize) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errsize, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

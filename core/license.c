@@ -1,7 +1,7 @@
-/* The license file parser: SERVER and VENDOR lines, and the file as a
- * whole (continuations, comments, the order of lines, reading from disk).
- * License lines are parsed by license_line.c, with the words of
- * license_words.c.
+/* The license file parser: the file as a whole (continuations, comments,
+ * the order of lines, reading from disk).  SERVER and VENDOR lines are
+ * parsed by license_servers.c, license lines by license_line.c, both with
+ * the words of license_words.c.
  *
  * A license file arrives from a vendor by mail, is edited by administrators
  * and is read by lmd and by every application, so the parser trusts
@@ -28,171 +28,8 @@
 #include "core/error.h"
 #include "core/license_internal.h"
 
-/* ---- SERVER and VENDOR lines ------------------------------------------- */
-
-struct parser {
-	struct lm_license_file *f;
-	struct lm_parse_error *err;
-	size_t lines_cap;
-	size_t items_cap;
-	int vendor_lineno;
-};
-
-static int check_plain_words(const struct lm_license_token *tok, int n, const char *what,
-                             int lineno, struct lm_parse_error *err)
-{
-	for (int i = 1; i < n; i++)
-		if (tok[i].value)
-			return lm_license_fail(
-			        err, lineno, LMC_ESYNTAX,
-			        "%s lines take no keywords, found %.40s=; expected %s", tok[0].word,
-			        tok[i].word, what);
-	return 0;
-}
-
-static int parse_server(struct parser *ps, char *line, int lineno)
-{
-	struct lm_license_file *f = ps->f;
-	struct lm_license_token tok[LM_LICENSE_TOKENS_MAX];
-	char msg[200];
-	int n;
-	const char *usage = "SERVER <host> <lock code> <port>";
-	int rc = lm_license_tokenize(line, tok, &n, msg, sizeof msg);
-	if (rc)
-		return lm_license_fail(ps->err, lineno, rc, "%s", msg);
-	rc = check_plain_words(tok, n, usage, lineno, ps->err);
-	if (rc)
-		return rc;
-	if (n != 4)
-		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
-		                       "SERVER has %d fields; expected %s", n - 1, usage);
-	if (f->nservers == 3)
-		return lm_license_fail(
-		        ps->err, lineno, LMC_ESYNTAX,
-		        "a fourth SERVER line; a license names one server, or three redundant "
-		        "servers");
-
-	struct lm_license_server *s = &f->servers[f->nservers];
-	unsigned long port;
-	char why[160];
-	if (!lm_license_valid_host(tok[1].word))
-		return lm_license_fail(
-		        ps->err, lineno, LMC_ESYNTAX,
-		        "SERVER host '%.40s' is invalid; expected a host name or an IP address",
-		        tok[1].word);
-	if (lm_lockcode_parse(tok[2].word, &s->code, why, sizeof why) != 0)
-		return lm_license_fail(
-		        ps->err, lineno, LMC_EBADCODE,
-		        "SERVER lock code '%.40s' is invalid: %s; run `lmutil lmhostid` on the "
-		        "server to get it",
-		        tok[2].word, why);
-	if (lm_license_parse_number(tok[3].word, 65535, &port) != 0)
-		return lm_license_fail(
-		        ps->err, lineno, LMC_ESYNTAX,
-		        "SERVER port '%.40s' is invalid; expected a TCP port from 1 to 65535 "
-		        "(27000 is usual)",
-		        tok[3].word);
-	for (int i = 0; i < f->nservers; i++)
-		if (strcasecmp(f->servers[i].host, tok[1].word) == 0 && f->servers[i].port == port)
-			return lm_license_fail(
-			        ps->err, lineno, LMC_ESYNTAX,
-			        "SERVER %s %lu is already named on line %d; redundant servers "
-			        "need distinct addresses",
-			        tok[1].word, port, f->servers[i].lineno);
-	strcpy(s->host, tok[1].word);
-	if (lm_lockcode_format(&s->code, s->code_text, sizeof s->code_text) != 0)
-		return lm_license_fail(ps->err, lineno, LMC_EBADCODE,
-		                       "SERVER lock code cannot be printed");
-	s->port = (uint16_t)port;
-	s->lineno = lineno;
-	f->nservers++;
-	return 0;
-}
-
-/* FlexLM's optional VENDOR fields: positional ones fill the daemon path,
- * the options file and the port in that order; OPTIONS= and PORT= name
- * theirs wherever they stand. */
-static int vendor_fields(struct lm_license_file *f, const struct lm_license_token *tok, int n,
-                         const char *usage, int lineno, struct lm_parse_error *err)
-{
-	int next = 0; /* the positional field the next bare word fills */
-	for (int i = 0; i < n; i++) {
-		const char *word = tok[i].word, *value = tok[i].value;
-		int which;
-		if (value && strcasecmp(word, "OPTIONS") == 0) {
-			which = 1;
-		} else if (value && strcasecmp(word, "PORT") == 0) {
-			which = 2;
-		} else if (value) {
-			return lm_license_fail(err, lineno, LMC_ESYNTAX,
-			                       "VENDOR does not take %.40s=; expected %s", word,
-			                       usage);
-		} else if (next < 3) {
-			which = next;
-			value = word;
-		} else {
-			return lm_license_fail(err, lineno, LMC_ESYNTAX,
-			                       "VENDOR has too many fields; expected %s", usage);
-		}
-		next = which + 1;
-		if (which == 2) {
-			char *end;
-			unsigned long port = strtoul(value, &end, 10);
-			if (!*value || *end || port == 0 || port > 65535)
-				return lm_license_fail(
-				        err, lineno, LMC_ESYNTAX,
-				        "VENDOR port '%.40s' is not a number from 1 to "
-				        "65535",
-				        value);
-			f->vendor_port = (unsigned)port;
-			continue;
-		}
-		char *to = which == 0 ? f->vendor_path : f->vendor_options;
-		if (strlen(value) >= LM_TEXT_MAX)
-			return lm_license_fail(err, lineno, LMC_ETOOLARGE,
-			                       "VENDOR %s is longer than %d characters",
-			                       which == 0 ? "daemon path" : "options file",
-			                       LM_TEXT_MAX - 1);
-		strcpy(to, value);
-	}
-	return 0;
-}
-
-static int parse_vendor(struct parser *ps, char *line, int lineno)
-{
-	struct lm_license_token tok[LM_LICENSE_TOKENS_MAX];
-	char msg[200];
-	int n;
-	int rc = lm_license_tokenize(line, tok, &n, msg, sizeof msg);
-	if (rc)
-		return lm_license_fail(ps->err, lineno, rc, "%s", msg);
-	const char *usage =
-	        "VENDOR <vendor name> [daemon path] [[OPTIONS=]options file] [[PORT=]port]";
-	if (n < 2 || tok[1].value)
-		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX, "expected %s", usage);
-	rc = vendor_fields(ps->f, tok + 2, n - 2, usage, lineno, ps->err);
-	if (rc)
-		return rc;
-	if (ps->vendor_lineno)
-		return lm_license_fail(
-		        ps->err, lineno, LMC_ESYNTAX,
-		        "a second VENDOR line (the first is line %d); a file serves one vendor",
-		        ps->vendor_lineno);
-	if (!lm_license_valid_name(tok[1].word))
-		return lm_license_fail(
-		        ps->err, lineno, LMC_ESYNTAX,
-		        "vendor name '%.40s' is invalid; names are 1 to %d letters, digits, "
-		        "'_', '.' or '-'",
-		        tok[1].word, LM_NAME_MAX);
-	strcpy(ps->f->vendor, tok[1].word);
-	ps->vendor_lineno = lineno;
-	return 0;
-}
-
-/* ---- The file ---------------------------------------------------------- */
-
-static int add_item(struct parser *ps, enum lm_item_kind kind, size_t index, const char *text,
-                    int lineno)
+static int add_item(struct lm_license_parser *ps, enum lm_item_kind kind, size_t index,
+                    const char *text, int lineno)
 {
 	struct lm_license_file *f = ps->f;
 	if (f->nitems >= LM_LICENSE_LINES_MAX)
@@ -222,7 +59,7 @@ static int add_item(struct parser *ps, enum lm_item_kind kind, size_t index, con
 	return 0;
 }
 
-static int parse_license(struct parser *ps, char *line, int lineno)
+static int parse_license(struct lm_license_parser *ps, char *line, int lineno)
 {
 	struct lm_license_file *f = ps->f;
 	if (f->nlines == ps->lines_cap) {
@@ -241,7 +78,7 @@ static int parse_license(struct parser *ps, char *line, int lineno)
 	return add_item(ps, LM_ITEM_LICENSE, f->nlines - 1, NULL, lineno);
 }
 
-static int parse_logical(struct parser *ps, char *line, int lineno)
+static int parse_logical(struct lm_license_parser *ps, char *line, int lineno)
 {
 	char *p = line;
 	while (lm_license_is_blank(*p))
@@ -254,14 +91,14 @@ static int parse_logical(struct parser *ps, char *line, int lineno)
 	int rc;
 	snprintf(word, sizeof word, "%.*s", (int)(wlen < 15 ? wlen : 15), p);
 	if (wlen < sizeof word && strcasecmp(word, "SERVER") == 0) {
-		rc = parse_server(ps, p, lineno);
+		rc = lm_license_parse_server(ps, p, lineno);
 		return rc ? rc
 		          : add_item(ps, LM_ITEM_SERVER, (size_t)ps->f->nservers - 1, NULL, lineno);
 	}
 	/* DAEMON is FlexLM's older name for the VENDOR line. */
 	if (wlen < sizeof word &&
 	    (strcasecmp(word, "VENDOR") == 0 || strcasecmp(word, "DAEMON") == 0)) {
-		rc = parse_vendor(ps, p, lineno);
+		rc = lm_license_parse_vendor(ps, p, lineno);
 		return rc ? rc : add_item(ps, LM_ITEM_VENDOR, 0, NULL, lineno);
 	}
 	if (wlen < sizeof word && lm_license_parse_type(word, &type) == 0)
@@ -275,7 +112,7 @@ static int parse_logical(struct parser *ps, char *line, int lineno)
 
 /* Rules that involve several lines, checked in file order once every line
  * is read, so that SERVER and VENDOR lines may come anywhere. */
-static int check_file(struct parser *ps)
+static int check_file(struct lm_license_parser *ps)
 {
 	struct lm_license_file *f = ps->f;
 	for (size_t i = 0; i < f->nitems; i++) {
@@ -329,7 +166,7 @@ int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
                      struct lm_parse_error *err)
 {
 	struct lm_parse_error scratch;
-	struct parser ps = {.f = f, .err = err ? err : &scratch};
+	struct lm_license_parser ps = {.f = f, .err = err ? err : &scratch};
 	char msg[200];
 	int rc = 0;
 

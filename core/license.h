@@ -69,7 +69,7 @@ struct lm_license {
 };
 
 struct lm_license_file {
-	struct lm_license_server servers[3];
+	struct lm_license_server servers[LM_LICENSE_SERVERS_MAX];
 	int nservers;                 /* 0, 1 or 3 */
 	char vendor[LM_NAME_MAX + 1]; /* VENDOR line, "" if none */
 	/* The VENDOR (or DAEMON) line's optional fields, as FlexLM writes
@@ -117,8 +117,9 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
 
 /* Parses one canonical line (as sent by a server with the signature) into
  * l; the server codes it names are written to codes (up to 3). */
-int lm_license_parse_canonical(const char *text, struct lm_license *l, struct lm_lockcode codes[3],
-                               int *ncodes, struct lm_parse_error *err);
+int lm_license_parse_canonical(const char *text, struct lm_license *l,
+                               struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX], int *ncodes,
+                               struct lm_parse_error *err);
 
 /* Prints the file as text: comments and blank lines kept, each license
  * line written in a normal form with its SIGN= (if any). */

@@ -131,9 +131,9 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
 	if (is_counted(l)) {
 		/* A counted line without servers could never be served, and
 		 * its canonical form could not be read back. */
-		if (f->nservers < 1 || f->nservers > 3)
+		if (f->nservers < 1 || f->nservers > LM_LICENSE_SERVERS_MAX)
 			return LMC_EINVAL;
-		char codes[3][LM_LOCKCODE_TEXT_MAX];
+		char codes[LM_LICENSE_SERVERS_MAX][LM_LOCKCODE_TEXT_MAX];
 		for (int i = 0; i < f->nservers; i++)
 			if (lm_lockcode_format(&f->servers[i].code, codes[i], sizeof codes[i]) != 0)
 				return LMC_EINVAL;
@@ -150,8 +150,9 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
 	return (int)o.len;
 }
 
-int lm_license_parse_canonical(const char *text, struct lm_license *l, struct lm_lockcode codes[3],
-                               int *ncodes, struct lm_parse_error *err)
+int lm_license_parse_canonical(const char *text, struct lm_license *l,
+                               struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX], int *ncodes,
+                               struct lm_parse_error *err)
 {
 	struct lm_parse_error scratch;
 	char msg[200];

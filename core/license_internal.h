@@ -1,7 +1,7 @@
-/* What the files of the license parser share: the file parser (license.c),
- * the line parser (license_line.c), the words both read
- * (license_words.c), and the canonical form and the printer
- * (license_canon.c).  Private to core/license*.c. */
+/* What the files of the license parser share: the file parser (license.c)
+ * and its SERVER and VENDOR lines (license_servers.c), the line parser
+ * (license_line.c), the words they read (license_words.c), and the
+ * canonical form and the printer (license_canon.c).  Private to core/license*.c. */
 #ifndef LM_LICENSE_INTERNAL_H
 #define LM_LICENSE_INTERNAL_H
 
@@ -67,7 +67,8 @@ int lm_license_sig_parse(const char *text, uint8_t sig[LM_SIG_LEN], char *msg, s
  * refused and SERVER_CODES accepted into codes/ncodes; otherwise the
  * reverse.  Errors fill err with lineno. */
 int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_license *l,
-                          struct lm_lockcode codes[3], int *ncodes, struct lm_parse_error *err);
+                          struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX], int *ncodes,
+                          struct lm_parse_error *err);
 
 /* Checks that len bytes are printable UTF-8 text: no NUL, no control
  * character but tab.  Returns 0, or LMC_ESYNTAX with a sentence in msg. */
@@ -106,5 +107,18 @@ struct lm_license_token {
  * quoted).  Returns 0 with *ntok set, or LMC_ESYNTAX / LMC_ETOOLARGE with a
  * sentence in msg. */
 int lm_license_tokenize(char *s, struct lm_license_token *tok, int *ntok, char *msg, size_t size);
+
+/* One parse of a file (license.c), and the SERVER and VENDOR lines it
+ * hands to license_servers.c: each returns 0 with the line added to ps->f,
+ * or an LMC_E* code with ps->err set. */
+struct lm_license_parser {
+	struct lm_license_file *f;
+	struct lm_parse_error *err;
+	size_t lines_cap;
+	size_t items_cap;
+	int vendor_lineno;
+};
+int lm_license_parse_server(struct lm_license_parser *ps, char *line, int lineno);
+int lm_license_parse_vendor(struct lm_license_parser *ps, char *line, int lineno);
 
 #endif

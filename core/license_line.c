@@ -157,8 +157,8 @@ static int set_components(struct lm_license *l, const char *value, int lineno,
 	return 0;
 }
 
-static int set_server_codes(const char *value, struct lm_lockcode codes[3], int *ncodes, int lineno,
-                            struct lm_parse_error *err)
+static int set_server_codes(const char *value, struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX],
+                            int *ncodes, int lineno, struct lm_parse_error *err)
 {
 	char copy[LM_TEXT_MAX];
 	if (strlen(value) >= sizeof copy)
@@ -182,7 +182,7 @@ static int set_server_codes(const char *value, struct lm_lockcode codes[3], int 
 }
 
 static int set_keyword(struct lm_license *l, enum lm_keyword k, const char *value,
-                       struct lm_lockcode codes[3], int *ncodes, int lineno,
+                       struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX], int *ncodes, int lineno,
                        struct lm_parse_error *err)
 {
 	const char *key = lm_keyword_name(k);
@@ -252,12 +252,13 @@ static int set_keyword(struct lm_license *l, enum lm_keyword k, const char *valu
 }
 
 int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_license *l,
-                          struct lm_lockcode codes[3], int *ncodes, struct lm_parse_error *err)
+                          struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX], int *ncodes,
+                          struct lm_parse_error *err)
 {
 	struct lm_license_token tok[LM_LICENSE_TOKENS_MAX];
 	char msg[200];
 	int n, rc;
-	struct lm_lockcode unused_codes[3];
+	struct lm_lockcode unused_codes[LM_LICENSE_SERVERS_MAX];
 	int unused_n = 0;
 
 	if (!codes || !ncodes) {

@@ -18,6 +18,10 @@
 #define LM_VERSION_MAX 16
 /* A SERVER line's host: LMC_ESYNTAX. */
 #define LM_HOST_MAX 255
+/* SERVER lines in one file: none (uncounted lines only), one, or three
+ * redundant servers (a triad); a fourth is LMC_ESYNTAX.  Also the lock
+ * codes of a line's SERVER_CODES, one per server. */
+#define LM_LICENSE_SERVERS_MAX 3
 /* NOTICE, HOST_DESC, SN, AUTH and COMPONENTS, with their NUL:
  * LMC_ETOOLARGE. */
 #define LM_TEXT_MAX 256
@@ -90,8 +94,15 @@
 #define LM_WIRE_SIG_LEN     LM_SIG_LEN  /* 64 */
 /* The digest of a pool state in a ServerStatus: exactly this long. */
 #define LM_WIRE_DIGEST_LEN 32
-/* A cluster id (HelloReply, SessionReply, ServerStatus): exactly this long. */
-#define LM_WIRE_CLUSTER_ID_LEN 16
+/* A cluster id: 16 random bytes the first leader of a new cluster makes
+ * (lmd/pool.h, SetClusterId), the same size wherever the id goes: the
+ * pool, DATA/cluster-id (as hex), the raft handshake (lmd/transport.h) and
+ * the wire (HelloReply, SessionReply and ServerStatus carry exactly this
+ * many bytes; another length is LMC_EPROTO). */
+#define LM_CLUSTER_ID_SIZE 16
+/* The configuration identity in the raft handshake: a digest of what the
+ * servers are configured to be (lmd/daemon.c), cut to this many bytes. */
+#define LM_CONFIG_ID_SIZE 16
 /* A session secret: exactly this long. */
 #define LM_SESSION_SECRET_LEN 32
 /* Seats in one checkout: 1..LM_CHECKOUT_COUNT_MAX (LMC_EPROTO). */
@@ -132,7 +143,6 @@
  *                   LM_SERVER_PENDING_MAX (connections refused or closed)
  * lmd/store.h       LM_STORE_MAP_SIZE, LM_STORE_RESERVE_MIN (LMC_ESTORE)
  * lmd/datadir.h     LM_DATADIR_PATH_MAX, LM_DATADIR_SEEN_MAX
- * lmd/transport.h   LM_TRANSPORT_ADDRESS_MAX, LM_TRANSPORT_HANDSHAKES_MAX
- * lmd/cluster.h     LM_CLUSTER_ID_SIZE */
+ * lmd/transport.h   LM_TRANSPORT_ADDRESS_MAX, LM_TRANSPORT_HANDSHAKES_MAX */
 
 #endif

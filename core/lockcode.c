@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "core/code32.h"
 #include "core/error.h"
+#include "core/error_message.h"
 
 /* Symbols of a code: version, two for the mask, four per criterion. */
 #define LM_LOCK_HEAD_SYMBOLS 3
@@ -107,20 +107,6 @@ int lm_lockcode_format(const struct lm_lockcode *code, char *buf, size_t size)
 	return lm_code32_encode(sym, n, LM_LOCK_GROUP, buf, size);
 }
 
-static int bad_code(char *err, size_t errsize, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int bad_code(char *err, size_t errsize, const char *fmt, ...)
-{
-	if (err && errsize) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errsize, fmt, ap);
-		va_end(ap);
-	}
-	return LMC_EBADCODE;
-}
-
 int lm_lockcode_parse(const char *text, struct lm_lockcode *code, char *err, size_t errsize)
 {
 	uint8_t sym[LM_CODE32_MAX_SYMBOLS];
@@ -133,30 +119,32 @@ int lm_lockcode_parse(const char *text, struct lm_lockcode *code, char *err, siz
 	if (rc)
 		return rc;
 	if (n < LM_LOCK_HEAD_SYMBOLS)
-		return bad_code(err, errsize,
-		                "lock code is too short: it must hold at least a version and "
-		                "a list of criteria");
+		return lm_error_message(
+		        err, errsize, LMC_EBADCODE,
+		        "lock code is too short: it must hold at least a version and "
+		        "a list of criteria");
 	if (sym[0] != LM_LOCKCODE_VERSION)
-		return bad_code(err, errsize,
-		                "lock code version %u is not supported (this release reads "
-		                "version %d); make the code with this release's lmhostid",
-		                (unsigned)sym[0], LM_LOCKCODE_VERSION);
+		return lm_error_message(err, errsize, LMC_EBADCODE,
+		                        "lock code version %u is not supported (this release reads "
+		                        "version %d); make the code with this release's lmhostid",
+		                        (unsigned)sym[0], LM_LOCKCODE_VERSION);
 	unsigned mask = ((unsigned)sym[1] << 5) | sym[2];
 	if (mask >> LM_CRIT_COUNT)
-		return bad_code(err, errsize,
-		                "lock code names criteria this release does not know "
-		                "(mask 0x%03x); make the code with this release's lmhostid",
-		                mask);
+		return lm_error_message(err, errsize, LMC_EBADCODE,
+		                        "lock code names criteria this release does not know "
+		                        "(mask 0x%03x); make the code with this release's lmhostid",
+		                        mask);
 	if (mask == 0)
-		return bad_code(err, errsize, "lock code names no criteria");
+		return lm_error_message(err, errsize, LMC_EBADCODE, "lock code names no criteria");
 	int k = popcount(mask);
 	size_t want = LM_LOCK_HEAD_SYMBOLS + (size_t)k * LM_LOCK_CRIT_SYMBOLS;
 	if (n != want)
-		return bad_code(err, errsize,
-		                "lock code has %zu symbols before its check symbol but names "
-		                "%d criteria, which take %zu: a part of the code is missing or "
-		                "repeated",
-		                n, k, want);
+		return lm_error_message(
+		        err, errsize, LMC_EBADCODE,
+		        "lock code has %zu symbols before its check symbol but names "
+		        "%d criteria, which take %zu: a part of the code is missing or "
+		        "repeated",
+		        n, k, want);
 	code->present = (uint16_t)mask;
 	const uint8_t *p = sym + LM_LOCK_HEAD_SYMBOLS;
 	for (int c = 0; c < LM_CRIT_COUNT; c++) {

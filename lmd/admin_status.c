@@ -152,7 +152,7 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 	struct lm_cluster_status cs;
 	uint8_t digest[LM_WIRE_DIGEST_LEN];
 	lm_server_cluster_status(s, &cs);
-	Lm__ServerStatus servers[3], *server_ptrs[3];
+	Lm__ServerStatus servers[LM_LICENSE_SERVERS_MAX], *server_ptrs[LM_LICENSE_SERVERS_MAX];
 	int n = s->license.nservers;
 	for (int i = 0; i < n; i++) {
 		Lm__ServerStatus *ss = &servers[i];

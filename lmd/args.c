@@ -61,7 +61,7 @@ static void usage(FILE *out)
 }
 
 /* "N" for every server, or "N1,N2,N3" for each SERVER line. */
-static int peer_ports(const char *text, unsigned out[3])
+static int peer_ports(const char *text, unsigned out[LM_LICENSE_SERVERS_MAX])
 {
 	char buf[64];
 	unsigned n = 0;
@@ -72,15 +72,17 @@ static int peer_ports(const char *text, unsigned out[3])
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *end;
 		unsigned long v = strtoul(tok, &end, 10);
-		if (n == 3 || *tok == '\0' || *end != '\0' || v < 1 || v > 65535)
+		if (n == LM_LICENSE_SERVERS_MAX || *tok == '\0' || *end != '\0' || v < 1 ||
+		    v > 65535)
 			goto bad;
 		out[n++] = (unsigned)v;
 	}
 	if (n == 1) {
-		out[1] = out[2] = out[0];
+		for (n = 1; n < LM_LICENSE_SERVERS_MAX; n++)
+			out[n] = out[0];
 		return 0;
 	}
-	if (n == 3)
+	if (n == LM_LICENSE_SERVERS_MAX)
 		return 0;
 bad:
 	fprintf(stderr,
@@ -91,9 +93,9 @@ bad:
 }
 
 /* "H1,H2,H3", one host per SERVER line, kept for the life of the process. */
-static int peer_hosts(const char *text, const char *out[3])
+static int peer_hosts(const char *text, const char *out[LM_LICENSE_SERVERS_MAX])
 {
-	static char buf[3 * 256];
+	static char buf[LM_LICENSE_SERVERS_MAX * 256];
 	unsigned n = 0;
 	if (strlen(text) >= sizeof buf)
 		goto bad;
@@ -103,14 +105,14 @@ static int peer_hosts(const char *text, const char *out[3])
 		char *comma = strchr(p, ',');
 		if (comma)
 			*comma = '\0';
-		if (n == 3 || *p == '\0')
+		if (n == LM_LICENSE_SERVERS_MAX || *p == '\0')
 			goto bad;
 		out[n++] = p;
 		if (!comma)
 			break;
 		p = comma + 1;
 	}
-	if (n == 3)
+	if (n == LM_LICENSE_SERVERS_MAX)
 		return 0;
 bad:
 	fprintf(stderr,
@@ -198,7 +200,9 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'p': rc = number("--port", optarg, 1, 65535, &cfg->port); break;
 		case 'P': rc = peer_ports(optarg, cfg->peer_ports); break;
 		case 'A': rc = peer_hosts(optarg, cfg->peer_hosts); break;
-		case 'n': rc = number("--node", optarg, 1, 3, &cfg->node); break;
+		case 'n':
+			rc = number("--node", optarg, 1, LM_LICENSE_SERVERS_MAX, &cfg->node);
+			break;
 		case 'H':
 			rc = number("--heartbeat", optarg, 50, 3600000, &cfg->heartbeat_ms);
 			break;

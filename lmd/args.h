@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/limits.h"
+
 struct lm_config {
 	const char *license_path; /* -c */
 	const char *pubkey_path;  /* --pubkey */
@@ -18,12 +20,12 @@ struct lm_config {
 	 * 0: its client port + 100.  "N" gives every server port N (servers
 	 * on separate machines), "N1,N2,N3" one port per line (all three on
 	 * one machine). */
-	unsigned peer_ports[3];
+	unsigned peer_ports[LM_LICENSE_SERVERS_MAX];
 	/* --peer-hosts: the host (name or IPv4) each SERVER line's server
 	 * replicates on; NULL: the SERVER line's host.  For servers whose
 	 * SERVER names face the clients while replication goes over a private
 	 * network. */
-	const char *peer_hosts[3];
+	const char *peer_hosts[LM_LICENSE_SERVERS_MAX];
 	unsigned node;         /* --node, 1-based SERVER line; default 1 */
 	bool join;             /* --join: replaces a dead server of the triad */
 	unsigned heartbeat_ms; /* --heartbeat, what clients are told (10000) */

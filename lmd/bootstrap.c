@@ -26,9 +26,9 @@ struct lm_bootstrap {
 	bool stopped;
 	bool told_waiting;
 	/* What the last round of questions found, per SERVER line. */
-	bool answered[3];
-	bool pristine[3];
-	bool lists_us[3];
+	bool answered[LM_LICENSE_SERVERS_MAX];
+	bool pristine[LM_LICENSE_SERVERS_MAX];
+	bool lists_us[LM_LICENSE_SERVERS_MAX];
 };
 
 /* Asks the server of SERVER line i + 1 whether it has met our raft id. */

@@ -37,6 +37,8 @@
 
 #include <uv.h>
 
+#include "core/limits.h"
+
 /* Outcomes.  Every code here is an LMC_E* (core/error.h).  One of them is
  * the cluster's own: LMC_EINDOUBT, the status passed to a done callback when
  * the proposer lost its leadership before the command was known to commit.
@@ -52,8 +54,9 @@
 #define LM_CLUSTER_MAX_SNAPSHOT (256 * 1024 * 1024)
 
 #define LM_CLUSTER_MAX_NODES 3
-/* Bytes of a cluster identity. */
-#define LM_CLUSTER_ID_SIZE 16
+/* Longest raft address we keep: a dotted IPv4 literal, a colon and a port
+ * fit in 21 bytes; the status struct has room for 63. */
+#define LM_CLUSTER_ADDRESS_MAX 63
 
 /* The state machine the cluster drives.  The callbacks run on the loop. */
 struct lm_cluster_fsm {
@@ -110,7 +113,7 @@ struct lm_cluster_config {
 	 * connections from any server whose handshake names another
 	 * configuration identity.  All nodes of one cluster must have the
 	 * same; where it comes from is the caller's business. */
-	uint8_t config_id[LM_CLUSTER_ID_SIZE];
+	uint8_t config_id[LM_CONFIG_ID_SIZE];
 	/* Optional: the cluster id, once known (transport.h); a server whose
 	 * handshake names another one is refused.  Called with log_arg. */
 	bool (*cluster_id)(void *arg, uint8_t id[LM_CLUSTER_ID_SIZE]);

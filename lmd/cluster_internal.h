@@ -62,11 +62,7 @@
 #define LM_CLUSTER_DEFAULT_SNAPSHOT_THRESHOLD  8192
 #define LM_CLUSTER_DEFAULT_SNAPSHOT_TRAILING   8192
 #define LM_CLUSTER_DEFAULT_INSTALL_SNAPSHOT_MS 5000
-/* Longest raft address we keep: a dotted IPv4 literal, a colon and a port
- * fit in 21 bytes; the status struct has room for 63. */
-#define LM_CLUSTER_ADDRESS_MAX 63
 _Static_assert(LM_CLUSTER_ADDRESS_MAX == LM_TRANSPORT_ADDRESS_MAX, "one bound on raft addresses");
-_Static_assert(LM_CLUSTER_ID_SIZE == LM_TRANSPORT_ID_SIZE, "one size of cluster identity");
 /* One proposal in flight: raft keeps req until it calls apply_cb. */
 struct proposal {
 	struct raft_apply req;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/bytes.h"
 #include "core/key.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -45,10 +46,11 @@ static void load_license(struct lm_server *s)
 		lm_fatal("%s", err);
 	if (lm_licfile_options(&rules, &s->license, &s->options, err, sizeof err) != 0)
 		lm_fatal("%s", err);
-	if (s->options)
-		lm_log("options", "policy %s: %zu rules (sha256 %02x%02x%02x%02x...)",
-		       s->options->name, s->options->nrules, s->options->sha256[0],
-		       s->options->sha256[1], s->options->sha256[2], s->options->sha256[3]);
+	if (s->options) {
+		char sha256[2 * 4 + 1];
+		lm_log("options", "policy %s: %zu rules (sha256 %s...)", s->options->name,
+		       s->options->nrules, lm_hex_encode(s->options->sha256, 4, sha256));
+	}
 }
 
 /* ---- leadership ---- */
@@ -192,7 +194,7 @@ static unsigned connections_max(const struct lm_config *cfg)
  * each other after a mistyped peer port.
  * The lock codes stay out: rehosting a dead server gives its line a new one
  * (triad_replace.sh), and the newcomer must still be of the cluster. */
-static void config_identity(const struct lm_license_file *f, uint8_t id[LM_CLUSTER_ID_SIZE])
+static void config_identity(const struct lm_license_file *f, uint8_t id[LM_CONFIG_ID_SIZE])
 {
 	char text[3 * (LM_HOST_MAX + 16) + LM_NAME_MAX + 16];
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -203,9 +205,9 @@ static void config_identity(const struct lm_license_file *f, uint8_t id[LM_CLUST
 		n += (size_t)snprintf(text + n, sizeof text - n, "SERVER %s %u\n",
 		                      f->servers[i].host, f->servers[i].port);
 	if (n >= sizeof text || EVP_Digest(text, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen < LM_CLUSTER_ID_SIZE)
+	    mdlen < LM_CONFIG_ID_SIZE)
 		lm_fatal("cannot compute the configuration identity");
-	memcpy(id, md, LM_CLUSTER_ID_SIZE);
+	memcpy(id, md, LM_CONFIG_ID_SIZE);
 }
 
 /* The cluster id for the replication port (cluster.h). */

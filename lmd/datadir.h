@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
+
 #define LM_DATADIR_PATH_MAX 4096
 /* raft-seen ids kept in memory; past it the file still grows. */
 #define LM_DATADIR_SEEN_MAX 64
@@ -84,10 +86,9 @@ int lm_datadir_seen_add(struct lm_datadir *d, uint64_t id, char *msg, size_t siz
  * fsync'd) when this server first applies the cluster's SetClusterId or a
  * snapshot holding it.  *known is false when there is no file.  Return 0,
  * or a negative LMC_E* code with a message in msg. */
-#define LM_DATADIR_CLUSTER_ID_SIZE 16
-int lm_datadir_cluster_id(struct lm_datadir *d, uint8_t id[LM_DATADIR_CLUSTER_ID_SIZE], bool *known,
+int lm_datadir_cluster_id(struct lm_datadir *d, uint8_t id[LM_CLUSTER_ID_SIZE], bool *known,
                           char *msg, size_t size);
-int lm_datadir_set_cluster_id(struct lm_datadir *d, const uint8_t id[LM_DATADIR_CLUSTER_ID_SIZE],
-                              char *msg, size_t size);
+int lm_datadir_set_cluster_id(struct lm_datadir *d, const uint8_t id[LM_CLUSTER_ID_SIZE], char *msg,
+                              size_t size);
 
 #endif

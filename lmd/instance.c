@@ -41,6 +41,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 
 #define PREFIX "lmd-license-v1\n"
@@ -55,11 +56,11 @@ static int lock_name(const struct lm_license_file *f, EVP_PKEY *key, unsigned no
 		return LMC_EKEY;
 	char text[sizeof PREFIX + 2 * sizeof raw + 3 * LM_LOCKCODE_TEXT_MAX + 8];
 	size_t len = (size_t)snprintf(text, sizeof text, "%s", PREFIX);
-	for (size_t i = 0; i < rawlen; i++)
-		len += (size_t)snprintf(text + len, sizeof text - len, "%02x", raw[i]);
+	lm_hex_encode(raw, rawlen, text + len);
+	len += 2 * rawlen;
 	text[len++] = '\n';
 	/* Sorted as the signature's SERVER_CODES are: by their text. */
-	const char *codes[3];
+	const char *codes[LM_LICENSE_SERVERS_MAX];
 	int n = f->nservers;
 	for (int i = 0; i < n; i++)
 		codes[i] = f->servers[i].code_text;
@@ -83,10 +84,8 @@ static int lock_name(const struct lm_license_file *f, EVP_PKEY *key, unsigned no
 		if (c < 0 || (c == 0 && (unsigned)i + 1 < node))
 			rank++;
 	}
-	len = (size_t)snprintf(name, size, "lmd-");
-	for (size_t i = 0; i < sizeof md; i++)
-		len += (size_t)snprintf(name + len, size - len, "%02x", md[i]);
-	snprintf(name + len, size - len, "-%u", rank);
+	char digest[2 * sizeof md + 1];
+	snprintf(name, size, "lmd-%s-%u", lm_hex_encode(md, sizeof md, digest), rank);
 	return 0;
 }
 

@@ -35,7 +35,7 @@ static int verify_lines(const struct lm_licfile_rules *r, const struct lm_licens
 
 /* The running cluster's addresses and raft ids derive from the SERVER
  * lines' hosts and ports in their order (lm_addresses_plan in addresses.c and
- * lm_datadir_line_of in datadir.c): a reread that changed them would leave
+ * lm_datadir_line_of in datadir_ids.c): a reread that changed them would leave
  * this server planning one cluster and serving another.  A lock code may
  * change: that is how the vendor rehosts a dead server's line for its
  * replacement (lmreplace), and this server's own code was just checked

@@ -22,7 +22,7 @@ struct lm_licfile_rules {
 	 * the file must repeat in order (lock codes may change: a rehost):
 	 * the servers of a running cluster change only with a restart.
 	 * nservers 0 at start: any SERVER lines. */
-	struct lm_license_server servers[3];
+	struct lm_license_server servers[LM_LICENSE_SERVERS_MAX];
 	int nservers;
 	/* lmd --options, or NULL: the options file the VENDOR line names (a
 	 * relative path from the license file's directory), if any. */

@@ -1,6 +1,6 @@
 /* Little-endian integers of 1 to 8 bytes, as raft's wire and disk formats
  * and lmd's envelopes around them lay them out (lmd/cluster_fsm.c,
- * lmd/transport.c).  The pool's records are big-endian instead, so that
+ * lmd/transport_preamble.c).  The pool's records are big-endian instead, so that
  * keys sort (lmd/pool_internal.h). */
 #ifndef LM_LITTLE_ENDIAN_H
 #define LM_LITTLE_ENDIAN_H

@@ -100,8 +100,7 @@ int lm_pool_digest(struct lm_pool *p, uint8_t digest[32]);
 
 /* The cluster's identity (lmcmd.SetClusterId): 16 random bytes, never all
  * zero.  *known is false until the first SetClusterId is applied. */
-#define LM_POOL_CLUSTER_ID_SIZE 16
-int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], bool *known);
+int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_CLUSTER_ID_SIZE], bool *known);
 
 /* The administrator's policy in force (the options file of the last
  * SetLicense, core/options.h), or NULL.  Valid until the next apply. */

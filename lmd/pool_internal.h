@@ -64,7 +64,7 @@
 /* The names of the meta table's records. */
 #define LM_POOL_KEY_APPLIED     "applied_index"
 #define LM_POOL_KEY_NEXT_HANDLE "next_handle"
-#define LM_POOL_KEY_CLUSTER_ID  "cluster_id" /* LM_POOL_CLUSTER_ID_SIZE bytes */
+#define LM_POOL_KEY_CLUSTER_ID  "cluster_id" /* LM_CLUSTER_ID_SIZE bytes */
 
 struct lm_pool {
 	struct lm_store *store;
@@ -242,8 +242,8 @@ int lm_pool_meta_get(struct lm_pool *p, const char *name, uint64_t dflt, uint64_
 int lm_pool_meta_put(struct lm_pool *p, const char *name, uint64_t value);
 /* The cluster id record, inside the caller's transaction: *known false when
  * there is none yet. */
-int lm_pool_cluster_id_get(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], bool *known);
-int lm_pool_cluster_id_put(struct lm_pool *p, const uint8_t id[LM_POOL_CLUSTER_ID_SIZE]);
+int lm_pool_cluster_id_get(struct lm_pool *p, uint8_t id[LM_CLUSTER_ID_SIZE], bool *known);
+int lm_pool_cluster_id_put(struct lm_pool *p, const uint8_t id[LM_CLUSTER_ID_SIZE]);
 bool lm_pool_cluster_id_valid(const uint8_t *id, size_t len);
 int lm_pool_session_decode(uint64_t id, struct lm_val v, struct lm_pool_session_rec *s);
 int lm_pool_session_load(struct lm_pool *p, uint64_t id, struct lm_pool_session_rec *s,

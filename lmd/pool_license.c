@@ -85,7 +85,7 @@ int lm_pool_lines_parse(Lmcmd__Line *const *lines, size_t n, struct lm_pool_pars
 		return LMC_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const Lmcmd__Line *l = lines[i];
-		struct lm_lockcode codes[3];
+		struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
 		struct lm_parse_error err;
 		int ncodes, rc;
 

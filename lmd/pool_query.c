@@ -13,7 +13,7 @@
 /* Queries read in a transaction of their own (or through the open one);
  * the callbacks they make may call other queries but not apply. */
 
-int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], bool *known)
+int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_CLUSTER_ID_SIZE], bool *known)
 {
 	int rc = lm_store_read_begin(p->store);
 	if (rc)

@@ -71,7 +71,7 @@ int lm_pool_meta_put(struct lm_pool *p, const char *name, uint64_t value)
 	return rc ? lm_pool_store_failed(p, rc) : 0;
 }
 
-int lm_pool_cluster_id_get(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE], bool *known)
+int lm_pool_cluster_id_get(struct lm_pool *p, uint8_t id[LM_CLUSTER_ID_SIZE], bool *known)
 {
 	const char *key = LM_POOL_KEY_CLUSTER_ID;
 	struct lm_val v;
@@ -81,17 +81,17 @@ int lm_pool_cluster_id_get(struct lm_pool *p, uint8_t id[LM_POOL_CLUSTER_ID_SIZE
 		return lm_pool_store_failed(p, rc);
 	if (!v.data)
 		return 0;
-	if (v.len != LM_POOL_CLUSTER_ID_SIZE)
+	if (v.len != LM_CLUSTER_ID_SIZE)
 		return lm_pool_corrupt("cluster id");
-	memcpy(id, v.data, LM_POOL_CLUSTER_ID_SIZE);
+	memcpy(id, v.data, LM_CLUSTER_ID_SIZE);
 	*known = true;
 	return 0;
 }
 
-int lm_pool_cluster_id_put(struct lm_pool *p, const uint8_t id[LM_POOL_CLUSTER_ID_SIZE])
+int lm_pool_cluster_id_put(struct lm_pool *p, const uint8_t id[LM_CLUSTER_ID_SIZE])
 {
 	const char *key = LM_POOL_KEY_CLUSTER_ID;
-	int rc = lm_store_put(p->store, LM_DB_META, key, strlen(key), id, LM_POOL_CLUSTER_ID_SIZE);
+	int rc = lm_store_put(p->store, LM_DB_META, key, strlen(key), id, LM_CLUSTER_ID_SIZE);
 	return rc ? lm_pool_store_failed(p, rc) : 0;
 }
 
@@ -99,7 +99,7 @@ int lm_pool_cluster_id_put(struct lm_pool *p, const uint8_t id[LM_POOL_CLUSTER_I
  * (lmd/transport.h): it cannot be an identity. */
 bool lm_pool_cluster_id_valid(const uint8_t *id, size_t len)
 {
-	if (len != LM_POOL_CLUSTER_ID_SIZE)
+	if (len != LM_CLUSTER_ID_SIZE)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (id[i] != 0)
@@ -110,12 +110,12 @@ bool lm_pool_cluster_id_valid(const uint8_t *id, size_t len)
 int lm_pool_do_set_cluster_id(struct lm_pool *p, const Lmcmd__SetClusterId *m,
                               struct lm_pool_result *res)
 {
-	uint8_t old[LM_POOL_CLUSTER_ID_SIZE];
+	uint8_t old[LM_CLUSTER_ID_SIZE];
 	bool known;
 
 	if (!m->has_id || !lm_pool_cluster_id_valid(m->id.data, m->id.len)) {
 		lm_pool_deny(res, LMC_EINVAL, "a cluster id is %d bytes, not all zero",
-		             LM_POOL_CLUSTER_ID_SIZE);
+		             LM_CLUSTER_ID_SIZE);
 		return 0;
 	}
 	int rc = lm_pool_cluster_id_get(p, old, &known);

@@ -182,7 +182,7 @@ int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len)
 {
 	struct snap sn = {.out.base.append = outbuf_append};
 	Lmcmd__PoolSnapshot head = LMCMD__POOL_SNAPSHOT__INIT;
-	uint8_t cluster_id[LM_POOL_CLUSTER_ID_SIZE];
+	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
 	bool has_cluster_id = false;
 	struct lm_val options_name = {0}, options_text = {0};
 	uint64_t next_handle;

@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "lmd/datadir.h"
@@ -23,16 +24,6 @@
  * The first leader of a new cluster names it (pool.h: SetClusterId); every
  * server learns the id as it applies the log. */
 
-_Static_assert(LM_POOL_CLUSTER_ID_SIZE == LM_CLUSTER_ID_SIZE &&
-                       LM_POOL_CLUSTER_ID_SIZE == LM_DATADIR_CLUSTER_ID_SIZE,
-               "one size of cluster id");
-
-static void format_cluster_id(const uint8_t id[LM_POOL_CLUSTER_ID_SIZE], char *out)
-{
-	for (int i = 0; i < LM_POOL_CLUSTER_ID_SIZE; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
 /* Once the pool holds the cluster id (its SetClusterId or a snapshot was
  * applied), it is kept in DATA/cluster-id, so that after a restart the
  * replication port knows it before raft replays anything.  A file that
@@ -40,8 +31,8 @@ static void format_cluster_id(const uint8_t id[LM_POOL_CLUSTER_ID_SIZE], char *o
  * data: nothing this server could serve from it is trustworthy. */
 static void learn_cluster_id(struct lm_server *s)
 {
-	uint8_t id[LM_POOL_CLUSTER_ID_SIZE];
-	char text[2 * LM_POOL_CLUSTER_ID_SIZE + 1], err[LM_DATADIR_PATH_MAX + 128];
+	uint8_t id[LM_CLUSTER_ID_SIZE];
+	char text[2 * LM_CLUSTER_ID_SIZE + 1], err[LM_DATADIR_PATH_MAX + 128];
 	bool known;
 
 	if (s->pool_has_cluster_id)
@@ -51,11 +42,11 @@ static void learn_cluster_id(struct lm_server *s)
 	if (!known)
 		return;
 	s->pool_has_cluster_id = true;
-	format_cluster_id(id, text);
+	lm_hex_encode(id, sizeof id, text);
 	if (s->has_cluster_id) {
 		if (memcmp(id, s->cluster_id, sizeof id) != 0) {
 			char file[sizeof text];
-			format_cluster_id(s->cluster_id, file);
+			lm_hex_encode(s->cluster_id, sizeof s->cluster_id, file);
 			lm_fatal("%s/cluster-id names cluster %s, but the raft log is of cluster "
 			         "%s: the data directory mixes two clusters' files; remove it and "
 			         "start this server with --join, then run `lmutil lmreplace`",
@@ -86,7 +77,7 @@ static void cluster_id_done(void *arg, int status, struct lm_pool_result *res)
  * failure. */
 void lm_server_propose_cluster_id(struct lm_server *s)
 {
-	uint8_t id[LM_POOL_CLUSTER_ID_SIZE] = {0};
+	uint8_t id[LM_CLUSTER_ID_SIZE] = {0};
 	bool known, zero = true;
 
 	if (s->cluster_id_proposed || lm_pool_cluster_id(s->pool, id, &known) != 0 || known)

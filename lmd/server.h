@@ -65,11 +65,12 @@ struct lm_server {
 	 * together (SetLicense) and replaced together by lmreread. */
 	struct lm_options *options;
 	EVP_PKEY *vendor_key;
-	unsigned node;              /* 1-based SERVER line */
-	unsigned raft_id;           /* node, or node + 3k for a replacement */
-	unsigned port;              /* client port */
-	char addresses[3][300];     /* each server's "port@host" for clients */
-	char raft_addresses[3][64]; /* each server's raft "ip:port" */
+	unsigned node;    /* 1-based SERVER line */
+	unsigned raft_id; /* node, or node + 3k for a replacement */
+	unsigned port;    /* client port */
+	/* Each SERVER line's "port@host" for clients, and raft "ip:port". */
+	char addresses[LM_LICENSE_SERVERS_MAX][LM_ADDRESS_TEXT_MAX];
+	char raft_addresses[LM_LICENSE_SERVERS_MAX][LM_CLUSTER_ADDRESS_MAX + 1];
 
 	struct lm_datadir datadir; /* locked for the life of the process */
 	struct lm_pool *pool;
@@ -84,7 +85,7 @@ struct lm_server {
 	/* The cluster id (lmd/pool.h), once known: read from DATA/cluster-id
 	 * at start, or learnt when the pool first holds it.  It goes on the
 	 * replication port and in every HelloReply and SessionReply. */
-	uint8_t cluster_id[LM_POOL_CLUSTER_ID_SIZE];
+	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
 	bool has_cluster_id;
 	bool pool_has_cluster_id; /* no need to look in the pool again */
 	bool cluster_id_proposed; /* a SetClusterId is being committed */

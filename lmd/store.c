@@ -1,4 +1,7 @@
-#include "lmd/store.h"
+/* lmd's LMDB store (see store.h): opening, closing and transactions.  The
+ * records are read and written in store_records.c; the disk space is
+ * allocated ahead of LMDB in store_space.c. */
+#include "lmd/store_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -15,30 +18,6 @@
 
 #include "core/error.h"
 #include "lmd/faults.h"
-
-struct lm_store {
-	MDB_env *env;
-	MDB_dbi dbi[LM_DB_COUNT];
-	/* The transaction reads and writes go through, or NULL. */
-	MDB_txn *txn;
-	bool writing;
-	/* Reads nest: the depth of read_begin calls on txn. */
-	int readers;
-	/* A read transaction kept reset between reads, so that a query
-	 * renews it instead of allocating a new one. */
-	MDB_txn *idle;
-	int lockfd;
-	/* Blocks allocated ahead of LMDB (reserve()): the file, LMDB's page
-	 * size, how many bytes from offset 0 have blocks, and for the open
-	 * write transaction an upper bound of the bytes it may have touched
-	 * and of the pages it may still copy. */
-	int fd;
-	size_t psize;
-	size_t reserved;
-	size_t need;
-	size_t cow_left;
-	char error[256];
-};
 
 static const char *const db_names[LM_DB_COUNT] = {
         [LM_DB_META] = "meta",
@@ -61,11 +40,7 @@ const char *lm_store_error(const struct lm_store *s)
 	return s->error;
 }
 
-/* Records why an LMDB call failed and returns the store's one error code. */
-static int fail(struct lm_store *s, int mdb_rc, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(struct lm_store *s, int mdb_rc, const char *fmt, ...)
+int lm_store_fail(struct lm_store *s, int mdb_rc, const char *fmt, ...)
 {
 	char what[160];
 	va_list ap;
@@ -76,120 +51,10 @@ static int fail(struct lm_store *s, int mdb_rc, const char *fmt, ...)
 	return LMC_EIO;
 }
 
-static int misuse(struct lm_store *s, const char *what)
+int lm_store_misuse(struct lm_store *s, const char *what)
 {
 	snprintf(s->error, sizeof s->error, "store misused: %s", what);
 	return LMC_EINVAL;
-}
-
-/* ---- Disk space -------------------------------------------------------- *
- *
- * With MDB_WRITEMAP, LMDB sizes data.mdb to the whole map with ftruncate()
- * and writes pages through a shared mapping.  The file is sparse, so the
- * first write to a page makes the filesystem find a block for it, and when
- * it has none the kernel answers with SIGBUS: lmd died on a full disk with
- * nothing logged (issue 14).  Blocks allocated with posix_fallocate() are
- * there to be written, so the store allocates the front of the file ahead
- * of LMDB, and a write transaction goes on only while a bound of what it
- * may touch lies in allocated blocks: LMDB takes new pages at the end of
- * what is used, or reuses freed ones below it.
- *
- * The bound, for a transaction that begins with U bytes of pages in use:
- * U plus U/32 and 64 KiB for the free-page list written at commit; then
- * for each put or del, the pages on its path that it copies (at most 4,
- * and never more than U in all, since a page is copied once per
- * transaction) plus three times the record's bytes (leaves are at least
- * half full after a split; the third covers branch pages) plus a whole
- * overflow run for a large value.  A normal command fits in the slack of
- * the previous reservation; a snapshot restore grows the file as it goes.
- *
- * On a copy-on-write filesystem (btrfs, ZFS) every write needs a new block
- * anyway, and only the free-space guard (lmd/disk.h) protects the store. */
-
-#define COMMIT_SLACK  ((size_t)64 << 10)
-#define COW_PATH_MAX  4
-#define RECORD_FACTOR 3
-#define NODE_OVERHEAD 16
-
-/* Makes sure the first need bytes of the file have blocks, allocating a
- * step more than asked so that the next transactions find room. */
-static int reserve(struct lm_store *s, size_t need)
-{
-	size_t step, target;
-	int rc;
-
-	if (need <= s->reserved)
-		return 0;
-	step = need / 8 > LM_STORE_RESERVE_MIN ? need / 8 : LM_STORE_RESERVE_MIN;
-	target = need + step;
-	/* Past the map LMDB stops with MDB_MAP_FULL, not with a signal. */
-	if (target > LM_STORE_MAP_SIZE)
-		target = LM_STORE_MAP_SIZE;
-	if (need > target)
-		need = target;
-	do
-		rc = posix_fallocate(s->fd, 0, (off_t)target);
-	while (rc == EINTR);
-	/* Without room for the step, what this write needs is enough. */
-	if (rc == ENOSPC && target > need) {
-		target = need;
-		do
-			rc = posix_fallocate(s->fd, 0, (off_t)target);
-		while (rc == EINTR);
-	}
-	if (rc) {
-		snprintf(s->error, sizeof s->error,
-		         "cannot allocate %zu KiB of disk for the store (%zu KiB held): %s",
-		         target >> 10, s->reserved >> 10, strerror(rc));
-		return LMC_ESTORE;
-	}
-	s->reserved = target;
-	return 0;
-}
-
-/* Adds one put's or del's worst case to the open transaction's bound. */
-static int reserve_write(struct lm_store *s, size_t klen, size_t vlen)
-{
-	size_t cow = COW_PATH_MAX * s->psize;
-
-	if (cow > s->cow_left)
-		cow = s->cow_left;
-	s->cow_left -= cow;
-	s->need += cow;
-	if (vlen || klen)
-		s->need += RECORD_FACTOR * (klen + vlen + NODE_OVERHEAD);
-	/* A value larger than a quarter page goes to its own pages. */
-	if (vlen > s->psize / 4)
-		s->need += vlen + s->psize;
-	return reserve(s, s->need);
-}
-
-/* The lock file is a shared mapping too, sized with ftruncate() by LMDB
- * unless it is big enough already: 8 KiB holds the header and LMDB's
- * default 126 reader slots.  Allocating it before LMDB opens it keeps even
- * the first reader off a hole. */
-#define LOCK_FILE_SIZE 8192
-
-static int reserve_lock_file(const char *dir, char *err, size_t errsize)
-{
-	char path[4096];
-	int fd, rc;
-
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errsize, "cannot create %s: %s", path, strerror(errno));
-		return LMC_EIO;
-	}
-	do
-		rc = posix_fallocate(fd, 0, LOCK_FILE_SIZE);
-	while (rc == EINTR);
-	close(fd);
-	if (rc) {
-		snprintf(err, errsize, "cannot allocate %s: %s", path, strerror(rc));
-		return LMC_ESTORE;
-	}
-	return 0;
 }
 
 /* ---- Opening ----------------------------------------------------------- */
@@ -254,7 +119,7 @@ int lm_store_open(struct lm_store **out, const char *dir, char *err, size_t errs
 	if (!rc)
 		rc = remove_file(dir, "lock.mdb", err, errsize);
 	if (!rc)
-		rc = reserve_lock_file(dir, err, errsize);
+		rc = lm_store_reserve_lock_file(dir, err, errsize);
 	if (rc)
 		goto fail_lock;
 
@@ -293,7 +158,7 @@ int lm_store_open(struct lm_store **out, const char *dir, char *err, size_t errs
 		goto fail_env;
 	}
 	s->psize = st.ms_psize;
-	rc = reserve(s, LM_STORE_RESERVE_MIN);
+	rc = lm_store_reserve(s, LM_STORE_RESERVE_MIN);
 	if (rc) {
 		snprintf(err, errsize, "%s in %s", s->error, dir);
 		goto fail_env;
@@ -346,20 +211,17 @@ int lm_store_begin(struct lm_store *s)
 	MDB_envinfo info;
 
 	if (s->txn)
-		return misuse(s, "write transaction begun inside another transaction");
+		return lm_store_misuse(s, "write transaction begun inside another transaction");
 	int rc = mdb_env_info(s->env, &info);
 	if (rc)
-		return fail(s, rc, "read the store's size");
-	size_t used = (info.me_last_pgno + 1) * s->psize;
-	s->cow_left = used;
-	s->need = used + used / 32 + COMMIT_SLACK;
-	rc = reserve(s, s->need);
+		return lm_store_fail(s, rc, "read the store's size");
+	rc = lm_store_reserve_txn(s, (info.me_last_pgno + 1) * s->psize);
 	if (rc)
 		return rc;
 	rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
 	if (rc) {
 		s->txn = NULL;
-		return fail(s, rc, "begin write transaction");
+		return lm_store_fail(s, rc, "begin write transaction");
 	}
 	s->writing = true;
 	return 0;
@@ -368,7 +230,7 @@ int lm_store_begin(struct lm_store *s)
 int lm_store_commit(struct lm_store *s)
 {
 	if (!s->txn || !s->writing || s->readers)
-		return misuse(s, "commit without a write transaction");
+		return lm_store_misuse(s, "commit without a write transaction");
 	int rc;
 	if (lm_fault(LM_FAULT_STORE_WRITE)) {
 		mdb_txn_abort(s->txn);
@@ -380,7 +242,7 @@ int lm_store_commit(struct lm_store *s)
 	s->txn = NULL;
 	s->writing = false;
 	if (rc)
-		return fail(s, rc, "commit");
+		return lm_store_fail(s, rc, "commit");
 	return 0;
 }
 
@@ -405,14 +267,14 @@ int lm_store_read_begin(struct lm_store *s)
 	if (s->idle) {
 		rc = mdb_txn_renew(s->idle);
 		if (rc)
-			return fail(s, rc, "renew read transaction");
+			return lm_store_fail(s, rc, "renew read transaction");
 		s->txn = s->idle;
 		s->idle = NULL;
 	} else {
 		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->txn);
 		if (rc) {
 			s->txn = NULL;
-			return fail(s, rc, "begin read transaction");
+			return lm_store_fail(s, rc, "begin read transaction");
 		}
 	}
 	s->readers = 1;
@@ -429,146 +291,4 @@ void lm_store_read_end(struct lm_store *s)
 	mdb_txn_reset(s->txn);
 	s->idle = s->txn;
 	s->txn = NULL;
-}
-
-/* ---- Records ----------------------------------------------------------- */
-
-static int check_txn(struct lm_store *s, bool write)
-{
-	if (!s->txn)
-		return misuse(s, "access outside a transaction");
-	if (write && !s->writing)
-		return misuse(s, "write inside a read transaction");
-	return 0;
-}
-
-int lm_store_get(struct lm_store *s, enum lm_store_db db, const void *key, size_t klen,
-                 struct lm_val *val)
-{
-	MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
-	int rc = check_txn(s, false);
-
-	val->data = NULL;
-	val->len = 0;
-	if (rc)
-		return rc;
-	rc = mdb_get(s->txn, s->dbi[db], &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc)
-		return fail(s, rc, "get from %s", db_names[db]);
-	/* An empty value may come back with a NULL pointer; callers tell
-	 * absent from empty by data alone. */
-	val->data = v.mv_size ? v.mv_data : (const void *)"";
-	val->len = v.mv_size;
-	return 0;
-}
-
-int lm_store_put(struct lm_store *s, enum lm_store_db db, const void *key, size_t klen,
-                 const void *val, size_t vlen)
-{
-	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
-	MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
-	int rc = check_txn(s, true);
-
-	if (!rc)
-		rc = reserve_write(s, klen, vlen);
-	if (rc)
-		return rc;
-	rc = lm_fault(LM_FAULT_STORE_WRITE) ? EIO : mdb_put(s->txn, s->dbi[db], &k, &v, 0);
-	if (rc)
-		return fail(s, rc, "put into %s", db_names[db]);
-	return 0;
-}
-
-int lm_store_del(struct lm_store *s, enum lm_store_db db, const void *key, size_t klen, bool *found)
-{
-	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
-	int rc = check_txn(s, true);
-
-	if (found)
-		*found = false;
-	if (!rc)
-		rc = reserve_write(s, 0, 0);
-	if (rc)
-		return rc;
-	rc = lm_fault(LM_FAULT_STORE_WRITE) ? EIO : mdb_del(s->txn, s->dbi[db], &k, NULL);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc)
-		return fail(s, rc, "delete from %s", db_names[db]);
-	if (found)
-		*found = true;
-	return 0;
-}
-
-int lm_store_scan(struct lm_store *s, enum lm_store_db db, const void *prefix, size_t plen,
-                  lm_store_scan_fn fn, void *arg)
-{
-	MDB_cursor *c;
-	MDB_val k = {.mv_size = plen, .mv_data = (void *)prefix}, v;
-	int rc = check_txn(s, false);
-
-	if (rc)
-		return rc;
-	rc = mdb_cursor_open(s->txn, s->dbi[db], &c);
-	if (rc)
-		return fail(s, rc, "open a cursor on %s", db_names[db]);
-	/* MDB_SET_RANGE finds the first key >= prefix, where the records that
-	 * share the prefix begin. */
-	rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
-	while (rc == 0) {
-		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
-			break;
-		struct lm_val key = {k.mv_data, k.mv_size};
-		struct lm_val val = {v.mv_size ? v.mv_data : (const void *)"", v.mv_size};
-		int stop = fn(arg, key, val);
-		if (stop) {
-			mdb_cursor_close(c);
-			return stop;
-		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(c);
-	if (rc && rc != MDB_NOTFOUND)
-		return fail(s, rc, "scan %s", db_names[db]);
-	return 0;
-}
-
-int lm_store_count(struct lm_store *s, enum lm_store_db db, size_t *n)
-{
-	MDB_stat st;
-	int rc = check_txn(s, false);
-
-	*n = 0;
-	if (rc)
-		return rc;
-	rc = mdb_stat(s->txn, s->dbi[db], &st);
-	if (rc)
-		return fail(s, rc, "stat %s", db_names[db]);
-	*n = st.ms_entries;
-	return 0;
-}
-
-int lm_store_drop(struct lm_store *s, enum lm_store_db db)
-{
-	int rc = check_txn(s, true);
-
-	if (rc)
-		return rc;
-	/* 0: empty the table but keep its handle open. */
-	rc = lm_fault(LM_FAULT_STORE_WRITE) ? EIO : mdb_drop(s->txn, s->dbi[db], 0);
-	if (rc)
-		return fail(s, rc, "empty %s", db_names[db]);
-	return 0;
-}
-
-int lm_store_clear(struct lm_store *s)
-{
-	for (int i = 0; i < LM_DB_COUNT; i++) {
-		int rc = lm_store_drop(s, (enum lm_store_db)i);
-		if (rc)
-			return rc;
-	}
-	return 0;
 }

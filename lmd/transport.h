@@ -70,8 +70,9 @@
 #include <raft/uv.h>
 #include <uv.h>
 
+#include "core/limits.h"
+
 #define LM_TRANSPORT_VERSION  2
-#define LM_TRANSPORT_ID_SIZE  16
 #define LM_TRANSPORT_PREAMBLE 120
 /* raft 0.15 takes dotted IPv4 literals with a port (21 bytes at most). */
 #define LM_TRANSPORT_ADDRESS_MAX 63
@@ -96,12 +97,12 @@ typedef int (*lm_transport_peer_cb)(void *arg, uint64_t raft_id);
 
 /* Fills id with the cluster id and returns true, or returns false while it
  * is not known.  Called on the loop, at every handshake. */
-typedef bool (*lm_transport_cluster_id_cb)(void *arg, uint8_t id[LM_TRANSPORT_ID_SIZE]);
+typedef bool (*lm_transport_cluster_id_cb)(void *arg, uint8_t id[LM_CLUSTER_ID_SIZE]);
 
 struct lm_transport_config {
 	/* Connections whose handshake names another configuration identity
 	 * are refused.  The transport does not care where it comes from. */
-	uint8_t config_id[LM_TRANSPORT_ID_SIZE];
+	uint8_t config_id[LM_CONFIG_ID_SIZE];
 	/* Optional: the cluster id, which may become known while the
 	 * transport runs; without it, zeros are sent and nothing is checked. */
 	lm_transport_cluster_id_cb cluster_id;

@@ -2,25 +2,13 @@
 #include "proto/address.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/error.h"
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errsize, int code,
-                                                      const char *fmt, ...)
-{
-	if (err && errsize) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errsize, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+#include "core/error_message.h"
 
 /* Host names as DNS and /etc/hosts write them, and dotted IPv4. */
 static bool is_name_char(char c)
@@ -47,23 +35,25 @@ int lm_address_parse(const char *text, struct lm_address *out, char *err, size_t
 
 	const char *at = memchr(text, '@', len);
 	if (!at)
-		return fail(err, errsize, LMC_EINVAL, "'%.*s' is not a server: expected port@host",
-		            (int)(len > 60 ? 60 : len), text);
+		return lm_error_message(err, errsize, LMC_EINVAL,
+		                        "'%.*s' is not a server: expected port@host",
+		                        (int)(len > 60 ? 60 : len), text);
 	unsigned long port = LM_DEFAULT_PORT;
 	if (at > text) {
 		port = 0;
 		for (const char *p = text; p < at; p++) {
 			if (!isdigit((unsigned char)*p) || port > 65535)
-				return fail(
+				return lm_error_message(
 				        err, errsize, LMC_EINVAL,
 				        "server '%.*s': the port must be a number from 1 to 65535",
 				        (int)(len > 60 ? 60 : len), text);
 			port = port * 10 + (unsigned long)(*p - '0');
 		}
 		if (port == 0 || port > 65535)
-			return fail(err, errsize, LMC_EINVAL,
-			            "server '%.*s': the port must be a number from 1 to 65535",
-			            (int)(len > 60 ? 60 : len), text);
+			return lm_error_message(
+			        err, errsize, LMC_EINVAL,
+			        "server '%.*s': the port must be a number from 1 to 65535",
+			        (int)(len > 60 ? 60 : len), text);
 	}
 
 	const char *host = at + 1;
@@ -74,22 +64,24 @@ int lm_address_parse(const char *text, struct lm_address *out, char *err, size_t
 		hlen -= 2;
 	}
 	if (hlen == 0)
-		return fail(err, errsize, LMC_EINVAL, "server '%.*s' names no host",
-		            (int)(len > 60 ? 60 : len), text);
+		return lm_error_message(err, errsize, LMC_EINVAL, "server '%.*s' names no host",
+		                        (int)(len > 60 ? 60 : len), text);
 	if (hlen > LM_HOST_MAX)
-		return fail(err, errsize, LMC_EINVAL, "server host is longer than %d characters",
-		            LM_HOST_MAX);
+		return lm_error_message(err, errsize, LMC_EINVAL,
+		                        "server host is longer than %d characters", LM_HOST_MAX);
 	for (size_t i = 0; i < hlen; i++) {
 		if (v6 ? !is_v6_char(host[i]) : !is_name_char(host[i]))
-			return fail(err, errsize, LMC_EINVAL, "server '%.*s': invalid host%s",
-			            (int)(len > 60 ? 60 : len), text,
-			            !v6 && host[i] == ':' ? " (write IPv6 as port@[addr])" : "");
+			return lm_error_message(
+			        err, errsize, LMC_EINVAL, "server '%.*s': invalid host%s",
+			        (int)(len > 60 ? 60 : len), text,
+			        !v6 && host[i] == ':' ? " (write IPv6 as port@[addr])" : "");
 	}
 	/* A bracketed name must be an IPv6 address: the colon is what the
 	 * formatter uses to put the brackets back. */
 	if (v6 && !memchr(host, ':', hlen))
-		return fail(err, errsize, LMC_EINVAL, "server '%.*s': brackets hold IPv6 only",
-		            (int)(len > 60 ? 60 : len), text);
+		return lm_error_message(err, errsize, LMC_EINVAL,
+		                        "server '%.*s': brackets hold IPv6 only",
+		                        (int)(len > 60 ? 60 : len), text);
 	memcpy(out->host, host, hlen);
 	out->host[hlen] = '\0';
 	out->port = (uint16_t)port;

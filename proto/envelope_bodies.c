@@ -36,7 +36,7 @@ static int check_hello_reply(struct lm_check *c, const Lm__HelloReply *m)
 {
 	if (m->has_cluster_id)
 		LM_CHECK_TRY(lm_check_exact(c, "hello_reply.cluster_id", 1, &m->cluster_id,
-		                            LM_WIRE_CLUSTER_ID_LEN));
+		                            LM_CLUSTER_ID_SIZE));
 	return lm_check_text(c, "hello_reply.server_version", m->server_version, LM_WIRE_TEXT_MAX,
 	                     LM_CHECK_SPACE);
 }
@@ -60,7 +60,7 @@ static int check_session_reply(struct lm_check *c, const Lm__SessionReply *m)
 		return lm_check_fail(c, "session_reply.session_id is missing");
 	if (m->has_cluster_id)
 		LM_CHECK_TRY(lm_check_exact(c, "session_reply.cluster_id", 1, &m->cluster_id,
-		                            LM_WIRE_CLUSTER_ID_LEN));
+		                            LM_CLUSTER_ID_SIZE));
 	/* A resumed session keeps the secret the client already has. */
 	if (m->has_resumed && m->resumed && !m->has_secret)
 		return 0;
@@ -121,7 +121,7 @@ static int check_server(struct lm_check *c, const Lm__ServerStatus *s)
 		                            LM_WIRE_DIGEST_LEN));
 	if (s->has_cluster_id)
 		LM_CHECK_TRY(lm_check_exact(c, "status_reply.servers.cluster_id", 1, &s->cluster_id,
-		                            LM_WIRE_CLUSTER_ID_LEN));
+		                            LM_CLUSTER_ID_SIZE));
 	/* protobuf-c stores any enum number it reads; only ours mean
 	 * anything. */
 	int role = (int)s->role;

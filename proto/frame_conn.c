@@ -389,10 +389,9 @@ int lm_frame_conn_hello(struct lm_frame_conn *c, const struct lm_identity *id, u
 		            lm_body_name(reply->body_case));
 	if (rc == 0) {
 		const Lm__HelloReply *r = reply->hello_reply;
-		c->has_cluster_id =
-		        r->has_cluster_id && r->cluster_id.len == LM_WIRE_CLUSTER_ID_LEN;
+		c->has_cluster_id = r->has_cluster_id && r->cluster_id.len == LM_CLUSTER_ID_SIZE;
 		if (c->has_cluster_id)
-			memcpy(c->cluster_id, r->cluster_id.data, LM_WIRE_CLUSTER_ID_LEN);
+			memcpy(c->cluster_id, r->cluster_id.data, LM_CLUSTER_ID_SIZE);
 	}
 	return rc;
 }

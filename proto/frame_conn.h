@@ -42,7 +42,7 @@ struct lm_frame_conn {
 	/* From the last ErrorReply received: its "port@host" leader, or "". */
 	char leader[LM_WIRE_ADDRESS_MAX + 1];
 	/* From the HelloReply: the server's cluster id, when it said. */
-	uint8_t cluster_id[LM_WIRE_CLUSTER_ID_LEN];
+	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
 	bool has_cluster_id;
 };
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "client/source.h"
+#include "core/bytes.h"
 #include "core/date.h"
 #include "core/error.h"
 #include "proto/frame.h"
@@ -50,10 +51,7 @@ static const char *view_role(const Lm__ServerStatus *s)
 
 static void hex(const ProtobufCBinaryData *b, char *out, size_t size)
 {
-	size_t n = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < b->len && n + 3 <= size; i++)
-		n += (size_t)snprintf(out + n, size - n, "%02x", b->data[i]);
+	lm_hex_encode(b->data, b->len < size / 2 ? b->len : (size - 1) / 2, out);
 }
 
 static void bytes_str(const ProtobufCBinaryData *b, char *out, size_t size)
@@ -98,7 +96,7 @@ static json_t *server_json(const struct server_view *v)
 		lm_json_set(o, "digest", lm_json_text(d));
 	}
 	if (s->has_cluster_id) {
-		char d[2 * LM_WIRE_CLUSTER_ID_LEN + 1];
+		char d[2 * LM_CLUSTER_ID_SIZE + 1];
 		hex(&s->cluster_id, d, sizeof d);
 		lm_json_set(o, "cluster_id", lm_json_text(d));
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/license.h"
 #include "core/error.h"
 #include "core/options.h"
@@ -43,10 +44,10 @@ static void print_human(const char *path, const struct lm_opt_diags *d, const st
 	printf("%s: %zu error%s, %zu warning%s", path, d->nerrors, d->nerrors == 1 ? "" : "s",
 	       d->nwarnings, d->nwarnings == 1 ? "" : "s");
 	if (o) {
-		printf("; %zu rule%s, %zu group%s; policy sha256 ", o->nrules,
-		       o->nrules == 1 ? "" : "s", o->ngroups, o->ngroups == 1 ? "" : "s");
-		for (int i = 0; i < 32; i++)
-			printf("%02x", o->sha256[i]);
+		char sha256[2 * sizeof o->sha256 + 1];
+		printf("; %zu rule%s, %zu group%s; policy sha256 %s", o->nrules,
+		       o->nrules == 1 ? "" : "s", o->ngroups, o->ngroups == 1 ? "" : "s",
+		       lm_hex_encode(o->sha256, sizeof o->sha256, sha256));
 	}
 	printf("\n");
 }
@@ -96,10 +97,8 @@ static int print_json(const char *path, const char *license, const struct lm_opt
 	lm_json_set(doc, "diagnostics", diagnostics);
 	json_t *sha256 = json_null();
 	if (o) {
-		char text[2 * 32 + 1];
-		for (int i = 0; i < 32; i++)
-			snprintf(text + 2 * i, 3, "%02x", o->sha256[i]);
-		sha256 = lm_json_text(text);
+		char text[2 * sizeof o->sha256 + 1];
+		sha256 = lm_json_text(lm_hex_encode(o->sha256, sizeof o->sha256, text));
 	}
 	lm_json_set(doc, "sha256", sha256);
 	json_t *rules = lm_json_array();

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "core/bytes.h"
 #include "core/code32.h"
 #include "core/error.h"
 
@@ -293,6 +294,25 @@ static void test_from_bytes_respects_max(void **state)
 	assert_int_equal(sym[5], 0xEE);
 }
 
+/* Hex, the other way bytes are shown to people (cluster ids, digests):
+ * two lowercase digits a byte, most significant nibble first, and a NUL
+ * right after them. */
+static void test_hex_encode(void **state)
+{
+	(void)state;
+	const uint8_t bytes[] = {0x00, 0x09, 0x0a, 0x7f, 0x80, 0xab, 0xf0, 0xff};
+	char out[2 * sizeof bytes + 2];
+
+	memset(out, '#', sizeof out);
+	assert_ptr_equal(lm_hex_encode(bytes, sizeof bytes, out), out);
+	assert_string_equal(out, "00090a7f80abf0ff");
+	assert_int_equal(out[2 * sizeof bytes + 1], '#');
+
+	memset(out, '#', sizeof out);
+	assert_string_equal(lm_hex_encode(bytes, 0, out), "");
+	assert_int_equal(out[1], '#');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +328,7 @@ int main(void)
 	        cmocka_unit_test(test_bytes_round_trip),
 	        cmocka_unit_test(test_nonzero_padding_refused),
 	        cmocka_unit_test(test_from_bytes_respects_max),
+	        cmocka_unit_test(test_hex_encode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

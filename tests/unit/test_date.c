@@ -164,7 +164,8 @@ static void test_round_trip_every_day(void **state)
 	const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	for (int32_t day = 0; day <= 2932896; day++) {
 		char want[32];
-		snprintf(want, sizeof want, "%04d-%02d-%02d", y, m, d);
+		int n = snprintf(want, sizeof want, "%04d-%02d-%02d", y, m, d);
+		assert_true(n > 0 && (size_t)n < sizeof want);
 		lm_date_format(day, buf, sizeof buf);
 		if (strcmp(buf, want) != 0)
 			fail_msg("day %d formats as %s, expected %s", (int)day, buf, want);

@@ -142,6 +142,30 @@ static void test_license_text(void **state)
 	        LMC_ETOOLARGE);
 }
 
+/* One SERVER line or LM_LICENSE_SERVERS_MAX of them (a triad); one more is
+ * refused. */
+static void test_servers(void **state)
+{
+	(void)state;
+	char code[LM_LOCKCODE_TEXT_MAX], text[1024];
+	size_t o = 0;
+	struct lm_license_file f;
+	struct lm_parse_error err;
+	assert_int_equal(sscanf(server_line, "SERVER lic1 %63s", code), 1);
+	for (int i = 1; i <= LM_LICENSE_SERVERS_MAX + 1; i++) {
+		o += (size_t)snprintf(text + o, sizeof text - o, "SERVER lic%d %s %d\n", i, code,
+		                      27000 + i);
+		assert_true(o < sizeof text);
+		if (i != LM_LICENSE_SERVERS_MAX)
+			continue;
+		assert_int_equal(lm_license_parse(text, o, &f, &err), 0);
+		assert_int_equal(f.nservers, LM_LICENSE_SERVERS_MAX);
+		lm_license_free(&f);
+	}
+	assert_int_equal(lm_license_parse(text, o, &f, &err), LMC_ESYNTAX);
+	assert_int_equal(err.lineno, LM_LICENSE_SERVERS_MAX + 1);
+}
+
 static void test_dates(void **state)
 {
 	(void)state;
@@ -224,6 +248,21 @@ static void test_wire(void **state)
 	c.count = LM_CHECKOUT_COUNT_MAX + 1;
 	assert_int_equal(lm_envelope_check(&e, err, sizeof err), LMC_EPROTO);
 
+	/* A cluster id is exactly LM_CLUSTER_ID_SIZE bytes, one short or one
+	 * over is refused. */
+	uint8_t id[LM_CLUSTER_ID_SIZE + 1] = {1};
+	Lm__HelloReply hr = LM__HELLO_REPLY__INIT;
+	e.body_case = LM__ENVELOPE__BODY_HELLO_REPLY;
+	e.hello_reply = &hr;
+	hr.server_version = "lmd";
+	hr.has_cluster_id = 1;
+	hr.cluster_id = (ProtobufCBinaryData){.len = LM_CLUSTER_ID_SIZE, .data = id};
+	assert_int_equal(lm_envelope_check(&e, err, sizeof err), 0);
+	hr.cluster_id.len = LM_CLUSTER_ID_SIZE - 1;
+	assert_int_equal(lm_envelope_check(&e, err, sizeof err), LMC_EPROTO);
+	hr.cluster_id.len = LM_CLUSTER_ID_SIZE + 1;
+	assert_int_equal(lm_envelope_check(&e, err, sizeof err), LMC_EPROTO);
+
 	/* A frame header announcing one byte over the maximum is refused as
 	 * soon as it arrives. */
 	struct lm_frame_reader r;
@@ -247,7 +286,7 @@ int main(void)
 	        cmocka_unit_test(test_license_names), cmocka_unit_test(test_license_numbers),
 	        cmocka_unit_test(test_license_text),  cmocka_unit_test(test_dates),
 	        cmocka_unit_test(test_codes),         cmocka_unit_test(test_sources),
-	        cmocka_unit_test(test_wire),
+	        cmocka_unit_test(test_wire),          cmocka_unit_test(test_servers),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL) ? 1 : 0;
 }

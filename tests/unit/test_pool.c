@@ -1048,7 +1048,7 @@ static struct lm_pool_result set_cluster_id(struct tp *t, const uint8_t *id, siz
 
 static void assert_cluster_id(struct tp *t, const uint8_t *want)
 {
-	uint8_t id[LM_POOL_CLUSTER_ID_SIZE];
+	uint8_t id[LM_CLUSTER_ID_SIZE];
 	bool known = true;
 	assert_int_equal(lm_pool_cluster_id(t->pool, id, &known), 0);
 	assert_int_equal(known, want != NULL);

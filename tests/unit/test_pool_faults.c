@@ -200,7 +200,7 @@ static struct packed remove_handle(uint64_t handle)
 
 static struct packed set_cluster_id(uint8_t seed)
 {
-	uint8_t id[LM_POOL_CLUSTER_ID_SIZE];
+	uint8_t id[LM_CLUSTER_ID_SIZE];
 	for (size_t i = 0; i < sizeof id; i++)
 		id[i] = (uint8_t)(seed + i);
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;

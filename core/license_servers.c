@@ -1,0 +1,161 @@
+/* The license file parser: SERVER and VENDOR lines, the part of a file
+ * that says who serves it (FlexLM's server section). */
+#include "core/license.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/error.h"
+#include "core/license_internal.h"
+
+static int check_plain_words(const struct lm_license_token *tok, int n, const char *what,
+                             int lineno, struct lm_parse_error *err)
+{
+	for (int i = 1; i < n; i++)
+		if (tok[i].value)
+			return lm_license_fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "%s lines take no keywords, found %.40s=; expected %s", tok[0].word,
+			        tok[i].word, what);
+	return 0;
+}
+
+int lm_license_parse_server(struct lm_license_parser *ps, char *line, int lineno)
+{
+	struct lm_license_file *f = ps->f;
+	struct lm_license_token tok[LM_LICENSE_TOKENS_MAX];
+	char msg[200];
+	int n;
+	const char *usage = "SERVER <host> <lock code> <port>";
+	int rc = lm_license_tokenize(line, tok, &n, msg, sizeof msg);
+	if (rc)
+		return lm_license_fail(ps->err, lineno, rc, "%s", msg);
+	rc = check_plain_words(tok, n, usage, lineno, ps->err);
+	if (rc)
+		return rc;
+	if (n != 4)
+		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
+		                       "SERVER has %d fields; expected %s", n - 1, usage);
+	if (f->nservers == LM_LICENSE_SERVERS_MAX)
+		return lm_license_fail(
+		        ps->err, lineno, LMC_ESYNTAX,
+		        "a fourth SERVER line; a license names one server, or three redundant "
+		        "servers");
+
+	struct lm_license_server *s = &f->servers[f->nservers];
+	unsigned long port;
+	char why[160];
+	if (!lm_license_valid_host(tok[1].word))
+		return lm_license_fail(
+		        ps->err, lineno, LMC_ESYNTAX,
+		        "SERVER host '%.40s' is invalid; expected a host name or an IP address",
+		        tok[1].word);
+	if (lm_lockcode_parse(tok[2].word, &s->code, why, sizeof why) != 0)
+		return lm_license_fail(
+		        ps->err, lineno, LMC_EBADCODE,
+		        "SERVER lock code '%.40s' is invalid: %s; run `lmutil lmhostid` on the "
+		        "server to get it",
+		        tok[2].word, why);
+	if (lm_license_parse_number(tok[3].word, 65535, &port) != 0)
+		return lm_license_fail(
+		        ps->err, lineno, LMC_ESYNTAX,
+		        "SERVER port '%.40s' is invalid; expected a TCP port from 1 to 65535 "
+		        "(27000 is usual)",
+		        tok[3].word);
+	for (int i = 0; i < f->nservers; i++)
+		if (strcasecmp(f->servers[i].host, tok[1].word) == 0 && f->servers[i].port == port)
+			return lm_license_fail(
+			        ps->err, lineno, LMC_ESYNTAX,
+			        "SERVER %s %lu is already named on line %d; redundant servers "
+			        "need distinct addresses",
+			        tok[1].word, port, f->servers[i].lineno);
+	strcpy(s->host, tok[1].word);
+	if (lm_lockcode_format(&s->code, s->code_text, sizeof s->code_text) != 0)
+		return lm_license_fail(ps->err, lineno, LMC_EBADCODE,
+		                       "SERVER lock code cannot be printed");
+	s->port = (uint16_t)port;
+	s->lineno = lineno;
+	f->nservers++;
+	return 0;
+}
+
+/* FlexLM's optional VENDOR fields: positional ones fill the daemon path,
+ * the options file and the port in that order; OPTIONS= and PORT= name
+ * theirs wherever they stand. */
+static int vendor_fields(struct lm_license_file *f, const struct lm_license_token *tok, int n,
+                         const char *usage, int lineno, struct lm_parse_error *err)
+{
+	int next = 0; /* the positional field the next bare word fills */
+	for (int i = 0; i < n; i++) {
+		const char *word = tok[i].word, *value = tok[i].value;
+		int which;
+		if (value && strcasecmp(word, "OPTIONS") == 0) {
+			which = 1;
+		} else if (value && strcasecmp(word, "PORT") == 0) {
+			which = 2;
+		} else if (value) {
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "VENDOR does not take %.40s=; expected %s", word,
+			                       usage);
+		} else if (next < 3) {
+			which = next;
+			value = word;
+		} else {
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "VENDOR has too many fields; expected %s", usage);
+		}
+		next = which + 1;
+		if (which == 2) {
+			char *end;
+			unsigned long port = strtoul(value, &end, 10);
+			if (!*value || *end || port == 0 || port > 65535)
+				return lm_license_fail(
+				        err, lineno, LMC_ESYNTAX,
+				        "VENDOR port '%.40s' is not a number from 1 to "
+				        "65535",
+				        value);
+			f->vendor_port = (unsigned)port;
+			continue;
+		}
+		char *to = which == 0 ? f->vendor_path : f->vendor_options;
+		if (strlen(value) >= LM_TEXT_MAX)
+			return lm_license_fail(err, lineno, LMC_ETOOLARGE,
+			                       "VENDOR %s is longer than %d characters",
+			                       which == 0 ? "daemon path" : "options file",
+			                       LM_TEXT_MAX - 1);
+		strcpy(to, value);
+	}
+	return 0;
+}
+
+int lm_license_parse_vendor(struct lm_license_parser *ps, char *line, int lineno)
+{
+	struct lm_license_token tok[LM_LICENSE_TOKENS_MAX];
+	char msg[200];
+	int n;
+	int rc = lm_license_tokenize(line, tok, &n, msg, sizeof msg);
+	if (rc)
+		return lm_license_fail(ps->err, lineno, rc, "%s", msg);
+	const char *usage =
+	        "VENDOR <vendor name> [daemon path] [[OPTIONS=]options file] [[PORT=]port]";
+	if (n < 2 || tok[1].value)
+		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX, "expected %s", usage);
+	rc = vendor_fields(ps->f, tok + 2, n - 2, usage, lineno, ps->err);
+	if (rc)
+		return rc;
+	if (ps->vendor_lineno)
+		return lm_license_fail(
+		        ps->err, lineno, LMC_ESYNTAX,
+		        "a second VENDOR line (the first is line %d); a file serves one vendor",
+		        ps->vendor_lineno);
+	if (!lm_license_valid_name(tok[1].word))
+		return lm_license_fail(
+		        ps->err, lineno, LMC_ESYNTAX,
+		        "vendor name '%.40s' is invalid; names are 1 to %d letters, digits, "
+		        "'_', '.' or '-'",
+		        tok[1].word, LM_NAME_MAX);
+	strcpy(ps->f->vendor, tok[1].word);
+	ps->vendor_lineno = lineno;
+	return 0;
+}
