@@ -39,7 +39,7 @@
  * stays); warnings describe rules that do nothing, or not what they seem
  * to.  Every diagnostic names its line and says what to do.
  *
- * How the replicated pool is meant to use it (not wired yet):
+ * How the replicated pool uses it (lmd/pool_policy.c):
  *   - lmreread proposes one command carrying the license lines and the
  *     options file's name and canonical text (lm_options.canonical), so the
  *     two change together; the leader parses both before proposing, and a
@@ -51,13 +51,15 @@
  *     rebuilt from the text a snapshot carries; the local file is never read
  *     inside apply.
  *   - Checkout asks lm_options_decide for each candidate pool in
- *     choose_pool's order and takes the first that allows; otherwise the
- *     first denial is the answer (LMC_EDENIED with its message), or
- *     LMC_ENOSEATS when every refusal was NOSEATS.  Holdings come from the
- *     feature's handles in handle order, each with its session's identity.
- *   - INTERNET and PROJECT rules need the client's address (as the leader
- *     saw the connection) and LM_PROJECT in OpenSession, which has neither
- *     yet: until then such rules match nobody. */
+ *     choose_pool's order and takes the first that allows; when the policy
+ *     refused every pool in its dates, the first denial is the answer
+ *     (LMC_EDENIED with its message), otherwise the pool's own reason
+ *     (LMC_ENOSEATS...).  Holdings come from the feature's handles in
+ *     handle order, each with its session's identity, read only when a
+ *     RESERVE of the pool or a MAX naming the client needs them.
+ *   - INTERNET rules match the client's address as the leader saw its
+ *     connection, PROJECT rules its LM_PROJECT (Hello.project); both are
+ *     in OpenSession. */
 #ifndef LM_OPTIONS_H
 #define LM_OPTIONS_H
 

@@ -178,6 +178,18 @@ void lm_opt_parse_rule(struct lm_opt_state *st, const struct lm_opt_syntax *k, c
 		r.no_effect = true;
 		WARN("MAX_OVERDRAFT has no effect: lmd licenses have no OVERDRAFT seats");
 		break;
+	/* Kept, shown, and said plainly not to work until they do. */
+	case LM_OPT_TIMEOUT:
+	case LM_OPT_TIMEOUTALL:
+		r.no_effect = true;
+		WARN("%s has no effect yet: lmd does not reclaim idle seats; a client that "
+		     "stops answering loses its seats after lmd --session-timeout",
+		     k->name);
+		break;
+	case LM_OPT_LINGER:
+		r.no_effect = true;
+		WARN("LINGER has no effect yet: a seat checked in is free at once");
+		break;
 	default: break;
 	}
 	lm_opt_check_feature_in_license(st, &r);

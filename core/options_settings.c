@@ -51,6 +51,7 @@ void lm_opt_parse_setting(struct lm_opt_state *st, const struct lm_opt_syntax *k
 		}
 		o->nolog |= events[i].bit;
 		lm_opt_sb_word(&b, events[i].name);
+		WARN("NOLOG has no effect yet: lmd logs every checkout, checkin and denial");
 		break;
 	}
 	case SHAPE_PATH: {
@@ -69,6 +70,9 @@ void lm_opt_parse_setting(struct lm_opt_state *st, const struct lm_opt_syntax *k
 			ERR("%s needs a file name after the optional '+'", k->name);
 			goto fail;
 		}
+		WARN("%s has no effect yet: %s", k->name,
+		     report ? "lmd writes no report log; its own log is on stderr or the journal"
+		            : "lmd logs on stderr or to the journal");
 		char **dst = report ? &o->reportlog : &o->debuglog;
 		if (*dst)
 			WARN("a second %s line: this one replaces the one before", k->name);
