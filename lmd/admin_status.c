@@ -191,6 +191,8 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 				ss->options_sha256.data = (uint8_t *)policy->sha256;
 				ss->options_sha256.len = sizeof policy->sha256;
 			}
+			ss->vendor = s->license.vendor;
+			ss->license_path = (char *)s->cfg.license_path;
 			ss->has_options_differ = 1;
 			ss->options_differ =
 			        (policy == NULL) != (s->options == NULL) ||

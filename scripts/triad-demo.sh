@@ -72,7 +72,7 @@ for n in 1 2 3; do
 	start "$n"
 done
 leader=$(wait_leader)
-"$lmutil" lmstat -c "$servers"
+"$lmutil" lmstat -c "$servers" --lmd
 
 echo
 echo "== A client checks out a seat and holds it for 15 s =="
@@ -88,13 +88,13 @@ wait "${pid[$leader]}" 2>/dev/null || true
 pid[$leader]=
 "$lmutil" checkout -c "$servers" --pubkey "$pub" demo_float --timeout 20000 >/dev/null
 echo "A new checkout was granted $(($(now_ms) - t0)) ms after the kill."
-"$lmutil" lmstat -c "$servers" -a
+"$lmutil" lmstat -c "$servers" -a --lmd
 
 echo
 echo "== Server $leader restarts, rejoins and catches up =="
 start "$leader"
 sleep 2
-"$lmutil" lmstat -c "$servers"
+"$lmutil" lmstat -c "$servers" --lmd
 wait "$holder" || true
 echo "(The holder never noticed: it resumed its session on the new leader.)"
 

@@ -17,18 +17,8 @@
 #include "tools/cmd.h"
 #include "tools/json.h"
 #include "tools/lmutil_admin.h"
+#include "tools/lmutil_lmstat.h"
 #include "tools/report.h"
-
-struct server_view {
-	char address[LM_ADDRESS_TEXT_MAX];
-	const char *role;
-	bool up;
-	bool has_lag;
-	uint64_t lag;           /* the leader's applied index minus this server's */
-	Lm__ServerStatus *self; /* its own entry in its reply */
-	Lm__StatusReply *reply;
-	struct lm_frame_conn conn;
-};
 
 static const char *role_name(int role)
 {
@@ -253,21 +243,25 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--digest] [--json]\n"
-	             "Shows each server (role, uptime, term, applied index), the features with\n"
-	             "their seats issued and in use, and with -a who holds them.\n"
-	             "--digest (implied by --json): each server's digest of its pool state;\n"
-	             "servers at the same applied index must show the same.\n");
+	fprintf(out,
+	        "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--lmd] [--digest] [--json]\n"
+	        "Shows the servers, the features with their seats issued and in use, and\n"
+	        "with -a who holds them and the reservations, in FlexLM's layout (the one\n"
+	        "lmstat monitors parse).  --lmd: lmd's own layout, with each server's\n"
+	        "role, uptime, term, applied index and lag.\n"
+	        "--digest (implied by --json): each server's digest of its pool state;\n"
+	        "servers at the same applied index must show the same.\n");
 }
 
 int lm_cmd_lmstat(int argc, char **argv)
 {
 	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+	                                        {"lmd", no_argument, NULL, 'L'},
 	                                        {"digest", no_argument, NULL, 'D'},
 	                                        {"help", no_argument, NULL, 'h'},
 	                                        {NULL, 0, NULL, 0}};
 	const char *source = NULL, *feature = NULL;
-	bool all = false, json = false, digest = false;
+	bool all = false, json = false, digest = false, extended = false;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:af:h", options, NULL)) != -1) {
@@ -280,6 +274,7 @@ int lm_cmd_lmstat(int argc, char **argv)
 			lm_report_json();
 			break;
 		case 'D': digest = true; break;
+		case 'L': extended = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -356,8 +351,13 @@ int lm_cmd_lmstat(int argc, char **argv)
 	if (json) {
 		if (stat_json(v, list.nservers, best) != 0)
 			status = 1;
-	} else {
+	} else if (extended || digest) {
 		stat_text(v, list.nservers, best, all);
+	} else {
+		/* FlexLM's layout, which the monitors read: a report printed is
+		 * exit status 0 (the exporter drops every figure otherwise). */
+		lm_lmstat_flexlm(v, list.nservers, best, all);
+		status = 0;
 	}
 	for (size_t i = 0; i < list.nservers; i++)
 		if (v[i].up)

@@ -63,7 +63,7 @@ assert rules["stats"] == ["EXCLUDE stats PROJECT blocked (acme.opt line 2)",
                           "MAX 1 stats PROJECT capped (acme.opt line 4)"], rules
 assert rules["plot"] == ["INCLUDE plot DISPLAY :7 (acme.opt line 5)"], rules
 PY
-expect_status 0 "$LMUTIL" lmstat -c "$S" -a
+expect_status 0 "$LMUTIL" lmstat -c "$S" -a --lmd
 expect_grep "^    options acme.opt \(sha256 $(echo "$sha" | cut -c1-16)\)$" "$TMP/out"
 expect_grep '^    policy: RESERVE 1 stats PROJECT vip \(acme.opt line 3\)$' "$TMP/out"
 

@@ -55,7 +55,7 @@ wait_converged
 sleep 1
 [ "$(issued)" = 5 ] || fail "with server 3 leading the triad serves $(issued) seats, expected 5"
 expect_grep 'differs from the license set the cluster serves' "$TMP/lmd3.log"
-"$LMUTIL" lmstat -c "$S" >"$TMP/lmstat.txt"
+"$LMUTIL" lmstat -c "$S" --lmd >"$TMP/lmstat.txt"
 expect_grep "license differs from the cluster's: run lmutil lmreread" "$TMP/lmstat.txt"
 triad_stat >"$TMP/stat.json"
 python3 - "$TMP/stat.json" <<'PY' || fail "lmstat --json does not say which server's file differs"
@@ -68,6 +68,6 @@ note "lmreread with the new file on server 3 too: every copy agrees"
 cp "$TMP/five.lic" "$TMP/lic3"
 expect_status 0 "$LMUTIL" lmreread -c "$S"
 wait_converged
-"$LMUTIL" lmstat -c "$S" >"$TMP/lmstat.txt"
+"$LMUTIL" lmstat -c "$S" --lmd >"$TMP/lmstat.txt"
 grep -q "license differs" "$TMP/lmstat.txt" && fail "a copy still differs after the reread: $(cat "$TMP/lmstat.txt")"
 [ "$(issued)" = 5 ] || fail "the triad serves $(issued) seats, expected 5"

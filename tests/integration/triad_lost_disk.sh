@@ -67,7 +67,7 @@ if grep -qx "$F" "$TMP/d3/raft-seen" 2>/dev/null; then
 else
 	wait_log "$TMP/lost.log" 'waiting for another server of the triad'
 	# Meanwhile it answers lmstat.
-	"$LMUTIL" lmstat -c "$fport@127.0.0.1" >"$TMP/lost-stat.txt" 2>&1 ||
+	"$LMUTIL" lmstat -c "$fport@127.0.0.1" --lmd >"$TMP/lost-stat.txt" 2>&1 ||
 		fail "lmstat of the waiting server: $(cat "$TMP/lost-stat.txt")"
 	grep -q "$fport@127.0.0.1: .*, up " "$TMP/lost-stat.txt" ||
 		fail "lmstat of the waiting server: $(cat "$TMP/lost-stat.txt")"

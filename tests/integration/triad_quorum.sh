@@ -55,7 +55,7 @@ done
 expect_grep '"denied".*LMC_ENOQUORUM.*no quorum' "$TMP/alone.json"
 expect_status 1 co stats --hold 0
 expect_grep 'LMC_ENOQUORUM' "$TMP/out"
-"$LMUTIL" lmstat -c "$S" >"$TMP/lmstat.txt"
+"$LMUTIL" lmstat -c "$S" --lmd >"$TMP/lmstat.txt"
 expect_grep 'No leader: the servers have no quorum' "$TMP/lmstat.txt"
 expect_grep ': down$' "$TMP/lmstat.txt"
 sleep 4

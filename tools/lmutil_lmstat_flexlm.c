@@ -1,0 +1,201 @@
+/* lmstat in FlexLM's layout (lmutil_lmstat.h), line for line as
+ * tests/data/lmstat/MONITORS.md describes what the monitors parse: the
+ * Prometheus exporter, phpLicenseWatcher, the Nagios checks, the Slurm
+ * license syncs.  Spacing, singular and plural, date forms and the single
+ * (MASTER) are what they match on. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/date.h"
+#include "tools/lmutil_lmstat.h"
+
+static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                     "jul", "aug", "sep", "oct", "nov", "dec"};
+
+/* "Mon 11/30/2026 10:42" (with_year) or "Mon 11/30 10:42", local time,
+ * month, day and hour not padded. */
+static void flex_time(time_t t, bool with_year, char *out, size_t size)
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	if (with_year)
+		snprintf(out, size, "%s %d/%d/%d %d:%02d", days[tm.tm_wday], tm.tm_mon + 1,
+		         tm.tm_mday, tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+	else
+		snprintf(out, size, "%s %d/%d %d:%02d", days[tm.tm_wday], tm.tm_mon + 1, tm.tm_mday,
+		         tm.tm_hour, tm.tm_min);
+}
+
+/* "31-dec-2027", or FlexLM's words for a license that never expires. */
+static void flex_expiry(int32_t expiry, char *out, size_t size)
+{
+	if (expiry == LM_DATE_PERMANENT) {
+		snprintf(out, size, "permanent(no expiration date)");
+		return;
+	}
+	time_t t = (time_t)expiry * 86400;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, size, "%d-%s-%d", tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900);
+}
+
+/* One word for the monitors that split on blanks: spaces and parentheses
+ * become '_' (the raw value is in --json). */
+static void one_word(const ProtobufCBinaryData *b, const char *fallback, char *out, size_t size)
+{
+	size_t n = b->len < size - 1 ? b->len : size - 1;
+	for (size_t i = 0; i < n; i++) {
+		char ch = (char)b->data[i];
+		out[i] = (ch == ' ' || ch == '\t' || ch == '(' || ch == ')' || ch < ' ') ? '_' : ch;
+	}
+	out[n] = '\0';
+	if (!n)
+		snprintf(out, size, "%s", fallback);
+}
+
+/* The host of "port@host", and its port. */
+static void split_address(const char *address, char *host, size_t hsize, char *port, size_t psize)
+{
+	const char *at = strchr(address, '@');
+	snprintf(host, hsize, "%s", at ? at + 1 : address);
+	snprintf(port, psize, "%.*s", at ? (int)(at - address) : 0, address);
+}
+
+/* "lmd 0.1.0" -> "v0.1.0". */
+static void flex_version(const char *version, char *out, size_t size)
+{
+	const char *sp = version ? strrchr(version, ' ') : NULL;
+	snprintf(out, size, "v%s", sp ? sp + 1 : (version && *version ? version : "0.0"));
+}
+
+static const char *plural(uint32_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* The RESERVE rules of a pool, as FlexLM lists reservations:
+ * "        2 RESERVATIONs for GROUP lab (host/27000)". */
+static void print_reservations(const Lm__FeatureStatus *f, const char *host, const char *port)
+{
+	for (size_t j = 0; j < f->n_rules; j++) {
+		unsigned count;
+		char feature[LM_NAME_MAX + 1], type[16], who[LM_WIRE_USER_MAX + 1];
+		if (sscanf(f->rules[j], "RESERVE %u %64s %15s %255s", &count, feature, type, who) !=
+		    4)
+			continue;
+		printf("        %u RESERVATION%s for %s %s (%s/%s)\n", count, count == 1 ? "" : "s",
+		       type, who, host, port);
+	}
+}
+
+static void print_holders(const Lm__FeatureStatus *f, const char *version, const char *host,
+                          const char *port)
+{
+	for (size_t j = 0; j < f->n_holders; j++) {
+		const Lm__Holder *h = f->holders[j];
+		char user[LM_WIRE_USER_MAX + 1], hhost[LM_WIRE_HOST_MAX + 1];
+		char display[LM_WIRE_DISPLAY_MAX + 1], start[32];
+		one_word(&h->user, "?", user, sizeof user);
+		one_word(&h->host, "?", hhost, sizeof hhost);
+		one_word(&h->display, hhost, display, sizeof display);
+		flex_time((time_t)h->since, false, start, sizeof start);
+		printf("    %s %s %s (v%s) (%s/%s %llu), start %s", user, hhost, display, version,
+		       host, port, (unsigned long long)h->handle, start);
+		if (h->count > 1)
+			printf(", %u licenses", h->count);
+		printf("\n");
+	}
+}
+
+void lm_lmstat_flexlm(const struct server_view *v, size_t n, const Lm__StatusReply *r, bool all)
+{
+	char now[40], host[LM_WIRE_HOST_MAX + 1], port[8];
+	const Lm__ServerStatus *any = NULL, *lead = NULL;
+	size_t leader_i = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].self)
+			continue;
+		any = any ? any : v[i].self;
+		if (v[i].self->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER && !lead) {
+			lead = v[i].self;
+			leader_i = i;
+		}
+	}
+	flex_time(time(NULL), true, now, sizeof now);
+	printf("lmutil - Copyright (c) 2026 the lmd authors. All Rights Reserved.\n");
+	printf("Flexible License Manager status on %s\n\n", now);
+
+	printf("License server status: ");
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? "," : "", v[i].address);
+	printf("\n");
+	split_address(v[0].address, host, sizeof host, port, sizeof port);
+	if (any && any->license_path)
+		printf("    License file(s) on %s: %s:\n", host, any->license_path);
+	printf("\n");
+	for (size_t i = 0; i < n; i++) {
+		split_address(v[i].address, host, sizeof host, port, sizeof port);
+		if (v[i].self) {
+			char version[40];
+			flex_version(v[i].self->version, version, sizeof version);
+			printf("%s: license server UP%s %s\n", host,
+			       v[i].self == lead ? " (MASTER)" : "", version);
+		} else {
+			printf("%s: Cannot connect to license server system. (-15,570:111 "
+			       "\"Connection "
+			       "refused\")\n",
+			       host);
+		}
+	}
+	printf("\n");
+
+	/* The vendor daemon is up where a leader serves. */
+	char version[40];
+	const char *vendor = any && any->vendor && *any->vendor ? any->vendor : "lmd";
+	split_address(v[leader_i].address, host, sizeof host, port, sizeof port);
+	printf("Vendor daemon status (on %s):\n\n", lead ? host : "none");
+	flex_version(any ? any->version : NULL, version, sizeof version);
+	if (lead)
+		printf("%10s: UP %s\n", vendor, version);
+	else
+		printf("%10s: The desired vendor daemon is down. (-97,121)\n", vendor);
+	printf("\nFeature usage info:\n\n");
+	if (!r)
+		return;
+
+	/* lmd's pools are per feature and version, in name order: one "Users
+	 * of" per name, one detail header per pool. */
+	for (size_t i = 0; i < r->n_features;) {
+		const Lm__FeatureStatus *f = r->features[i];
+		size_t end = i + 1;
+		uint32_t issued = f->issued, in_use = f->in_use;
+		bool detail = f->n_holders > 0 || f->n_rules > 0;
+		while (end < r->n_features && r->features[end]->name.len == f->name.len &&
+		       memcmp(r->features[end]->name.data, f->name.data, f->name.len) == 0) {
+			issued += r->features[end]->issued;
+			in_use += r->features[end]->in_use;
+			detail |= r->features[end]->n_holders > 0 || r->features[end]->n_rules > 0;
+			end++;
+		}
+		char name[LM_NAME_MAX + 1];
+		one_word(&f->name, "?", name, sizeof name);
+		printf("Users of %s:  (Total of %u license%s issued;  Total of %u license%s in "
+		       "use)\n\n",
+		       name, issued, plural(issued), in_use, plural(in_use));
+		for (size_t k = i; all && detail && k < end; k++) {
+			const Lm__FeatureStatus *p = r->features[k];
+			char pversion[LM_VERSION_MAX + 1], expiry[40];
+			one_word(&p->version, "0", pversion, sizeof pversion);
+			flex_expiry(p->expiry, expiry, sizeof expiry);
+			printf("  \"%s\" v%s, vendor: %s, expiry: %s\n", name, pversion, vendor,
+			       expiry);
+			printf("  floating license\n\n");
+			print_reservations(p, host, port);
+			print_holders(p, pversion, host, port);
+			printf("\n");
+		}
+		i = end;
+	}
+}
