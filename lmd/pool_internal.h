@@ -77,13 +77,12 @@ struct lm_pool {
 	/* Where session and handle records are encoded before a put. */
 	uint8_t record[LM_POOL_RECORD_MAX];
 	/* The administrator's policy, parsed from the options text of the
-	 * meta table (NULL: none), and whether it has MAX or RESERVE rules.
+	 * meta table (NULL: none).
 	 * A command that replaces the text stages the new policy in
 	 * policy_next; it takes over once the transaction commits. */
 	struct lm_options *policy;
 	struct lm_options *policy_next;
 	bool policy_replace;
-	bool policy_counts;
 	/* The policy cut per feature (pool_policy.c): the same decisions from
 	 * only the rules that can apply, so that a checkout does not walk a
 	 * big file's rules about other features.  NULL when they could not

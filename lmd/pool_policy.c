@@ -23,18 +23,6 @@
 #define KEY_OPTIONS_NAME "options_name"
 #define KEY_OPTIONS_TEXT "options_text"
 
-/* Whether any rule of o counts seats (MAX, RESERVE): only those need the
- * holdings of a feature, which cost a scan (needs_holdings narrows it down
- * per checkout). */
-static bool counts_seats(const struct lm_options *o)
-{
-	for (size_t i = 0; i < o->nrules; i++)
-		if (!o->rules[i].no_effect &&
-		    (o->rules[i].kw == LM_OPT_MAX || o->rules[i].kw == LM_OPT_RESERVE))
-			return true;
-	return false;
-}
-
 /* ---- Per-feature views -------------------------------------------------- */
 
 /* A shallow copy of the policy with only the rules of one feature and the
@@ -199,7 +187,6 @@ void lm_pool_policy_settle(struct lm_pool *p, bool committed)
 		views_free(p);
 		lm_options_free(p->policy);
 		p->policy = p->policy_next;
-		p->policy_counts = p->policy && counts_seats(p->policy);
 		views_build(p);
 	} else {
 		lm_options_free(p->policy_next);
@@ -348,7 +335,7 @@ int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, co
 	struct lm_opt_client who;
 	client_of(s, &who);
 	const struct lm_options *o = policy_for(p, feature);
-	bool gather = p->policy_counts && needs_holdings(o, &who, feature, version);
+	bool gather = needs_holdings(o, &who, feature, version);
 	int rc = gather ? gather_holdings(p, feature, &hs) : 0;
 	struct lm_opt_holding *held = NULL;
 	if (!rc && hs.n) {
