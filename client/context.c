@@ -44,6 +44,7 @@ struct lmc_ctx {
 	char app_version[LM_VERSION_MAX + 1];
 	unsigned heartbeat_ms;
 	struct lm_session *session; /* NULL until the first server checkout */
+	bool idle;                  /* lmc_set_idle, for a session started later */
 	lmc_lost_cb on_lost;
 	lmc_regained_cb on_regained;
 	void *cb_arg;
@@ -244,6 +245,8 @@ static int session_get(struct lmc_ctx *ctx, struct lm_session **out)
 			         "cannot start the license server session: %s", lmc_strerror(rc));
 			return rc;
 		}
+		if (ctx->idle)
+			lm_session_set_idle(ctx->session, true);
 	}
 	*out = ctx->session;
 	return 0;
@@ -335,6 +338,18 @@ int lmc_set_callbacks(struct lmc_ctx *ctx, lmc_lost_cb on_lost, lmc_regained_cb 
 	ctx->on_lost = on_lost;
 	ctx->on_regained = on_regained;
 	ctx->cb_arg = arg;
+	pthread_mutex_unlock(&ctx->lock);
+	return 0;
+}
+
+int lmc_set_idle(struct lmc_ctx *ctx, int idle)
+{
+	if (!ctx)
+		return LMC_EINVAL;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->idle = idle != 0;
+	if (ctx->session)
+		lm_session_set_idle(ctx->session, ctx->idle);
 	pthread_mutex_unlock(&ctx->lock);
 	return 0;
 }

@@ -144,6 +144,20 @@ typedef void (*lmc_regained_cb)(void *arg, uint64_t handle, const char *feature)
 int lmc_set_callbacks(struct lmc_ctx *ctx, lmc_lost_cb on_lost, lmc_regained_cb on_regained,
                       void *arg);
 
+/* Tells the license servers that the application is idle (idle != 0: the
+ * user has walked away) or active again (idle == 0).  An administrator's
+ * options file may set a TIMEOUT for a feature (or TIMEOUTALL): once the
+ * application has been idle that long, the server takes its seats back for
+ * others, and the lost callback reports each with LMC_EIDLE.  When the
+ * application becomes active, the context checks those seats out again and
+ * reports each regained, or lost with the refusal met (LMC_ENOSEATS...).
+ * The idle time travels with the heartbeats, so it survives a failover.
+ * Nothing is taken back from an application that never says it is idle:
+ * call this from the application's own notion of inactivity (no input for
+ * some minutes).  Node-locked seats are never taken back.  Returns 0 or
+ * LMC_EINVAL. */
+int lmc_set_idle(struct lmc_ctx *ctx, int idle);
+
 /* Writes into buf the "port@host" of the server that the context is
  * connected to, or was last connected to, or "" when it never talked to a
  * server.  Returns 0, LMC_EINVAL or LMC_ETOOLARGE (buf too small). */

@@ -129,6 +129,30 @@ void lm_session_stop(struct lm_session *s)
 	free(s);
 }
 
+void lm_session_set_idle(struct lm_session *s, bool idle)
+{
+	pthread_mutex_lock(&s->lock);
+	bool was_idle = s->idle_since != 0;
+	if (idle && !was_idle) {
+		int64_t now = lm_clock_ms();
+		s->idle_since = now > 0 ? now : 1;
+	} else if (!idle && was_idle) {
+		s->idle_since = 0;
+		for (size_t i = 0; i < s->nseats; i++) {
+			struct lm_session_seat *seat = &s->seats[i];
+			if (!seat->idle_taken)
+				continue;
+			seat->idle_taken = false;
+			seat->lost_told = false; /* the regain's outcome is news */
+			lm_session_queue_regain(s, seat);
+		}
+	}
+	s->idle_news = s->idle_news || idle != was_idle;
+	pthread_mutex_unlock(&s->lock);
+	if (idle != was_idle)
+		wake_thread(s);
+}
+
 void lm_session_set_callbacks(struct lm_session *s, lm_session_lost_fn on_lost,
                               lm_session_regained_fn on_regained, void *arg)
 {

@@ -152,6 +152,13 @@ int lm_session_checkout(struct lm_session *s, const char *feature, const char *v
  * queues the checkin and returns 0 at once. */
 int lm_session_checkin(struct lm_session *s, uint64_t handle, char *msg, size_t msgsize);
 
+/* The application says it is idle (or active again): heartbeats carry how
+ * long, and a server whose options file sets a TIMEOUT for a feature takes
+ * back its seats past it, reported as lost with LMC_EIDLE.  Seats taken so
+ * are checked out again when the application becomes active, and reported
+ * regained or lost.  Telling the same state twice changes nothing. */
+void lm_session_set_idle(struct lm_session *s, bool idle);
+
 /* "port@host" of the server the session is attached to, or was last
  * attached to; "" before the first connection. */
 void lm_session_server(struct lm_session *s, char *buf, size_t size);

@@ -176,8 +176,9 @@ static void regain_all(struct lm_session *s)
 	}
 	for (size_t i = 0; i < s->nseats; i++) {
 		struct lm_session_seat *seat = &s->seats[i];
-		if (inflight && inflight->regain && inflight->seat == seat->app_handle)
-			continue;
+		if ((inflight && inflight->regain && inflight->seat == seat->app_handle) ||
+		    seat->idle_taken)
+			continue; /* an idle application's seats wait for it to be active */
 		lm_session_queue_regain(s, seat);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -91,6 +91,9 @@ struct lm_session_seat {
 	/* Heartbeats sent before the grant: a HeartbeatReply to one of them
 	 * may not list the handle yet. */
 	uint64_t hb_epoch;
+	/* Taken back while the application was idle (LMC_EIDLE, state
+	 * SEAT_LOST): checked out again when it says it is active. */
+	bool idle_taken;
 };
 
 struct lm_session_event {
@@ -122,6 +125,10 @@ struct lm_session {
 	char last_message[LM_MESSAGE_LONG_MAX];
 	char server[LM_ADDRESS_TEXT_MAX];
 	uint64_t next_synthetic;
+	/* lm_clock_ms() since when the application says it is idle, 0 while
+	 * active; idle_news asks the thread to tell the server at once. */
+	int64_t idle_since;
+	bool idle_news;
 
 	/* Thread only. */
 	struct lm_frame_conn conn;
@@ -152,6 +159,7 @@ struct lm_session {
 	bool hb_outstanding;
 	int64_t hb_sent_at;
 	uint64_t hb_sent; /* heartbeats sent so far */
+	bool hb_idle;     /* the outstanding heartbeat said the application was idle */
 	size_t cursor;    /* the server to try first */
 	unsigned seed;    /* rand_r() state for jitter */
 	unsigned backoff;

@@ -58,6 +58,14 @@ static void serve(struct lm_session *s)
 		lm_session_drop_connection(s, false);
 		return;
 	}
+	pthread_mutex_lock(&s->lock);
+	if (s->idle_news) {
+		/* A TIMEOUT counts from the idle time the server last heard:
+		 * tell it now rather than at the next heartbeat. */
+		s->idle_news = false;
+		s->hb_due = now;
+	}
+	pthread_mutex_unlock(&s->lock);
 	if (!s->hb_outstanding && now >= s->hb_due) {
 		if (lm_session_send_simple(s, LM__ENVELOPE__BODY_HEARTBEAT) != 0) {
 			lm_session_drop_connection(s, false);

@@ -58,6 +58,15 @@ int lm_session_send_simple(struct lm_session *s, Lm__Envelope__BodyCase body)
 	e.body_case = body;
 	if (body == LM__ENVELOPE__BODY_HEARTBEAT) {
 		lm__heartbeat__init(&hb);
+		pthread_mutex_lock(&s->lock);
+		int64_t idle_since = s->idle_since;
+		pthread_mutex_unlock(&s->lock);
+		s->hb_idle = idle_since != 0;
+		if (idle_since) {
+			int64_t idle = lm_clock_ms() - idle_since;
+			hb.has_idle_ms = 1;
+			hb.idle_ms = idle > 0 ? (uint64_t)idle : 1;
+		}
 		e.heartbeat = &hb;
 	} else {
 		lm__session_close__init(&sc);
@@ -203,7 +212,10 @@ static bool handle_listed(const Lm__HeartbeatReply *m, uint64_t handle)
 }
 
 /* A seat missing from the HeartbeatReply was removed by an administrator
- * (lmremove): tell the application, then try to get it back.  A seat
+ * (lmremove): tell the application, then try to get it back.  Missing
+ * while the application is idle, or in answer to a heartbeat that said so,
+ * it was most likely a TIMEOUT of the options file (LMC_EIDLE): it is
+ * checked out again only once the application is active.  A seat
  * reported lost for want of a server and listed again was kept all along:
  * it is regained, provided that the answer came within the lease (a late
  * one proves nothing about now: the next heartbeat goes at once). */
@@ -230,13 +242,28 @@ static void on_heartbeat_reply(struct lm_session *s, const Lm__HeartbeatReply *m
 		if (seat->hb_epoch >= answered || listed)
 			continue;
 		seat->unconfirmed = false;
-		if (!seat->lost_told)
+		bool idle_now = s->idle_since != 0;
+		if (!seat->lost_told && (idle_now || s->hb_idle))
+			lm_session_event_add(
+			        s, true, seat, LMC_EIDLE,
+			        idle_now ? "the license server took the seats back while the "
+			                   "application was idle (TIMEOUT in the options file); "
+			                   "they are checked out again when it is active"
+			                 : "the license server took the seats back while the "
+			                   "application was idle (TIMEOUT in the options file); "
+			                   "checking them out again");
+		else if (!seat->lost_told)
 			lm_session_event_add(
 			        s, true, seat, LMC_ENOHANDLE,
 			        "the license server no longer lists the seats (an "
 			        "administrator removed them); checking them out again");
 		seat->lost_told = true;
-		lm_session_queue_regain(s, seat);
+		if (idle_now) {
+			seat->state = SEAT_LOST;
+			seat->idle_taken = true;
+		} else {
+			lm_session_queue_regain(s, seat);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (live)

@@ -74,6 +74,9 @@ static const struct error_text errors[] = {
                 "free space in its data directory; the server resumes by itself"},
         [30] = {"LMC_EINDOUBT", "outcome unknown: the request may still take effect",
                 "retry with the same request id: the server applies a request once"},
+        [31] = {"LMC_EIDLE", "seats taken back while the application was idle",
+                "the options file's TIMEOUT returns idle seats; liblmc checks them out again "
+                "when the application calls lmc_set_idle(ctx, 0)"},
 };
 
 static const struct error_text *lookup(int code)

@@ -47,8 +47,9 @@ enum lmc_error {
 	LMC_ESHUTDOWN = -28,    /* server is shutting down */
 	LMC_ESTORE = -29,       /* the server's disk is full or failing */
 	LMC_EINDOUBT = -30,     /* lmd, internal: a command may or may not have committed */
+	LMC_EIDLE = -31,        /* seats taken back while the application was idle */
 };
-#define LMC_ERROR_MIN (-30)
+#define LMC_ERROR_MIN (-31)
 
 /* A one-line description of code (never NULL). */
 const char *lmc_strerror(int code);

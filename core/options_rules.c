@@ -160,12 +160,14 @@ void lm_opt_parse_rule(struct lm_opt_state *st, const struct lm_opt_syntax *k, c
 		lm_opt_rule_free(&r);
 		return;
 	}
+	/* The number stays as written: lmd raises it to its own minimum when
+	 * it enforces it (lmd --timeout-min), so a file checked offline and a
+	 * server with a lowered minimum read the same rule. */
 	if ((k->kw == LM_OPT_TIMEOUT || k->kw == LM_OPT_TIMEOUTALL) &&
-	    r.number < LM_OPTIONS_TIMEOUT_MIN) {
-		WARN("%s %u s is below the minimum of %d s: lmd uses %d s", k->name, r.number,
-		     LM_OPTIONS_TIMEOUT_MIN, LM_OPTIONS_TIMEOUT_MIN);
-		r.number = LM_OPTIONS_TIMEOUT_MIN;
-	}
+	    r.number < LM_OPTIONS_TIMEOUT_MIN)
+		WARN("%s %u s is below the minimum of %d s: lmd uses %d s unless started with a "
+		     "lower --timeout-min",
+		     k->name, r.number, LM_OPTIONS_TIMEOUT_MIN, LM_OPTIONS_TIMEOUT_MIN);
 	switch (k->kw) {
 	case LM_OPT_INCLUDE_BORROW:
 	case LM_OPT_EXCLUDE_BORROW:
@@ -178,14 +180,7 @@ void lm_opt_parse_rule(struct lm_opt_state *st, const struct lm_opt_syntax *k, c
 		r.no_effect = true;
 		WARN("MAX_OVERDRAFT has no effect: lmd licenses have no OVERDRAFT seats");
 		break;
-	/* Kept, shown, and said plainly not to work until they do. */
-	case LM_OPT_TIMEOUT:
-	case LM_OPT_TIMEOUTALL:
-		r.no_effect = true;
-		WARN("%s has no effect yet: lmd does not reclaim idle seats; a client that "
-		     "stops answering loses its seats after lmd --session-timeout",
-		     k->name);
-		break;
+	/* Kept, shown, and said plainly not to work until it does. */
 	case LM_OPT_LINGER:
 		r.no_effect = true;
 		WARN("LINGER has no effect yet: a seat checked in is free at once");

@@ -123,7 +123,7 @@ static void on_remove(struct lm_connection *c, const Lm__Envelope *env)
 			break;
 		p->handle = m.handles[i];
 		struct lm_command cmd;
-		lm_command_remove_handle(&cmd, m.handles[i]);
+		lm_command_remove_handle(&cmd, m.handles[i], LMCMD__REMOVE_REASON__REMOVE_ADMIN, 0);
 		int rc = lm_request_submit(p, &cmd);
 		lm_command_release(&cmd);
 		if (rc != 0)

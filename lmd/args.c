@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/options.h"
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -49,6 +51,9 @@ static void usage(FILE *out)
 	        "                          without checking in (its process died) after MS,\n"
 	        "                          unless it reconnects (default 5000; 0: only after\n"
 	        "                          --session-timeout)\n"
+	        "  --timeout-min S         the least TIMEOUT/TIMEOUTALL of the options file\n"
+	        "                          lmd enforces, in seconds (default 900, as FlexLM);\n"
+	        "                          lower values in the file are raised to it\n"
 	        "  --max-connections N     client connections at once (default: what the\n"
 	        "                          open-file limit allows, at most 60000)\n"
 	        "  --max-host-connections N  client connections from one address (default\n"
@@ -172,6 +177,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"join", no_argument, NULL, 'J'},
 	        {"remote-admin", no_argument, NULL, 'R'},
 	        {"reclaim-after", required_argument, NULL, 'r'},
+	        {"timeout-min", required_argument, NULL, 't'},
 	        {"max-connections", required_argument, NULL, 'M'},
 	        {"max-host-connections", required_argument, NULL, 'm'},
 	        {"session-rate", required_argument, NULL, 'S'},
@@ -186,6 +192,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        .timeout_ms = 30000,
 	        .grace_ms = 300000,
 	        .reclaim_ms = 5000,
+	        .timeout_min_s = LM_OPTIONS_TIMEOUT_MIN,
 	        .max_host_connections = 1000,
 	        .session_rate = 100,
 	};
@@ -217,6 +224,9 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'R': cfg->remote_admin = true; break;
 		case 'r':
 			rc = number("--reclaim-after", optarg, 0, 86400000, &cfg->reclaim_ms);
+			break;
+		case 't':
+			rc = number("--timeout-min", optarg, 1, 86400 * 365, &cfg->timeout_min_s);
 			break;
 		case 'M':
 			rc = number("--max-connections", optarg, 16, 1000000,

@@ -39,6 +39,9 @@ struct lm_config {
 	 * and no SessionClose return after this long (5000); 0: only after
 	 * the session timeout. */
 	unsigned reclaim_ms;
+	/* --timeout-min: the options file's TIMEOUT and TIMEOUTALL are raised
+	 * to at least this many seconds (LM_OPTIONS_TIMEOUT_MIN, as FlexLM). */
+	unsigned timeout_min_s;
 	unsigned max_connections;      /* --max-connections; 0: from the open-file limit */
 	unsigned max_host_connections; /* --max-host-connections, per client address (1000) */
 	unsigned session_rate;         /* --session-rate, opens per second per address (100) */

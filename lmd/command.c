@@ -106,11 +106,17 @@ int lm_command_close_session(struct lm_command *cmd, uint64_t session_id, Lmcmd_
 	return pack(cmd, &c);
 }
 
-int lm_command_remove_handle(struct lm_command *cmd, uint64_t handle)
+int lm_command_remove_handle(struct lm_command *cmd, uint64_t handle, Lmcmd__RemoveReason reason,
+                             uint32_t idle_s)
 {
 	Lmcmd__RemoveHandle rh = LMCMD__REMOVE_HANDLE__INIT;
 	rh.has_handle = 1;
 	rh.handle = handle;
+	if (reason != LMCMD__REMOVE_REASON__REMOVE_ADMIN) {
+		rh.has_reason = rh.has_idle_s = 1;
+		rh.reason = reason;
+		rh.idle_s = idle_s;
+	}
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;
 	c.body_case = LMCMD__COMMAND__BODY_REMOVE_HANDLE;
 	c.remove_handle = &rh;

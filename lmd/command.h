@@ -48,7 +48,9 @@ int lm_command_checkin(struct lm_command *cmd, uint64_t session_id, uint64_t req
                        uint64_t handle);
 int lm_command_close_session(struct lm_command *cmd, uint64_t session_id,
                              Lmcmd__CloseReason reason);
-int lm_command_remove_handle(struct lm_command *cmd, uint64_t handle);
+/* reason REMOVE_IDLE carries how long the application had been idle. */
+int lm_command_remove_handle(struct lm_command *cmd, uint64_t handle, Lmcmd__RemoveReason reason,
+                             uint32_t idle_s);
 /* The lines of f, canonical text and signature, as the pool's license set,
  * with the options file served with them (NULL: none). */
 int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file *f,

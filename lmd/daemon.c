@@ -23,6 +23,7 @@
 #include "lmd/connection.h"
 #include "lmd/datadir.h"
 #include "lmd/expiry.h"
+#include "lmd/idle.h"
 #include "lmd/instance.h"
 #include "lmd/licfile.h"
 #include "lmd/notify.h"
@@ -138,6 +139,7 @@ static void on_sweep_timer(uv_timer_t *t)
 	if (s->ready && !s->has_cluster_id)
 		lm_server_propose_cluster_id(s);
 	lm_expiry_sweep(s);
+	lm_idle_sweep(s);
 }
 
 /* ---- start and stop ---- */

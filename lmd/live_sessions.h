@@ -25,6 +25,13 @@ struct lm_live_session {
 	 * cannot be resumed, or a client could believe in seats that are
 	 * about to go back to the pool. */
 	bool closing;
+	/* uv_now() since when its application says it is idle (the idle time
+	 * of its last Heartbeat counted back from its arrival), 0 while it is
+	 * active: TIMEOUT and TIMEOUTALL take back its seats (idle.c). */
+	uint64_t idle_since_ms;
+	/* Idle reclaims (RemoveHandle) of its seats being committed: the sweep
+	 * leaves the session alone until they are done. */
+	unsigned reclaiming;
 };
 
 /* An open-addressing hash table keyed by session id. */

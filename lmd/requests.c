@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
+#include "lmd/idle.h"
 #include "lmd/requests.h"
 
 /* The reply carries the line the seat was charged under, as the commit
@@ -387,6 +388,8 @@ static void on_heartbeat(struct lm_connection *c, const Lm__Envelope *env)
 {
 	if (!need_session(c, env))
 		return;
+	const Lm__Heartbeat *hb = env->heartbeat;
+	lm_idle_heard(c->s, c->session_id, hb->has_idle_ms ? hb->idle_ms : 0);
 	int n = lm_pool_session_handles(c->s->pool, c->session_id, handle_buf,
 	                                LM_CONNECTION_HANDLES_MAX);
 	if (n < 0) {

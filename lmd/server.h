@@ -5,7 +5,7 @@
  * Layers inside lmd, each using only those below it:
  *   daemon.c                   start-up, signals, leadership changes, stop
  *   requests.c, admin.c        the handlers of each request (dispatch.h)
- *   expiry.c                   expiring silent sessions
+ *   expiry.c, idle.c           expiring silent sessions, reclaiming idle seats
  *   connection*.c              connections: frames, replies, commits
  *   server.c, server_license.c this header: the cluster glue, the license set
  *   command.c, pool, cluster, live_sessions.c, peers.c, ...
@@ -96,11 +96,12 @@ struct lm_server {
 	struct lm_dispatch dispatch; /* the handler of each request */
 	struct lm_connection *conns; /* all connections, a doubly linked list */
 	unsigned nconns;
-	unsigned conns_max;    /* LM_SERVER_CONNECTIONS_MAX or less (open-file limit) */
-	struct lm_peers peers; /* connections and session opens per address */
-	size_t pending_total;  /* bytes of unfinished frames, all connections */
-	unsigned expiring;     /* session expiries being committed */
-	unsigned ticks;        /* of the sweep timer, for slower chores */
+	unsigned conns_max;       /* LM_SERVER_CONNECTIONS_MAX or less (open-file limit) */
+	struct lm_peers peers;    /* connections and session opens per address */
+	size_t pending_total;     /* bytes of unfinished frames, all connections */
+	unsigned expiring;        /* session expiries being committed */
+	unsigned idle_reclaiming; /* idle reclaims being committed (idle.c) */
+	unsigned ticks;           /* of the sweep timer, for slower chores */
 	/* Whether the loaded license file differs from the pool's set, and
 	 * whether that must be computed again (the file or the set changed). */
 	bool license_differs;

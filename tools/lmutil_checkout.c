@@ -35,12 +35,15 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: lmutil checkout -c SOURCE --pubkey VENDOR.pub FEATURE [--version V]\n"
 	        "                       [--count K] [--hold SECONDS] [--loop N] [--timeout MS]\n"
-	        "                       [--json]\n"
+	        "                       [--idle] [--json]\n"
 	        "Checks FEATURE out of the license servers (or license files) of SOURCE\n"
 	        "(\"27000@host\", \"27000@a,27000@b,27000@c\", a license file; default:\n"
 	        "LM_LICENSE_FILE), holds it SECONDS (default 0), checks it in; N rounds\n"
 	        "(default 1, 0: until a signal).  SIGTERM or SIGINT checks in and exits.\n"
 	        "--timeout: how long a checkout may wait for a server (default 0: one try).\n"
+	        "--idle: says the application is idle while it holds (lmc_set_idle), so a\n"
+	        "TIMEOUT in the server's options file takes the seats back (event lost,\n"
+	        "LMC_EIDLE).\n"
 	        "With --json, one object per event: granted, denied, releasing, released,\n"
 	        "lost, regained.  Exit status 1 when a checkout was denied.\n");
 }
@@ -149,15 +152,22 @@ int lm_cmd_checkout(int argc, char **argv)
 {
 	lm_report_begin("lmutil checkout");
 	static const struct option longopts[] = {
-	        {"source", required_argument, NULL, 'c'},  {"pubkey", required_argument, NULL, 'p'},
-	        {"version", required_argument, NULL, 'V'}, {"count", required_argument, NULL, 'k'},
-	        {"hold", required_argument, NULL, 'H'},    {"loop", required_argument, NULL, 'l'},
-	        {"timeout", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
-	        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	        {"source", required_argument, NULL, 'c'},
+	        {"pubkey", required_argument, NULL, 'p'},
+	        {"version", required_argument, NULL, 'V'},
+	        {"count", required_argument, NULL, 'k'},
+	        {"hold", required_argument, NULL, 'H'},
+	        {"loop", required_argument, NULL, 'l'},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"idle", no_argument, NULL, 'i'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *source = NULL, *pubkey = NULL, *version = NULL;
 	unsigned long count = 1, loops = 1, timeout_ms = 0;
 	double hold_s = 0;
+	bool idle = false;
 	struct checkout_run run = {0};
 	int opt;
 	optind = 1;
@@ -194,6 +204,7 @@ int lm_cmd_checkout(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'i': idle = true; break;
 		case 'j':
 			run.json = true;
 			lm_report_json();
@@ -237,7 +248,11 @@ int lm_cmd_checkout(int argc, char **argv)
 			continue;
 		}
 		emit(&run, "granted", 0, handle, NULL);
+		if (idle)
+			lmc_set_idle(run.ctx, 1);
 		stopped = hold(&stop, hold_s);
+		if (idle)
+			lmc_set_idle(run.ctx, 0);
 		emit(&run, "releasing", 0, handle, NULL);
 		rc = lmc_checkin(run.ctx, handle);
 		emit(&run, "released", rc, handle, rc ? lmc_last_error(run.ctx) : NULL);

@@ -64,6 +64,7 @@ _PROTOTYPES = {
         ctypes.c_int,
         [CtxPointer, LostCallback, RegainedCallback, ctypes.c_void_p],
     ),
+    "lmc_set_idle": (ctypes.c_int, [CtxPointer, ctypes.c_int]),
     "lmc_server": (ctypes.c_int, [CtxPointer, ctypes.c_char_p, ctypes.c_size_t]),
     "lmc_last_error": (ctypes.c_char_p, [CtxPointer]),
 }

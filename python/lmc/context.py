@@ -420,6 +420,17 @@ class Context:
 
     # ---- state -----------------------------------------------------------
 
+    def set_idle(self, idle=True):
+        """Tells the license servers that the application is idle (or, with
+        False, active again), as lmc_set_idle: a TIMEOUT in the
+        administrator's options file then takes back seats held while idle
+        longer than it allows (on_lost with Idle), and they are checked out
+        again once the application is active."""
+        with self._in_use() as ptr:
+            rc = lib.lmc_set_idle(ptr, 1 if idle else 0)
+        if rc != 0:
+            raise Error.for_code(rc)
+
     @property
     def server(self):
         """The "port@host" of the server this context is (or was last)

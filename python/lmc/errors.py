@@ -248,6 +248,14 @@ class InDoubt(Error):
     code = -30
 
 
+class Idle(Error):
+    """Seats taken back while the application said it was idle (LMC_EIDLE):
+    a TIMEOUT in the administrator's options file.  Reported through the
+    on_lost callback; they are checked out again on set_idle(False)."""
+
+    code = -31
+
+
 # Every code's class, in the order of enum lmc_error.
 _CLASSES = (
     NoFeature,
@@ -280,6 +288,7 @@ _CLASSES = (
     ServerShutdown,
     StoreFailure,
     InDoubt,
+    Idle,
 )
 _BY_CODE = {cls.code: cls for cls in _CLASSES}
 

@@ -162,7 +162,16 @@ class Server:
     """One lmd on 127.0.0.1 serving a license signed by vendor:
     address is its "port@127.0.0.1"."""
 
-    def __init__(self, directory, vendor, features, session_timeout_ms=30000, heartbeat_ms=1000):
+    def __init__(
+        self,
+        directory,
+        vendor,
+        features,
+        session_timeout_ms=30000,
+        heartbeat_ms=1000,
+        options=None,
+        args=(),
+    ):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.vendor = vendor
@@ -181,7 +190,11 @@ class Server:
             str(session_timeout_ms),
             "--heartbeat",
             str(heartbeat_ms),
+            *args,
         ]
+        if options is not None:
+            (self.directory / "acme.opt").write_text(options)
+            self.args += ["--options", str(self.directory / "acme.opt")]
         self.process = None
 
     def start(self, timeout=30):

@@ -321,6 +321,62 @@ def test_callbacks_set_by_method_replace_earlier_ones(server, vendor):
         assert ctx.on_regained(None) is None
 
 
+# ---- idle seats (TIMEOUT) --------------------------------------------------
+
+
+def test_idle_timeout_takes_seats_back_and_regains_them(start_server, vendor):
+    # TIMEOUT stats 2 (below FlexLM's 900 s minimum: lmd --timeout-min 1
+    # lowers it); plot has no TIMEOUT, so its seat stays however idle.
+    server = start_server(
+        ["FEATURE stats acme 29.0 permanent 1", "FEATURE plot acme 1.0 permanent 1"],
+        heartbeat_ms=300,
+        options="TIMEOUT stats 2\n",
+        args=("--timeout-min", "1"),
+    )
+    events = queue.Queue()
+    with lmc.Context(
+        server.address,
+        pubkey=vendor.public,
+        on_lost=lambda seat, error: events.put(("lost", seat, error)),
+        on_regained=lambda seat: events.put(("regained", seat, None)),
+    ) as ctx:
+        stats = ctx.checkout("stats", "29.0")
+        plot = ctx.checkout("plot", "1.0")
+        # Active: nothing is taken, however long the TIMEOUT has passed.
+        time.sleep(3)
+        assert events.empty() and server.in_use() == 1
+
+        ctx.set_idle()
+        kind, seat, error = events.get(timeout=20)
+        assert (kind, seat) == ("lost", stats), (kind, seat, error)
+        assert isinstance(error, lmc.Idle), error
+        assert "idle" in error.message
+        assert server.in_use() == 0 and server.in_use("plot") == 1
+        assert plot.held
+        assert "returned 1 seats of stats: idle" in server._log_text()
+
+        # Free for someone else meanwhile; while idle, no regain is tried.
+        with lmc.Context(server.address, pubkey=vendor.public) as other:
+            taken = other.checkout("stats", "29.0")
+            time.sleep(1)
+            assert events.empty()
+            # Active again: the regain meets a pool with no seat left.
+            ctx.set_idle(False)
+            kind, seat, error = events.get(timeout=20)
+            assert (kind, seat) == ("lost", stats) and isinstance(error, lmc.NoSeats), error
+            taken.checkin()
+
+        # Idle and active again with the seat free: it comes back.
+        stats = ctx.checkout("stats", "29.0")
+        ctx.set_idle(True)
+        assert events.get(timeout=20)[:2] == ("lost", stats)
+        ctx.set_idle(False)
+        assert events.get(timeout=20)[:2] == ("regained", stats)
+        assert stats.held
+        wait_for(lambda: server.in_use() == 1, 10, "the regained seat in lmstat")
+        assert plot.held and events.empty()
+
+
 # ---- node-locked licenses --------------------------------------------------
 
 

@@ -185,15 +185,12 @@ static void every_keyword_parses(void **state)
 		enum lm_opt_keyword kw = o->rules[i].kw;
 		bool later = kw == LM_OPT_INCLUDE_BORROW || kw == LM_OPT_EXCLUDE_BORROW ||
 		             kw == LM_OPT_MAX_OVERDRAFT || kw == LM_OPT_MAX_BORROW_HOURS ||
-		             kw == LM_OPT_BORROW_LOWWATER || kw == LM_OPT_TIMEOUT ||
-		             kw == LM_OPT_TIMEOUTALL || kw == LM_OPT_LINGER;
+		             kw == LM_OPT_BORROW_LOWWATER || kw == LM_OPT_LINGER;
 		assert_int_equal(o->rules[i].no_effect, later);
 	}
 	expect_diag(9, LM_OPT_WARNING, "INCLUDE_BORROW has no effect yet");
 	expect_diag(14, LM_OPT_WARNING, "MAX_OVERDRAFT has no effect");
 	/* Kept and shown, and said not to work yet. */
-	expect_diag(11, LM_OPT_WARNING, "TIMEOUT has no effect yet");
-	expect_diag(12, LM_OPT_WARNING, "TIMEOUTALL has no effect yet");
 	expect_diag(13, LM_OPT_WARNING, "LINGER has no effect yet");
 	expect_diag(18, LM_OPT_WARNING, "NOLOG has no effect yet");
 	expect_diag(20, LM_OPT_WARNING, "REPORTLOG has no effect yet");
@@ -398,7 +395,8 @@ static void rules_that_can_never_match(void **state)
 	expect_diag(6, LM_OPT_WARNING, "host names are matched literally");
 	expect_diag(7, LM_OPT_WARNING, "GROUP empty lists no members");
 	expect_diag(9, LM_OPT_WARNING, "below the minimum of 900 s");
-	assert_int_equal(lm_options_timeout(o, "stats", "29.0"), 900);
+	/* Kept as written: lmd applies its --timeout-min when it enforces it. */
+	assert_int_equal(lm_options_timeout(o, "stats", "29.0"), 60);
 	expect_diag(10, LM_OPT_WARNING, "'ann' and what follows is ignored: INCLUDE takes 3 words");
 	expect_diag(11, LM_OPT_WARNING, "only NOLOG IN is read");
 	assert_int_equal(o->nolog, LM_OPT_NOLOG_IN);
