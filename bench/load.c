@@ -55,6 +55,31 @@ static void begin_stop(struct lb_load *L)
 	}
 }
 
+/* User and system CPU time of every --pids process, in clock ticks; -1 when
+ * one cannot be read (it exited). */
+static long long servers_cpu_ticks(const struct lb_options *o)
+{
+	long long total = 0;
+	for (size_t i = 0; i < o->npids; i++) {
+		char path[64], buf[1024];
+		snprintf(path, sizeof path, "/proc/%d/stat", o->pids[i]);
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		/* Fields 14 and 15 (utime, stime) follow the command name,
+		 * which ends at the last ')'. */
+		char *p = strrchr(buf, ')');
+		unsigned long long utime, stime;
+		if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		                 &utime, &stime) != 2)
+			return -1;
+		total += (long long)(utime + stime);
+	}
+	return total;
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct lb_load *L = t->data;
@@ -86,8 +111,12 @@ static void on_tick(uv_timer_t *t)
 		        (unsigned)L->o->servers[who].port, L->o->servers[who].host,
 		        L->o->pids[who]);
 	}
+	if (!L->failover && L->o->npids && L->cpu_start < 0 && now >= L->window_start)
+		L->cpu_start = servers_cpu_ticks(L->o);
 	if (L->failover ? (L->killed && (L->recovered == L->n || now >= L->deadline_ns))
 	                : now >= L->window_end) {
+		if (!L->failover && L->o->npids && L->cpu_start >= 0)
+			L->cpu_end = servers_cpu_ticks(L->o);
 		begin_stop(L);
 		return;
 	}
@@ -121,6 +150,7 @@ static struct lb_load *load_new(const struct lb_options *o)
 	uint64_t now = lb_now_ns();
 	L->window_start = now + (uint64_t)(o->warmup * 1e9);
 	L->window_end = L->window_start + (uint64_t)(o->seconds * 1e9);
+	L->cpu_start = L->cpu_end = -1;
 	for (unsigned i = 0; i < L->n; i++) {
 		struct lb_client *c = &L->clients[i];
 		c->load = L;
@@ -156,6 +186,13 @@ int lb_checkout(const struct lb_options *o)
 	lb_emit(o, "checkout_ops_per_s", rate, clients, (char *)NULL);
 	lb_emit(o, "checkout_p50_ms", p50, clients, (char *)NULL);
 	lb_emit(o, "checkout_p99_ms", p99, clients, (char *)NULL);
+	/* The servers' CPU time per op: what a change costs them, much less
+	 * sensitive than ops/s to how this machine schedules the clients. */
+	if (L->cpu_start >= 0 && L->cpu_end >= L->cpu_start && L->ops)
+		lb_emit(o, "checkout_server_cpu_us_per_op",
+		        (double)(L->cpu_end - L->cpu_start) * 1e6 / (double)sysconf(_SC_CLK_TCK) /
+		                (double)L->ops,
+		        clients, (char *)NULL);
 	fprintf(stderr,
 	        "checkout clients=%u: %.0f ops/s, p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
 	        "%llu errors, %llu reconnects, %llu redirects\n",

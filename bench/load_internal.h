@@ -68,6 +68,9 @@ struct lb_load {
 	uint64_t stop_ns;
 	unsigned live; /* clients not PH_DONE */
 	char identity_host[32];
+	/* checkout --pids: the servers' CPU time (clock ticks) when the window
+	 * opened and closed, -1 until read. */
+	long long cpu_start, cpu_end;
 
 	/* Failover. */
 	bool failover;
