@@ -51,7 +51,8 @@ void lm_opt_parse_setting(struct lm_opt_state *st, const struct lm_opt_syntax *k
 		}
 		o->nolog |= events[i].bit;
 		lm_opt_sb_word(&b, events[i].name);
-		WARN("NOLOG has no effect yet: lmd logs every checkout, checkin and denial");
+		if (events[i].bit == LM_OPT_NOLOG_QUEUED)
+			WARN("NOLOG QUEUED has no effect yet: lmd does not queue requests");
 		break;
 	}
 	case SHAPE_PATH: {

@@ -112,21 +112,36 @@ static void session_opened(struct lm_request *p, struct lm_pool_result *res, boo
 	}
 }
 
+/* Whether the options file in force says NOLOG for event (LM_OPT_NOLOG_*).
+ * It spares lmd's own log only, as FlexLM's spares its debug log: the
+ * report log keeps everything. */
+static bool nolog(const struct lm_server *s, unsigned event)
+{
+	const struct lm_options *o = lm_pool_policy(s->pool);
+	return o && (o->nolog & event);
+}
+
 static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool open)
 {
 	struct lm_connection *c = p->c;
 	if (res->code == 0) {
-		lm_log("checkout",
-		       "user=%s host=%s feature=%s version=%s count=%u handle=%llu "
-		       "session=%016llx",
-		       c->user, c->host, p->feature, p->version, res->count,
-		       (unsigned long long)res->handle, (unsigned long long)p->session_id);
+		if (!nolog(c->s, LM_OPT_NOLOG_OUT))
+			lm_log("checkout",
+			       "user=%s host=%s feature=%s version=%s count=%u handle=%llu "
+			       "session=%016llx",
+			       c->user, c->host, p->feature, p->version, res->count,
+			       (unsigned long long)res->handle, (unsigned long long)p->session_id);
 		if (open)
 			reply_checkout(c, p, res);
 	} else {
-		lm_log("denied", "user=%s host=%s feature=%s version=%s count=%u code=%s: %s",
-		       c->user, c->host, p->feature, p->version, p->count, lmc_errname(res->code),
-		       res->message);
+		/* FlexLM calls a request for a feature it does not serve
+		 * UNSUPPORTED. */
+		if (!nolog(c->s, res->code == LMC_ENOFEATURE ? LM_OPT_NOLOG_UNSUPPORTED
+		                                             : LM_OPT_NOLOG_DENIED))
+			lm_log("denied",
+			       "user=%s host=%s feature=%s version=%s count=%u code=%s: %s",
+			       c->user, c->host, p->feature, p->version, p->count,
+			       lmc_errname(res->code), res->message);
 		if (open)
 			refuse(p, res);
 	}
@@ -136,8 +151,9 @@ static void checked_in(struct lm_request *p, struct lm_pool_result *res, bool op
 {
 	struct lm_connection *c = p->c;
 	if (res->code == 0) {
-		lm_log("checkin", "user=%s host=%s handle=%llu", c->user, c->host,
-		       (unsigned long long)p->handle);
+		if (!nolog(c->s, LM_OPT_NOLOG_IN))
+			lm_log("checkin", "user=%s host=%s handle=%llu", c->user, c->host,
+			       (unsigned long long)p->handle);
 		if (open) {
 			Lm__Envelope e;
 			lm_envelope_init(&e, p->request_id);

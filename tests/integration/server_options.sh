@@ -114,6 +114,19 @@ printf 'EXCLUDE plot PROJECT blocked\n' >"$TMP/acme.opt"
 single_lmd lmd2
 run co_as blocked plot --hold 0
 denied_by "VENDOR OPTIONS=" 'EXCLUDE plot PROJECT blocked (acme.opt line 1)'
+
+note "NOLOG OUT and NOLOG DENIED spare lmd's log those events, not checkins"
+printf 'EXCLUDE plot PROJECT blocked\nNOLOG OUT\nNOLOG DENIED\n' >"$TMP/acme.opt"
+expect_status 0 "$LMUTIL" lmreread -c "$S"
+lines=$(wc -l <"$TMP/lmd2.log")
+expect_status 0 co_as quiet plot --hold 0
+run co_as blocked plot --hold 0
+denied_by "NOLOG DENIED" 'EXCLUDE plot PROJECT blocked (acme.opt line 1)'
+tail -n +$((lines + 1)) "$TMP/lmd2.log" >"$TMP/since"
+expect_grep ' checkin ' "$TMP/since"
+if grep -Eq ' (checkout|denied) ' "$TMP/since"; then
+	fail "NOLOG OUT/DENIED: lmd logged them: $(cat "$TMP/since")"
+fi
 kill_lmd lmd2 TERM
 
 note "a broken options file stops lmd at start, naming the file and line"

@@ -192,7 +192,7 @@ static void every_keyword_parses(void **state)
 	expect_diag(14, LM_OPT_WARNING, "MAX_OVERDRAFT has no effect");
 	/* Kept and shown, and said not to work yet. */
 	expect_diag(13, LM_OPT_WARNING, "LINGER has no effect yet");
-	expect_diag(18, LM_OPT_WARNING, "NOLOG has no effect yet");
+	expect_diag(18, LM_OPT_WARNING, "NOLOG QUEUED has no effect yet");
 	expect_diag(20, LM_OPT_WARNING, "REPORTLOG has no effect yet");
 	expect_diag(21, LM_OPT_WARNING, "DEBUGLOG has no effect yet");
 	assert_int_equal(lm_options_timeout(o, "stats", "29.0"), 3600);
