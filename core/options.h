@@ -171,6 +171,10 @@ struct lm_opt_rule {
 
 	uint32_t number;
 	bool no_effect; /* parsed, shown, not enforced (borrowing, overdraft) */
+	/* Set in a copy of the rule kept for the decisions of its own feature
+	 * only (lmd's per-feature views): lm_opt_rule_applies then skips the
+	 * name comparison, which every checkout would repeat for nothing. */
+	bool feature_matched;
 };
 
 struct lm_options {

@@ -14,7 +14,7 @@ bool lm_opt_rule_applies(const struct lm_opt_rule *r, const char *feature, const
 {
 	if (!r->has_feature)
 		return true;
-	if (strcmp(r->feature, feature) != 0)
+	if (!r->feature_matched && strcmp(r->feature, feature) != 0)
 		return false;
 	if (!r->qual_value)
 		return true;

@@ -27,7 +27,9 @@
 
 /* A shallow copy of the policy with only the rules of one feature and the
  * rules of none, in file order: rule texts, groups and line numbers are
- * the policy's own, so the decisions and their messages are the same. */
+ * the policy's own, so the decisions and their messages are the same.  A
+ * view is asked about its feature only, so its rules of that feature are
+ * marked feature_matched. */
 struct lm_pool_policy_view {
 	const char *feature;
 	struct lm_options view;
@@ -42,8 +44,10 @@ static bool cut(const struct lm_options *o, const char *feature, struct lm_optio
 	out->nrules = 0;
 	for (size_t i = 0; i < o->nrules; i++)
 		if (!o->rules[i].has_feature ||
-		    (feature && strcmp(o->rules[i].feature, feature) == 0))
-			out->rules[out->nrules++] = o->rules[i];
+		    (feature && strcmp(o->rules[i].feature, feature) == 0)) {
+			out->rules[out->nrules] = o->rules[i];
+			out->rules[out->nrules++].feature_matched = feature != NULL;
+		}
 	return true;
 }
 
