@@ -71,12 +71,14 @@ static const struct command commands[] = {
          "(--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
          "[--server HOST:LOCKCODE:PORT]... [--auth CODE] [--start DATE]\n"
          "[--notice TEXT] [--named-users N] [--borrow HOURS] [--sn TEXT]\n"
-         "[--host-desc TEXT] [--tolerance N] [-o OUT] [--json]",
+         "[--host-desc TEXT] [--tolerance N] [--force] [-o OUT] [--json]",
          "write a complete signed license file: SERVER lines (one, or three\n"
          "redundant servers), the VENDOR line and the FEATURE line, with\n"
          "ISSUED set to today and a new authorization code unless --auth.\n"
          "Counted licenses need --server; uncounted ones need --hostid.\n"
-         "Dates are YYYY-MM-DD or dd-mon-yyyy."},
+         "Dates are YYYY-MM-DD or dd-mon-yyyy; no --expiry means permanent.\n"
+         "An expiry already past or before --start is refused unless --force.\n"
+         "What was signed (seats, expiry, start) is stated on standard error."},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

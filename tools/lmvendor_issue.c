@@ -48,6 +48,7 @@ struct issue {
 	const char *servers[4];
 	int nservers;
 	bool uncounted;
+	bool force; /* sign an expiry already past, or one before the start */
 };
 
 /* HOST:LOCKCODE:PORT, split at the last two colons so that an IPv6 host
@@ -156,6 +157,52 @@ static int check_issue(const struct issue *is)
 	return 0;
 }
 
+/* A license that cannot be used as signed is refused unless --force: an
+ * expiry already past (a typo in the year, most often) or an expiry before
+ * its START. */
+static int check_dates(const struct issue *is, const struct lm_license *l)
+{
+	char expiry[16], start[16];
+	lm_date_format(l->expiry, expiry, sizeof expiry);
+	lm_date_format(l->start, start, sizeof start);
+	if (is->force)
+		return 0;
+	if (l->expiry != LM_DATE_PERMANENT && l->expiry < lm_date_today())
+		return lmvendor_usage_error(
+		        "issue: the expiry %s is already past: nobody could use "
+		        "this license (check the year, or add --force)",
+		        expiry);
+	if (l->start != LM_DATE_NONE && l->expiry < l->start)
+		return lmvendor_usage_error("issue: the expiry %s comes before the START %s: the "
+		                            "license would never be valid (add --force to sign it "
+		                            "anyway)",
+		                            expiry, start);
+	return 0;
+}
+
+/* Says on standard error what was signed, the terms a typo would change
+ * most: seats, expiry (and that "permanent" is what no --expiry means),
+ * start, lock. */
+static void state_terms(const struct issue *is, const struct lm_license *l)
+{
+	char expiry[16], start[16];
+	lm_date_format(l->expiry, expiry, sizeof expiry);
+	lm_date_format(l->start, start, sizeof start);
+	char seats[32];
+	if (l->uncounted)
+		snprintf(seats, sizeof seats, "uncounted");
+	else
+		snprintf(seats, sizeof seats, "%u seat%s", (unsigned)l->count,
+		         l->count == 1 ? "" : "s");
+	fprintf(stderr, "lmvendor: signed %s %s for vendor %s: %s, %s%s%s%s%s\n", l->name,
+	        l->version, l->vendor, seats,
+	        l->expiry == LM_DATE_PERMANENT ? "permanent" : "expires ",
+	        l->expiry == LM_DATE_PERMANENT ? (is->expiry ? "" : " (no --expiry given)")
+	                                       : expiry,
+	        l->start != LM_DATE_NONE ? ", starts " : "", l->start != LM_DATE_NONE ? start : "",
+	        is->hostid ? ", locked to HOSTID" : (is->nservers ? ", served by lmd" : ""));
+}
+
 /* What --json says of the new license, before "output" and "license":
  * its FEATURE line as the parser read it back. */
 static json_t *issued_json(const struct lm_license_file *f)
@@ -194,6 +241,7 @@ int lmvendor_cmd_issue(int argc, char **argv)
 		O_SN,
 		O_HOSTDESC,
 		O_TOLERANCE,
+		O_FORCE,
 	};
 	static const struct option opts[] = {
 	        {"key", required_argument, NULL, 'k'},
@@ -214,6 +262,7 @@ int lmvendor_cmd_issue(int argc, char **argv)
 	        {"sn", required_argument, NULL, O_SN},
 	        {"host-desc", required_argument, NULL, O_HOSTDESC},
 	        {"tolerance", required_argument, NULL, O_TOLERANCE},
+	        {"force", no_argument, NULL, O_FORCE},
 	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
@@ -245,6 +294,7 @@ int lmvendor_cmd_issue(int argc, char **argv)
 		case O_SN: is.sn = optarg; break;
 		case O_HOSTDESC: is.host_desc = optarg; break;
 		case O_TOLERANCE: is.tolerance = optarg; break;
+		case O_FORCE: is.force = true; break;
 		case 'j':
 			json = true;
 			lm_report_json();
@@ -284,6 +334,11 @@ int lmvendor_cmd_issue(int argc, char **argv)
 		lm_report_fail(rc, "issue: %s", perr.message);
 		goto out;
 	}
+	if (check_dates(&is, &f.lines[0]) != 0) {
+		status = LMVENDOR_EXIT_USAGE;
+		lm_license_free(&f);
+		goto out;
+	}
 	rc = lm_license_sign(&f, key);
 	/* Check the new signatures before anyone sees them. */
 	for (size_t i = 0; rc == 0 && i < f.nlines; i++)
@@ -292,6 +347,8 @@ int lmvendor_cmd_issue(int argc, char **argv)
 		lm_report_fail(rc, "issue: cannot sign the license: %s", lmc_strerror(rc));
 	} else {
 		status = lmvendor_emit(is.out, &f, json ? issued_json(&f) : NULL);
+		if (status == 0 && !json)
+			state_terms(&is, &f.lines[0]);
 	}
 	lm_license_free(&f);
 out:

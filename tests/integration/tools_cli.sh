@@ -172,6 +172,21 @@ assert d['issued'] == datetime.datetime.now(datetime.timezone.utc).strftime('%Y-
 assert ('AUTH=' + d['auth']) in d['license'] and d['license'] == open('issued.lic').read(), d"
 expect_status 0 "$LMVENDOR" verify --pubkey k.pub issued.lic
 
+note "lmvendor issue: dates that make a license useless are refused; what was signed is said"
+expect_status 2 "$LMVENDOR" issue --key k.pem --feature plot --vendor acme --version 2.0 \
+	--count 5 --expiry 2001-01-31 --server "host2:$code:27000" -o past.lic
+expect_grep 'the expiry 2001-01-31 is already past' "$TMP/err"
+[ ! -e past.lic ] || fail "a refused issue wrote its output"
+expect_status 2 "$LMVENDOR" issue --key k.pem --feature plot --vendor acme --version 2.0 \
+	--count 5 --start 2031-01-01 --expiry 2030-12-31 --server "host2:$code:27000" -o before.lic
+expect_grep 'the expiry 2030-12-31 comes before the START 2031-01-01' "$TMP/err"
+expect_status 0 "$LMVENDOR" issue --key k.pem --feature plot --vendor acme --version 2.0 \
+	--count 5 --expiry 2001-01-31 --force --server "host2:$code:27000" -o forced.lic
+expect_grep '^lmvendor: signed plot 2.0 for vendor acme: 5 seats, expires 2001-01-31' "$TMP/err"
+expect_status 0 "$LMVENDOR" issue --key k.pem --feature plot --vendor acme --version 2.0 \
+	--count 1 --server "host2:$code:27000" -o forever.lic
+expect_grep '1 seat, permanent \(no --expiry given\), served by lmd' "$TMP/err"
+
 note "lmvendor --json failures: the error object, and verify's own document"
 expect_status 1 "$LMVENDOR" sign --key missing.pem --json template.lic
 expect_error_json LMC_EIO
