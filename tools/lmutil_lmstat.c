@@ -140,6 +140,20 @@ static json_t *feature_json(const Lm__FeatureStatus *f)
 	for (size_t j = 0; j < f->n_holders; j++)
 		lm_json_append(holders, holder_json(f->holders[j]));
 	lm_json_set(o, "holders", holders);
+	lm_json_set(o, "reserved", lm_json_int(f->reserved));
+	json_t *reservations = lm_json_array();
+	for (size_t j = 0; j < f->n_reservations; j++) {
+		const Lm__Reservation *r = f->reservations[j];
+		json_t *res = lm_json_object();
+		lm_json_set(res, "type", lm_json_text(r->type ? r->type : ""));
+		bytes_str(&r->name, buf, sizeof buf);
+		lm_json_set(res, "name", lm_json_text(buf));
+		lm_json_set(res, "seats", lm_json_int(r->seats));
+		lm_json_set(res, "idle", lm_json_int(r->idle));
+		lm_json_set(res, "line", lm_json_int(r->line));
+		lm_json_append(reservations, res);
+	}
+	lm_json_set(o, "reservations", reservations);
 	json_t *rules = lm_json_array();
 	for (size_t j = 0; j < f->n_rules; j++)
 		lm_json_append(rules, lm_json_text(f->rules[j]));
@@ -223,8 +237,16 @@ static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r,
 		bytes_str(&f->name, name, sizeof name);
 		bytes_str(&f->version, version, sizeof version);
 		lm_date_format(f->expiry, expiry, sizeof expiry);
-		printf("  %s %s: %u of %u seats in use, expires %s\n", name, version, f->in_use,
-		       f->issued, expiry);
+		printf("  %s %s: %u of %u seats in use", name, version, f->in_use, f->issued);
+		if (f->reserved)
+			printf(", %u reserved and idle", f->reserved);
+		printf(", expires %s\n", expiry);
+		for (size_t j = 0; all && j < f->n_reservations; j++) {
+			const Lm__Reservation *res = f->reservations[j];
+			bytes_str(&res->name, buf, sizeof buf);
+			printf("    reserved: %u for %s %s, %u idle (options line %u)\n",
+			       res->seats, res->type ? res->type : "?", buf, res->idle, res->line);
+		}
 		for (size_t j = 0; all && j < f->n_rules; j++)
 			printf("    policy: %s\n", f->rules[j]);
 		for (size_t j = 0; all && j < f->n_holders; j++) {

@@ -75,18 +75,19 @@ static const char *plural(uint32_t n)
 	return n == 1 ? "" : "s";
 }
 
-/* The RESERVE rules of a pool, as FlexLM lists reservations:
- * "        2 RESERVATIONs for GROUP lab (host/27000)". */
+/* The idle reserved seats of a pool, as FlexLM lists reservations:
+ * "        2 RESERVATIONs for GROUP lab (host/27000)".  A reservation its
+ * holders use shows as their holder lines instead. */
 static void print_reservations(const Lm__FeatureStatus *f, const char *host, const char *port)
 {
-	for (size_t j = 0; j < f->n_rules; j++) {
-		unsigned count;
-		char feature[LM_NAME_MAX + 1], type[16], who[LM_WIRE_USER_MAX + 1];
-		if (sscanf(f->rules[j], "RESERVE %u %64s %15s %255s", &count, feature, type, who) !=
-		    4)
+	for (size_t j = 0; j < f->n_reservations; j++) {
+		const Lm__Reservation *r = f->reservations[j];
+		char who[LM_WIRE_USER_MAX + 1];
+		if (!r->idle)
 			continue;
-		printf("        %u RESERVATION%s for %s %s (%s/%s)\n", count, count == 1 ? "" : "s",
-		       type, who, host, port);
+		one_word(&r->name, "?", who, sizeof who);
+		printf("        %u RESERVATION%s for %s %s (%s/%s)\n", r->idle, plural(r->idle),
+		       r->type ? r->type : "USER", who, host, port);
 	}
 }
 
@@ -170,13 +171,14 @@ void lm_lmstat_flexlm(const struct server_view *v, size_t n, const Lm__StatusRep
 	for (size_t i = 0; i < r->n_features;) {
 		const Lm__FeatureStatus *f = r->features[i];
 		size_t end = i + 1;
-		uint32_t issued = f->issued, in_use = f->in_use;
-		bool detail = f->n_holders > 0 || f->n_rules > 0;
+		/* FlexLM counts idle reserved seats among those in use. */
+		uint32_t issued = f->issued, in_use = f->in_use + f->reserved;
+		bool detail = f->n_holders > 0 || f->reserved > 0;
 		while (end < r->n_features && r->features[end]->name.len == f->name.len &&
 		       memcmp(r->features[end]->name.data, f->name.data, f->name.len) == 0) {
 			issued += r->features[end]->issued;
-			in_use += r->features[end]->in_use;
-			detail |= r->features[end]->n_holders > 0 || r->features[end]->n_rules > 0;
+			in_use += r->features[end]->in_use + r->features[end]->reserved;
+			detail |= r->features[end]->n_holders > 0 || r->features[end]->reserved > 0;
 			end++;
 		}
 		char name[LM_NAME_MAX + 1];
