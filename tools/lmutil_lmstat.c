@@ -208,7 +208,7 @@ static const char *optional_word(int argc, char **argv)
 	return NULL;
 }
 
-static int parse_timeout(const char *text, unsigned *ms)
+int lm_lmstat_parse_timeout(const char *text, unsigned *ms)
 {
 	char *end;
 	unsigned long s = strtoul(text, &end, 10);
@@ -255,7 +255,7 @@ static int parse_args(int argc, char **argv, struct lmstat_args *a)
 			a->vendor = optional_word(argc, argv);
 			break;
 		case 't':
-			if (parse_timeout(optarg, &a->timeout_ms) != 0)
+			if (lm_lmstat_parse_timeout(optarg, &a->timeout_ms) != 0)
 				return 2;
 			break;
 		case 'v': a->version = true; break;

@@ -51,6 +51,8 @@ const char *lm_lmstat_vendor(const struct server_view *v, size_t n);
 /* The connect-and-answer timeout: FLEXLM_TIMEOUT (microseconds) as
  * FlexLM's clients read it, else 5 s. */
 unsigned lm_lmstat_default_timeout_ms(void);
+/* -t SECONDS: 1 to 3600 into *ms, or -1 (reported). */
+int lm_lmstat_parse_timeout(const char *text, unsigned *ms);
 
 /* FlexLM's lmstat layout, in parts.  The header: the copyright line, then
  * "Flexible License Manager status on DATE" and an empty line. */
