@@ -62,6 +62,24 @@ run env LM_TEST_USER=dave LM_TEST_HOST=ws-dave "$LMUTIL" checkout -c "$S" \
 [ "$status" != 0 ] || fail "dave got a seat lmavail did not count: $(cat "$TMP/out")"
 expect_grep '"event":"denied"' "$TMP/out"
 
+note "the README's Slurm recipe feeds sacctmgr what lmavail counts"
+python3 - "$LM_TOP_SRCDIR/README.md" "$TMP/feed.sh" <<'PY' || fail "no Slurm recipe in the README"
+import re, sys
+text = open(sys.argv[1]).read()
+part = text.split("### Slurm's remote licenses from `lmavail`", 1)[1]
+recipe = re.findall(r"```sh\n(.*?)```", part, re.S)[1]
+assert "sacctmgr -i update resource" in recipe, recipe
+open(sys.argv[2], "w").write(recipe)
+PY
+mkdir "$TMP/bin"
+printf '#!/bin/sh\necho "$*" >>"%s"\n' "$TMP/sacctmgr.txt" >"$TMP/bin/sacctmgr"
+chmod +x "$TMP/bin/sacctmgr" "$TMP/feed.sh"
+sed -i "s/-c 27000@lic1,27000@lic2,27000@lic3/-c $S/" "$TMP/feed.sh"
+PATH="$TMP/bin:$(dirname "$LMUTIL"):$PATH" sh "$TMP/feed.sh" || fail "the recipe failed"
+# stats: 5 issued, 0 free (4 held, carol's other reserved seat idle); solver is not served.
+[ "$(cat "$TMP/sacctmgr.txt")" = "-i update resource stats server=lmd set lastconsumed=5" ] ||
+	fail "the recipe told sacctmgr: $(cat "$TMP/sacctmgr.txt")"
+
 note "usage errors are 2, no server is 3"
 expect_status 2 "$LMUTIL" lmavail -c "$S"
 expect_grep "name at least one FEATURE" "$TMP/err"
