@@ -308,6 +308,13 @@ static int print_flexlm(const struct lmstat_args *a, struct server_view *v, size
 		printf("Feature usage info:\n\n");
 	if (usage_part && r)
 		lm_lmstat_flexlm_features(v, n, r, a->all || a->vendors ? NULL : a->feature);
+	else if (usage_part && !a->all && !a->vendors && !a->servers)
+		/* -f alone has no server block to say that none answered. */
+		printf("Error getting status: %s\n",
+		       n && v[0].error == LMC_ETIMEDOUT
+		               ? "Cannot read data from license server system. (-16,287)"
+		               : "Cannot connect to license server system. (-15,570:111 "
+		                 "\"Connection refused\")");
 	if (a->info && r)
 		lm_lmstat_flexlm_info(r, vendor, a->info_feature, false);
 	/* A report printed is exit status 0, servers down or not: the

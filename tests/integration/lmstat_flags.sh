@@ -129,3 +129,8 @@ expect_grep "Cannot read data from license server system" "$TMP/out"
 kill -CONT "$(cat "$TMP/lmd.pid")"
 expect_status 0 "$LMUTIL" lmstat -c "$S" -s -t 5
 expect_grep "license server UP \(MASTER\)" "$TMP/out"
+
+note "-f with no server answering: FlexLM's Error getting status line"
+kill_lmd lmd
+expect_status 0 "$LMUTIL" lmstat -c "$S" -f stats
+expect_grep '^Error getting status: Cannot connect to license server system\. ' "$TMP/out"
