@@ -307,6 +307,24 @@ int lm_options_decide(const struct lm_options *o, const struct lm_opt_client *wh
                       const char *feature, const char *version, uint32_t count, uint32_t issued,
                       const struct lm_opt_holding *held, size_t nheld, struct lm_opt_decision *out);
 
+/* One RESERVE rule of a pool as the seats held now use it: how FlexLM's
+ * lmstat shows reservations ("2 RESERVATIONs for USER carol"), the idle
+ * ones counted among the seats in use. */
+struct lm_opt_reservation {
+	const struct lm_opt_rule *rule;
+	uint32_t seats; /* set aside: its count, cut to what is left of issued */
+	uint32_t idle;  /* of those, not used by a holding the rule names */
+};
+
+/* Step 4 of lm_options_decide on its own: the RESERVE rules of the pool
+ * (feature, version) in file order, with the holdings charged to them.
+ * *out (free it; NULL when *n is 0) points into o's rules;
+ * *unreserved_used is the seats held beyond the reservations.  Returns 0
+ * or LMC_ENOMEM. */
+int lm_options_reservations(const struct lm_options *o, const char *feature, const char *version,
+                            uint32_t issued, const struct lm_opt_holding *held, size_t nheld,
+                            struct lm_opt_reservation **out, size_t *n, uint64_t *unreserved_used);
+
 /* The idle timeout of a pool in seconds (TIMEOUT of the feature, else
  * TIMEOUTALL), 0 for none; LINGER seconds likewise (0 for none). */
 uint32_t lm_options_timeout(const struct lm_options *o, const char *feature, const char *version);

@@ -202,6 +202,54 @@ static const struct lm_opt_rule *check_max(const struct lm_options *o,
 	return NULL;
 }
 
+/* Step 4 of lm_options_decide, alone for lmstat: the reservations of the
+ * pool in file order, each cut to what is left of the seats issued, and the
+ * holdings charged in handle order, reserved seats first. */
+int lm_options_reservations(const struct lm_options *o, const char *feature, const char *version,
+                            uint32_t issued, const struct lm_opt_holding *held, size_t nheld,
+                            struct lm_opt_reservation **out, size_t *n, uint64_t *unreserved_used)
+{
+	size_t nres = 0;
+	*out = NULL;
+	*n = 0;
+	*unreserved_used = 0;
+	for (size_t i = 0; i < o->nrules; i++)
+		nres += o->rules[i].kw == LM_OPT_RESERVE &&
+		        lm_opt_rule_applies(&o->rules[i], feature, version);
+	struct lm_opt_reservation *res = NULL;
+	if (nres) {
+		res = calloc(nres, sizeof *res);
+		if (!res)
+			return LMC_ENOMEM;
+	}
+	uint32_t left_to_reserve = issued;
+	nres = 0;
+	for (size_t i = 0; i < o->nrules; i++) {
+		const struct lm_opt_rule *r = &o->rules[i];
+		if (r->kw != LM_OPT_RESERVE || !lm_opt_rule_applies(r, feature, version))
+			continue;
+		uint32_t seats = r->number < left_to_reserve ? r->number : left_to_reserve;
+		left_to_reserve -= seats;
+		res[nres++] = (struct lm_opt_reservation){.rule = r, .seats = seats, .idle = seats};
+	}
+	for (size_t h = 0; h < nheld; h++) {
+		if (lm_version_compare(held[h].version, version) != 0)
+			continue;
+		uint32_t c = held[h].count;
+		for (size_t k = 0; k < nres && c; k++) {
+			if (!res[k].idle || !lm_opt_rule_names(o, res[k].rule, &held[h].who))
+				continue;
+			uint32_t take = c < res[k].idle ? c : res[k].idle;
+			res[k].idle -= take;
+			c -= take;
+		}
+		*unreserved_used += c;
+	}
+	*out = res;
+	*n = nres;
+	return 0;
+}
+
 int lm_options_decide(const struct lm_options *o, const struct lm_opt_client *who,
                       const char *feature, const char *version, uint32_t count, uint32_t issued,
                       const struct lm_opt_holding *held, size_t nheld, struct lm_opt_decision *out)
@@ -259,57 +307,24 @@ int lm_options_decide(const struct lm_options *o, const struct lm_opt_client *wh
 		return 0;
 	}
 
-	/* 4. RESERVE: set aside the reservations of this pool in file order,
-	 * up to the seats issued, then charge the holdings in handle order. */
+	/* 4. RESERVE. */
+	struct lm_opt_reservation *res = NULL;
 	size_t nres = 0;
-	for (size_t i = 0; i < o->nrules; i++)
-		nres += o->rules[i].kw == LM_OPT_RESERVE &&
-		        lm_opt_rule_applies(&o->rules[i], feature, version);
-	uint64_t *remaining = NULL;
-	const struct lm_opt_rule **res = NULL;
-	if (nres) {
-		remaining = calloc(nres, sizeof *remaining);
-		res = calloc(nres, sizeof *res);
-		if (!remaining || !res) {
-			free(remaining);
-			free(res);
-			return LMC_ENOMEM;
-		}
-	}
-	uint64_t left_to_reserve = issued, unreserved_used = 0, mine = 0, reserved_total = 0;
-	nres = 0;
-	for (size_t i = 0; i < o->nrules; i++) {
-		const struct lm_opt_rule *r = &o->rules[i];
-		if (r->kw != LM_OPT_RESERVE || !lm_opt_rule_applies(r, feature, version))
-			continue;
-		uint64_t n = r->number < left_to_reserve ? r->number : left_to_reserve;
-		left_to_reserve -= n;
-		res[nres] = r;
-		remaining[nres++] = n;
-		reserved_total += n;
-	}
-	for (size_t h = 0; h < nheld; h++) {
-		if (lm_version_compare(held[h].version, version) != 0)
-			continue;
-		uint64_t c = held[h].count;
-		for (size_t k = 0; k < nres && c; k++) {
-			if (!remaining[k] || !lm_opt_rule_names(o, res[k], &held[h].who))
-				continue;
-			uint64_t take = c < remaining[k] ? c : remaining[k];
-			remaining[k] -= take;
-			c -= take;
-		}
-		unreserved_used += c;
+	uint64_t unreserved_used = 0, mine = 0, reserved_total = 0;
+	int rc = lm_options_reservations(o, feature, version, issued, held, nheld, &res, &nres,
+	                                 &unreserved_used);
+	if (rc)
+		return rc;
+	const struct lm_opt_rule *blocking = NULL;
+	for (size_t k = 0; k < nres; k++) {
+		reserved_total += res[k].seats;
+		if (lm_opt_rule_names(o, res[k].rule, who))
+			mine += res[k].idle;
+		else if (res[k].idle && !blocking)
+			blocking = res[k].rule;
 	}
 	uint64_t unreserved = issued - reserved_total;
 	uint64_t unreserved_free = unreserved_used < unreserved ? unreserved - unreserved_used : 0;
-	const struct lm_opt_rule *blocking = NULL;
-	for (size_t k = 0; k < nres; k++) {
-		if (lm_opt_rule_names(o, res[k], who))
-			mine += remaining[k];
-		else if (remaining[k] && !blocking)
-			blocking = res[k];
-	}
 	uint64_t available = unreserved_free + mine;
 	if (available > free_seats)
 		available = free_seats;
@@ -329,7 +344,6 @@ int lm_options_decide(const struct lm_options *o, const struct lm_opt_client *wh
 	} else {
 		out->outcome = LM_OPT_ALLOW;
 	}
-	free(remaining);
 	free(res);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* lmstat's status request (admin.h): the servers of the cluster and their
- * roles, and every feature with its seats, issued and in use, and on
- * request their holders.  Open to any client. */
+ * roles, and every feature with its seats, issued, in use and reserved,
+ * and on request their holders.  Open to any client. */
 #include "config.h"
 
 #include <stdio.h>
@@ -23,6 +23,7 @@ struct status_build {
 	void **allocs;
 	size_t nallocs, alloc_cap;
 	bool oom;
+	int failed; /* a query's error other than memory */
 };
 
 static void *track(struct status_build *b, void *p)
@@ -77,6 +78,40 @@ static int status_rules(struct status_build *b, Lm__FeatureStatus *fs,
 	return 0;
 }
 
+/* The pool's reservations, and their idle seats in fs->reserved. */
+static int status_reservations(struct status_build *b, Lm__FeatureStatus *fs,
+                               const struct lm_pool_feature *f)
+{
+	struct lm_opt_reservation *res;
+	size_t n;
+	int rc = lm_pool_policy_reservations(b->c->s->pool, f->name, f->version, f->issued, &res,
+	                                     &n);
+	if (rc) {
+		b->oom |= rc == LMC_ENOMEM;
+		b->failed = rc;
+		return 1;
+	}
+	fs->has_reserved = 1;
+	Lm__Reservation **list = n ? track(b, calloc(n, sizeof *list)) : NULL;
+	for (size_t i = 0; list && i < n; i++) {
+		Lm__Reservation *r = track(b, malloc(sizeof *r));
+		if (!r)
+			break;
+		lm__reservation__init(r);
+		r->type = (char *)lm_opt_type_name(res[i].rule->type);
+		r->has_name = r->has_seats = r->has_idle = r->has_line = 1;
+		r->name = tracked_bytes(b, res[i].rule->who);
+		r->seats = res[i].seats;
+		r->idle = res[i].idle;
+		r->line = (uint32_t)res[i].rule->lineno;
+		list[fs->n_reservations++] = r;
+		fs->reserved += res[i].idle;
+	}
+	fs->reservations = list;
+	free(res);
+	return b->oom;
+}
+
 static int status_feature(void *arg, const struct lm_pool_feature *f)
 {
 	struct status_build *b = arg;
@@ -103,7 +138,7 @@ static int status_feature(void *arg, const struct lm_pool_feature *f)
 	fs->in_use = f->in_use;
 	fs->expiry = f->expiry;
 	b->features[b->nfeatures++] = fs;
-	return status_rules(b, fs, f);
+	return status_rules(b, fs, f) || status_reservations(b, fs, f);
 }
 
 static int status_holder(void *arg, const struct lm_pool_handle *h,
@@ -221,6 +256,9 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 	if (b.oom) {
 		lm_connection_send_error(c, env->request_id, LMC_ENOMEM,
 		                         "server out of memory building the status", false);
+	} else if (b.failed) {
+		lm_connection_send_error(c, env->request_id, b.failed,
+		                         "server could not read its reservations", false);
 	} else {
 		Lm__Envelope e;
 		lm_envelope_init(&e, env->request_id);

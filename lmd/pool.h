@@ -105,6 +105,12 @@ int lm_pool_cluster_id(struct lm_pool *p, uint8_t id[LM_CLUSTER_ID_SIZE], bool *
 /* The administrator's policy in force (the options file of the last
  * SetLicense, core/options.h), or NULL.  Valid until the next apply. */
 const struct lm_options *lm_pool_policy(const struct lm_pool *p);
+/* The RESERVE rules of the pool (feature, version) that issues issued
+ * seats, with the seats held now charged to them as checkout charges them
+ * (lm_options_reservations), for lmstat.  *out (free it) is NULL and *n 0
+ * without a policy or a RESERVE; its rules are valid until the next apply. */
+int lm_pool_policy_reservations(struct lm_pool *p, const char *feature, const char *version,
+                                uint32_t issued, struct lm_opt_reservation **out, size_t *n);
 
 /* The signed line with index i of the license set: canonical text and
  * signature, copied out.  LMC_ENOFEATURE when there is no such line. */

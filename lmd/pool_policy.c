@@ -355,3 +355,42 @@ int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, co
 	free(hs.items);
 	return rc;
 }
+
+/* ---- lmstat's question --------------------------------------------------- */
+
+int lm_pool_policy_reservations(struct lm_pool *p, const char *feature, const char *version,
+                                uint32_t issued, struct lm_opt_reservation **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!p->policy)
+		return 0;
+	const struct lm_options *o = policy_for(p, feature);
+	bool reserves = false;
+	for (size_t i = 0; i < o->nrules && !reserves; i++)
+		reserves = o->rules[i].kw == LM_OPT_RESERVE &&
+		           lm_opt_rule_applies(&o->rules[i], feature, version);
+	if (!reserves)
+		return 0;
+	int rc = lm_store_read_begin(p->store);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	struct holdings hs = {.p = p};
+	rc = gather_holdings(p, feature, &hs);
+	lm_store_read_end(p->store);
+	struct lm_opt_holding *held = NULL;
+	if (!rc && hs.n) {
+		held = malloc(hs.n * sizeof *held);
+		if (!held)
+			rc = LMC_ENOMEM;
+		for (size_t i = 0; held && i < hs.n; i++)
+			held[i] = hs.items[i].h;
+	}
+	uint64_t unreserved_used;
+	if (!rc)
+		rc = lm_options_reservations(o, feature, version, issued, held, hs.n, out, n,
+		                             &unreserved_used);
+	free(held);
+	free(hs.items);
+	return rc;
+}

@@ -144,6 +144,15 @@ static int check_holder(struct lm_check *c, const Lm__Holder *h)
 	return lm_check_count(c, "status_reply.holders.count", h->has_count, h->count, false);
 }
 
+/* A RESERVE rule's who: an options file name (LM_OPTIONS_NAME_MAX). */
+static int check_reservation(struct lm_check *c, const Lm__Reservation *r)
+{
+	LM_CHECK_TRY(
+	        lm_check_text(c, "status_reply.reservations.type", r->type, 16, LM_CHECK_REQUIRED));
+	return lm_check_id(c, "status_reply.reservations.name", r->has_name, &r->name,
+	                   LM_WIRE_USER_MAX, LM_CHECK_REQUIRED | LM_CHECK_SPACE | LM_CHECK_HIGH);
+}
+
 static int check_feature(struct lm_check *c, const Lm__FeatureStatus *f)
 {
 	LM_CHECK_TRY(lm_check_id(c, "status_reply.features.name", f->has_name, &f->name,
@@ -152,6 +161,8 @@ static int check_feature(struct lm_check *c, const Lm__FeatureStatus *f)
 	                         LM_WIRE_VERSION_MAX, 0));
 	for (size_t i = 0; i < f->n_holders; i++)
 		LM_CHECK_TRY(check_holder(c, f->holders[i]));
+	for (size_t i = 0; i < f->n_reservations; i++)
+		LM_CHECK_TRY(check_reservation(c, f->reservations[i]));
 	return 0;
 }
 

@@ -8,6 +8,7 @@ int lm_cmd_lmhostid(int argc, char **argv);
 int lm_cmd_lmdiag(int argc, char **argv);
 int lm_cmd_checkout(int argc, char **argv);
 int lm_cmd_lmstat(int argc, char **argv);
+int lm_cmd_lmavail(int argc, char **argv);
 int lm_cmd_lmdown(int argc, char **argv);
 int lm_cmd_lmremove(int argc, char **argv);
 int lm_cmd_lmreread(int argc, char **argv);

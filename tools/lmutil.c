@@ -21,6 +21,7 @@ static const struct command commands[] = {
         {"lmdiag", lm_cmd_lmdiag, "explain whether the features of a license file are usable here"},
         {"checkout", lm_cmd_checkout, "check a feature out, hold it and check it in (for scripts)"},
         {"lmstat", lm_cmd_lmstat, "show servers, features and (-a) who holds seats"},
+        {"lmavail", lm_cmd_lmavail, "free seats of features now; exit 0 when enough are free"},
         {"lmremove", lm_cmd_lmremove, "return a holder's seats to the pool"},
         {"lmdown", lm_cmd_lmdown, "shut the license servers down"},
         {"lmreread", lm_cmd_lmreread, "make the servers reload their license file"},

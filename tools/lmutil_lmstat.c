@@ -1,24 +1,33 @@
 /* lmutil lmstat: asks every server of the source for its status and prints
- * the servers, the features and who holds their seats, as text or JSON. */
+ * the servers, the features and who holds their seats.  The flags are
+ * FlexLM's, and so is the text by default (lmutil_lmstat.h):
+ *   (none)        the server and vendor daemon blocks
+ *   -a            and every feature, with holders and reservations
+ *   -f [FEATURE]  one feature's users (every feature's without FEATURE)
+ *   -i [FEATURE]  the features' table: version, seats, vendor, expiry
+ *   -s [SERVER]   the server block, of one server when named
+ *   -S [VENDOR]   the users of the vendor's features
+ *   -t SECONDS    how long to wait for each server
+ *   -v            lmstat's version
+ * --lmd gives lmd's own layout, --json the whole status as JSON. */
+#include "config.h"
+
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 
-#include "client/source.h"
-#include "core/bytes.h"
-#include "core/date.h"
 #include "core/error.h"
 #include "proto/frame.h"
-#include "proto/frame_conn.h"
 #include "tools/cmd.h"
-#include "tools/json.h"
 #include "tools/lmutil_admin.h"
 #include "tools/lmutil_lmstat.h"
 #include "tools/report.h"
+
+/* The longest -t: an hour is already far past any monitor's patience. */
+#define LMSTAT_TIMEOUT_MAX_S 3600
 
 static const char *role_name(int role)
 {
@@ -39,279 +48,76 @@ static const char *view_role(const Lm__ServerStatus *s)
 	return role_name(s->role);
 }
 
-static void hex(const ProtobufCBinaryData *b, char *out, size_t size)
+unsigned lm_lmstat_default_timeout_ms(void)
 {
-	lm_hex_encode(b->data, b->len < size / 2 ? b->len : (size - 1) / 2, out);
+	const char *env = getenv("FLEXLM_TIMEOUT");
+	char *end;
+	unsigned long long us = env && *env ? strtoull(env, &end, 10) : 0;
+	if (!us || *end || us / 1000 > LMSTAT_TIMEOUT_MAX_S * 1000ull)
+		return LM_ADMIN_CALL_TIMEOUT_MS;
+	return us < 1000 ? 1 : (unsigned)(us / 1000);
 }
 
-static void bytes_str(const ProtobufCBinaryData *b, char *out, size_t size)
+bool lm_lmstat_names(const struct server_view *v, const char *name)
 {
-	if (lm_bytes_to_cstr(b, out, size) != 0)
-		snprintf(out, size, "?");
+	if (strcmp(v->address, name) == 0)
+		return true;
+	const char *at = strchr(v->address, '@');
+	return at && strcasecmp(at + 1, name) == 0;
 }
 
-static void print_since(int64_t since, char *buf, size_t size)
+const char *lm_lmstat_vendor(const struct server_view *v, size_t n)
 {
-	time_t t = (time_t)since;
-	struct tm tm;
-	localtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-static json_t *server_json(const struct server_view *v)
-{
-	json_t *o = lm_json_object();
-	lm_json_set(o, "address", lm_json_text(v->address));
-	lm_json_set(o, "role", lm_json_text(v->role));
-	const Lm__ServerStatus *s = v->self;
-	if (!s)
-		return o;
-	lm_json_set(o, "uptime_s", lm_json_u64(s->uptime_s));
-	lm_json_set(o, "version", lm_json_text(s->version ? s->version : ""));
-	lm_json_set(o, "term", lm_json_u64(s->term));
-	lm_json_set(o, "applied_index", lm_json_u64(s->applied_index));
-	if (v->has_lag)
-		lm_json_set(o, "lag", lm_json_u64(v->lag));
-	if (s->has_raft_id)
-		lm_json_set(o, "raft_id", lm_json_u64(s->raft_id));
-	if (s->raft_address)
-		lm_json_set(o, "raft_address", lm_json_text(s->raft_address));
-	if (s->has_voter)
-		lm_json_set(o, "voter", lm_json_bool(s->voter));
-	if (s->has_license_differs)
-		lm_json_set(o, "license_differs", lm_json_bool(s->license_differs));
-	if (s->has_digest) {
-		char d[2 * LM_WIRE_DIGEST_LEN + 1];
-		hex(&s->digest, d, sizeof d);
-		lm_json_set(o, "digest", lm_json_text(d));
-	}
-	if (s->has_cluster_id) {
-		char d[2 * LM_CLUSTER_ID_SIZE + 1];
-		hex(&s->cluster_id, d, sizeof d);
-		lm_json_set(o, "cluster_id", lm_json_text(d));
-	}
-	/* The options file the cluster enforces: null when none. */
-	if (s->has_options_sha256) {
-		char d[2 * LM_WIRE_DIGEST_LEN + 1];
-		hex(&s->options_sha256, d, sizeof d);
-		json_t *opt = lm_json_object();
-		lm_json_set(opt, "name", lm_json_text(s->options_name ? s->options_name : ""));
-		lm_json_set(opt, "sha256", lm_json_text(d));
-		lm_json_set(o, "options", opt);
-	} else {
-		lm_json_set(o, "options", json_null());
-	}
-	if (s->has_options_differ)
-		lm_json_set(o, "options_differ", lm_json_bool(s->options_differ));
-	return o;
-}
-
-static json_t *holder_json(const Lm__Holder *h)
-{
-	char buf[LM_WIRE_USER_MAX + 1];
-	json_t *o = lm_json_object();
-	bytes_str(&h->user, buf, sizeof buf);
-	lm_json_set(o, "user", lm_json_text(buf));
-	bytes_str(&h->host, buf, sizeof buf);
-	lm_json_set(o, "host", lm_json_text(buf));
-	bytes_str(&h->display, buf, sizeof buf);
-	lm_json_set(o, "display", lm_json_text(buf));
-	bytes_str(&h->version, buf, sizeof buf);
-	lm_json_set(o, "version", lm_json_text(buf));
-	lm_json_set(o, "count", lm_json_int(h->count));
-	lm_json_set(o, "since", lm_json_int(h->since));
-	lm_json_set(o, "handle", lm_json_u64(h->handle));
-	return o;
-}
-
-static json_t *feature_json(const Lm__FeatureStatus *f)
-{
-	char buf[LM_WIRE_USER_MAX + 1], expiry[16];
-	json_t *o = lm_json_object();
-	bytes_str(&f->name, buf, sizeof buf);
-	lm_json_set(o, "name", lm_json_text(buf));
-	bytes_str(&f->version, buf, sizeof buf);
-	lm_json_set(o, "version", lm_json_text(buf));
-	lm_json_set(o, "issued", lm_json_int(f->issued));
-	lm_json_set(o, "in_use", lm_json_int(f->in_use));
-	lm_date_format(f->expiry, expiry, sizeof expiry);
-	lm_json_set(o, "expiry", lm_json_text(expiry));
-	json_t *holders = lm_json_array();
-	for (size_t j = 0; j < f->n_holders; j++)
-		lm_json_append(holders, holder_json(f->holders[j]));
-	lm_json_set(o, "holders", holders);
-	json_t *rules = lm_json_array();
-	for (size_t j = 0; j < f->n_rules; j++)
-		lm_json_append(rules, lm_json_text(f->rules[j]));
-	lm_json_set(o, "rules", rules);
-	return o;
-}
-
-/* {"servers":[...],"features":[...]}, and when no server answered the
- * error that says so (features is then empty). */
-static int stat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
-{
-	json_t *doc = lm_json_object();
-	json_t *servers = lm_json_array();
 	for (size_t i = 0; i < n; i++)
-		lm_json_append(servers, server_json(&v[i]));
-	lm_json_set(doc, "servers", servers);
-	json_t *features = lm_json_array();
-	for (size_t i = 0; r && i < r->n_features; i++)
-		lm_json_append(features, feature_json(r->features[i]));
-	lm_json_set(doc, "features", features);
-	if (!r)
-		lm_json_set(doc, "error", lm_json_error(LMC_ENOSERVER, "no server answered"));
-	return lm_report_print(doc);
+		if (v[i].self && v[i].self->vendor && *v[i].self->vendor)
+			return v[i].self->vendor;
+	return "lmd";
 }
 
-static void stat_text(struct server_view *v, size_t n, const Lm__StatusReply *r, bool all)
+/* Connect, Hello and the status request, each within timeout_ms. */
+static int ask_one(struct server_view *v, const struct lm_address *a, const Lm__Envelope *req,
+                   Lm__Envelope **reply, unsigned timeout_ms)
 {
-	char buf[LM_WIRE_USER_MAX + 1], host[LM_WIRE_HOST_MAX + 1],
-	        display[LM_WIRE_DISPLAY_MAX + 1];
-	printf("License server status:\n");
-	bool leader = false;
-	size_t up = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!v[i].self) {
-			printf("  %s: %s\n", v[i].address, v[i].role);
+	*reply = NULL;
+	int rc = lm_frame_conn_open(&v->conn, a, LM_FRAME_REPLY_MAX, timeout_ms);
+	if (rc != 0)
+		return rc;
+	rc = lm_frame_conn_hello(&v->conn, NULL, timeout_ms);
+	if (rc == 0)
+		rc = lm_frame_conn_call(&v->conn, req, reply, timeout_ms);
+	if (!*reply)
+		lm_frame_conn_close(&v->conn);
+	return rc;
+}
+
+const Lm__StatusReply *lm_lmstat_ask(const struct lm_source *list, struct server_view *v,
+                                     const struct lmstat_query *q)
+{
+	const Lm__StatusReply *best = NULL;
+	for (size_t i = 0; i < list->nservers; i++) {
+		lm_address_format(&list->servers[i], v[i].address, sizeof v[i].address);
+		if (q->only_server && !lm_lmstat_names(&v[i], q->only_server)) {
+			v[i].role = "not asked";
 			continue;
 		}
-		const Lm__ServerStatus *s = v[i].self;
-		up++;
-		leader |= s->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER;
-		printf("  %s: %s, up %llus, %s, term %llu, applied index %llu", v[i].address,
-		       v[i].role, (unsigned long long)s->uptime_s, s->version ? s->version : "?",
-		       (unsigned long long)s->term, (unsigned long long)s->applied_index);
-		if (v[i].has_lag)
-			printf(", lag %llu", (unsigned long long)v[i].lag);
-		if (s->has_raft_id && n > 1)
-			printf(", raft id %llu", (unsigned long long)s->raft_id);
-		if (s->has_digest) {
-			char d[2 * LM_WIRE_DIGEST_LEN + 1];
-			hex(&s->digest, d, sizeof d);
-			printf(", state %.16s", d);
-		}
-		printf("\n");
-		if (s->has_license_differs && s->license_differs)
-			printf("    license differs from the cluster's: run lmutil lmreread\n");
-		if (s->has_options_sha256) {
-			char d[2 * LM_WIRE_DIGEST_LEN + 1];
-			hex(&s->options_sha256, d, sizeof d);
-			printf("    options %s (sha256 %.16s)\n",
-			       s->options_name ? s->options_name : "?", d);
-		}
-		if (s->has_options_differ && s->options_differ)
-			printf("    options file differs from the cluster's: run lmutil "
-			       "lmreread\n");
-	}
-	if (n == 3 && up > 0 && !leader)
-		printf("\nNo leader: the servers have no quorum (2 of the 3 must be up and in "
-		       "touch)\n"
-		       "or are electing one.  New checkouts wait; seats already held last until\n"
-		       "their clients' leases run out.\n");
-	if (!r) {
-		printf("\nNo server answered.\n");
-		return;
-	}
-	printf("\nFeatures:\n");
-	if (r->n_features == 0)
-		printf("  (none served)\n");
-	for (size_t i = 0; i < r->n_features; i++) {
-		const Lm__FeatureStatus *f = r->features[i];
-		char name[LM_NAME_MAX + 1], version[LM_VERSION_MAX + 1], expiry[16];
-		bytes_str(&f->name, name, sizeof name);
-		bytes_str(&f->version, version, sizeof version);
-		lm_date_format(f->expiry, expiry, sizeof expiry);
-		printf("  %s %s: %u of %u seats in use, expires %s\n", name, version, f->in_use,
-		       f->issued, expiry);
-		for (size_t j = 0; all && j < f->n_rules; j++)
-			printf("    policy: %s\n", f->rules[j]);
-		for (size_t j = 0; all && j < f->n_holders; j++) {
-			const Lm__Holder *h = f->holders[j];
-			char since[32];
-			bytes_str(&h->user, buf, sizeof buf);
-			bytes_str(&h->host, host, sizeof host);
-			bytes_str(&h->display, display, sizeof display);
-			print_since(h->since, since, sizeof since);
-			printf("    %s %s %s, %u seat%s since %s (handle %llu)\n", buf, host,
-			       display, h->count, h->count == 1 ? "" : "s", since,
-			       (unsigned long long)h->handle);
-		}
-	}
-}
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-	        "usage: lmutil lmstat -c SERVERS [-a] [-f FEATURE] [--lmd] [--digest] [--json]\n"
-	        "Shows the servers, the features with their seats issued and in use, and\n"
-	        "with -a who holds them and the reservations, in FlexLM's layout (the one\n"
-	        "lmstat monitors parse).  --lmd: lmd's own layout, with each server's\n"
-	        "role, uptime, term, applied index and lag.\n"
-	        "--digest (implied by --json): each server's digest of its pool state;\n"
-	        "servers at the same applied index must show the same.\n");
-}
-
-int lm_cmd_lmstat(int argc, char **argv)
-{
-	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
-	                                        {"lmd", no_argument, NULL, 'L'},
-	                                        {"digest", no_argument, NULL, 'D'},
-	                                        {"help", no_argument, NULL, 'h'},
-	                                        {NULL, 0, NULL, 0}};
-	const char *source = NULL, *feature = NULL;
-	bool all = false, json = false, digest = false, extended = false;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:af:h", options, NULL)) != -1) {
-		switch (opt) {
-		case 'c': source = optarg; break;
-		case 'a': all = true; break;
-		case 'f': feature = optarg; break;
-		case 'j':
-			json = true;
-			lm_report_json();
-			break;
-		case 'D': digest = true; break;
-		case 'L': extended = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	struct lm_source list;
-	if (lm_admin_load_servers(source, &list) != 0)
-		return 2;
-	struct server_view *v = calloc(list.nservers, sizeof *v);
-	if (!v) {
-		lm_report_fail(LMC_ENOMEM, "out of memory");
-		lm_source_free(&list);
-		return 1;
-	}
-	const Lm__StatusReply *best = NULL;
-	for (size_t i = 0; i < list.nservers; i++) {
-		lm_address_format(&list.servers[i], v[i].address, sizeof v[i].address);
+		v[i].asked = true;
 		Lm__Envelope req, *reply;
 		lm_envelope_init(&req, 1);
-		Lm__StatusRequest q = LM__STATUS_REQUEST__INIT;
-		q.has_holders = 1;
-		q.holders = all || json;
-		q.has_digest = 1;
-		q.digest = digest || json;
-		if (feature) {
-			q.has_feature = 1;
-			q.feature = lm_bytes_from_cstr(feature);
+		Lm__StatusRequest sq = LM__STATUS_REQUEST__INIT;
+		sq.has_holders = 1;
+		sq.holders = q->holders;
+		sq.has_digest = 1;
+		sq.digest = q->digest;
+		if (q->feature) {
+			sq.has_feature = 1;
+			sq.feature = lm_bytes_from_cstr(q->feature);
 		}
 		req.body_case = LM__ENVELOPE__BODY_STATUS_REQUEST;
-		req.status_request = &q;
-		int rc = lm_admin_ask(&v[i].conn, &list.servers[i], &req, &reply,
-		                      LM_FRAME_REPLY_MAX);
+		req.status_request = &sq;
+		int rc = ask_one(&v[i], &list->servers[i], &req, &reply, q->timeout_ms);
 		if (rc != 0 || reply->body_case != LM__ENVELOPE__BODY_STATUS_REPLY) {
 			v[i].role = "down";
+			v[i].error = rc ? rc : LMC_EPROTO;
 			if (reply)
 				lm_frame_conn_close(&v[i].conn);
 			continue;
@@ -335,11 +141,11 @@ int lm_cmd_lmstat(int argc, char **argv)
 	 * servers were asked one after the other, so a busy cluster shows a
 	 * little lag that is only the time between two questions. */
 	const Lm__ServerStatus *lead = NULL;
-	for (size_t i = 0; i < list.nservers; i++)
+	for (size_t i = 0; i < list->nservers; i++)
 		if (v[i].self && v[i].self->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER &&
 		    (!lead || v[i].self->term > lead->term))
 			lead = v[i].self;
-	for (size_t i = 0; lead && i < list.nservers; i++) {
+	for (size_t i = 0; lead && i < list->nservers; i++) {
 		if (!v[i].self)
 			continue;
 		v[i].has_lag = true;
@@ -347,22 +153,236 @@ int lm_cmd_lmstat(int argc, char **argv)
 		                   ? lead->applied_index - v[i].self->applied_index
 		                   : 0;
 	}
-	int status = best ? 0 : 1;
-	if (json) {
-		if (stat_json(v, list.nservers, best) != 0)
-			status = 1;
-	} else if (extended || digest) {
-		stat_text(v, list.nservers, best, all);
-	} else {
-		/* FlexLM's layout, which the monitors read: a report printed is
-		 * exit status 0 (the exporter drops every figure otherwise). */
-		lm_lmstat_flexlm(v, list.nservers, best, all);
-		status = 0;
-	}
-	for (size_t i = 0; i < list.nservers; i++)
+	return best;
+}
+
+void lm_lmstat_close(struct server_view *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
 		if (v[i].up)
 			lm_frame_conn_close(&v[i].conn);
 	free(v);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: lmutil lmstat [-c SERVERS] [-a] [-f [FEATURE]] [-i [FEATURE]] [-s "
+	        "[SERVER]]\n"
+	        "                     [-S [VENDOR]] [-t SECONDS] [--lmd] [--digest] [--json]\n"
+	        "       lmutil lmstat -v\n"
+	        "Shows the license servers and the vendor daemon, with -a every feature's seats\n"
+	        "issued and in use (idle reserved seats count as in use), who holds them and\n"
+	        "the reservations, in FlexLM's layout (the one lmstat monitors parse).\n"
+	        "  -f [FEATURE]  the users of FEATURE (of every feature without it)\n"
+	        "  -i [FEATURE]  a table of the features: version, seats, vendor, expiry\n"
+	        "  -s [SERVER]   the servers' status only (SERVER: port@host or host)\n"
+	        "  -S [VENDOR]   the users of the features VENDOR serves\n"
+	        "  -t SECONDS    wait at most this long for each server (default 5, or\n"
+	        "                FLEXLM_TIMEOUT microseconds)\n"
+	        "  -v            print lmstat's version\n"
+	        "  --lmd         lmd's own layout: each server's role, uptime, term, applied\n"
+	        "                index and lag\n"
+	        "  --digest      (implied by --json) each server's digest of its pool state;\n"
+	        "                servers at the same applied index must show the same\n"
+	        "-c is port@host[,port@host,...] or a license file; LM_LICENSE_FILE otherwise.\n"
+	        "-old (FlexLM's switch for old servers) is accepted and ignored.\n");
+}
+
+/* What the command line asks for. */
+struct lmstat_args {
+	const char *source;
+	bool all, features, info, servers, vendors, version;
+	const char *feature, *info_feature, *server, *vendor;
+	bool json, digest, extended;
+	unsigned timeout_ms;
+};
+
+/* FlexLM's optional arguments are separate words: "-f stats". */
+static const char *optional_word(int argc, char **argv)
+{
+	if (optarg)
+		return optarg;
+	if (optind < argc && argv[optind][0] != '-')
+		return argv[optind++];
+	return NULL;
+}
+
+int lm_lmstat_parse_timeout(const char *text, unsigned *ms)
+{
+	char *end;
+	unsigned long s = strtoul(text, &end, 10);
+	if (!*text || *end || s < 1 || s > LMSTAT_TIMEOUT_MAX_S) {
+		lm_report_fail(LMC_EINVAL, "-t takes whole seconds from 1 to %d, not '%s'",
+		               LMSTAT_TIMEOUT_MAX_S, text);
+		return -1;
+	}
+	*ms = (unsigned)s * 1000;
+	return 0;
+}
+
+/* 0, 1 when --help was printed, or 2 (a usage error, reported). */
+static int parse_args(int argc, char **argv, struct lmstat_args *a)
+{
+	static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+	                                        {"lmd", no_argument, NULL, 'L'},
+	                                        {"digest", no_argument, NULL, 'D'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
+	int opt;
+	a->timeout_ms = lm_lmstat_default_timeout_ms();
+	optind = 1;
+	/* '+': stop at the first word that is no flag, so that the optional
+	 * arguments can be read as the next word. */
+	while ((opt = getopt_long(argc, argv, "+c:af::i::s::S::t:vh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': a->source = optarg; break;
+		case 'a': a->all = true; break;
+		case 'f':
+			a->features = true;
+			a->feature = optional_word(argc, argv);
+			break;
+		case 'i':
+			a->info = true;
+			a->info_feature = optional_word(argc, argv);
+			break;
+		case 's':
+			a->servers = true;
+			a->server = optional_word(argc, argv);
+			break;
+		case 'S':
+			a->vendors = true;
+			a->vendor = optional_word(argc, argv);
+			break;
+		case 't':
+			if (lm_lmstat_parse_timeout(optarg, &a->timeout_ms) != 0)
+				return 2;
+			break;
+		case 'v': a->version = true; break;
+		case 'j':
+			a->json = true;
+			lm_report_json();
+			break;
+		case 'D': a->digest = true; break;
+		case 'L': a->extended = true; break;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "lmstat: unexpected '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* FlexLM's text for what the command line asked. */
+static int print_flexlm(const struct lmstat_args *a, struct server_view *v, size_t n,
+                        const Lm__StatusReply *r)
+{
+	const char *vendor = lm_lmstat_vendor(v, n);
+	if (a->vendors && a->vendor && r && strcmp(a->vendor, vendor) != 0) {
+		lm_report_fail(LMC_ENOFEATURE, "these servers serve vendor %s, not %s", vendor,
+		               a->vendor);
+		return 1;
+	}
+	bool usage_part = a->all || a->features || a->vendors;
+	if (a->info && !usage_part && !a->servers) {
+		if (!r) {
+			lm_report_fail(LMC_ENOSERVER, "no server answered");
+			return 1;
+		}
+		lm_lmstat_flexlm_info(r, vendor, a->info_feature, true);
+		return 0;
+	}
+	lm_lmstat_flexlm_header();
+	/* -f alone is the feature's block; -s alone the servers'. */
+	if (!a->features || a->all || a->vendors || a->servers)
+		lm_lmstat_flexlm_servers(v, n);
+	if ((!a->features && !a->servers) || a->all || a->vendors)
+		lm_lmstat_flexlm_vendor(v, n);
+	if (a->vendors)
+		printf("Users of features served by %s:\n", vendor);
+	else if (a->all)
+		printf("Feature usage info:\n\n");
+	if (usage_part && r)
+		lm_lmstat_flexlm_features(v, n, r, a->all || a->vendors ? NULL : a->feature);
+	else if (usage_part && !a->all && !a->vendors && !a->servers)
+		/* -f alone has no server block to say that none answered. */
+		printf("Error getting status: %s\n",
+		       n && v[0].error == LMC_ETIMEDOUT
+		               ? "Cannot read data from license server system. (-16,287)"
+		               : "Cannot connect to license server system. (-15,570:111 "
+		                 "\"Connection refused\")");
+	if (a->info && r)
+		lm_lmstat_flexlm_info(r, vendor, a->info_feature, false);
+	/* A report printed is exit status 0, servers down or not: the
+	 * exporter drops every figure otherwise. */
+	return 0;
+}
+
+int lm_cmd_lmstat(int argc, char **argv)
+{
+	/* FlexLM's -old (for servers before v2) means nothing here. */
+	char **args = calloc((size_t)argc + 1, sizeof *args);
+	if (!args) {
+		lm_report_fail(LMC_ENOMEM, "out of memory");
+		return 1;
+	}
+	int nargs = 0;
+	for (int i = 0; i < argc; i++)
+		if (i == 0 || strcmp(argv[i], "-old") != 0)
+			args[nargs++] = argv[i];
+	struct lmstat_args a = {0};
+	int rc = parse_args(nargs, args, &a);
+	free(args);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	if (a.version) {
+		lm_lmstat_flexlm_version();
+		return 0;
+	}
+	struct lm_source list;
+	if (lm_admin_load_servers(a.source, &list) != 0)
+		return 2;
+	struct server_view *v = calloc(list.nservers, sizeof *v);
+	if (!v) {
+		lm_report_fail(LMC_ENOMEM, "out of memory");
+		lm_source_free(&list);
+		return 1;
+	}
+	/* Ask for one feature when only one is shown. */
+	const char *feature = a.all || a.vendors ? NULL : a.features ? a.feature : a.info_feature;
+	struct lmstat_query q = {
+	        .feature = feature,
+	        .holders = a.all || a.features || a.vendors || a.json,
+	        .digest = a.digest || a.json,
+	        .timeout_ms = a.timeout_ms,
+	        .only_server = a.servers ? a.server : NULL,
+	};
+	bool known = !q.only_server;
+	for (size_t i = 0; !known && i < list.nservers; i++) {
+		lm_address_format(&list.servers[i], v[i].address, sizeof v[i].address);
+		known = lm_lmstat_names(&v[i], q.only_server);
+	}
+	int status;
+	if (!known) {
+		lm_report_fail(LMC_EINVAL, "%s is not one of the servers of %s", q.only_server,
+		               a.source ? a.source : "LM_LICENSE_FILE");
+		status = 2;
+	} else {
+		const Lm__StatusReply *best = lm_lmstat_ask(&list, v, &q);
+		if (a.json) {
+			status = lm_lmstat_json(v, list.nservers, best) != 0 || !best;
+		} else if (a.extended || a.digest) {
+			lm_lmstat_lmd_text(v, list.nservers, best, a.all);
+			status = best ? 0 : 1;
+		} else {
+			status = print_flexlm(&a, v, list.nservers, best);
+		}
+	}
+	lm_lmstat_close(v, list.nservers);
 	lm_source_free(&list);
 	return status;
 }

@@ -37,7 +37,8 @@ assert "\nFeature usage info:\n\n" in text
 users = dict(re.findall(r"^Users of (\S+):  \(Total of (\d+) licenses? issued;  Total of \d+ licenses? in use\)$", text, re.M))
 assert users == {"plot": "1", "stats": "5"}, users
 assert "Users of plot:  (Total of 1 license issued;  Total of 0 licenses in use)" in text
-assert "Users of stats:  (Total of 5 licenses issued;  Total of 2 licenses in use)" in text
+# In use: alice's 2 and carol's 2 reserved seats, idle (FlexLM counts them).
+assert "Users of stats:  (Total of 5 licenses issued;  Total of 4 licenses in use)" in text
 # The detail block of stats: header, floating, reservation, holder.
 assert '  "stats" v29.0, vendor: acme, expiry: permanent(no expiration date)\n  floating license\n\n' in text
 assert re.search(r"^        2 RESERVATIONs for USER carol \(127\.0\.0\.1/%s\)$" % port, text, re.M), text
@@ -52,9 +53,30 @@ head = text.split("Feature usage info:")[0]
 assert not re.search(r"down|cannot|unable|refused", head, re.I), head
 PY
 
-note "lmd's own layout stays with --lmd"
-expect_status 0 "$LMUTIL" lmstat -c "$S" --lmd
+note "a reservation its holder uses shows as the holder; in use stays 4"
+(LM_TEST_USER=carol LM_TEST_HOST=lab2 exec "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" \
+	--json stats --version 29.0 --hold 60 >"$TMP/hold2" 2>&1) &
+at_exit "kill $! 2>/dev/null"
+wait_log "$TMP/hold2" '"event":"granted"'
+expect_status 0 "$LMUTIL" lmstat -c "$S" -a
+expect_grep "^Users of stats:  \(Total of 5 licenses issued;  Total of 4 licenses in use\)$" "$TMP/out"
+expect_grep "^        1 RESERVATION for USER carol \(127\.0\.0\.1/$port\)$" "$TMP/out"
+expect_grep "^    carol lab2 " "$TMP/out"
+
+note "--json: the reservations with their seats and idle seats"
+expect_status 0 "$LMUTIL" lmstat -c "$S" -f stats --json
+python3 - "$TMP/out" <<'PY' || fail "lmstat --json reservations: $(cat "$TMP/out")"
+import json, sys
+f = json.load(open(sys.argv[1]))["features"][0]
+assert (f["in_use"], f["reserved"]) == (3, 1), f
+assert f["reservations"] == [{"type": "USER", "name": "carol", "seats": 2, "idle": 1, "line": 1}], f
+PY
+
+note "lmd's own layout stays with --lmd, reservations included"
+expect_status 0 "$LMUTIL" lmstat -c "$S" --lmd -a
 expect_grep "^  $port@127.0.0.1: leader, up " "$TMP/out"
+expect_grep "^  stats 29.0: 3 of 5 seats in use, 1 reserved and idle, expires " "$TMP/out"
+expect_grep "^    reserved: 2 for USER carol, 1 idle \(options line 1\)$" "$TMP/out"
 
 note "a server that does not answer: FlexLM's words, exit status 0 with a report"
 kill_lmd lmd TERM

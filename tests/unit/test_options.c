@@ -732,6 +732,50 @@ static void reserve_sets_seats_aside(void **state)
 	lm_options_free(o);
 }
 
+static void reservations_as_lmstat_shows_them(void **state)
+{
+	/* 4 seats: 1 for carol, 2 for team, 3 more asked for bob but only 1
+	 * is left of the seats issued (parsed without the license, which
+	 * would refuse that). */
+	const char *text = "GROUP team alice bob\n"
+	                   "RESERVE 1 stats USER carol\n"
+	                   "RESERVE 2 stats GROUP team\n"
+	                   "RESERVE 3 stats USER bob\n"
+	                   "RESERVE 1 solver USER bob\n";
+	struct lm_options *o;
+	lm_opt_diags_free(&diags);
+	lm_opt_diags_init(&diags);
+	assert_int_equal(lm_options_parse("acme.opt", text, strlen(text), NULL, &o, &diags), 0);
+	/* alice holds 3 (2 of team's, 1 unreserved), bob 1 in another pool. */
+	struct lm_opt_holding held[] = {{alice, "29.0", 3}, {bob, "30.0", 1}};
+	struct lm_opt_reservation *res;
+	size_t n;
+	uint64_t unreserved_used;
+	assert_int_equal(
+	        lm_options_reservations(o, "stats", "29.0", 4, held, 2, &res, &n, &unreserved_used),
+	        0);
+	assert_int_equal(n, 3);
+	assert_string_equal(res[0].rule->who, "carol");
+	assert_int_equal(res[0].seats, 1);
+	assert_int_equal(res[0].idle, 1);
+	assert_string_equal(res[1].rule->who, "team");
+	assert_int_equal(res[1].seats, 2);
+	assert_int_equal(res[1].idle, 0);
+	assert_string_equal(res[2].rule->who, "bob");
+	assert_int_equal(res[2].seats, 1);
+	assert_int_equal(res[2].idle, 1);
+	assert_int_equal(unreserved_used, 1);
+	free(res);
+
+	/* A feature with no RESERVE: nothing, nothing to free. */
+	assert_int_equal(
+	        lm_options_reservations(o, "plot", "1.0", 4, NULL, 0, &res, &n, &unreserved_used),
+	        0);
+	assert_int_equal(n, 0);
+	assert_null(res);
+	lm_options_free(o);
+}
+
 static void reservations_beyond_the_seats_use_the_first(void **state)
 {
 	/* Checked without the license (lmoptcheck without -c would accept
@@ -803,6 +847,7 @@ int main(void)
 	        cmocka_unit_test(max_all_users_and_all_groups),
 	        cmocka_unit_test(reserve_sets_seats_aside),
 	        cmocka_unit_test(reservations_beyond_the_seats_use_the_first),
+	        cmocka_unit_test(reservations_as_lmstat_shows_them),
 	        cmocka_unit_test(reservations_of_another_pool_do_not_count),
 	        cmocka_unit_test(decisions_are_deterministic),
 	};

@@ -1,0 +1,239 @@
+/* lmutil lmstat --lmd and --json (lmutil_lmstat.h): lmd's own view of the
+ * servers (role, uptime, term, applied index, lag, digests, the options
+ * file in force) and of the features, their reservations, rules and
+ * holders. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/bytes.h"
+#include "core/date.h"
+#include "core/error.h"
+#include "tools/json.h"
+#include "tools/lmutil_lmstat.h"
+#include "tools/report.h"
+
+static void hex(const ProtobufCBinaryData *b, char *out, size_t size)
+{
+	lm_hex_encode(b->data, b->len < size / 2 ? b->len : (size - 1) / 2, out);
+}
+
+static void bytes_str(const ProtobufCBinaryData *b, char *out, size_t size)
+{
+	if (lm_bytes_to_cstr(b, out, size) != 0)
+		snprintf(out, size, "?");
+}
+
+static void print_since(int64_t since, char *buf, size_t size)
+{
+	time_t t = (time_t)since;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static json_t *server_json(const struct server_view *v)
+{
+	json_t *o = lm_json_object();
+	lm_json_set(o, "address", lm_json_text(v->address));
+	lm_json_set(o, "role", lm_json_text(v->role));
+	const Lm__ServerStatus *s = v->self;
+	if (!s)
+		return o;
+	lm_json_set(o, "uptime_s", lm_json_u64(s->uptime_s));
+	lm_json_set(o, "version", lm_json_text(s->version ? s->version : ""));
+	lm_json_set(o, "term", lm_json_u64(s->term));
+	lm_json_set(o, "applied_index", lm_json_u64(s->applied_index));
+	if (v->has_lag)
+		lm_json_set(o, "lag", lm_json_u64(v->lag));
+	if (s->has_raft_id)
+		lm_json_set(o, "raft_id", lm_json_u64(s->raft_id));
+	if (s->raft_address)
+		lm_json_set(o, "raft_address", lm_json_text(s->raft_address));
+	if (s->has_voter)
+		lm_json_set(o, "voter", lm_json_bool(s->voter));
+	if (s->has_license_differs)
+		lm_json_set(o, "license_differs", lm_json_bool(s->license_differs));
+	if (s->has_digest) {
+		char d[2 * LM_WIRE_DIGEST_LEN + 1];
+		hex(&s->digest, d, sizeof d);
+		lm_json_set(o, "digest", lm_json_text(d));
+	}
+	if (s->has_cluster_id) {
+		char d[2 * LM_CLUSTER_ID_SIZE + 1];
+		hex(&s->cluster_id, d, sizeof d);
+		lm_json_set(o, "cluster_id", lm_json_text(d));
+	}
+	/* The options file the cluster enforces: null when none. */
+	if (s->has_options_sha256) {
+		char d[2 * LM_WIRE_DIGEST_LEN + 1];
+		hex(&s->options_sha256, d, sizeof d);
+		json_t *opt = lm_json_object();
+		lm_json_set(opt, "name", lm_json_text(s->options_name ? s->options_name : ""));
+		lm_json_set(opt, "sha256", lm_json_text(d));
+		lm_json_set(o, "options", opt);
+	} else {
+		lm_json_set(o, "options", json_null());
+	}
+	if (s->has_options_differ)
+		lm_json_set(o, "options_differ", lm_json_bool(s->options_differ));
+	return o;
+}
+
+static json_t *holder_json(const Lm__Holder *h)
+{
+	char buf[LM_WIRE_USER_MAX + 1];
+	json_t *o = lm_json_object();
+	bytes_str(&h->user, buf, sizeof buf);
+	lm_json_set(o, "user", lm_json_text(buf));
+	bytes_str(&h->host, buf, sizeof buf);
+	lm_json_set(o, "host", lm_json_text(buf));
+	bytes_str(&h->display, buf, sizeof buf);
+	lm_json_set(o, "display", lm_json_text(buf));
+	bytes_str(&h->version, buf, sizeof buf);
+	lm_json_set(o, "version", lm_json_text(buf));
+	lm_json_set(o, "count", lm_json_int(h->count));
+	lm_json_set(o, "since", lm_json_int(h->since));
+	lm_json_set(o, "handle", lm_json_u64(h->handle));
+	return o;
+}
+
+static json_t *feature_json(const Lm__FeatureStatus *f)
+{
+	char buf[LM_WIRE_USER_MAX + 1], expiry[16];
+	json_t *o = lm_json_object();
+	bytes_str(&f->name, buf, sizeof buf);
+	lm_json_set(o, "name", lm_json_text(buf));
+	bytes_str(&f->version, buf, sizeof buf);
+	lm_json_set(o, "version", lm_json_text(buf));
+	lm_json_set(o, "issued", lm_json_int(f->issued));
+	lm_json_set(o, "in_use", lm_json_int(f->in_use));
+	lm_date_format(f->expiry, expiry, sizeof expiry);
+	lm_json_set(o, "expiry", lm_json_text(expiry));
+	json_t *holders = lm_json_array();
+	for (size_t j = 0; j < f->n_holders; j++)
+		lm_json_append(holders, holder_json(f->holders[j]));
+	lm_json_set(o, "holders", holders);
+	lm_json_set(o, "reserved", lm_json_int(f->reserved));
+	json_t *reservations = lm_json_array();
+	for (size_t j = 0; j < f->n_reservations; j++) {
+		const Lm__Reservation *r = f->reservations[j];
+		json_t *res = lm_json_object();
+		lm_json_set(res, "type", lm_json_text(r->type ? r->type : ""));
+		bytes_str(&r->name, buf, sizeof buf);
+		lm_json_set(res, "name", lm_json_text(buf));
+		lm_json_set(res, "seats", lm_json_int(r->seats));
+		lm_json_set(res, "idle", lm_json_int(r->idle));
+		lm_json_set(res, "line", lm_json_int(r->line));
+		lm_json_append(reservations, res);
+	}
+	lm_json_set(o, "reservations", reservations);
+	json_t *rules = lm_json_array();
+	for (size_t j = 0; j < f->n_rules; j++)
+		lm_json_append(rules, lm_json_text(f->rules[j]));
+	lm_json_set(o, "rules", rules);
+	return o;
+}
+
+/* {"servers":[...],"features":[...]}, and when no server answered the
+ * error that says so (features is then empty). */
+int lm_lmstat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
+{
+	json_t *doc = lm_json_object();
+	json_t *servers = lm_json_array();
+	for (size_t i = 0; i < n; i++)
+		lm_json_append(servers, server_json(&v[i]));
+	lm_json_set(doc, "servers", servers);
+	json_t *features = lm_json_array();
+	for (size_t i = 0; r && i < r->n_features; i++)
+		lm_json_append(features, feature_json(r->features[i]));
+	lm_json_set(doc, "features", features);
+	if (!r)
+		lm_json_set(doc, "error", lm_json_error(LMC_ENOSERVER, "no server answered"));
+	return lm_report_print(doc);
+}
+
+void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *r, bool all)
+{
+	char buf[LM_WIRE_USER_MAX + 1], host[LM_WIRE_HOST_MAX + 1],
+	        display[LM_WIRE_DISPLAY_MAX + 1];
+	printf("License server status:\n");
+	bool leader = false;
+	size_t up = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].self) {
+			printf("  %s: %s\n", v[i].address, v[i].role);
+			continue;
+		}
+		const Lm__ServerStatus *s = v[i].self;
+		up++;
+		leader |= s->role == LM__SERVER_ROLE__SERVER_ROLE_LEADER;
+		printf("  %s: %s, up %llus, %s, term %llu, applied index %llu", v[i].address,
+		       v[i].role, (unsigned long long)s->uptime_s, s->version ? s->version : "?",
+		       (unsigned long long)s->term, (unsigned long long)s->applied_index);
+		if (v[i].has_lag)
+			printf(", lag %llu", (unsigned long long)v[i].lag);
+		if (s->has_raft_id && n > 1)
+			printf(", raft id %llu", (unsigned long long)s->raft_id);
+		if (s->has_digest) {
+			char d[2 * LM_WIRE_DIGEST_LEN + 1];
+			hex(&s->digest, d, sizeof d);
+			printf(", state %.16s", d);
+		}
+		printf("\n");
+		if (s->has_license_differs && s->license_differs)
+			printf("    license differs from the cluster's: run lmutil lmreread\n");
+		if (s->has_options_sha256) {
+			char d[2 * LM_WIRE_DIGEST_LEN + 1];
+			hex(&s->options_sha256, d, sizeof d);
+			printf("    options %s (sha256 %.16s)\n",
+			       s->options_name ? s->options_name : "?", d);
+		}
+		if (s->has_options_differ && s->options_differ)
+			printf("    options file differs from the cluster's: run lmutil "
+			       "lmreread\n");
+	}
+	if (n == 3 && up > 0 && !leader)
+		printf("\nNo leader: the servers have no quorum (2 of the 3 must be up and in "
+		       "touch)\n"
+		       "or are electing one.  New checkouts wait; seats already held last until\n"
+		       "their clients' leases run out.\n");
+	if (!r) {
+		printf("\nNo server answered.\n");
+		return;
+	}
+	printf("\nFeatures:\n");
+	if (r->n_features == 0)
+		printf("  (none served)\n");
+	for (size_t i = 0; i < r->n_features; i++) {
+		const Lm__FeatureStatus *f = r->features[i];
+		char name[LM_NAME_MAX + 1], version[LM_VERSION_MAX + 1], expiry[16];
+		bytes_str(&f->name, name, sizeof name);
+		bytes_str(&f->version, version, sizeof version);
+		lm_date_format(f->expiry, expiry, sizeof expiry);
+		printf("  %s %s: %u of %u seats in use", name, version, f->in_use, f->issued);
+		if (f->reserved)
+			printf(", %u reserved and idle", f->reserved);
+		printf(", expires %s\n", expiry);
+		for (size_t j = 0; all && j < f->n_reservations; j++) {
+			const Lm__Reservation *res = f->reservations[j];
+			bytes_str(&res->name, buf, sizeof buf);
+			printf("    reserved: %u for %s %s, %u idle (options line %u)\n",
+			       res->seats, res->type ? res->type : "?", buf, res->idle, res->line);
+		}
+		for (size_t j = 0; all && j < f->n_rules; j++)
+			printf("    policy: %s\n", f->rules[j]);
+		for (size_t j = 0; all && j < f->n_holders; j++) {
+			const Lm__Holder *h = f->holders[j];
+			char since[32];
+			bytes_str(&h->user, buf, sizeof buf);
+			bytes_str(&h->host, host, sizeof host);
+			bytes_str(&h->display, display, sizeof display);
+			print_since(h->since, since, sizeof since);
+			printf("    %s %s %s, %u seat%s since %s (handle %llu)\n", buf, host,
+			       display, h->count, h->count == 1 ? "" : "s", since,
+			       (unsigned long long)h->handle);
+		}
+	}
+}
