@@ -115,12 +115,14 @@ int lm_pool_apply(struct lm_pool *p, uint64_t index, const void *buf, size_t len
 	if (rc) {
 		lm_store_abort(p->store);
 		lm_pool_policy_settle(p, false);
+		lm_pool_holdings_settle(p, false);
 		memset(res, 0, sizeof *res);
 		lm_pool_deny(res, rc, "entry %llu could not be applied", (unsigned long long)index);
 		goto out;
 	}
 	rc = lm_store_commit(p->store);
 	lm_pool_policy_settle(p, rc == 0);
+	lm_pool_holdings_settle(p, rc == 0);
 	if (rc) {
 		rc = lm_pool_store_failed(p, rc);
 		goto out;
@@ -174,6 +176,7 @@ void lm_pool_close(struct lm_pool *p)
 		return;
 	lm_store_close(p->store);
 	lm_pool_policy_free(p);
+	lm_pool_holdings_clear(p);
 	free(p->arena_block);
 	free(p);
 }

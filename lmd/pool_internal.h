@@ -90,6 +90,30 @@ struct lm_pool {
 	struct lm_pool_policy_view *views;
 	size_t nviews;
 	struct lm_options *general; /* the rules of no feature */
+	/* Who holds the seats of each feature the policy asked about, kept
+	 * in memory (pool_holdings.c), and the changes of the transaction in
+	 * progress, which reach them when it commits. */
+	struct lm_pool_holdings *holdings;
+	size_t nholdings;
+	struct lm_pool_holdings_change *holdings_pending;
+	size_t npending, cappending;
+	bool holdings_touched; /* seats changed in the transaction in progress */
+	bool holdings_broken;  /* a change could not be followed: drop them all */
+};
+
+/* One seat held: its handle and its holder. */
+struct lm_pool_holding {
+	uint64_t handle;
+	uint32_t count;
+	char version[LM_VERSION_MAX + 1]; /* of the pool charged */
+	struct lm_pool_session holder;
+};
+
+/* The seats of one feature, in handle order. */
+struct lm_pool_holdings {
+	char feature[LM_NAME_MAX + 1];
+	struct lm_pool_holding **items; /* each malloc'd: a release moves pointers */
+	size_t n, cap;
 };
 
 /* A session as stored: what the header shows, plus the last request. */
@@ -303,6 +327,24 @@ int lm_pool_policy_stage(struct lm_pool *p, const ProtobufCBinaryData *name,
                          const ProtobufCBinaryData *text, const struct lm_pool_parsed_line *pl,
                          size_t n, struct lm_pool_result *res);
 void lm_pool_policy_settle(struct lm_pool *p, bool committed);
+
+/* ---- pool_holdings.c ---- */
+
+/* The seats of feature held now (committed, and as this transaction left
+ * them): *out is the pool's copy, or scratch (zeroed by the caller, who
+ * frees it with lm_pool_holdings_free_scratch) when the copy cannot be
+ * kept. */
+int lm_pool_holdings_get(struct lm_pool *p, const char *feature, struct lm_pool_holdings *scratch,
+                         const struct lm_pool_holdings **out);
+void lm_pool_holdings_free_scratch(struct lm_pool_holdings *scratch);
+/* Called by lm_pool_handle_charge and _release once the store has them. */
+void lm_pool_holdings_note_charge(struct lm_pool *p, const struct lm_pool_handle *h);
+void lm_pool_holdings_note_release(struct lm_pool *p, const struct lm_pool_handle *h);
+/* At the end of every write transaction: its changes reach the copies when
+ * it committed, and are forgotten when not. */
+void lm_pool_holdings_settle(struct lm_pool *p, bool committed);
+/* Drops every copy (restore, close). */
+void lm_pool_holdings_clear(struct lm_pool *p);
 void lm_pool_policy_free(struct lm_pool *p);
 int lm_pool_policy_text(struct lm_pool *p, struct lm_val *name, struct lm_val *text);
 int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,

@@ -224,47 +224,6 @@ int lm_pool_policy_text(struct lm_pool *p, struct lm_val *name, struct lm_val *t
 
 /* ---- Checkout's question ------------------------------------------------ */
 
-/* One holding with its own copies of the strings the decision reads. */
-struct holding {
-	uint64_t handle;
-	struct lm_opt_holding h;
-	char version[LM_VERSION_MAX + 1];
-	struct lm_pool_session holder;
-};
-
-struct holdings {
-	struct lm_pool *p;
-	struct holding *items;
-	size_t n, cap;
-	bool corrupt;
-};
-
-static int collect(void *arg, struct lm_val key, struct lm_val val)
-{
-	(void)val;
-	struct holdings *hs = arg;
-	if (key.len < 8) {
-		hs->corrupt = true;
-		return 1;
-	}
-	if (hs->n == hs->cap) {
-		size_t cap = hs->cap ? hs->cap * 2 : 16;
-		struct holding *more = realloc(hs->items, cap * sizeof *more);
-		if (!more)
-			return LMC_ENOMEM;
-		hs->items = more;
-		hs->cap = cap;
-	}
-	hs->items[hs->n++].handle = lm_be64_get((const uint8_t *)key.data + key.len - 8);
-	return 0;
-}
-
-static int by_handle(const void *a, const void *b)
-{
-	uint64_t x = ((const struct holding *)a)->handle, y = ((const struct holding *)b)->handle;
-	return x < y ? -1 : x > y;
-}
-
 static void client_of(const struct lm_pool_session *s, struct lm_opt_client *who)
 {
 	who->user = s->user;
@@ -274,42 +233,27 @@ static void client_of(const struct lm_pool_session *s, struct lm_opt_client *who
 	who->project = s->project;
 }
 
-/* The seats of feature held now, in handle order, each with its holder.
- * The by_pool keys of a feature's pools all start with its name and a 0
- * byte (pool_internal.h). */
-static int gather_holdings(struct lm_pool *p, const char *feature, struct holdings *hs)
+/* The seats of feature held now, in handle order, as the decision reads
+ * them (*held malloc'd, pointing into the pool's copy or into scratch,
+ * which the caller frees after the decision: pool_holdings.c). */
+static int holdings_of(struct lm_pool *p, const char *feature, struct lm_pool_holdings *scratch,
+                       struct lm_opt_holding **held, size_t *n)
 {
-	uint8_t prefix[LM_NAME_MAX + 1];
-	size_t plen = strlen(feature);
-	memcpy(prefix, feature, plen);
-	prefix[plen++] = 0;
-	int rc = lm_store_scan(p->store, LM_DB_BY_POOL, prefix, plen, collect, hs);
-	if (hs->corrupt)
-		return lm_pool_corrupt("by_pool");
-	if (rc)
-		return rc < 0 && rc != LMC_ENOMEM ? lm_pool_store_failed(p, rc) : rc;
-	if (hs->n > 1)
-		qsort(hs->items, hs->n, sizeof *hs->items, by_handle);
+	const struct lm_pool_holdings *hs;
+	*held = NULL;
+	*n = 0;
+	int rc = lm_pool_holdings_get(p, feature, scratch, &hs);
+	if (rc || hs->n == 0)
+		return rc;
+	*held = malloc(hs->n * sizeof **held);
+	if (!*held)
+		return LMC_ENOMEM;
 	for (size_t i = 0; i < hs->n; i++) {
-		struct holding *it = &hs->items[i];
-		struct lm_pool_handle h;
-		struct lm_pool_session_rec s;
-		bool found;
-		rc = lm_pool_handle_load(p, it->handle, &h, &found);
-		if (!rc && !found)
-			rc = lm_pool_corrupt("by_pool");
-		if (!rc)
-			rc = lm_pool_session_load(p, h.session_id, &s, &found);
-		if (!rc && !found)
-			rc = lm_pool_corrupt("handles");
-		if (rc)
-			return rc;
-		it->holder = s.pub;
-		memcpy(it->version, h.pool_version, sizeof it->version);
-		client_of(&it->holder, &it->h.who);
-		it->h.version = it->version;
-		it->h.count = h.count;
+		client_of(&hs->items[i]->holder, &(*held)[i].who);
+		(*held)[i].version = hs->items[i]->version;
+		(*held)[i].count = hs->items[i]->count;
 	}
+	*n = hs->n;
 	return 0;
 }
 
@@ -335,24 +279,19 @@ int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, co
                           const char *version, uint32_t count, uint32_t issued,
                           struct lm_opt_decision *out)
 {
-	struct holdings hs = {.p = p};
 	struct lm_opt_client who;
 	client_of(s, &who);
 	const struct lm_options *o = policy_for(p, feature);
-	bool gather = needs_holdings(o, &who, feature, version);
-	int rc = gather ? gather_holdings(p, feature, &hs) : 0;
+	struct lm_pool_holdings scratch = {0};
 	struct lm_opt_holding *held = NULL;
-	if (!rc && hs.n) {
-		held = malloc(hs.n * sizeof *held);
-		if (!held)
-			rc = LMC_ENOMEM;
-		for (size_t i = 0; held && i < hs.n; i++)
-			held[i] = hs.items[i].h;
-	}
+	size_t n = 0;
+	int rc = needs_holdings(o, &who, feature, version)
+	                 ? holdings_of(p, feature, &scratch, &held, &n)
+	                 : 0;
 	if (!rc)
-		rc = lm_options_decide(o, &who, feature, version, count, issued, held, hs.n, out);
+		rc = lm_options_decide(o, &who, feature, version, count, issued, held, n, out);
 	free(held);
-	free(hs.items);
+	lm_pool_holdings_free_scratch(&scratch);
 	return rc;
 }
 
@@ -375,22 +314,16 @@ int lm_pool_policy_reservations(struct lm_pool *p, const char *feature, const ch
 	int rc = lm_store_read_begin(p->store);
 	if (rc)
 		return lm_pool_store_failed(p, rc);
-	struct holdings hs = {.p = p};
-	rc = gather_holdings(p, feature, &hs);
-	lm_store_read_end(p->store);
+	struct lm_pool_holdings scratch = {0};
 	struct lm_opt_holding *held = NULL;
-	if (!rc && hs.n) {
-		held = malloc(hs.n * sizeof *held);
-		if (!held)
-			rc = LMC_ENOMEM;
-		for (size_t i = 0; held && i < hs.n; i++)
-			held[i] = hs.items[i].h;
-	}
+	size_t nheld = 0;
+	rc = holdings_of(p, feature, &scratch, &held, &nheld);
+	lm_store_read_end(p->store);
 	uint64_t unreserved_used;
 	if (!rc)
-		rc = lm_options_reservations(o, feature, version, issued, held, hs.n, out, n,
+		rc = lm_options_reservations(o, feature, version, issued, held, nheld, out, n,
 		                             &unreserved_used);
 	free(held);
-	free(hs.items);
+	lm_pool_holdings_free_scratch(&scratch);
 	return rc;
 }

@@ -323,7 +323,10 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 	}
 	if (rc)
 		return lm_pool_store_failed(p, rc);
-	return usage_put(p, pkey, plen, in_use + h->count);
+	rc = usage_put(p, pkey, plen, in_use + h->count);
+	if (!rc)
+		lm_pool_holdings_note_charge(p, h);
+	return rc;
 }
 
 /* Forgets h and gives its seats back to its pool.  The session's handle
@@ -357,5 +360,8 @@ int lm_pool_handle_release(struct lm_pool *p, const struct lm_pool_handle *h)
 		return rc;
 	if (in_use < h->count)
 		return lm_pool_corrupt("usage");
-	return usage_put(p, pkey, plen, in_use - h->count);
+	rc = usage_put(p, pkey, plen, in_use - h->count);
+	if (!rc)
+		lm_pool_holdings_note_release(p, h);
+	return rc;
 }

@@ -362,6 +362,8 @@ int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t l
 
 	/* Everything in one transaction: a snapshot refused half-way leaves
 	 * the pool as it was. */
+	/* Every seat is about to be replaced: the copies are read anew. */
+	lm_pool_holdings_clear(p);
 	rc = lm_store_begin(p->store);
 	if (rc) {
 		rc = lm_pool_store_failed(p, rc);
@@ -394,10 +396,12 @@ int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t l
 	if (rc) {
 		lm_store_abort(p->store);
 		lm_pool_policy_settle(p, false);
+		lm_pool_holdings_settle(p, false);
 		goto out;
 	}
 	rc = lm_store_commit(p->store);
 	lm_pool_policy_settle(p, rc == 0);
+	lm_pool_holdings_settle(p, rc == 0);
 	if (rc) {
 		rc = lm_pool_store_failed(p, rc);
 		goto out;

@@ -98,8 +98,8 @@ static struct lm_pool_result apply_ok(struct tp *t, struct packed p)
 }
 
 /* SetLicense of body's lines (canonical text, unsigned: apply does not
- * verify signatures). */
-static struct packed set_license(const char *body)
+ * verify signatures), with an options file when options is not NULL. */
+static struct packed set_license_with(const char *body, const char *options)
 {
 	char text[4096];
 	struct lm_license_file f;
@@ -123,11 +123,21 @@ static struct packed set_license(const char *body)
 	Lmcmd__SetLicense m = LMCMD__SET_LICENSE__INIT;
 	m.n_lines = f.nlines;
 	m.lines = ptrs;
+	if (options) {
+		m.has_options_name = m.has_options_text = 1;
+		m.options_name = bin("acme.opt");
+		m.options_text = bin(options);
+	}
 	c.body_case = LMCMD__COMMAND__BODY_SET_LICENSE;
 	c.set_license = &m;
 	struct packed p = pack(&c);
 	lm_license_free(&f);
 	return p;
+}
+
+static struct packed set_license(const char *body)
+{
+	return set_license_with(body, NULL);
 }
 
 static struct packed open_session(uint64_t sid, const char *user)
@@ -391,6 +401,53 @@ static void test_denied_checkout(void **state)
 	command_case("Checkout denied", checkout(1, 2, "plots", 1), LMC_ENOSEATS);
 }
 
+/* The policy's copy of who holds what (lmd/pool_holdings.c) follows the
+ * commits only: a checkin whose transaction fails leaves the seat counted
+ * against the reservation, and a checkin that commits frees it. */
+static void test_holdings_follow_commits(void **state)
+{
+	(void)state;
+	struct tp *t = pool_new();
+	struct lm_pool_result res;
+	assert_int_equal(apply_ok(t, set_license_with("FEATURE stats acme 29.0 permanent 3\n",
+	                                              "RESERVE 1 stats USER carol\n"))
+	                         .code,
+	                 0);
+	assert_int_equal(apply_ok(t, open_session(1, "bob")).code, 0);
+	assert_int_equal(apply_ok(t, open_session(2, "dave")).code, 0);
+	assert_int_equal(apply_ok(t, open_session(3, "carol")).code, 0);
+	uint64_t first = apply_ok(t, checkout(1, 1, "stats", 1)).handle;
+	assert_int_equal(apply_ok(t, checkout(1, 2, "stats", 1)).code, 0);
+	/* Two held, the third seat is carol's. */
+	assert_int_equal(apply_ok(t, checkout(2, 1, "stats", 1)).code, LMC_EDENIED);
+
+	struct packed back = checkin(1, 3, first);
+	for (unsigned long n = 1;; n++) {
+		lm_fault_set(LM_FAULT_STORE_WRITE, n, 0);
+		int rc = lm_pool_apply(t->pool, t->index + 1, back.buf, back.len, &res);
+		unsigned long failures = lm_fault_failures(LM_FAULT_STORE_WRITE);
+		lm_fault_set(LM_FAULT_STORE_WRITE, 0, 0);
+		if (failures == 0) {
+			/* Every write of the checkin failed once; now it is in. */
+			assert_int_equal(rc, 0);
+			t->index++;
+			break;
+		}
+		assert_int_equal(rc, LMC_EIO);
+		/* Still two held: the seat left for dave is carol's. */
+		res = apply_ok(t, checkout(2, 1 + n, "stats", 1));
+		if (res.code != LMC_EDENIED)
+			fail_msg("after a checkin failed at store write %lu, dave got %s", n,
+			         lmc_errname(res.code));
+	}
+	free(back.buf);
+	/* Freed: dave takes it, carol still has hers, and nothing is left. */
+	assert_int_equal(apply_ok(t, checkout(2, 100, "stats", 1)).code, 0);
+	assert_int_equal(apply_ok(t, checkout(3, 1, "stats", 1)).code, 0);
+	assert_int_equal(apply_ok(t, checkout(1, 4, "stats", 1)).code, LMC_ENOSEATS);
+	pool_free(t);
+}
+
 /* Restores a snapshot (arg) of another pool over the fixture. */
 struct snapshot {
 	void *buf;
@@ -444,11 +501,16 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_set_license),    cmocka_unit_test(test_open_session),
-	        cmocka_unit_test(test_checkout),       cmocka_unit_test(test_checkin),
-	        cmocka_unit_test(test_close_session),  cmocka_unit_test(test_remove_handle),
-	        cmocka_unit_test(test_set_cluster_id), cmocka_unit_test(test_denied_checkout),
+	        cmocka_unit_test(test_set_license),
+	        cmocka_unit_test(test_open_session),
+	        cmocka_unit_test(test_checkout),
+	        cmocka_unit_test(test_checkin),
+	        cmocka_unit_test(test_close_session),
+	        cmocka_unit_test(test_remove_handle),
+	        cmocka_unit_test(test_set_cluster_id),
+	        cmocka_unit_test(test_denied_checkout),
 	        cmocka_unit_test(test_restore),
+	        cmocka_unit_test(test_holdings_follow_commits),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL) ? 1 : 0;
 }
