@@ -124,6 +124,9 @@ static bool nolog(const struct lm_server *s, unsigned event)
 static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool open)
 {
 	struct lm_connection *c = p->c;
+	/* Counted at the reply: a grant or a denial the client is told. */
+	if (open)
+		lm_metrics_checkout(&c->s->metrics, res->code, uv_hrtime() - p->received_ns);
 	if (res->code == 0) {
 		if (!nolog(c->s, LM_OPT_NOLOG_OUT))
 			lm_log("checkout",
