@@ -6,17 +6,9 @@
 # expiry, the start time; and a read-only server (GET only, 405 else).
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
+. "$TESTS_SRCDIR/integration/http_lib.sh"
 need_test_hooks
-# The first interpreter with Debian's parser: a python3 earlier on PATH
-# (pyenv, a virtualenv) may lack it.
-promptool=
-for candidate in python3 /usr/bin/python3; do
-	if "$candidate" -c 'import prometheus_client.parser' >/dev/null 2>&1; then
-		promptool=$candidate
-		break
-	fi
-done
-[ -n "$promptool" ] || skip "python3-prometheus-client is not installed"
+need_prometheus
 
 soon=$(date -u -d '+20 days' +%Y-%m-%d)
 single_server "FEATURE stats acme 29.0 permanent 3" "FEATURE plot acme 1.0 $soon 2"
@@ -28,7 +20,7 @@ version=$("$LMD" --version | awk '{ print $NF }')
 expect_grep "metrics and dashboard on http://127.0.0.1:$hport/" "$TMP/lmd.log"
 
 # CONDITION [SECONDS]: scrape until it holds (http_scrape.py says how).
-metrics() { "$promptool" "$TESTS_SRCDIR/integration/http_scrape.py" "$URL/metrics" "$@"; }
+metrics() { scrape "$URL" "$@"; }
 stats() { echo "m('lmd_seats_$1', feature='stats', version='29.0')"; }
 co_as()
 {
