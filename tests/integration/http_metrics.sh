@@ -82,6 +82,27 @@ metrics "m('lmd_checkout_latency_seconds_count') == 3
 	    <= m('lmd_checkout_latency_seconds_bucket', le='10') == 3
 	and 0 < m('lmd_checkout_latency_seconds_sum') < 30" || fail "the latency histogram"
 
+note "HTTP clients that stall, past the connection limit, do not stall checkouts"
+python3 - "$hport" "$TMP/stalled" <<'PY' &
+import socket, sys, time
+socks = []
+for _ in range(40):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never finished
+    socks.append(s)
+open(sys.argv[2], "w").write("connected\n")
+time.sleep(15)
+open(sys.argv[2], "a").write("released\n")
+PY
+staller=$!
+at_exit "kill $staller 2>/dev/null"
+wait_log "$TMP/stalled" connected 10
+expect_status 0 co_as carol --hold 0
+grep -q released "$TMP/stalled" && fail "carol's checkout waited for the stalled HTTP clients"
+wait "$staller"
+metrics "m('lmd_checkouts_total') == 2 and $(stats in_use) == 2" 10 ||
+	fail "/metrics after the stalled clients left"
+
 note "alice checks in: in use 2 -> 0"
 kill "$holder"
 wait "$holder" 2>/dev/null
@@ -113,6 +134,18 @@ expect_status 2 "$LMD" -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" --data "$
 kill_lmd lmd TERM
 wait_log "$TMP/lmd.log" ' stopped'
 hport=$(free_port)
+note "an HTTP port in use: lmd says so and does not start"
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(60)' "$hport" &
+squatter=$!
+at_exit "kill $squatter 2>/dev/null"
+wait_port "$hport"
+LM_HOSTID_ROOT="$TMP/m1" expect_status 1 "$LMD" -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" \
+	--data "$TMP/lmd3.data" --listen 127.0.0.1 --peer-port "$(free_port)" --http "$hport"
+expect_grep "cannot listen on 127.0.0.1 port $hport" "$TMP/err"
+kill "$squatter"
+wait "$squatter" 2>/dev/null
 single_lmd lmd2 --http "$hport"
 expect_grep "metrics and dashboard on http://127.0.0.1:$hport/" "$TMP/lmd2.log"
 URL=http://127.0.0.1:$hport
