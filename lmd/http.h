@@ -18,6 +18,10 @@
 /* How long a request waits for the loop to render a fresh snapshot before
  * it is served the last one (the loop is busy: better stale than late). */
 #define LM_HTTP_WAIT_MS 2000
+/* Holders listed per pool in /status.json; the rest are only counted
+ * (more_holders): a page of thousands of rows helps nobody, and the
+ * snapshot is copied for every request. */
+#define LM_HTTP_HOLDERS_MAX 500
 /* HTTP connections at once, and how long an idle one is kept. */
 #define LM_HTTP_CONNECTIONS_MAX 32
 #define LM_HTTP_IDLE_TIMEOUT_S  10

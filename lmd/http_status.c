@@ -17,6 +17,7 @@ struct status_walk {
 	const struct lm_options *policy;
 	int32_t today;
 	size_t nfeatures, nholders; /* written so far; of the open feature */
+	size_t more_holders;        /* of the open feature, left out */
 };
 
 static const char *role_of(struct lm_server *s, const struct lm_cluster_status *cs, int line)
@@ -46,7 +47,7 @@ static void servers(struct lm_server *s, struct lm_text *out)
 static void close_feature(struct status_walk *w)
 {
 	if (w->nfeatures)
-		lm_text_printf(w->out, "]}");
+		lm_text_printf(w->out, "],\"more_holders\":%zu}", w->more_holders);
 }
 
 static int feature(void *arg, const struct lm_pool_feature *f)
@@ -70,13 +71,17 @@ static int feature(void *arg, const struct lm_pool_feature *f)
 		               (long)f->expiry - (long)w->today);
 	}
 	lm_text_printf(w->out, "\"holders\":[");
-	w->nholders = 0;
+	w->nholders = w->more_holders = 0;
 	return 0;
 }
 
 static int holder(void *arg, const struct lm_pool_handle *h, const struct lm_pool_session *ps)
 {
 	struct status_walk *w = arg;
+	if (w->nholders == LM_HTTP_HOLDERS_MAX) {
+		w->more_holders++;
+		return 0;
+	}
 	lm_text_printf(w->out, "%s{\"user\":", w->nholders++ ? "," : "");
 	lm_text_json(w->out, ps->user);
 	lm_text_printf(w->out, ",\"host\":");

@@ -10,46 +10,49 @@
 
 #include "lmd/metrics.h"
 
-#include <string.h>
-
 #include "core/date.h"
 #include "lmd/server.h"
 #include "lmd/walltime.h"
 
-struct feature_walk {
-	struct lm_text *out;
-	const struct lm_options *policy;
-	int32_t today;
-	const char *metric; /* the family being written */
+/* The families with one series per pool, in the order they are written. */
+enum { ISSUED, IN_USE, RESERVED, EXPIRY_DAYS, POOL_FAMILIES };
+static const char *const pool_families[POOL_FAMILIES][2] = {
+        [ISSUED] = {"lmd_seats_issued", "Seats the license set issues today, per pool."},
+        [IN_USE] = {"lmd_seats_in_use", "Seats held, per pool."},
+        [RESERVED] = {"lmd_seats_reserved",
+                      "Seats set aside by RESERVE rules of the options in force, per pool."},
+        [EXPIRY_DAYS] = {"lmd_license_expiry_days",
+                         "Days from today (UTC) to the latest expiry of the pool's license "
+                         "lines; permanent licenses have no series."},
 };
 
-static void labels(struct lm_text *out, const char *metric, const struct lm_pool_feature *f)
+/* One walk of the pools fills every family's series, joined after. */
+struct pool_walk {
+	struct lm_text series[POOL_FAMILIES];
+	const struct lm_options *policy;
+	int32_t today;
+};
+
+static void series(struct pool_walk *w, int family, const struct lm_pool_feature *f, long value)
 {
-	lm_text_printf(out, "%s{feature=", metric);
+	struct lm_text *out = &w->series[family];
+	lm_text_printf(out, "%s{feature=", pool_families[family][0]);
 	lm_text_label(out, f->name);
 	lm_text_printf(out, ",version=");
 	lm_text_label(out, f->version);
-	lm_text_printf(out, "} ");
+	lm_text_printf(out, "} %ld\n", value);
 }
 
-static int feature_line(void *arg, const struct lm_pool_feature *f)
+static int pool_series(void *arg, const struct lm_pool_feature *f)
 {
-	struct feature_walk *w = arg;
-	const char *m = w->metric;
-	if (strcmp(m, "lmd_license_expiry_days") == 0) {
-		/* Only dated licenses expire; a pool kept only by held seats
-		 * (its lines gone) has no date. */
-		if (f->expiry == LM_DATE_PERMANENT || f->expiry == LM_DATE_NONE)
-			return 0;
-		labels(w->out, m, f);
-		lm_text_printf(w->out, "%ld\n", (long)f->expiry - (long)w->today);
-		return 0;
-	}
-	labels(w->out, m, f);
-	uint32_t v = strcmp(m, "lmd_seats_issued") == 0   ? f->issued
-	             : strcmp(m, "lmd_seats_in_use") == 0 ? f->in_use
-	                                                  : lm_metrics_reserved(w->policy, f);
-	lm_text_printf(w->out, "%lu\n", (unsigned long)v);
+	struct pool_walk *w = arg;
+	series(w, ISSUED, f, (long)f->issued);
+	series(w, IN_USE, f, (long)f->in_use);
+	series(w, RESERVED, f, (long)lm_metrics_reserved(w->policy, f));
+	/* Only dated licenses expire; a pool kept only by held seats (its
+	 * lines gone) has no date. */
+	if (f->expiry != LM_DATE_PERMANENT && f->expiry != LM_DATE_NONE)
+		series(w, EXPIRY_DAYS, f, (long)f->expiry - (long)w->today);
 	return 0;
 }
 
@@ -58,24 +61,18 @@ static void family(struct lm_text *out, const char *name, const char *type, cons
 	lm_text_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void features(struct lm_server *s, struct lm_text *out)
+static void pools(struct lm_server *s, struct lm_text *out)
 {
-	static const char *const metrics[][2] = {
-	        {"lmd_seats_issued", "Seats the license set issues today, per pool."},
-	        {"lmd_seats_in_use", "Seats held, per pool."},
-	        {"lmd_seats_reserved",
-	         "Seats set aside by RESERVE rules of the options in force, per pool."},
-	        {"lmd_license_expiry_days",
-	         "Days from today (UTC) to the latest expiry of the pool's license lines; "
-	         "permanent licenses have no series."},
-	};
-	struct feature_walk w = {.out = out,
-	                         .policy = lm_pool_policy(s->pool),
-	                         .today = (int32_t)(lm_walltime_us() / 86400000000LL)};
-	for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
-		w.metric = metrics[i][0];
-		family(out, w.metric, "gauge", metrics[i][1]);
-		lm_pool_each_feature(s->pool, w.today, feature_line, NULL, &w);
+	struct pool_walk w = {.policy = lm_pool_policy(s->pool),
+	                      .today = (int32_t)(lm_walltime_us() / 86400000000LL)};
+	lm_pool_each_feature(s->pool, w.today, pool_series, NULL, &w);
+	for (int i = 0; i < POOL_FAMILIES; i++) {
+		family(out, pool_families[i][0], "gauge", pool_families[i][1]);
+		if (w.series[i].oom)
+			out->oom = true;
+		else if (w.series[i].data)
+			lm_text_printf(out, "%s", w.series[i].data);
+		lm_text_free(&w.series[i]);
 	}
 }
 
@@ -91,7 +88,8 @@ static void checkouts(const struct lm_metrics *m, struct lm_text *out)
 	family(out, "lmd_checkouts_total", "counter", "Checkouts granted by this server.");
 	lm_text_printf(out, "lmd_checkouts_total %llu\n", (unsigned long long)m->checkouts);
 	family(out, "lmd_checkout_denials_total", "counter",
-	       "Checkouts refused by this server, by reason (the LMC_E code told the client).");
+	       "Checkouts the pool refused on this server, by the LMC_E code the client was "
+	       "told.");
 	for (int code = -1; code >= LMC_ERROR_MIN; code--) {
 		/* The two everyday reasons are always present, so that rate()
 		 * works from the first denial on. */
@@ -152,7 +150,7 @@ void lm_metrics_text(struct lm_server *s, struct lm_text *out)
 	       "Start time of the process since the Unix epoch in seconds.");
 	lm_text_printf(out, "process_start_time_seconds %lld\n",
 	               (long long)(s->metrics.started_unix_ms / 1000));
-	features(s, out);
+	pools(s, out);
 	uint64_t sessions = 0;
 	lm_pool_each_session(s->pool, count_session, &sessions);
 	family(out, "lmd_sessions", "gauge", "Client sessions the pool holds.");
