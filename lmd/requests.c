@@ -124,9 +124,6 @@ static bool nolog(const struct lm_server *s, unsigned event)
 static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool open)
 {
 	struct lm_connection *c = p->c;
-	/* Counted at the reply: a grant or a denial the client is told. */
-	if (open)
-		lm_metrics_checkout(&c->s->metrics, res->code, uv_hrtime() - p->received_ns);
 	if (res->code == 0) {
 		if (!nolog(c->s, LM_OPT_NOLOG_OUT))
 			lm_log("checkout",
@@ -148,6 +145,10 @@ static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool o
 		if (open)
 			refuse(p, res);
 	}
+	/* Counted once the reply is written: a grant or a denial the client
+	 * is told (/metrics, metrics.h). */
+	if (open)
+		lm_metrics_checkout(&c->s->metrics, res->code, uv_hrtime() - p->received_ns);
 }
 
 static void checked_in(struct lm_request *p, struct lm_pool_result *res, bool open)
