@@ -14,8 +14,9 @@
 
 struct status_walk {
 	struct lm_text *out;
-	const struct lm_options *policy;
+	struct lm_pool *pool;
 	int32_t today;
+	bool failed;
 	size_t nfeatures, nholders; /* written so far; of the open feature */
 	size_t more_holders;        /* of the open feature, left out */
 };
@@ -58,8 +59,13 @@ static int feature(void *arg, const struct lm_pool_feature *f)
 	lm_text_json(w->out, f->name);
 	lm_text_printf(w->out, ",\"version\":");
 	lm_text_json(w->out, f->version);
-	lm_text_printf(w->out, ",\"issued\":%u,\"in_use\":%u,\"reserved\":%u,", f->issued,
-	               f->in_use, lm_metrics_reserved(w->policy, f));
+	uint32_t reserved, idle;
+	if (lm_metrics_reserved(w->pool, f, &reserved, &idle) != 0) {
+		w->failed = true;
+		return 1;
+	}
+	lm_text_printf(w->out, ",\"issued\":%u,\"in_use\":%u,\"reserved\":%u,\"reserved_idle\":%u,",
+	               f->issued, f->in_use, reserved, idle);
 	if (f->expiry == LM_DATE_NONE) {
 		lm_text_printf(w->out, "\"expiry\":null,\"days_left\":null,");
 	} else if (f->expiry == LM_DATE_PERMANENT) {
@@ -132,11 +138,12 @@ void lm_http_status_json(struct lm_server *s, struct lm_text *out)
 	lm_pool_each_session(s->pool, count_session, &sessions);
 	lm_text_printf(out, "\"sessions\":%zu,\"connections\":%u,", sessions, s->nconns);
 	denials(&s->metrics, out);
-	struct status_walk w = {.out = out,
-	                        .policy = lm_pool_policy(s->pool),
-	                        .today = (int32_t)(now_us / 86400000000LL)};
+	struct status_walk w = {
+	        .out = out, .pool = s->pool, .today = (int32_t)(now_us / 86400000000LL)};
 	lm_text_printf(out, ",\"features\":[");
 	lm_pool_each_feature(s->pool, w.today, feature, holder, &w);
+	if (w.failed)
+		out->oom = true;
 	close_feature(&w);
 	lm_text_printf(out, "]}\n");
 }

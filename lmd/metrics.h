@@ -36,13 +36,14 @@ struct lm_metrics {
  * received. */
 void lm_metrics_checkout(struct lm_metrics *m, int code, uint64_t latency_ns);
 
-struct lm_options;
-struct lm_pool_feature;
-/* The seats of the pool f that the RESERVE rules of o (NULL: none) set
- * aside. */
-uint32_t lm_metrics_reserved(const struct lm_options *o, const struct lm_pool_feature *f);
-
 struct lm_server;
+struct lm_pool;
+struct lm_pool_feature;
+/* The seats the RESERVE rules of the policy in force set aside in the pool
+ * f, and how many of those are idle (no holder they name uses them), as
+ * lmstat counts them (lm_pool_policy_reservations).  0 or LMC_ENOMEM. */
+int lm_metrics_reserved(struct lm_pool *p, const struct lm_pool_feature *f, uint32_t *set_aside,
+                        uint32_t *idle);
 /* The Prometheus text exposition (format 0.0.4) of s: seats, sessions,
  * connections, the counters above, raft and license expiry
  * (metrics_text.c).  Appends to out; out->oom tells a failure. */

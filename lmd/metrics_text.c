@@ -10,17 +10,22 @@
 
 #include "lmd/metrics.h"
 
+#include <stdlib.h>
+
 #include "core/date.h"
 #include "lmd/server.h"
 #include "lmd/walltime.h"
 
 /* The families with one series per pool, in the order they are written. */
-enum { ISSUED, IN_USE, RESERVED, EXPIRY_DAYS, POOL_FAMILIES };
+enum { ISSUED, IN_USE, RESERVED, RESERVED_IDLE, EXPIRY_DAYS, POOL_FAMILIES };
 static const char *const pool_families[POOL_FAMILIES][2] = {
         [ISSUED] = {"lmd_seats_issued", "Seats the license set issues today, per pool."},
         [IN_USE] = {"lmd_seats_in_use", "Seats held, per pool."},
         [RESERVED] = {"lmd_seats_reserved",
                       "Seats set aside by RESERVE rules of the options in force, per pool."},
+        [RESERVED_IDLE] = {"lmd_seats_reserved_idle",
+                           "Reserved seats no holder they are reserved for uses: free, but "
+                           "not to others (lmstat's reserved), per pool."},
         [EXPIRY_DAYS] = {"lmd_license_expiry_days",
                          "Days from today (UTC) to the latest expiry of the pool's license "
                          "lines; permanent licenses have no series."},
@@ -29,8 +34,9 @@ static const char *const pool_families[POOL_FAMILIES][2] = {
 /* One walk of the pools fills every family's series, joined after. */
 struct pool_walk {
 	struct lm_text series[POOL_FAMILIES];
-	const struct lm_options *policy;
+	struct lm_pool *pool;
 	int32_t today;
+	bool failed;
 };
 
 static void series(struct pool_walk *w, int family, const struct lm_pool_feature *f, long value)
@@ -48,11 +54,34 @@ static int pool_series(void *arg, const struct lm_pool_feature *f)
 	struct pool_walk *w = arg;
 	series(w, ISSUED, f, (long)f->issued);
 	series(w, IN_USE, f, (long)f->in_use);
-	series(w, RESERVED, f, (long)lm_metrics_reserved(w->policy, f));
+	uint32_t reserved, idle;
+	if (lm_metrics_reserved(w->pool, f, &reserved, &idle) != 0) {
+		w->failed = true;
+		return 1;
+	}
+	series(w, RESERVED, f, (long)reserved);
+	series(w, RESERVED_IDLE, f, (long)idle);
 	/* Only dated licenses expire; a pool kept only by held seats (its
 	 * lines gone) has no date. */
 	if (f->expiry != LM_DATE_PERMANENT && f->expiry != LM_DATE_NONE)
 		series(w, EXPIRY_DAYS, f, (long)f->expiry - (long)w->today);
+	return 0;
+}
+
+int lm_metrics_reserved(struct lm_pool *p, const struct lm_pool_feature *f, uint32_t *set_aside,
+                        uint32_t *idle)
+{
+	struct lm_opt_reservation *res;
+	size_t n;
+	*set_aside = *idle = 0;
+	int rc = lm_pool_policy_reservations(p, f->name, f->version, f->issued, &res, &n);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		*set_aside += res[i].seats;
+		*idle += res[i].idle;
+	}
+	free(res);
 	return 0;
 }
 
@@ -63,9 +92,11 @@ static void family(struct lm_text *out, const char *name, const char *type, cons
 
 static void pools(struct lm_server *s, struct lm_text *out)
 {
-	struct pool_walk w = {.policy = lm_pool_policy(s->pool),
+	struct pool_walk w = {.pool = s->pool,
 	                      .today = (int32_t)(lm_walltime_us() / 86400000000LL)};
 	lm_pool_each_feature(s->pool, w.today, pool_series, NULL, &w);
+	if (w.failed)
+		out->oom = true;
 	for (int i = 0; i < POOL_FAMILIES; i++) {
 		family(out, pool_families[i][0], "gauge", pool_families[i][1]);
 		if (w.series[i].oom)

@@ -32,6 +32,7 @@ co_as()
 
 note "an idle server: the license's seats, none in use, raft and process"
 metrics "$(stats issued) == 3 and $(stats in_use) == 0 and $(stats reserved) == 1
+	and $(stats reserved_idle) == 1
 	and m('lmd_seats_issued', feature='plot', version='1.0') == 2
 	and m('lmd_license_expiry_days', feature='plot', version='1.0') == 20
 	and m('lmd_sessions') == 0 and m('lmd_checkouts_total') == 0
@@ -62,6 +63,7 @@ holder=$!
 at_exit "kill $holder 2>/dev/null"
 wait_log "$TMP/hold" '"event":"granted"'
 metrics "$(stats in_use) == 2 and m('lmd_sessions') == 1 and m('lmd_connections') >= 1
+	and $(stats reserved) == 1 and $(stats reserved_idle) == 1
 	and m('lmd_checkouts_total') == 1" 5 || fail "alice's seats are not in the metrics"
 
 note "bob is refused twice: a reserved seat (policy), then too many seats"

@@ -1,8 +1,7 @@
 /* What /metrics counts and how its texts are escaped (lmd/metrics.h,
  * lmd/text.h): the latency histogram is cumulative with a +Inf bucket,
- * denials land under their code, RESERVE rules set seats aside as the
- * policy charges them, and names from clients cannot break the Prometheus
- * text or the dashboard's JSON. */
+ * denials land under their code, and names from clients cannot break the
+ * Prometheus text or the dashboard's JSON. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +12,7 @@
 
 #include <cmocka.h>
 
-#include "core/options.h"
 #include "lmd/metrics.h"
-#include "lmd/pool.h"
 #include "lmd/text.h"
 
 static void test_latency_buckets_are_cumulative(void **state)
@@ -49,39 +46,6 @@ static void test_codes_outside_the_table_are_not_denials(void **state)
 	for (size_t i = 0; i < sizeof m.denials / sizeof m.denials[0]; i++)
 		assert_int_equal(m.denials[i], 0);
 	assert_int_equal(m.latency_count, 2);
-}
-
-static struct lm_pool_feature pool(const char *name, const char *version, uint32_t issued)
-{
-	struct lm_pool_feature f = {.issued = issued};
-	snprintf(f.name, sizeof f.name, "%s", name);
-	snprintf(f.version, sizeof f.version, "%s", version);
-	return f;
-}
-
-static void test_reserved_seats_follow_the_rules_in_file_order(void **state)
-{
-	const char *text = "RESERVE 2 stats USER carol\n"
-	                   "RESERVE 3 stats GROUP lab\n"
-	                   "RESERVE 1 plot USER dave\n"
-	                   "GROUP lab erin frank\n";
-	struct lm_options *o = NULL;
-	struct lm_opt_diags diags;
-	lm_opt_diags_init(&diags);
-	assert_int_equal(lm_options_parse("acme.opt", text, strlen(text), NULL, &o, &diags), 0);
-	struct lm_pool_feature stats = pool("stats", "29.0", 10);
-	assert_int_equal(lm_metrics_reserved(o, &stats), 5);
-	/* FlexLM: only the reservations up to the license limit are used. */
-	stats.issued = 4;
-	assert_int_equal(lm_metrics_reserved(o, &stats), 4);
-	stats.issued = 0;
-	assert_int_equal(lm_metrics_reserved(o, &stats), 0);
-	struct lm_pool_feature plot = pool("plot", "1.0", 2), solver = pool("solver", "5.0", 9);
-	assert_int_equal(lm_metrics_reserved(o, &plot), 1);
-	assert_int_equal(lm_metrics_reserved(o, &solver), 0);
-	assert_int_equal(lm_metrics_reserved(NULL, &solver), 0);
-	lm_options_free(o);
-	lm_opt_diags_free(&diags);
 }
 
 static void test_label_values_are_escaped(void **state)
@@ -118,7 +82,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_latency_buckets_are_cumulative),
 	        cmocka_unit_test(test_codes_outside_the_table_are_not_denials),
-	        cmocka_unit_test(test_reserved_seats_follow_the_rules_in_file_order),
 	        cmocka_unit_test(test_label_values_are_escaped),
 	        cmocka_unit_test(test_json_strings_are_escaped),
 	};
