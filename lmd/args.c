@@ -4,6 +4,7 @@
 
 #include "lmd/args.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -60,6 +61,9 @@ static void usage(FILE *out)
 	        "                          1000; 0: no limit)\n"
 	        "  --session-rate N        sessions one address may open per second (default\n"
 	        "                          100; 0: no limit)\n"
+	        "  --http [ADDR:]PORT      serve /metrics (Prometheus) and a read-only dashboard\n"
+	        "                          over HTTP on ADDR (default 127.0.0.1; [ADDR] for\n"
+	        "                          IPv6); off by default\n"
 	        "  --remote-admin          accept lmdown/lmremove/lmreread/lmreplace from\n"
 	        "                          other hosts\n"
 	        "                          (default: only from this machine)\n");
@@ -127,6 +131,47 @@ bad:
 	return -1;
 }
 
+/* "PORT", "ADDR:PORT" or "[IPV6]:PORT"; the address defaults to loopback:
+ * metrics name users and hosts, so exposing them is the admin's choice. */
+static int http_address(const char *text, struct lm_config *cfg)
+{
+	char host[LM_HTTP_HOST_MAX + 2] = "127.0.0.1";
+	const char *port = text;
+	const char *colon = strrchr(text, ':');
+	if (colon) {
+		size_t n = (size_t)(colon - text);
+		const char *start = text;
+		if (text[0] == '[') {
+			if (n < 2 || text[n - 1] != ']')
+				goto bad;
+			start++;
+			n -= 2;
+		}
+		if (n == 0 || n >= LM_HTTP_HOST_MAX)
+			goto bad;
+		memcpy(host, start, n);
+		host[n] = '\0';
+		port = colon + 1;
+	}
+	unsigned char bin[sizeof(struct in6_addr)];
+	bool v6 = text[0] == '[';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, bin) != 1)
+		goto bad;
+	char *end;
+	unsigned long v = strtoul(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || v < 1 || v > 65535)
+		goto bad;
+	snprintf(cfg->http_host, sizeof cfg->http_host, "%s", host);
+	cfg->http_port = (unsigned)v;
+	return 0;
+bad:
+	fprintf(stderr,
+	        "lmd: --http %s: expected PORT, ADDR:PORT or [IPV6]:PORT, with an IP address "
+	        "and a port from 1 to 65535\n",
+	        text);
+	return -1;
+}
+
 unsigned lm_config_lease_ms(const struct lm_config *cfg)
 {
 	uint64_t margin = 2 * (uint64_t)cfg->election_ms + cfg->timeout_ms / 10;
@@ -181,6 +226,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"max-connections", required_argument, NULL, 'M'},
 	        {"max-host-connections", required_argument, NULL, 'm'},
 	        {"session-rate", required_argument, NULL, 'S'},
+	        {"http", required_argument, NULL, 'W'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
@@ -239,6 +285,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'S':
 			rc = number("--session-rate", optarg, 0, 1000000, &cfg->session_rate);
 			break;
+		case 'W': rc = http_address(optarg, cfg); break;
 		case 'h': usage(stdout); return 1;
 		case 'V': printf("lmd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 1;
 		default: usage(stderr); return -1;

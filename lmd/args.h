@@ -7,6 +7,9 @@
 
 #include "core/limits.h"
 
+/* An IPv4 or IPv6 address in text, NUL included. */
+#define LM_HTTP_HOST_MAX 46
+
 struct lm_config {
 	const char *license_path; /* -c */
 	const char *pubkey_path;  /* --pubkey */
@@ -45,6 +48,10 @@ struct lm_config {
 	unsigned max_connections;      /* --max-connections; 0: from the open-file limit */
 	unsigned max_host_connections; /* --max-host-connections, per client address (1000) */
 	unsigned session_rate;         /* --session-rate, opens per second per address (100) */
+	/* --http [ADDR:]PORT, the monitoring HTTP server (lmd/http.h): off
+	 * while http_port is 0; ADDR defaults to 127.0.0.1. */
+	char http_host[LM_HTTP_HOST_MAX];
+	unsigned http_port;
 };
 
 /* How long a client may believe in its seats after the send time of an

@@ -120,6 +120,7 @@ struct lm_request {
 	uint64_t request_id;
 	uint64_t session_id;
 	lm_request_done_fn done;
+	uint64_t received_ns; /* uv_hrtime() when read, for the latency metric */
 	uint64_t handle;
 	char feature[LM_NAME_MAX + 1];
 	char version[LM_VERSION_MAX + 1];

@@ -24,6 +24,7 @@ struct lm_request *lm_request_new(struct lm_connection *c, const Lm__Envelope *e
 	p->request_id = env->request_id;
 	p->session_id = c->session_id;
 	p->done = done;
+	p->received_ns = uv_hrtime();
 	return p;
 }
 

@@ -23,6 +23,7 @@
 #include "lmd/connection.h"
 #include "lmd/datadir.h"
 #include "lmd/expiry.h"
+#include "lmd/http.h"
 #include "lmd/idle.h"
 #include "lmd/instance.h"
 #include "lmd/licfile.h"
@@ -321,6 +322,10 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("cannot listen on %s port %u: %s", cfg->listen_addr, s->port,
 		         uv_strerror(rc));
 
+	if (cfg->http_port && lm_http_start(&s->http, s, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	s->metrics.started_unix_ms = lm_walltime_us() / 1000;
+
 	/* After the client port listens: a triad member with no raft state
 	 * asks its peers there first (bootstrap.h). */
 	lm_bootstrap_start(s, start_cluster);
@@ -348,6 +353,11 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	       cfg->heartbeat_ms, cfg->timeout_ms, lm_config_lease_ms(cfg), cfg->election_ms,
 	       cfg->grace_ms, cfg->reclaim_ms, s->conns_max, cfg->max_host_connections,
 	       cfg->session_rate);
+	if (s->http)
+		lm_log("start",
+		       "metrics and dashboard on http://%s%s%s:%u/ (/metrics, /status.json)",
+		       strchr(cfg->http_host, ':') ? "[" : "", cfg->http_host,
+		       strchr(cfg->http_host, ':') ? "]" : "", cfg->http_port);
 	if (s->license.nservers > 1)
 		lm_log("start",
 		       "replication port %s is not authenticated: keep it on a private network "
@@ -376,6 +386,9 @@ void lm_daemon_stop(struct lm_server *s)
 	s->ready = false;
 	lm_notify_stopping();
 	lm_bootstrap_stop(s);
+	/* Before the cluster closes: a snapshot reads its status. */
+	lm_http_stop(s->http);
+	s->http = NULL;
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);

@@ -145,6 +145,10 @@ static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool o
 		if (open)
 			refuse(p, res);
 	}
+	/* Counted once the reply is written: a grant or a denial the client
+	 * is told (/metrics, metrics.h). */
+	if (open)
+		lm_metrics_checkout(&c->s->metrics, res->code, uv_hrtime() - p->received_ns);
 }
 
 static void checked_in(struct lm_request *p, struct lm_pool_result *res, bool open)

@@ -27,6 +27,7 @@
 #include "lmd/datadir.h"
 #include "lmd/dispatch.h"
 #include "lmd/live_sessions.h"
+#include "lmd/metrics.h"
 #include "lmd/peers.h"
 #include "lmd/pool.h"
 #include "proto/arena.h"
@@ -109,6 +110,9 @@ struct lm_server {
 	uint64_t started_ms;
 	bool stopping;
 	bool rereading; /* an lmreread is reading the license in the thread pool */
+	/* What /metrics counts, and the --http server (NULL: off). */
+	struct lm_metrics metrics;
+	struct lm_http *http;
 
 	/* Decoding is synchronous, one frame at a time, so one arena serves
 	 * every connection. */
