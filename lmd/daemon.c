@@ -55,6 +55,28 @@ static void load_license(struct lm_server *s)
 	}
 }
 
+/* ---- the usage report log ---- */
+
+/* --report-log wins over the options file's REPORTLOG, read once at start
+ * (a REPORTLOG changed by lmreread takes effect at the next start).  The
+ * log is always appended to: FlexLM starts a new report log without the
+ * '+', but a hash chain that lmd cut itself would hide what it should
+ * show. */
+static void open_report_log(struct lm_server *s)
+{
+	const struct lm_options *o = s->options;
+	const char *path = s->cfg.report_log_path;
+	if (!path && o && o->reportlog)
+		path = o->reportlog;
+	if (!path)
+		return;
+	struct lm_report_log_config rc = {.path = path, .max_bytes = s->cfg.report_log_max_bytes};
+	bool hide = !s->cfg.report_log_path && o && o->reportlog_hide_user;
+	if (lm_report_log_open(&s->report_log, &rc) != 0 ||
+	    lm_report_events_new(&s->report_events, s->report_log, hide) != 0)
+		lm_fatal("out of memory");
+}
+
 /* ---- leadership ---- */
 
 static int add_live(void *arg, const struct lm_pool_session *ps)
@@ -265,6 +287,7 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("%s", err);
 	if (lm_pool_open(&s->pool, s->datadir.pool, err, sizeof err) != 0)
 		lm_fatal("%s: %s", s->datadir.pool, err);
+	open_report_log(s);
 	struct lm_datadir_owner owner = {.node = s->node,
 	                                 .nservers = s->license.nservers,
 	                                 .join = cfg->join,
@@ -376,6 +399,10 @@ static void on_cluster_closed(void *arg)
 {
 	struct lm_server *s = arg;
 	s->cluster = NULL;
+	lm_report_events_free(s->report_events);
+	lm_report_log_close(s->report_log);
+	s->report_events = NULL;
+	s->report_log = NULL;
 }
 
 void lm_daemon_stop(struct lm_server *s)
