@@ -1,4 +1,6 @@
 /* The records of each applied command (report_events.h). */
+#include "config.h"
+
 #include "lmd/report_events.h"
 
 #include <stdio.h>

@@ -1,6 +1,8 @@
 /* The report log's file (report_log.h): opening it and reading its last
  * record, writing the records of a command, rotating, and surviving
  * failures.  The records themselves are built in report_record.c. */
+#include "config.h"
+
 #include "lmd/report_log_internal.h"
 
 #include <dirent.h>

@@ -4,6 +4,8 @@
  * a JSON library: lmd links none (tests/integration/tools_cli.sh), and the
  * bytes must be the same on the three servers of a triad whatever library
  * versions each one has. */
+#include "config.h"
+
 #include "lmd/report_log_internal.h"
 
 #include <stdarg.h>

@@ -116,3 +116,32 @@ expect_status 0 co plot --hold 0
 wait_log "$TMP/from-options.log" '"event":"checkin"' 10
 # A log started on a server with history holds the commands it replays.
 expect_grep '"event":"cluster_id"' "$TMP/from-options.log"
+
+note "lmutil report --verify accepts the log"
+expect_status 0 "$LMUTIL" report --verify "$LOG"
+expect_grep "^ok: $(wc -l <"$LOG") records in 1 file chain from the anchor" "$TMP/out"
+expect_status 0 "$LMUTIL" report --verify --json "$LOG"
+expect_grep '"ok": *true' "$TMP/out"
+
+note "lmutil report: use, denials by kind, users"
+expect_status 0 "$LMUTIL" report --format json "$LOG"
+python3 - "$TMP/out" "$(id -un)" <<'PY' || fail "lmutil report: $(cat "$TMP/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = {r["feature"]: r for r in d["usage"]}
+stats, plot = rows["stats"], rows["plot"]
+assert stats["issued"] == 2 and stats["peak"] == 2, stats
+assert stats["denied_no_seat"] == 1 and stats["denied_policy"] == 0, stats
+assert plot["denied_policy"] == 1 and plot["denied_no_seat"] == 0, plot
+assert 0 < stats["average"] <= 2 and 0 < stats["utilisation_pct"] <= 100, stats
+assert stats["checkouts"] >= 3 and plot["checkouts"] == 2, (stats, plot)
+users = {(u["user"], u["feature"]): u for u in d["users"]}
+me = users[(sys.argv[2], "stats")]
+assert me["seat_hours"] > 0 and me["denials"] == 1, me
+PY
+expect_status 0 "$LMUTIL" report --by day --feature plot "$LOG"
+expect_grep "^$(date -u +%Y-%m-%d) *plot  *1 *1 " "$TMP/out"
+grep -q ' stats ' "$TMP/out" && fail "--feature plot shows stats"
+expect_status 0 "$LMUTIL" report --format csv --by hour "$LOG"
+expect_grep '^period_start,period_end,feature,issued,peak,average' "$TMP/out"
+expect_grep '"stats",2,2,' "$TMP/out"
