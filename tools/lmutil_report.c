@@ -108,7 +108,7 @@ static int verify(char **files, int nfiles, const char *anchor)
 			lm_json_set(o, "line", lm_json_u64(chk.line));
 			lm_json_set(o, "problem", lm_json_text(chk.problem));
 		}
-		lm_json_print(o);
+		lm_report_print(o);
 	} else if (chk.ok) {
 		printf("ok: %" PRIu64 " records in %d file%s chain from the anchor; the last "
 		       "record's sha256 is %s\n",

@@ -11,6 +11,7 @@
 #include "core/date.h"
 #include "tools/json.h"
 #include "tools/lmutil_report.h"
+#include "tools/report.h"
 
 static const struct lm_usage *sorting; /* for the qsort comparators */
 
@@ -228,7 +229,7 @@ static int print_json(const struct lm_usage *u)
 	lm_json_set(doc, "features", features);
 	lm_json_set(doc, "gaps", lm_json_u64(u->gaps));
 	lm_json_set(doc, "bad_records", lm_json_u64(u->bad_records));
-	return lm_json_print(doc);
+	return lm_report_print(doc);
 }
 
 int lm_usage_print(const struct lm_usage *u, enum lm_usage_format format)
