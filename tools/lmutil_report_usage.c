@@ -16,10 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
-
 #include "tools/lmutil_report.h"
 #include "tools/lmutil_report_index.h"
+#include "tools/lmutil_report_record.h"
 
 struct held {
 	uint32_t feature, user, count;
@@ -190,18 +189,12 @@ static void charge_user(struct lm_usage *u, uint32_t user, uint32_t f, uint32_t 
 		per_user(u, user, f)->seat_us += (double)count * (double)(hi - lo);
 }
 
-static const char *text(json_t *rec, const char *key, size_t *len)
-{
-	json_t *v = json_object_get(rec, key);
-	*len = v ? json_string_length(v) : 0;
-	return v && json_is_string(v) ? json_string_value(v) : "";
-}
-
-static void checkout(struct lm_usage *u, json_t *rec, uint32_t f, uint32_t user, int64_t t)
+static void checkout(struct lm_usage *u, const struct lm_usage_record *rec, uint32_t f,
+                     uint32_t user, int64_t t)
 {
 	struct lm_usage_private *p = u->priv;
-	uint32_t count = (uint32_t)json_integer_value(json_object_get(rec, "count"));
-	uint64_t handle = (uint64_t)json_integer_value(json_object_get(rec, "handle"));
+	uint32_t count = (uint32_t)rec->count;
+	uint64_t handle = (uint64_t)rec->handle;
 	advance(u, f, t);
 	u->features[f].in_use += count;
 	if (in_range(u, t)) {
@@ -225,20 +218,19 @@ static void checkout(struct lm_usage *u, json_t *rec, uint32_t f, uint32_t user,
 	}
 }
 
-static void seats_back(struct lm_usage *u, json_t *rec, uint32_t f, uint32_t user, int64_t t)
+static void seats_back(struct lm_usage *u, const struct lm_usage_record *rec, uint32_t f,
+                       uint32_t user, int64_t t)
 {
 	struct lm_usage_private *p = u->priv;
-	uint64_t handle = (uint64_t)json_integer_value(json_object_get(rec, "handle")), i;
-	uint32_t count = (uint32_t)json_integer_value(json_object_get(rec, "count"));
+	uint64_t handle = (uint64_t)rec->handle, i;
+	uint32_t count = (uint32_t)rec->count;
 	int64_t since = t;
-	size_t len;
-	const char *s = text(rec, "since", &len);
 	if (lm_key_index_get(&p->handles, handle, &i)) {
 		since = p->held[i].since_us;
 		lm_key_index_del(&p->handles, handle);
 		p->free_held = grow(p->free_held, &p->free_cap, p->nfree, sizeof *p->free_held);
 		p->free_held[p->nfree++] = i;
-	} else if (!lm_usage_parse_time(s, len, &since)) {
+	} else if (!lm_usage_parse_time(rec->since.p, rec->since.len, &since)) {
 		since = t;
 	}
 	charge_user(u, user, f, count, since, t);
@@ -247,16 +239,15 @@ static void seats_back(struct lm_usage *u, json_t *rec, uint32_t f, uint32_t use
 	feat->in_use = feat->in_use > count ? feat->in_use - count : 0;
 }
 
-static void denied(struct lm_usage *u, json_t *rec, uint32_t f, uint32_t user, int64_t t)
+static void denied(struct lm_usage *u, const struct lm_usage_record *rec, uint32_t f, uint32_t user,
+                   int64_t t)
 {
-	size_t len;
-	const char *code = text(rec, "code", &len);
 	if (!in_range(u, t))
 		return;
 	struct lm_usage_row *r = row_at(u, f, t);
-	if (strcmp(code, "LMC_ENOSEATS") == 0)
+	if (lm_usage_text_is(rec->code, "LMC_ENOSEATS"))
 		r->denied_no_seat++;
-	else if (strcmp(code, "LMC_EDENIED") == 0)
+	else if (lm_usage_text_is(rec->code, "LMC_EDENIED"))
 		r->denied_policy++;
 	else
 		r->denied_other++;
@@ -271,26 +262,29 @@ static void license(struct lm_usage *u)
 	}
 }
 
-static void issued(struct lm_usage *u, json_t *rec, uint32_t f, int64_t t)
+static void issued(struct lm_usage *u, const struct lm_usage_record *rec, uint32_t f, int64_t t)
 {
 	struct lm_usage_feature *feat = &u->features[f];
-	size_t len;
-	const char *expiry = text(rec, "expiry", &len);
 	int64_t us;
-	feat->issued += (uint32_t)json_integer_value(json_object_get(rec, "count"));
-	if (lm_usage_parse_time(expiry, len, &us) && us / DAY_US < feat->expiry_days)
+	feat->issued += (uint32_t)rec->count;
+	if (lm_usage_parse_time(rec->expiry.p, rec->expiry.len, &us) &&
+	    us / DAY_US < feat->expiry_days)
 		feat->expiry_days = (int32_t)(us / DAY_US);
 	advance(u, f, t);
 	if (in_range(u, t))
 		row_at(u, f, t)->issued = feat->issued;
 }
 
-static void record(struct lm_usage *u, json_t *rec)
+static bool is_return(struct lm_usage_text event)
 {
-	size_t len, flen, ulen;
-	const char *event = text(rec, "event", &len), *tm = text(rec, "time", &len);
+	return lm_usage_text_is(event, "checkin") || lm_usage_text_is(event, "expired") ||
+	       lm_usage_text_is(event, "abandoned") || lm_usage_text_is(event, "removed");
+}
+
+static void record(struct lm_usage *u, const struct lm_usage_record *rec)
+{
 	int64_t t;
-	if (!lm_usage_parse_time(tm, len, &t)) {
+	if (!lm_usage_parse_time(rec->time.p, rec->time.len, &t)) {
 		u->bad_records++;
 		return;
 	}
@@ -298,30 +292,32 @@ static void record(struct lm_usage *u, json_t *rec)
 		u->first_us = t;
 	u->last_us = max64(u->last_us, t);
 	u->records++;
-	if (strcmp(event, "license") == 0) {
+	if (lm_usage_text_is(rec->event, "license")) {
 		license(u);
 		return;
 	}
-	if (strcmp(event, "gap") == 0 || strcmp(event, "lost") == 0) {
+	if (lm_usage_text_is(rec->event, "gap") || lm_usage_text_is(rec->event, "lost")) {
 		u->gaps++;
 		return;
 	}
-	const char *name = text(rec, "feature", &flen);
-	if (!flen || (u->q.feature && strcmp(name, u->q.feature) != 0))
+	struct lm_usage_text name = rec->feature;
+	if (!name.len || (u->q.feature && !lm_usage_text_is(name, u->q.feature)))
 		return;
-	uint32_t f = feature_of(u, name, flen, t);
-	if (strcmp(event, "issued") == 0) {
+	uint32_t f = feature_of(u, name.p, name.len, t);
+	if (lm_usage_text_is(rec->event, "issued")) {
 		issued(u, rec, f, t);
 		return;
 	}
-	const char *who = text(rec, "user", &ulen);
-	uint32_t user = user_of(u, who, ulen);
-	if (strcmp(event, "checkout") == 0)
+	bool out = lm_usage_text_is(rec->event, "checkout"),
+	     no = lm_usage_text_is(rec->event, "denied"), back = is_return(rec->event);
+	if (!out && !no && !back)
+		return;
+	uint32_t user = user_of(u, rec->user.p, rec->user.len);
+	if (out)
 		checkout(u, rec, f, user, t);
-	else if (strcmp(event, "denied") == 0)
+	else if (no)
 		denied(u, rec, f, user, t);
-	else if (strcmp(event, "checkin") == 0 || strcmp(event, "expired") == 0 ||
-	         strcmp(event, "abandoned") == 0 || strcmp(event, "removed") == 0)
+	else
 		seats_back(u, rec, f, user, t);
 }
 
@@ -335,15 +331,14 @@ static int read_file(struct lm_usage *u, const char *file)
 	char *buf = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	json_error_t err;
+	struct lm_usage_record rec = {0};
 	while ((n = getline(&buf, &cap, f)) > 0) {
-		json_t *rec = json_loadb(buf, (size_t)n, JSON_DISABLE_EOF_CHECK, &err);
-		if (!rec || !json_is_object(rec))
-			u->bad_records++;
+		if (lm_usage_record_parse(&rec, buf, (size_t)n))
+			record(u, &rec);
 		else
-			record(u, rec);
-		json_decref(rec);
+			u->bad_records++;
 	}
+	free(rec.scratch);
 	int rc = ferror(f) ? -1 : 0;
 	if (rc)
 		fprintf(stderr, "lmutil report: %s: %s\n", file, strerror(errno));

@@ -21,6 +21,7 @@
 #include "lmd/report_log.h"
 #include "tests/unit/helpers.h"
 #include "tools/lmutil_report.h"
+#include "tools/lmutil_report_record.h"
 
 #define T0 INT64_C(1796040000000000) /* 2026-11-30T12:00:00Z */
 
@@ -257,6 +258,31 @@ static void verify_names_an_edit(void **state)
 	free(path);
 }
 
+/* lmutil report's reader takes lmd's records in any key order and with
+ * any escapes, and refuses what is not a flat object. */
+static void the_summary_reads_records_as_json(void **state)
+{
+	(void)state;
+	struct lm_usage_record rec = {0};
+	const char *line = "{\"count\": 3, \"user\":\"a\\u00e9\\\"b\\ud83d\\ude00\","
+	                   "\"event\":\"checkout\",\"x\":[1],\"handle\":42}";
+	assert_false(lm_usage_record_parse(&rec, line, strlen(line)));
+	line = "{\"count\": 3, \"user\":\"a\\u00e9\\\"b\\ud83d\\ude00\",\"ok\":true,"
+	       "\"event\":\"checkout\",\"avg\":1.5e3,\"handle\":42}\n";
+	assert_true(lm_usage_record_parse(&rec, line, strlen(line)));
+	assert_int_equal(rec.count, 3);
+	assert_int_equal(rec.handle, 42);
+	assert_true(lm_usage_text_is(rec.event, "checkout"));
+	assert_true(lm_usage_text_is(rec.user, "a\xc3\xa9\"b\xf0\x9f\x98\x80"));
+	assert_int_equal(rec.feature.len, 0);
+	line = "{\"event\":\"checkout\"";
+	assert_false(lm_usage_record_parse(&rec, line, strlen(line)));
+	line = "{\"event\":\"checkout\"} x";
+	assert_false(lm_usage_record_parse(&rec, line, strlen(line)));
+	assert_true(lm_usage_record_parse(&rec, "{}", 2));
+	free(rec.scratch);
+}
+
 int main(void)
 {
 	lm_log_set_sink(quiet, NULL);
@@ -268,6 +294,7 @@ int main(void)
 	        cmocka_unit_test(rotation_keeps_one_chain),
 	        cmocka_unit_test(bad_utf8_stays_json),
 	        cmocka_unit_test(verify_names_an_edit),
+	        cmocka_unit_test(the_summary_reads_records_as_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
