@@ -57,8 +57,9 @@ static void load_license(struct lm_server *s)
 
 /* ---- the usage report log ---- */
 
-/* --report-log wins over the options file's REPORTLOG, read once at start
- * (a REPORTLOG changed by lmreread takes effect at the next start).  The
+/* --report-log wins over the options file's REPORTLOG path, read once at
+ * start (a REPORTLOG changed by lmreread takes effect at the next start);
+ * its HIDE_USER holds for either path: it is the site's privacy rule.  The
  * log is always appended to: FlexLM starts a new report log without the
  * '+', but a hash chain that lmd cut itself would hide what it should
  * show. */
@@ -71,7 +72,7 @@ static void open_report_log(struct lm_server *s)
 	if (!path)
 		return;
 	struct lm_report_log_config rc = {.path = path, .max_bytes = s->cfg.report_log_max_bytes};
-	bool hide = !s->cfg.report_log_path && o && o->reportlog_hide_user;
+	bool hide = o && o->reportlog_hide_user;
 	if (lm_report_log_open(&s->report_log, &rc) != 0 ||
 	    lm_report_events_new(&s->report_events, s->report_log, hide) != 0)
 		lm_fatal("out of memory");
