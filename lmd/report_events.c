@@ -277,6 +277,20 @@ static void close_session(struct lm_report_events *e, const struct lm_pool_resul
 	lm_report_log_int(e->log, "count", res->count);
 }
 
+/* lmremove, or the options file's TIMEOUT taking back an idle
+ * application's seats. */
+static void remove_handle(struct lm_report_events *e, const struct lm_pool_result *res)
+{
+	const Lmcmd__RemoveHandle *m = e->cmd->remove_handle;
+	if (res->code != 0 || !e->had_handle)
+		return;
+	bool idle = m->has_reason && m->reason == LMCMD__REMOVE_REASON__REMOVE_IDLE;
+	seats_back(e, idle ? "timeout" : "removed", &e->handle,
+	           e->had_session ? &e->session : NULL);
+	if (idle)
+		lm_report_log_int(e->log, "idle_s", m->idle_s);
+}
+
 void lm_report_events_after(struct lm_report_events *e, struct lm_pool *pool,
                             const struct lm_pool_result *res)
 {
@@ -294,10 +308,7 @@ void lm_report_events_after(struct lm_report_events *e, struct lm_pool *pool,
 			seats_back(e, "checkin", &e->handle, e->had_session ? &e->session : NULL);
 		break;
 	case LMCMD__COMMAND__BODY_CLOSE_SESSION: close_session(e, res); break;
-	case LMCMD__COMMAND__BODY_REMOVE_HANDLE:
-		if (res->code == 0 && e->had_handle)
-			seats_back(e, "removed", &e->handle, e->had_session ? &e->session : NULL);
-		break;
+	case LMCMD__COMMAND__BODY_REMOVE_HANDLE: remove_handle(e, res); break;
 	case LMCMD__COMMAND__BODY_SET_CLUSTER_ID:
 		if (res->code == 0 && !e->had_cluster_id && e->cmd->set_cluster_id->has_id) {
 			record(e, "cluster_id");

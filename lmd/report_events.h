@@ -17,12 +17,12 @@
  *                  name: LMC_ENOSEATS when no seat was free, LMC_EDENIED for
  *                  the options file's rules...) and reason (the sentence the
  *                  client was given, naming the rule)
- *   checkin, expired, abandoned, removed
+ *   checkin, expired, abandoned, removed, timeout
  *                  seats coming back (a checkin; a session's closing for a
- *                  clean close, a timeout, a crashed client not back in time,
- *                  lmremove of its session; lmremove of a handle): session,
- *                  user, host, feature, version (the pool's), count, handle,
- *                  since
+ *                  clean close, a session timeout, a crashed client not back
+ *                  in time, lmremove of its session; lmremove of a handle;
+ *                  the options file's TIMEOUT, with idle_s): session, user,
+ *                  host, feature, version (the pool's), count, handle, since
  *   session_close  session, user, host, reason (clean, expired, removed,
  *                  abandoned), count
  *   cluster_id     id

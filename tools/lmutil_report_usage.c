@@ -1,7 +1,7 @@
 /* lmutil report's summary (lmutil_report.h): one pass over the records.
  *
  * Each feature has a level, the seats in use, which checkouts raise and
- * returns (checkin, expired, abandoned, removed) lower.  Between two
+ * returns (checkin, expired, abandoned, removed, timeout) lower.  Between two
  * records the level holds, so each period's row gets level x duration
  * (its seat-microseconds, hence the average) and the highest level seen
  * (the peak).  Handles are followed from checkout to return for the use
@@ -278,7 +278,8 @@ static void issued(struct lm_usage *u, const struct lm_usage_record *rec, uint32
 static bool is_return(struct lm_usage_text event)
 {
 	return lm_usage_text_is(event, "checkin") || lm_usage_text_is(event, "expired") ||
-	       lm_usage_text_is(event, "abandoned") || lm_usage_text_is(event, "removed");
+	       lm_usage_text_is(event, "abandoned") || lm_usage_text_is(event, "removed") ||
+	       lm_usage_text_is(event, "timeout");
 }
 
 static void record(struct lm_usage *u, const struct lm_usage_record *rec)
