@@ -161,7 +161,7 @@ int lm_cmd_report(int argc, char **argv)
 
 	lm_report_begin("report");
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'v': check = true; break;
 		case 'a':
