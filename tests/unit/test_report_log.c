@@ -258,6 +258,34 @@ static void verify_names_an_edit(void **state)
 	free(path);
 }
 
+/* A snapshot installed past the log: the next records follow a "gap" that
+ * names what the log will never hold; one the log is past changes
+ * nothing. */
+static void a_snapshot_past_the_log_leaves_a_gap(void **state)
+{
+	(void)state;
+	char *dir = th_tempdir(), *path = strdup(th_path(dir, "usage.log"));
+	struct lm_report_log *r = open_log(path, 0);
+	checkout(r, 1);
+	lm_report_log_skip_to(r, 10);
+	assert_false(lm_report_log_wants(r, 1));
+	checkout(r, 11);
+	lm_report_log_skip_to(r, 5);
+	checkout(r, 12);
+	lm_report_log_close(r);
+	char *text = slurp(path);
+	assert_int_equal(count_lines(text), 4);
+	assert_non_null(strstr(text,
+	                       "{\"seq\":2,\"index\":10,\"time\":\"2026-11-30T12:00:11.000000Z\","
+	                       "\"event\":\"gap\",\"from_index\":2,\"to_index\":10,"));
+	assert_non_null(strstr(text, "{\"seq\":3,\"index\":11,"));
+	assert_non_null(strstr(text, "{\"seq\":4,\"index\":12,"));
+	verify_ok(&path, 1, 4);
+	th_rmtree(dir);
+	free(dir);
+	free(path);
+}
+
 /* lmutil report's reader takes lmd's records in any key order and with
  * any escapes, and refuses what is not a flat object. */
 static void the_summary_reads_records_as_json(void **state)
@@ -292,6 +320,7 @@ int main(void)
 	        cmocka_unit_test(a_record_cut_short_is_cut_off),
 	        cmocka_unit_test(a_failing_disk_is_counted_and_the_loss_recorded),
 	        cmocka_unit_test(rotation_keeps_one_chain),
+	        cmocka_unit_test(a_snapshot_past_the_log_leaves_a_gap),
 	        cmocka_unit_test(bad_utf8_stays_json),
 	        cmocka_unit_test(verify_names_an_edit),
 	        cmocka_unit_test(the_summary_reads_records_as_json),
