@@ -63,6 +63,15 @@ static void load_license(struct lm_server *s)
  * log is always appended to: FlexLM starts a new report log without the
  * '+', but a hash chain that lmd cut itself would hide what it should
  * show. */
+/* Before the loop waits again: the records of the commands applied in
+ * this turn go out in one write (report_log.h). */
+static void flush_report_log(uv_prepare_t *h)
+{
+	struct lm_server *s = h->data;
+	if (s->report_log)
+		lm_report_log_flush(s->report_log);
+}
+
 static void open_report_log(struct lm_server *s)
 {
 	const struct lm_options *o = s->options;
@@ -76,6 +85,9 @@ static void open_report_log(struct lm_server *s)
 	if (lm_report_log_open(&s->report_log, &rc) != 0 ||
 	    lm_report_events_new(&s->report_events, s->report_log, hide) != 0)
 		lm_fatal("out of memory");
+	uv_prepare_init(s->loop, &s->report_flush);
+	s->report_flush.data = s;
+	uv_prepare_start(&s->report_flush, flush_report_log);
 }
 
 /* ---- leadership ---- */
@@ -421,6 +433,8 @@ void lm_daemon_stop(struct lm_server *s)
 	uv_close((uv_handle_t *)&s->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
+	if (s->report_log)
+		uv_close((uv_handle_t *)&s->report_flush, NULL);
 	lm_connection_close_all(s, LMC_ESHUTDOWN, "the license server is shutting down");
 	lm_cluster_close(s->cluster, on_cluster_closed, s);
 }

@@ -21,6 +21,9 @@
  * far shorter (the longest, "license", names a few hashes). */
 #define TAIL_MAX (1024 * 1024)
 
+/* Pending records past this size are written at once. */
+#define PENDING_MAX (64 * 1024)
+
 /* The digits of a rotated file's suffix: PATH.000000000042. */
 #define ROTATED_DIGITS 12
 
@@ -189,6 +192,9 @@ static int recover(struct lm_report_log *r)
 	}
 	r->recovered = true;
 	r->dirty = false;
+	r->written_seq = r->seq;
+	r->written_index = r->index;
+	memcpy(r->written_chain, r->chain, sizeof r->chain);
 	lm_log("report-log", "%s: %llu records, the last of command %llu", r->path,
 	       (unsigned long long)r->seq, (unsigned long long)r->index);
 	return 0;
@@ -217,10 +223,12 @@ void lm_report_log_close(struct lm_report_log *r)
 {
 	if (!r)
 		return;
+	lm_report_log_flush(r);
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->bodies.p);
 	free(r->out.p);
+	free(r->pending.p);
 	free(r->recs);
 	free(r->path);
 	free(r);
@@ -284,15 +292,72 @@ static int rotate(struct lm_report_log *r)
 	return 0;
 }
 
-/* The commands of this commit are not logged: remembered for "lost". */
+/* Commands from..to are not logged: remembered for "lost". */
+static void lose_range(struct lm_report_log *r, uint64_t from, uint64_t to)
+{
+	if (r->lost_from == 0 || from < r->lost_from)
+		r->lost_from = from;
+	if (to > r->lost_to)
+		r->lost_to = to;
+}
+
+/* The commands of this commit are not logged. */
 static void lose(struct lm_report_log *r)
 {
-	for (size_t i = 0; i < r->nrecs; i++) {
-		if (r->lost_from == 0 || r->recs[i].index < r->lost_from)
-			r->lost_from = r->recs[i].index;
-		if (r->recs[i].index > r->lost_to)
-			r->lost_to = r->recs[i].index;
+	for (size_t i = 0; i < r->nrecs; i++)
+		if (r->recs[i].index > r->index)
+			lose_range(r, r->recs[i].index, r->recs[i].index);
+}
+
+/* Widens the range [*from, *to] of commands (0: empty) to [a, b]. */
+static void cover(uint64_t *from, uint64_t *to, uint64_t a, uint64_t b)
+{
+	if (*from == 0 || a < *from)
+		*from = a;
+	if (b > *to)
+		*to = b;
+}
+
+/* Returns 0, or -1 when the pending records could not be written (and are
+ * now "lost"). */
+static int flush(struct lm_report_log *r)
+{
+	if (r->pending.len == 0)
+		return 0;
+	int rc = 0;
+	if (r->fd < 0 || write_all(r->fd, r->pending.p, r->pending.len) != 0) {
+		/* Back to the chain on disk; the next record written says
+		 * what is missing. */
+		r->dirty = r->fd >= 0;
+		if (r->fd < 0)
+			errno = EBADF;
+		failed(r, "cannot write to it");
+		lose_range(r, r->pending_from, r->pending_to);
+		rc = -1;
+		r->seq = r->written_seq;
+		r->index = r->written_index;
+		memcpy(r->chain, r->written_chain, sizeof r->chain);
+	} else {
+		r->size += r->pending.len;
+		if (r->first_seq == 0)
+			r->first_seq = r->pending_first_seq;
+		r->written_seq = r->seq;
+		r->written_index = r->index;
+		memcpy(r->written_chain, r->chain, sizeof r->chain);
+		if (r->failing)
+			lm_log("report-log", "%s: writing again (%llu failures so far)", r->path,
+			       (unsigned long long)r->errors);
+		r->failing = false;
 	}
+	r->pending.len = 0;
+	r->pending.failed = false;
+	r->pending_from = r->pending_to = r->pending_first_seq = 0;
+	return rc;
+}
+
+void lm_report_log_flush(struct lm_report_log *r)
+{
+	flush(r);
 }
 
 static void clear_batch(struct lm_report_log *r)
@@ -325,18 +390,21 @@ static void frame_missing(struct lm_report_log *r, const char *event, uint64_t f
  * a "gap" or a "lost" record when commands went unlogged.  Returns the
  * first seq framed (0: none). */
 static uint64_t frame_batch(struct lm_report_log *r, uint64_t *seq,
-                            char chain[LM_REPORT_CHAIN_HEX + 1], uint64_t *index)
+                            char chain[LM_REPORT_CHAIN_HEX + 1], uint64_t *index, uint64_t *from,
+                            uint64_t *to)
 {
 	uint64_t first = 0;
 	if (r->gap_from != 0) {
 		frame_missing(r, "gap", r->gap_from, r->gap_to, seq, chain);
 		first = *seq;
 		*index = r->gap_to;
+		cover(from, to, r->gap_from, r->gap_to);
 	}
 	if (r->lost_from != 0) {
 		frame_missing(r, "lost", r->lost_from, r->lost_to, seq, chain);
 		first = first ? first : *seq;
 		*index = r->lost_to > *index ? r->lost_to : *index;
+		cover(from, to, r->lost_from, r->lost_to);
 	}
 	for (size_t i = 0; i < r->nrecs; i++) {
 		const struct lm_report_body *b = &r->recs[i];
@@ -344,6 +412,7 @@ static uint64_t frame_batch(struct lm_report_log *r, uint64_t *seq,
 			continue;
 		frame(r, r->bodies.p + b->off, b->len, b->index, seq, chain);
 		*index = b->index;
+		cover(from, to, b->index, b->index);
 		if (!first)
 			first = *seq;
 	}
@@ -375,39 +444,53 @@ void lm_report_log_commit(struct lm_report_log *r)
 		}
 		r->dirty = false;
 	}
-	uint64_t seq = r->seq, index = r->index;
+	uint64_t seq = r->seq, index = r->index, from = 0, to = 0;
 	char chain[LM_REPORT_CHAIN_HEX + 1];
 	memcpy(chain, r->chain, sizeof chain);
-	uint64_t first = frame_batch(r, &seq, chain, &index);
-	if (r->out.failed) {
+	uint64_t first = frame_batch(r, &seq, chain, &index, &from, &to);
+	if (first == 0 && !r->out.failed)
+		goto done; /* all logged before a restart */
+	/* A file this batch would take past max_bytes is rotated first, with
+	 * the records pending for it written to it. */
+	if (!r->out.failed && r->max_bytes && r->size + r->pending.len > 0 &&
+	    r->size + r->pending.len + r->out.len > r->max_bytes) {
+		if (flush(r) != 0)
+			goto lost;
+		if (rotate(r) != 0) {
+			failed(r, "cannot rotate it");
+			if (r->fd < 0)
+				goto lost;
+		}
+	}
+	if (r->pending.len == 0)
+		r->pending_first_seq = first;
+	if (!r->out.failed)
+		lm_report_buf_add(&r->pending, r->out.p, r->out.len);
+	if (r->out.failed || r->pending.failed) {
+		/* What is pending cannot be trusted whole: all of it is lost,
+		 * and the chain goes back to the file's. */
 		errno = ENOMEM;
 		failed(r, "no memory for a record");
-		goto lost;
+		if (r->pending_from)
+			lose_range(r, r->pending_from, r->pending_to);
+		if (from)
+			lose_range(r, from, to);
+		r->pending.len = 0;
+		r->pending.failed = false;
+		r->pending_from = r->pending_to = r->pending_first_seq = 0;
+		r->seq = r->written_seq;
+		r->index = r->written_index;
+		memcpy(r->chain, r->written_chain, sizeof r->chain);
+		goto done;
 	}
-	if (first == 0)
-		goto done; /* all logged before a restart */
-	if (r->max_bytes && r->size > 0 && r->size + r->out.len > r->max_bytes && rotate(r) != 0) {
-		failed(r, "cannot rotate it");
-		if (r->fd < 0)
-			goto lost;
-	}
-	if (write_all(r->fd, r->out.p, r->out.len) != 0) {
-		r->dirty = true;
-		failed(r, "cannot write to it");
-		goto lost;
-	}
-	r->size += r->out.len;
-	if (r->first_seq == 0)
-		r->first_seq = first;
+	cover(&r->pending_from, &r->pending_to, from, to);
 	r->seq = seq;
 	r->index = index;
 	memcpy(r->chain, chain, sizeof chain);
 	r->lost_from = r->lost_to = 0;
 	r->gap_from = r->gap_to = 0;
-	if (r->failing)
-		lm_log("report-log", "%s: writing again (%llu failures so far)", r->path,
-		       (unsigned long long)r->errors);
-	r->failing = false;
+	if (r->pending.len >= PENDING_MAX)
+		flush(r);
 	goto done;
 lost:
 	lose(r);

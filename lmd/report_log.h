@@ -5,8 +5,11 @@
  * Records are made from applied commands only (lmd/report_events.h), so
  * the three servers of a triad write the same bytes: a record holds the
  * raft index of its command and the leader's time, never this server's
- * clock.  A command makes zero or more records; they are written with one
- * write(2), after the pool applied it.
+ * clock.  A command makes zero or more records, framed once the pool
+ * applied it; they are written by lm_report_log_flush, which lmd calls once
+ * per turn of its event loop, so that a burst of commands costs one
+ * write(2).  Records still in memory when lmd dies are not lost: they are
+ * made again when raft replays their commands at the next start.
  *
  * A restart replays commands that were already logged (raft re-applies its
  * log after the last snapshot): at open, the log reads its last record,
@@ -61,6 +64,8 @@ void lm_report_log_int(struct lm_report_log *r, const char *key, int64_t value);
 /* Unix microseconds as the records' "time" is written. */
 void lm_report_log_time(struct lm_report_log *r, const char *key, int64_t time_us);
 void lm_report_log_commit(struct lm_report_log *r);
+/* Writes the records committed so far (also done by close). */
+void lm_report_log_flush(struct lm_report_log *r);
 
 /* The pool jumped to index (a snapshot was installed) past the last
  * command logged: the next commit starts with a "gap" record naming the

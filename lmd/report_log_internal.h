@@ -33,9 +33,18 @@ struct lm_report_log {
 	uint64_t size;      /* bytes of whole records in the current file */
 	uint64_t first_seq; /* of the current file's first record; 0: empty */
 
-	/* The last record written. */
+	/* The last record framed (written, or pending below). */
 	uint64_t seq, index;
 	char chain[LM_REPORT_CHAIN_HEX + 1]; /* its hash, or the anchor */
+
+	/* Records framed but not yet written, and the commands they cover
+	 * (lost ones included): written by lm_report_log_flush, or when they
+	 * pass PENDING_MAX.  written_* is the chain as it stands on disk, to
+	 * go back to when they cannot be written. */
+	struct lm_report_buf pending;
+	uint64_t pending_first_seq, pending_from, pending_to;
+	uint64_t written_seq, written_index;
+	char written_chain[LM_REPORT_CHAIN_HEX + 1];
 
 	/* Commands whose records could not be written, until a write succeeds
 	 * and says so in a "lost" record: 0 when none. */

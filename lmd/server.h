@@ -83,6 +83,7 @@ struct lm_server {
 	 * (no --report-log, no REPORTLOG). */
 	struct lm_report_log *report_log;
 	struct lm_report_events *report_events;
+	uv_prepare_t report_flush; /* writes its records once per loop turn */
 	/* While a triad member with no raft state asks its peers whether it
 	 * may bootstrap (bootstrap.h); raft is not started meanwhile. */
 	struct lm_bootstrap *bootstrap;

@@ -177,7 +177,9 @@ static void a_failing_disk_is_counted_and_the_loss_recorded(void **state)
 	/* A full disk: every write fails, the server goes on. */
 	r = open_log("/dev/full", 0);
 	checkout(r, 1);
+	lm_report_log_flush(r);
 	checkout(r, 2);
+	lm_report_log_flush(r);
 	assert_true(lm_report_log_errors(r) >= 2);
 	lm_report_log_close(r);
 	th_rmtree(dir);
