@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
 #include "tools/lmutil_report.h"
@@ -20,13 +21,14 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: lmutil report --verify [--anchor HEX] [--json] LOG...\n"
 	        "       lmutil report [--from T] [--to T] [--feature F] [--by hour|day|month]\n"
-	        "                     [--format text|csv|json] LOG...\n"
+	        "                     [--format text|csv|json] [--options FILE] LOG...\n"
 	        "Reads lmd's usage report log (lmd --report-log, REPORTLOG); give rotated\n"
 	        "files oldest first (LOG.* LOG). --verify checks the hash chain and names the\n"
 	        "first broken record; exit 1 when the log was edited, cut or has lost records.\n"
 	        "Otherwise prints, per feature and period, the peak and average seats in use,\n"
 	        "the utilisation of the seats issued, checkouts and denials (no seat free,\n"
-	        "refused by the options file, other), then the seat-hours of each user.\n"
+	        "refused by the options file, other), then the seat-hours of each user, and\n"
+	        "with --options those of each GROUP of that options file.\n"
 	        "T is YYYY-MM-DD[THH[:MM[:SS]]] in UTC; --from is inclusive, --to exclusive.\n");
 }
 
@@ -147,16 +149,22 @@ static bool parse_format(const char *s, enum lm_usage_format *f)
 int lm_cmd_report(int argc, char **argv)
 {
 	static const struct option options[] = {
-	        {"verify", no_argument, NULL, 'v'},   {"anchor", required_argument, NULL, 'a'},
-	        {"json", no_argument, NULL, 'j'},     {"from", required_argument, NULL, 'f'},
-	        {"to", required_argument, NULL, 't'}, {"feature", required_argument, NULL, 'F'},
-	        {"by", required_argument, NULL, 'b'}, {"format", required_argument, NULL, 'o'},
-	        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+	        {"verify", no_argument, NULL, 'v'},
+	        {"anchor", required_argument, NULL, 'a'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"from", required_argument, NULL, 'f'},
+	        {"to", required_argument, NULL, 't'},
+	        {"feature", required_argument, NULL, 'F'},
+	        {"by", required_argument, NULL, 'b'},
+	        {"format", required_argument, NULL, 'o'},
+	        {"options", required_argument, NULL, 'O'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct lm_usage_query q = {.from_us = INT64_MIN, .to_us = INT64_MAX, .by = LM_BY_ALL};
 	enum lm_usage_format format = LM_FORMAT_TEXT;
 	bool check = false;
-	const char *anchor = NULL;
+	const char *anchor = NULL, *options_path = NULL;
 	int opt;
 
 	lm_report_begin("report");
@@ -188,6 +196,7 @@ int lm_cmd_report(int argc, char **argv)
 			}
 			break;
 		case 'F': q.feature = optarg; break;
+		case 'O': options_path = optarg; break;
 		case 'b':
 			if (!parse_by(optarg, &q.by)) {
 				lm_report_fail(LMC_EINVAL, "--by is hour, day or month, not %s",
@@ -218,10 +227,24 @@ int lm_cmd_report(int argc, char **argv)
 		lm_report_fail(LMC_EINVAL, "--from must come before --to");
 		return 2;
 	}
+	struct lm_options *o = NULL;
+	if (options_path) {
+		struct lm_opt_diags diags = {0};
+		int orc = lm_options_load(options_path, NULL, &o, &diags);
+		lm_opt_diags_free(&diags);
+		if (orc != 0) {
+			lm_report_fail(orc, "%s: not a valid options file (see lmutil lmoptcheck)",
+			               options_path);
+			return 2;
+		}
+	}
 	struct lm_usage u;
 	int rc = lm_usage_read(&u, &q, argv + optind, argc - optind);
+	if (rc == 0 && o)
+		rc = lm_usage_groups(&u, o);
 	if (rc == 0)
 		rc = lm_usage_print(&u, format);
 	lm_usage_free(&u);
+	lm_options_free(o);
 	return rc == 0 ? 0 : 2;
 }

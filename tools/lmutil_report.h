@@ -5,6 +5,7 @@
  *   lmutil_report_usage.c    the summary: one pass over the records, in
  *                            memory only the features, users, held handles
  *                            and the rows of the periods
+ *   lmutil_report_groups.c   the use per GROUP of an options file
  *   lmutil_report_print.c    the summary as text, CSV or JSON; other views
  *                            of the same summary (charts, HTML) belong
  *                            beside it
@@ -62,6 +63,15 @@ struct lm_usage_user {
 	uint64_t checkouts, denials;
 };
 
+/* The use of a GROUP of the options file (--options): the sums of its
+ * members' lm_usage_user rows, a user counting in each of their groups. */
+struct lm_usage_group {
+	const char *group; /* the options file's name, valid while it is */
+	uint32_t feature;
+	double seat_us;
+	uint64_t checkouts, denials;
+};
+
 struct lm_usage_feature {
 	char *name;
 	uint32_t issued;
@@ -85,6 +95,8 @@ struct lm_usage {
 	size_t nrows, rows_cap;
 	struct lm_usage_user *per_user;
 	size_t nper_user, per_user_cap;
+	struct lm_usage_group *per_group; /* after lm_usage_groups */
+	size_t nper_group;
 	struct lm_usage_private *priv; /* the reader's indexes */
 };
 
@@ -92,6 +104,11 @@ struct lm_usage {
  * printing why a file could not be read. */
 int lm_usage_read(struct lm_usage *u, const struct lm_usage_query *q, char **files, int nfiles);
 void lm_usage_free(struct lm_usage *u);
+
+struct lm_options;
+/* Sums the use per user into the user GROUPs of o (GROUPCASEINSENSITIVE
+ * honoured).  Returns 0, or -1 when out of memory. */
+int lm_usage_groups(struct lm_usage *u, const struct lm_options *o);
 
 /* A time as the records write it, or as --from/--to take it
  * (YYYY-MM-DD[THH[:MM[:SS[.ffffff]]]][Z], UTC): Unix microseconds, or

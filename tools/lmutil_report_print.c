@@ -112,6 +112,14 @@ static void print_text(const struct lm_usage *u)
 		printf("%-20s %-20s %10.2f %9" PRIu64 " %7" PRIu64 "\n", user_name(u, p->user),
 		       u->features[p->feature].name, p->seat_us / 3600e6, p->checkouts, p->denials);
 	}
+	if (u->nper_group)
+		printf("\n%-20s %-20s %10s %9s %7s\n", "GROUP", "FEATURE", "SEAT-HOURS",
+		       "CHECKOUTS", "DENIALS");
+	for (size_t i = 0; i < u->nper_group; i++) {
+		const struct lm_usage_group *g = &u->per_group[i];
+		printf("%-20s %-20s %10.2f %9" PRIu64 " %7" PRIu64 "\n", g->group,
+		       u->features[g->feature].name, g->seat_us / 3600e6, g->checkouts, g->denials);
+	}
 	for (size_t i = 0; i < u->nfeatures; i++) {
 		char day[32];
 		if (u->features[i].expiry_days == INT32_MAX)
@@ -164,6 +172,16 @@ static void print_csv(const struct lm_usage *u)
 		csv_field(u->features[p->feature].name);
 		printf(",%.4f,%" PRIu64 ",%" PRIu64 "\n", p->seat_us / 3600e6, p->checkouts,
 		       p->denials);
+	}
+	if (u->nper_group)
+		printf("\ngroup,feature,seat_hours,checkouts,denials\n");
+	for (size_t i = 0; i < u->nper_group; i++) {
+		const struct lm_usage_group *g = &u->per_group[i];
+		csv_field(g->group);
+		putchar(',');
+		csv_field(u->features[g->feature].name);
+		printf(",%.4f,%" PRIu64 ",%" PRIu64 "\n", g->seat_us / 3600e6, g->checkouts,
+		       g->denials);
 	}
 }
 
@@ -226,6 +244,18 @@ static int print_json(const struct lm_usage *u)
 	}
 	lm_json_set(doc, "usage", rows);
 	lm_json_set(doc, "users", users);
+	json_t *groups = lm_json_array();
+	for (size_t i = 0; i < u->nper_group; i++) {
+		const struct lm_usage_group *g = &u->per_group[i];
+		json_t *o = lm_json_object();
+		lm_json_set(o, "group", lm_json_text(g->group));
+		lm_json_set(o, "feature", lm_json_text(u->features[g->feature].name));
+		lm_json_set(o, "seat_hours", json_real(g->seat_us / 3600e6));
+		lm_json_set(o, "checkouts", lm_json_u64(g->checkouts));
+		lm_json_set(o, "denials", lm_json_u64(g->denials));
+		lm_json_append(groups, o);
+	}
+	lm_json_set(doc, "groups", groups);
 	lm_json_set(doc, "features", features);
 	lm_json_set(doc, "gaps", lm_json_u64(u->gaps));
 	lm_json_set(doc, "bad_records", lm_json_u64(u->bad_records));

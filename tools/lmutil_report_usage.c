@@ -385,6 +385,7 @@ void lm_usage_free(struct lm_usage *u)
 	free(u->users);
 	free(u->rows);
 	free(u->per_user);
+	free(u->per_group);
 	if (u->priv) {
 		lm_name_index_free(&u->priv->features);
 		lm_name_index_free(&u->priv->users);

@@ -2,7 +2,8 @@
 # lmutil report's arithmetic on a log whose answers are known: a feature of
 # 4 seats over two hours, with holders whose use adds up by hand; denials
 # of each kind; --from/--to cut the range; --feature and --by pick rows;
-# a record lmd did not write is counted as such, not misread.
+# --options sums the use per GROUP; a record lmd did not write is counted
+# as such, not misread.
 . "$TESTS_SRCDIR/integration/lib.sh"
 
 # The log, chained as lmd chains it (core/report_chain.h).
@@ -98,6 +99,22 @@ expect_grep '^stats expires 2027-01-31$' "$TMP/out"
 expect_status 0 "$LMUTIL" report --format csv "$TMP/usage.log"
 expect_grep '^2026-11-30T12:00:00Z,2026-11-30T14:00:00Z,"stats",4,4,2.7500,68.75,3,1,1,0$' "$TMP/out"
 expect_grep '^"bob","stats",2.5000,2,0$' "$TMP/out"
+
+note "--options: the use per GROUP of an options file"
+printf 'GROUP staff ann BOB\nGROUP others cy\nHOST_GROUP lab ws1\nGROUPCASEINSENSITIVE ON\n' >"$TMP/site.opt"
+CHECK='
+groups = {(g["group"], g["feature"]): g for g in d["groups"]}
+assert set(groups) == {("staff", "stats"), ("others", "stats"), ("others", "plot")}, groups
+staff = groups[("staff", "stats")]
+assert abs(staff["seat_hours"] - 5.5) < 1e-9 and staff["checkouts"] == 3, staff
+assert groups[("others", "stats")]["denials"] == 2, groups
+assert groups[("others", "plot")]["denials"] == 1, groups
+'
+check --options "$TMP/site.opt"
+expect_status 0 "$LMUTIL" report --options "$TMP/site.opt" "$TMP/usage.log"
+expect_grep '^staff  *stats  *5.50  *3  *0$' "$TMP/out"
+echo 'NOSUCHKEYWORD x' >"$TMP/bad.opt"
+expect_status 2 "$LMUTIL" report --options "$TMP/bad.opt" "$TMP/usage.log"
 
 note "a line that is not a record is counted, not misread"
 echo '{"event":"checkout","nested":{"a":1}}' >>"$TMP/usage.log"
