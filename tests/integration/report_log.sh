@@ -31,7 +31,8 @@ serve()
 	wait_port "$port"
 	wait_log "$TMP/$_sv_name.log" ' leader serving'
 }
-serve lmd --report-log "$LOG"
+hport=$(free_port)
+serve lmd --report-log "$LOG" --http "127.0.0.1:$hport"
 expect_grep "report-log $LOG: 0 records" "$TMP/lmd.log"
 grep -q 'REPORTLOG has no effect' "$TMP/lmd.log" && fail "lmd still says REPORTLOG does nothing"
 
@@ -84,6 +85,12 @@ opens = [r for r in recs if r["event"] == "session_open"]
 assert any(o["project"] == "blocked" for o in opens), opens
 assert recs[0]["prev"] == "0" * 64, recs[0]
 PY
+
+note "/metrics counts the report log's failures"
+python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$hport/metrics" \
+	>"$TMP/metrics" || fail "no /metrics"
+expect_grep '^lmd_report_log_errors_total 0$' "$TMP/metrics"
 
 note "a killed client's seats come back as 'abandoned'"
 hold plot --hold 60

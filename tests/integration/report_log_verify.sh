@@ -85,3 +85,21 @@ wait_log "$TMP/lmd2.log" "report-log $LOG: "
 expect_status 0 co stats --hold 0
 wait_log "$LOG" '"event":"session_close"' 10
 expect_status 0 "$LMUTIL" report --verify $(ls "$LOG".* | sort) "$LOG"
+
+note "a log that cannot be written: lmd serves on, counts, and says what it lost"
+kill_lmd lmd2 TERM
+hport=$(free_port)
+single_lmd lmd3 --report-log "$TMP/later/usage.log" --http "127.0.0.1:$hport"
+expect_grep "report log $TMP/later/usage.log: cannot open it" "$TMP/lmd3.log"
+expect_status 0 co stats --hold 0
+python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$hport/metrics" \
+	>"$TMP/metrics" || fail "no /metrics"
+expect_grep '^lmd_report_log_errors_total [1-9]' "$TMP/metrics"
+mkdir "$TMP/later"
+expect_status 0 co stats --hold 0
+wait_log "$TMP/later/usage.log" '"event":"session_close"' 10
+expect_grep '^\{"seq":1,"index":[0-9]*,"time":"[^"]*","event":"lost","from_index":[0-9]*,"to_index":[0-9]*,' \
+	"$TMP/later/usage.log"
+expect_grep 'writing again' "$TMP/lmd3.log"
+expect_status 0 "$LMUTIL" report --verify "$TMP/later/usage.log"
