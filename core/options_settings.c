@@ -71,9 +71,8 @@ void lm_opt_parse_setting(struct lm_opt_state *st, const struct lm_opt_syntax *k
 			ERR("%s needs a file name after the optional '+'", k->name);
 			goto fail;
 		}
-		WARN("%s has no effect yet: %s", k->name,
-		     report ? "lmd writes no report log; its own log is on stderr or the journal"
-		            : "lmd logs on stderr or to the journal");
+		if (!report)
+			WARN("%s has no effect yet: lmd logs on stderr or to the journal", k->name);
 		char **dst = report ? &o->reportlog : &o->debuglog;
 		if (*dst)
 			WARN("a second %s line: this one replaces the one before", k->name);

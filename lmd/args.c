@@ -5,6 +5,7 @@
 #include "lmd/args.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -66,7 +67,11 @@ static void usage(FILE *out)
 	        "                          IPv6); off by default\n"
 	        "  --remote-admin          accept lmdown/lmremove/lmreread/lmreplace from\n"
 	        "                          other hosts\n"
-	        "                          (default: only from this machine)\n");
+	        "                          (default: only from this machine)\n"
+	        "  --report-log FILE       write the usage report log (lmd(8), lmutil report);\n"
+	        "                          wins over the options file's REPORTLOG\n"
+	        "  --report-log-max-bytes N[K|M|G]  rotate the report log past this size\n"
+	        "                          (default: never)\n");
 }
 
 /* "N" for every server, or "N1,N2,N3" for each SERVER line. */
@@ -204,6 +209,31 @@ static int number(const char *opt, const char *text, unsigned min, unsigned max,
 	return 0;
 }
 
+/* A size in bytes, with an optional K, M or G (powers of 1024). */
+static int size_bytes(const char *name, const char *text, uint64_t min, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(text, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'K': shift = 10; break;
+	case 'M': shift = 20; break;
+	case 'G': shift = 30; break;
+	default: break;
+	}
+	if (shift)
+		end++;
+	if (!isdigit((unsigned char)text[0]) || *end != '\0' || v > (UINT64_MAX >> 30) ||
+	    (v << shift) < min) {
+		fprintf(stderr,
+		        "lmd: %s wants a size of at least %llu bytes (N, NK, NM or NG), not '%s'\n",
+		        name, (unsigned long long)min, text);
+		return -1;
+	}
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
 int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -227,6 +257,8 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"max-host-connections", required_argument, NULL, 'm'},
 	        {"session-rate", required_argument, NULL, 'S'},
 	        {"http", required_argument, NULL, 'W'},
+	        {"report-log", required_argument, NULL, 'L'},
+	        {"report-log-max-bytes", required_argument, NULL, 'B'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
@@ -286,6 +318,11 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 			rc = number("--session-rate", optarg, 0, 1000000, &cfg->session_rate);
 			break;
 		case 'W': rc = http_address(optarg, cfg); break;
+		case 'L': cfg->report_log_path = optarg; break;
+		case 'B':
+			rc = size_bytes("--report-log-max-bytes", optarg, 4096,
+			                &cfg->report_log_max_bytes);
+			break;
 		case 'h': usage(stdout); return 1;
 		case 'V': printf("lmd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 1;
 		default: usage(stderr); return -1;

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/limits.h"
 
@@ -52,6 +53,11 @@ struct lm_config {
 	 * while http_port is 0; ADDR defaults to 127.0.0.1. */
 	char http_host[LM_HTTP_HOST_MAX];
 	unsigned http_port;
+	/* --report-log: the usage report log (report_log.h); NULL: the
+	 * options file's REPORTLOG, if any.  --report-log-max-bytes: rotate
+	 * past this size (0: never). */
+	const char *report_log_path;
+	uint64_t report_log_max_bytes;
 };
 
 /* How long a client may believe in its seats after the send time of an

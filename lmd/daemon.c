@@ -55,6 +55,41 @@ static void load_license(struct lm_server *s)
 	}
 }
 
+/* ---- the usage report log ---- */
+
+/* --report-log wins over the options file's REPORTLOG path, read once at
+ * start (a REPORTLOG changed by lmreread takes effect at the next start);
+ * its HIDE_USER holds for either path: it is the site's privacy rule.  The
+ * log is always appended to: FlexLM starts a new report log without the
+ * '+', but a hash chain that lmd cut itself would hide what it should
+ * show. */
+/* Before the loop waits again: the records of the commands applied in
+ * this turn go out in one write (report_log.h). */
+static void flush_report_log(uv_prepare_t *h)
+{
+	struct lm_server *s = h->data;
+	if (s->report_log)
+		lm_report_log_flush(s->report_log);
+}
+
+static void open_report_log(struct lm_server *s)
+{
+	const struct lm_options *o = s->options;
+	const char *path = s->cfg.report_log_path;
+	if (!path && o && o->reportlog)
+		path = o->reportlog;
+	if (!path)
+		return;
+	struct lm_report_log_config rc = {.path = path, .max_bytes = s->cfg.report_log_max_bytes};
+	bool hide = o && o->reportlog_hide_user;
+	if (lm_report_log_open(&s->report_log, &rc) != 0 ||
+	    lm_report_events_new(&s->report_events, s->report_log, hide) != 0)
+		lm_fatal("out of memory");
+	uv_prepare_init(s->loop, &s->report_flush);
+	s->report_flush.data = s;
+	uv_prepare_start(&s->report_flush, flush_report_log);
+}
+
 /* ---- leadership ---- */
 
 static int add_live(void *arg, const struct lm_pool_session *ps)
@@ -265,6 +300,7 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("%s", err);
 	if (lm_pool_open(&s->pool, s->datadir.pool, err, sizeof err) != 0)
 		lm_fatal("%s: %s", s->datadir.pool, err);
+	open_report_log(s);
 	struct lm_datadir_owner owner = {.node = s->node,
 	                                 .nservers = s->license.nservers,
 	                                 .join = cfg->join,
@@ -376,6 +412,10 @@ static void on_cluster_closed(void *arg)
 {
 	struct lm_server *s = arg;
 	s->cluster = NULL;
+	lm_report_events_free(s->report_events);
+	lm_report_log_close(s->report_log);
+	s->report_events = NULL;
+	s->report_log = NULL;
 }
 
 void lm_daemon_stop(struct lm_server *s)
@@ -393,6 +433,8 @@ void lm_daemon_stop(struct lm_server *s)
 	uv_close((uv_handle_t *)&s->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
+	if (s->report_log)
+		uv_close((uv_handle_t *)&s->report_flush, NULL);
 	lm_connection_close_all(s, LMC_ESHUTDOWN, "the license server is shutting down");
 	lm_cluster_close(s->cluster, on_cluster_closed, s);
 }

@@ -188,6 +188,13 @@ void lm_metrics_text(struct lm_server *s, struct lm_text *out)
 	lm_text_printf(out, "lmd_sessions %llu\n", (unsigned long long)sessions);
 	family(out, "lmd_connections", "gauge", "Client connections open to this server.");
 	lm_text_printf(out, "lmd_connections %u\n", s->nconns);
+	if (s->report_log) {
+		family(out, "lmd_report_log_errors_total", "counter",
+		       "Failures to open, write or rotate the usage report log (lmd "
+		       "--report-log).");
+		lm_text_printf(out, "lmd_report_log_errors_total %llu\n",
+		               (unsigned long long)lm_report_log_errors(s->report_log));
+	}
 	checkouts(&s->metrics, out);
 	raft(s, out);
 }

@@ -56,6 +56,9 @@ struct lm_pool_result {
 	                      returned; SetLicense: lines loaded */
 	uint32_t line;     /* Checkout: index into the license set of the backing line */
 	char message[256]; /* a sentence for denials: "all 5 seats of stats 29.0 in use" */
+	/* Checkout/Checkin: the session's last request, answered again from
+	 * its memory (pool.h, idempotent requests); nothing changed. */
+	bool replayed;
 	/* Checkout granted (also a retry answered again): the backing line's
 	 * canonical text and signature, read in the transaction that charged
 	 * the seat, so that the reply shows the line the seat was charged
@@ -147,6 +150,9 @@ struct lm_pool_handle {
 /* The handles of one session (up to max), returns how many there are. */
 int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_pool_handle *out,
                             int max);
+
+/* One handle, by its number.  LMC_ENOHANDLE when nobody holds it. */
+int lm_pool_handle(struct lm_pool *p, uint64_t handle, struct lm_pool_handle *out);
 
 /* One pool (feature, version) for lmstat. */
 struct lm_pool_feature {

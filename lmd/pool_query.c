@@ -51,6 +51,19 @@ int lm_pool_session(struct lm_pool *p, uint64_t id, struct lm_pool_session *out)
 	return rc;
 }
 
+int lm_pool_handle(struct lm_pool *p, uint64_t handle, struct lm_pool_handle *out)
+{
+	bool found;
+	int rc = lm_store_read_begin(p->store);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	rc = lm_pool_handle_load(p, handle, out, &found);
+	if (!rc && !found)
+		rc = LMC_ENOHANDLE;
+	lm_store_read_end(p->store);
+	return rc;
+}
+
 /* The state of a query's scan: the caller's callback and argument, and
  * whether a record failed to decode (then the scan stopped with 1). */
 struct walk {

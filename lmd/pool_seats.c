@@ -166,6 +166,7 @@ static bool replayed(const struct lm_pool_session_rec *s, uint64_t request_id,
 	}
 	if (request_id == s->last_request) {
 		*res = s->last;
+		res->replayed = true;
 		return true;
 	}
 	if (request_id < s->last_request) {

@@ -113,6 +113,8 @@ static int fsm_apply(void *data, uint64_t index, const void *cmd, size_t len, vo
 	struct lm_pool_result *res = malloc(sizeof *res);
 	if (!res)
 		lm_fatal("out of memory applying entry %llu", (unsigned long long)index);
+	if (s->report_events)
+		lm_report_events_before(s->report_events, s->pool, index, cmd, len);
 	int rc = lm_pool_apply(s->pool, index, cmd, len, res);
 	s->license_check_due = true;
 	if (rc == 0)
@@ -123,6 +125,8 @@ static int fsm_apply(void *data, uint64_t index, const void *cmd, size_t len, vo
 	if (rc != 0)
 		lm_fatal("cannot apply raft entry %llu to the store: %s", (unsigned long long)index,
 		         lmc_strerror(rc));
+	if (s->report_events)
+		lm_report_events_after(s->report_events, s->pool, res);
 	*result = res;
 	return 0;
 }
@@ -138,6 +142,8 @@ static int fsm_restore(void *data, uint64_t index, const void *buf, size_t len)
 	struct lm_server *s = data;
 	s->license_check_due = true;
 	int rc = lm_pool_restore(s->pool, index, buf, len);
+	if (rc == 0 && s->report_log)
+		lm_report_log_skip_to(s->report_log, index);
 	if (rc == 0) {
 		s->pool_has_cluster_id = false;
 		learn_cluster_id(s);

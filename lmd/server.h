@@ -30,6 +30,8 @@
 #include "lmd/metrics.h"
 #include "lmd/peers.h"
 #include "lmd/pool.h"
+#include "lmd/report_events.h"
+#include "lmd/report_log.h"
 #include "proto/arena.h"
 
 #define LM_SERVER_VERSION "lmd " PACKAGE_VERSION
@@ -77,6 +79,11 @@ struct lm_server {
 	struct lm_pool *pool;
 	struct lm_cluster *cluster;
 	struct lm_cluster_fsm fsm; /* the pool, as the cluster's state machine */
+	/* The usage report log and its view of each applied command, or NULL
+	 * (no --report-log, no REPORTLOG). */
+	struct lm_report_log *report_log;
+	struct lm_report_events *report_events;
+	uv_prepare_t report_flush; /* writes its records once per loop turn */
 	/* While a triad member with no raft state asks its peers whether it
 	 * may bootstrap (bootstrap.h); raft is not started meanwhile. */
 	struct lm_bootstrap *bootstrap;

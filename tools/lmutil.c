@@ -27,6 +27,7 @@ static const struct command commands[] = {
         {"lmreread", lm_cmd_lmreread, "make the servers reload their license file"},
         {"lmreplace", lm_cmd_lmreplace, "swap a dead server of a triad for its replacement"},
         {"lmoptcheck", lm_cmd_lmoptcheck, "check an options file offline, against a license"},
+        {"report", lm_cmd_report, "verify or summarise lmd's usage report log"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -193,7 +193,9 @@ static void every_keyword_parses(void **state)
 	/* Kept and shown, and said not to work yet. */
 	expect_diag(13, LM_OPT_WARNING, "LINGER has no effect yet");
 	expect_diag(18, LM_OPT_WARNING, "NOLOG QUEUED has no effect yet");
-	expect_diag(20, LM_OPT_WARNING, "REPORTLOG has no effect yet");
+	/* lmd writes the report log REPORTLOG names (lmd/report_log.h). */
+	for (size_t i = 0; i < diags.n; i++)
+		assert_int_not_equal(diags.items[i].lineno, 20);
 	expect_diag(21, LM_OPT_WARNING, "DEBUGLOG has no effect yet");
 	assert_int_equal(lm_options_timeout(o, "stats", "29.0"), 3600);
 	assert_int_equal(lm_options_timeout(o, "solver", "2.0"), 7200);

@@ -1,0 +1,73 @@
+/* The report log's state (lmd/report_log.h), shared by the file's side
+ * (report_log.c: opening, the tail, writing, rotating) and the records'
+ * side (report_record.c: the JSON of one record). */
+#ifndef LM_REPORT_LOG_INTERNAL_H
+#define LM_REPORT_LOG_INTERNAL_H
+
+#include "lmd/report_log.h"
+
+#include "core/report_chain.h"
+
+/* A growing byte buffer; failed is set (and stays) when it could not grow. */
+struct lm_report_buf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+/* One record started since the last commit: its body (the fields between
+ * the head {"seq":N,"index":I, and the tail ,"prev":"..."}) in bodies. */
+struct lm_report_body {
+	size_t off, len;
+	uint64_t index;
+	int64_t time_us;
+};
+
+struct lm_report_log {
+	char *path;
+	uint64_t max_bytes;
+
+	int fd;             /* -1 until opened, and after a failed rotation */
+	bool recovered;     /* the last record was read: seq, index, chain hold */
+	bool dirty;         /* a write failed: the file may end in part of a line */
+	uint64_t size;      /* bytes of whole records in the current file */
+	uint64_t first_seq; /* of the current file's first record; 0: empty */
+
+	/* The last record framed (written, or pending below). */
+	uint64_t seq, index;
+	char chain[LM_REPORT_CHAIN_HEX + 1]; /* its hash, or the anchor */
+
+	/* Records framed but not yet written, and the commands they cover
+	 * (lost ones included): written by lm_report_log_flush, or when they
+	 * pass PENDING_MAX.  written_* is the chain as it stands on disk, to
+	 * go back to when they cannot be written. */
+	struct lm_report_buf pending;
+	uint64_t pending_first_seq, pending_from, pending_to;
+	uint64_t written_seq, written_index;
+	char written_chain[LM_REPORT_CHAIN_HEX + 1];
+
+	/* Commands whose records could not be written, until a write succeeds
+	 * and says so in a "lost" record: 0 when none. */
+	uint64_t lost_from, lost_to;
+	/* Commands a snapshot brought that the log never saw (skip_to), said
+	 * in a "gap" record with the next records: 0 when none. */
+	uint64_t gap_from, gap_to;
+	uint64_t errors;
+	bool failing; /* the last attempt failed (and was logged) */
+
+	struct lm_report_buf bodies;
+	struct lm_report_body *recs;
+	size_t nrecs, recs_cap;
+	bool recs_failed;
+	struct lm_report_buf out; /* the lines of one commit */
+};
+
+void lm_report_buf_add(struct lm_report_buf *b, const void *data, size_t len);
+void lm_report_buf_printf(struct lm_report_buf *b, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+/* A JSON string, quotes included (report_log.h: bad UTF-8 as U+FFFD). */
+void lm_report_buf_json_string(struct lm_report_buf *b, const void *s, size_t len);
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC), quotes included. */
+void lm_report_buf_json_time(struct lm_report_buf *b, int64_t time_us);
+
+#endif
