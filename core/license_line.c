@@ -331,7 +331,8 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 			        "expiry date '%.40s' is invalid; expected YYYY-MM-DD, "
 			        "dd-mon-yyyy (1970 to 9999) or permanent",
 			        expiry);
-		if (strcasecmp(count, "uncounted") == 0)
+		/* FlexLM writes an uncounted license's count as 0 as well. */
+		if (strcasecmp(count, "uncounted") == 0 || strcmp(count, "0") == 0)
 			l->uncounted = true;
 		else if (lm_license_parse_number(count, LM_LICENSE_COUNT_MAX, &v) == 0)
 			l->count = (uint32_t)v;
@@ -339,7 +340,7 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 			return lm_license_fail(
 			        err, lineno, LMC_ESYNTAX,
 			        "count '%.40s' is invalid; expected a number of seats from 1 to "
-			        "%d, or uncounted",
+			        "%d, or uncounted (or 0)",
 			        count, LM_LICENSE_COUNT_MAX);
 	}
 
