@@ -775,8 +775,9 @@ static const struct bad bad_files[] = {
         /* Quotes and values. */
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"open\n", LMC_ESYNTAX, 2,
          "never closed"},
-        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=a\"b\n", LMC_ESYNTAX, 2,
-         "quote inside"},
+        /* An escaped quote followed by a blank closes the value. */
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"a\\\" b\"\n", LMC_ESYNTAX, 2,
+         "unexpected quote"},
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"a\"b\n", LMC_ESYNTAX, 2,
          "after the closing quote"},
         {"SERVER h @S1@ 27000\nFEATURE \"f\" acme 1.0 permanent 5\n", LMC_ESYNTAX, 2,
