@@ -17,11 +17,12 @@
 #include "core/error.h"
 #include "core/license_internal.h"
 
-/* A pre-v8.1 FlexLM license key: 12 or 20 hex digits. */
+/* A pre-v8.1 FlexLM license key: 12 or 20 hex digits, and MathWorks'
+ * passcodes of 17 in between, so any of 12 to 20. */
 static int is_license_key(const char *word)
 {
 	size_t n = strlen(word);
-	return (n == 12 || n == 20) && strspn(word, "0123456789abcdefABCDEF") == n;
+	return n >= 12 && n <= 20 && strspn(word, "0123456789abcdefABCDEF") == n;
 }
 
 /* One keyword token of a line: a known keyword, TS_OK, a vendor attribute,

@@ -193,9 +193,12 @@ static void test_positional_keys_are_ignored(void **state)
 	assert_string_equal(canon(&f, &f.lines[0]),
 	                    "PACKAGE suite acme 1.0 COMPONENTS=\"f1 f2:2.0\"");
 	lm_license_free(&f);
-	/* Only 12 or 20 hex digits are a key. */
+	parse_ok("INCREMENT MATLAB acme 18 01-sep-2015 1 4C9D3348561BE9E3B SN=12345", &f);
+	lm_license_free(&f);
+	/* Only 12 to 20 hex digits are a key. */
 	parse_refused("FEATURE f1 acme 1.0 permanent 3 1234567890A", "unexpected '1234567890A'");
 	parse_refused("FEATURE f1 acme 1.0 permanent 3 1234567890AG", "unexpected");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 1234567890ABCDEF12345", "unexpected");
 	parse_refused("FEATURE f1 acme 1.0 permanent 3 1234567890AB 1234567890AB", "unexpected");
 	parse_refused("PACKAGE s acme 1.0 COMPONENTS=\"a:1.0:3\"", "component counts");
 	parse_refused("PACKAGE s acme 1.0 COMPONENTS=\"a:x\"", "not a version");
