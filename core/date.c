@@ -118,9 +118,12 @@ static int parse_iso(const char *t, int32_t *days)
 }
 
 /* FlexLM's "31-dec-2027" or "1-jan-2027": a day of one or two digits, a
- * three-letter month name in any case, a four-digit year.  FlexLM also
- * spells "never expires" as a first of January of year 0 ("1-jan-0",
- * "1-jan-00", "1-jan-0000"), which old license generators still write. */
+ * three-letter month name in any case, and a year.  FlexLM's End User Guide
+ * (appendix B) says a license whose year is 0, written "0", "00", "000" or
+ * "0000", never expires, whatever the day and month ("1-jan-0" is what
+ * generators write).  Licenses from before 2000 write two-digit years
+ * ("1-jan-99"); they are read with the pivot POSIX strptime's %y uses, 70
+ * to 99 as 19xx and 01 to 69 as 20xx, so that no date falls before 1970. */
 static int parse_flexlm(const char *t, int32_t *days)
 {
 	const char *dash1 = strchr(t, '-');
@@ -147,11 +150,17 @@ static int parse_flexlm(const char *t, int32_t *days)
 	int y;
 	if (ylen == 0 || ylen > 4 || !digits(year, ylen, &y))
 		return LMC_ESYNTAX;
-	if (y == 0 && d == 1 && m == 1 && ylen != 3) {
+	if (y == 0) {
+		/* Still a real day of that month (2000 is a leap year, so
+		 * 29-feb-0 passes as FlexLM lets it). */
+		if (d < 1 || d > days_in_month(2000, m))
+			return LMC_ESYNTAX;
 		*days = LM_DATE_PERMANENT;
 		return 0;
 	}
-	if (ylen != 4)
+	if (ylen == 2)
+		y += y >= 70 ? 1900 : 2000;
+	else if (ylen != 4)
 		return LMC_ESYNTAX;
 	return checked(y, m, d, days);
 }

@@ -10,8 +10,9 @@
 /* "No date given" (a START that is not set). */
 #define LM_DATE_NONE INT32_MIN
 
-/* Parses "2027-12-31", FlexLM's "31-dec-2027" (month name in any case) or
- * "permanent" (also FlexLM's "0" and "permanent" spellings). Rejects
+/* Parses "2027-12-31", FlexLM's "31-dec-2027" (month name in any case; a
+ * two-digit year 70..99 is 19xx, 01..69 is 20xx) or "permanent" (also
+ * FlexLM's "0" and any date of year 0, as "1-jan-0" or "01-jan-0000"). Rejects
  * impossible dates (2027-02-30).  Returns 0 or LMC_ESYNTAX. */
 int lm_date_parse(const char *text, int32_t *days);
 

@@ -101,12 +101,21 @@ static int parse_logical(struct lm_license_parser *ps, char *line, int lineno)
 		rc = lm_license_parse_vendor(ps, p, lineno);
 		return rc ? rc : add_item(ps, LM_ITEM_VENDOR, 0, NULL, lineno);
 	}
+	/* USE_SERVER tells FlexLM clients to ask the servers; liblmc always
+	 * does for counted lines, so it is kept for the printer only. */
+	if (wlen < sizeof word && strcasecmp(word, "USE_SERVER") == 0) {
+		if (p[wlen])
+			return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
+			                       "USE_SERVER takes nothing after it");
+		ps->f->use_server = true;
+		return add_item(ps, LM_ITEM_USE_SERVER, 0, NULL, lineno);
+	}
 	if (wlen < sizeof word && lm_license_parse_type(word, &type) == 0)
 		return parse_license(ps, p, lineno);
 	return lm_license_fail(
 	        ps->err, lineno, LMC_ESYNTAX,
-	        "unknown line type '%.*s'; expected SERVER, VENDOR, FEATURE, INCREMENT or "
-	        "PACKAGE (comment lines start with #)",
+	        "unknown line type '%.*s'; expected SERVER, VENDOR, USE_SERVER, FEATURE, "
+	        "INCREMENT or PACKAGE (comment lines start with #)",
 	        (int)(wlen < 40 ? wlen : 40), p);
 }
 

@@ -5,7 +5,13 @@
  *   VENDOR <vendor>
  *   FEATURE   <name> <vendor> <version> <expiry> <count> [KEY=VALUE ...] SIGN=...
  *   INCREMENT <name> <vendor> <version> <expiry> <count> [KEY=VALUE ...] SIGN=...
- *   PACKAGE   <name> <vendor> <version> COMPONENTS="a b c" [OPTIONS=SUITE] SIGN=...
+ *   PACKAGE   <name> <vendor> <version> COMPONENTS="a b:2.0" [OPTIONS=SUITE] SIGN=...
+ *   USE_SERVER
+ *
+ * FlexLM's spellings are read too: a count of 0 for uncounted, a
+ * positional license key (12 or 20 hex digits) after the count or, on
+ * PACKAGE, after the version, which is ignored (SIGN= is what counts), and
+ * ck= (FlexLM's checksum, which SIGN= makes useless), also ignored.
  *
  * One license per line, '#' starts a comment line, a trailing '\' continues
  * a line.  Each FEATURE, INCREMENT and PACKAGE line is signed on its own
@@ -38,6 +44,21 @@ struct lm_license_server {
 	int lineno;
 };
 
+/* What HOSTID= names: a lock code, or FlexLM's ANY or DEMO (any machine). */
+enum lm_hostid_kind {
+	LM_HOSTID_CODE,
+	LM_HOSTID_ANY,
+	LM_HOSTID_DEMO,
+};
+
+/* A vendor-defined attribute: a lower-case KEY=value such as MathWorks'
+ * asset_info=, kept and signed, meaning whatever the vendor's application
+ * makes of it. */
+struct lm_license_attr {
+	char key[LM_LICENSE_ATTR_KEY_MAX + 1];
+	char value[LM_TEXT_MAX];
+};
+
 /* One FEATURE, INCREMENT or PACKAGE line. */
 struct lm_license {
 	enum lm_line_type type;
@@ -51,18 +72,25 @@ struct lm_license {
 
 	/* Keywords (LM_DATE_NONE / 0 / "" / false when absent). */
 	bool has_hostid;
-	struct lm_lockcode hostid;    /* HOSTID=, node-locked */
-	char auth[LM_TEXT_MAX];       /* AUTH=, authorization code, normalised */
-	int32_t start;                /* START= */
-	int32_t issued;               /* ISSUED= */
-	char notice[LM_TEXT_MAX];     /* NOTICE= */
-	uint32_t named_users;         /* NAMED_USERS= */
-	uint32_t borrow_hours;        /* BORROW= */
-	char host_desc[LM_TEXT_MAX];  /* HOST_DESC= */
-	char sn[LM_TEXT_MAX];         /* SN= */
-	int tolerance;                /* TOLERANCE=, or LM_LOCK_TOLERANCE_DEFAULT */
-	char components[LM_TEXT_MAX]; /* PACKAGE: COMPONENTS= */
-	bool suite;                   /* PACKAGE: OPTIONS=SUITE */
+	enum lm_hostid_kind hostid_kind;
+	struct lm_lockcode hostid;       /* HOSTID=, node-locked (LM_HOSTID_CODE) */
+	char auth[LM_TEXT_MAX];          /* AUTH=, authorization code, normalised */
+	int32_t start;                   /* START= */
+	int32_t issued;                  /* ISSUED= */
+	char notice[LM_TEXT_MAX];        /* NOTICE= */
+	uint32_t named_users;            /* NAMED_USERS= */
+	uint32_t borrow_hours;           /* BORROW= */
+	char host_desc[LM_TEXT_MAX];     /* HOST_DESC= */
+	char sn[LM_TEXT_MAX];            /* SN= */
+	int tolerance;                   /* TOLERANCE=, or LM_LOCK_TOLERANCE_DEFAULT */
+	char components[LM_TEXT_MAX];    /* PACKAGE: COMPONENTS= */
+	bool suite;                      /* PACKAGE: OPTIONS=SUITE */
+	char vendor_string[LM_TEXT_MAX]; /* VENDOR_STRING= */
+	char issuer[LM_TEXT_MAX];        /* ISSUER= */
+	bool ts_ok;                      /* TS_OK: lmd never refuses terminal servers */
+	/* Lower-case vendor attributes, sorted by key. */
+	struct lm_license_attr attrs[LM_LICENSE_ATTRS_MAX];
+	int nattrs;
 
 	bool has_sig;
 	uint8_t sig[LM_SIG_LEN]; /* SIGN= */
@@ -80,6 +108,10 @@ struct lm_license_file {
 	char vendor_path[LM_TEXT_MAX];    /* "" if none */
 	char vendor_options[LM_TEXT_MAX]; /* "" if none */
 	unsigned vendor_port;             /* 0 if none */
+	/* USE_SERVER: FlexLM's word to clients that they should ask the
+	 * SERVER lines rather than read the rest of the file; kept and
+	 * printed, liblmc always asks the servers for counted lines. */
+	bool use_server;
 	struct lm_license *lines;
 	size_t nlines;
 	/* What the printer needs to reproduce the file: comments and blank
@@ -109,7 +141,8 @@ void lm_license_free(struct lm_license_file *f);
 /* The exact bytes the signature of l covers, NUL-terminated.  The canonical
  * form is itself a valid license line that lm_license_parse_canonical reads
  * back: type, positional fields with dates as YYYY-MM-DD, keywords in a
- * fixed order each as KEY="value", and for counted lines a final
+ * fixed order each as KEY="value" (a quote inside written \"; TS_OK
+ * bare), vendor attributes sorted by key, and for counted lines a final
  * SERVER_CODES="c1 c2 c3" listing the SERVER lock codes, sorted.  Returns
  * the length, or LMC_ETOOLARGE. */
 int lm_license_canonical(const struct lm_license_file *f, const struct lm_license *l, char *buf,

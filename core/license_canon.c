@@ -12,7 +12,10 @@
  * HOST_DESC SN TOLERANCE COMPONENTS OPTIONS), every value quoted and
  * normalised (dates as YYYY-MM-DD, lock and authorization codes in their
  * printed groups, numbers in decimal, COMPONENTS separated by single
- * spaces, OPTIONS as SUITE); SIGN is never part of it.  A counted
+ * spaces, OPTIONS as SUITE), then VENDOR_STRING, ISSUER, TS_OK (bare) and
+ * the vendor attributes sorted by key, a quote inside a value written \";
+ * SIGN is never part of it.  Lines without these later keywords read
+ * exactly as they did before those keywords existed.  A counted
  * FEATURE/INCREMENT line ends with SERVER_CODES listing the lock codes of
  * the file's SERVER lines, sorted, so that the signature binds the seats to
  * the servers that may serve them while the servers' host names and ports
@@ -36,7 +39,14 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 {
 	buf[0] = '\0';
 	switch (k) {
-	case LM_KW_HOSTID: return l->has_hostid && lm_lockcode_format(&l->hostid, buf, size) == 0;
+	case LM_KW_HOSTID:
+		if (!l->has_hostid)
+			return 0;
+		if (l->hostid_kind != LM_HOSTID_CODE) {
+			snprintf(buf, size, "%s", l->hostid_kind == LM_HOSTID_ANY ? "ANY" : "DEMO");
+			break;
+		}
+		return lm_lockcode_format(&l->hostid, buf, size) == 0;
 	case LM_KW_AUTH: snprintf(buf, size, "%s", l->auth); break;
 	case LM_KW_START:
 		if (l->start == LM_DATE_NONE)
@@ -68,6 +78,10 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 		if (l->suite)
 			snprintf(buf, size, "SUITE");
 		break;
+	case LM_KW_VENDOR_STRING: snprintf(buf, size, "%s", l->vendor_string); break;
+	case LM_KW_ISSUER: snprintf(buf, size, "%s", l->issuer); break;
+	case LM_KW_TS_OK:
+	case LM_KW_ATTRIBUTES: break; /* written by write_keywords */
 	case LM_KW_SIGN:
 		if (l->has_sig)
 			lm_license_sig_format(l->sig, buf, size);
@@ -112,7 +126,7 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
                          size_t size)
 {
 	struct out o = {.buf = buf, .size = size};
-	char value[LM_TEXT_MAX + LM_SIG_TEXT_MAX];
+	char value[2 * LM_TEXT_MAX + LM_SIG_TEXT_MAX], raw[LM_TEXT_MAX + LM_SIG_TEXT_MAX];
 
 	if (!size)
 		return LMC_ETOOLARGE;
@@ -125,9 +139,18 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
 		else
 			put(&o, " %u", (unsigned)l->count);
 	}
-	for (int k = 0; k < LM_KW_SERVER_CODES; k++)
-		if (keyword_value(l, (enum lm_keyword)k, value, sizeof value))
+	for (int k = 0; k < LM_KW_SERVER_CODES; k++) {
+		if (k == LM_KW_TS_OK && l->ts_ok)
+			put(&o, " TS_OK");
+		for (int a = 0; k == LM_KW_ATTRIBUTES && a < l->nattrs; a++) {
+			lm_license_escape(l->attrs[a].value, value, sizeof value);
+			put(&o, " %s=\"%s\"", l->attrs[a].key, value);
+		}
+		if (keyword_value(l, (enum lm_keyword)k, raw, sizeof raw)) {
+			lm_license_escape(raw, value, sizeof value);
 			put(&o, " %s=\"%s\"", lm_keyword_name((enum lm_keyword)k), value);
+		}
+	}
 	if (is_counted(l)) {
 		/* A counted line without servers could never be served, and
 		 * its canonical form could not be read back. */
@@ -224,13 +247,38 @@ out:
 static int needs_quotes(const char *v)
 {
 	size_t n = strlen(v);
-	return n == 0 || strpbrk(v, " \t") || v[n - 1] == '\\';
+	return n == 0 || strpbrk(v, " \t\"") || v[n - 1] == '\\';
+}
+
+/* Writes one KEY=value (or a bare flag when value is NULL), starting a
+ * continuation line rather than pass PRINT_WIDTH. */
+static void print_token(const char *key, const char *value, int *col, FILE *out)
+{
+	char escaped[2 * LM_TEXT_MAX + LM_SIG_TEXT_MAX];
+	char token[sizeof escaped + LM_LICENSE_ATTR_KEY_MAX + 32];
+	int n;
+	if (!value) {
+		n = snprintf(token, sizeof token, "%s", key);
+	} else {
+		const char *q = needs_quotes(value) ? "\"" : "";
+		lm_license_escape(value, escaped, sizeof escaped);
+		n = snprintf(token, sizeof token, "%s=%s%s%s", key, q, escaped, q);
+	}
+	/* Continuations start with a tab, 8 columns wide. */
+	if (*col + 1 + n + 2 > PRINT_WIDTH) {
+		fputs(" \\\n\t", out);
+		*col = 8;
+	} else {
+		fputc(' ', out);
+		(*col)++;
+	}
+	fputs(token, out);
+	*col += n;
 }
 
 static void print_license(const struct lm_license *l, FILE *out)
 {
 	char value[LM_TEXT_MAX + LM_SIG_TEXT_MAX];
-	char token[LM_TEXT_MAX + LM_SIG_TEXT_MAX + 32];
 	int col;
 
 	col = fprintf(out, "%s %s %s %s", lm_line_type_name(l->type), l->name, l->vendor,
@@ -244,22 +292,13 @@ static void print_license(const struct lm_license *l, FILE *out)
 			col += fprintf(out, " %u", (unsigned)l->count);
 	}
 	for (int k = 0; k < LM_KW_COUNT; k++) {
-		if (k == LM_KW_SERVER_CODES ||
-		    !keyword_value(l, (enum lm_keyword)k, value, sizeof value))
-			continue;
-		const char *q = needs_quotes(value) ? "\"" : "";
-		int n = snprintf(token, sizeof token, "%s=%s%s%s",
-		                 lm_keyword_name((enum lm_keyword)k), q, value, q);
-		/* Continuations start with a tab, 8 columns wide. */
-		if (col + 1 + n + 2 > PRINT_WIDTH) {
-			fputs(" \\\n\t", out);
-			col = 8;
-		} else {
-			fputc(' ', out);
-			col++;
-		}
-		fputs(token, out);
-		col += n;
+		if (k == LM_KW_TS_OK && l->ts_ok)
+			print_token("TS_OK", NULL, &col, out);
+		for (int a = 0; k == LM_KW_ATTRIBUTES && a < l->nattrs; a++)
+			print_token(l->attrs[a].key, l->attrs[a].value, &col, out);
+		if (k != LM_KW_SERVER_CODES &&
+		    keyword_value(l, (enum lm_keyword)k, value, sizeof value))
+			print_token(lm_keyword_name((enum lm_keyword)k), value, &col, out);
 	}
 	fputc('\n', out);
 }
@@ -297,6 +336,8 @@ int lm_license_print(const struct lm_license_file *f, FILE *out)
 			print_server(&f->servers[i], out);
 		if (f->vendor[0])
 			print_vendor(f, out);
+		if (f->use_server)
+			fputs("USE_SERVER\n", out);
 		for (size_t i = 0; i < f->nlines; i++)
 			print_license(&f->lines[i], out);
 	}
@@ -306,6 +347,7 @@ int lm_license_print(const struct lm_license_file *f, FILE *out)
 		case LM_ITEM_TEXT: fprintf(out, "%s\n", it->text); break;
 		case LM_ITEM_SERVER: print_server(&f->servers[it->index], out); break;
 		case LM_ITEM_VENDOR: print_vendor(f, out); break;
+		case LM_ITEM_USE_SERVER: fputs("USE_SERVER\n", out); break;
 		case LM_ITEM_LICENSE: print_license(&f->lines[it->index], out); break;
 		}
 	}

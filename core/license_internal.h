@@ -14,9 +14,10 @@
 /* One logical line of the file, in file order, so that the printer writes
  * comments and blank lines back where they were. */
 enum lm_item_kind {
-	LM_ITEM_TEXT,    /* a comment or a blank line, kept verbatim in text */
-	LM_ITEM_SERVER,  /* f->servers[index] */
-	LM_ITEM_VENDOR,  /* f->vendor */
+	LM_ITEM_TEXT,   /* a comment or a blank line, kept verbatim in text */
+	LM_ITEM_SERVER, /* f->servers[index] */
+	LM_ITEM_VENDOR, /* f->vendor */
+	LM_ITEM_USE_SERVER,
 	LM_ITEM_LICENSE, /* f->lines[index] */
 };
 
@@ -29,7 +30,9 @@ struct lm_license_item {
 /* The keywords of license lines.  The enum order is the order of the
  * canonical form (and of the printer), SIGN excepted, with SERVER_CODES
  * last; it follows the field order of struct lm_license.  Never reorder:
- * every signature ever made depends on it. */
+ * every signature ever made depends on it.  Keywords are only ever added
+ * just before SERVER_CODES, and only written when a line has them, so the
+ * canonical text of older lines stays what it was. */
 enum lm_keyword {
 	LM_KW_HOSTID,
 	LM_KW_AUTH,
@@ -43,6 +46,10 @@ enum lm_keyword {
 	LM_KW_TOLERANCE,
 	LM_KW_COMPONENTS,
 	LM_KW_OPTIONS,
+	LM_KW_VENDOR_STRING,
+	LM_KW_ISSUER,
+	LM_KW_TS_OK,        /* a flag, written bare */
+	LM_KW_ATTRIBUTES,   /* the lower-case vendor attributes, sorted by key */
 	LM_KW_SERVER_CODES, /* canonical form only */
 	LM_KW_SIGN,         /* license files only */
 	LM_KW_COUNT
@@ -50,6 +57,29 @@ enum lm_keyword {
 
 /* "HOSTID", "AUTH", ... */
 const char *lm_keyword_name(enum lm_keyword k);
+
+/* ---- license_keywords.c: the values of keywords ---- */
+
+/* The keyword named word (any case), or -1; never LM_KW_ATTRIBUTES. */
+int lm_license_keyword_lookup(const char *word);
+/* 1 when a line of this type takes keyword k. */
+int lm_license_keyword_allowed(enum lm_line_type type, bool canonical, int k);
+/* "HOSTID, AUTH, ... and SIGN": what a line of this type takes. */
+void lm_license_allowed_list(enum lm_line_type type, bool canonical, char *buf, size_t size);
+/* FlexLM keywords whose meaning lmd does not implement: NULL, or what the
+ * refusal should say the keyword does. */
+const char *lm_license_unsupported(const char *word);
+/* 1 for a name of a vendor attribute: a lower-case letter, then lower-case
+ * letters, digits and '_', at most LM_LICENSE_ATTR_KEY_MAX. */
+int lm_license_attribute_key(const char *word);
+/* Sets keyword k (or, for LM_KW_ATTRIBUTES, the attribute named key) of l
+ * from value; SERVER_CODES go to codes/ncodes.  0 or LMC_E* with err. */
+int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *key,
+                           const char *value, struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX],
+                           int *ncodes, int lineno, struct lm_parse_error *err);
+/* Writes value into buf with each '"' as \", as it stands between quotes
+ * in the canonical form and in printed files. */
+void lm_license_escape(const char *value, char *buf, size_t size);
 
 /* Signatures are written as two code32 codes of 32 bytes each (52 symbols
  * and a check symbol each: a single code is limited to

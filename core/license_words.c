@@ -30,6 +30,10 @@ static const char *const keyword_names[LM_KW_COUNT] = {
         [LM_KW_TOLERANCE] = "TOLERANCE",
         [LM_KW_COMPONENTS] = "COMPONENTS",
         [LM_KW_OPTIONS] = "OPTIONS",
+        [LM_KW_VENDOR_STRING] = "VENDOR_STRING",
+        [LM_KW_ISSUER] = "ISSUER",
+        [LM_KW_TS_OK] = "TS_OK",
+        [LM_KW_ATTRIBUTES] = "vendor attributes (lower-case key=value)",
         [LM_KW_SERVER_CODES] = "SERVER_CODES",
         [LM_KW_SIGN] = "SIGN",
 };
@@ -296,9 +300,12 @@ int lm_license_is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Splits a line into tokens in place.  Values may be quoted to hold blanks;
- * there are no escapes, so a value can never contain a quote, which keeps
- * the canonical form unambiguous. */
+/* Splits a line into tokens in place.  Values may be quoted to hold blanks.
+ * Inside quotes, \" followed by anything but a blank or the end of the line
+ * is a quote that belongs to the value (FlexLM's NOTICE="x=\"a b\""); a
+ * quote followed by a blank or the end closes the value, even after a
+ * backslash, so that values ending in a backslash read as they always
+ * did.  An unquoted value may hold quotes (VENDOR_STRING=type="x"). */
 int lm_license_tokenize(char *s, struct lm_license_token *tok, int *ntok, char *msg, size_t size)
 {
 	int n = 0;
@@ -336,17 +343,28 @@ int lm_license_tokenize(char *s, struct lm_license_token *tok, int *ntok, char *
 		}
 		*p++ = '\0';
 		if (*p == '"') {
-			char *close = strchr(p + 1, '"');
-			if (!close) {
-				snprintf(msg, size,
-				         "the value of %.40s opens a quote that is never closed; "
-				         "write %.40s=\"value\"",
-				         t->word, t->word);
-				return LMC_ESYNTAX;
+			char *in = p + 1, *out = p + 1;
+			t->value = out;
+			for (;;) {
+				if (!*in) {
+					snprintf(msg, size,
+					         "the value of %.40s opens a quote that is never "
+					         "closed; write %.40s=\"value\"",
+					         t->word, t->word);
+					return LMC_ESYNTAX;
+				}
+				if (in[0] == '\\' && in[1] == '"' && in[2] &&
+				    !lm_license_is_blank(in[2])) {
+					*out++ = '"';
+					in += 2;
+					continue;
+				}
+				if (*in == '"')
+					break;
+				*out++ = *in++;
 			}
-			t->value = p + 1;
-			*close = '\0';
-			p = close + 1;
+			*out = '\0';
+			p = in + 1;
 			if (*p && !lm_license_is_blank(*p)) {
 				snprintf(msg, size,
 				         "text right after the closing quote of %.40s; separate "
@@ -356,16 +374,8 @@ int lm_license_tokenize(char *s, struct lm_license_token *tok, int *ntok, char *
 			}
 		} else {
 			t->value = p;
-			while (*p && !lm_license_is_blank(*p)) {
-				if (*p == '"') {
-					snprintf(msg, size,
-					         "a quote inside the value of %.40s; quote whole "
-					         "values, as in %.40s=\"a b\"",
-					         t->word, t->word);
-					return LMC_ESYNTAX;
-				}
+			while (*p && !lm_license_is_blank(*p))
 				p++;
-			}
 			if (p == t->value) {
 				snprintf(msg, size, "%.40s= has no value; write %.40s=value",
 				         t->word, t->word);

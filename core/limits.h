@@ -35,6 +35,10 @@
 /* Words on one line: more than any line can use, so that a line of a
  * thousand words is refused before it costs anything (LMC_ETOOLARGE). */
 #define LM_LICENSE_TOKENS_MAX 64
+/* Vendor-defined lower-case attributes (asset_info=...) on one line, and
+ * the length of their names: LMC_ETOOLARGE. */
+#define LM_LICENSE_ATTRS_MAX    8
+#define LM_LICENSE_ATTR_KEY_MAX 32
 /* Seats of a counted line, and NAMED_USERS=: LMC_ESYNTAX. */
 #define LM_LICENSE_COUNT_MAX       1000000
 #define LM_LICENSE_NAMED_USERS_MAX 1000000

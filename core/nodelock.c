@@ -89,6 +89,13 @@ int lm_nodelock_check_line(const struct lm_license_file *f, const struct lm_lice
 	int rc = lm_license_check_terms(l, version, today, reason, size);
 	if (rc != 0)
 		return rc;
+	/* HOSTID=ANY or DEMO: the vendor signed it for every machine. */
+	if (l->has_hostid && l->hostid_kind != LM_HOSTID_CODE) {
+		snprintf(reason, size, "line %d: %s %s is usable on any machine (HOSTID=%s)",
+		         l->lineno, l->name, l->version,
+		         l->hostid_kind == LM_HOSTID_ANY ? "ANY" : "DEMO");
+		return 0;
+	}
 	/* The parser refuses an uncounted line without HOSTID; a line bound
 	 * to nothing would run anywhere. */
 	struct lm_lock_match m;

@@ -82,6 +82,33 @@ static void test_permanent(void **state)
 	assert_int_equal(parsed("1-jan-0"), LM_DATE_PERMANENT);
 	assert_int_equal(parsed("1-jan-00"), LM_DATE_PERMANENT);
 	assert_int_equal(parsed("1-jan-0000"), LM_DATE_PERMANENT);
+	assert_int_equal(parsed("01-jan-0000"), LM_DATE_PERMANENT);
+	/* FlexLM's End User Guide: any date whose year is 0, 00, 000 or
+	 * 0000 never expires. */
+	assert_int_equal(parsed("1-jan-000"), LM_DATE_PERMANENT);
+	assert_int_equal(parsed("2-jan-0"), LM_DATE_PERMANENT);
+	assert_int_equal(parsed("31-dec-00"), LM_DATE_PERMANENT);
+	assert_int_equal(parsed("29-feb-0"), LM_DATE_PERMANENT);
+	/* but the day must still exist in that month */
+	refused("32-jan-0");
+	refused("31-apr-0000");
+	refused("0-jan-0");
+}
+
+/* Licenses from before 2000 write two-digit years: 70..99 are 19xx, 01..69
+ * are 20xx (POSIX %y), so none falls before 1970. */
+static void test_two_digit_years(void **state)
+{
+	assert_int_equal(parsed("1-jan-99"), lm_date_from_ymd(1999, 1, 1));
+	assert_int_equal(parsed("31-dec-70"), lm_date_from_ymd(1970, 12, 31));
+	assert_int_equal(parsed("1-jan-70"), 0);
+	assert_int_equal(parsed("15-mar-01"), lm_date_from_ymd(2001, 3, 15));
+	assert_int_equal(parsed("31-dec-69"), lm_date_from_ymd(2069, 12, 31));
+	assert_int_equal(parsed("29-feb-04"), lm_date_from_ymd(2004, 2, 29));
+	assert_int_equal(parsed("31-dec-27"), lm_date_from_ymd(2027, 12, 31));
+	refused("29-feb-99"); /* 1999 is not a leap year */
+	refused("1-jan-9");   /* one digit other than 0 is not a year */
+	refused("1-jan-199"); /* nor are three */
 }
 
 static void test_impossible_dates(void **state)
@@ -104,8 +131,6 @@ static void test_out_of_range_years(void **state)
 	refused("1969-12-31");
 	refused("0001-01-01");
 	refused("31-dec-1969");
-	refused("2-jan-0");
-	refused("1-feb-00");
 	refused("10000-01-01");
 }
 
@@ -123,7 +148,7 @@ static void test_malformed(void **state)
 	refused("2027-12-3x");
 	refused("31-december-2027");
 	refused("31-dez-2027");
-	refused("31-dec-27");
+	refused("31-dec-2");
 	refused("31-dec-20277");
 	refused("31dec2027");
 	refused("123-dec-2027");
@@ -199,6 +224,7 @@ int main(void)
 	        cmocka_unit_test(test_epoch_and_known_days),
 	        cmocka_unit_test(test_iso),
 	        cmocka_unit_test(test_flexlm_spelling),
+	        cmocka_unit_test(test_two_digit_years),
 	        cmocka_unit_test(test_permanent),
 	        cmocka_unit_test(test_impossible_dates),
 	        cmocka_unit_test(test_out_of_range_years),

@@ -708,7 +708,8 @@ static const struct bad bad_files[] = {
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 ISSUED=permanent\n", LMC_ESYNTAX, 2,
          "ISSUED"},
         /* Counts. */
-        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 0\n", LMC_ESYNTAX, 2, "count '0'"},
+        /* 0 is FlexLM's uncounted, which needs a HOSTID. */
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 0\n", LMC_ESYNTAX, 2, "no HOSTID"},
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent -3\n", LMC_ESYNTAX, 2, "count '-3'"},
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 1000001\n", LMC_ESYNTAX, 2,
          "count '1000001'"},
@@ -774,8 +775,9 @@ static const struct bad bad_files[] = {
         /* Quotes and values. */
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"open\n", LMC_ESYNTAX, 2,
          "never closed"},
-        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=a\"b\n", LMC_ESYNTAX, 2,
-         "quote inside"},
+        /* An escaped quote followed by a blank closes the value. */
+        {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"a\\\" b\"\n", LMC_ESYNTAX, 2,
+         "unexpected quote"},
         {"SERVER h @S1@ 27000\nFEATURE f acme 1.0 permanent 5 NOTICE=\"a\"b\n", LMC_ESYNTAX, 2,
          "after the closing quote"},
         {"SERVER h @S1@ 27000\nFEATURE \"f\" acme 1.0 permanent 5\n", LMC_ESYNTAX, 2,

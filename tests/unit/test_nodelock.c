@@ -176,6 +176,37 @@ static void another_machine_is_refused_a_changed_card_is_not(void **state)
 	fx.here = saved;
 }
 
+/* HOSTID=ANY and DEMO (FlexLM's): signed for every machine, so another
+ * machine altogether may use them, still within their dates. */
+static void any_and_demo_lines_are_usable_on_any_machine(void **state)
+{
+	char text[1024], reason[512], d1[16];
+	snprintf(text, sizeof text,
+	         "FEATURE stats acme 29.0 permanent 0 HOSTID=ANY\n"
+	         "FEATURE demo acme 1.0 permanent uncounted HOSTID=DEMO\n"
+	         "FEATURE old acme 1.0 %s uncounted HOSTID=ANY\n"
+	         "FEATURE locked acme 1.0 permanent uncounted HOSTID=%s\n",
+	         date_from_today(-1, d1), fx.lockcode);
+	const char *path = write_signed("any.lic", text);
+	struct lm_machine saved = fx.here;
+	struct th_machine m = {.machine_id = "0123456789abcdef0123456789abcdef",
+	                       .macs = {"02:00:00:00:00:01"},
+	                       .hostname = "elsewhere",
+	                       .cpu_model = "AMD EPYC 7763"};
+	char *root = th_tempdir();
+	th_make_machine(root, &m);
+	assert_int_equal(lm_machine_probe(root, &fx.here), 0);
+	assert_int_equal(check_file(path, "stats", "29", reason), 0);
+	assert_non_null(strstr(reason, "any machine (HOSTID=ANY)"));
+	assert_int_equal(check_file(path, "demo", "1.0", reason), 0);
+	assert_non_null(strstr(reason, "HOSTID=DEMO"));
+	assert_int_equal(check_file(path, "old", "1.0", reason), LMC_EEXPIRED);
+	assert_int_equal(check_file(path, "locked", "1.0", reason), LMC_EWRONGHOST);
+	th_rmtree(root);
+	free(root);
+	fx.here = saved;
+}
+
 static void a_line_signed_by_another_vendor_is_refused(void **state)
 {
 	char text[1024], reason[512];
@@ -287,6 +318,7 @@ int main(void)
 	        cmocka_unit_test(nodelocked_line_is_usable_here),
 	        cmocka_unit_test(each_failure_has_its_code),
 	        cmocka_unit_test(another_machine_is_refused_a_changed_card_is_not),
+	        cmocka_unit_test(any_and_demo_lines_are_usable_on_any_machine),
 	        cmocka_unit_test(a_line_signed_by_another_vendor_is_refused),
 	        cmocka_unit_test(the_most_telling_failure_is_reported),
 	        cmocka_unit_test(applications_check_out_through_the_public_api),

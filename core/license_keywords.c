@@ -1,0 +1,415 @@
+/* The values of license keywords: which line takes which keyword, how each
+ * value is read and checked, FlexLM's host ids and the keywords lmd refuses
+ * because it does not do what they say, and vendor attributes. */
+#include "core/license.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/code32.h"
+#include "core/date.h"
+#include "core/error.h"
+#include "core/license_internal.h"
+
+/* FlexLM keywords lmd reads but does not implement: accepting them would
+ * sell terms the server ignores, so they are refused, saying so. */
+static const struct {
+	const char *word;
+	const char *meaning;
+} unsupported[] = {
+        {"DUP_GROUP", "shares one seat among duplicate checkouts"},
+        {"SUITE_DUP_GROUP", "shares one suite seat among duplicate checkouts"},
+        {"USER_BASED", "limits the feature to named users"},
+        {"HOST_BASED", "limits the feature to named hosts"},
+        {"SUPERSEDE", "replaces older lines"},
+        {"OVERDRAFT", "grants seats beyond the count"},
+        {"MINIMUM", "checks out a minimum number of seats"},
+        {"PLATFORMS", "limits the feature to some platforms"},
+        {"CAPACITY", "counts seats by machine capacity"},
+        {"FLOAT_OK", "lets a node-locked license float"},
+        {"ONE_TS_OK", "allows one terminal server session"},
+        {"sort", "orders the lines of the file"},
+};
+
+const char *lm_license_unsupported(const char *word)
+{
+	for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+		if (strcasecmp(word, unsupported[i].word) == 0)
+			return unsupported[i].meaning;
+	return NULL;
+}
+
+int lm_license_attribute_key(const char *word)
+{
+	size_t n = strlen(word);
+	if (n == 0 || n > LM_LICENSE_ATTR_KEY_MAX || !islower((unsigned char)word[0]))
+		return 0;
+	for (const char *p = word; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
+			return 0;
+	return 1;
+}
+
+void lm_license_escape(const char *value, char *buf, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = value; *p && o + 2 < size; p++) {
+		if (*p == '"')
+			buf[o++] = '\\';
+		buf[o++] = *p;
+	}
+	if (size)
+		buf[o < size ? o : size - 1] = '\0';
+}
+
+int lm_license_keyword_lookup(const char *word)
+{
+	for (int k = 0; k < LM_KW_COUNT; k++)
+		if (k != LM_KW_ATTRIBUTES && strcasecmp(word, lm_keyword_name(k)) == 0)
+			return k;
+	return -1;
+}
+
+int lm_license_keyword_allowed(enum lm_line_type type, bool canonical, int k)
+{
+	if (k == LM_KW_SIGN)
+		return !canonical;
+	if (k == LM_KW_SERVER_CODES)
+		return canonical && type != LM_LINE_PACKAGE;
+	/* Text that only describes the line fits every type. */
+	if (k == LM_KW_VENDOR_STRING || k == LM_KW_ISSUER || k == LM_KW_ATTRIBUTES)
+		return 1;
+	if (type == LM_LINE_PACKAGE)
+		return k == LM_KW_COMPONENTS || k == LM_KW_OPTIONS;
+	return k != LM_KW_COMPONENTS && k != LM_KW_OPTIONS;
+}
+
+void lm_license_allowed_list(enum lm_line_type type, bool canonical, char *buf, size_t size)
+{
+	int total = 0, seen = 0;
+	for (int k = 0; k < LM_KW_COUNT; k++)
+		total += lm_license_keyword_allowed(type, canonical, k);
+	buf[0] = '\0';
+	for (int k = 0; k < LM_KW_COUNT; k++) {
+		if (!lm_license_keyword_allowed(type, canonical, k))
+			continue;
+		seen++;
+		size_t o = strlen(buf);
+		snprintf(buf + o, size - o, "%s%s",
+		         seen == 1       ? ""
+		         : seen == total ? " and "
+		                         : ", ",
+		         lm_keyword_name(k));
+	}
+}
+
+static int set_text(char *dst, const char *value, const char *key, int lineno,
+                    struct lm_parse_error *err)
+{
+	size_t n = strlen(value);
+	if (n == 0)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s has an empty value; leave it out instead", key);
+	/* Quotes are written back as \" between quotes, which reads back
+	 * only when a non-blank follows them (see lm_license_tokenize). */
+	for (const char *q = strchr(value, '"'); q; q = strchr(q + 1, '"'))
+		if (lm_license_is_blank(q[1]))
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "%s has a quote followed by a blank; lmd cannot "
+			                       "keep that",
+			                       key);
+	if (n >= LM_TEXT_MAX)
+		return lm_license_fail(err, lineno, LMC_ETOOLARGE,
+		                       "%s is %zu bytes long; at most %d are allowed", key, n,
+		                       LM_TEXT_MAX - 1);
+	memcpy(dst, value, n + 1);
+	return 0;
+}
+
+static int set_date(int32_t *dst, const char *value, const char *key, int lineno,
+                    struct lm_parse_error *err)
+{
+	int32_t days;
+	if (lm_date_parse(value, &days) != 0 || days == LM_DATE_PERMANENT)
+		return lm_license_fail(
+		        err, lineno, LMC_ESYNTAX,
+		        "%s='%.40s' is not a date; expected YYYY-MM-DD or dd-mon-yyyy "
+		        "(1970 to 9999)",
+		        key, value);
+	*dst = days;
+	return 0;
+}
+
+static int set_number(uint32_t *dst, const char *value, unsigned long max, const char *key,
+                      int lineno, struct lm_parse_error *err)
+{
+	unsigned long v;
+	if (lm_license_parse_number(value, max, &v) != 0)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s='%.40s' is not a number from 1 to %lu", key, value, max);
+	*dst = (uint32_t)v;
+	return 0;
+}
+
+/* COMPONENTS="a b c": names separated by blanks, kept in the vendor's order
+ * with single spaces. */
+static int set_components(struct lm_license *l, const char *value, int lineno,
+                          struct lm_parse_error *err)
+{
+	char buf[LM_TEXT_MAX];
+	size_t o = 0;
+	const char *p = value;
+	int n = 0;
+	for (;;) {
+		while (lm_license_is_blank(*p))
+			p++;
+		if (!*p)
+			break;
+		const char *start = p;
+		while (*p && !lm_license_is_blank(*p))
+			p++;
+		size_t len = (size_t)(p - start);
+		char name[LM_NAME_MAX + 1];
+		if (len > LM_NAME_MAX)
+			return lm_license_fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "COMPONENTS: '%.40s...' is longer than %d characters", start,
+			        LM_NAME_MAX);
+		memcpy(name, start, len);
+		name[len] = '\0';
+		/* FlexLM's component:version, and component:version:count,
+		 * whose count lmd does not implement. */
+		char *version = strchr(name, ':');
+		size_t name_len = len;
+		if (version) {
+			*version++ = '\0';
+			name_len = strlen(name);
+			if (strchr(version, ':'))
+				return lm_license_fail(
+				        err, lineno, LMC_ESYNTAX,
+				        "COMPONENTS: '%.40s' gives a count; lmd does not support "
+				        "component counts yet",
+				        start);
+			if (!lm_version_valid(version))
+				return lm_license_fail(
+				        err, lineno, LMC_ESYNTAX,
+				        "COMPONENTS: '%.40s' is not a version, as in "
+				        "%s:2.0",
+				        version, name);
+		}
+		if (!lm_license_valid_name(name))
+			return lm_license_fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "COMPONENTS: '%.40s' is not a feature name (letters, digits, "
+			        "'_', '.' and '-')",
+			        name);
+		/* A component named twice would count its seats twice. */
+		for (const char *q = buf; n && q < buf + o;) {
+			size_t ql = strcspn(q, " ");
+			if (strcspn(q, " :") == name_len && memcmp(q, name, name_len) == 0)
+				return lm_license_fail(
+				        err, lineno, LMC_ESYNTAX,
+				        "COMPONENTS names '%s' twice; name each component once",
+				        name);
+			q += ql + 1;
+		}
+		if (o + (n ? 1 : 0) + len >= sizeof buf)
+			return lm_license_fail(err, lineno, LMC_ETOOLARGE,
+			                       "COMPONENTS is longer than %d bytes",
+			                       LM_TEXT_MAX - 1);
+		if (n)
+			buf[o++] = ' ';
+		memcpy(buf + o, start, len);
+		o += len;
+		buf[o] = '\0';
+		n++;
+	}
+	if (n == 0)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "COMPONENTS is empty; list the package's features, as in "
+		                       "COMPONENTS=\"a b c\"");
+	memcpy(l->components, buf, o + 1);
+	return 0;
+}
+
+static int set_server_codes(const char *value, struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX],
+                            int *ncodes, int lineno, struct lm_parse_error *err)
+{
+	char copy[LM_TEXT_MAX];
+	if (strlen(value) >= sizeof copy)
+		return lm_license_fail(err, lineno, LMC_ETOOLARGE, "SERVER_CODES is too long");
+	strcpy(copy, value);
+	int n = 0;
+	for (char *save, *c = strtok_r(copy, " \t", &save); c; c = strtok_r(NULL, " \t", &save)) {
+		char why[160];
+		if (n == 3)
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "SERVER_CODES lists more than 3 lock codes");
+		if (lm_lockcode_parse(c, &codes[n], why, sizeof why) != 0)
+			return lm_license_fail(err, lineno, LMC_EBADCODE, "SERVER_CODES: %s", why);
+		n++;
+	}
+	if (n != 1 && n != 3)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "SERVER_CODES lists %d lock codes; expected 1 or 3", n);
+	*ncodes = n;
+	return 0;
+}
+
+/* What a FlexLM host id that is not a lock code is, for the refusal. */
+static const char *flexlm_hostid_kind(const char *value, char *buf, size_t size)
+{
+	const char *eq = strchr(value, '=');
+	size_t n = strlen(value), hex = strspn(value, "0123456789abcdefABCDEF");
+	if (strpbrk(value, " \t"))
+		return "a list of host ids";
+	if (eq) {
+		snprintf(buf, size, "a FlexLM %.*s= host id",
+		         (int)(eq - value < 20 ? eq - value : 20), value);
+		return buf;
+	}
+	if (n == 12 && hex == 12)
+		return "an Ethernet address";
+	if (n == 8 && hex == 8)
+		return "a FlexLM host id number";
+	return NULL;
+}
+
+static int set_hostid(struct lm_license *l, const char *value, int lineno,
+                      struct lm_parse_error *err)
+{
+	char why[160], kind[48];
+	l->has_hostid = true;
+	/* FlexLM's "any machine": the line runs everywhere. */
+	if (strcasecmp(value, "ANY") == 0) {
+		l->hostid_kind = LM_HOSTID_ANY;
+		return 0;
+	}
+	if (strcasecmp(value, "DEMO") == 0) {
+		l->hostid_kind = LM_HOSTID_DEMO;
+		return 0;
+	}
+	l->hostid_kind = LM_HOSTID_CODE;
+	if (lm_lockcode_parse(value, &l->hostid, why, sizeof why) == 0)
+		return 0;
+	const char *flexlm = flexlm_hostid_kind(value, kind, sizeof kind);
+	if (flexlm)
+		return lm_license_fail(err, lineno, LMC_EBADCODE,
+		                       "HOSTID='%.40s' is %s, which lmd does not support yet; lock "
+		                       "the line with HOSTID=<lock code> (`lmutil lmhostid` prints "
+		                       "it), or HOSTID=ANY",
+		                       value, flexlm);
+	return lm_license_fail(err, lineno, LMC_EBADCODE, "HOSTID is not a valid lock code: %s",
+	                       why);
+}
+
+/* A lower-case KEY=value, kept sorted by key so that the canonical form
+ * does not depend on the order the vendor wrote them in. */
+static int set_attribute(struct lm_license *l, const char *key, const char *value, int lineno,
+                         struct lm_parse_error *err)
+{
+	if (!value)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "unexpected '%.40s' among the keywords; vendor attributes "
+		                       "are written key=value",
+		                       key);
+	int at = 0;
+	while (at < l->nattrs && strcmp(l->attrs[at].key, key) < 0)
+		at++;
+	if (at < l->nattrs && strcmp(l->attrs[at].key, key) == 0)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "attribute %s is given twice on this line; give it once",
+		                       key);
+	if (l->nattrs == LM_LICENSE_ATTRS_MAX)
+		return lm_license_fail(err, lineno, LMC_ETOOLARGE,
+		                       "more than %d vendor attributes (lower-case key=value) on "
+		                       "one line",
+		                       LM_LICENSE_ATTRS_MAX);
+	struct lm_license_attr attr;
+	snprintf(attr.key, sizeof attr.key, "%s", key);
+	int rc = set_text(attr.value, value, key, lineno, err);
+	if (rc)
+		return rc;
+	memmove(&l->attrs[at + 1], &l->attrs[at], (size_t)(l->nattrs - at) * sizeof attr);
+	l->attrs[at] = attr;
+	l->nattrs++;
+	return 0;
+}
+
+int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *attr_key,
+                           const char *value, struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX],
+                           int *ncodes, int lineno, struct lm_parse_error *err)
+{
+	const char *key = lm_keyword_name(k);
+	char why[160];
+	unsigned long v;
+	switch (k) {
+	case LM_KW_HOSTID: return set_hostid(l, value, lineno, err);
+	case LM_KW_AUTH: {
+		uint8_t sym[LM_CODE32_MAX_SYMBOLS];
+		size_t n;
+		if (lm_code32_decode(value, sym, sizeof sym, &n, why, sizeof why) != 0)
+			return lm_license_fail(err, lineno, LMC_EBADCODE,
+			                       "AUTH is not a valid authorization code: %s", why);
+		if (lm_code32_encode(sym, n, 4, l->auth, sizeof l->auth) != 0)
+			return lm_license_fail(err, lineno, LMC_ETOOLARGE, "AUTH is too long");
+		return 0;
+	}
+	case LM_KW_START: return set_date(&l->start, value, key, lineno, err);
+	case LM_KW_ISSUED: return set_date(&l->issued, value, key, lineno, err);
+	case LM_KW_NOTICE: return set_text(l->notice, value, key, lineno, err);
+	case LM_KW_HOST_DESC: return set_text(l->host_desc, value, key, lineno, err);
+	case LM_KW_SN: return set_text(l->sn, value, key, lineno, err);
+	case LM_KW_NAMED_USERS:
+		return set_number(&l->named_users, value, LM_LICENSE_NAMED_USERS_MAX, key, lineno,
+		                  err);
+	case LM_KW_BORROW:
+		return set_number(&l->borrow_hours, value, LM_LICENSE_BORROW_HOURS_MAX, key, lineno,
+		                  err);
+	case LM_KW_TOLERANCE:
+		/* 0 is a valid tolerance (every criterion must match), so
+		 * parse_number's lower bound of 1 does not fit here. */
+		if (strcmp(value, "0") == 0) {
+			l->tolerance = 0;
+			return 0;
+		}
+		if (lm_license_parse_number(value, LM_LICENSE_TOLERANCE_MAX, &v) != 0)
+			return lm_license_fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "TOLERANCE='%.40s' is not a number from 0 to %d (how many "
+			        "lock code criteria may differ)",
+			        value, LM_LICENSE_TOLERANCE_MAX);
+		l->tolerance = (int)v;
+		return 0;
+	case LM_KW_COMPONENTS: return set_components(l, value, lineno, err);
+	case LM_KW_OPTIONS:
+		if (strcasecmp(value, "SUITE") != 0)
+			return lm_license_fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "OPTIONS='%.40s' is unknown; the only option is SUITE", value);
+		l->suite = true;
+		return 0;
+	case LM_KW_SIGN:
+		if (lm_license_sig_parse(value, l->sig, why, sizeof why) != 0)
+			return lm_license_fail(err, lineno, LMC_EBADCODE,
+			                       "SIGN is not a valid signature: %s", why);
+		l->has_sig = true;
+		return 0;
+	case LM_KW_VENDOR_STRING: return set_text(l->vendor_string, value, key, lineno, err);
+	case LM_KW_ISSUER: return set_text(l->issuer, value, key, lineno, err);
+	case LM_KW_TS_OK:
+		if (value)
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "TS_OK is a flag and takes no value; write TS_OK");
+		l->ts_ok = true;
+		return 0;
+	case LM_KW_ATTRIBUTES: return set_attribute(l, attr_key, value, lineno, err);
+	case LM_KW_SERVER_CODES: return set_server_codes(value, codes, ncodes, lineno, err);
+	case LM_KW_COUNT: break;
+	}
+	return lm_license_fail(err, lineno, LMC_ESYNTAX, "unknown keyword");
+}

@@ -1,0 +1,77 @@
+#!/bin/sh
+# License files collected from public sources (tests/data/licenses,
+# SOURCES.md), their FlexLM signatures stripped: each is signed with a test
+# key by lmvendor, every license line of it verifies, and the signed file
+# keeps what the grammar reads (TS_OK, VENDOR_STRING, HOSTID=DEMO,
+# USE_SERVER).  Their SERVER lines name FlexLM host ids, so the test points
+# them at a simulated machine; @HOST_CODE@ stands for a node-locked host id
+# (an Ethernet address or a dongle in the original) and becomes that
+# machine's lock code.  A counted one is then served by a real lmd and a
+# seat checked out; the keywords lmd does not implement, as the original
+# MathWorks lines have them, are refused saying so.
+. "$TESTS_SRCDIR/integration/lib.sh"
+. "$TESTS_SRCDIR/integration/server_lib.sh"
+need_test_hooks
+
+DATA=$TESTS_SRCDIR/data/licenses
+make_vendor
+code=$(make_server_machine 1)
+port=$(free_port)
+S=$port@127.0.0.1
+
+# localize FILE OUT: the SERVER lines and node-locked host ids of FILE
+# pointed at machine m1.
+localize()
+{
+	sed -e "s/@HOST_CODE@/$code/g" \
+		-e "s/^SERVER [^ ]*.*/SERVER 127.0.0.1 $code $port/" "$1" >"$2"
+}
+
+nfiles=0
+for f in "$DATA"/*.lic; do
+	name=$(basename "$f" .lic)
+	note "$name: signs and verifies"
+	localize "$f" "$TMP/$name.template"
+	sign_license "$TMP/$name.template" "$TMP/$name.lic"
+	expect_status 0 "$LMVENDOR" verify --pubkey "$TMP/vendor.pub" "$TMP/$name.lic"
+	lines=$(grep -Ec '^(FEATURE|INCREMENT|PACKAGE) ' "$f")
+	valid=$(grep -c ': valid$' "$TMP/out")
+	[ "$lines" -gt 0 ] && [ "$valid" -eq "$lines" ] ||
+		fail "$name: $valid of $lines license lines verify: $(cat "$TMP/out")"
+	nfiles=$((nfiles + 1))
+done
+[ "$nfiles" -ge 8 ] || fail "only $nfiles license files in $DATA"
+
+note "what the grammar reads is kept in the signed text"
+expect_grep '^USE_SERVER$' "$TMP/3dexcite_deltagen.lic"
+expect_grep 'HOSTID=DEMO' "$TMP/mathworks_r2017b.lic"
+expect_grep 'VENDOR_STRING=83' "$TMP/mathworks_r2017b.lic"
+expect_grep 'TS_OK' "$TMP/intel_fpga.lic"
+expect_grep 'ISSUER="Altera "' "$TMP/altera_2011.lic"
+expect_grep 'NOTICE="Licensed to  Sample corp"' "$TMP/flexnet_guide_examples.lic"
+# The positional keys are not kept: SIGN= is what counts.
+grep -q '4C9D3348561BE9E3B' "$TMP/mathworks_r2017b.lic" && fail "a FlexLM key was kept"
+# An edited keyword breaks the signature.
+sed 's/VENDOR_STRING=83/VENDOR_STRING=84/' "$TMP/mathworks_r2017b.lic" >"$TMP/edited.lic"
+expect_status 1 "$LMVENDOR" verify --pubkey "$TMP/vendor.pub" "$TMP/edited.lic"
+
+note "the original MathWorks lines are refused: USER_BASED and DUP_GROUP are not implemented"
+printf 'INCREMENT MATLAB MLM 18 01-sep-2015 1 4C9D3348561BE9E3B USER_BASED DUP_GROUP=U SN=12345\n' \
+	>"$TMP/user_based.template"
+expect_status 1 "$LMVENDOR" sign --key "$TMP/vendor.pem" "$TMP/user_based.template"
+expect_grep 'USER_BASED .*lmd does not support' "$TMP/err"
+
+note "3DEXCITE's DeltaGen license, renewed to 2099, is served by lmd"
+sed 's/31-jan-2018/31-jan-2099/' "$TMP/3dexcite_deltagen.template" >"$TMP/renewed.template"
+sign_license "$TMP/renewed.template" "$TMP/server.lic"
+single_lmd lmd
+expect_status 0 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json DeltaGen \
+	--version 15.5 --hold 0
+expect_grep '"event":"granted"' "$TMP/out"
+[ "$(in_use DeltaGen)" = 0 ] || fail "the seat was not returned"
+"$LMUTIL" lmstat -c "$S" -f DeltaGen --json >"$TMP/stat.json"
+python3 - "$TMP/stat.json" <<'PY' || fail "lmstat does not show the 4 DeltaGen seats: $(cat "$TMP/stat.json")"
+import json, sys
+f = json.load(open(sys.argv[1]))["features"][0]
+sys.exit(0 if f["name"] == "DeltaGen" and f["issued"] == 4 else 1)
+PY

@@ -1,0 +1,386 @@
+/* The FlexLM grammar real license files use: count 0, two-digit and year-0
+ * dates, positional license keys, VENDOR_STRING, ISSUER, TS_OK, vendor
+ * attributes, escaped quotes, HOSTID=ANY and DEMO, USE_SERVER; the
+ * keywords lmd does not implement, refused; and the canonical text of
+ * lines without any of these, pinned byte for byte. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/date.h"
+#include "core/error.h"
+#include "core/license.h"
+#include "core/lockcode.h"
+
+/* A server's and a workstation's lock codes, printed; set by setup(). */
+static char SERVER_CODE[LM_LOCKCODE_TEXT_MAX], HOST_CODE[LM_LOCKCODE_TEXT_MAX];
+
+static void code_text(unsigned present, uint32_t seed, char *buf)
+{
+	struct lm_lockcode c = {.present = (uint16_t)present};
+	for (int i = 0; i < LM_CRIT_COUNT; i++)
+		if (present & (1u << i))
+			c.digest[i] = (seed * 2654435761u + (uint32_t)i * 40503u) & 0xFFFFFu;
+	assert_int_equal(lm_lockcode_format(&c, buf, LM_LOCKCODE_TEXT_MAX), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	code_text(0x3f, 1, SERVER_CODE);
+	code_text(0x2b, 4, HOST_CODE);
+	return 0;
+}
+
+/* A file of one SERVER line, a VENDOR line and `line`. */
+static int parse_with_server(const char *line, struct lm_license_file *f,
+                             struct lm_parse_error *err)
+{
+	char text[LM_LINE_MAX];
+	snprintf(text, sizeof text, "SERVER lic1 %s 27000\nVENDOR acme\n%s\n", SERVER_CODE, line);
+	return lm_license_parse(text, strlen(text), f, err);
+}
+
+static void parse_ok(const char *line, struct lm_license_file *f)
+{
+	struct lm_parse_error err;
+	int rc = parse_with_server(line, f, &err);
+	if (rc != 0)
+		fail_msg("refused (%d) line %d: %s\n  %s", rc, err.lineno, err.message, line);
+	assert_int_equal(f->nlines, 1);
+}
+
+/* The parse fails with the sentence containing `want`, on line 3. */
+static void parse_refused(const char *line, const char *want)
+{
+	struct lm_license_file f;
+	struct lm_parse_error err;
+	int rc = parse_with_server(line, &f, &err);
+	if (rc == 0)
+		fail_msg("accepted: %s", line);
+	if (!strstr(err.message, want))
+		fail_msg("message '%s' lacks '%s'", err.message, want);
+	assert_int_equal(err.lineno, 3);
+}
+
+static const char *canon(const struct lm_license_file *f, const struct lm_license *l)
+{
+	static char buf[LM_LINE_MAX + 1];
+	assert_true(lm_license_canonical(f, l, buf, sizeof buf) > 0);
+	return buf;
+}
+
+/* The canonical text reads back as the same line, unchanged. */
+static void canonical_reads_back(const struct lm_license_file *f, const struct lm_license *l)
+{
+	struct lm_license back;
+	struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
+	int ncodes;
+	struct lm_parse_error err;
+	char text[LM_LINE_MAX + 1];
+	strcpy(text, canon(f, l));
+	if (lm_license_parse_canonical(text, &back, codes, &ncodes, &err) != 0)
+		fail_msg("canonical text does not read back: %s\n  %s", err.message, text);
+	assert_string_equal(canon(f, &back), text);
+}
+
+/* ---- Signed text that must never change --------------------------------- */
+
+/* Every license signed so far verifies only while the canonical text of its
+ * line stays byte for byte what it was: lines without the new grammar are
+ * pinned here as literal text. */
+static void test_canonical_of_existing_lines_is_pinned(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	char line[512], want[1024];
+	parse_ok("FEATURE stats acme 29.0 31-dec-2027 25 START=2025-01-01 ISSUED=15-dec-2024 "
+	         "NOTICE=\"Acme Corp, Lab 4\" SN=SN-0042 BORROW=72 NAMED_USERS=20",
+	         &f);
+	snprintf(want, sizeof want,
+	         "FEATURE stats acme 29.0 2027-12-31 25 START=\"2025-01-01\" "
+	         "ISSUED=\"2024-12-15\" NOTICE=\"Acme Corp, Lab 4\" NAMED_USERS=\"20\" "
+	         "BORROW=\"72\" SN=\"SN-0042\" SERVER_CODES=\"%s\"",
+	         SERVER_CODE);
+	assert_string_equal(canon(&f, &f.lines[0]), want);
+	lm_license_free(&f);
+
+	snprintf(line, sizeof line,
+	         "INCREMENT plot acme 1.2 permanent uncounted HOSTID=%s HOST_DESC=\"C:\\lab\\\"",
+	         HOST_CODE);
+	parse_ok(line, &f);
+	snprintf(want, sizeof want,
+	         "INCREMENT plot acme 1.2 permanent uncounted HOSTID=\"%s\" "
+	         "HOST_DESC=\"C:\\lab\\\"",
+	         HOST_CODE);
+	assert_string_equal(canon(&f, &f.lines[0]), want);
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+
+	parse_ok("PACKAGE suite acme 2.0 COMPONENTS=\"a  b c\" OPTIONS=suite", &f);
+	assert_string_equal(canon(&f, &f.lines[0]),
+	                    "PACKAGE suite acme 2.0 COMPONENTS=\"a b c\" OPTIONS=\"SUITE\"");
+	lm_license_free(&f);
+}
+
+/* ---- Counts and dates --------------------------------------------------- */
+
+static void test_count_zero_is_uncounted(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	char line[256], want[512];
+	snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 0 HOSTID=%s", HOST_CODE);
+	parse_ok(line, &f);
+	assert_true(f.lines[0].uncounted);
+	assert_int_equal(f.lines[0].count, 0);
+	/* Signed as if it said uncounted: the same license either way. */
+	snprintf(want, sizeof want, "FEATURE f1 acme 1.0 permanent uncounted HOSTID=\"%s\"",
+	         HOST_CODE);
+	assert_string_equal(canon(&f, &f.lines[0]), want);
+	lm_license_free(&f);
+
+	/* An uncounted line still needs a HOSTID. */
+	parse_refused("FEATURE f1 acme 1.0 permanent 0", "no HOSTID");
+	parse_refused("FEATURE f1 acme 1.0 permanent 00", "count '00' is invalid");
+	parse_refused("FEATURE f1 acme 1.0 permanent -1", "count '-1' is invalid");
+}
+
+static void test_flexlm_dates_on_lines(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	parse_ok("FEATURE f1 acme 1.0 1-jan-99 5 ISSUED=19-Apr-23", &f);
+	assert_int_equal(f.lines[0].expiry, lm_date_from_ymd(1999, 1, 1));
+	assert_int_equal(f.lines[0].issued, lm_date_from_ymd(2023, 4, 19));
+	lm_license_free(&f);
+
+	const char *forever[] = {"1-jan-0", "01-jan-0000", "1-jan-00", "31-dec-000"};
+	for (size_t i = 0; i < sizeof forever / sizeof forever[0]; i++) {
+		char line[128];
+		snprintf(line, sizeof line, "INCREMENT f1 acme 1.0 %s 10", forever[i]);
+		parse_ok(line, &f);
+		assert_int_equal(f.lines[0].expiry, LM_DATE_PERMANENT);
+		lm_license_free(&f);
+	}
+	/* A year 0 START or ISSUED is no date at all. */
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 START=1-jan-0", "START='1-jan-0'");
+}
+
+/* ---- Positional license keys -------------------------------------------- */
+
+static void test_positional_keys_are_ignored(void **state)
+{
+	(void)state;
+	struct lm_license_file f, plain;
+	parse_ok("INCREMENT MATLAB acme 43 01-jan-0000 10 1234567890AB SN=1", &f);
+	parse_ok("INCREMENT MATLAB acme 43 permanent 10 SN=1", &plain);
+	/* Not signed: the same license with or without its FlexLM key. */
+	assert_string_equal(canon(&f, &f.lines[0]), canon(&plain, &plain.lines[0]));
+	lm_license_free(&f);
+	lm_license_free(&plain);
+	parse_ok("FEATURE f1 acme 1.0 permanent 3 0123456789abcdef0123", &f);
+	lm_license_free(&f);
+	parse_ok("PACKAGE suite acme 1.0 ABCDEF123456 COMPONENTS=\"f1 f2:2.0\"", &f);
+	assert_string_equal(f.lines[0].components, "f1 f2:2.0");
+	assert_string_equal(canon(&f, &f.lines[0]),
+	                    "PACKAGE suite acme 1.0 COMPONENTS=\"f1 f2:2.0\"");
+	lm_license_free(&f);
+	parse_ok("INCREMENT MATLAB acme 18 01-sep-2015 1 4C9D3348561BE9E3B SN=12345", &f);
+	lm_license_free(&f);
+	/* Only 12 to 20 hex digits are a key. */
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 1234567890A", "unexpected '1234567890A'");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 1234567890AG", "unexpected");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 1234567890ABCDEF12345", "unexpected");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 1234567890AB 1234567890AB", "unexpected");
+	parse_refused("PACKAGE s acme 1.0 COMPONENTS=\"a:1.0:3\"", "component counts");
+	parse_refused("PACKAGE s acme 1.0 COMPONENTS=\"a:x\"", "not a version");
+	parse_refused("PACKAGE s acme 1.0 COMPONENTS=\"a:1.0 a:2.0\"", "twice");
+}
+
+/* ---- New keywords, attributes and quotes ------------------------------- */
+
+static void test_vendor_keywords_are_kept_and_signed(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	char want[1024];
+	parse_ok("INCREMENT MATLAB acme 43 01-jan-0000 10 1234567890AB VENDOR_STRING=QQ "
+	         "ISSUED=19-Apr-2023 SN=123456 vendor_info=\"v 1\" asset_info=123456 TS_OK "
+	         "ISSUER=\"Acme Inc\" ck=77",
+	         &f);
+	const struct lm_license *l = &f.lines[0];
+	assert_string_equal(l->vendor_string, "QQ");
+	assert_string_equal(l->issuer, "Acme Inc");
+	assert_true(l->ts_ok);
+	assert_int_equal(l->nattrs, 2);
+	assert_string_equal(l->attrs[0].key, "asset_info");
+	assert_string_equal(l->attrs[0].value, "123456");
+	assert_string_equal(l->attrs[1].key, "vendor_info");
+	assert_string_equal(l->attrs[1].value, "v 1");
+	/* Fixed order whatever the file's order; ck= is not signed. */
+	snprintf(want, sizeof want,
+	         "INCREMENT MATLAB acme 43 permanent 10 ISSUED=\"2023-04-19\" SN=\"123456\" "
+	         "VENDOR_STRING=\"QQ\" ISSUER=\"Acme Inc\" TS_OK asset_info=\"123456\" "
+	         "vendor_info=\"v 1\" SERVER_CODES=\"%s\"",
+	         SERVER_CODE);
+	assert_string_equal(canon(&f, l), want);
+	canonical_reads_back(&f, l);
+	/* Each of them is signed: changing one changes the canonical text. */
+	char before[LM_LINE_MAX + 1];
+	strcpy(before, canon(&f, l));
+	f.lines[0].ts_ok = false;
+	assert_string_not_equal(canon(&f, l), before);
+	f.lines[0].ts_ok = true;
+	f.lines[0].attrs[0].value[0] = '7';
+	assert_string_not_equal(canon(&f, l), before);
+	lm_license_free(&f);
+
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 TS_OK TS_OK", "twice");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 TS_OK=1", "takes no value");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 a_b=1 a_b=2", "twice");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 Asset_Info=1", "unknown keyword");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 "
+	              "a_key_of_more_than_thirty_two_chars=1",
+	              "unknown keyword");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 a=1 b=1 c=1 d=1 e=1 f=1 g=1 h=1 i=1",
+	              "more than 8");
+	parse_refused("FEATURE f1 acme 1.0 permanent 3 VENDOR_STRING=\"\"", "empty");
+	parse_refused("PACKAGE s acme 1.0 COMPONENTS=a TS_OK", "misplaced keyword 'TS_OK'");
+}
+
+static void test_escaped_quotes(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	parse_ok("FEATURE f1 acme 1.0 permanent 5 NOTICE=\"product=\\\"Parallel Server\\\"\" "
+	         "VENDOR_STRING=type=\"x\"",
+	         &f);
+	const struct lm_license *l = &f.lines[0];
+	assert_string_equal(l->notice, "product=\"Parallel Server\"");
+	assert_string_equal(l->vendor_string, "type=\"x\"");
+	char want[512];
+	snprintf(want, sizeof want,
+	         "FEATURE f1 acme 1.0 permanent 5 NOTICE=\"product=\\\"Parallel Server\\\"\" "
+	         "VENDOR_STRING=\"type=\\\"x\\\"\" SERVER_CODES=\"%s\"",
+	         SERVER_CODE);
+	assert_string_equal(canon(&f, l), want);
+	canonical_reads_back(&f, l);
+
+	/* The printed file reads back as the same license. */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_int_equal(lm_license_print(&f, out), 0);
+	fclose(out);
+	struct lm_license_file again;
+	assert_int_equal(lm_license_parse(text, len, &again, NULL), 0);
+	assert_string_equal(again.lines[0].notice, l->notice);
+	assert_string_equal(canon(&again, &again.lines[0]), want);
+	free(text);
+	lm_license_free(&again);
+	lm_license_free(&f);
+
+	/* Backslashes elsewhere are plain text, as they always were. */
+	parse_ok("FEATURE f1 acme 1.0 permanent 5 NOTICE=\"a\\\\\\\"b c\\\\\"", &f);
+	assert_string_equal(f.lines[0].notice, "a\\\\\"b c\\\\");
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 NOTICE=\"a\\\"b", "never closed");
+}
+
+/* ---- Host ids ------------------------------------------------------------ */
+
+static void test_hostid_any_and_demo(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	parse_ok("FEATURE f1 acme 1.0 1-jan-99 0 HOSTID=ANY", &f);
+	assert_true(f.lines[0].has_hostid);
+	assert_int_equal(f.lines[0].hostid_kind, LM_HOSTID_ANY);
+	assert_string_equal(canon(&f, &f.lines[0]),
+	                    "FEATURE f1 acme 1.0 1999-01-01 uncounted HOSTID=\"ANY\"");
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	parse_ok("FEATURE f2 acme 1.0 permanent uncounted HOSTID=demo", &f);
+	assert_int_equal(f.lines[0].hostid_kind, LM_HOSTID_DEMO);
+	assert_string_equal(canon(&f, &f.lines[0]),
+	                    "FEATURE f2 acme 1.0 permanent uncounted HOSTID=\"DEMO\"");
+	lm_license_free(&f);
+
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=HOSTNAME=lab1",
+	              "HOSTNAME= host id, which lmd does not support yet");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=ID=1234", "ID= host id");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=INTERNET=10.1.*.*",
+	              "INTERNET= host id");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=0015c5f1a2b3", "an Ethernet address");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=\"0015c5f1a2b3 0015c5f1a2b4\"",
+	              "a list of host ids");
+}
+
+/* ---- Keywords lmd does not implement -------------------------------------- */
+
+static void test_unimplemented_keywords_refused(void **state)
+{
+	(void)state;
+	const char *words[] = {
+	        "DUP_GROUP=UH", "SUITE_DUP_GROUP=U",   "USER_BASED=5", "USER_BASED", "HOST_BASED",
+	        "SUPERSEDE",    "SUPERSEDE=\"f2 f3\"", "OVERDRAFT=3",  "sort=100",   "FLOAT_OK",
+	        "supersede"};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		char line[256];
+		snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 5 SN=1 %s", words[i]);
+		parse_refused(line, "lmd does not support");
+	}
+}
+
+/* ---- USE_SERVER ------------------------------------------------------------ */
+
+static void test_use_server(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	char text[512];
+	snprintf(text, sizeof text,
+	         "SERVER lic1 %s 27000\nVENDOR acme\nUSE_SERVER\nFEATURE f acme 1.0 permanent 5\n",
+	         SERVER_CODE);
+	assert_int_equal(lm_license_parse(text, strlen(text), &f, NULL), 0);
+	assert_true(f.use_server);
+	assert_int_equal(f.nlines, 1);
+	char *printed = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&printed, &len);
+	assert_int_equal(lm_license_print(&f, out), 0);
+	fclose(out);
+	assert_non_null(strstr(printed, "VENDOR acme\nUSE_SERVER\nFEATURE"));
+	free(printed);
+	lm_license_free(&f);
+
+	struct lm_parse_error err;
+	const char *bad = "USE_SERVER now\n";
+	assert_int_equal(lm_license_parse(bad, strlen(bad), &f, &err), LMC_ESYNTAX);
+	assert_non_null(strstr(err.message, "USE_SERVER takes nothing"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_canonical_of_existing_lines_is_pinned),
+	        cmocka_unit_test(test_count_zero_is_uncounted),
+	        cmocka_unit_test(test_flexlm_dates_on_lines),
+	        cmocka_unit_test(test_positional_keys_are_ignored),
+	        cmocka_unit_test(test_vendor_keywords_are_kept_and_signed),
+	        cmocka_unit_test(test_escaped_quotes),
+	        cmocka_unit_test(test_hostid_any_and_demo),
+	        cmocka_unit_test(test_unimplemented_keywords_refused),
+	        cmocka_unit_test(test_use_server),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
