@@ -226,9 +226,9 @@ void lm_report_log_close(struct lm_report_log *r)
 	lm_report_log_flush(r);
 	if (r->fd >= 0)
 		close(r->fd);
-	free(r->bodies.p);
-	free(r->out.p);
-	free(r->pending.p);
+	lm_text_free(&r->bodies);
+	lm_text_free(&r->out);
+	lm_text_free(&r->pending);
 	free(r->recs);
 	free(r->path);
 	free(r);
@@ -263,13 +263,13 @@ static void frame(struct lm_report_log *r, const char *body, size_t len, uint64_
                   uint64_t *seq, char chain[LM_REPORT_CHAIN_HEX + 1])
 {
 	size_t start = r->out.len;
-	lm_report_buf_printf(&r->out, "{\"seq\":%llu,\"index\":%llu,", (unsigned long long)++*seq,
-	                     (unsigned long long)index);
-	lm_report_buf_add(&r->out, body, len);
-	lm_report_buf_printf(&r->out, ",\"prev\":\"%s\"}", chain);
-	if (!r->out.failed)
-		lm_report_chain_hash(r->out.p + start, r->out.len - start, chain);
-	lm_report_buf_add(&r->out, "\n", 1);
+	lm_text_printf(&r->out, "{\"seq\":%llu,\"index\":%llu,", (unsigned long long)++*seq,
+	               (unsigned long long)index);
+	lm_text_add(&r->out, body, len);
+	lm_text_printf(&r->out, ",\"prev\":\"%s\"}", chain);
+	if (!r->out.oom)
+		lm_report_chain_hash(r->out.data + start, r->out.len - start, chain);
+	lm_text_add(&r->out, "\n", 1);
 }
 
 /* Renames the live file after its first record and starts a new one. */
@@ -325,7 +325,7 @@ static int flush(struct lm_report_log *r)
 	if (r->pending.len == 0)
 		return 0;
 	int rc = 0;
-	if (r->fd < 0 || write_all(r->fd, r->pending.p, r->pending.len) != 0) {
+	if (r->fd < 0 || write_all(r->fd, r->pending.data, r->pending.len) != 0) {
 		/* Back to the chain on disk; the next record written says
 		 * what is missing. */
 		r->dirty = r->fd >= 0;
@@ -350,7 +350,7 @@ static int flush(struct lm_report_log *r)
 		r->failing = false;
 	}
 	r->pending.len = 0;
-	r->pending.failed = false;
+	r->pending.oom = false;
 	r->pending_from = r->pending_to = r->pending_first_seq = 0;
 	return rc;
 }
@@ -363,9 +363,9 @@ void lm_report_log_flush(struct lm_report_log *r)
 static void clear_batch(struct lm_report_log *r)
 {
 	r->bodies.len = 0;
-	r->bodies.failed = false;
+	r->bodies.oom = false;
 	r->out.len = 0;
-	r->out.failed = false;
+	r->out.oom = false;
 	r->nrecs = 0;
 	r->recs_failed = false;
 }
@@ -374,16 +374,16 @@ static void clear_batch(struct lm_report_log *r)
 static void frame_missing(struct lm_report_log *r, const char *event, uint64_t from, uint64_t to,
                           uint64_t *seq, char chain[LM_REPORT_CHAIN_HEX + 1])
 {
-	struct lm_report_buf b = {0};
-	lm_report_buf_add(&b, "\"time\":", 7);
-	lm_report_buf_json_time(&b, r->recs[0].time_us);
-	lm_report_buf_printf(&b, ",\"event\":\"%s\",\"from_index\":%llu,\"to_index\":%llu", event,
-	                     (unsigned long long)from, (unsigned long long)to);
-	if (b.failed)
-		r->out.failed = true;
+	struct lm_text b = {0};
+	lm_text_add(&b, "\"time\":", 7);
+	lm_report_json_time(&b, r->recs[0].time_us);
+	lm_text_printf(&b, ",\"event\":\"%s\",\"from_index\":%llu,\"to_index\":%llu", event,
+	               (unsigned long long)from, (unsigned long long)to);
+	if (b.oom)
+		r->out.oom = true;
 	else
-		frame(r, b.p, b.len, to, seq, chain);
-	free(b.p);
+		frame(r, b.data, b.len, to, seq, chain);
+	lm_text_free(&b);
 }
 
 /* Frames the records of the batch after the index already logged, after
@@ -410,7 +410,7 @@ static uint64_t frame_batch(struct lm_report_log *r, uint64_t *seq,
 		const struct lm_report_body *b = &r->recs[i];
 		if (b->index <= r->index)
 			continue;
-		frame(r, r->bodies.p + b->off, b->len, b->index, seq, chain);
+		frame(r, r->bodies.data + b->off, b->len, b->index, seq, chain);
 		*index = b->index;
 		cover(from, to, b->index, b->index);
 		if (!first)
@@ -424,7 +424,7 @@ void lm_report_log_commit(struct lm_report_log *r)
 	if (r->nrecs == 0)
 		return;
 	r->recs[r->nrecs - 1].len = r->bodies.len - r->recs[r->nrecs - 1].off;
-	if (r->bodies.failed || r->recs_failed) {
+	if (r->bodies.oom || r->recs_failed) {
 		errno = ENOMEM;
 		failed(r, "no memory for a record");
 		goto lost;
@@ -448,11 +448,11 @@ void lm_report_log_commit(struct lm_report_log *r)
 	char chain[LM_REPORT_CHAIN_HEX + 1];
 	memcpy(chain, r->chain, sizeof chain);
 	uint64_t first = frame_batch(r, &seq, chain, &index, &from, &to);
-	if (first == 0 && !r->out.failed)
+	if (first == 0 && !r->out.oom)
 		goto done; /* all logged before a restart */
 	/* A file this batch would take past max_bytes is rotated first, with
 	 * the records pending for it written to it. */
-	if (!r->out.failed && r->max_bytes && r->size + r->pending.len > 0 &&
+	if (!r->out.oom && r->max_bytes && r->size + r->pending.len > 0 &&
 	    r->size + r->pending.len + r->out.len > r->max_bytes) {
 		if (flush(r) != 0)
 			goto lost;
@@ -464,9 +464,9 @@ void lm_report_log_commit(struct lm_report_log *r)
 	}
 	if (r->pending.len == 0)
 		r->pending_first_seq = first;
-	if (!r->out.failed)
-		lm_report_buf_add(&r->pending, r->out.p, r->out.len);
-	if (r->out.failed || r->pending.failed) {
+	if (!r->out.oom)
+		lm_text_add(&r->pending, r->out.data, r->out.len);
+	if (r->out.oom || r->pending.oom) {
 		/* What is pending cannot be trusted whole: all of it is lost,
 		 * and the chain goes back to the file's. */
 		errno = ENOMEM;
@@ -476,7 +476,7 @@ void lm_report_log_commit(struct lm_report_log *r)
 		if (from)
 			lose_range(r, from, to);
 		r->pending.len = 0;
-		r->pending.failed = false;
+		r->pending.oom = false;
 		r->pending_from = r->pending_to = r->pending_first_seq = 0;
 		r->seq = r->written_seq;
 		r->index = r->written_index;

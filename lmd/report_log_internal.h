@@ -7,13 +7,7 @@
 #include "lmd/report_log.h"
 
 #include "core/report_chain.h"
-
-/* A growing byte buffer; failed is set (and stays) when it could not grow. */
-struct lm_report_buf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
+#include "lmd/text.h"
 
 /* One record started since the last commit: its body (the fields between
  * the head {"seq":N,"index":I, and the tail ,"prev":"..."}) in bodies. */
@@ -41,7 +35,7 @@ struct lm_report_log {
 	 * (lost ones included): written by lm_report_log_flush, or when they
 	 * pass PENDING_MAX.  written_* is the chain as it stands on disk, to
 	 * go back to when they cannot be written. */
-	struct lm_report_buf pending;
+	struct lm_text pending;
 	uint64_t pending_first_seq, pending_from, pending_to;
 	uint64_t written_seq, written_index;
 	char written_chain[LM_REPORT_CHAIN_HEX + 1];
@@ -55,19 +49,14 @@ struct lm_report_log {
 	uint64_t errors;
 	bool failing; /* the last attempt failed (and was logged) */
 
-	struct lm_report_buf bodies;
+	struct lm_text bodies;
 	struct lm_report_body *recs;
 	size_t nrecs, recs_cap;
 	bool recs_failed;
-	struct lm_report_buf out; /* the lines of one commit */
+	struct lm_text out; /* the lines of one commit */
 };
 
-void lm_report_buf_add(struct lm_report_buf *b, const void *data, size_t len);
-void lm_report_buf_printf(struct lm_report_buf *b, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-/* A JSON string, quotes included (report_log.h: bad UTF-8 as U+FFFD). */
-void lm_report_buf_json_string(struct lm_report_buf *b, const void *s, size_t len);
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC), quotes included. */
-void lm_report_buf_json_time(struct lm_report_buf *b, int64_t time_us);
+void lm_report_json_time(struct lm_text *b, int64_t time_us);
 
 #endif

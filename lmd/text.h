@@ -1,6 +1,7 @@
-/* A growing text buffer for the pages lmd serves over HTTP (http.h): the
- * Prometheus metrics and the dashboard's JSON are built in one, then handed
- * to the HTTP thread whole. */
+/* A growing text buffer: the pages lmd serves over HTTP (http.h), the
+ * Prometheus metrics and the dashboard's JSON, are built in one and handed
+ * to the HTTP thread whole; the report log's records (report_log.h) are
+ * framed in them. */
 #ifndef LM_TEXT_H
 #define LM_TEXT_H
 
@@ -13,9 +14,15 @@ struct lm_text {
 	bool oom; /* an addition failed: the text is incomplete, do not serve it */
 };
 
+/* Appends len bytes; on failure sets t->oom and leaves t as it was. */
+void lm_text_add(struct lm_text *t, const void *data, size_t len);
 /* Appends printf-style; on failure sets t->oom and leaves t as it was. */
 void lm_text_printf(struct lm_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string, quotes included. */
+/* Appends s as a JSON string, quotes included: control characters and '<'
+ * as \uXXXX, bytes that are not UTF-8 (RFC 3629) as U+FFFD, so that the
+ * result is valid JSON whatever a client sent, and the same bytes on every
+ * server for the same input. */
+void lm_text_json_bytes(struct lm_text *t, const void *s, size_t len);
 void lm_text_json(struct lm_text *t, const char *s);
 /* Appends s as a Prometheus label value (quotes included): backslash,
  * double quote and newline escaped (exposition format 0.0.4). */
