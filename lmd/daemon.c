@@ -175,7 +175,10 @@ static void on_sweep_timer(uv_timer_t *t)
 	if (s->ready && !s->has_cluster_id)
 		lm_server_propose_cluster_id(s);
 	lm_expiry_sweep(s);
-	lm_idle_sweep(s);
+	/* About once a second: TIMEOUTs are minutes long, and this sweep
+	 * reads the seats of every long-idle session. */
+	if (s->ticks % 4 == 0)
+		lm_idle_sweep(s);
 }
 
 /* ---- start and stop ---- */

@@ -31,17 +31,13 @@ void lm_idle_heard(struct lm_server *s, uint64_t session_id, uint64_t idle_ms)
 		ls->idle_since_ms = idle_ms < now ? now - idle_ms : 1;
 }
 
-/* The idle timeout of a pool in milliseconds, raised to --timeout-min; 0
- * for none. */
-static uint64_t timeout_ms(const struct lm_server *s, const struct lm_options *o,
-                           const char *feature, const char *version)
+/* A TIMEOUT of t seconds as enforced, in milliseconds: raised to
+ * --timeout-min; 0 (none) stays 0. */
+static uint64_t enforced_ms(const struct lm_server *s, uint32_t t)
 {
-	uint32_t t = lm_options_timeout(o, feature, version);
 	if (t == 0)
 		return 0;
-	if (t < s->cfg.timeout_min_s)
-		t = s->cfg.timeout_min_s;
-	return (uint64_t)t * 1000;
+	return (uint64_t)(t < s->cfg.timeout_min_s ? s->cfg.timeout_min_s : t) * 1000;
 }
 
 /* The shortest timeout any rule sets (0: none): sessions idle for less are
@@ -54,10 +50,8 @@ static uint64_t shortest_timeout_ms(const struct lm_server *s, const struct lm_o
 		const struct lm_opt_rule *r = &o->rules[i];
 		if (r->kw != LM_OPT_TIMEOUT && r->kw != LM_OPT_TIMEOUTALL)
 			continue;
-		uint64_t t = (uint64_t)(r->number < s->cfg.timeout_min_s ? s->cfg.timeout_min_s
-		                                                         : r->number) *
-		             1000;
-		if (shortest == 0 || t < shortest)
+		uint64_t t = enforced_ms(s, r->number);
+		if (t && (shortest == 0 || t < shortest))
 			shortest = t;
 	}
 	return shortest;
@@ -125,7 +119,8 @@ void lm_idle_sweep(struct lm_server *s)
 			n = LM_POOL_HANDLES_PER_SESSION_MAX; /* the rest at the next sweep */
 		for (int j = 0; j < n && s->idle_reclaiming < LM_IDLE_IN_FLIGHT_MAX; j++) {
 			uint64_t limit =
-			        timeout_ms(s, o, handles[j].feature, handles[j].pool_version);
+			        enforced_ms(s, lm_options_timeout(o, handles[j].feature,
+			                                          handles[j].pool_version));
 			if (limit && idle_ms >= limit)
 				propose_reclaim(s, ls, &handles[j], idle_ms, limit);
 		}

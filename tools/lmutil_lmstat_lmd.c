@@ -25,6 +25,14 @@ static void bytes_str(const ProtobufCBinaryData *b, char *out, size_t size)
 		snprintf(out, size, "?");
 }
 
+/* o[key] = the bytes as text. */
+static void set_bytes(json_t *o, const char *key, const ProtobufCBinaryData *b)
+{
+	char buf[LM_WIRE_USER_MAX + 1];
+	bytes_str(b, buf, sizeof buf);
+	lm_json_set(o, key, lm_json_text(buf));
+}
+
 static void print_since(int64_t since, char *buf, size_t size)
 {
 	time_t t = (time_t)since;
@@ -83,16 +91,11 @@ static json_t *server_json(const struct server_view *v)
 
 static json_t *holder_json(const Lm__Holder *h)
 {
-	char buf[LM_WIRE_USER_MAX + 1];
 	json_t *o = lm_json_object();
-	bytes_str(&h->user, buf, sizeof buf);
-	lm_json_set(o, "user", lm_json_text(buf));
-	bytes_str(&h->host, buf, sizeof buf);
-	lm_json_set(o, "host", lm_json_text(buf));
-	bytes_str(&h->display, buf, sizeof buf);
-	lm_json_set(o, "display", lm_json_text(buf));
-	bytes_str(&h->version, buf, sizeof buf);
-	lm_json_set(o, "version", lm_json_text(buf));
+	set_bytes(o, "user", &h->user);
+	set_bytes(o, "host", &h->host);
+	set_bytes(o, "display", &h->display);
+	set_bytes(o, "version", &h->version);
 	lm_json_set(o, "count", lm_json_int(h->count));
 	lm_json_set(o, "since", lm_json_int(h->since));
 	lm_json_set(o, "handle", lm_json_u64(h->handle));
@@ -101,12 +104,10 @@ static json_t *holder_json(const Lm__Holder *h)
 
 static json_t *feature_json(const Lm__FeatureStatus *f)
 {
-	char buf[LM_WIRE_USER_MAX + 1], expiry[16];
+	char expiry[16];
 	json_t *o = lm_json_object();
-	bytes_str(&f->name, buf, sizeof buf);
-	lm_json_set(o, "name", lm_json_text(buf));
-	bytes_str(&f->version, buf, sizeof buf);
-	lm_json_set(o, "version", lm_json_text(buf));
+	set_bytes(o, "name", &f->name);
+	set_bytes(o, "version", &f->version);
 	lm_json_set(o, "issued", lm_json_int(f->issued));
 	lm_json_set(o, "in_use", lm_json_int(f->in_use));
 	lm_date_format(f->expiry, expiry, sizeof expiry);
@@ -121,8 +122,7 @@ static json_t *feature_json(const Lm__FeatureStatus *f)
 		const Lm__Reservation *r = f->reservations[j];
 		json_t *res = lm_json_object();
 		lm_json_set(res, "type", lm_json_text(r->type ? r->type : ""));
-		bytes_str(&r->name, buf, sizeof buf);
-		lm_json_set(res, "name", lm_json_text(buf));
+		set_bytes(res, "name", &r->name);
 		lm_json_set(res, "seats", lm_json_int(r->seats));
 		lm_json_set(res, "idle", lm_json_int(r->idle));
 		lm_json_set(res, "line", lm_json_int(r->line));
