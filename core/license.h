@@ -28,6 +28,7 @@
 #include <stdio.h>
 
 #include "core/limits.h"
+#include "core/hostid.h"
 #include "core/lockcode.h"
 
 enum lm_line_type {
@@ -42,13 +43,6 @@ struct lm_license_server {
 	char code_text[LM_LOCKCODE_TEXT_MAX]; /* normalised */
 	uint16_t port;
 	int lineno;
-};
-
-/* What HOSTID= names: a lock code, or FlexLM's ANY or DEMO (any machine). */
-enum lm_hostid_kind {
-	LM_HOSTID_CODE,
-	LM_HOSTID_ANY,
-	LM_HOSTID_DEMO,
 };
 
 /* A vendor-defined attribute: a lower-case KEY=value such as MathWorks'
@@ -72,8 +66,7 @@ struct lm_license {
 
 	/* Keywords (LM_DATE_NONE / 0 / "" / false when absent). */
 	bool has_hostid;
-	enum lm_hostid_kind hostid_kind;
-	struct lm_lockcode hostid;       /* HOSTID=, node-locked (LM_HOSTID_CODE) */
+	struct lm_hostid_list hostid;    /* HOSTID=: node-locked to any of these */
 	char auth[LM_TEXT_MAX];          /* AUTH=, authorization code, normalised */
 	int32_t start;                   /* START= */
 	int32_t issued;                  /* ISSUED= */

@@ -42,11 +42,8 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 	case LM_KW_HOSTID:
 		if (!l->has_hostid)
 			return 0;
-		if (l->hostid_kind != LM_HOSTID_CODE) {
-			snprintf(buf, size, "%s", l->hostid_kind == LM_HOSTID_ANY ? "ANY" : "DEMO");
-			break;
-		}
-		return lm_lockcode_format(&l->hostid, buf, size) == 0;
+		/* The parser made sure the list fits in LM_TEXT_MAX. */
+		return lm_hostid_format(&l->hostid, buf, size) == 0;
 	case LM_KW_AUTH: snprintf(buf, size, "%s", l->auth); break;
 	case LM_KW_START:
 		if (l->start == LM_DATE_NONE)

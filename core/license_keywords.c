@@ -260,51 +260,23 @@ static int set_server_codes(const char *value, struct lm_lockcode codes[LM_LICEN
 	return 0;
 }
 
-/* What a FlexLM host id that is not a lock code is, for the refusal. */
-static const char *flexlm_hostid_kind(const char *value, char *buf, size_t size)
-{
-	const char *eq = strchr(value, '=');
-	size_t n = strlen(value), hex = strspn(value, "0123456789abcdefABCDEF");
-	if (strpbrk(value, " \t"))
-		return "a list of host ids";
-	if (eq) {
-		snprintf(buf, size, "a FlexLM %.*s= host id",
-		         (int)(eq - value < 20 ? eq - value : 20), value);
-		return buf;
-	}
-	if (n == 12 && hex == 12)
-		return "an Ethernet address";
-	if (n == 8 && hex == 8)
-		return "a FlexLM host id number";
-	return NULL;
-}
-
+/* HOSTID= names a lock code, a FlexLM host id, or a quoted list of them
+ * (core/hostid.h). */
 static int set_hostid(struct lm_license *l, const char *value, int lineno,
                       struct lm_parse_error *err)
 {
-	char why[160], kind[48];
+	char why[400];
 	l->has_hostid = true;
-	/* FlexLM's "any machine": the line runs everywhere. */
-	if (strcasecmp(value, "ANY") == 0) {
-		l->hostid_kind = LM_HOSTID_ANY;
-		return 0;
-	}
-	if (strcasecmp(value, "DEMO") == 0) {
-		l->hostid_kind = LM_HOSTID_DEMO;
-		return 0;
-	}
-	l->hostid_kind = LM_HOSTID_CODE;
-	if (lm_lockcode_parse(value, &l->hostid, why, sizeof why) == 0)
-		return 0;
-	const char *flexlm = flexlm_hostid_kind(value, kind, sizeof kind);
-	if (flexlm)
-		return lm_license_fail(err, lineno, LMC_EBADCODE,
-		                       "HOSTID='%.40s' is %s, which lmd does not support yet; lock "
-		                       "the line with HOSTID=<lock code> (`lmutil lmhostid` prints "
-		                       "it), or HOSTID=ANY",
-		                       value, flexlm);
-	return lm_license_fail(err, lineno, LMC_EBADCODE, "HOSTID is not a valid lock code: %s",
-	                       why);
+	int rc = lm_hostid_parse(value, &l->hostid, why, sizeof why);
+	if (rc)
+		return lm_license_fail(err, lineno, rc, "%s", why);
+	/* The canonical form writes the list out again: it must fit there. */
+	char normalised[LM_TEXT_MAX];
+	if (lm_hostid_format(&l->hostid, normalised, sizeof normalised) != 0)
+		return lm_license_fail(err, lineno, LMC_ETOOLARGE,
+		                       "HOSTID is longer than %d characters once normalised",
+		                       LM_TEXT_MAX - 1);
+	return 0;
 }
 
 /* A lower-case KEY=value, kept sorted by key so that the canonical form

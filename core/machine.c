@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -476,6 +478,56 @@ static void probe_cpu(struct probe *p)
 	found(p, LM_CRIT_CPU, value, path);
 }
 
+/* The kernel's routing trie lists each local address as a "|-- a.b.c.d"
+ * leaf followed by a "/32 host LOCAL" line; it is the one text file that
+ * holds every IPv4 address of every interface. */
+static void probe_ipv4(struct probe *p)
+{
+	char path[PATH_MAX], line[256], leaf[INET_ADDRSTRLEN] = "";
+	size_t len = 0;
+	if (!path_of(p, "proc/net/fib_trie", path, sizeof path))
+		return;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		const char *s = line + strspn(line, " |+-");
+		unsigned a, b, c, d;
+		char end;
+		if (s != line && sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) == 5 &&
+		    end == '\n' && a < 256 && b < 256 && c < 256 && d < 256 &&
+		    strstr(line, "-- ")) {
+			snprintf(leaf, sizeof leaf, "%u.%u.%u.%u", a, b, c, d);
+			continue;
+		}
+		if (!leaf[0] || !strstr(line, "/32 host LOCAL"))
+			continue;
+		/* Each address shows once per table (Main, Local): keep one. */
+		char item[INET_ADDRSTRLEN + 2];
+		snprintf(item, sizeof item, ",%s,", leaf);
+		char have[sizeof p->m->ipv4 + 2];
+		snprintf(have, sizeof have, ",%s,", p->m->ipv4);
+		if (strncmp(leaf, "127.", 4) != 0 && !strstr(have, item)) {
+			append(p->m->ipv4, sizeof p->m->ipv4, &len, len ? "," : "");
+			append(p->m->ipv4, sizeof p->m->ipv4, &len, leaf);
+		}
+		leaf[0] = '\0';
+	}
+	fclose(f);
+}
+
+/* The user and display are the running process's own: no root directory
+ * can stand in for them. */
+static void probe_user_display(struct lm_machine *m)
+{
+	struct passwd pw, *found_pw = NULL;
+	char buf[4096];
+	if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found_pw) == 0 && found_pw)
+		copy_text(m->user, sizeof m->user, found_pw->pw_name);
+	const char *display = getenv("DISPLAY");
+	copy_text(m->display, sizeof m->display, display && *display ? display : "/dev/tty");
+}
+
 const char *lm_machine_default_root(void)
 {
 #ifdef LM_TEST_HOOKS
@@ -512,5 +564,7 @@ int lm_machine_probe(const char *root, struct lm_machine *out)
 	probe_hostname(&p);
 	probe_disk(&p);
 	probe_cpu(&p);
+	probe_ipv4(&p);
+	probe_user_display(out);
 	return out->code.present ? 0 : LMC_EIO;
 }

@@ -25,6 +25,14 @@ struct lm_machine {
 	struct lm_lockcode code;
 	char value[LM_CRIT_COUNT][LM_CRIT_VALUE_MAX];  /* "" when unavailable */
 	char source[LM_CRIT_COUNT][LM_CRIT_VALUE_MAX]; /* file read, or why not */
+	/* What FlexLM host ids name besides (core/hostid.h), none of it part of
+	 * the lock code: the IPv4 addresses this machine answers on, read from
+	 * proc/net/fib_trie below the root ("/32 host LOCAL" entries, comma
+	 * separated, loopback left out); the login name of the real user; the
+	 * X display ($DISPLAY), or "/dev/tty" without one. */
+	char ipv4[LM_CRIT_VALUE_MAX];
+	char user[LM_NAME_MAX + 1];
+	char display[LM_CRIT_VALUE_MAX];
 };
 
 /* The root the probes read below by default: "/", or in builds configured

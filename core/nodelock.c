@@ -89,25 +89,39 @@ int lm_nodelock_check_line(const struct lm_license_file *f, const struct lm_lice
 	int rc = lm_license_check_terms(l, version, today, reason, size);
 	if (rc != 0)
 		return rc;
-	/* HOSTID=ANY or DEMO: the vendor signed it for every machine. */
-	if (l->has_hostid && l->hostid_kind != LM_HOSTID_CODE) {
-		snprintf(reason, size, "line %d: %s %s is usable on any machine (HOSTID=%s)",
-		         l->lineno, l->name, l->version,
-		         l->hostid_kind == LM_HOSTID_ANY ? "ANY" : "DEMO");
-		return 0;
-	}
 	/* The parser refuses an uncounted line without HOSTID; a line bound
 	 * to nothing would run anywhere. */
-	struct lm_lock_match m;
-	lm_lockcode_match(&l->hostid, &here->code, l->tolerance, &m);
+	struct lm_hostid_match m;
+	lm_hostid_match(&l->hostid, here, l->tolerance, &m);
 	if (!l->has_hostid || !m.accepted) {
-		char detail[200];
-		describe_hosts(&m, detail, sizeof detail);
-		snprintf(reason, size,
-		         "line %d: bound to another machine: %d of %d lock criteria match, %d "
-		         "may differ (%s)",
-		         l->lineno, m.matched, m.licensed, m.allowed_misses, detail);
+		char detail[LM_TEXT_MAX] = "";
+		if (m.has_code) {
+			describe_hosts(&m.lock, detail, sizeof detail);
+			snprintf(reason, size,
+			         "line %d: bound to another machine: %d of %d lock criteria match, "
+			         "%d may differ (%s)",
+			         l->lineno, m.lock.matched, m.lock.licensed, m.lock.allowed_misses,
+			         detail);
+		} else {
+			lm_hostid_format(&l->hostid, detail, sizeof detail);
+			snprintf(reason, size,
+			         "line %d: bound to another machine: HOSTID=\"%s\" names none of "
+			         "this "
+			         "machine's host ids (`lmutil lmhostid -flexlm` lists them)",
+			         l->lineno, detail);
+		}
 		return LMC_EWRONGHOST;
+	}
+	const struct lm_hostid *by = &l->hostid.ids[m.which];
+	if (by->kind == LM_HOSTID_ANY || by->kind == LM_HOSTID_DEMO || by->kind == LM_HOSTID_ID) {
+		snprintf(reason, size, "line %d: %s %s is usable on any machine (HOSTID=%s)",
+		         l->lineno, l->name, l->version, by->text);
+		return 0;
+	}
+	if (by->kind != LM_HOSTID_CODE) {
+		snprintf(reason, size, "line %d: %s %s is usable on this machine (HOSTID %s)",
+		         l->lineno, l->name, l->version, by->text);
+		return 0;
 	}
 	snprintf(reason, size, "line %d: %s %s is usable on this machine", l->lineno, l->name,
 	         l->version);

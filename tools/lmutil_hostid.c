@@ -13,6 +13,7 @@
 #include "core/machine.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
+#include "tools/lmutil_hostid.h"
 #include "tools/report.h"
 
 static void usage(FILE *out)
@@ -20,11 +21,15 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: lmutil lmhostid [--root DIR] [--json]\n"
 	        "       lmutil lmhostid --explain CODE [--tolerance N] [--root DIR] [--json]\n"
+	        "       lmutil lmhostid -ether|-hostname|-internet|-user|-display|-flexlm [-n]\n"
 	        "Prints the lock code of this machine, to send to the vendor.  With --explain,\n"
 	        "tells whether a license bound to CODE would be accepted here, criterion by\n"
 	        "criterion: exit 0 when accepted, 1 when not.  --tolerance N allows N criteria\n"
 	        "to differ (default: fewer than half of those in CODE).  --root DIR reads the\n"
-	        "machine's files below DIR instead of / (as LM_HOSTID_ROOT does).\n");
+	        "machine's files below DIR instead of / (as LM_HOSTID_ROOT does).\n"
+	        "The single-dash forms print this machine's FlexLM-style host ids (what a\n"
+	        "HOSTID= of a FlexLM license line names), -flexlm all of them; -n prints\n"
+	        "only the ids.\n");
 }
 
 static const char *root_name(const char *root)
@@ -230,6 +235,9 @@ int lm_cmd_lmhostid(int argc, char **argv)
 	bool json = false, have_tolerance = false;
 	int opt;
 
+	int flexlm = lm_lmhostid_flexlm(argc, argv, NULL);
+	if (flexlm >= 0)
+		return flexlm;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {

@@ -5,8 +5,8 @@
 # keeps what the grammar reads (TS_OK, VENDOR_STRING, HOSTID=DEMO,
 # USE_SERVER).  Their SERVER lines name FlexLM host ids, so the test points
 # them at a simulated machine; @HOST_CODE@ stands for a node-locked host id
-# (an Ethernet address or a dongle in the original) and becomes that
-# machine's lock code.  A counted one is then served by a real lmd and a
+# lmd cannot check (a dongle in the original) and becomes that machine's
+# lock code.  Node-locked lines keep their Ethernet and INTERNET= host ids.  A counted one is then served by a real lmd and a
 # seat checked out; the keywords lmd does not implement, as the original
 # MathWorks lines have them, are refused saying so.
 . "$TESTS_SRCDIR/integration/lib.sh"
@@ -54,6 +54,15 @@ grep -q '4C9D3348561BE9E3B' "$TMP/mathworks_r2017b.lic" && fail "a FlexLM key wa
 # An edited keyword breaks the signature.
 sed 's/VENDOR_STRING=83/VENDOR_STRING=84/' "$TMP/mathworks_r2017b.lic" >"$TMP/edited.lic"
 expect_status 1 "$LMVENDOR" verify --pubkey "$TMP/vendor.pub" "$TMP/edited.lic"
+
+note "Intel's lines, locked to an Ethernet address, are usable on that machine only"
+make_machine "$TMP/intel" mac0=e4:a4:71:6b:48:d8
+expect_status 0 "$LMUTIL" lmdiag -c "$TMP/intel_fpga.lic" --pubkey "$TMP/vendor.pub" \
+	--root "$TMP/intel" quartus_pro
+expect_grep 'usable on this machine \(HOSTID e4a4716b48d8\)' "$TMP/out"
+expect_status 1 "$LMUTIL" lmdiag -c "$TMP/intel_fpga.lic" --pubkey "$TMP/vendor.pub" \
+	--root "$TMP/m1" quartus_pro
+expect_grep 'HOSTID="e4a4716b48d8" names none of this machine' "$TMP/out"
 
 note "the original MathWorks lines are refused: USER_BASED and DUP_GROUP are not implemented"
 printf 'INCREMENT MATLAB MLM 18 01-sep-2015 1 4C9D3348561BE9E3B USER_BASED DUP_GROUP=U SN=12345\n' \

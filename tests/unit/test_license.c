@@ -204,8 +204,10 @@ static void test_full_file(void **state)
 	assert_true(l->uncounted);
 	assert_true(l->has_hostid);
 	struct lm_lockcode h1 = make_code(0x2b, 4);
-	assert_int_equal(l->hostid.present, h1.present);
-	assert_memory_equal(l->hostid.digest, h1.digest, sizeof h1.digest);
+	assert_int_equal(l->hostid.n, 1);
+	assert_int_equal(l->hostid.ids[0].kind, LM_HOSTID_CODE);
+	assert_int_equal(l->hostid.ids[0].code.present, h1.present);
+	assert_memory_equal(l->hostid.ids[0].code.digest, h1.digest, sizeof h1.digest);
 	assert_int_equal(l->tolerance, 0);
 	assert_int_equal(l->start, LM_DATE_NONE);
 	assert_int_equal(l->issued, LM_DATE_NONE);

@@ -304,25 +304,64 @@ static void test_hostid_any_and_demo(void **state)
 	struct lm_license_file f;
 	parse_ok("FEATURE f1 acme 1.0 1-jan-99 0 HOSTID=ANY", &f);
 	assert_true(f.lines[0].has_hostid);
-	assert_int_equal(f.lines[0].hostid_kind, LM_HOSTID_ANY);
+	assert_int_equal(f.lines[0].hostid.ids[0].kind, LM_HOSTID_ANY);
 	assert_string_equal(canon(&f, &f.lines[0]),
 	                    "FEATURE f1 acme 1.0 1999-01-01 uncounted HOSTID=\"ANY\"");
 	canonical_reads_back(&f, &f.lines[0]);
 	lm_license_free(&f);
 	parse_ok("FEATURE f2 acme 1.0 permanent uncounted HOSTID=demo", &f);
-	assert_int_equal(f.lines[0].hostid_kind, LM_HOSTID_DEMO);
+	assert_int_equal(f.lines[0].hostid.ids[0].kind, LM_HOSTID_DEMO);
 	assert_string_equal(canon(&f, &f.lines[0]),
 	                    "FEATURE f2 acme 1.0 permanent uncounted HOSTID=\"DEMO\"");
 	lm_license_free(&f);
+}
 
-	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=HOSTNAME=lab1",
-	              "HOSTNAME= host id, which lmd does not support yet");
-	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=ID=1234", "ID= host id");
-	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=INTERNET=10.1.*.*",
-	              "INTERNET= host id");
-	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=0015c5f1a2b3", "an Ethernet address");
-	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=\"0015c5f1a2b3 0015c5f1a2b4\"",
-	              "a list of host ids");
+/* FlexLM's host id forms and lists are read, normalised for the signature
+ * and read back; the ones lmd cannot check are refused saying what they
+ * are. */
+static void test_hostid_flexlm_forms(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *written, *canonical;
+	} forms[] = {
+	        {"HOSTNAME=lab1.acme.com", "HOSTNAME=lab1.acme.com"},
+	        {"hostname=lab1", "HOSTNAME=lab1"},
+	        {"ID=1234-5678", "ID=12345678"},
+	        {"INTERNET=10.1.*.*", "INTERNET=10.1.*.*"},
+	        {"0015C5F1A2B3", "0015c5f1a2b3"},
+	        {"USER=ana", "USER=ana"},
+	        {"DISPLAY=:0", "DISPLAY=:0"},
+	        {"\"0015c5f1a2b3   HOSTNAME=lab2 ANY\"", "0015c5f1a2b3 HOSTNAME=lab2 ANY"},
+	};
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		char line[300], want[300];
+		struct lm_license_file f;
+		snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 0 HOSTID=%s",
+		         forms[i].written);
+		parse_ok(line, &f);
+		snprintf(want, sizeof want, "FEATURE f1 acme 1.0 permanent uncounted HOSTID=\"%s\"",
+		         forms[i].canonical);
+		assert_string_equal(canon(&f, &f.lines[0]), want);
+		canonical_reads_back(&f, &f.lines[0]);
+		lm_license_free(&f);
+	}
+
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=FLEXID=9-abc", "dongle");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=GUARD_ID=T000012345", "dongle");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=COMPOSITE=0015c5f1a2b3", "composite");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=1a2b3c4d", "8-digit host id");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=INTERNET=10.1.300.*",
+	              "not an IPv4 address pattern");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=INTERNET=10.1.*", "four octets");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=ID=12a4", "not an ID= number");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=HOSTNAME=", "needs a value");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=SERIAL=42",
+	              "does not know the host id type SERIAL=");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=\"ANY ANY ANY ANY ANY ANY ANY ANY "
+	              "ANY\"",
+	              "more than 8");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=\" \"", "HOSTID is empty");
 }
 
 /* ---- Keywords lmd does not implement -------------------------------------- */
@@ -379,6 +418,7 @@ int main(void)
 	        cmocka_unit_test(test_vendor_keywords_are_kept_and_signed),
 	        cmocka_unit_test(test_escaped_quotes),
 	        cmocka_unit_test(test_hostid_any_and_demo),
+	        cmocka_unit_test(test_hostid_flexlm_forms),
 	        cmocka_unit_test(test_unimplemented_keywords_refused),
 	        cmocka_unit_test(test_use_server),
 	};

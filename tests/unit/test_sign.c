@@ -487,8 +487,8 @@ static void test_every_field_is_signed(void **state)
 		case 16: a->tolerance = LM_LOCK_TOLERANCE_DEFAULT; break;
 		case 17: a->sig[5] ^= 1; break;
 		case 18: a->has_sig = false; break;
-		case 19: b->hostid.digest[0] ^= 1, want = 2; break;
-		case 20: b->hostid.present &= ~1u, want = 2; break;
+		case 19: b->hostid.ids[0].code.digest[0] ^= 1, want = 2; break;
+		case 20: b->hostid.ids[0].code.present &= ~1u, want = 2; break;
 		case 21: b->tolerance = 1, want = 2; break;
 		case 22: b->uncounted = false, b->count = 1, want = 2; break;
 		case 23: b->expiry = lm_date_from_ymd(2099, 1, 1), want = 2; break;
