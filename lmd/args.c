@@ -71,7 +71,11 @@ static void usage(FILE *out)
 	        "  --report-log FILE       write the usage report log (lmd(8), lmutil report);\n"
 	        "                          wins over the options file's REPORTLOG\n"
 	        "  --report-log-max-bytes N[K|M|G]  rotate the report log past this size\n"
-	        "                          (default: never)\n");
+	        "                          (default: never)\n"
+	        "  --user NAME             started as root: read the license, then serve as\n"
+	        "                          NAME (its data directory, ports from 1024 up)\n"
+	        "  --allow-root            run as root throughout (also LMD_ALLOW_ROOT=1);\n"
+	        "                          without it or --user, lmd refuses to run as root\n");
 }
 
 /* "N" for every server, or "N1,N2,N3" for each SERVER line. */
@@ -259,6 +263,8 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"http", required_argument, NULL, 'W'},
 	        {"report-log", required_argument, NULL, 'L'},
 	        {"report-log-max-bytes", required_argument, NULL, 'B'},
+	        {"user", required_argument, NULL, 'u'},
+	        {"allow-root", no_argument, NULL, 'Z'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
@@ -319,6 +325,8 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 			break;
 		case 'W': rc = http_address(optarg, cfg); break;
 		case 'L': cfg->report_log_path = optarg; break;
+		case 'u': cfg->run_as_user = optarg; break;
+		case 'Z': cfg->allow_root = true; break;
 		case 'B':
 			rc = size_bytes("--report-log-max-bytes", optarg, 4096,
 			                &cfg->report_log_max_bytes);

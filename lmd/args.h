@@ -39,6 +39,10 @@ struct lm_config {
 	unsigned election_ms;
 	unsigned grace_ms; /* --grace, told to clients (300000) */
 	bool remote_admin; /* --remote-admin: lmdown/lmremove/lmreread from any host */
+	/* --user NAME: started as root, serve as NAME (privileges.h);
+	 * --allow-root: stay root. */
+	const char *run_as_user;
+	bool allow_root;
 	/* --reclaim-after: seats of a session whose connection ended with EOF
 	 * and no SessionClose return after this long (5000); 0: only after
 	 * the session timeout. */

@@ -28,6 +28,7 @@
 #include "lmd/instance.h"
 #include "lmd/licfile.h"
 #include "lmd/notify.h"
+#include "lmd/privileges.h"
 #include "lmd/walltime.h"
 #include "proto/frame.h"
 
@@ -298,6 +299,12 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 
 	char err[1024];
 	if (lm_instance_lock(&s->license, s->vendor_key, s->node, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	/* The license and key are read: from here on, --user. */
+	const char *raft_colon = strrchr(s->raft_addresses[s->node - 1], ':');
+	unsigned ports[] = {s->port, cfg->http_port,
+	                    raft_colon ? (unsigned)strtoul(raft_colon + 1, NULL, 10) : 0};
+	if (lm_privileges_drop(cfg, ports, sizeof ports / sizeof ports[0], err, sizeof err) != 0)
 		lm_fatal("%s", err);
 	if (lm_datadir_open(&s->datadir, s->cfg.data_dir, err, sizeof err) != 0)
 		lm_fatal("%s", err);

@@ -14,6 +14,7 @@
 #include "lmd/daemon.h"
 #include "lmd/disk.h"
 #include "lmd/notify.h"
+#include "lmd/privileges.h"
 #include "lmd/requests.h"
 
 int main(int argc, char **argv)
@@ -28,6 +29,11 @@ int main(int argc, char **argv)
 	int rc = lm_args_parse(&cfg, argc, argv);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
+	char err[512];
+	if (lm_privileges_check(&cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "lmd: %s\n", err);
+		return 2;
+	}
 	/* A client that vanishes mid-write must not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
