@@ -1,13 +1,16 @@
 #!/bin/sh
 # License files collected from public sources (tests/data/licenses,
-# SOURCES.md), their FlexLM signatures stripped: each is signed with a test
+# SOURCES.md: MathWorks, Dassault, Intel/Altera, Macrovision, Ansys, Arm,
+# Autodesk, Cadence, IBM Rational and Telelogic, Mentor, PTC, Siemens,
+# Xilinx), their FlexLM signatures stripped: each is signed with a test
 # key by lmvendor, every license line of it verifies, and the signed file
 # keeps what the grammar reads (TS_OK, VENDOR_STRING, HOSTID=DEMO,
 # USE_SERVER).  Their SERVER lines name FlexLM host ids, so the test points
 # them at a simulated machine; @HOST_CODE@ stands for a node-locked host id
 # lmd cannot check (a dongle in the original) and becomes that machine's
-# lock code.  Node-locked lines keep their Ethernet and INTERNET= host ids.  A counted one is then served by a real lmd and a
-# seat checked out; the keywords lmd does not implement, as the original
+# lock code.  Node-locked lines keep their Ethernet and INTERNET= host ids.
+# Two counted ones (3DEXCITE's, renewed, and Siemens') are then served by a
+# real lmd and a seat checked out; the keywords lmd does not implement, as the original
 # MathWorks lines have them, are refused saying so.
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
@@ -40,7 +43,7 @@ for f in "$DATA"/*.lic; do
 		fail "$name: $valid of $lines license lines verify: $(cat "$TMP/out")"
 	nfiles=$((nfiles + 1))
 done
-[ "$nfiles" -ge 8 ] || fail "only $nfiles license files in $DATA"
+[ "$nfiles" -ge 18 ] || fail "only $nfiles license files in $DATA"
 
 note "what the grammar reads is kept in the signed text"
 expect_grep '^USE_SERVER$' "$TMP/3dexcite_deltagen.lic"
@@ -49,6 +52,17 @@ expect_grep 'VENDOR_STRING=83' "$TMP/mathworks_r2017b.lic"
 expect_grep 'TS_OK' "$TMP/intel_fpga.lic"
 expect_grep 'ISSUER="Altera "' "$TMP/altera_2011.lic"
 expect_grep 'NOTICE="Licensed to  Sample corp"' "$TMP/flexnet_guide_examples.lic"
+# PTC's year 0 means no expiry, as in FlexLM; its DAEMON line keeps the path.
+expect_grep '^INCREMENT PROE_366 ptc_d 20.0 permanent 5 ' "$TMP/ptc_proe20.lic"
+expect_grep '^VENDOR ptc_d /opt/ptc/flexlm/hp8k/obj/ptc_d$' "$TMP/ptc_proe20.lic"
+expect_grep '^VENDOR ansyslmd PORT=1056$' "$TMP/ansys_simutech_mechanical.lic"
+expect_grep 'COMPONENTS="86445ACD_2016_0F 86295ACD_2015_0F 86063ACD_2014_0F 85871ACD_2013_0F"' \
+	"$TMP/autodesk_package_2017.lic"
+expect_grep 'vendor_info="\|Rational ClearQuest\|1\.0 "' "$TMP/ibm_rational_clearquest.lic"
+expect_grep 'user_info="cam_base module"' "$TMP/siemens_nx_ugslmd.lic"
+# A continuation right after the key (Xilinx's "5FD134253129\") still
+# separates the key from the next keyword.
+expect_grep 'VENDOR_STRING=Logic_Edition,software,permanent,' "$TMP/xilinx_ise_editions.lic"
 # The positional keys are not kept: SIGN= is what counts.
 grep -q '4C9D3348561BE9E3B' "$TMP/mathworks_r2017b.lic" && fail "a FlexLM key was kept"
 # An edited keyword breaks the signature.
@@ -83,4 +97,18 @@ python3 - "$TMP/stat.json" <<'PY' || fail "lmstat does not show the 4 DeltaGen s
 import json, sys
 f = json.load(open(sys.argv[1]))["features"][0]
 sys.exit(0 if f["name"] == "DeltaGen" and f["issued"] == 4 else 1)
+PY
+
+note "Siemens' floating cam_base license, permanent as published, is served by lmd"
+kill_lmd lmd
+cp "$TMP/siemens_nx_ugslmd.lic" "$TMP/server.lic"
+single_lmd lmd_siemens
+expect_status 0 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json cam_base \
+	--version 26.0 --hold 0
+expect_grep '"event":"granted"' "$TMP/out"
+"$LMUTIL" lmstat -c "$S" -f cam_base --json >"$TMP/stat.json"
+python3 - "$TMP/stat.json" <<'PY' || fail "lmstat does not show the 56 cam_base seats: $(cat "$TMP/stat.json")"
+import json, sys
+f = json.load(open(sys.argv[1]))["features"][0]
+sys.exit(0 if f["name"] == "cam_base" and f["issued"] == 56 and f["in_use"] == 0 else 1)
 PY
