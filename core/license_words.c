@@ -361,7 +361,12 @@ int lm_license_tokenize(char *s, struct lm_license_token *tok, int *ntok, char *
 				}
 				if (*in == '"')
 					break;
-				*out++ = *in++;
+				/* A tab (the indentation of a continued line,
+				 * mostly) is written as a space: the value then
+				 * reads the same everywhere, and the protocol
+				 * carries no control characters. */
+				*out++ = *in == '\t' ? ' ' : *in;
+				in++;
 			}
 			*out = '\0';
 			p = in + 1;

@@ -9,8 +9,9 @@
 # them at a simulated machine; @HOST_CODE@ stands for a node-locked host id
 # lmd cannot check (a dongle in the original) and becomes that machine's
 # lock code.  Node-locked lines keep their Ethernet and INTERNET= host ids.
-# Two counted ones (3DEXCITE's, renewed, and Siemens') are then served by a
-# real lmd and a seat checked out; the keywords lmd does not implement, as the original
+# Three counted ones (3DEXCITE's, renewed, Arm's and Siemens') are then
+# served by a real lmd and a seat checked out; the keywords lmd does not
+# implement, as the original
 # MathWorks lines have them, are refused saying so.
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
@@ -99,8 +100,17 @@ f = json.load(open(sys.argv[1]))["features"][0]
 sys.exit(0 if f["name"] == "DeltaGen" and f["issued"] == 4 else 1)
 PY
 
-note "Siemens' floating cam_base license, permanent as published, is served by lmd"
+note "Arm's fromelf line, its NOTICE continued on an indented line, is served by lmd"
 kill_lmd lmd
+cp "$TMP/arm_fromelf_floating.lic" "$TMP/server.lic"
+single_lmd lmd_arm
+expect_status 0 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json fromelf \
+	--version 2.0 --hold 0
+expect_grep '"event":"granted"' "$TMP/out"
+expect_grep 'NOTICE="For support please contact +your supplier."' "$TMP/server.lic"
+
+note "Siemens' floating cam_base license, permanent as published, is served by lmd"
+kill_lmd lmd_arm
 cp "$TMP/siemens_nx_ugslmd.lic" "$TMP/server.lic"
 single_lmd lmd_siemens
 expect_status 0 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json cam_base \

@@ -288,6 +288,14 @@ static void test_escaped_quotes(void **state)
 	lm_license_free(&again);
 	lm_license_free(&f);
 
+	/* A tab in a quoted value, as the indentation of a continued line
+	 * leaves one, is a space: the protocol carries no control
+	 * characters, and the value reads the same everywhere. */
+	parse_ok("FEATURE f1 acme 1.0 permanent 5 NOTICE=\"contact \\\n\tyour\tsupplier.\"", &f);
+	assert_string_equal(f.lines[0].notice, "contact   your supplier.");
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+
 	/* Backslashes elsewhere are plain text, as they always were. */
 	parse_ok("FEATURE f1 acme 1.0 permanent 5 NOTICE=\"a\\\\\\\"b c\\\\\"", &f);
 	assert_string_equal(f.lines[0].notice, "a\\\\\"b c\\\\");
