@@ -47,6 +47,31 @@ static bool is_hex(const char *s, size_t n)
 	return s[n] == '\0';
 }
 
+/* An Ethernet address: 12 hex digits, or six pairs joined by '-' or ':'
+ * (as PTC writes them, with its own PTC_HOSTID= in front).  Writes the 12
+ * digits in lower case to out. */
+static bool ether_address(const char *item, char *out, size_t size)
+{
+	if (strncasecmp(item, "PTC_HOSTID=", 11) == 0)
+		item += 11;
+	size_t n = strlen(item), digits = 0;
+	if (size < 13 || (n != 12 && n != 17))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool separator_place = n == 17 && i % 3 == 2;
+		if (separator_place) {
+			if (item[i] != item[2] || (item[i] != '-' && item[i] != ':'))
+				return false;
+			continue;
+		}
+		if (!isxdigit((unsigned char)item[i]))
+			return false;
+		out[digits++] = (char)tolower((unsigned char)item[i]);
+	}
+	out[digits] = '\0';
+	return digits == 12;
+}
+
 /* An octet pattern: a number from 0 to 255, or '*'. */
 static bool internet_pattern(const char *s)
 {
@@ -155,10 +180,8 @@ static int parse_one(const char *item, struct lm_hostid *id, char *why, size_t s
 		return 0;
 	}
 	size_t n = strlen(item);
-	if (n == 12 && is_hex(item, 12)) {
+	if (ether_address(item, id->text, sizeof id->text)) {
 		id->kind = LM_HOSTID_ETHER;
-		for (size_t c = 0; c <= n; c++)
-			id->text[c] = (char)tolower((unsigned char)item[c]);
 		return 0;
 	}
 	if (lm_lockcode_parse(item, &id->code, lockwhy, sizeof lockwhy) == 0) {

@@ -100,6 +100,12 @@ f = json.load(open(sys.argv[1]))["features"][0]
 sys.exit(0 if f["name"] == "DeltaGen" and f["issued"] == 4 else 1)
 PY
 
+note "PTC's node-locked line names its Ethernet address PTC's way, and it is read as one"
+make_machine "$TMP/ptc" mac0=08:00:4e:22:ab:08
+expect_status 0 "$LMUTIL" lmdiag -c "$TMP/ptc_proe20.lic" --pubkey "$TMP/vendor.pub" \
+	--root "$TMP/ptc" PROE_44333
+expect_grep 'usable on this machine \(HOSTID 08004e22ab08\)' "$TMP/out"
+
 note "Arm's fromelf line, its NOTICE continued on an indented line, is served by lmd"
 kill_lmd lmd
 cp "$TMP/arm_fromelf_floating.lic" "$TMP/server.lic"

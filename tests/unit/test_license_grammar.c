@@ -338,6 +338,9 @@ static void test_hostid_flexlm_forms(void **state)
 	        {"ID=1234-5678", "ID=12345678"},
 	        {"INTERNET=10.1.*.*", "INTERNET=10.1.*.*"},
 	        {"0015C5F1A2B3", "0015c5f1a2b3"},
+	        {"00-15-C5-F1-A2-B3", "0015c5f1a2b3"},
+	        {"00:15:c5:f1:a2:b3", "0015c5f1a2b3"},
+	        {"PTC_HOSTID=08-00-4E-22-AB-08", "08004e22ab08"},
 	        {"USER=ana", "USER=ana"},
 	        {"DISPLAY=:0", "DISPLAY=:0"},
 	        {"\"0015c5f1a2b3   HOSTNAME=lab2 ANY\"", "0015c5f1a2b3 HOSTNAME=lab2 ANY"},
@@ -359,6 +362,7 @@ static void test_hostid_flexlm_forms(void **state)
 	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=GUARD_ID=T000012345", "dongle");
 	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=COMPOSITE=0015c5f1a2b3", "composite");
 	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=1a2b3c4d", "8-digit host id");
+	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=00-15:c5-f1-a2-b3", "not a host id");
 	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=INTERNET=10.1.300.*",
 	              "not an IPv4 address pattern");
 	parse_refused("FEATURE f1 acme 1.0 permanent 0 HOSTID=INTERNET=10.1.*", "four octets");
