@@ -40,6 +40,7 @@
 #include "core/license.h"
 #include "tools/json.h"
 #include "tools/lmvendor.h"
+#include "tools/lmvendor_center.h"
 #include "tools/report.h"
 #include "vendor/sign.h"
 
@@ -57,6 +58,42 @@ static int cmd_sign(int argc, char **argv);
 static int cmd_authcode(int argc, char **argv);
 
 static const struct command commands[] = {
+        /* The key center: every one of these takes --store PATH (or
+         * LMVENDOR_STORE); see lmvendor_center*.c. */
+        {"site", lmvendor_cmd_site,
+         "site add [--number S] --company NAME [--contact ROLE=TEXT]... [--vendor V]\n"
+         "site show S | site list",
+         "the customer accounts of the key center.  ROLE is primary, technical,\n"
+         "administrative, renewal, shipping or billing.  The first site add makes\n"
+         "the store and needs --vendor (the VENDOR of the licenses it issues)."},
+        {"order", lmvendor_cmd_order,
+         "order add --site S --order NUMBER [--po PO] [--date DATE]\n"
+         "[--bundle NAME=FEATURE,FEATURE...] --line LINE...\n"
+         "order show NUMBER | order list [--site S]",
+         "record an order and its entitlement lines.  LINE is \"PRODUCT VERSION TYPE\n"
+         "QUANTITY [start=DATE] [end=DATE|perpetual] [maintenance=DATE]\" with TYPE\n"
+         "concurrent, authorized-user or named-user; a PRODUCT named by --bundle\n"
+         "gives each component its own entitlement.  \"renew E end=DATE\n"
+         "[maintenance=DATE]\" extends entitlement E's term."},
+        {"activate", lmvendor_cmd_activate,
+         "activate --key PRIVATE.pem --auth CODE --lock LOCK[,LOCK,LOCK]\n"
+         "[--servers HOST:PORT[,...]] [--count N] [--host-desc TEXT] [--days N]\n"
+         "[-o OUT]",
+         "take N (default 1) from the code's remaining quantity and write the signed\n"
+         "license of that host: node-locked for authorized-user, SERVER lines for\n"
+         "concurrent and named-user (three lock codes: a redundant triad).  A host\n"
+         "that already holds the product gets its license re-issued with the new\n"
+         "total; --count 0 only re-issues it (after a renewal).  --days N makes it\n"
+         "a temporary license.  Refused, changing nothing: an unknown, mistyped,\n"
+         "expired or used-up code, or more than it has left."},
+        {"fulfil", lmvendor_cmd_fulfil, "fulfil --key PRIVATE.pem [--days N] [-o OUT] REQUEST",
+         "answer a request file written by `lmutil activate-request` with the\n"
+         "license file, as activate would."},
+        {"inventory", lmvendor_cmd_inventory,
+         "inventory --site S [--expiring DAYS[d]] [--json|--csv]",
+         "per entitlement and code: bought, activated, remaining, deployed where,\n"
+         "and the term; --expiring lists only terms or maintenance ending within\n"
+         "DAYS (the renewal-quote list)."},
         {"keygen", cmd_keygen, "keygen [--force] [--json] PRIVATE.pem PUBLIC.pem",
          "make a new Ed25519 key pair; the private key file gets mode 0600.\n"
          "Existing files are kept unless --force is given."},
@@ -65,7 +102,12 @@ static const struct command commands[] = {
          "signed file (or write it to OUT, atomically)."},
         {"verify", lmvendor_cmd_verify, "verify --pubkey PUBLIC.pem [--json] FILE",
          "check the signature of every license line; exit 0 only if all are valid."},
-        {"authcode", cmd_authcode, "authcode [--json]", "print a new random authorization code."},
+        {"authcode", cmd_authcode,
+         "authcode [--json]\n"
+         "authcode generate --site S --entitlement E [--count N] [--comment TEXT]",
+         "print a new random authorization code; with generate, make one in the\n"
+         "key-center store from entitlement E, carrying N of its quantity (all that\n"
+         "is not on a code yet when --count is not given)."},
         {"issue", lmvendor_cmd_issue,
          "issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
          "(--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
@@ -418,6 +460,8 @@ static int cmd_authcode(int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
+	if (argc > 1 && !strcmp(argv[1], "generate"))
+		return lmvendor_cmd_authcode_generate(argc - 1, argv + 1);
 	int c;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -427,7 +471,7 @@ static int cmd_authcode(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		return lmvendor_usage_error("authcode takes no arguments");
+		return lmvendor_usage_error("authcode takes no arguments (or: authcode generate)");
 	char code[64];
 	if (lmvendor_new_authcode(code, sizeof code) != 0)
 		return 1;
