@@ -55,7 +55,7 @@ static int generate(struct lm_kc *kc, const char *site, const char *entitlement,
 	else if (end < kc_today())
 		snprintf(why, sizeof why, "entitlement %s has expired (its term ended %s)",
 		         entitlement, json_string_value(json_object_get(ent, "end")));
-	else if (count == 0 && assigned >= quantity)
+	else if (assigned >= quantity)
 		snprintf(why, sizeof why, "all %ld of entitlement %s are on codes already",
 		         quantity, entitlement);
 	else if (count > quantity - assigned)
