@@ -410,14 +410,23 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 		               a->code, remaining, quantity, count);
 		goto done;
 	}
-	/* The SERVER lines: given now, or those the host's license had. */
+	/* The SERVER lines: given now, or those the host's license had, each
+	 * with its lock code in the order first given (the host's key says
+	 * the set is the same; it may have been typed in another order). */
 	if (!node_locked && a->nservers == 0 && r.host) {
 		size_t i;
-		json_t *s;
+		json_t *s, *locks = json_object_get(r.host, "locks");
+		json_array_foreach(locks, i, s)
+		{
+			if (i < 3 && json_is_string(s) &&
+			    strlen(json_string_value(s)) < sizeof a->locks[0])
+				strcpy(a->locks[i], json_string_value(s));
+		}
 		json_array_foreach(json_object_get(r.host, "servers"), i, s)
 		{
 			if (i >= 3 || !json_is_string(s) ||
-			    add_server(a, json_string_value(s)) != 0) {
+			    add_server(a, json_string_value(s)) != 0 ||
+			    json_array_size(locks) != (size_t)a->nlocks) {
 				lm_kc_fail(kc, LMC_EIO,
 				           "the key-center store %s is corrupted: host record",
 				           kc->path);

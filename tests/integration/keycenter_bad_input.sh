@@ -173,10 +173,11 @@ os.truncate(sys.argv[1], 8192)' short.mdb
 LMVENDOR_STORE=short.mdb refused 1 'short.mdb is corrupted: it is shorter than its own index says' "$V" inventory --site S1
 note "an LMDB file of another program (no key-center header)"
 python3 - <<'PY'
-# A copy of the store with its meta record's format renamed: still LMDB,
-# same length, not ours.
+# A copy of the store with its meta record's format renamed (in every
+# copy of the record: LMDB keeps old pages until they are reused): still
+# LMDB, same length, not ours.
 data = open("center.mdb", "rb").read()
-assert data.count(b'"lmd-keycenter"') == 1
+assert data.count(b'"lmd-keycenter"') >= 1
 open("foreign.mdb", "wb").write(data.replace(b'"lmd-keycenter"', b'"other-program"'))
 PY
 LMVENDOR_STORE=foreign.mdb refused 1 'foreign.mdb is an LMDB file but not a key-center store' "$V" site list
