@@ -40,7 +40,6 @@
 #include "core/license.h"
 #include "tools/json.h"
 #include "tools/lmvendor.h"
-#include "tools/lmvendor_center.h"
 #include "tools/report.h"
 #include "vendor/sign.h"
 

@@ -328,16 +328,10 @@ int lmvendor_cmd_site(int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
-	if (argc < 2 || argv[1][0] == '-') {
-		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-			return lmvendor_help(argv[0]);
-		return lmvendor_usage_error("site needs a verb: add, show or list");
-	}
-	const char *verb = argv[1];
 	const char *store = NULL, *number = NULL, *company = NULL, *vendor = NULL;
 	json_t *contacts = lm_json_object();
 	int c, rc = 0;
-	argc--, argv++;
+
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
@@ -355,6 +349,11 @@ int lmvendor_cmd_site(int argc, char **argv)
 		default: rc = lmvendor_bad_option(argv, c);
 		}
 	}
+	/* Options may come before or after the verb (getopt_long moves the
+	 * words that are not options to the end). */
+	const char *verb = optind < argc ? argv[optind++] : NULL;
+	if (rc == 0 && !verb)
+		rc = lmvendor_usage_error("site needs a verb: add, show or list");
 	struct lm_kc kc;
 	if (rc == 0 && !strcmp(verb, "add")) {
 		if (!company)
@@ -793,18 +792,12 @@ int lmvendor_cmd_order(int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},        {0},
 	};
 	enum { MAX_LINES = 64 };
-	if (argc < 2 || argv[1][0] == '-') {
-		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-			return lmvendor_help(argv[0]);
-		return lmvendor_usage_error("order needs a verb: add, show or list");
-	}
-	const char *verb = argv[1];
 	const char *store = NULL, *site = NULL, *number = NULL, *po = NULL;
 	int32_t date = kc_today();
 	json_t *bundles = lm_json_object();
 	static struct order_line lines[MAX_LINES];
 	int nlines = 0, c, rc = 0;
-	argc--, argv++;
+
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
@@ -827,6 +820,11 @@ int lmvendor_cmd_order(int argc, char **argv)
 		default: rc = lmvendor_bad_option(argv, c);
 		}
 	}
+	/* Options may come before or after the verb (getopt_long moves the
+	 * words that are not options to the end). */
+	const char *verb = optind < argc ? argv[optind++] : NULL;
+	if (rc == 0 && !verb)
+		rc = lmvendor_usage_error("order needs a verb: add, show or list");
 	struct lm_kc kc;
 	if (rc == 0 && !strcmp(verb, "add")) {
 		if (!site || !number || nlines == 0)

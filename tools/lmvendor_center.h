@@ -52,12 +52,4 @@ json_t *kc_date_json(int32_t day);
 /* Reads a stored date; LM_DATE_NONE when absent. */
 int32_t kc_date_of(json_t *rec, const char *field);
 
-/* The commands of lmvendor_center*.c; argv[0] is the command. */
-int lmvendor_cmd_site(int argc, char **argv);
-int lmvendor_cmd_order(int argc, char **argv);
-int lmvendor_cmd_authcode_generate(int argc, char **argv);
-int lmvendor_cmd_activate(int argc, char **argv);
-int lmvendor_cmd_fulfil(int argc, char **argv);
-int lmvendor_cmd_inventory(int argc, char **argv);
-
 #endif
