@@ -147,8 +147,11 @@ int lm_cmd_activate_request(int argc, char **argv)
 			json_decref(locks);
 			json_decref(servers);
 			return 0;
-		case ':': rc = usage_error("option %s needs a value", argv[optind - 1]); break;
-		default: rc = usage_error("unknown option %s", argv[optind - 1]);
+		case ':':
+			rc = usage_error("option %s needs a value", argv[optind - 1]);
+			usage(stderr);
+			break;
+		default: rc = usage_error("unknown option %s", argv[optind - 1]); usage(stderr);
 		}
 	}
 	if (rc == 0 && (!auth || optind != argc))

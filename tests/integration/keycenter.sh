@@ -183,3 +183,26 @@ expect_status 0 "$V" inventory --site S100 --expiring 400d --json
 	fail "expiring within 400 days: $(cat out)"
 expect_status 0 "$V" order list --site S100 --json
 [ "$(json out 'len(d["orders"])')" = 2 ] || fail "order history: $(cat out)"
+
+note "named-user: a served license with NAMED_USERS; --days makes it temporary"
+expect_status 0 "$V" order add --site S100 --order 4900 --line "cad 5.0 named-user 3 end=$END2"
+expect_status 0 "$V" authcode generate --site S100 --entitlement E6 --json
+CAD=$(code_of)
+SOON=$(date -u -d '+30 days' +%Y-%m-%d)
+expect_status 0 "$V" activate --auth "$CAD" --lock "$code1" --servers "127.0.0.1:$port" \
+	--count 3 --days 30 -o cad.lic --json
+[ "$(json out 'd["expiry"]')" = "$SOON" ] || fail "--days 30: $(cat out)"
+flat cad.lic
+expect_grep "^FEATURE cad acme 5.0 $SOON 3 .*NAMED_USERS=3" flat
+expect_grep "^SERVER 127.0.0.1 $code1 $port\$" cad.lic
+expect_status 0 "$V" verify --pubkey vendor.pub cad.lic
+
+note "offline and node-locked: the request made on the workstation, liblmc accepts the answer there"
+LM_HOSTID_ROOT="$TMP/other" expect_status 0 "$LMUTIL" activate-request --auth "$ED" -o ws-request.json
+[ "$(json ws-request.json 'd["servers"]')" = "[]" ] || fail "a node-locked request names servers"
+expect_status 0 "$V" fulfil -o editor2.lic ws-request.json
+LM_HOSTID_ROOT="$TMP/other" expect_status 0 "$LMUTIL" checkout -c editor2.lic --pubkey vendor.pub editor
+LM_HOSTID_ROOT="$TMP/ws" expect_status 1 "$LMUTIL" checkout -c editor2.lic --pubkey vendor.pub editor
+expect_status 1 "$V" fulfil -o editor3.lic ws-request.json
+expect_grep 'already has its authorized-user license of editor 2.0' err
+[ ! -e editor3.lic ] || fail "a refused fulfil wrote a license"
