@@ -770,9 +770,11 @@ static int order_show_list(struct lm_kc *kc, const char *number, const char *sit
 	}
 	lm_kc_abort(kc);
 	if (lm_report_is_json()) {
-		if (number)
-			return lm_report_print(json_incref(json_array_get(orders, 0))) |
-			       (json_decref(orders), 0);
+		if (number) {
+			json_t *doc = json_incref(json_array_get(orders, 0));
+			json_decref(orders);
+			return lm_report_print(doc);
+		}
 		json_t *doc = lm_json_object();
 		lm_json_set(doc, "orders", orders);
 		return lm_report_print(doc);

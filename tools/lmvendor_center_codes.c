@@ -225,7 +225,14 @@ static int visit_entitlement(void *arg, const char *key, json_t *ent)
 		if ((rc = lm_kc_get(inv->kc, ckey, &code)) != 0) {
 			json_decref(e);
 			json_decref(codes);
-			return rc < 0 ? rc : LMC_EIO;
+			if (rc > 0)
+				rc = lm_kc_fail(inv->kc, LMC_EIO,
+				                "the key-center store %s is corrupted: code %s of "
+				                "entitlement %s is missing",
+				                inv->kc->path, json_string_value(id) ?: "?",
+				                json_string_value(json_object_get(ent, "id"))
+				                        ?: "?");
+			return rc;
 		}
 		long long used;
 		json_t *c = lm_json_object();

@@ -19,6 +19,12 @@
  *                        joined with '+') holds of a product: the total,
  *                        the codes it came from, the license last issued
  *
+ * What the next steps add fits the same shape: the online API's member
+ * tokens and audit trail (member/<site>/<name>, audit/<time>/<n>), returns
+ * and rehosts (fields of the host record and a return/<id> record, a
+ * rehost count on the code), renewal notices and the outbox (a field on
+ * the site's contacts).
+ *
  * Every command is one transaction: it reads and writes through
  * lm_kc_get/lm_kc_put between lm_kc_begin and lm_kc_commit, and a failure
  * anywhere ends in lm_kc_abort, leaving the file as it was.  LMDB

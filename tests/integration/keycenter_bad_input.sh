@@ -181,3 +181,11 @@ assert data.count(b'"lmd-keycenter"') >= 1
 open("foreign.mdb", "wb").write(data.replace(b'"lmd-keycenter"', b'"other-program"'))
 PY
 LMVENDOR_STORE=foreign.mdb refused 1 'foreign.mdb is an LMDB file but not a key-center store' "$V" site list
+note "a record that is not JSON any more: named, never misread"
+python3 - <<'PY'
+data = open("center.mdb", "rb").read()
+assert data.count(b'"company":"Good Corp"') >= 1
+open("garbled.mdb", "wb").write(data.replace(b'"company":"Good Corp"', b'"company":{Good Corp"'))
+PY
+LMVENDOR_STORE=garbled.mdb refused 1 "garbled.mdb is corrupted: record 'site/S1' is not readable" "$V" site show S1
+LMVENDOR_STORE=garbled.mdb refused 1 "record 'site/S1' is not readable" "$V" order add --site S1 --order 9 --line "x 1 concurrent 1"
