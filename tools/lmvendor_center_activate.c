@@ -285,6 +285,11 @@ static void records_free(struct records *r)
 static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const char *out)
 {
 	struct records r = {0};
+	if (a->nlocks == 2) {
+		lm_report_fail(LMC_EINVAL, "two lock codes: give one, or three for redundant "
+		                           "servers; nothing was changed");
+		return 1;
+	}
 	char key_code[LM_KC_KEY_MAX + 1], key_ent[LM_KC_KEY_MAX + 1], key_site[LM_KC_KEY_MAX + 1],
 	        key_host[LM_KC_KEY_MAX + 1];
 	int rc = lm_kc_begin(kc, true);

@@ -55,5 +55,7 @@ done
 note "a triad needs three different machines and a server for each"
 expect_status 2 "$V" activate --auth "$CODE" --lock "$code1,$code1,$code2"
 expect_grep 'names .* twice' err
-expect_status 1 "$V" activate --auth "$CODE" --lock "$code1,$code2" --servers 127.0.0.1:1
-expect_grep 'give --servers HOST:PORT for each lock code \(2 lock codes, 1 server\)' err
+expect_status 1 "$V" activate --auth "$CODE" --lock "$code1,$code2" --servers 127.0.0.1:1,127.0.0.1:2
+expect_grep 'two lock codes: give one, or three for redundant servers' err
+expect_status 1 "$V" activate --auth "$CODE" --lock "$code1,$code2,$code3" --servers 127.0.0.1:1
+expect_grep 'give --servers HOST:PORT for each lock code \(3 lock codes, 1 server\)' err
