@@ -1,5 +1,7 @@
 /* lmvendor: the vendor's tool.  It makes the vendor's key pair, signs and
- * verifies license files, and issues new licenses.  It is the only program
+ * verifies license files, issues new licenses, and runs the key center (what
+ * was sold to whom, authorization codes, activation: lmvendor_center*.c,
+ * over the store of vendor/keycenter.h).  It is the only program
  * that ever reads the private key; lmd and applications get the public key
  * only.
  *
@@ -15,6 +17,7 @@
  *   issue     {"feature":..,"vendor":..,"version":..,"expiry":DATE,
  *              "count":N|null,"auth":CODE,"issued":DATE,
  *              "output":PATH|null,"license":TEXT}
+ * and the key center's documents (man/lmvendor.1, JSON OUTPUT),
  * and {"error":{"code","number","message"}} when it fails (tools/report.h).
  *
  * Exit status: 0 done, 1 failed (a file, a key, a license, a signature),
@@ -57,6 +60,33 @@ static int cmd_sign(int argc, char **argv);
 static int cmd_authcode(int argc, char **argv);
 
 static const struct command commands[] = {
+        {"keygen", cmd_keygen, "keygen [--force] [--json] PRIVATE.pem PUBLIC.pem",
+         "make a new Ed25519 key pair; the private key file gets mode 0600.\n"
+         "Existing files are kept unless --force is given."},
+        {"sign", cmd_sign, "sign --key PRIVATE.pem [-o OUT] [--json] FILE",
+         "sign every FEATURE, INCREMENT and PACKAGE line of FILE and print the\n"
+         "signed file (or write it to OUT, atomically)."},
+        {"verify", lmvendor_cmd_verify, "verify --pubkey PUBLIC.pem [--json] FILE",
+         "check the signature of every license line; exit 0 only if all are valid."},
+        {"authcode", cmd_authcode,
+         "authcode [--json]\n"
+         "authcode generate --site S --entitlement E [--count N] [--comment TEXT]",
+         "print a new random authorization code; with generate, make one in the\n"
+         "key-center store from entitlement E, carrying N of its quantity (all that\n"
+         "is not on a code yet when --count is not given)."},
+        {"issue", lmvendor_cmd_issue,
+         "issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
+         "(--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
+         "[--server HOST:LOCKCODE:PORT]... [--auth CODE] [--start DATE]\n"
+         "[--notice TEXT] [--named-users N] [--borrow HOURS] [--sn TEXT]\n"
+         "[--host-desc TEXT] [--tolerance N] [--force] [-o OUT] [--json]",
+         "write a complete signed license file: SERVER lines (one, or three\n"
+         "redundant servers), the VENDOR line and the FEATURE line, with\n"
+         "ISSUED set to today and a new authorization code unless --auth.\n"
+         "Counted licenses need --server; uncounted ones need --hostid.\n"
+         "Dates are YYYY-MM-DD or dd-mon-yyyy; no --expiry means permanent.\n"
+         "An expiry already past or before --start is refused unless --force.\n"
+         "What was signed (seats, expiry, start) is stated on standard error."},
         /* The key center: every one of these takes --store PATH (or
          * LMVENDOR_STORE); see lmvendor_center*.c. */
         {"site", lmvendor_cmd_site,
@@ -93,33 +123,6 @@ static const struct command commands[] = {
          "per entitlement and code: bought, activated, remaining, deployed where,\n"
          "and the term; --expiring lists only terms or maintenance ending within\n"
          "DAYS (the renewal-quote list)."},
-        {"keygen", cmd_keygen, "keygen [--force] [--json] PRIVATE.pem PUBLIC.pem",
-         "make a new Ed25519 key pair; the private key file gets mode 0600.\n"
-         "Existing files are kept unless --force is given."},
-        {"sign", cmd_sign, "sign --key PRIVATE.pem [-o OUT] [--json] FILE",
-         "sign every FEATURE, INCREMENT and PACKAGE line of FILE and print the\n"
-         "signed file (or write it to OUT, atomically)."},
-        {"verify", lmvendor_cmd_verify, "verify --pubkey PUBLIC.pem [--json] FILE",
-         "check the signature of every license line; exit 0 only if all are valid."},
-        {"authcode", cmd_authcode,
-         "authcode [--json]\n"
-         "authcode generate --site S --entitlement E [--count N] [--comment TEXT]",
-         "print a new random authorization code; with generate, make one in the\n"
-         "key-center store from entitlement E, carrying N of its quantity (all that\n"
-         "is not on a code yet when --count is not given)."},
-        {"issue", lmvendor_cmd_issue,
-         "issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
-         "(--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
-         "[--server HOST:LOCKCODE:PORT]... [--auth CODE] [--start DATE]\n"
-         "[--notice TEXT] [--named-users N] [--borrow HOURS] [--sn TEXT]\n"
-         "[--host-desc TEXT] [--tolerance N] [--force] [-o OUT] [--json]",
-         "write a complete signed license file: SERVER lines (one, or three\n"
-         "redundant servers), the VENDOR line and the FEATURE line, with\n"
-         "ISSUED set to today and a new authorization code unless --auth.\n"
-         "Counted licenses need --server; uncounted ones need --hostid.\n"
-         "Dates are YYYY-MM-DD or dd-mon-yyyy; no --expiry means permanent.\n"
-         "An expiry already past or before --start is refused unless --force.\n"
-         "What was signed (seats, expiry, start) is stated on standard error."},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -147,6 +150,9 @@ static void usage(FILE *out)
 	fputs("\n"
 	      "Every command takes --help, and --json to print one JSON document on\n"
 	      "stdout, {\"error\":{\"code\":...,\"number\":...,\"message\":...}} when it fails.\n"
+	      "The key-center commands (site, order, authcode generate, activate, fulfil,\n"
+	      "inventory) take --store PATH or LMVENDOR_STORE, and those that sign take\n"
+	      "--key PRIVATE.pem or LMVENDOR_KEY.\n"
 	      "Exit status: 0 done, 1 failed, 2 wrong usage.\n",
 	      out);
 }
