@@ -174,10 +174,22 @@ static int host_key(const struct activation *a, const char *site, const char *fe
 	                 a->nlocks > 2 ? "+" : "", a->nlocks > 2 ? sorted[2] : "");
 }
 
+/* The seats of one host that end on one day. */
+struct term_group {
+	int32_t expiry;
+	long seats;
+};
+#define GROUPS_MAX 16
+
 struct terms {
 	const char *vendor, *site, *company, *feature, *version, *type, *code, *entitlement;
-	long total;
+	long total; /* the host's seats, all groups */
 	int32_t start, expiry;
+	/* The host's seats by the day their term ends, earliest first: one
+	 * license line each (FEATURE when there is one, INCREMENT lines
+	 * adding up otherwise), so that no seat outlives what was paid for. */
+	struct term_group groups[GROUPS_MAX];
+	int ngroups;
 };
 
 /* The license text for the host's new total, as lmvendor issue would
@@ -198,23 +210,28 @@ static char *compose(const struct activation *a, const struct terms *t, size_t *
 		fprintf(out, "SERVER %s %s %u\n", a->servers[i].host, a->locks[i],
 		        a->servers[i].port);
 	fprintf(out, "VENDOR %s\n", t->vendor);
-	fprintf(out, "FEATURE %s %s %s %s ", t->feature, t->vendor, t->version, expiry);
-	if (node_locked)
-		fprintf(out, "uncounted HOSTID=\"%s\"", a->locks[0]);
-	else
-		fprintf(out, "%ld", t->total);
-	fprintf(out, " AUTH=\"%s\"", t->code);
-	if (t->start != LM_DATE_NONE) {
-		lm_date_format(t->start, start, sizeof start);
-		fprintf(out, " START=\"%s\"", start);
+	for (int g = 0; g < t->ngroups; g++) {
+		const struct term_group *group = &t->groups[g];
+		lm_date_format(group->expiry, expiry, sizeof expiry);
+		fprintf(out, "%s %s %s %s %s ", t->ngroups == 1 ? "FEATURE" : "INCREMENT",
+		        t->feature, t->vendor, t->version, expiry);
+		if (node_locked)
+			fprintf(out, "uncounted HOSTID=\"%s\"", a->locks[0]);
+		else
+			fprintf(out, "%ld", group->seats);
+		fprintf(out, " AUTH=\"%s\"", t->code);
+		if (t->start != LM_DATE_NONE) {
+			lm_date_format(t->start, start, sizeof start);
+			fprintf(out, " START=\"%s\"", start);
+		}
+		fprintf(out, " ISSUED=\"%s\" NOTICE=\"%s\" SN=\"%s/%s\"", today, t->company,
+		        t->site, t->entitlement);
+		if (a->host_desc)
+			fprintf(out, " HOST_DESC=\"%s\"", a->host_desc);
+		if (!strcmp(t->type, "named-user"))
+			fprintf(out, " NAMED_USERS=\"%ld\"", group->seats);
+		fputc('\n', out);
 	}
-	fprintf(out, " ISSUED=\"%s\" NOTICE=\"%s\" SN=\"%s/%s\"", today, t->company, t->site,
-	        t->entitlement);
-	if (a->host_desc)
-		fprintf(out, " HOST_DESC=\"%s\"", a->host_desc);
-	if (!strcmp(t->type, "named-user"))
-		fprintf(out, " NAMED_USERS=\"%ld\"", t->total);
-	fputc('\n', out);
 	if (fclose(out) != 0) {
 		free(text);
 		return NULL;
@@ -280,6 +297,72 @@ static void records_free(struct records *r)
 	json_decref(r->site);
 	json_decref(r->meta);
 	json_decref(r->host);
+}
+
+/* Adds seats ending on expiry to t's groups. */
+static int add_group(struct terms *t, int32_t expiry, long seats)
+{
+	int g = 0;
+	while (g < t->ngroups && t->groups[g].expiry < expiry)
+		g++;
+	if (g < t->ngroups && t->groups[g].expiry == expiry) {
+		t->groups[g].seats += seats;
+		return 0;
+	}
+	if (t->ngroups == GROUPS_MAX)
+		return LMC_ETOOLARGE;
+	memmove(&t->groups[g + 1], &t->groups[g], (size_t)(t->ngroups - g) * sizeof t->groups[0]);
+	t->groups[g] = (struct term_group){expiry, seats};
+	t->ngroups++;
+	return 0;
+}
+
+/* Groups the host's seats by the end of the term each came under: this
+ * code's (mine seats, ending on t->expiry) and those of the other codes
+ * in the host's record.  Seats whose term has ended are left out of the
+ * license (they lapsed; a renewal brings them back). */
+static int host_terms(struct lm_kc *kc, json_t *host, const char *code, long mine, int32_t today,
+                      int32_t until, struct terms *t)
+{
+	int rc = mine > 0 ? add_group(t, t->expiry, mine) : 0;
+	const char *other;
+	json_t *n;
+	json_object_foreach(host ? json_object_get(host, "codes") : NULL, other, n)
+	{
+		char key[LM_KC_KEY_MAX + 1];
+		json_t *rec = NULL, *ent = NULL;
+		if (rc || !strcmp(other, code) || json_integer_value(n) <= 0)
+			continue;
+		rc = lm_kc_key(key, sizeof key, "code/%s", other);
+		if (rc == 0)
+			rc = lm_kc_get(kc, key, &rec);
+		if (rc == 0)
+			rc = lm_kc_key(key, sizeof key, "entitlement/%s",
+			               json_string_value(json_object_get(rec, "entitlement"))
+			                       ?: "");
+		if (rc == 0)
+			rc = lm_kc_get(kc, key, &ent);
+		int32_t end = LM_DATE_NONE, maintenance;
+		if (rc == 0)
+			rc = kc_term(kc, ent, &end, &maintenance);
+		json_decref(rec);
+		json_decref(ent);
+		if (rc > 0)
+			rc = lm_kc_fail(
+			        kc, LMC_EIO,
+			        "the key-center store %s is corrupted: code %s of a host is "
+			        "missing",
+			        kc->path, other);
+		if (rc == 0 && end >= today)
+			rc = add_group(t, end < until ? end : until, (long)json_integer_value(n));
+	}
+	if (rc == LMC_ETOOLARGE)
+		rc = lm_kc_fail(kc, rc, "this host's seats come under more than %d terms",
+		                GROUPS_MAX);
+	t->total = 0;
+	for (int g = 0; g < t->ngroups; g++)
+		t->total += t->groups[g].seats;
+	return rc;
 }
 
 static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const char *out)
@@ -451,12 +534,22 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 	}
 	if (!a->host_desc && r.host)
 		a->host_desc = json_string_value(json_object_get(r.host, "host_desc"));
-	t.total = held + count;
-	t.expiry = end;
-	if (a->days) {
-		int32_t until = today + (int32_t)a->days;
-		if (until < t.expiry)
-			t.expiry = until;
+	int32_t until = a->days ? today + (int32_t)a->days : LM_DATE_PERMANENT;
+	t.expiry = end < until ? end : until;
+	long mine = (long)json_integer_value(
+	                    json_object_get(json_object_get(r.host, "codes"), a->code)) +
+	            count;
+	if ((rc = host_terms(kc, r.host, a->code, mine, today, until, &t)) != 0) {
+		status = kc_fail(kc, rc);
+		goto done;
+	}
+	if (t.ngroups == 0) {
+		status =
+		        refuse(kc, LMC_EEXPIRED,
+		               "every seat of %s %s on this host came under a term that has ended: "
+		               "renew it first",
+		               t.feature, t.version);
+		goto done;
 	}
 
 	size_t len = 0;
@@ -491,7 +584,9 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 	}
 	lm_json_set(r.host, "servers", servers);
 	lm_json_set(r.host, "host_desc", lm_json_text_or_null(a->host_desc));
-	lm_json_set(r.host, "count", lm_json_int(t.total));
+	/* The record counts every seat activated here, lapsed ones too; the
+	 * license holds those whose term runs (t.total). */
+	lm_json_set(r.host, "count", lm_json_int(held + count));
 	json_t *codes = json_object_get(r.host, "codes");
 	long from_code = (long)json_integer_value(json_object_get(codes, a->code));
 	if (count > 0)

@@ -206,3 +206,16 @@ LM_HOSTID_ROOT="$TMP/ws" expect_status 1 "$LMUTIL" checkout -c editor2.lic --pub
 expect_status 1 "$V" fulfil -o editor3.lic ws-request.json
 expect_grep 'already has its authorized-user license of editor 2.0' err
 [ ! -e editor3.lic ] || fail "a refused fulfil wrote a license"
+
+note "seats under two terms on one host: one INCREMENT line per term, lmd adds them up"
+expect_status 0 "$V" order add --site S100 --order 5000 --line "stats 29.0 concurrent 2 end=$SOON"
+expect_status 0 "$V" authcode generate --site S100 --entitlement E7 --json
+expect_status 0 "$V" activate --auth "$(code_of)" --lock "$code1" --count 2 -o server.lic --json
+[ "$(json out 'd["count"]')" = 9 ] || fail "add-on seats: $(cat out)"
+flat server.lic
+expect_grep "^INCREMENT stats acme 29.0 $SOON 2 " flat
+expect_grep "^INCREMENT stats acme 29.0 $END2 7 " flat
+grep -q '^FEATURE stats' flat && fail "a FEATURE line beside the INCREMENT lines"
+expect_status 0 "$V" verify --pubkey vendor.pub server.lic
+expect_status 0 "$LMUTIL" lmreread -c "$S"
+[ "$(issued | cut -d' ' -f1)" = 9 ] || fail "after lmreread lmd serves $(issued), expected 9 seats"
