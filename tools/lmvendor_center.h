@@ -47,6 +47,9 @@ int kc_term(struct lm_kc *kc, json_t *ent, int32_t *end, int32_t *maintenance);
  * that a test can see a term run out. */
 int32_t kc_today(void);
 
+/* An lm_kc_scan visitor appending each record to the JSON array arg. */
+int kc_collect(void *arg, const char *key, json_t *value);
+
 /* A date as stored and printed (YYYY-MM-DD, "permanent"). */
 json_t *kc_date_json(int32_t day);
 /* Reads a stored date; LM_DATE_NONE when absent. */
