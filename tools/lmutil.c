@@ -28,6 +28,8 @@ static const struct command commands[] = {
         {"lmreplace", lm_cmd_lmreplace, "swap a dead server of a triad for its replacement"},
         {"lmoptcheck", lm_cmd_lmoptcheck, "check an options file offline, against a license"},
         {"report", lm_cmd_report, "verify or summarise lmd's usage report log"},
+        {"activate-request", lm_cmd_activate_request,
+         "write a request file for the vendor's key center (offline activation)"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

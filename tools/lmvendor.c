@@ -1,5 +1,7 @@
 /* lmvendor: the vendor's tool.  It makes the vendor's key pair, signs and
- * verifies license files, and issues new licenses.  It is the only program
+ * verifies license files, issues new licenses, and runs the key center (what
+ * was sold to whom, authorization codes, activation: lmvendor_center*.c,
+ * over the store of vendor/keycenter.h).  It is the only program
  * that ever reads the private key; lmd and applications get the public key
  * only.
  *
@@ -15,6 +17,7 @@
  *   issue     {"feature":..,"vendor":..,"version":..,"expiry":DATE,
  *              "count":N|null,"auth":CODE,"issued":DATE,
  *              "output":PATH|null,"license":TEXT}
+ * and the key center's documents (man/lmvendor.1, JSON OUTPUT),
  * and {"error":{"code","number","message"}} when it fails (tools/report.h).
  *
  * Exit status: 0 done, 1 failed (a file, a key, a license, a signature),
@@ -65,7 +68,12 @@ static const struct command commands[] = {
          "signed file (or write it to OUT, atomically)."},
         {"verify", lmvendor_cmd_verify, "verify --pubkey PUBLIC.pem [--json] FILE",
          "check the signature of every license line; exit 0 only if all are valid."},
-        {"authcode", cmd_authcode, "authcode [--json]", "print a new random authorization code."},
+        {"authcode", cmd_authcode,
+         "authcode [--json]\n"
+         "authcode generate --site S --entitlement E [--count N] [--comment TEXT]",
+         "print a new random authorization code; with generate, make one in the\n"
+         "key-center store from entitlement E, carrying N of its quantity (all that\n"
+         "is not on a code yet when --count is not given)."},
         {"issue", lmvendor_cmd_issue,
          "issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
          "(--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
@@ -79,6 +87,42 @@ static const struct command commands[] = {
          "Dates are YYYY-MM-DD or dd-mon-yyyy; no --expiry means permanent.\n"
          "An expiry already past or before --start is refused unless --force.\n"
          "What was signed (seats, expiry, start) is stated on standard error."},
+        /* The key center: every one of these takes --store PATH (or
+         * LMVENDOR_STORE); see lmvendor_center*.c. */
+        {"site", lmvendor_cmd_site,
+         "site add [--number S] --company NAME [--contact ROLE=TEXT]... [--vendor V]\n"
+         "site show S | site list",
+         "the customer accounts of the key center.  ROLE is primary, technical,\n"
+         "administrative, renewal, shipping or billing.  The first site add makes\n"
+         "the store and needs --vendor (the VENDOR of the licenses it issues)."},
+        {"order", lmvendor_cmd_order,
+         "order add --site S --order NUMBER [--po PO] [--date DATE]\n"
+         "[--bundle NAME=FEATURE,FEATURE...] --line LINE...\n"
+         "order show NUMBER | order list [--site S]",
+         "record an order and its entitlement lines.  LINE is \"PRODUCT VERSION TYPE\n"
+         "QUANTITY [start=DATE] [end=DATE|perpetual] [maintenance=DATE]\" with TYPE\n"
+         "concurrent, authorized-user or named-user; a PRODUCT named by --bundle\n"
+         "gives each component its own entitlement.  \"renew E end=DATE\n"
+         "[maintenance=DATE]\" extends entitlement E's term."},
+        {"activate", lmvendor_cmd_activate,
+         "activate --key PRIVATE.pem --auth CODE --lock LOCK[,LOCK,LOCK]\n"
+         "[--servers HOST:PORT[,...]] [--count N] [--host-desc TEXT] [--days N]\n"
+         "[-o OUT]",
+         "take N (default 1) from the code's remaining quantity and write the signed\n"
+         "license of that host: node-locked for authorized-user, SERVER lines for\n"
+         "concurrent and named-user (three lock codes: a redundant triad).  A host\n"
+         "that already holds the product gets its license re-issued with the new\n"
+         "total; --count 0 only re-issues it (after a renewal).  --days N makes it\n"
+         "a temporary license.  Refused, changing nothing: an unknown, mistyped,\n"
+         "expired or used-up code, or more than it has left."},
+        {"fulfil", lmvendor_cmd_fulfil, "fulfil --key PRIVATE.pem [--days N] [-o OUT] REQUEST",
+         "answer a request file written by `lmutil activate-request` with the\n"
+         "license file, as activate would."},
+        {"inventory", lmvendor_cmd_inventory,
+         "inventory --site S [--expiring DAYS[d]] [--json|--csv]",
+         "per entitlement and code: bought, activated, remaining, deployed where,\n"
+         "and the term; --expiring lists only terms or maintenance ending within\n"
+         "DAYS (the renewal-quote list)."},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -106,6 +150,9 @@ static void usage(FILE *out)
 	fputs("\n"
 	      "Every command takes --help, and --json to print one JSON document on\n"
 	      "stdout, {\"error\":{\"code\":...,\"number\":...,\"message\":...}} when it fails.\n"
+	      "The key-center commands (site, order, authcode generate, activate, fulfil,\n"
+	      "inventory) take --store PATH or LMVENDOR_STORE, and those that sign take\n"
+	      "--key PRIVATE.pem or LMVENDOR_KEY.\n"
 	      "Exit status: 0 done, 1 failed, 2 wrong usage.\n",
 	      out);
 }
@@ -418,6 +465,8 @@ static int cmd_authcode(int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
+	if (argc > 1 && !strcmp(argv[1], "generate"))
+		return lmvendor_cmd_authcode_generate(argc - 1, argv + 1);
 	int c;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -427,7 +476,7 @@ static int cmd_authcode(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		return lmvendor_usage_error("authcode takes no arguments");
+		return lmvendor_usage_error("authcode takes no arguments (or: authcode generate)");
 	char code[64];
 	if (lmvendor_new_authcode(code, sizeof code) != 0)
 		return 1;

@@ -43,5 +43,12 @@ int lmvendor_new_authcode(char *buf, size_t size);
  * "lmvendor" (argv[0] is the command) and returns the exit status. */
 int lmvendor_cmd_verify(int argc, char **argv);
 int lmvendor_cmd_issue(int argc, char **argv);
+/* The key center's commands (lmvendor_center*.c). */
+int lmvendor_cmd_site(int argc, char **argv);
+int lmvendor_cmd_order(int argc, char **argv);
+int lmvendor_cmd_authcode_generate(int argc, char **argv);
+int lmvendor_cmd_activate(int argc, char **argv);
+int lmvendor_cmd_fulfil(int argc, char **argv);
+int lmvendor_cmd_inventory(int argc, char **argv);
 
 #endif
