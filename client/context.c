@@ -230,6 +230,8 @@ static int session_get(struct lmc_ctx *ctx, struct lm_session **out)
 		lm_session_config_init(&cfg);
 		cfg.servers = ctx->sources.servers;
 		cfg.nservers = ctx->sources.nservers;
+		cfg.files = ctx->files;
+		cfg.nfiles = ctx->nfiles;
 		cfg.vendor_key = ctx->vendor_key;
 		cfg.app_version = ctx->app_version[0] ? ctx->app_version : NULL;
 		cfg.heartbeat_ms = ctx->heartbeat_ms;

@@ -11,12 +11,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "core/error.h"
+#include "core/grant.h"
 #include "core/log.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
 #include "lmd/idle.h"
 #include "lmd/requests.h"
+#include "lmd/walltime.h"
+
+/* Signs the grant with this server's identity key (core/grant.h), so that
+ * a client whose license pins the key can tell this server from an
+ * emulator replaying a genuine line.  Ed25519 is one-shot: EVP_DigestSign
+ * with no digest (EVP_SIGNATURE-ED25519(7)).  False when signing failed,
+ * which is logged; the grant then goes unsigned and pinned clients refuse
+ * it. */
+static bool sign_grant(struct lm_server *s, const struct lm_grant_claim *g, uint8_t sig[LM_SIG_LEN])
+{
+	char text[LM_GRANT_TEXT_MAX];
+	int n = lm_grant_text(g, text, sizeof text);
+	size_t siglen = LM_SIG_LEN;
+	EVP_MD_CTX *ctx = n > 0 && s->server_key ? EVP_MD_CTX_new() : NULL;
+	bool ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, s->server_key) == 1 &&
+	          EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)text, (size_t)n) == 1 &&
+	          siglen == LM_SIG_LEN;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		ERR_clear_error();
+		lm_log_error("cannot sign a grant with the server key");
+	}
+	return ok;
+}
 
 /* The reply carries the line the seat was charged under, as the commit
  * read it (pool.h), not as the pool holds it now: a reread applied since
@@ -42,6 +69,20 @@ static void reply_checkout(struct lm_connection *c, struct lm_request *p,
 	r.handle = res->handle;
 	r.count = res->count;
 	r.license = &sl;
+	uint8_t sig[LM_SIG_LEN];
+	if (p->has_nonce) {
+		struct lm_grant_claim g = {.line = res->license_text,
+		                           .count = res->count,
+		                           .session_id = p->session_id,
+		                           .time_ms = (uint64_t)(lm_walltime_us() / 1000)};
+		memcpy(g.nonce, p->nonce, sizeof g.nonce);
+		if (sign_grant(c->s, &g, sig)) {
+			r.has_grant_time_ms = r.has_grant_signature = 1;
+			r.grant_time_ms = g.time_ms;
+			r.grant_signature.data = sig;
+			r.grant_signature.len = LM_SIG_LEN;
+		}
+	}
 	e.body_case = LM__ENVELOPE__BODY_CHECKOUT_REPLY;
 	e.checkout_reply = &r;
 	lm_connection_send(c, &e, false);
@@ -360,6 +401,10 @@ static void on_checkout(struct lm_connection *c, const Lm__Envelope *env)
 		return;
 	p->session_id = c->session_id;
 	p->count = co->count;
+	if (co->has_nonce && co->nonce.len == sizeof p->nonce) {
+		p->has_nonce = true;
+		memcpy(p->nonce, co->nonce.data, sizeof p->nonce);
+	}
 	lm_bytes_to_cstr(&co->feature, p->feature, sizeof p->feature);
 	if (co->has_version && co->version.len)
 		lm_bytes_to_cstr(&co->version, p->version, sizeof p->version);
