@@ -74,6 +74,63 @@ static int check_servers(const struct lm_session *s, const struct lm_license_fil
 	return LMC_EWRONGHOST;
 }
 
+/* Whether b names the same servers as a, with the same keys. */
+static bool same_servers(const struct lm_license *a, const struct lm_lockcode *acodes, int na,
+                         const struct lm_license *b, const struct lm_lockcode *bcodes, int nb)
+{
+	if (na != nb || a->nserver_keys != b->nserver_keys)
+		return false;
+	for (int i = 0; i < na; i++) {
+		if (!same_code(&acodes[i], &bcodes[i]))
+			return false;
+		if (a->nserver_keys &&
+		    memcmp(a->server_keys[i], b->server_keys[i], LM_SERVER_KEY_LEN) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* The seats the vendor signed for the pool the grant came from: the
+ * granted line's count plus that of each other line the server sent
+ * (CheckoutReply.pool_lines) that is genuine, distinct, for the same
+ * feature, version and servers, and valid today.  A line that fails any of
+ * these is not counted, so that replaying lines can never add seats. */
+static uint64_t signed_seats(const struct lm_session *s, const Lm__CheckoutReply *m,
+                             const char *text, const struct lm_license *l,
+                             const struct lm_lockcode *codes, int ncodes)
+{
+	uint64_t seats = l->count;
+	char seen[LM_WIRE_POOL_LINES_MAX][LM_LINE_MAX + 1];
+	size_t nseen = 0;
+	int32_t today = lm_date_today();
+	for (size_t i = 0; i < m->n_pool_lines && i < LM_WIRE_POOL_LINES_MAX; i++) {
+		const Lm__SignedLicense *p = m->pool_lines[i];
+		char *other = seen[nseen];
+		struct lm_license o;
+		struct lm_lockcode ocodes[LM_LICENSE_SERVERS_MAX];
+		int nocodes;
+		char reason[200];
+		if (lm_bytes_to_cstr(&p->text, other, LM_LINE_MAX + 1) != 0 ||
+		    strcmp(other, text) == 0 ||
+		    lm_license_parse_canonical(other, &o, ocodes, &nocodes, NULL) != 0 ||
+		    lm_sig_verify(s->cfg.vendor_key, other, strlen(other), p->signature.data) !=
+		            0 ||
+		    o.type == LM_LINE_PACKAGE || o.uncounted || strcmp(o.name, l->name) != 0 ||
+		    lm_version_compare(o.version, l->version) != 0 ||
+		    !same_servers(l, codes, ncodes, &o, ocodes, nocodes) ||
+		    lm_license_check_terms(&o, NULL, today, reason, sizeof reason) != 0)
+			continue;
+		bool repeated = false;
+		for (size_t j = 0; j < nseen && !repeated; j++)
+			repeated = strcmp(seen[j], other) == 0;
+		if (repeated)
+			continue;
+		nseen++;
+		seats += o.count;
+	}
+	return seats;
+}
+
 /* The grant's own signature, by the key pinned for this server: the one of
  * its SERVER line in a file the application was given, else any server key
  * the vendor signed into the line. */
@@ -169,10 +226,13 @@ int lm_session_check_grant(struct lm_session *s, const struct lm_session_request
 		                   s->conn.name, (unsigned)m->count, r->feature, r->count);
 		return LMC_EPROTO;
 	}
-	if (l.type != LM_LINE_PACKAGE && !l.uncounted && r->count > l.count) {
-		lm_session_msg_set(
-		        why, size, "%s granted %u seats of %s under a line for %u seats%s",
-		        s->conn.name, r->count, r->feature, (unsigned)l.count, not_licensed_server);
+	uint64_t seats = l.count;
+	if (l.type != LM_LINE_PACKAGE && !l.uncounted && r->count > l.count &&
+	    r->count > (seats = signed_seats(s, m, text, &l, codes, ncodes))) {
+		lm_session_msg_set(why, size,
+		                   "%s granted %u seats of %s under lines for %llu seats%s",
+		                   s->conn.name, r->count, r->feature, (unsigned long long)seats,
+		                   not_licensed_server);
 		return LMC_ENOSEATS;
 	}
 	int index = -1;

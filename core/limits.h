@@ -103,6 +103,10 @@
 #define LM_WIRE_SIG_LEN     LM_SIG_LEN  /* 64 */
 /* Checkout.nonce (core/grant.h's LM_GRANT_NONCE_LEN): absent or exactly. */
 #define LM_WIRE_NONCE_LEN 16
+/* CheckoutReply.pool_lines: the lines added up for a grant larger than one
+ * line, at most this many (each up to LM_WIRE_LICENSE_MAX, within
+ * LM_FRAME_MAX): LMC_EPROTO past it. */
+#define LM_WIRE_POOL_LINES_MAX 8
 /* The digest of a pool state in a ServerStatus: exactly this long. */
 #define LM_WIRE_DIGEST_LEN 32
 /* A cluster id: 16 random bytes the first leader of a new cluster makes

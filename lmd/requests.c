@@ -13,7 +13,9 @@
 
 #include <openssl/err.h>
 
+#include "core/date.h"
 #include "core/error.h"
+#include "core/license.h"
 #include "core/grant.h"
 #include "core/log.h"
 #include "lmd/command.h"
@@ -45,6 +47,52 @@ static bool sign_grant(struct lm_server *s, const struct lm_grant_claim *g, uint
 	return ok;
 }
 
+/* The other lines of the granted line's pool, valid today, for a grant of
+ * more seats than that line has: the client adds their counts up
+ * (CheckoutReply.pool_lines).  Read from the license file this server
+ * loaded; after a reread still being applied they may differ from the
+ * pool's, and the client then refuses the grant rather than believe too
+ * much. */
+struct pool_lines {
+	Lm__SignedLicense lines[LM_WIRE_POOL_LINES_MAX];
+	Lm__SignedLicense *ptrs[LM_WIRE_POOL_LINES_MAX];
+	char text[LM_WIRE_POOL_LINES_MAX][LM_LINE_MAX + 1];
+	size_t n;
+};
+
+static void add_pool_lines(struct lm_server *s, const char *granted, struct pool_lines *out)
+{
+	struct lm_license l;
+	struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
+	int ncodes;
+	out->n = 0;
+	if (lm_license_parse_canonical(granted, &l, codes, &ncodes, NULL) != 0)
+		return;
+	int32_t today = (int32_t)(lm_walltime_us() / 86400000000LL);
+	const struct lm_license_file *f = &s->license;
+	for (size_t i = 0; i < f->nlines && out->n < LM_WIRE_POOL_LINES_MAX; i++) {
+		const struct lm_license *o = &f->lines[i];
+		char *text = out->text[out->n];
+		if (o->type == LM_LINE_PACKAGE || o->uncounted || !o->has_sig ||
+		    strcmp(o->name, l.name) != 0 ||
+		    lm_version_compare(o->version, l.version) != 0 ||
+		    (o->start != LM_DATE_NONE && today < o->start) ||
+		    (o->expiry != LM_DATE_PERMANENT && today > o->expiry) ||
+		    lm_license_canonical(f, o, text, LM_LINE_MAX + 1) < 0 ||
+		    strcmp(text, granted) == 0)
+			continue;
+		Lm__SignedLicense *sl = &out->lines[out->n];
+		lm__signed_license__init(sl);
+		sl->has_text = sl->has_signature = 1;
+		sl->text = lm_bytes_from_cstr(text);
+		sl->signature.data = (uint8_t *)o->sig;
+		sl->signature.len = LM_SIG_LEN;
+		out->ptrs[out->n++] = sl;
+	}
+}
+
+static struct pool_lines pool_buf;
+
 /* The reply carries the line the seat was charged under, as the commit
  * read it (pool.h), not as the pool holds it now: a reread applied since
  * cannot make a granted seat look refused. */
@@ -69,6 +117,18 @@ static void reply_checkout(struct lm_connection *c, struct lm_request *p,
 	r.handle = res->handle;
 	r.count = res->count;
 	r.license = &sl;
+	if (res->count > 1) {
+		struct lm_license granted;
+		struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
+		int ncodes;
+		if (lm_license_parse_canonical(res->license_text, &granted, codes, &ncodes, NULL) ==
+		            0 &&
+		    res->count > granted.count) {
+			add_pool_lines(c->s, res->license_text, &pool_buf);
+			r.n_pool_lines = pool_buf.n;
+			r.pool_lines = pool_buf.ptrs;
+		}
+	}
 	uint8_t sig[LM_SIG_LEN];
 	if (p->has_nonce) {
 		struct lm_grant_claim g = {.line = res->license_text,
