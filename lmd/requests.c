@@ -451,9 +451,65 @@ static bool need_session(struct lm_connection *c, const Lm__Envelope *env)
 	return true;
 }
 
+/* Whether every line of feature in the served file is dated (an expiry or
+ * a START); false when one is perpetual, or when there is none (the pool
+ * then answers). */
+static bool time_limited(const struct lm_license_file *f, const char *feature)
+{
+	bool any = false;
+	for (size_t i = 0; i < f->nlines; i++) {
+		const struct lm_license *l = &f->lines[i];
+		if (l->type == LM_LINE_PACKAGE || strcmp(l->name, feature) != 0)
+			continue;
+		if (l->expiry == LM_DATE_PERMANENT && l->start == LM_DATE_NONE)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* Issue 16: a leader whose clock is well behind the last committed time
+ * (set back by hand, or a server that became the leader with a slow
+ * clock) cannot tell today's date, so it refuses what depends on it: the
+ * commands it stamps never go back (walltime.h), but its own judgement of
+ * "today" would.  Perpetual licenses keep working.  The log says so once
+ * each time the clock falls behind. */
+static bool refuse_clock_set_back(struct lm_connection *c, const Lm__Envelope *env,
+                                  const char *feature)
+{
+	struct lm_server *s = c->s;
+	int64_t behind_s = lm_walltime_behind_us() / 1000000;
+	bool back = behind_s > (int64_t)s->cfg.clock_tolerance_s;
+	if (back != s->clock_back_told) {
+		s->clock_back_told = back;
+		if (back)
+			lm_log("clock",
+			       "clock set back: the wall clock is %lld s behind the last committed "
+			       "time (more than --clock-tolerance %u s); time-limited licenses are "
+			       "refused until it is corrected",
+			       (long long)behind_s, s->cfg.clock_tolerance_s);
+		else
+			lm_log("clock", "the wall clock caught up with the last committed time");
+	}
+	if (!back || !time_limited(&s->license, feature))
+		return false;
+	char msg[300];
+	snprintf(msg, sizeof msg,
+	         "clock set back: the license server's clock is %lld s behind the last "
+	         "committed time, so it cannot tell whether the license of %s is in its dates; "
+	         "correct the server's clock",
+	         (long long)behind_s, feature);
+	lm_connection_send_error(c, env->request_id, LMC_ECLOCK, msg, false);
+	return true;
+}
+
 static void on_checkout(struct lm_connection *c, const Lm__Envelope *env)
 {
 	if (!need_session(c, env))
+		return;
+	char feature[LM_NAME_MAX + 1];
+	lm_bytes_to_cstr(&env->checkout->feature, feature, sizeof feature);
+	if (refuse_clock_set_back(c, env, feature))
 		return;
 	const Lm__Checkout *co = env->checkout;
 	struct lm_request *p = lm_request_new(c, env, checked_out);
