@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "client/clock_mark.h"
 #include "client/lmc.h"
 #include "client/session.h"
 #include "client/source.h"
@@ -185,8 +187,17 @@ static int checkout_nodelocked(struct lmc_ctx *ctx, const char *feature, const c
 		const struct lm_license *usable;
 		int rc = lm_nodelock_check(&ctx->files[i], ctx->vendor_key, &ctx->machine, feature,
 		                           version, today, &usable, reason, sizeof reason);
+		/* A dated line judged by a clock set back could be revived:
+		 * the offline high-water mark says (clock_mark.h). */
+		if (rc == 0 &&
+		    (usable->expiry != LM_DATE_PERMANENT || usable->start != LM_DATE_NONE))
+			rc = lm_clock_mark_check((int64_t)time(NULL), reason, sizeof reason);
 		if (rc == 0)
 			return 0;
+		if (rc == LMC_ECLOCK) {
+			snprintf(ctx->last_error, sizeof ctx->last_error, "%s", reason);
+			return rc;
+		}
 		if (lm_nodelock_stage(rc) > lm_nodelock_stage(best)) {
 			best = rc;
 			snprintf(ctx->last_error, sizeof ctx->last_error, "%s", reason);
@@ -230,6 +241,8 @@ static int session_get(struct lmc_ctx *ctx, struct lm_session **out)
 		lm_session_config_init(&cfg);
 		cfg.servers = ctx->sources.servers;
 		cfg.nservers = ctx->sources.nservers;
+		cfg.files = ctx->files;
+		cfg.nfiles = ctx->nfiles;
 		cfg.vendor_key = ctx->vendor_key;
 		cfg.app_version = ctx->app_version[0] ? ctx->app_version : NULL;
 		cfg.heartbeat_ms = ctx->heartbeat_ms;

@@ -84,6 +84,12 @@ struct lm_session_config {
 	/* Checks each granted license line; borrowed, must outlive the
 	 * session. */
 	EVP_PKEY *vendor_key;
+	/* The license files the servers came from (borrowed, must outlive the
+	 * session): a grant from a server that one of them names must be for
+	 * that file's SERVER lock codes and keys, and signed by the server's
+	 * pinned key (session_grant.c).  May be empty. */
+	const struct lm_license_file *files;
+	size_t nfiles;
 	/* Sent in the Hello (copied); NULL for none. */
 	const char *app_version;
 	/* 0: the server's heartbeat_ms, else LM_SESSION_HEARTBEAT_MS; a value

@@ -29,6 +29,7 @@
 
 #include "client/session.h"
 #include "client/source.h"
+#include "core/grant.h"
 #include "core/license.h"
 #include "proto/frame.h"
 #include "proto/frame_conn.h"
@@ -59,7 +60,10 @@ struct lm_session_request {
 	uint64_t server_handle; /* checkin */
 
 	uint64_t request_id; /* 0 until numbered; kept for every retry */
-	bool sent;           /* on the current connection, answer pending */
+	/* Checkout: random, drawn with the request id and kept for every
+	 * retry; the server signs it into the grant (core/grant.h). */
+	uint8_t nonce[LM_GRANT_NONCE_LEN];
+	bool sent; /* on the current connection, answer pending */
 	int64_t sent_at;
 	int64_t retry_at; /* after LMC_ENOQUORUM */
 	unsigned retry_ms;
@@ -190,6 +194,14 @@ bool lm_session_add_seat(struct lm_session *s, const struct lm_session_request *
 void lm_session_event_add(struct lm_session *s, bool lost, const struct lm_session_seat *seat,
                           int code, const char *message);
 void lm_session_events_fire(struct lm_session *s);
+
+/* ---- session_grant.c ---- */
+
+/* The checks of a grant (lmc.h, lmc_checkout): 0, or the refusal
+ * (LMC_EBADSIG, LMC_EEXPIRED, LMC_ENOTSTARTED, LMC_EWRONGHOST,
+ * LMC_ENOSEATS, LMC_EPROTO) with a sentence in why. */
+int lm_session_check_grant(struct lm_session *s, const struct lm_session_request *r,
+                           const Lm__CheckoutReply *m, char *why, size_t size);
 
 void lm_session_queue_push(struct lm_session *s, struct lm_session_request *r, bool front);
 void lm_session_queue_unlink(struct lm_session *s, struct lm_session_request *r);

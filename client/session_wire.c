@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,8 +20,13 @@ int lm_session_send_request(struct lm_session *s, struct lm_session_request *r)
 	Lm__Envelope e;
 	Lm__Checkout co;
 	Lm__Checkin ci;
-	if (r->request_id == 0)
+	if (r->request_id == 0) {
 		r->request_id = ++s->next_request_id;
+		/* Unpredictable, so that no grant can be signed ahead of the
+		 * request it answers. */
+		if (RAND_bytes(r->nonce, sizeof r->nonce) != 1)
+			return LMC_ENOMEM;
+	}
 	lm_envelope_init(&e, r->request_id);
 	if (r->kind == REQ_CHECKOUT) {
 		lm__checkout__init(&co);
@@ -31,6 +37,9 @@ int lm_session_send_request(struct lm_session *s, struct lm_session_request *r)
 		co.version = lm_bytes_from_cstr(r->version[0] ? r->version : "0");
 		co.has_count = 1;
 		co.count = r->count;
+		co.has_nonce = 1;
+		co.nonce.data = r->nonce;
+		co.nonce.len = sizeof r->nonce;
 		e.body_case = LM__ENVELOPE__BODY_CHECKOUT;
 		e.checkout = &co;
 	} else {
@@ -75,62 +84,11 @@ int lm_session_send_simple(struct lm_session *s, Lm__Envelope__BodyCase body)
 	return lm_frame_conn_send(&s->conn, &e, lm_clock_ms() + s->cfg.io_timeout_ms);
 }
 
-/* The checks of session.h on a grant: the vendor signed the line, and it
- * is for the feature and a version asked for. */
-static int verify_grant(struct lm_session *s, const struct lm_session_request *r,
-                        const Lm__CheckoutReply *m, char *why, size_t size)
-{
-	char text[LM_LINE_MAX + 1];
-	struct lm_license l;
-	struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
-	int ncodes;
-	struct lm_parse_error perr;
-	const char *refusal = "; a server running a license this vendor did not sign cannot "
-	                      "grant seats to this vendor's applications";
-
-	if (lm_bytes_to_cstr(&m->license->text, text, sizeof text) != 0) {
-		lm_session_msg_set(why, size, "%s: the granted license line is unreadable",
-		                   s->conn.name);
-		return LMC_EBADSIG;
-	}
-	if (lm_license_parse_canonical(text, &l, codes, &ncodes, &perr) != 0) {
-		lm_session_msg_set(why, size, "%s: the granted license line does not parse: %s",
-		                   s->conn.name, perr.message);
-		return LMC_EBADSIG;
-	}
-	if (lm_sig_verify(s->cfg.vendor_key, text, strlen(text), m->license->signature.data) != 0) {
-		lm_session_msg_set(
-		        why, size,
-		        "%s granted %s under a line that the vendor key does not verify%s",
-		        s->conn.name, r->feature, refusal);
-		return LMC_EBADSIG;
-	}
-	/* A genuine line for something else proves nothing about this
-	 * grant: the vendor signed other seats, not these. */
-	if (strcmp(l.name, r->feature) != 0) {
-		lm_session_msg_set(why, size, "%s granted %s under a license line for %s",
-		                   s->conn.name, r->feature, l.name);
-		return LMC_EBADSIG;
-	}
-	if (r->version[0] && lm_version_compare(l.version, r->version) < 0) {
-		lm_session_msg_set(why, size,
-		                   "%s granted %s %s under a license line for version %s",
-		                   s->conn.name, r->feature, r->version, l.version);
-		return LMC_EBADSIG;
-	}
-	if (m->has_count && m->count != r->count) {
-		lm_session_msg_set(why, size, "%s granted %u seats of %s, %u were asked for",
-		                   s->conn.name, (unsigned)m->count, r->feature, r->count);
-		return LMC_EPROTO;
-	}
-	return 0;
-}
-
 static void on_checkout_granted(struct lm_session *s, struct lm_session_request *r,
                                 const Lm__CheckoutReply *m)
 {
 	char why[512];
-	int rc = verify_grant(s, r, m, why, sizeof why);
+	int rc = lm_session_check_grant(s, r, m, why, sizeof why);
 	if (rc == 0) {
 		lm_session_lease_confirm(s, r->sent_at);
 		/* An answer slower than the lease proves nothing about now:

@@ -1,7 +1,7 @@
 /* License files: parsing, the canonical form each line is signed over, and
  * printing.
  *
- *   SERVER <host> <lockcode> <port>                  (0, 1 or 3 lines)
+ *   SERVER <host> <lockcode> <port> [KEY=<server key>] (0, 1 or 3 lines)
  *   VENDOR <vendor>
  *   FEATURE   <name> <vendor> <version> <expiry> <count> [KEY=VALUE ...] SIGN=...
  *   INCREMENT <name> <vendor> <version> <expiry> <count> [KEY=VALUE ...] SIGN=...
@@ -18,7 +18,10 @@
  * (Ed25519) over its canonical form (lm_license_canonical), which includes
  * the lock codes of the file's SERVER lines for counted lines, so that
  * whitespace, comments and line order do not matter but any change to a
- * field does, and a counted line moved to other servers is invalid. */
+ * field does, and a counted line moved to other servers is invalid.  When
+ * the SERVER lines pin the servers' identity keys (KEY=, all of them or
+ * none), counted lines also sign SERVER_KEYS, so that the keys cannot be
+ * changed without the vendor. */
 #ifndef LM_LICENSE_H
 #define LM_LICENSE_H
 
@@ -43,6 +46,9 @@ struct lm_license_server {
 	char code_text[LM_LOCKCODE_TEXT_MAX]; /* normalised */
 	uint16_t port;
 	int lineno;
+	/* KEY=: the server's identity key (core/server_key.h), pinned. */
+	bool has_key;
+	uint8_t key[LM_SERVER_KEY_LEN];
 };
 
 /* A vendor-defined attribute: a lower-case KEY=value such as MathWorks'
@@ -87,6 +93,12 @@ struct lm_license {
 
 	bool has_sig;
 	uint8_t sig[LM_SIG_LEN]; /* SIGN= */
+
+	/* Canonical form only: SERVER_KEYS, the identity keys pinned by the
+	 * file's SERVER lines, in the order of the SERVER_CODES read with
+	 * them (lm_license_parse_canonical); 0 when the file pins none. */
+	uint8_t server_keys[LM_LICENSE_SERVERS_MAX][LM_SERVER_KEY_LEN];
+	int nserver_keys;
 };
 
 struct lm_license_file {
@@ -136,7 +148,9 @@ void lm_license_free(struct lm_license_file *f);
  * back: type, positional fields with dates as YYYY-MM-DD, keywords in a
  * fixed order each as KEY="value" (a quote inside written \"; TS_OK
  * bare), vendor attributes sorted by key, and for counted lines a final
- * SERVER_CODES="c1 c2 c3" listing the SERVER lock codes, sorted.  Returns
+ * SERVER_CODES="c1 c2 c3" listing the SERVER lock codes, sorted, followed,
+ * when the SERVER lines pin keys, by SERVER_KEYS="k1 k2 k3", each the key of
+ * the server whose code stands at the same place.  Returns
  * the length, or LMC_ETOOLARGE. */
 int lm_license_canonical(const struct lm_license_file *f, const struct lm_license *l, char *buf,
                          size_t size);

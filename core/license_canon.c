@@ -29,6 +29,7 @@
 #include "core/date.h"
 #include "core/error.h"
 #include "core/license_internal.h"
+#include "core/server_key.h"
 
 /* The printer starts a continuation line rather than pass this column. */
 #define PRINT_WIDTH 80
@@ -84,6 +85,7 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 			lm_license_sig_format(l->sig, buf, size);
 		break;
 	case LM_KW_SERVER_CODES:
+	case LM_KW_SERVER_KEYS:
 	case LM_KW_COUNT: break;
 	}
 	return buf[0] != '\0';
@@ -114,9 +116,17 @@ static int is_counted(const struct lm_license *l)
 	return l->type != LM_LINE_PACKAGE && !l->uncounted;
 }
 
+/* A SERVER line's lock code in text and its pinned key, sorted together
+ * so that SERVER_KEYS lists the keys in the order of SERVER_CODES. */
+struct pinned_server {
+	char code[LM_LOCKCODE_TEXT_MAX];
+	const struct lm_license_server *server;
+};
+
 static int compare_codes(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	const struct pinned_server *x = a, *y = b;
+	return strcmp(x->code, y->code);
 }
 
 int lm_license_canonical(const struct lm_license_file *f, const struct lm_license *l, char *buf,
@@ -153,15 +163,32 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
 		 * its canonical form could not be read back. */
 		if (f->nservers < 1 || f->nservers > LM_LICENSE_SERVERS_MAX)
 			return LMC_EINVAL;
-		char codes[LM_LICENSE_SERVERS_MAX][LM_LOCKCODE_TEXT_MAX];
-		for (int i = 0; i < f->nservers; i++)
-			if (lm_lockcode_format(&f->servers[i].code, codes[i], sizeof codes[i]) != 0)
+		struct pinned_server codes[LM_LICENSE_SERVERS_MAX];
+		for (int i = 0; i < f->nservers; i++) {
+			codes[i].server = &f->servers[i];
+			if (lm_lockcode_format(&f->servers[i].code, codes[i].code,
+			                       sizeof codes[i].code) != 0)
 				return LMC_EINVAL;
+		}
 		qsort(codes, (size_t)f->nservers, sizeof codes[0], compare_codes);
 		put(&o, " SERVER_CODES=\"");
 		for (int i = 0; i < f->nservers; i++)
-			put(&o, "%s%s", i ? " " : "", codes[i]);
+			put(&o, "%s%s", i ? " " : "", codes[i].code);
 		put(&o, "\"");
+		/* Written only when the servers pin keys, so that the lines of
+		 * files without KEY= keep the text they were signed over. */
+		if (f->servers[0].has_key) {
+			put(&o, " SERVER_KEYS=\"");
+			for (int i = 0; i < f->nservers; i++) {
+				char key[LM_SERVER_KEY_TEXT_MAX];
+				if (!codes[i].server->has_key ||
+				    lm_server_key_format(codes[i].server->key, key, sizeof key) !=
+				            0)
+					return LMC_EINVAL;
+				put(&o, "%s%s", i ? " " : "", key);
+			}
+			put(&o, "\"");
+		}
 	}
 	if (o.overflow || o.len > INT32_MAX) {
 		buf[0] = '\0';
@@ -212,9 +239,20 @@ int lm_license_parse_canonical(const char *text, struct lm_license *l,
 	 * what was signed. */
 	struct lm_license_file f;
 	memset(&f, 0, sizeof f);
+	if (l->nserver_keys && l->nserver_keys != *ncodes) {
+		err->lineno = 1;
+		snprintf(err->message, sizeof err->message,
+		         "SERVER_KEYS lists %d keys for %d SERVER_CODES", l->nserver_keys, *ncodes);
+		rc = LMC_ESYNTAX;
+		goto out;
+	}
 	f.nservers = *ncodes;
-	for (int i = 0; i < *ncodes; i++)
+	for (int i = 0; i < *ncodes; i++) {
 		f.servers[i].code = codes[i];
+		f.servers[i].has_key = l->nserver_keys > 0;
+		if (l->nserver_keys)
+			memcpy(f.servers[i].key, l->server_keys[i], LM_SERVER_KEY_LEN);
+	}
 	int n = lm_license_canonical(&f, l, again, LM_LINE_MAX + 1);
 	if (n < 0 || strcmp(again, text) != 0) {
 		err->lineno = 1;
@@ -293,7 +331,7 @@ static void print_license(const struct lm_license *l, FILE *out)
 			print_token("TS_OK", NULL, &col, out);
 		for (int a = 0; k == LM_KW_ATTRIBUTES && a < l->nattrs; a++)
 			print_token(l->attrs[a].key, l->attrs[a].value, &col, out);
-		if (k != LM_KW_SERVER_CODES &&
+		if (k != LM_KW_SERVER_CODES && k != LM_KW_SERVER_KEYS &&
 		    keyword_value(l, (enum lm_keyword)k, value, sizeof value))
 			print_token(lm_keyword_name((enum lm_keyword)k), value, &col, out);
 	}
@@ -321,7 +359,11 @@ static void print_server(const struct lm_license_server *s, FILE *out)
 	char code[LM_LOCKCODE_TEXT_MAX];
 	if (lm_lockcode_format(&s->code, code, sizeof code) != 0)
 		snprintf(code, sizeof code, "%s", s->code_text);
-	fprintf(out, "SERVER %s %s %u\n", s->host, code, (unsigned)s->port);
+	fprintf(out, "SERVER %s %s %u", s->host, code, (unsigned)s->port);
+	char key[LM_SERVER_KEY_TEXT_MAX];
+	if (s->has_key && lm_server_key_format(s->key, key, sizeof key) == 0)
+		fprintf(out, " KEY=%s", key);
+	fputc('\n', out);
 }
 
 int lm_license_print(const struct lm_license_file *f, FILE *out)

@@ -29,7 +29,7 @@ struct lm_license_item {
 
 /* The keywords of license lines.  The enum order is the order of the
  * canonical form (and of the printer), SIGN excepted, with SERVER_CODES
- * last; it follows the field order of struct lm_license.  Never reorder:
+ * and SERVER_KEYS last; it follows the field order of struct lm_license.  Never reorder:
  * every signature ever made depends on it.  Keywords are only ever added
  * just before SERVER_CODES, and only written when a line has them, so the
  * canonical text of older lines stays what it was. */
@@ -51,6 +51,7 @@ enum lm_keyword {
 	LM_KW_TS_OK,        /* a flag, written bare */
 	LM_KW_ATTRIBUTES,   /* the lower-case vendor attributes, sorted by key */
 	LM_KW_SERVER_CODES, /* canonical form only */
+	LM_KW_SERVER_KEYS,  /* canonical form only, after SERVER_CODES */
 	LM_KW_SIGN,         /* license files only */
 	LM_KW_COUNT
 };

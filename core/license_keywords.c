@@ -14,6 +14,7 @@
 #include "core/date.h"
 #include "core/error.h"
 #include "core/license_internal.h"
+#include "core/server_key.h"
 
 /* FlexLM keywords lmd reads but does not implement: accepting them would
  * sell terms the server ignores, so they are refused, saying so. */
@@ -78,7 +79,7 @@ int lm_license_keyword_allowed(enum lm_line_type type, bool canonical, int k)
 {
 	if (k == LM_KW_SIGN)
 		return !canonical;
-	if (k == LM_KW_SERVER_CODES)
+	if (k == LM_KW_SERVER_CODES || k == LM_KW_SERVER_KEYS)
 		return canonical && type != LM_LINE_PACKAGE;
 	/* Text that only describes the line fits every type. */
 	if (k == LM_KW_VENDOR_STRING || k == LM_KW_ISSUER || k == LM_KW_ATTRIBUTES)
@@ -312,6 +313,29 @@ static int set_attribute(struct lm_license *l, const char *key, const char *valu
 	return 0;
 }
 
+/* The identity keys the SERVER lines pinned (KEY=), in the order of
+ * SERVER_CODES; lm_license_parse_canonical checks that the counts agree. */
+static int set_server_keys(struct lm_license *l, const char *value, int lineno,
+                           struct lm_parse_error *err)
+{
+	char copy[LM_TEXT_MAX];
+	if (strlen(value) >= sizeof copy)
+		return lm_license_fail(err, lineno, LMC_ETOOLARGE, "SERVER_KEYS is too long");
+	strcpy(copy, value);
+	int n = 0;
+	for (char *save, *k = strtok_r(copy, " \t", &save); k; k = strtok_r(NULL, " \t", &save)) {
+		char why[200];
+		if (n == LM_LICENSE_SERVERS_MAX)
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "SERVER_KEYS lists more than 3 keys");
+		if (lm_server_key_parse(k, l->server_keys[n], why, sizeof why) != 0)
+			return lm_license_fail(err, lineno, LMC_EBADCODE, "SERVER_KEYS: %s", why);
+		n++;
+	}
+	l->nserver_keys = n;
+	return 0;
+}
+
 int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *attr_key,
                            const char *value, struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX],
                            int *ncodes, int lineno, struct lm_parse_error *err)
@@ -381,6 +405,7 @@ int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *
 		return 0;
 	case LM_KW_ATTRIBUTES: return set_attribute(l, attr_key, value, lineno, err);
 	case LM_KW_SERVER_CODES: return set_server_codes(value, codes, ncodes, lineno, err);
+	case LM_KW_SERVER_KEYS: return set_server_keys(l, value, lineno, err);
 	case LM_KW_COUNT: break;
 	}
 	return lm_license_fail(err, lineno, LMC_ESYNTAX, "unknown keyword");

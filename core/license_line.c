@@ -49,6 +49,11 @@ static int parse_keyword(struct lm_license *l, const struct lm_license_token *t,
 		                       "unexpected '%.40s' among the keywords of %s; keywords are "
 		                       "written KEY=value",
 		                       t->word, tname);
+	if (k == LM_KW_SERVER_KEYS && !canonical)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "SERVER_KEYS belongs only to the canonical form that "
+		                       "signatures cover; in a file each SERVER line's KEY= pins "
+		                       "its server's key");
 	if (k == LM_KW_SERVER_CODES && !canonical)
 		return lm_license_fail(err, lineno, LMC_ESYNTAX,
 		                       "SERVER_CODES belongs only to the canonical form that "

@@ -8,16 +8,42 @@
 
 #include "core/error.h"
 #include "core/license_internal.h"
+#include "core/server_key.h"
 
-static int check_plain_words(const struct lm_license_token *tok, int n, const char *what,
-                             int lineno, struct lm_parse_error *err)
+/* KEY=, the one keyword of a SERVER line: the identity key of that server
+ * (core/server_key.h), pinned so that liblmc accepts grants only from the
+ * machine that holds the private half.  Either every SERVER line pins its
+ * key or none does: a triad with one unpinned server would let an emulator
+ * answer as that one. */
+static int server_key(struct lm_license_parser *ps, struct lm_license_server *s,
+                      const struct lm_license_token *tok, int n, int lineno)
 {
-	for (int i = 1; i < n; i++)
-		if (tok[i].value)
+	char why[200];
+	s->has_key = false;
+	for (int i = 1; i < n; i++) {
+		if (!tok[i].value)
+			continue;
+		if (strcasecmp(tok[i].word, "KEY") != 0)
 			return lm_license_fail(
-			        err, lineno, LMC_ESYNTAX,
-			        "%s lines take no keywords, found %.40s=; expected %s", tok[0].word,
-			        tok[i].word, what);
+			        ps->err, lineno, LMC_ESYNTAX,
+			        "SERVER lines take no keywords but KEY=<server key>; "
+			        "found %.40s=",
+			        tok[i].word);
+		if (s->has_key)
+			return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
+			                       "KEY= is given twice on this SERVER line");
+		if (lm_server_key_parse(tok[i].value, s->key, why, sizeof why) != 0)
+			return lm_license_fail(ps->err, lineno, LMC_EBADCODE,
+			                       "SERVER KEY '%.40s' is invalid: %s", tok[i].value,
+			                       why);
+		s->has_key = true;
+	}
+	const struct lm_license_file *f = ps->f;
+	if (f->nservers > 0 && f->servers[0].has_key != s->has_key)
+		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
+		                       "SERVER line %d pins a key (KEY=) and this one does not, "
+		                       "or the reverse; pin every server's key or none",
+		                       f->servers[0].lineno);
 	return 0;
 }
 
@@ -25,52 +51,59 @@ int lm_license_parse_server(struct lm_license_parser *ps, char *line, int lineno
 {
 	struct lm_license_file *f = ps->f;
 	struct lm_license_token tok[LM_LICENSE_TOKENS_MAX];
+	struct lm_license_token words[LM_LICENSE_TOKENS_MAX];
 	char msg[200];
-	int n;
-	const char *usage = "SERVER <host> <lock code> <port>";
+	int n, nwords = 0;
+	const char *usage = "SERVER <host> <lock code> <port> [KEY=<server key>]";
 	int rc = lm_license_tokenize(line, tok, &n, msg, sizeof msg);
 	if (rc)
 		return lm_license_fail(ps->err, lineno, rc, "%s", msg);
-	rc = check_plain_words(tok, n, usage, lineno, ps->err);
-	if (rc)
-		return rc;
-	if (n != 4)
+	for (int i = 0; i < n; i++)
+		if (!tok[i].value)
+			words[nwords++] = tok[i];
+	struct lm_license_server *s = &f->servers[f->nservers];
+	if (f->nservers < LM_LICENSE_SERVERS_MAX) {
+		rc = server_key(ps, s, tok, n, lineno);
+		if (rc)
+			return rc;
+	}
+	if (nwords != 4)
 		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
-		                       "SERVER has %d fields; expected %s", n - 1, usage);
+		                       "SERVER has %d fields; expected %s", nwords - 1, usage);
 	if (f->nservers == LM_LICENSE_SERVERS_MAX)
 		return lm_license_fail(
 		        ps->err, lineno, LMC_ESYNTAX,
 		        "a fourth SERVER line; a license names one server, or three redundant "
 		        "servers");
 
-	struct lm_license_server *s = &f->servers[f->nservers];
 	unsigned long port;
 	char why[160];
-	if (!lm_license_valid_host(tok[1].word))
+	if (!lm_license_valid_host(words[1].word))
 		return lm_license_fail(
 		        ps->err, lineno, LMC_ESYNTAX,
 		        "SERVER host '%.40s' is invalid; expected a host name or an IP address",
-		        tok[1].word);
-	if (lm_lockcode_parse(tok[2].word, &s->code, why, sizeof why) != 0)
+		        words[1].word);
+	if (lm_lockcode_parse(words[2].word, &s->code, why, sizeof why) != 0)
 		return lm_license_fail(
 		        ps->err, lineno, LMC_EBADCODE,
 		        "SERVER lock code '%.40s' is invalid: %s; run `lmutil lmhostid` on the "
 		        "server to get it",
-		        tok[2].word, why);
-	if (lm_license_parse_number(tok[3].word, 65535, &port) != 0)
+		        words[2].word, why);
+	if (lm_license_parse_number(words[3].word, 65535, &port) != 0)
 		return lm_license_fail(
 		        ps->err, lineno, LMC_ESYNTAX,
 		        "SERVER port '%.40s' is invalid; expected a TCP port from 1 to 65535 "
 		        "(27000 is usual)",
-		        tok[3].word);
+		        words[3].word);
 	for (int i = 0; i < f->nservers; i++)
-		if (strcasecmp(f->servers[i].host, tok[1].word) == 0 && f->servers[i].port == port)
+		if (strcasecmp(f->servers[i].host, words[1].word) == 0 &&
+		    f->servers[i].port == port)
 			return lm_license_fail(
 			        ps->err, lineno, LMC_ESYNTAX,
 			        "SERVER %s %lu is already named on line %d; redundant servers "
 			        "need distinct addresses",
-			        tok[1].word, port, f->servers[i].lineno);
-	strcpy(s->host, tok[1].word);
+			        words[1].word, port, f->servers[i].lineno);
+	strcpy(s->host, words[1].word);
 	if (lm_lockcode_format(&s->code, s->code_text, sizeof s->code_text) != 0)
 		return lm_license_fail(ps->err, lineno, LMC_EBADCODE,
 		                       "SERVER lock code cannot be printed");

@@ -35,6 +35,7 @@ static const char *const keyword_names[LM_KW_COUNT] = {
         [LM_KW_TS_OK] = "TS_OK",
         [LM_KW_ATTRIBUTES] = "vendor attributes (lower-case key=value)",
         [LM_KW_SERVER_CODES] = "SERVER_CODES",
+        [LM_KW_SERVER_KEYS] = "SERVER_KEYS",
         [LM_KW_SIGN] = "SIGN",
 };
 

@@ -56,6 +56,11 @@
 /* A key file (core/key.c): a PEM key is a few hundred bytes; anything much
  * larger is not a key (LMC_EKEY). */
 #define LM_KEY_FILE_MAX 65536
+/* A server identity key (core/server_key.h): the raw Ed25519 public key,
+ * exactly this many bytes; its text form, with hyphens and the NUL, at most
+ * LM_SERVER_KEY_TEXT_MAX (LMC_EBADCODE). */
+#define LM_SERVER_KEY_LEN      32
+#define LM_SERVER_KEY_TEXT_MAX 80
 
 /* ---- Codes people type (core/code32.c, core/lockcode.c) ---- */
 
@@ -96,6 +101,12 @@
 /* A signed license line's canonical text, and its signature. */
 #define LM_WIRE_LICENSE_MAX LM_LINE_MAX /* 4096 */
 #define LM_WIRE_SIG_LEN     LM_SIG_LEN  /* 64 */
+/* Checkout.nonce (core/grant.h's LM_GRANT_NONCE_LEN): absent or exactly. */
+#define LM_WIRE_NONCE_LEN 16
+/* CheckoutReply.pool_lines: the lines added up for a grant larger than one
+ * line, at most this many (each up to LM_WIRE_LICENSE_MAX, within
+ * LM_FRAME_MAX): LMC_EPROTO past it. */
+#define LM_WIRE_POOL_LINES_MAX 8
 /* The digest of a pool state in a ServerStatus: exactly this long. */
 #define LM_WIRE_DIGEST_LEN 32
 /* A cluster id: 16 random bytes the first leader of a new cluster makes

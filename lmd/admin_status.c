@@ -226,6 +226,11 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 				ss->options_sha256.data = (uint8_t *)policy->sha256;
 				ss->options_sha256.len = sizeof policy->sha256;
 			}
+			int64_t behind_s = lm_walltime_behind_us() / 1000000;
+			if (behind_s > (int64_t)s->cfg.clock_tolerance_s) {
+				ss->has_clock_behind_s = 1;
+				ss->clock_behind_s = (uint64_t)behind_s;
+			}
 			ss->vendor = s->license.vendor;
 			ss->license_path = (char *)s->cfg.license_path;
 			ss->has_options_differ = 1;

@@ -44,6 +44,9 @@ static void usage(FILE *out)
 	        "  --election-timeout MS   raft election timeout (default 1000, or a quarter\n"
 	        "                          of --session-timeout if that is less); must be\n"
 	        "                          under a third of --session-timeout\n"
+	        "  --clock-tolerance S     how far behind the last committed time the leader's\n"
+	        "                          clock may be before it refuses time-limited\n"
+	        "                          licenses as \"clock set back\" (default 3600)\n"
 	        "  --grace MS              how long applications stay quiet about their seats\n"
 	        "                          while no server can confirm them (no quorum, all\n"
 	        "                          servers down); never beyond their lease, the\n"
@@ -253,6 +256,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"session-timeout", required_argument, NULL, 'T'},
 	        {"election-timeout", required_argument, NULL, 'E'},
 	        {"grace", required_argument, NULL, 'G'},
+	        {"clock-tolerance", required_argument, NULL, 'K'},
 	        {"join", no_argument, NULL, 'J'},
 	        {"remote-admin", no_argument, NULL, 'R'},
 	        {"reclaim-after", required_argument, NULL, 'r'},
@@ -275,6 +279,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        .heartbeat_ms = 10000,
 	        .timeout_ms = 30000,
 	        .grace_ms = 300000,
+	        .clock_tolerance_s = 3600,
 	        .reclaim_ms = 5000,
 	        .timeout_min_s = LM_OPTIONS_TIMEOUT_MIN,
 	        .max_host_connections = 1000,
@@ -304,6 +309,10 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 			rc = number("--election-timeout", optarg, 50, 60000, &cfg->election_ms);
 			break;
 		case 'G': rc = number("--grace", optarg, 1000, 604800000, &cfg->grace_ms); break;
+		case 'K':
+			rc = number("--clock-tolerance", optarg, 0, 31536000,
+			            &cfg->clock_tolerance_s);
+			break;
 		case 'J': cfg->join = true; break;
 		case 'R': cfg->remote_admin = true; break;
 		case 'r':

@@ -38,6 +38,10 @@ struct lm_config {
 	 * always under a third of the session timeout (the lease rule). */
 	unsigned election_ms;
 	unsigned grace_ms; /* --grace, told to clients (300000) */
+	/* --clock-tolerance: how far (seconds) the leader's wall clock may be
+	 * behind the last committed time before it refuses time-limited
+	 * licenses with LMC_ECLOCK (3600). */
+	unsigned clock_tolerance_s;
 	bool remote_admin; /* --remote-admin: lmdown/lmremove/lmreread from any host */
 	/* --user NAME: started as root, serve as NAME (privileges.h);
 	 * --allow-root: stay root. */

@@ -126,6 +126,9 @@ struct lm_request {
 	char version[LM_VERSION_MAX + 1];
 	unsigned count;
 	uint8_t secret[LM_SESSION_SECRET_LEN];
+	/* Checkout: the client's nonce, signed into the grant (core/grant.h). */
+	bool has_nonce;
+	uint8_t nonce[LM_WIRE_NONCE_LEN];
 };
 
 /* A request for the envelope's request id, or NULL after answering the

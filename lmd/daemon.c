@@ -308,6 +308,14 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("%s", err);
 	if (lm_datadir_open(&s->datadir, s->cfg.data_dir, err, sizeof err) != 0)
 		lm_fatal("%s", err);
+	bool key_created;
+	const struct lm_license_server *own =
+	        (int)s->node <= s->license.nservers ? &s->license.servers[s->node - 1] : NULL;
+	if (lm_datadir_server_key(&s->datadir, own, &s->server_key, &key_created, err,
+	                          sizeof err) != 0)
+		lm_fatal("%s", err);
+	if (key_created)
+		lm_log("start", "made this server's identity key, %s/server-key", s->cfg.data_dir);
 	if (lm_pool_open(&s->pool, s->datadir.pool, err, sizeof err) != 0)
 		lm_fatal("%s: %s", s->datadir.pool, err);
 	open_report_log(s);

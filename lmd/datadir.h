@@ -7,6 +7,9 @@
  *                  replication handshake with, one a line, 0600
  *     cluster-id   the identity of the cluster this server belongs to, 32
  *                  hex digits, 0600, written once it applied it (lmd/pool.h)
+ *     server-key   this server's Ed25519 identity key pair, PEM, 0600, made
+ *                  at the first start (core/server_key_file.h); refused
+ *                  when others may read it
  *     pool/        the LMDB store, rebuilt from raft at every start
  *     raft/        raft's log, snapshots and metadata
  *
@@ -25,6 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
+#include "core/license.h"
 #include "core/limits.h"
 
 #define LM_DATADIR_PATH_MAX 4096
@@ -90,5 +96,13 @@ int lm_datadir_cluster_id(struct lm_datadir *d, uint8_t id[LM_CLUSTER_ID_SIZE], 
                           char *msg, size_t size);
 int lm_datadir_set_cluster_id(struct lm_datadir *d, const uint8_t id[LM_CLUSTER_ID_SIZE], char *msg,
                               size_t size);
+
+/* DATA/server-key: reads this server's identity key, or makes it at the
+ * first start (*created).  When own (this server's SERVER line) pins a key
+ * (KEY=) that is not this one, refuses with LMC_ENOTLICENSED and a message
+ * naming both keys.  Returns 0 with *out the key (the caller frees it), or
+ * a negative LMC_E* code with a message in msg (see server_key_file.h). */
+int lm_datadir_server_key(struct lm_datadir *d, const struct lm_license_server *own, EVP_PKEY **out,
+                          bool *created, char *msg, size_t size);
 
 #endif

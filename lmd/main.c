@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 	lm_license_free(&server.license);
 	lm_options_free(server.options);
 	EVP_PKEY_free(server.vendor_key);
+	EVP_PKEY_free(server.server_key);
 	free(server.arena_block);
 	free(server.read_buf);
 	if (uv_loop_close(loop) != 0)

@@ -11,12 +11,87 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
+#include "core/date.h"
 #include "core/error.h"
+#include "core/license.h"
+#include "core/grant.h"
 #include "core/log.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
 #include "lmd/idle.h"
 #include "lmd/requests.h"
+#include "lmd/walltime.h"
+
+/* Signs the grant with this server's identity key (core/grant.h), so that
+ * a client whose license pins the key can tell this server from an
+ * emulator replaying a genuine line.  Ed25519 is one-shot: EVP_DigestSign
+ * with no digest (EVP_SIGNATURE-ED25519(7)).  False when signing failed,
+ * which is logged; the grant then goes unsigned and pinned clients refuse
+ * it. */
+static bool sign_grant(struct lm_server *s, const struct lm_grant_claim *g, uint8_t sig[LM_SIG_LEN])
+{
+	char text[LM_GRANT_TEXT_MAX];
+	int n = lm_grant_text(g, text, sizeof text);
+	size_t siglen = LM_SIG_LEN;
+	EVP_MD_CTX *ctx = n > 0 && s->server_key ? EVP_MD_CTX_new() : NULL;
+	bool ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, s->server_key) == 1 &&
+	          EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)text, (size_t)n) == 1 &&
+	          siglen == LM_SIG_LEN;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		ERR_clear_error();
+		lm_log_error("cannot sign a grant with the server key");
+	}
+	return ok;
+}
+
+/* The other lines of the granted line's pool, valid today, for a grant of
+ * more seats than that line has: the client adds their counts up
+ * (CheckoutReply.pool_lines).  Read from the license file this server
+ * loaded; after a reread still being applied they may differ from the
+ * pool's, and the client then refuses the grant rather than believe too
+ * much. */
+struct pool_lines {
+	Lm__SignedLicense lines[LM_WIRE_POOL_LINES_MAX];
+	Lm__SignedLicense *ptrs[LM_WIRE_POOL_LINES_MAX];
+	char text[LM_WIRE_POOL_LINES_MAX][LM_LINE_MAX + 1];
+	size_t n;
+};
+
+static void add_pool_lines(struct lm_server *s, const char *granted, struct pool_lines *out)
+{
+	struct lm_license l;
+	struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
+	int ncodes;
+	out->n = 0;
+	if (lm_license_parse_canonical(granted, &l, codes, &ncodes, NULL) != 0)
+		return;
+	int32_t today = (int32_t)(lm_walltime_us() / 86400000000LL);
+	const struct lm_license_file *f = &s->license;
+	for (size_t i = 0; i < f->nlines && out->n < LM_WIRE_POOL_LINES_MAX; i++) {
+		const struct lm_license *o = &f->lines[i];
+		char *text = out->text[out->n];
+		if (o->type == LM_LINE_PACKAGE || o->uncounted || !o->has_sig ||
+		    strcmp(o->name, l.name) != 0 ||
+		    lm_version_compare(o->version, l.version) != 0 ||
+		    (o->start != LM_DATE_NONE && today < o->start) ||
+		    (o->expiry != LM_DATE_PERMANENT && today > o->expiry) ||
+		    lm_license_canonical(f, o, text, LM_LINE_MAX + 1) < 0 ||
+		    strcmp(text, granted) == 0)
+			continue;
+		Lm__SignedLicense *sl = &out->lines[out->n];
+		lm__signed_license__init(sl);
+		sl->has_text = sl->has_signature = 1;
+		sl->text = lm_bytes_from_cstr(text);
+		sl->signature.data = (uint8_t *)o->sig;
+		sl->signature.len = LM_SIG_LEN;
+		out->ptrs[out->n++] = sl;
+	}
+}
+
+static struct pool_lines pool_buf;
 
 /* The reply carries the line the seat was charged under, as the commit
  * read it (pool.h), not as the pool holds it now: a reread applied since
@@ -42,6 +117,32 @@ static void reply_checkout(struct lm_connection *c, struct lm_request *p,
 	r.handle = res->handle;
 	r.count = res->count;
 	r.license = &sl;
+	if (res->count > 1) {
+		struct lm_license granted;
+		struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
+		int ncodes;
+		if (lm_license_parse_canonical(res->license_text, &granted, codes, &ncodes, NULL) ==
+		            0 &&
+		    res->count > granted.count) {
+			add_pool_lines(c->s, res->license_text, &pool_buf);
+			r.n_pool_lines = pool_buf.n;
+			r.pool_lines = pool_buf.ptrs;
+		}
+	}
+	uint8_t sig[LM_SIG_LEN];
+	if (p->has_nonce) {
+		struct lm_grant_claim g = {.line = res->license_text,
+		                           .count = res->count,
+		                           .session_id = p->session_id,
+		                           .time_ms = (uint64_t)(lm_walltime_us() / 1000)};
+		memcpy(g.nonce, p->nonce, sizeof g.nonce);
+		if (sign_grant(c->s, &g, sig)) {
+			r.has_grant_time_ms = r.has_grant_signature = 1;
+			r.grant_time_ms = g.time_ms;
+			r.grant_signature.data = sig;
+			r.grant_signature.len = LM_SIG_LEN;
+		}
+	}
 	e.body_case = LM__ENVELOPE__BODY_CHECKOUT_REPLY;
 	e.checkout_reply = &r;
 	lm_connection_send(c, &e, false);
@@ -350,9 +451,65 @@ static bool need_session(struct lm_connection *c, const Lm__Envelope *env)
 	return true;
 }
 
+/* Whether every line of feature in the served file is dated (an expiry or
+ * a START); false when one is perpetual, or when there is none (the pool
+ * then answers). */
+static bool time_limited(const struct lm_license_file *f, const char *feature)
+{
+	bool any = false;
+	for (size_t i = 0; i < f->nlines; i++) {
+		const struct lm_license *l = &f->lines[i];
+		if (l->type == LM_LINE_PACKAGE || strcmp(l->name, feature) != 0)
+			continue;
+		if (l->expiry == LM_DATE_PERMANENT && l->start == LM_DATE_NONE)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* Issue 16: a leader whose clock is well behind the last committed time
+ * (set back by hand, or a server that became the leader with a slow
+ * clock) cannot tell today's date, so it refuses what depends on it: the
+ * commands it stamps never go back (walltime.h), but its own judgement of
+ * "today" would.  Perpetual licenses keep working.  The log says so once
+ * each time the clock falls behind. */
+static bool refuse_clock_set_back(struct lm_connection *c, const Lm__Envelope *env,
+                                  const char *feature)
+{
+	struct lm_server *s = c->s;
+	int64_t behind_s = lm_walltime_behind_us() / 1000000;
+	bool back = behind_s > (int64_t)s->cfg.clock_tolerance_s;
+	if (back != s->clock_back_told) {
+		s->clock_back_told = back;
+		if (back)
+			lm_log("clock",
+			       "clock set back: the wall clock is %lld s behind the last committed "
+			       "time (more than --clock-tolerance %u s); time-limited licenses are "
+			       "refused until it is corrected",
+			       (long long)behind_s, s->cfg.clock_tolerance_s);
+		else
+			lm_log("clock", "the wall clock caught up with the last committed time");
+	}
+	if (!back || !time_limited(&s->license, feature))
+		return false;
+	char msg[300];
+	snprintf(msg, sizeof msg,
+	         "clock set back: the license server's clock is %lld s behind the last "
+	         "committed time, so it cannot tell whether the license of %s is in its dates; "
+	         "correct the server's clock",
+	         (long long)behind_s, feature);
+	lm_connection_send_error(c, env->request_id, LMC_ECLOCK, msg, false);
+	return true;
+}
+
 static void on_checkout(struct lm_connection *c, const Lm__Envelope *env)
 {
 	if (!need_session(c, env))
+		return;
+	char feature[LM_NAME_MAX + 1];
+	lm_bytes_to_cstr(&env->checkout->feature, feature, sizeof feature);
+	if (refuse_clock_set_back(c, env, feature))
 		return;
 	const Lm__Checkout *co = env->checkout;
 	struct lm_request *p = lm_request_new(c, env, checked_out);
@@ -360,6 +517,10 @@ static void on_checkout(struct lm_connection *c, const Lm__Envelope *env)
 		return;
 	p->session_id = c->session_id;
 	p->count = co->count;
+	if (co->has_nonce && co->nonce.len == sizeof p->nonce) {
+		p->has_nonce = true;
+		memcpy(p->nonce, co->nonce.data, sizeof p->nonce);
+	}
 	lm_bytes_to_cstr(&co->feature, p->feature, sizeof p->feature);
 	if (co->has_version && co->version.len)
 		lm_bytes_to_cstr(&co->version, p->version, sizeof p->version);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "lmd/server.h"
+#include "lmd/walltime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,7 @@ static int fsm_apply(void *data, uint64_t index, const void *cmd, size_t len, vo
 		lm_report_events_before(s->report_events, s->pool, index, cmd, len);
 	int rc = lm_pool_apply(s->pool, index, cmd, len, res);
 	s->license_check_due = true;
+	lm_walltime_committed(cmd, len);
 	if (rc == 0)
 		learn_cluster_id(s);
 	if (rc == LMC_EPROTO)

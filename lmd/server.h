@@ -68,6 +68,10 @@ struct lm_server {
 	 * together (SetLicense) and replaced together by lmreread. */
 	struct lm_options *options;
 	EVP_PKEY *vendor_key;
+	/* The clock was found set back (walltime.h) and the log said so. */
+	bool clock_back_told;
+	/* This server's identity key (DATA/server-key): signs each grant. */
+	EVP_PKEY *server_key;
 	unsigned node;    /* 1-based SERVER line */
 	unsigned raft_id; /* node, or node + 3k for a replacement */
 	unsigned port;    /* client port */

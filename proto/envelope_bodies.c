@@ -78,6 +78,8 @@ static int check_checkout(struct lm_check *c, const Lm__Checkout *m)
 	if (m->has_wait_ms && m->wait_ms > LM_CHECKOUT_WAIT_MAX_MS)
 		return lm_check_fail(c, "checkout.wait_ms is %" PRIu32 ", the limit is %u",
 		                     m->wait_ms, LM_CHECKOUT_WAIT_MAX_MS);
+	if (m->has_nonce)
+		LM_CHECK_TRY(lm_check_exact(c, "checkout.nonce", 1, &m->nonce, LM_WIRE_NONCE_LEN));
 	return 0;
 }
 
@@ -93,6 +95,23 @@ static int check_checkout_reply(struct lm_check *c, const Lm__CheckoutReply *m)
 	 * over exactly those bytes, so a NUL inside must not get through. */
 	LM_CHECK_TRY(lm_check_id(c, "checkout_reply.license.text", l->has_text, &l->text,
 	                         LM_WIRE_LICENSE_MAX, LM_CHECK_REQUIRED | LM_CHECK_SPACE));
+	if (m->has_grant_signature)
+		LM_CHECK_TRY(lm_check_exact(c, "checkout_reply.grant_signature", 1,
+		                            &m->grant_signature, LM_WIRE_SIG_LEN));
+	if (m->has_grant_signature && !m->has_grant_time_ms)
+		return lm_check_fail(c, "checkout_reply.grant_time_ms is missing");
+	if (m->n_pool_lines > LM_WIRE_POOL_LINES_MAX)
+		return lm_check_fail(c, "checkout_reply.pool_lines has %zu lines, the limit is %d",
+		                     m->n_pool_lines, LM_WIRE_POOL_LINES_MAX);
+	for (size_t i = 0; i < m->n_pool_lines; i++) {
+		const Lm__SignedLicense *p = m->pool_lines[i];
+		if (p == NULL)
+			return lm_check_fail(c, "checkout_reply.pool_lines has an empty line");
+		LM_CHECK_TRY(lm_check_id(c, "checkout_reply.pool_lines.text", p->has_text, &p->text,
+		                         LM_WIRE_LICENSE_MAX, LM_CHECK_REQUIRED | LM_CHECK_SPACE));
+		LM_CHECK_TRY(lm_check_exact(c, "checkout_reply.pool_lines.signature",
+		                            p->has_signature, &p->signature, LM_WIRE_SIG_LEN));
+	}
 	return lm_check_exact(c, "checkout_reply.license.signature", l->has_signature,
 	                      &l->signature, LM_WIRE_SIG_LEN);
 }

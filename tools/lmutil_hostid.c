@@ -2,15 +2,20 @@
  * made of, and, with --explain, whether a license bound to some other code
  * would be accepted here and which criteria differ. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/lockcode.h"
 #include "core/machine.h"
+#include "core/server_key.h"
+#include "core/server_key_file.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
 #include "tools/lmutil_hostid.h"
@@ -20,13 +25,16 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: lmutil lmhostid [--root DIR] [--json]\n"
+	        "       lmutil lmhostid --server --data DIR [--root DIR] [--json]\n"
 	        "       lmutil lmhostid --explain CODE [--tolerance N] [--root DIR] [--json]\n"
 	        "       lmutil lmhostid -ether|-hostname|-internet|-user|-display|-flexlm [-n]\n"
 	        "Prints the lock code of this machine, to send to the vendor.  With --explain,\n"
 	        "tells whether a license bound to CODE would be accepted here, criterion by\n"
 	        "criterion: exit 0 when accepted, 1 when not.  --tolerance N allows N criteria\n"
 	        "to differ (default: fewer than half of those in CODE).  --root DIR reads the\n"
-	        "machine's files below DIR instead of / (as LM_HOSTID_ROOT does).\n"
+	        "machine's files below DIR instead of / (as LM_HOSTID_ROOT does).  With\n"
+	        "--server, run as lmd's user on the server, also prints the server key of lmd's\n"
+	        "data directory DIR (made there if lmd never ran), for the SERVER line's KEY=.\n"
 	        "The single-dash forms print this machine's FlexLM-style host ids (what a\n"
 	        "HOSTID= of a FlexLM license line names), -flexlm all of them; -n prints\n"
 	        "only the ids.\n");
@@ -62,11 +70,50 @@ static json_t *criterion_json(const struct lm_machine *m, int c)
 	return o;
 }
 
-static int show(const struct lm_machine *m, const char *code, bool json)
+/* The public half of the identity key in lmd's data directory dir, made
+ * there (with the directory, 0700) when lmd never ran, so that the vendor
+ * can pin it before the first start.  0 or 1 (reported). */
+static int server_key(const char *dir, char *text, size_t size)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		lm_report_fail(LMC_EIO, "cannot make %s: %s", dir, strerror(errno));
+		return 1;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		lm_report_fail(LMC_EIO, "cannot open %s: %s", dir, strerror(errno));
+		return 1;
+	}
+	EVP_PKEY *key;
+	bool created;
+	char msg[1024];
+	uint8_t raw[LM_SERVER_KEY_LEN];
+	int rc = lm_server_key_file_open(fd, dir, true, &key, &created, msg, sizeof msg);
+	close(fd);
+	if (rc != 0) {
+		lm_report_fail(rc, "%s", msg);
+		return 1;
+	}
+	rc = lm_server_key_raw(key, raw);
+	EVP_PKEY_free(key);
+	if (rc == 0)
+		rc = lm_server_key_format(raw, text, size);
+	if (rc != 0) {
+		lm_report_fail(rc, "%s/%s: cannot print the key", dir, LM_SERVER_KEY_FILE);
+		return 1;
+	}
+	if (created)
+		fprintf(stderr, "lmutil: made the server key %s/%s\n", dir, LM_SERVER_KEY_FILE);
+	return 0;
+}
+
+static int show(const struct lm_machine *m, const char *code, const char *key, bool json)
 {
 	if (json) {
 		json_t *doc = lm_json_object();
 		lm_json_set(doc, "lockcode", lm_json_text(code));
+		if (key)
+			lm_json_set(doc, "server_key", lm_json_text(key));
 		json_t *criteria = lm_json_array();
 		for (int c = 0; c < LM_CRIT_COUNT; c++)
 			lm_json_append(criteria, criterion_json(m, c));
@@ -86,6 +133,8 @@ static int show(const struct lm_machine *m, const char *code, bool json)
 			       unused++ ? ", " : " (not available here: ", lm_criterion_name(c));
 	printf("%s\n", unused ? "; see --json for why)" : "");
 	printf("The lock code of this machine is: %s\n", code);
+	if (key)
+		printf("The server key (SERVER line KEY=) is: %s\n", key);
 	return 0;
 }
 
@@ -227,10 +276,13 @@ int lm_cmd_lmhostid(int argc, char **argv)
 	        {"root", required_argument, NULL, 'r'},
 	        {"explain", required_argument, NULL, 'e'},
 	        {"tolerance", required_argument, NULL, 't'},
+	        {"server", no_argument, NULL, 's'},
+	        {"data", required_argument, NULL, 'd'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *root = NULL, *code = NULL;
+	const char *root = NULL, *code = NULL, *data = NULL;
+	bool server = false;
 	int tolerance = LM_LOCK_TOLERANCE_DEFAULT;
 	bool json = false, have_tolerance = false;
 	int opt;
@@ -247,6 +299,8 @@ int lm_cmd_lmhostid(int argc, char **argv)
 			break;
 		case 'r': root = optarg; break;
 		case 'e': code = optarg; break;
+		case 's': server = true; break;
+		case 'd': data = optarg; break;
 		case 't':
 			if (parse_tolerance(optarg, &tolerance) != 0) {
 				lm_report_fail(
@@ -262,7 +316,8 @@ int lm_cmd_lmhostid(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind < argc || (have_tolerance && !code)) {
+	if (optind < argc || (have_tolerance && !code) || (server != (data != NULL)) ||
+	    (server && code)) {
 		usage(stderr);
 		return 2;
 	}
@@ -289,5 +344,8 @@ int lm_cmd_lmhostid(int argc, char **argv)
 		lm_report_fail(rc, "cannot format the lock code: %s", lmc_strerror(rc));
 		return 1;
 	}
-	return show(&m, text, json);
+	char key[LM_SERVER_KEY_TEXT_MAX];
+	if (server && server_key(data, key, sizeof key) != 0)
+		return 1;
+	return show(&m, text, server ? key : NULL, json);
 }

@@ -86,6 +86,8 @@ static json_t *server_json(const struct server_view *v)
 	}
 	if (s->has_options_differ)
 		lm_json_set(o, "options_differ", lm_json_bool(s->options_differ));
+	lm_json_set(o, "clock_behind_s",
+	            s->has_clock_behind_s ? lm_json_u64(s->clock_behind_s) : json_null());
 	return o;
 }
 
@@ -193,6 +195,10 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 		if (s->has_options_differ && s->options_differ)
 			printf("    options file differs from the cluster's: run lmutil "
 			       "lmreread\n");
+		if (s->has_clock_behind_s)
+			printf("    clock set back: %llu s behind the last committed time; "
+			       "time-limited licenses are refused (LMC_ECLOCK)\n",
+			       (unsigned long long)s->clock_behind_s);
 	}
 	if (n == 3 && up > 0 && !leader)
 		printf("\nNo leader: the servers have no quorum (2 of the 3 must be up and in "

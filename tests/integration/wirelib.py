@@ -149,3 +149,99 @@ def expect_closed(c):
         pass
 
 
+
+
+# ---- The server side: enough of lmd to be an emulator ----
+
+CHECKIN, CHECKIN_REPLY = 16, 17
+SESSION_CLOSE_REPLY = 28
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def code32_bytes(text, n):
+    """The n bytes a printed code holds (core/code32.h: Crockford base32,
+    hyphens, a check symbol last)."""
+    symbols = [CROCKFORD.index(ch) for ch in text.upper().replace("-", "")][:-1]
+    bits = "".join(format(s, "05b") for s in symbols)
+    return bytes(int(bits[i * 8:i * 8 + 8], 2) for i in range(n))
+
+
+def signature_bytes(text):
+    """A SIGN= value (core/license_words.c): the two 32-byte halves of the
+    signature, each a code with its own check symbol, printed as one."""
+    symbols = text.upper().replace("-", "")
+    half = len(symbols) // 2
+    return code32_bytes(symbols[:half], 32) + code32_bytes(symbols[half:], 32)
+
+
+def grant_text(line, count, session_id, nonce, time_ms):
+    """core/grant.h: the bytes a server signs for a grant."""
+    import hashlib
+    return ("lmd-grant-v1 line=%s count=%d session=%016x nonce=%s time=%d" %
+            (hashlib.sha256(line).hexdigest(), count, session_id, nonce.hex(),
+             time_ms)).encode()
+
+
+class FakeServer:
+    """Speaks lmd's client protocol on a listening socket and grants
+    whatever grant(checkout fields, session id) returns as CheckoutReply
+    fields: a dict with text, signature (the vendor's), and optionally
+    count, grant_signature and grant_time_ms.  One connection at a time,
+    until stop()."""
+
+    def __init__(self, port, grant):
+        self.grant = grant
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(8)
+        self.handle = 0
+        self.session_id = 0x5eed
+
+    def serve_forever(self):
+        while True:
+            conn, _ = self.listener.accept()
+            try:
+                self.serve(conn)
+            except (OSError, ValueError, IndexError):
+                pass
+            finally:
+                conn.close()
+
+    def serve(self, conn):
+        c = Client.__new__(Client)
+        c.sock = conn
+        conn.settimeout(30)
+        while True:
+            reply = c.recv()
+            if reply is None:
+                return
+            body, fields, request_id = reply
+            out = self.answer(body, fields)
+            if out is not None:
+                conn.sendall(frame(envelope(request_id, out[0], out[1])))
+
+    def answer(self, body, fields):
+        if body == HELLO:
+            return HELLO_REPLY, field_bytes(1, b"lmd 0.1.0") + field_varint(2, 65536)
+        if body == SESSION_OPEN:
+            return SESSION_REPLY, (field_varint(1, self.session_id) +
+                                   field_bytes(2, b"s" * 32) + field_varint(4, 10000) +
+                                   field_varint(5, 30000) + field_varint(7, 25000))
+        if body == CHECKOUT:
+            self.handle += 1
+            g = self.grant(fields, self.session_id)
+            license = field_bytes(1, g["text"]) + field_bytes(2, g["signature"])
+            out = (field_varint(1, self.handle) +
+                   field_varint(2, g.get("count", fields[3][0])) + field_bytes(3, license))
+            if "grant_signature" in g:
+                out += field_varint(4, g["grant_time_ms"]) + field_bytes(5, g["grant_signature"])
+            return CHECKOUT_REPLY, out
+        if body == CHECKIN:
+            return CHECKIN_REPLY, field_varint(1, fields[1][0])
+        if body == HEARTBEAT:
+            return HEARTBEAT_REPLY, b""
+        if body == SESSION_CLOSE:
+            return SESSION_CLOSE_REPLY, field_varint(1, 0)
+        return None
