@@ -94,6 +94,9 @@ struct lm_session_seat {
 	/* Taken back while the application was idle (LMC_EIDLE, state
 	 * SEAT_LOST): checked out again when it says it is active. */
 	bool idle_taken;
+	/* What the last grant said: the seats beyond the count, and the
+	 * backing line's terms (lm_session_feature_info). */
+	struct lm_session_grant grant;
 };
 
 struct lm_session_event {

@@ -78,7 +78,8 @@ int lm_session_send_simple(struct lm_session *s, Lm__Envelope__BodyCase body)
 /* The checks of session.h on a grant: the vendor signed the line, and it
  * is for the feature and a version asked for. */
 static int verify_grant(struct lm_session *s, const struct lm_session_request *r,
-                        const Lm__CheckoutReply *m, char *why, size_t size)
+                        const Lm__CheckoutReply *m, struct lm_session_grant *grant, char *why,
+                        size_t size)
 {
 	char text[LM_LINE_MAX + 1];
 	struct lm_license l;
@@ -123,6 +124,19 @@ static int verify_grant(struct lm_session *s, const struct lm_session_request *r
 		                   s->conn.name, (unsigned)m->count, r->feature, r->count);
 		return LMC_EPROTO;
 	}
+	if (m->has_overdraft && m->overdraft > r->count) {
+		lm_session_msg_set(why, size, "%s granted %u overdraft seats of %s among %u",
+		                   s->conn.name, (unsigned)m->overdraft, r->feature, r->count);
+		return LMC_EPROTO;
+	}
+	memset(grant, 0, sizeof *grant);
+	snprintf(grant->version, sizeof grant->version, "%s", l.version);
+	grant->expiry = l.expiry;
+	snprintf(grant->vendor_string, sizeof grant->vendor_string, "%s", l.vendor_string);
+	grant->overdraft = m->has_overdraft ? m->overdraft : 0;
+	grant->expiry_warning_days = m->has_expiry_warning_days && m->expiry_warning_days >= 0
+	                                     ? m->expiry_warning_days
+	                                     : -1;
 	return 0;
 }
 
@@ -130,7 +144,8 @@ static void on_checkout_granted(struct lm_session *s, struct lm_session_request 
                                 const Lm__CheckoutReply *m)
 {
 	char why[512];
-	int rc = verify_grant(s, r, m, why, sizeof why);
+	struct lm_session_grant grant;
+	int rc = verify_grant(s, r, m, &grant, why, sizeof why);
 	if (rc == 0) {
 		lm_session_lease_confirm(s, r->sent_at);
 		/* An answer slower than the lease proves nothing about now:
@@ -147,6 +162,7 @@ static void on_checkout_granted(struct lm_session *s, struct lm_session_request 
 		struct lm_session_seat *seat = lm_session_seat_find(s, r->seat);
 		if (seat && seat->state == SEAT_REGAINING) {
 			seat->server_handle = m->handle;
+			seat->grant = grant;
 			seat->state = SEAT_HELD;
 			seat->lost_told = false;
 			seat->hb_epoch = s->hb_sent;
@@ -163,6 +179,7 @@ static void on_checkout_granted(struct lm_session *s, struct lm_session_request 
 	} else {
 		uint64_t h = lm_session_app_handle_for(s, m->handle);
 		if (lm_session_add_seat(s, r, h, m->handle)) {
+			s->seats[s->nseats - 1].grant = grant;
 			r->handle = h;
 			lm_session_finish_locked(s, r, 0, NULL);
 		} else {

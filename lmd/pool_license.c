@@ -39,7 +39,7 @@ int lm_pool_def_next(struct lm_pool_rbuf *r, struct lm_pool_def *d)
  * the signed line a client receives stays valid longest. */
 void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool_state *st)
 {
-	uint64_t issued = 0;
+	uint64_t issued = 0, overdraft_total = 0;
 	int32_t backing_expiry = 0;
 
 	memset(st, 0, sizeof *st);
@@ -50,6 +50,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		const uint8_t *e = d->lines + (size_t)i * LM_POOL_LINE_ENTRY_LEN;
 		uint32_t index = lm_be32_get(e), count = lm_be32_get(e + 4);
 		int32_t start = (int32_t)lm_be32_get(e + 8), expiry = (int32_t)lm_be32_get(e + 12);
+		uint32_t overdraft = lm_be32_get(e + 16);
 
 		if (expiry > st->expiry)
 			st->expiry = expiry;
@@ -64,6 +65,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 			continue;
 		}
 		issued += count;
+		overdraft_total += overdraft;
 		if (!st->active || expiry > backing_expiry) {
 			st->active = true;
 			st->line = index;
@@ -71,6 +73,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		}
 	}
 	st->issued = issued > UINT32_MAX ? UINT32_MAX : (uint32_t)issued;
+	st->overdraft = overdraft_total > UINT32_MAX ? UINT32_MAX : (uint32_t)overdraft_total;
 }
 
 /* Reads back each line of a SetLicense (or a snapshot).  Signatures are not
@@ -161,6 +164,7 @@ static int feature_write(struct lm_pool *p, struct lm_pool_parsed_line *const *g
 			lm_pool_w_u32(&w, g[i]->lic.count);
 			lm_pool_w_u32(&w, (uint32_t)g[i]->lic.start);
 			lm_pool_w_u32(&w, (uint32_t)g[i]->lic.expiry);
+			lm_pool_w_u32(&w, g[i]->lic.overdraft);
 		}
 	}
 	assert(!w.overflow);
