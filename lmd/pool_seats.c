@@ -209,7 +209,7 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 	struct lm_pool_state st;
 	uint8_t pkey[LM_POOL_KEY_MAX];
 	char newest[LM_VERSION_MAX + 1] = "", seen_version[LM_VERSION_MAX + 1] = "", date[16];
-	uint32_t seen_issued = 0, seen_in_use = 0, in_use;
+	uint32_t seen_issued = 0, seen_in_use = 0, seen_lendable = 0, in_use;
 	int32_t next_start = LM_DATE_NONE, last_expiry = LM_DATE_NONE;
 	int suitable = 0, active = 0, denied = 0, more;
 	/* The first pool that can lend the seats beyond its count, taken
@@ -277,6 +277,7 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 		}
 		seen_issued = st.issued;
 		seen_in_use = in_use;
+		seen_lendable = lendable;
 		memcpy(seen_version, d.version, sizeof seen_version);
 	}
 	if (more < 0)
@@ -304,9 +305,18 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 	} else if (active > 1) {
 		lm_pool_deny(res, LMC_ENOSEATS, "no license of %s >= %s has %u seats free", feature,
 		             want_text, count);
+	} else if (seen_lendable && (count == 1 || seen_in_use >= seen_issued + seen_lendable)) {
+		lm_pool_deny(res, LMC_ENOSEATS,
+		             "all %u seats of %s %s in use, and its %u overdraft seats",
+		             seen_issued, feature, seen_version, seen_lendable);
 	} else if (count == 1 || seen_in_use >= seen_issued) {
 		lm_pool_deny(res, LMC_ENOSEATS, "all %u seats of %s %s in use", seen_issued,
 		             feature, seen_version);
+	} else if (seen_lendable) {
+		uint64_t room = (uint64_t)seen_issued + seen_lendable - seen_in_use;
+		lm_pool_deny(res, LMC_ENOSEATS,
+		             "%u seats of %s %s requested, %llu free with its overdraft", count,
+		             feature, seen_version, (unsigned long long)room);
 	} else {
 		lm_pool_deny(res, LMC_ENOSEATS, "%u seats of %s %s requested, %u of %u free", count,
 		             feature, seen_version, seen_issued - seen_in_use, seen_issued);
