@@ -379,6 +379,83 @@ int lmc_server(struct lmc_ctx *ctx, char *buf, size_t size)
 	return (size_t)snprintf(buf, size, "%s", name) >= size ? LMC_ETOOLARGE : 0;
 }
 
+_Static_assert(sizeof((struct lmc_license_info *)0)->version > LM_VERSION_MAX,
+               "lmc_license_info.version holds a version");
+_Static_assert(sizeof((struct lmc_license_info *)0)->vendor_string >= LM_TEXT_MAX,
+               "lmc_license_info.vendor_string holds a VENDOR_STRING");
+
+/* node-locked lines have no server to say how early to warn: lmd's default. */
+#define LOCAL_EXPIRY_WARN_DAYS 30
+
+static void info_from_terms(struct lmc_license_info *info, const char *version, int32_t expiry,
+                            const char *vendor_string, int server_warning_days)
+{
+	int32_t today = lm_date_today();
+	snprintf(info->version, sizeof info->version, "%s", version);
+	lm_date_format(expiry, info->expiry, sizeof info->expiry);
+	snprintf(info->vendor_string, sizeof info->vendor_string, "%s", vendor_string);
+	if (expiry == LM_DATE_PERMANENT) {
+		info->days_left = -1;
+		info->expires_soon = 0;
+		return;
+	}
+	info->days_left = expiry >= today ? (int)(expiry - today) : 0;
+	info->expires_soon = server_warning_days >= 0;
+}
+
+int lmc_license_info(struct lmc_ctx *ctx, const char *feature, struct lmc_license_info *info)
+{
+	if (!ctx || !info || !is_name(feature, LM_NAME_MAX))
+		return LMC_EINVAL;
+	memset(info, 0, sizeof *info);
+	pthread_mutex_lock(&ctx->lock);
+	struct lm_session *session = ctx->session;
+	unsigned local = 0;
+	for (size_t i = 0; i < ctx->nheld; i++)
+		if (strcmp(ctx->held[i].feature, feature) == 0)
+			local += ctx->held[i].count;
+	int rc = LMC_ENOFEATURE;
+	if (local) {
+		/* The line that let the seats be taken offline, read again. */
+		char reason[256];
+		int32_t today = lm_date_today();
+		for (size_t i = 0; i < ctx->nfiles && rc != 0; i++) {
+			const struct lm_license *l;
+			if (lm_nodelock_check(&ctx->files[i], ctx->vendor_key, &ctx->machine,
+			                      feature, NULL, today, &l, reason, sizeof reason) != 0)
+				continue;
+			int32_t left = l->expiry - today;
+			info_from_terms(info, l->version, l->expiry, l->vendor_string,
+			                l->expiry != LM_DATE_PERMANENT &&
+			                                left <= LOCAL_EXPIRY_WARN_DAYS
+			                        ? (int)left
+			                        : -1);
+			rc = 0;
+		}
+		info->held = local;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (session) {
+		unsigned held, overdraft;
+		struct lm_session_grant last;
+		if (lm_session_feature_info(session, feature, &held, &overdraft, &last) == 0) {
+			if (rc != 0)
+				info_from_terms(info, last.version, last.expiry, last.vendor_string,
+				                last.expiry_warning_days);
+			info->held += held;
+			info->overdraft = overdraft;
+			rc = 0;
+		}
+	}
+	if (rc != 0) {
+		pthread_mutex_lock(&ctx->lock);
+		snprintf(ctx->last_error, sizeof ctx->last_error,
+		         "this context holds no seat of %s", feature);
+		pthread_mutex_unlock(&ctx->lock);
+	}
+	return rc;
+}
+
 /* The public face of core/machine.c, for `lmutil lmhostid` and
  * applications that show their users what to send the vendor. */
 int lmc_lockcode(char *buf, size_t size)

@@ -158,6 +158,35 @@ int lmc_set_callbacks(struct lmc_ctx *ctx, lmc_lost_cb on_lost, lmc_regained_cb 
  * LMC_EINVAL. */
 int lmc_set_idle(struct lmc_ctx *ctx, int idle);
 
+/* What the license behind the seats of a feature says, for the application
+ * to show its user: see lmc_license_info(). */
+struct lmc_license_info {
+	/* The version of the license line the seats are held under. */
+	char version[32];
+	/* Its expiry: "2026-12-31", or "permanent". */
+	char expiry[16];
+	/* Days left until the expiry (0: it expires today), -1 when it is
+	 * permanent. */
+	int days_left;
+	/* 1 when the application should warn its user that the license
+	 * expires soon: within the server's --expiry-warn-days (30 by
+	 * default), or, for a node-locked line, within 30 days. */
+	int expires_soon;
+	/* The line's VENDOR_STRING=, as the vendor signed it; "" when none. */
+	char vendor_string[256];
+	/* Seats of the feature this context holds, and of those the seats the
+	 * server lent beyond the license's count (the line's OVERDRAFT=):
+	 * the application may tell its user that the site uses more seats
+	 * than it bought. */
+	unsigned held;
+	unsigned overdraft;
+};
+
+/* Fills *info about the seats of feature this context holds now (the most
+ * recent grant's line when several are held).  LMC_ENOFEATURE when it holds
+ * none, LMC_EINVAL for bad arguments. */
+int lmc_license_info(struct lmc_ctx *ctx, const char *feature, struct lmc_license_info *info);
+
 /* Writes into buf the "port@host" of the server that the context is
  * connected to, or was last connected to, or "" when it never talked to a
  * server.  Returns 0, LMC_EINVAL or LMC_ETOOLARGE (buf too small). */

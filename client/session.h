@@ -54,6 +54,7 @@
 #include <openssl/evp.h>
 
 #include "client/source.h"
+#include "core/limits.h"
 
 /* Defaults of struct lm_session_config. */
 #define LM_SESSION_HEARTBEAT_MS   10000 /* when the server does not say */
@@ -164,6 +165,23 @@ int lm_session_checkin(struct lm_session *s, uint64_t handle, char *msg, size_t 
  * are checked out again when the application becomes active, and reported
  * regained or lost.  Telling the same state twice changes nothing. */
 void lm_session_set_idle(struct lm_session *s, bool idle);
+
+/* What a grant says about the seats and the line behind them. */
+struct lm_session_grant {
+	char version[LM_VERSION_MAX + 1]; /* of the backing line */
+	int32_t expiry;                   /* day number, LM_DATE_PERMANENT */
+	char vendor_string[LM_TEXT_MAX];  /* VENDOR_STRING=, "" if none */
+	unsigned overdraft;               /* of the seats, those beyond the count */
+	/* The server's warning: days left before the expiry when within its
+	 * --expiry-warn-days, else -1. */
+	int expiry_warning_days;
+};
+
+/* The seats of feature this session holds now: *held seats, *overdraft of
+ * them beyond the count, and the terms of the most recent grant in *last.
+ * LMC_ENOFEATURE when none are held. */
+int lm_session_feature_info(struct lm_session *s, const char *feature, unsigned *held,
+                            unsigned *overdraft, struct lm_session_grant *last);
 
 /* "port@host" of the server the session is attached to, or was last
  * attached to; "" before the first connection. */

@@ -99,7 +99,7 @@ static uint64_t signed_seats(const struct lm_session *s, const Lm__CheckoutReply
                              const char *text, const struct lm_license *l,
                              const struct lm_lockcode *codes, int ncodes)
 {
-	uint64_t seats = l->count;
+	uint64_t seats = (uint64_t)l->count + l->overdraft;
 	char seen[LM_WIRE_POOL_LINES_MAX][LM_LINE_MAX + 1];
 	size_t nseen = 0;
 	int32_t today = lm_date_today();
@@ -126,7 +126,7 @@ static uint64_t signed_seats(const struct lm_session *s, const Lm__CheckoutReply
 		if (repeated)
 			continue;
 		nseen++;
-		seats += o.count;
+		seats += (uint64_t)o.count + o.overdraft;
 	}
 	return seats;
 }
@@ -171,7 +171,8 @@ static int check_grant_signature(const struct lm_session *s, const struct lm_ses
 }
 
 int lm_session_check_grant(struct lm_session *s, const struct lm_session_request *r,
-                           const Lm__CheckoutReply *m, char *why, size_t size)
+                           const Lm__CheckoutReply *m, struct lm_session_grant *grant, char *why,
+                           size_t size)
 {
 	char text[LM_LINE_MAX + 1];
 	struct lm_license l;
@@ -226,8 +227,15 @@ int lm_session_check_grant(struct lm_session *s, const struct lm_session_request
 		                   s->conn.name, (unsigned)m->count, r->feature, r->count);
 		return LMC_EPROTO;
 	}
-	uint64_t seats = l.count;
-	if (l.type != LM_LINE_PACKAGE && !l.uncounted && r->count > l.count &&
+	if (m->has_overdraft && m->overdraft > r->count) {
+		lm_session_msg_set(why, size, "%s granted %u overdraft seats of %s among %u",
+		                   s->conn.name, (unsigned)m->overdraft, r->feature, r->count);
+		return LMC_EPROTO;
+	}
+	/* The seats the vendor signed for: each line's count and the
+	 * overdraft it lends beyond it. */
+	uint64_t seats = (uint64_t)l.count + l.overdraft;
+	if (l.type != LM_LINE_PACKAGE && !l.uncounted && r->count > seats &&
 	    r->count > (seats = signed_seats(s, m, text, &l, codes, ncodes))) {
 		lm_session_msg_set(why, size,
 		                   "%s granted %u seats of %s under lines for %llu seats%s",
@@ -243,7 +251,18 @@ int lm_session_check_grant(struct lm_session *s, const struct lm_session_request
 			return rc;
 	}
 	const uint8_t *pinned = f && f->servers[index].has_key ? f->servers[index].key : NULL;
-	if (pinned || l.nserver_keys > 0)
-		return check_grant_signature(s, r, m, text, &l, pinned, why, size);
+	if (pinned || l.nserver_keys > 0) {
+		rc = check_grant_signature(s, r, m, text, &l, pinned, why, size);
+		if (rc != 0)
+			return rc;
+	}
+	memset(grant, 0, sizeof *grant);
+	snprintf(grant->version, sizeof grant->version, "%s", l.version);
+	grant->expiry = l.expiry;
+	snprintf(grant->vendor_string, sizeof grant->vendor_string, "%s", l.vendor_string);
+	grant->overdraft = m->has_overdraft ? m->overdraft : 0;
+	grant->expiry_warning_days = m->has_expiry_warning_days && m->expiry_warning_days >= 0
+	                                     ? m->expiry_warning_days
+	                                     : -1;
 	return 0;
 }

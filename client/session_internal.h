@@ -98,6 +98,9 @@ struct lm_session_seat {
 	/* Taken back while the application was idle (LMC_EIDLE, state
 	 * SEAT_LOST): checked out again when it says it is active. */
 	bool idle_taken;
+	/* What the last grant said: the seats beyond the count, and the
+	 * backing line's terms (lm_session_feature_info). */
+	struct lm_session_grant grant;
 };
 
 struct lm_session_event {
@@ -197,11 +200,13 @@ void lm_session_events_fire(struct lm_session *s);
 
 /* ---- session_grant.c ---- */
 
-/* The checks of a grant (lmc.h, lmc_checkout): 0, or the refusal
+/* The checks of a grant (lmc.h, lmc_checkout): 0 with what the
+ * application may ask of it (lmc_license_info) in grant, or the refusal
  * (LMC_EBADSIG, LMC_EEXPIRED, LMC_ENOTSTARTED, LMC_EWRONGHOST,
  * LMC_ENOSEATS, LMC_EPROTO) with a sentence in why. */
 int lm_session_check_grant(struct lm_session *s, const struct lm_session_request *r,
-                           const Lm__CheckoutReply *m, char *why, size_t size);
+                           const Lm__CheckoutReply *m, struct lm_session_grant *grant, char *why,
+                           size_t size);
 
 void lm_session_queue_push(struct lm_session *s, struct lm_session_request *r, bool front);
 void lm_session_queue_unlink(struct lm_session *s, struct lm_session_request *r);

@@ -239,3 +239,27 @@ void lm_session_deliver_locked(struct lm_session *s, struct lm_session_request *
 		pthread_cond_broadcast(&s->cond);
 	}
 }
+
+int lm_session_feature_info(struct lm_session *s, const char *feature, unsigned *held,
+                            unsigned *overdraft, struct lm_session_grant *last)
+{
+	int rc = LMC_ENOFEATURE;
+	uint64_t newest = 0;
+	*held = *overdraft = 0;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nseats; i++) {
+		const struct lm_session_seat *seat = &s->seats[i];
+		if (seat->state != SEAT_HELD || strcmp(seat->feature, feature) != 0)
+			continue;
+		*held += seat->count;
+		*overdraft += seat->grant.overdraft;
+		/* Server handles grow: the largest is the latest grant. */
+		if (rc != 0 || seat->server_handle > newest) {
+			newest = seat->server_handle;
+			*last = seat->grant;
+		}
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}

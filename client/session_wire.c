@@ -88,7 +88,8 @@ static void on_checkout_granted(struct lm_session *s, struct lm_session_request 
                                 const Lm__CheckoutReply *m)
 {
 	char why[512];
-	int rc = lm_session_check_grant(s, r, m, why, sizeof why);
+	struct lm_session_grant grant;
+	int rc = lm_session_check_grant(s, r, m, &grant, why, sizeof why);
 	if (rc == 0) {
 		lm_session_lease_confirm(s, r->sent_at);
 		/* An answer slower than the lease proves nothing about now:
@@ -105,6 +106,7 @@ static void on_checkout_granted(struct lm_session *s, struct lm_session_request 
 		struct lm_session_seat *seat = lm_session_seat_find(s, r->seat);
 		if (seat && seat->state == SEAT_REGAINING) {
 			seat->server_handle = m->handle;
+			seat->grant = grant;
 			seat->state = SEAT_HELD;
 			seat->lost_told = false;
 			seat->hb_epoch = s->hb_sent;
@@ -121,6 +123,7 @@ static void on_checkout_granted(struct lm_session *s, struct lm_session_request 
 	} else {
 		uint64_t h = lm_session_app_handle_for(s, m->handle);
 		if (lm_session_add_seat(s, r, h, m->handle)) {
+			s->seats[s->nseats - 1].grant = grant;
 			r->handle = h;
 			lm_session_finish_locked(s, r, 0, NULL);
 		} else {

@@ -87,6 +87,12 @@ struct lm_license {
 	char vendor_string[LM_TEXT_MAX]; /* VENDOR_STRING= */
 	char issuer[LM_TEXT_MAX];        /* ISSUER= */
 	bool ts_ok;                      /* TS_OK: lmd never refuses terminal servers */
+	uint32_t overdraft;              /* OVERDRAFT=: seats lent beyond count */
+	/* SUPERSEDE: this line replaces the older lines (by ISSUED) of the
+	 * features it names, or of its own feature when bare
+	 * (supersede_list ""); names separated by single spaces. */
+	bool supersede;
+	char supersede_list[LM_TEXT_MAX];
 	/* Lower-case vendor attributes, sorted by key. */
 	struct lm_license_attr attrs[LM_LICENSE_ATTRS_MAX];
 	int nattrs;

@@ -12,8 +12,9 @@
  * HOST_DESC SN TOLERANCE COMPONENTS OPTIONS), every value quoted and
  * normalised (dates as YYYY-MM-DD, lock and authorization codes in their
  * printed groups, numbers in decimal, COMPONENTS separated by single
- * spaces, OPTIONS as SUITE), then VENDOR_STRING, ISSUER, TS_OK (bare) and
- * the vendor attributes sorted by key, a quote inside a value written \";
+ * spaces, OPTIONS as SUITE), then VENDOR_STRING, ISSUER, TS_OK (bare),
+ * the vendor attributes sorted by key, OVERDRAFT and SUPERSEDE (bare, or
+ * its list with single spaces), a quote inside a value written \";
  * SIGN is never part of it.  Lines without these later keywords read
  * exactly as they did before those keywords existed.  A counted
  * FEATURE/INCREMENT line ends with SERVER_CODES listing the lock codes of
@@ -78,6 +79,11 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 		break;
 	case LM_KW_VENDOR_STRING: snprintf(buf, size, "%s", l->vendor_string); break;
 	case LM_KW_ISSUER: snprintf(buf, size, "%s", l->issuer); break;
+	case LM_KW_OVERDRAFT:
+		if (l->overdraft)
+			snprintf(buf, size, "%u", (unsigned)l->overdraft);
+		break;
+	case LM_KW_SUPERSEDE: snprintf(buf, size, "%s", l->supersede_list); break;
 	case LM_KW_TS_OK:
 	case LM_KW_ATTRIBUTES: break; /* written by write_keywords */
 	case LM_KW_SIGN:
@@ -149,6 +155,8 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
 	for (int k = 0; k < LM_KW_SERVER_CODES; k++) {
 		if (k == LM_KW_TS_OK && l->ts_ok)
 			put(&o, " TS_OK");
+		if (k == LM_KW_SUPERSEDE && l->supersede && !l->supersede_list[0])
+			put(&o, " SUPERSEDE");
 		for (int a = 0; k == LM_KW_ATTRIBUTES && a < l->nattrs; a++) {
 			lm_license_escape(l->attrs[a].value, value, sizeof value);
 			put(&o, " %s=\"%s\"", l->attrs[a].key, value);
@@ -329,6 +337,8 @@ static void print_license(const struct lm_license *l, FILE *out)
 	for (int k = 0; k < LM_KW_COUNT; k++) {
 		if (k == LM_KW_TS_OK && l->ts_ok)
 			print_token("TS_OK", NULL, &col, out);
+		if (k == LM_KW_SUPERSEDE && l->supersede && !l->supersede_list[0])
+			print_token("SUPERSEDE", NULL, &col, out);
 		for (int a = 0; k == LM_KW_ATTRIBUTES && a < l->nattrs; a++)
 			print_token(l->attrs[a].key, l->attrs[a].value, &col, out);
 		if (k != LM_KW_SERVER_CODES && k != LM_KW_SERVER_KEYS &&

@@ -26,8 +26,6 @@ static const struct {
         {"SUITE_DUP_GROUP", "shares one suite seat among duplicate checkouts"},
         {"USER_BASED", "limits the feature to named users"},
         {"HOST_BASED", "limits the feature to named hosts"},
-        {"SUPERSEDE", "replaces older lines"},
-        {"OVERDRAFT", "grants seats beyond the count"},
         {"MINIMUM", "checks out a minimum number of seats"},
         {"PLATFORMS", "limits the feature to some platforms"},
         {"CAPACITY", "counts seats by machine capacity"},
@@ -261,6 +259,64 @@ static int set_server_codes(const char *value, struct lm_lockcode codes[LM_LICEN
 	return 0;
 }
 
+/* SUPERSEDE="f1 f2": feature names separated by blanks, kept with single
+ * spaces, each once. */
+static int set_supersede(struct lm_license *l, const char *value, int lineno,
+                         struct lm_parse_error *err)
+{
+	char buf[LM_TEXT_MAX];
+	size_t o = 0;
+	const char *p = value;
+	while (*p) {
+		while (lm_license_is_blank(*p))
+			p++;
+		if (!*p)
+			break;
+		const char *start = p;
+		while (*p && !lm_license_is_blank(*p))
+			p++;
+		size_t len = (size_t)(p - start);
+		char name[LM_NAME_MAX + 1];
+		if (len > LM_NAME_MAX)
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "SUPERSEDE: '%.40s...' is longer than %d characters",
+			                       start, LM_NAME_MAX);
+		memcpy(name, start, len);
+		name[len] = '\0';
+		if (!lm_license_valid_name(name))
+			return lm_license_fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "SUPERSEDE: '%.40s' is not a feature name (letters, digits, '_', "
+			        "'.' and '-')",
+			        name);
+		for (const char *q = buf; o && q < buf + o;) {
+			size_t ql = strcspn(q, " ");
+			if (ql == len && memcmp(q, name, len) == 0)
+				return lm_license_fail(
+				        err, lineno, LMC_ESYNTAX,
+				        "SUPERSEDE names '%s' twice; name each feature once", name);
+			q += ql + 1;
+		}
+		if (o + (o ? 1 : 0) + len >= sizeof buf)
+			return lm_license_fail(err, lineno, LMC_ETOOLARGE,
+			                       "SUPERSEDE is longer than %d bytes",
+			                       LM_TEXT_MAX - 1);
+		if (o)
+			buf[o++] = ' ';
+		memcpy(buf + o, name, len);
+		o += len;
+		buf[o] = '\0';
+	}
+	if (o == 0)
+		return lm_license_fail(
+		        err, lineno, LMC_ESYNTAX,
+		        "SUPERSEDE is empty; write SUPERSEDE alone for this feature, "
+		        "or SUPERSEDE=\"f1 f2\"");
+	memcpy(l->supersede_list, buf, o + 1);
+	l->supersede = true;
+	return 0;
+}
+
 /* HOSTID= names a lock code, a FlexLM host id, or a quoted list of them
  * (core/hostid.h). */
 static int set_hostid(struct lm_license *l, const char *value, int lineno,
@@ -404,6 +460,15 @@ int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *
 		l->ts_ok = true;
 		return 0;
 	case LM_KW_ATTRIBUTES: return set_attribute(l, attr_key, value, lineno, err);
+	case LM_KW_OVERDRAFT:
+		return set_number(&l->overdraft, value, LM_LICENSE_OVERDRAFT_MAX, key, lineno, err);
+	case LM_KW_SUPERSEDE:
+		/* Bare: the older lines of this line's own feature. */
+		if (!value) {
+			l->supersede = true;
+			return 0;
+		}
+		return set_supersede(l, value, lineno, err);
 	case LM_KW_SERVER_CODES: return set_server_codes(value, codes, ncodes, lineno, err);
 	case LM_KW_SERVER_KEYS: return set_server_keys(l, value, lineno, err);
 	case LM_KW_COUNT: break;

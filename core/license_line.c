@@ -44,7 +44,7 @@ static int parse_keyword(struct lm_license *l, const struct lm_license_token *t,
 		return 0;
 	if (k < 0 && lm_license_attribute_key(t->word))
 		k = LM_KW_ATTRIBUTES;
-	if (!t->value && k != LM_KW_TS_OK)
+	if (!t->value && k != LM_KW_TS_OK && k != LM_KW_SUPERSEDE)
 		return lm_license_fail(err, lineno, LMC_ESYNTAX,
 		                       "unexpected '%.40s' among the keywords of %s; keywords are "
 		                       "written KEY=value",
@@ -120,7 +120,8 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 		first_keyword++;
 		npos = want;
 	} else if (npos == want + 1 &&
-	           lm_license_keyword_lookup(tok[1 + want].word) == LM_KW_TS_OK) {
+	           (lm_license_keyword_lookup(tok[1 + want].word) == LM_KW_TS_OK ||
+	            lm_license_keyword_lookup(tok[1 + want].word) == LM_KW_SUPERSEDE)) {
 		npos = want;
 	}
 	if (npos < want)
@@ -199,6 +200,18 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 		        "%s %s is uncounted but has no HOSTID; an uncounted license must be "
 		        "locked to a machine with HOSTID=<lock code>, or be counted and served",
 		        tname, l->name);
+	if (l->overdraft && l->uncounted)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s %s is uncounted; OVERDRAFT lends seats beyond a count, "
+		                       "so it belongs on counted lines only",
+		                       tname, l->name);
+	/* FlexLM decides which line is newer by ISSUED: without it a
+	 * SUPERSEDE line could replace its own replacement. */
+	if (l->supersede && l->issued == LM_DATE_NONE)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s %s has SUPERSEDE but no ISSUED date; SUPERSEDE replaces "
+		                       "lines issued before this one, so it needs ISSUED=",
+		                       tname, l->name);
 	if (canonical && !package && !l->uncounted && *ncodes == 0)
 		return lm_license_fail(err, lineno, LMC_ESYNTAX,
 		                       "%s %s is counted but has no SERVER_CODES", tname, l->name);

@@ -47,6 +47,9 @@
 /* TOLERANCE=: lock codes record at most LM_CRIT_COUNT criteria, so at most
  * 5 may differ (LMC_ESYNTAX). */
 #define LM_LICENSE_TOLERANCE_MAX 5
+
+/* OVERDRAFT=n: seats beyond a line's count. */
+#define LM_LICENSE_OVERDRAFT_MAX 1000000
 /* Dates (core/date.c): years outside 1970..9999 are LMC_ESYNTAX. */
 #define LM_DATE_YEAR_MIN 1970
 #define LM_DATE_YEAR_MAX 9999

@@ -16,8 +16,7 @@
  *   RESERVE     count feature type name    MAX         count feature type name
  *   INCLUDE_BORROW / EXCLUDE_BORROW  feature type name      (no effect yet)
  *   MAX_BORROW_HOURS feature hours  BORROW_LOWWATER feature count (no effect yet)
- *   MAX_OVERDRAFT feature count                             (no effect: lmd
- *                                                            has no overdraft)
+ *   MAX_OVERDRAFT feature count   caps the seats a license's OVERDRAFT lends
  *   GROUP group user...                    HOST_GROUP group host...
  *   GROUPCASEINSENSITIVE ON|OFF
  *   TIMEOUT feature seconds                TIMEOUTALL seconds

@@ -176,10 +176,6 @@ void lm_opt_parse_rule(struct lm_opt_state *st, const struct lm_opt_syntax *k, c
 		r.no_effect = true;
 		WARN("%s has no effect yet: lmd does not lend seats for offline use", k->name);
 		break;
-	case LM_OPT_MAX_OVERDRAFT:
-		r.no_effect = true;
-		WARN("MAX_OVERDRAFT has no effect: lmd licenses have no OVERDRAFT seats");
-		break;
 	/* Kept, shown, and said plainly not to work until it does. */
 	case LM_OPT_LINGER:
 		r.no_effect = true;

@@ -11,11 +11,13 @@
 #include "lmd/admin.h"
 #include "lmd/bootstrap.h"
 #include "lmd/connection.h"
+#include "lmd/expiry.h"
 #include "lmd/walltime.h"
 
 /* Everything a StatusReply points to, freed after packing. */
 struct status_build {
 	struct lm_connection *c;
+	int32_t today;
 	bool holders;
 	const char *only;
 	Lm__FeatureStatus **features;
@@ -137,6 +139,11 @@ static int status_feature(void *arg, const struct lm_pool_feature *f)
 	fs->issued = f->issued;
 	fs->in_use = f->in_use;
 	fs->expiry = f->expiry;
+	fs->has_overdraft = f->overdraft != 0;
+	fs->overdraft = f->overdraft;
+	int days_left = lm_expiry_days_left(b->c->s, f->expiry, b->today);
+	fs->has_expiry_warning_days = days_left >= 0;
+	fs->expiry_warning_days = days_left;
 	b->features[b->nfeatures++] = fs;
 	return status_rules(b, fs, f) || status_reservations(b, fs, f);
 }
@@ -163,6 +170,8 @@ static int status_holder(void *arg, const struct lm_pool_handle *h,
 	ho->since = h->since_us / 1000000;
 	ho->handle = h->handle;
 	ho->version = tracked_bytes(b, h->version);
+	ho->has_overdraft = h->overdraft != 0;
+	ho->overdraft = h->overdraft;
 	/* The array is freed with its feature in on_status. */
 	Lm__Holder **n = realloc(fs->holders, (fs->n_holders + 1) * sizeof *n);
 	if (!n) {
@@ -257,6 +266,7 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 		}
 	}
 	int32_t today = (int32_t)(lm_walltime_us() / 1000000 / 86400);
+	b.today = today;
 	lm_pool_each_feature(s->pool, today, status_feature, status_holder, &b);
 	if (b.oom) {
 		lm_connection_send_error(c, env->request_id, LMC_ENOMEM,

@@ -59,6 +59,8 @@ static void usage(FILE *out)
 	        "  --timeout-min S         the least TIMEOUT/TIMEOUTALL of the options file\n"
 	        "                          lmd enforces, in seconds (default 900, as FlexLM);\n"
 	        "                          lower values in the file are raised to it\n"
+	        "  --expiry-warn-days N    warn in the log and lmstat from N days before a\n"
+	        "                          license line expires (default 30; 0: never)\n"
 	        "  --max-connections N     client connections at once (default: what the\n"
 	        "                          open-file limit allows, at most 60000)\n"
 	        "  --max-host-connections N  client connections from one address (default\n"
@@ -269,6 +271,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"report-log-max-bytes", required_argument, NULL, 'B'},
 	        {"user", required_argument, NULL, 'u'},
 	        {"allow-root", no_argument, NULL, 'Z'},
+	        {"expiry-warn-days", required_argument, NULL, 'X'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
@@ -284,6 +287,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        .timeout_min_s = LM_OPTIONS_TIMEOUT_MIN,
 	        .max_host_connections = 1000,
 	        .session_rate = 100,
+	        .expiry_warn_days = 30,
 	};
 	int opt, rc = 0;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1 && rc == 0) {
@@ -339,6 +343,9 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 		case 'B':
 			rc = size_bytes("--report-log-max-bytes", optarg, 4096,
 			                &cfg->report_log_max_bytes);
+			break;
+		case 'X':
+			rc = number("--expiry-warn-days", optarg, 0, 3650, &cfg->expiry_warn_days);
 			break;
 		case 'h': usage(stdout); return 1;
 		case 'V': printf("lmd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 1;

@@ -66,6 +66,9 @@ struct lm_config {
 	 * past this size (0: never). */
 	const char *report_log_path;
 	uint64_t report_log_max_bytes;
+	/* --expiry-warn-days: from how many days before a license line
+	 * expires lmd warns (log, lmstat); 0: never (30). */
+	unsigned expiry_warn_days;
 };
 
 /* How long a client may believe in its seats after the send time of an

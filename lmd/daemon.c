@@ -171,8 +171,10 @@ static void on_sweep_timer(uv_timer_t *t)
 	struct lm_server *s = t->data;
 	lm_connection_sweep(s);
 	/* Every 5 s: cheap, and fresh enough for an administrator. */
-	if (++s->ticks % 20 == 0)
+	if (++s->ticks % 20 == 0) {
 		lm_daemon_notify_status(s);
+		lm_expiry_warn_licenses(s);
+	}
 	if (s->ready && !s->has_cluster_id)
 		lm_server_propose_cluster_id(s);
 	lm_expiry_sweep(s);

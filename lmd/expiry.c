@@ -5,10 +5,14 @@
 
 #include <stdlib.h>
 
+#include "core/date.h"
+#include "core/error.h"
+#include "core/license.h"
 #include "core/log.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
 #include "lmd/faults.h"
+#include "lmd/walltime.h"
 
 struct expiry {
 	struct lm_server *s;
@@ -81,4 +85,66 @@ void lm_expiry_sweep(struct lm_server *s)
 		if (abandoned || now - ls->last_heard_ms > s->cfg.timeout_ms)
 			propose_expiry(s, ls, abandoned);
 	}
+}
+
+int lm_expiry_days_left(const struct lm_server *s, int32_t expiry, int32_t today)
+{
+	if (s->cfg.expiry_warn_days == 0 || expiry == LM_DATE_PERMANENT || expiry == LM_DATE_NONE ||
+	    expiry < today)
+		return -1;
+	int64_t left = (int64_t)expiry - today;
+	return left <= s->cfg.expiry_warn_days ? (int)left : -1;
+}
+
+/* One line of the set: a warning when it expires soon.  Returns 0, or -1
+ * when the line cannot be read. */
+static int warn_line(struct lm_server *s, uint32_t i, int32_t today, char *text, size_t size)
+{
+	uint8_t sig[LM_SIG_LEN];
+	struct lm_license l;
+	struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
+	struct lm_parse_error perr;
+	int ncodes, rc = lm_pool_line(s->pool, i, text, size, sig);
+	if (rc)
+		return rc;
+	if (lm_license_parse_canonical(text, &l, codes, &ncodes, &perr) != 0)
+		return 0;
+	int left = lm_expiry_days_left(s, l.expiry, today);
+	if (left < 0 || l.type == LM_LINE_PACKAGE)
+		return 0;
+	char date[16], seats[32];
+	lm_date_format(l.expiry, date, sizeof date);
+	if (l.uncounted)
+		snprintf(seats, sizeof seats, "uncounted");
+	else
+		snprintf(seats, sizeof seats, "%u seat%s", (unsigned)l.count,
+		         l.count == 1 ? "" : "s");
+	if (left == 0)
+		lm_log_warning("license: %s %s %s (%s) expires today, %s: ask the vendor for a "
+		               "renewal",
+		               lm_line_type_name(l.type), l.name, l.version, seats, date);
+	else
+		lm_log_warning("license: %s %s %s (%s) expires on %s, in %d day%s: ask the vendor "
+		               "for a renewal",
+		               lm_line_type_name(l.type), l.name, l.version, seats, date, left,
+		               left == 1 ? "" : "s");
+	return 0;
+}
+
+void lm_expiry_warn_licenses(struct lm_server *s)
+{
+	int32_t today = (int32_t)(lm_walltime_us() / 1000000 / 86400);
+	if (s->cfg.expiry_warn_days == 0 || s->expiry_warned_day == today)
+		return;
+	char *text = malloc(LM_LINE_MAX + 1);
+	if (!text)
+		return;
+	uint32_t i = 0;
+	while (warn_line(s, i, today, text, LM_LINE_MAX + 1) == 0)
+		i++;
+	free(text);
+	/* Before the set is applied there is nothing to warn about yet:
+	 * try again at the next sweep. */
+	if (i > 0)
+		s->expiry_warned_day = today;
 }

@@ -22,7 +22,10 @@
  * their counts, counting only lines that have started (START <= today) and
  * not expired (expiry >= today), "today" being the day of Command.time_us.
  * A request for version V and K seats is served by the pool of smallest
- * version >= V that has K free seats.  A handle is charged to that pool;
+ * version >= V that has K free seats; failing that, by the first whose
+ * lines lend K more beyond their count (OVERDRAFT=n, summed over the lines
+ * in their dates, capped by the options file's MAX_OVERDRAFT): those seats
+ * are overdraft seats, flagged on the handle and in the result.  A handle is charged to that pool;
  * a denial says why: LMC_ENOFEATURE (no line of that name), LMC_EVERSION
  * (only older versions), LMC_ENOTSTARTED / LMC_EEXPIRED (no line of a
  * suitable version is in its dates), LMC_ENOSEATS (in use).
@@ -50,12 +53,13 @@ struct lm_pool;
 
 /* The outcome of applying one command, for the server that proposed it. */
 struct lm_pool_result {
-	int code;          /* 0 or a negative LMC_E* */
-	uint64_t handle;   /* Checkout: the new handle (or the retried one) */
-	uint32_t count;    /* Checkout: seats granted; Checkin/CloseSession/Remove: seats
-	                      returned; SetLicense: lines loaded */
-	uint32_t line;     /* Checkout: index into the license set of the backing line */
-	char message[256]; /* a sentence for denials: "all 5 seats of stats 29.0 in use" */
+	int code;           /* 0 or a negative LMC_E* */
+	uint64_t handle;    /* Checkout: the new handle (or the retried one) */
+	uint32_t count;     /* Checkout: seats granted; Checkin/CloseSession/Remove: seats
+	                       returned; SetLicense: lines loaded */
+	uint32_t line;      /* Checkout: index into the license set of the backing line */
+	uint32_t overdraft; /* Checkout: of count, seats granted beyond the count */
+	char message[256];  /* a sentence for denials: "all 5 seats of stats 29.0 in use" */
 	/* Checkout/Checkin: the session's last request, answered again from
 	 * its memory (pool.h, idempotent requests); nothing changed. */
 	bool replayed;
@@ -145,6 +149,7 @@ struct lm_pool_handle {
 	char version[LM_VERSION_MAX + 1];      /* requested */
 	char pool_version[LM_VERSION_MAX + 1]; /* the pool charged */
 	uint32_t count;
+	uint32_t overdraft; /* of count, seats granted beyond the count (OVERDRAFT) */
 	int64_t since_us;
 };
 /* The handles of one session (up to max), returns how many there are. */
@@ -158,10 +163,12 @@ int lm_pool_handle(struct lm_pool *p, uint64_t handle, struct lm_pool_handle *ou
 struct lm_pool_feature {
 	char name[LM_NAME_MAX + 1];
 	char version[LM_VERSION_MAX + 1];
-	uint32_t issued; /* seats of the lines in their dates at `today` */
-	uint32_t in_use;
-	int32_t expiry; /* latest expiry among its lines; LM_DATE_NONE when its
-	                   lines are gone and only held seats keep it listed */
+	uint32_t issued;    /* seats of the lines in their dates at `today` */
+	uint32_t in_use;    /* overdraft seats included */
+	uint32_t overdraft; /* seats the pool may lend beyond issued (OVERDRAFT,
+	                       capped by MAX_OVERDRAFT) */
+	int32_t expiry;     /* latest expiry among its lines; LM_DATE_NONE when its
+	                       lines are gone and only held seats keep it listed */
 };
 /* Calls fn for every (feature, version) pool, and for each its holders via
  * holder_fn when non-NULL, as of day today. */

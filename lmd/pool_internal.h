@@ -16,13 +16,14 @@
  *   lines       u32 index -> u8 siglen (0 or 64), signature, canonical text
  *   features    feature name -> u16 npools, then per pool, by version:
  *                 vkey[16], str8 version, u32 nlines,
- *                 nlines x (u32 line index, u32 count, i32 start, i32 expiry)
+ *                 nlines x (u32 line index, u32 count, i32 start, i32 expiry,
+ *                 u32 overdraft)
  *   usage       pool key -> u32 seats in use (absent when none)
  *   sessions    u64 id -> secret[32], i64 opened_us, u32 pid, u32 nhandles,
  *                 u64 last request id, i32 code, u64 handle, u32 count,
- *                 u32 line, str16 message, str16 user, host, display,
+ *                 u32 line, u32 overdraft, str16 message, str16 user, host, display,
  *                 lock code, app version, ip, project
- *   handles     u64 handle -> u64 session, u32 count, i64 since_us,
+ *   handles     u64 handle -> u64 session, u32 count, u32 overdraft, i64 since_us,
  *                 str8 feature, str8 version, str8 pool version
  *   by_session  u64 session + u64 handle -> (empty)
  *   by_pool     pool key + u64 handle -> (empty)
@@ -56,7 +57,7 @@
 
 #define LM_POOL_VKEY_LEN       16
 #define LM_POOL_KEY_MAX        (LM_NAME_MAX + 1 + LM_POOL_VKEY_LEN)
-#define LM_POOL_LINE_ENTRY_LEN 16
+#define LM_POOL_LINE_ENTRY_LEN 20
 
 /* The largest session record (see the format above), rounded up. */
 #define LM_POOL_RECORD_MAX 2048
@@ -291,6 +292,7 @@ struct lm_pool_def {
 /* What the lines of a pool give on a day. */
 struct lm_pool_state {
 	uint32_t issued;     /* seats of the lines in their dates */
+	uint32_t overdraft;  /* their OVERDRAFT seats, summed */
 	bool active;         /* some line is in its dates */
 	uint32_t line;       /* the backing line, when active */
 	int32_t expiry;      /* latest expiry of all lines */
@@ -327,6 +329,10 @@ int lm_pool_policy_stage(struct lm_pool *p, const ProtobufCBinaryData *name,
                          const ProtobufCBinaryData *text, const struct lm_pool_parsed_line *pl,
                          size_t n, struct lm_pool_result *res);
 void lm_pool_policy_settle(struct lm_pool *p, bool committed);
+/* The overdraft seats a pool may lend: the lines' OVERDRAFT sum, capped by
+ * the smallest MAX_OVERDRAFT that applies to (feature, version). */
+uint32_t lm_pool_policy_overdraft(struct lm_pool *p, const char *feature, const char *version,
+                                  uint32_t overdraft);
 
 /* ---- pool_holdings.c ---- */
 

@@ -39,7 +39,7 @@ int lm_pool_def_next(struct lm_pool_rbuf *r, struct lm_pool_def *d)
  * the signed line a client receives stays valid longest. */
 void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool_state *st)
 {
-	uint64_t issued = 0;
+	uint64_t issued = 0, overdraft_total = 0;
 	int32_t backing_expiry = 0;
 
 	memset(st, 0, sizeof *st);
@@ -50,6 +50,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		const uint8_t *e = d->lines + (size_t)i * LM_POOL_LINE_ENTRY_LEN;
 		uint32_t index = lm_be32_get(e), count = lm_be32_get(e + 4);
 		int32_t start = (int32_t)lm_be32_get(e + 8), expiry = (int32_t)lm_be32_get(e + 12);
+		uint32_t overdraft = lm_be32_get(e + 16);
 
 		if (expiry > st->expiry)
 			st->expiry = expiry;
@@ -64,6 +65,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 			continue;
 		}
 		issued += count;
+		overdraft_total += overdraft;
 		if (!st->active || expiry > backing_expiry) {
 			st->active = true;
 			st->line = index;
@@ -71,6 +73,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		}
 	}
 	st->issued = issued > UINT32_MAX ? UINT32_MAX : (uint32_t)issued;
+	st->overdraft = overdraft_total > UINT32_MAX ? UINT32_MAX : (uint32_t)overdraft_total;
 }
 
 /* Reads back each line of a SetLicense (or a snapshot).  Signatures are not
@@ -161,6 +164,7 @@ static int feature_write(struct lm_pool *p, struct lm_pool_parsed_line *const *g
 			lm_pool_w_u32(&w, g[i]->lic.count);
 			lm_pool_w_u32(&w, (uint32_t)g[i]->lic.start);
 			lm_pool_w_u32(&w, (uint32_t)g[i]->lic.expiry);
+			lm_pool_w_u32(&w, g[i]->lic.overdraft);
 		}
 	}
 	assert(!w.overflow);
@@ -168,6 +172,41 @@ static int feature_write(struct lm_pool *p, struct lm_pool_parsed_line *const *g
 	int rc = lm_store_put(p->store, LM_DB_FEATURES, name, strlen(name), w.p, w.len);
 	free(w.p);
 	return rc ? lm_pool_store_failed(p, rc) : 0;
+}
+
+/* 1 when name is among the blank-separated names of list. */
+static int names_include(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, " ");
+		if (len == n && memcmp(p, name, n) == 0)
+			return 1;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+/* SUPERSEDE: a line issued before a SUPERSEDE line that names its feature
+ * (the superseding line's own when bare) no longer counts.  A line without
+ * ISSUED is older than any line with it; lines issued the same day do not
+ * replace each other. */
+static bool superseded(const struct lm_pool_parsed_line *pl, size_t n, size_t i)
+{
+	const struct lm_license *old = &pl[i].lic;
+	for (size_t j = 0; j < n; j++) {
+		const struct lm_license *l = &pl[j].lic;
+		if (j == i || !l->supersede || l->type == LM_LINE_PACKAGE)
+			continue;
+		if (old->issued != LM_DATE_NONE && old->issued >= l->issued)
+			continue;
+		if (l->supersede_list[0] ? names_include(l->supersede_list, old->name)
+		                         : strcmp(l->name, old->name) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Replaces the license set.  Handles are left alone: seats held under a
@@ -200,12 +239,14 @@ int lm_pool_lines_write(struct lm_pool *p, Lmcmd__Line *const *lines,
 	}
 
 	/* Uncounted lines are served by the client alone, and a PACKAGE line
-	 * is not a feature: neither forms a pool. */
+	 * is not a feature: neither forms a pool; nor does a superseded line
+	 * (it stays in the lines table, as signed). */
 	order = malloc((n ? n : 1) * sizeof *order);
 	if (!order)
 		return LMC_ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		if (pl[i].lic.type != LM_LINE_PACKAGE && !pl[i].lic.uncounted)
+		if (pl[i].lic.type != LM_LINE_PACKAGE && !pl[i].lic.uncounted &&
+		    !superseded(pl, n, i))
 			order[m++] = &pl[i];
 	if (m)
 		qsort(order, m, sizeof *order, cmp_pool_order);

@@ -295,6 +295,21 @@ int lm_pool_policy_decide(struct lm_pool *p, const struct lm_pool_session *s, co
 	return rc;
 }
 
+uint32_t lm_pool_policy_overdraft(struct lm_pool *p, const char *feature, const char *version,
+                                  uint32_t overdraft)
+{
+	if (!p->policy || overdraft == 0)
+		return overdraft;
+	const struct lm_options *o = policy_for(p, feature);
+	for (size_t i = 0; i < o->nrules; i++) {
+		const struct lm_opt_rule *r = &o->rules[i];
+		if (r->kw == LM_OPT_MAX_OVERDRAFT && r->number < overdraft &&
+		    lm_opt_rule_applies(r, feature, version))
+			overdraft = r->number;
+	}
+	return overdraft;
+}
+
 /* ---- lmstat's question --------------------------------------------------- */
 
 int lm_pool_policy_reservations(struct lm_pool *p, const char *feature, const char *version,

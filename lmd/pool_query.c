@@ -213,6 +213,7 @@ static int gather_feature(void *arg, struct lm_val key, struct lm_val val)
 		memcpy(e->f.name, name, sizeof e->f.name);
 		memcpy(e->f.version, d.version, sizeof e->f.version);
 		e->f.issued = st.issued;
+		e->f.overdraft = lm_pool_policy_overdraft(fs->p, name, d.version, st.overdraft);
 		e->f.expiry = st.expiry;
 	}
 	if (more == 0)

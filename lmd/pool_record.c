@@ -137,6 +137,7 @@ static int session_encode(struct lm_pool *p, const struct lm_pool_session_rec *s
 	lm_pool_w_u64(&w, s->last.handle);
 	lm_pool_w_u32(&w, s->last.count);
 	lm_pool_w_u32(&w, s->last.line);
+	lm_pool_w_u32(&w, s->last.overdraft);
 	lm_pool_w_str16(&w, s->last.message);
 	lm_pool_w_str16(&w, s->pub.user);
 	lm_pool_w_str16(&w, s->pub.host);
@@ -168,6 +169,7 @@ int lm_pool_session_decode(uint64_t id, struct lm_val v, struct lm_pool_session_
 	s->last.handle = lm_pool_r_u64(&r);
 	s->last.count = lm_pool_r_u32(&r);
 	s->last.line = lm_pool_r_u32(&r);
+	s->last.overdraft = lm_pool_r_u32(&r);
 	lm_pool_r_str16(&r, s->last.message, sizeof s->last.message);
 	lm_pool_r_str16(&r, s->pub.user, sizeof s->pub.user);
 	lm_pool_r_str16(&r, s->pub.host, sizeof s->pub.host);
@@ -218,6 +220,7 @@ int lm_pool_handle_decode(uint64_t id, struct lm_val v, struct lm_pool_handle *h
 	h->handle = id;
 	h->session_id = lm_pool_r_u64(&r);
 	h->count = lm_pool_r_u32(&r);
+	h->overdraft = lm_pool_r_u32(&r);
 	h->since_us = (int64_t)lm_pool_r_u64(&r);
 	lm_pool_r_str8(&r, h->feature, sizeof h->feature);
 	lm_pool_r_str8(&r, h->version, sizeof h->version);
@@ -304,6 +307,7 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 
 	lm_pool_w_u64(&w, h->session_id);
 	lm_pool_w_u32(&w, h->count);
+	lm_pool_w_u32(&w, h->overdraft);
 	lm_pool_w_u64(&w, (uint64_t)h->since_us);
 	lm_pool_w_str8(&w, h->feature);
 	lm_pool_w_str8(&w, h->version);

@@ -182,7 +182,19 @@ struct choice {
 	uint8_t vkey[LM_POOL_VKEY_LEN];
 	char version[LM_VERSION_MAX + 1];
 	uint32_t line;
+	uint32_t overdraft; /* of the seats asked for, those beyond the count */
 };
+
+/* Of count seats more in a pool with in_use of issued seats taken, how many
+ * lie beyond the count; more than lendable means they do not fit. */
+static uint32_t seats_beyond(uint32_t issued, uint32_t in_use, uint32_t count)
+{
+	uint64_t after = (uint64_t)in_use + count;
+	if (after <= issued)
+		return 0;
+	uint64_t beyond = after - issued;
+	return beyond > count ? count : (uint32_t)beyond;
+}
 
 /* Picks the pool of smallest version >= want with count seats free on day
  * today (pool.h) that the administrator's policy lets s take, or leaves the
@@ -197,9 +209,13 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 	struct lm_pool_state st;
 	uint8_t pkey[LM_POOL_KEY_MAX];
 	char newest[LM_VERSION_MAX + 1] = "", seen_version[LM_VERSION_MAX + 1] = "", date[16];
-	uint32_t seen_issued = 0, seen_in_use = 0, in_use;
+	uint32_t seen_issued = 0, seen_in_use = 0, seen_lendable = 0, in_use;
 	int32_t next_start = LM_DATE_NONE, last_expiry = LM_DATE_NONE;
 	int suitable = 0, active = 0, denied = 0, more;
+	/* The first pool that can lend the seats beyond its count, taken
+	 * only when no pool has them within its count. */
+	struct choice lend = {0};
+	bool can_lend = false;
 	struct lm_opt_decision policy = {.outcome = LM_OPT_ALLOW};
 	int rc;
 
@@ -230,9 +246,13 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 		rc = lm_pool_usage_get(p, pkey, lm_pool_key(pkey, feature, d.vkey), &in_use);
 		if (rc)
 			return rc;
+		uint32_t lendable = lm_pool_policy_overdraft(p, feature, d.version, st.overdraft);
 		if (p->policy) {
 			struct lm_opt_decision d1;
-			rc = lm_pool_policy_decide(p, s, feature, d.version, count, st.issued, &d1);
+			uint64_t total = (uint64_t)st.issued + lendable;
+			rc = lm_pool_policy_decide(
+			        p, s, feature, d.version, count,
+			        total > UINT32_MAX ? UINT32_MAX : (uint32_t)total, &d1);
 			if (rc)
 				return rc;
 			if (d1.outcome == LM_OPT_DENY) {
@@ -245,14 +265,27 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 			memcpy(c->vkey, d.vkey, LM_POOL_VKEY_LEN);
 			memcpy(c->version, d.version, sizeof c->version);
 			c->line = st.line;
+			c->overdraft = 0;
 			return 0;
+		}
+		if (!can_lend && (uint64_t)in_use + count <= (uint64_t)st.issued + lendable) {
+			can_lend = true;
+			memcpy(lend.vkey, d.vkey, LM_POOL_VKEY_LEN);
+			memcpy(lend.version, d.version, sizeof lend.version);
+			lend.line = st.line;
+			lend.overdraft = seats_beyond(st.issued, in_use, count);
 		}
 		seen_issued = st.issued;
 		seen_in_use = in_use;
+		seen_lendable = lendable;
 		memcpy(seen_version, d.version, sizeof seen_version);
 	}
 	if (more < 0)
 		return lm_pool_corrupt("features");
+	if (can_lend) {
+		*c = lend;
+		return 0;
+	}
 
 	if (active > 0 && denied == active) {
 		lm_pool_deny(res, LMC_EDENIED, "%s", policy.message);
@@ -272,9 +305,18 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 	} else if (active > 1) {
 		lm_pool_deny(res, LMC_ENOSEATS, "no license of %s >= %s has %u seats free", feature,
 		             want_text, count);
+	} else if (seen_lendable && (count == 1 || seen_in_use >= seen_issued + seen_lendable)) {
+		lm_pool_deny(res, LMC_ENOSEATS,
+		             "all %u seats of %s %s in use, and its %u overdraft seats",
+		             seen_issued, feature, seen_version, seen_lendable);
 	} else if (count == 1 || seen_in_use >= seen_issued) {
 		lm_pool_deny(res, LMC_ENOSEATS, "all %u seats of %s %s in use", seen_issued,
 		             feature, seen_version);
+	} else if (seen_lendable) {
+		uint64_t room = (uint64_t)seen_issued + seen_lendable - seen_in_use;
+		lm_pool_deny(res, LMC_ENOSEATS,
+		             "%u seats of %s %s requested, %llu free with its overdraft", count,
+		             feature, seen_version, (unsigned long long)room);
 	} else {
 		lm_pool_deny(res, LMC_ENOSEATS, "%u seats of %s %s requested, %u of %u free", count,
 		             feature, seen_version, seen_issued - seen_in_use, seen_issued);
@@ -322,6 +364,7 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 	if (rc)
 		return rc;
 	h.count = m->count;
+	h.overdraft = c.overdraft;
 	memcpy(h.pool_version, c.version, sizeof h.pool_version);
 	rc = lm_pool_handle_charge(p, &h);
 	if (rc)
@@ -330,6 +373,7 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 	res->handle = h.handle;
 	res->count = h.count;
 	res->line = c.line;
+	res->overdraft = c.overdraft;
 	return 0;
 }
 

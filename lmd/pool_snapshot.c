@@ -140,6 +140,8 @@ static int snap_session(void *arg, struct lm_val key, struct lm_val val)
 	ps.last_count = s.last.count;
 	ps.has_last_line = 1;
 	ps.last_line = s.last.line;
+	ps.has_last_overdraft = s.last.overdraft != 0;
+	ps.last_overdraft = s.last.overdraft;
 	set_text(&ps.has_last_message, &ps.last_message, s.last.message);
 	one.n_sessions = 1;
 	one.sessions = sessions;
@@ -169,6 +171,8 @@ static int snap_handle(void *arg, struct lm_val key, struct lm_val val)
 	ph.count = h.count;
 	ph.has_since_us = 1;
 	ph.since_us = h.since_us;
+	ph.has_overdraft = h.overdraft != 0;
+	ph.overdraft = h.overdraft;
 	one.n_handles = 1;
 	one.handles = handles;
 	snap_emit(sn, &one);
@@ -266,6 +270,9 @@ static int restore_sessions(struct lm_pool *p, const Lmcmd__PoolSnapshot *snap)
 		s.last.handle = ps->last_handle;
 		s.last.count = ps->last_count;
 		s.last.line = ps->last_line;
+		s.last.overdraft = ps->has_last_overdraft ? ps->last_overdraft : 0;
+		if (s.last.overdraft > s.last.count)
+			return bad_snapshot("a session's last overdraft exceeds its count");
 		rc = lm_pool_session_store(p, &s);
 		if (rc)
 			return rc;
@@ -303,6 +310,9 @@ static int restore_handles(struct lm_pool *p, const Lmcmd__PoolSnapshot *snap, u
 		h.session_id = ph->session_id;
 		h.count = ph->count;
 		h.since_us = ph->since_us;
+		h.overdraft = ph->has_overdraft ? ph->overdraft : 0;
+		if (h.overdraft > h.count)
+			return bad_snapshot("a handle's overdraft exceeds its count");
 		rc = lm_pool_handle_load(p, h.handle, &old, &found);
 		if (rc)
 			return rc;

@@ -245,6 +245,8 @@ static void checkout(struct lm_report_events *e, struct lm_pool *pool,
 	lm_report_log_int(e->log, "count", res->code == 0 ? res->count : m->count);
 	if (res->code == 0) {
 		lm_report_log_int(e->log, "handle", (int64_t)res->handle);
+		if (res->overdraft)
+			lm_report_log_int(e->log, "overdraft", res->overdraft);
 		return;
 	}
 	lm_report_log_str(e->log, "code", lmc_errname(res->code));

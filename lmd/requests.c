@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
+#include "lmd/expiry.h"
 #include "lmd/idle.h"
 #include "lmd/requests.h"
 #include "lmd/walltime.h"
@@ -96,6 +97,26 @@ static struct pool_lines pool_buf;
 /* The reply carries the line the seat was charged under, as the commit
  * read it (pool.h), not as the pool holds it now: a reread applied since
  * cannot make a granted seat look refused. */
+/* The expiry of a canonical license line (its fifth word, core/license.h),
+ * or LM_DATE_NONE. */
+static int32_t canonical_expiry(const char *text)
+{
+	const char *p = text;
+	for (int word = 0; word < 4 && p; word++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	char date[16];
+	size_t n = p ? strcspn(p, " ") : 0;
+	int32_t days;
+	if (n == 0 || n >= sizeof date)
+		return LM_DATE_NONE;
+	memcpy(date, p, n);
+	date[n] = '\0';
+	return lm_date_parse(date, &days) == 0 ? days : LM_DATE_NONE;
+}
+
 static void reply_checkout(struct lm_connection *c, struct lm_request *p,
                            struct lm_pool_result *res)
 {
@@ -143,6 +164,12 @@ static void reply_checkout(struct lm_connection *c, struct lm_request *p,
 			r.grant_signature.len = LM_SIG_LEN;
 		}
 	}
+	r.has_overdraft = res->overdraft != 0;
+	r.overdraft = res->overdraft;
+	int32_t today = (int32_t)(lm_walltime_us() / 1000000 / 86400);
+	int days_left = lm_expiry_days_left(c->s, canonical_expiry(res->license_text), today);
+	r.has_expiry_warning_days = days_left >= 0;
+	r.expiry_warning_days = days_left;
 	e.body_case = LM__ENVELOPE__BODY_CHECKOUT_REPLY;
 	e.checkout_reply = &r;
 	lm_connection_send(c, &e, false);
@@ -222,16 +249,28 @@ static bool nolog(const struct lm_server *s, unsigned event)
 	return o && (o->nolog & event);
 }
 
+/* " overdraft=2 (beyond the count of 5)" for a grant beyond the count, so
+ * that the administrator sees the lent seats in the log; "" otherwise. */
+static const char *overdraft_note(const struct lm_pool_result *res, char *buf, size_t size)
+{
+	if (res->overdraft == 0)
+		return "";
+	snprintf(buf, size, " overdraft=%u", res->overdraft);
+	return buf;
+}
+
 static void checked_out(struct lm_request *p, struct lm_pool_result *res, bool open)
 {
 	struct lm_connection *c = p->c;
+	char note[48];
 	if (res->code == 0) {
 		if (!nolog(c->s, LM_OPT_NOLOG_OUT))
 			lm_log("checkout",
 			       "user=%s host=%s feature=%s version=%s count=%u handle=%llu "
-			       "session=%016llx",
+			       "session=%016llx%s",
 			       c->user, c->host, p->feature, p->version, res->count,
-			       (unsigned long long)res->handle, (unsigned long long)p->session_id);
+			       (unsigned long long)res->handle, (unsigned long long)p->session_id,
+			       overdraft_note(res, note, sizeof note));
 		if (open)
 			reply_checkout(c, p, res);
 	} else {

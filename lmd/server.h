@@ -114,6 +114,9 @@ struct lm_server {
 	unsigned expiring;        /* session expiries being committed */
 	unsigned idle_reclaiming; /* idle reclaims being committed (idle.c) */
 	unsigned ticks;           /* of the sweep timer, for slower chores */
+	/* The day (since 1970) whose license expiry warnings were logged
+	 * (expiry.c), 0 before the first. */
+	int32_t expiry_warned_day;
 	/* Whether the loaded license file differs from the pool's set, and
 	 * whether that must be computed again (the file or the set changed). */
 	bool license_differs;

@@ -61,6 +61,10 @@ static void emit(const struct checkout_run *run, const char *event, int code, ui
 	char server[300];
 	if (lmc_server(run->ctx, server, sizeof server) != 0)
 		server[0] = '\0';
+	/* What a grant's license says, as an application would show it. */
+	struct lmc_license_info info;
+	bool has_info = strcmp(event, "granted") == 0 &&
+	                lmc_license_info(run->ctx, run->feature, &info) == 0;
 	pthread_mutex_lock(&out_lock);
 	if (run->json) {
 		json_t *doc = lm_json_object();
@@ -78,6 +82,18 @@ static void emit(const struct checkout_run *run, const char *event, int code, ui
 			lm_json_set(doc, "handle", lm_json_u64(handle));
 		if (message && *message)
 			lm_json_set(doc, "message", lm_json_text(message));
+		if (has_info) {
+			json_t *lic = lm_json_object();
+			lm_json_set(lic, "version", lm_json_text(info.version));
+			lm_json_set(lic, "expiry", lm_json_text(info.expiry));
+			lm_json_set(lic, "days_left",
+			            info.days_left < 0 ? json_null() : lm_json_int(info.days_left));
+			lm_json_set(lic, "expires_soon", lm_json_bool(info.expires_soon));
+			lm_json_set(lic, "vendor_string", lm_json_text(info.vendor_string));
+			lm_json_set(lic, "held", lm_json_int(info.held));
+			lm_json_set(lic, "overdraft", lm_json_int(info.overdraft));
+			lm_json_set(doc, "license", lic);
+		}
 		lm_report_print(doc);
 	} else {
 		printf("%s %s", event, run->feature);
@@ -89,6 +105,14 @@ static void emit(const struct checkout_run *run, const char *event, int code, ui
 			printf(": %s (%s)", lmc_strerror(code), lmc_errname(code));
 		if (message && *message)
 			printf(": %s", message);
+		if (has_info && info.overdraft)
+			printf(" (%u overdraft seat%s: beyond the license's count)", info.overdraft,
+			       info.overdraft == 1 ? "" : "s");
+		if (has_info && info.expires_soon)
+			printf(" (the license expires on %s, in %d day%s)", info.expiry,
+			       info.days_left, info.days_left == 1 ? "" : "s");
+		if (has_info && info.vendor_string[0])
+			printf(" (vendor string: %s)", info.vendor_string);
 		printf("\n");
 	}
 	fflush(stdout);

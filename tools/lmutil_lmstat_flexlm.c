@@ -104,6 +104,9 @@ static void print_holders(const Lm__FeatureStatus *f, const char *version, const
 		       host, port, (unsigned long long)h->handle, start);
 		if (h->count > 1)
 			printf(", %u licenses", h->count);
+		/* A suffix in parentheses, as FlexLM writes (linger: n). */
+		if (h->overdraft)
+			printf(" (overdraft: %u)", h->overdraft);
 		printf("\n");
 	}
 }

@@ -101,6 +101,7 @@ static json_t *holder_json(const Lm__Holder *h)
 	lm_json_set(o, "count", lm_json_int(h->count));
 	lm_json_set(o, "since", lm_json_int(h->since));
 	lm_json_set(o, "handle", lm_json_u64(h->handle));
+	lm_json_set(o, "overdraft", lm_json_int(h->overdraft));
 	return o;
 }
 
@@ -114,6 +115,9 @@ static json_t *feature_json(const Lm__FeatureStatus *f)
 	lm_json_set(o, "in_use", lm_json_int(f->in_use));
 	lm_date_format(f->expiry, expiry, sizeof expiry);
 	lm_json_set(o, "expiry", lm_json_text(expiry));
+	lm_json_set(o, "overdraft", lm_json_int(f->overdraft));
+	if (f->has_expiry_warning_days)
+		lm_json_set(o, "expires_in_days", lm_json_int(f->expiry_warning_days));
 	json_t *holders = lm_json_array();
 	for (size_t j = 0; j < f->n_holders; j++)
 		lm_json_append(holders, holder_json(f->holders[j]));
@@ -221,7 +225,15 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 		printf("  %s %s: %u of %u seats in use", name, version, f->in_use, f->issued);
 		if (f->reserved)
 			printf(", %u reserved and idle", f->reserved);
-		printf(", expires %s\n", expiry);
+		if (f->overdraft)
+			printf(", %u overdraft beyond them", f->overdraft);
+		printf(", expires %s", expiry);
+		if (f->has_expiry_warning_days && f->expiry_warning_days == 0)
+			printf(" (today)");
+		else if (f->has_expiry_warning_days)
+			printf(" (expires in %d day%s)", f->expiry_warning_days,
+			       f->expiry_warning_days == 1 ? "" : "s");
+		printf("\n");
 		for (size_t j = 0; all && j < f->n_reservations; j++) {
 			const Lm__Reservation *res = f->reservations[j];
 			bytes_str(&res->name, buf, sizeof buf);
@@ -237,9 +249,12 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 			bytes_str(&h->host, host, sizeof host);
 			bytes_str(&h->display, display, sizeof display);
 			print_since(h->since, since, sizeof since);
-			printf("    %s %s %s, %u seat%s since %s (handle %llu)\n", buf, host,
-			       display, h->count, h->count == 1 ? "" : "s", since,
+			printf("    %s %s %s, %u seat%s since %s (handle %llu)", buf, host, display,
+			       h->count, h->count == 1 ? "" : "s", since,
 			       (unsigned long long)h->handle);
+			if (h->overdraft)
+				printf(", %u overdraft", h->overdraft);
+			printf("\n");
 		}
 	}
 }

@@ -21,7 +21,7 @@ import os
 import re
 
 from . import _library
-from .context import Context, Seat
+from .context import Context, LicenseInfo, Seat
 from .errors import *  # noqa: F401,F403 (the exception of every code)
 from .errors import Error, TooLarge, __all__ as _error_names, errhint, errname, strerror
 

@@ -31,6 +31,20 @@ class Options(ctypes.Structure):
     ]
 
 
+class LicenseInfoStruct(ctypes.Structure):
+    """struct lmc_license_info, field for field."""
+
+    _fields_ = [
+        ("version", ctypes.c_char * 32),
+        ("expiry", ctypes.c_char * 16),
+        ("days_left", ctypes.c_int),
+        ("expires_soon", ctypes.c_int),
+        ("vendor_string", ctypes.c_char * 256),
+        ("held", ctypes.c_uint),
+        ("overdraft", ctypes.c_uint),
+    ]
+
+
 # typedef void (*lmc_lost_cb)(void *arg, uint64_t handle, const char *feature, int code);
 LostCallback = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_int
@@ -67,6 +81,10 @@ _PROTOTYPES = {
     "lmc_set_idle": (ctypes.c_int, [CtxPointer, ctypes.c_int]),
     "lmc_server": (ctypes.c_int, [CtxPointer, ctypes.c_char_p, ctypes.c_size_t]),
     "lmc_last_error": (ctypes.c_char_p, [CtxPointer]),
+    "lmc_license_info": (
+        ctypes.c_int,
+        [CtxPointer, ctypes.c_char_p, ctypes.POINTER(LicenseInfoStruct)],
+    ),
 }
 
 

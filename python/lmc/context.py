@@ -28,7 +28,14 @@ import sys
 import threading
 import traceback
 
-from ._library import CtxPointer, LostCallback, Options, RegainedCallback, lib
+from ._library import (
+    CtxPointer,
+    LicenseInfoStruct,
+    LostCallback,
+    Options,
+    RegainedCallback,
+    lib,
+)
 from .errors import Error, InvalidArgument, NoHandle, TooLarge, _text
 
 # lmc_open()'s message; liblmc's own messages fit in 512 bytes.
@@ -196,6 +203,38 @@ class Seat:
         return (
             f"<lmc.Seat {self.feature!r} version={self.version!r} count={self.count} "
             f"handle={self.handle:#x} {state}>"
+        )
+
+
+class LicenseInfo:
+    """What the license behind the seats of a feature says
+    (lmc_license_info): shown to the user by a careful application.
+
+    Attributes:
+        version:       the version of the license line
+        expiry:        "2026-12-31", or "permanent"
+        days_left:     days until the expiry (0: today), None when permanent
+        expires_soon:  True within the server's --expiry-warn-days
+        vendor_string: the line's VENDOR_STRING, "" when none
+        held:          seats of the feature this context holds
+        overdraft:     of those, seats lent beyond the license's count
+    """
+
+    def __init__(self, c):
+        self.version = _text(c.version)
+        self.expiry = _text(c.expiry)
+        self.days_left = None if c.days_left < 0 else c.days_left
+        self.expires_soon = bool(c.expires_soon)
+        self.vendor_string = _text(c.vendor_string)
+        self.held = c.held
+        self.overdraft = c.overdraft
+
+    def __repr__(self):
+        return (
+            f"LicenseInfo(version={self.version!r}, expiry={self.expiry!r}, "
+            f"days_left={self.days_left!r}, expires_soon={self.expires_soon!r}, "
+            f"vendor_string={self.vendor_string!r}, held={self.held}, "
+            f"overdraft={self.overdraft})"
         )
 
 
@@ -446,6 +485,19 @@ class Context:
                 if rc != 0:
                     raise Error.for_code(rc)
                 return _text(buf.value) or None
+
+    def license_info(self, feature):
+        """The LicenseInfo of the seats of feature this context holds
+        (lmc_license_info): the line's expiry and VENDOR_STRING, and how
+        many of the seats are overdraft seats.  NoFeature when none are
+        held."""
+        name = _c_string(feature, "feature")
+        info = LicenseInfoStruct()
+        with self._in_use() as ptr:
+            rc = lib.lmc_license_info(ptr, name, ctypes.byref(info))
+            if rc != 0:
+                raise self._error(ptr, rc)
+        return LicenseInfo(info)
 
     @property
     def last_error(self):

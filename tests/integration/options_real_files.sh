@@ -91,4 +91,7 @@ granted USER1 ws1 hfss 29.0
 refused 'EXCLUDE hfss GROUP TeamB' user4 ws1 hfss 29.0
 refused 'EXCLUDE hfss USER user9' user9 ws1 hfss 29.0
 refused 'INCLUDEALL GROUP TeamA' bob ws1 ansys 29.0
-expect_grep ' warning .*site.opt:12: MAX_OVERDRAFT has no effect' "$TMP/lmd.log"
+# MAX_OVERDRAFT caps OVERDRAFT seats now: no "no effect" warning.
+if grep -q 'site.opt:12: MAX_OVERDRAFT' "$TMP/lmd.log"; then
+	fail "MAX_OVERDRAFT still warned about"
+fi

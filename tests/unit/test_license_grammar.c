@@ -381,15 +381,88 @@ static void test_hostid_flexlm_forms(void **state)
 static void test_unimplemented_keywords_refused(void **state)
 {
 	(void)state;
-	const char *words[] = {
-	        "DUP_GROUP=UH", "SUITE_DUP_GROUP=U",   "USER_BASED=5", "USER_BASED", "HOST_BASED",
-	        "SUPERSEDE",    "SUPERSEDE=\"f2 f3\"", "OVERDRAFT=3",  "sort=100",   "FLOAT_OK",
-	        "supersede"};
+	const char *words[] = {"DUP_GROUP=UH", "SUITE_DUP_GROUP=U", "USER_BASED=5", "USER_BASED",
+	                       "HOST_BASED",   "sort=100",          "FLOAT_OK"};
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
 		char line[256];
 		snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 5 SN=1 %s", words[i]);
 		parse_refused(line, "lmd does not support");
 	}
+}
+
+/* ---- OVERDRAFT and SUPERSEDE ------------------------------------------------ */
+
+static void test_overdraft(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	parse_ok("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=2", &f);
+	assert_int_equal(f.lines[0].overdraft, 2);
+	assert_non_null(strstr(canon(&f, &f.lines[0]), " OVERDRAFT=\"2\" SERVER_CODES="));
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	/* Its place in the canonical order: after the vendor attributes. */
+	parse_ok("FEATURE f1 acme 1.0 permanent 5 overdraft=2 SN=1 asset_info=7 TS_OK", &f);
+	assert_non_null(
+	        strstr(canon(&f, &f.lines[0]), " SN=\"1\" TS_OK asset_info=\"7\" OVERDRAFT=\"2\""));
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=0",
+	              "OVERDRAFT='0' is not a number");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=-1", "is not a number from 1");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=two", "is not a number from 1");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=1000001", "from 1 to 1000000");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=99999999999999999999999",
+	              "is not a number");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT", "written KEY=value");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=\"3", "quote");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=1 OVERDRAFT=2", "twice");
+	parse_refused("FEATURE f1 acme 1.0 permanent uncounted HOSTID=ANY OVERDRAFT=2",
+	              "counted lines only");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=f1 OVERDRAFT=2", "misplaced keyword");
+}
+
+static void test_supersede(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	/* Bare, as FlexLM writes it right after the count too. */
+	parse_ok("INCREMENT f1 acme 2.0 permanent 5 SUPERSEDE ISSUED=1-dec-2026", &f);
+	assert_true(f.lines[0].supersede);
+	assert_string_equal(f.lines[0].supersede_list, "");
+	assert_non_null(strstr(canon(&f, &f.lines[0]), " SUPERSEDE SERVER_CODES="));
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	parse_ok("FEATURE f1 acme 2.0 permanent 5 ISSUED=2026-12-01 SUPERSEDE=\"  f1\tf2 old-3 \"",
+	         &f);
+	assert_string_equal(f.lines[0].supersede_list, "f1 f2 old-3");
+	assert_non_null(strstr(canon(&f, &f.lines[0]), " SUPERSEDE=\"f1 f2 old-3\""));
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 SUPERSEDE", "needs ISSUED=");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 ISSUED=2026-01-01 SUPERSEDE=\"f1 f1\"",
+	              "names 'f1' twice");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 ISSUED=2026-01-01 SUPERSEDE=\"f1 b@d\"",
+	              "not a feature name");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 ISSUED=2026-01-01 SUPERSEDE=\" \"",
+	              "SUPERSEDE is empty");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 ISSUED=2026-01-01 SUPERSEDE=\"f1 f2",
+	              "quote");
+	char line[LM_LINE_MAX], names[LM_TEXT_MAX + 100] = "";
+	for (int i = 0; strlen(names) < LM_TEXT_MAX + 20; i++)
+		snprintf(names + strlen(names), sizeof names - strlen(names), "%sfeature%03d",
+		         i ? " " : "", i);
+	snprintf(line, sizeof line,
+	         "FEATURE f1 acme 1.0 permanent 5 ISSUED=2026-01-01 SUPERSEDE=\"%s\"", names);
+	parse_refused(line, "longer than");
+	char longname[LM_NAME_MAX + 10];
+	memset(longname, 'a', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	snprintf(line, sizeof line,
+	         "FEATURE f1 acme 1.0 permanent 5 ISSUED=2026-01-01 SUPERSEDE=%s", longname);
+	parse_refused(line, "longer than 64 characters");
 }
 
 /* ---- USE_SERVER ------------------------------------------------------------ */
@@ -433,6 +506,8 @@ int main(void)
 	        cmocka_unit_test(test_hostid_flexlm_forms),
 	        cmocka_unit_test(test_unimplemented_keywords_refused),
 	        cmocka_unit_test(test_use_server),
+	        cmocka_unit_test(test_overdraft),
+	        cmocka_unit_test(test_supersede),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

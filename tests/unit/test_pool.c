@@ -1035,6 +1035,152 @@ static void test_policy(void **state)
 	tp_free(u);
 }
 
+/* ---- OVERDRAFT ----------------------------------------------------------- */
+
+static uint32_t handle_overdraft(struct tp *t, uint64_t handle)
+{
+	struct lm_pool_handle h;
+	assert_int_equal(lm_pool_handle(t->pool, handle, &h), 0);
+	return h.overdraft;
+}
+
+/* OVERDRAFT=n lends n seats beyond the count, each flagged on its handle
+ * and in the result (a retry answers the same); MAX_OVERDRAFT caps them;
+ * a pool with seats within its count is preferred to lending; snapshots
+ * keep the flags. */
+static void test_overdraft(void **state)
+{
+	struct tp *t = *state, *u = tp_new();
+	license(t, "FEATURE stats acme 29.0 permanent 3 OVERDRAFT=2\n");
+	session(t, 1);
+	uint64_t h[5];
+	for (int i = 0; i < 3; i++) {
+		struct lm_pool_result r = checkout(t, 1, (uint64_t)i + 1, "stats", "29.0", 1);
+		assert_int_equal(r.code, 0);
+		assert_int_equal(r.overdraft, 0);
+		h[i] = r.handle;
+	}
+	struct lm_pool_result r = checkout(t, 1, 4, "stats", "29.0", 1);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.overdraft, 1);
+	h[3] = r.handle;
+	assert_int_equal(handle_overdraft(t, h[3]), 1);
+	assert_int_equal(handle_overdraft(t, h[0]), 0);
+	/* The retry answers from the session's memory, flag included. */
+	r = checkout(t, 1, 4, "stats", "29.0", 1);
+	assert_true(r.replayed);
+	assert_int_equal(r.overdraft, 1);
+	assert_int_equal(r.handle, h[3]);
+	h[4] = take(t, 1, 5, "stats", "29.0", 1);
+	assert_int_equal(handle_overdraft(t, h[4]), 1);
+	const struct view *v = pool_of(t, "stats", "29.0");
+	assert_int_equal(v->f.issued, 3);
+	assert_int_equal(v->f.overdraft, 2);
+	assert_int_equal(v->f.in_use, 5);
+	/* A snapshot keeps which seats are lent. */
+	void *buf;
+	size_t len;
+	uint8_t dt[32], du[32];
+	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
+	assert_int_equal(lm_pool_restore(u->pool, 100, buf, len), 0);
+	free(buf);
+	u->index = 100;
+	digest(t, dt);
+	digest(u, du);
+	assert_memory_equal(dt, du, 32);
+	assert_int_equal(handle_overdraft(u, h[4]), 1);
+	r = checkout(u, 1, 5, "stats", "29.0", 1);
+	assert_true(r.replayed);
+	assert_int_equal(r.overdraft, 1);
+
+	r = checkout(t, 1, 6, "stats", "29.0", 1);
+	assert_int_equal(r.code, LMC_ENOSEATS);
+	assert_string_equal(r.message,
+	                    "all 3 seats of stats 29.0 in use, and its 2 overdraft seats");
+
+	/* A seat within the count returned: in use still exceeds the count,
+	 * so the next seat is lent too. */
+	assert_int_equal(checkin(t, 1, 7, h[0]).code, 0);
+	r = checkout(t, 1, 8, "stats", "29.0", 1);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.overdraft, 1);
+	/* Several seats at once: only those past the count are lent. */
+	assert_int_equal(close_session(t, 1).code, 0);
+	session(t, 2);
+	take(t, 2, 1, "stats", "29.0", 2);
+	r = checkout(t, 2, 2, "stats", "29.0", 2);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.overdraft, 1);
+	r = checkout(t, 2, 3, "stats", "29.0", 2);
+	assert_int_equal(r.code, LMC_ENOSEATS);
+
+	/* MAX_OVERDRAFT caps the lending: 1 of 2, and 0 lends none. */
+	assert_int_equal(close_session(t, 2).code, 0);
+	assert_int_equal(set_license_options(t, "FEATURE stats acme 29.0 permanent 1 OVERDRAFT=2\n",
+	                                     "MAX_OVERDRAFT stats 1\n")
+	                         .code,
+	                 0);
+	assert_int_equal(pool_of(t, "stats", "29.0")->f.overdraft, 1);
+	session(t, 3);
+	take(t, 3, 1, "stats", "29.0", 1);
+	assert_int_equal(checkout(t, 3, 2, "stats", "29.0", 1).overdraft, 1);
+	assert_int_equal(checkout(t, 3, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(close_session(t, 3).code, 0);
+	assert_int_equal(set_license_options(t, "FEATURE stats acme 29.0 permanent 1 OVERDRAFT=2\n",
+	                                     "MAX_OVERDRAFT stats 0\n")
+	                         .code,
+	                 0);
+	session(t, 4);
+	take(t, 4, 1, "stats", "29.0", 1);
+	assert_int_equal(checkout(t, 4, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(close_session(t, 4).code, 0);
+
+	/* A newer pool with a free seat goes before lending an older one;
+	 * the lines of one pool add their overdrafts. */
+	license(t, "FEATURE stats acme 29.0 permanent 1 OVERDRAFT=1\n"
+	           "INCREMENT stats acme 29.0 permanent 1 OVERDRAFT=1\n"
+	           "FEATURE stats acme 30.0 permanent 1\n");
+	assert_int_equal(pool_of(t, "stats", "29.0")->f.overdraft, 2);
+	assert_int_equal(pool_of(t, "stats", "30.0")->f.overdraft, 0);
+	session(t, 5);
+	take(t, 5, 1, "stats", "29.0", 2);
+	r = checkout(t, 5, 2, "stats", "29.0", 1);
+	assert_int_equal(r.overdraft, 0);
+	assert_int_equal(in_use(t, "stats", "30.0"), 1);
+	r = checkout(t, 5, 3, "stats", "29.0", 2);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.overdraft, 2);
+	assert_int_equal(in_use(t, "stats", "29.0"), 4);
+	tp_free(u);
+}
+
+/* SUPERSEDE: the older lines of the features a newer line names no longer
+ * count (nor show); lines issued later, or of other features, stay. */
+static void test_supersede(void **state)
+{
+	struct tp *t = *state;
+	license(t, "FEATURE stats acme 29.0 permanent 5 ISSUED=2025-01-01\n"
+	           "INCREMENT stats acme 29.0 permanent 3\n"
+	           "INCREMENT stats acme 29.0 permanent 2 ISSUED=2026-06-01 SUPERSEDE\n"
+	           "INCREMENT stats acme 29.0 permanent 4 ISSUED=2026-07-01\n"
+	           "FEATURE plot acme 1.0 permanent 7 ISSUED=2024-01-01\n"
+	           "FEATURE plot2 acme 1.0 permanent 1 ISSUED=2026-01-01 "
+	           "SUPERSEDE=\"plot old\"\n"
+	           "FEATURE other acme 1.0 permanent 6\n");
+	assert_int_equal(pool_of(t, "stats", "29.0")->f.issued, 6);
+	assert_null(pool_of(t, "plot", "1.0"));
+	assert_int_equal(pool_of(t, "plot2", "1.0")->f.issued, 1);
+	assert_int_equal(pool_of(t, "other", "1.0")->f.issued, 6);
+	session(t, 1);
+	assert_int_equal(checkout(t, 1, 1, "plot", "1.0", 1).code, LMC_ENOFEATURE);
+	take(t, 1, 2, "stats", "29.0", 6);
+	assert_int_equal(checkout(t, 1, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	/* Issued the same day: neither replaces the other. */
+	license(t, "FEATURE stats acme 29.0 permanent 5 ISSUED=2026-06-01 SUPERSEDE\n"
+	           "INCREMENT stats acme 29.0 permanent 2 ISSUED=2026-06-01 SUPERSEDE\n");
+	assert_int_equal(pool_of(t, "stats", "29.0")->f.issued, 7);
+}
+
 static struct lm_pool_result set_cluster_id(struct tp *t, const uint8_t *id, size_t len)
 {
 	Lmcmd__SetClusterId m = LMCMD__SET_CLUSTER_ID__INIT;
@@ -1567,6 +1713,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_restore_refuses, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cluster_id, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_overdraft, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_supersede, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reopen_empties, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_random_model, setup, teardown),
