@@ -319,7 +319,8 @@ static int draw_users(const struct lm_usage *u, cairo_t *cr)
 		}
 		cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
 		lm_chart_text(cr, fr.left - 6, y + bar / 2, 1, 11, name);
-		snprintf(value, sizeof value, users[r].value < 10 ? "%.2g" : "%.0f", users[r].value);
+		snprintf(value, sizeof value, users[r].value < 10 ? "%.2g" : "%.0f",
+		         users[r].value);
 		lm_chart_text(cr, lm_chart_x(&fr, users[r].value) + 4, y + bar / 2, 0, 10, value);
 	}
 	for (size_t k = 0; k < shown_features; k++) {
