@@ -77,6 +77,8 @@ static void usage(FILE *out)
 	        "                          wins over the options file's REPORTLOG\n"
 	        "  --report-log-max-bytes N[K|M|G]  rotate the report log past this size\n"
 	        "                          (default: never)\n"
+	        "  --report-log-rotate daily  also rotate it when its records' UTC day\n"
+	        "                          changes (default: never)\n"
 	        "  --user NAME             started as root: read the license, then serve as\n"
 	        "                          NAME (its data directory, ports from 1024 up)\n"
 	        "  --allow-root            run as root throughout (also LMD_ALLOW_ROOT=1);\n"
@@ -269,6 +271,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"http", required_argument, NULL, 'W'},
 	        {"report-log", required_argument, NULL, 'L'},
 	        {"report-log-max-bytes", required_argument, NULL, 'B'},
+	        {"report-log-rotate", required_argument, NULL, 'D'},
 	        {"user", required_argument, NULL, 'u'},
 	        {"allow-root", no_argument, NULL, 'Z'},
 	        {"expiry-warn-days", required_argument, NULL, 'X'},
@@ -346,6 +349,16 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 			break;
 		case 'X':
 			rc = number("--expiry-warn-days", optarg, 0, 3650, &cfg->expiry_warn_days);
+			break;
+		case 'D':
+			if (strcmp(optarg, "daily") != 0) {
+				fprintf(stderr,
+				        "lmd: --report-log-rotate %s: only daily is known "
+				        "(rotation by size is --report-log-max-bytes)\n",
+				        optarg);
+				rc = -1;
+			}
+			cfg->report_log_daily = true;
 			break;
 		case 'h': usage(stdout); return 1;
 		case 'V': printf("lmd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 1;

@@ -63,12 +63,14 @@ struct lm_config {
 	unsigned http_port;
 	/* --report-log: the usage report log (report_log.h); NULL: the
 	 * options file's REPORTLOG, if any.  --report-log-max-bytes: rotate
-	 * past this size (0: never). */
+	 * past this size (0: never); --report-log-rotate daily: also when the
+	 * records' day changes. */
 	const char *report_log_path;
 	uint64_t report_log_max_bytes;
 	/* --expiry-warn-days: from how many days before a license line
 	 * expires lmd warns (log, lmstat); 0: never (30). */
 	unsigned expiry_warn_days;
+	bool report_log_daily;
 };
 
 /* How long a client may believe in its seats after the send time of an

@@ -81,7 +81,9 @@ static void open_report_log(struct lm_server *s)
 		path = o->reportlog;
 	if (!path)
 		return;
-	struct lm_report_log_config rc = {.path = path, .max_bytes = s->cfg.report_log_max_bytes};
+	struct lm_report_log_config rc = {.path = path,
+	                                  .max_bytes = s->cfg.report_log_max_bytes,
+	                                  .daily = s->cfg.report_log_daily};
 	bool hide = o && o->reportlog_hide_user;
 	if (lm_report_log_open(&s->report_log, &rc) != 0 ||
 	    lm_report_events_new(&s->report_events, s->report_log, hide) != 0)

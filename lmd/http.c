@@ -29,13 +29,17 @@
 #include <microhttpd.h>
 #include <uv.h>
 
+#include "lmd/http_usage.h"
 #include "lmd/server.h"
 #include "lmd/walltime.h"
 
 struct lm_http {
 	struct lm_server *s;
 	struct MHD_Daemon *mhd;
-	uv_async_t wake; /* the HTTP thread asks the loop for a snapshot */
+	uv_async_t wake;            /* the HTTP thread asks the loop for a snapshot */
+	uv_timer_t sampler;         /* fills usage, on the loop */
+	struct lm_http_usage usage; /* the loop's only */
+	int open_handles;           /* wake and sampler, until closed */
 
 	pthread_mutex_t lock;
 	pthread_cond_t published; /* a new generation, or closing */
@@ -59,8 +63,10 @@ static void on_wake(uv_async_t *a)
 {
 	struct lm_http *h = a->data;
 	struct lm_text metrics = {0}, json = {0};
+	int64_t now_us = lm_walltime_us();
+	lm_http_usage_sample(&h->usage, h->s->pool, now_us);
 	lm_metrics_text(h->s, &metrics);
-	lm_http_status_json(h->s, &json);
+	lm_http_status_json(h->s, &h->usage, &json);
 
 	char *old_metrics = NULL, *old_json = NULL;
 	pthread_mutex_lock(&h->lock);
@@ -81,6 +87,12 @@ static void on_wake(uv_async_t *a)
 	free(old_json);
 	lm_text_free(&metrics);
 	lm_text_free(&json);
+}
+
+static void on_sample(uv_timer_t *t)
+{
+	struct lm_http *h = t->data;
+	lm_http_usage_sample(&h->usage, h->s->pool, lm_walltime_us());
 }
 
 /* ---- on the HTTP thread ---- */
@@ -207,6 +219,11 @@ int lm_http_start(struct lm_http **out, struct lm_server *s, char *err, size_t e
 	h->wake.data = h;
 	/* The async handle must not keep the loop alive at stop. */
 	uv_unref((uv_handle_t *)&h->wake);
+	lm_http_usage_init(&h->usage);
+	uv_timer_init(s->loop, &h->sampler);
+	h->sampler.data = h;
+	uv_unref((uv_handle_t *)&h->sampler);
+	h->open_handles = 2;
 
 	errno = 0;
 	h->mhd = MHD_start_daemon(
@@ -220,9 +237,11 @@ int lm_http_start(struct lm_http **out, struct lm_server *s, char *err, size_t e
 		         cfg->http_port, errno ? strerror(errno) : "libmicrohttpd failed to start");
 		h->closing = true;
 		uv_close((uv_handle_t *)&h->wake, NULL);
+		uv_close((uv_handle_t *)&h->sampler, NULL);
 		/* h is leaked on purpose: the caller ends the process. */
 		return -1;
 	}
+	uv_timer_start(&h->sampler, on_sample, 0, LM_HTTP_USAGE_SAMPLE_MS);
 	*out = h;
 	return 0;
 }
@@ -230,6 +249,8 @@ int lm_http_start(struct lm_http **out, struct lm_server *s, char *err, size_t e
 static void on_closed(uv_handle_t *handle)
 {
 	struct lm_http *h = handle->data;
+	if (--h->open_handles > 0)
+		return;
 	pthread_cond_destroy(&h->published);
 	pthread_mutex_destroy(&h->lock);
 	free(h->metrics);
@@ -249,4 +270,5 @@ void lm_http_stop(struct lm_http *h)
 	 * once (closing), and none starts after this. */
 	MHD_stop_daemon(h->mhd);
 	uv_close((uv_handle_t *)&h->wake, on_closed);
+	uv_close((uv_handle_t *)&h->sampler, on_closed);
 }

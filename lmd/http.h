@@ -1,6 +1,7 @@
 /* `lmd --http [ADDR:]PORT`: a read-only HTTP server (GNU libmicrohttpd) for
  * monitoring: /metrics (Prometheus text, metrics.h), / (the dashboard page,
- * dashboard.html) and /status.json (what the page shows, http_status.c).
+ * dashboard.html) and /status.json (what the page shows, http_status.c,
+ * with the usage chart's minutes of http_usage.h).
  *
  * Threads: libmicrohttpd answers on its own thread and never touches the
  * server; the event loop renders a snapshot of the texts and publishes it
@@ -36,9 +37,12 @@ int lm_http_start(struct lm_http **out, struct lm_server *s, char *err, size_t e
  * its handle; NULL is a no-op. */
 void lm_http_stop(struct lm_http *h);
 
+struct lm_http_usage;
 /* The dashboard's data: servers and roles, features with seats and
- * holders, denials, expiry (http_status.c).  Appends to out. */
-void lm_http_status_json(struct lm_server *s, struct lm_text *out);
+ * holders, denials, expiry (http_status.c), and the usage chart's points
+ * when usage is not NULL.  Appends to out. */
+void lm_http_status_json(struct lm_server *s, const struct lm_http_usage *usage,
+                         struct lm_text *out);
 
 /* The dashboard page, self-contained (built from lmd/dashboard.html). */
 extern const char lm_http_dashboard[];

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "core/date.h"
+#include "lmd/http_usage.h"
 #include "lmd/server.h"
 #include "lmd/walltime.h"
 
@@ -123,7 +124,8 @@ static int count_session(void *arg, const struct lm_pool_session *ps)
 	return 0;
 }
 
-void lm_http_status_json(struct lm_server *s, struct lm_text *out)
+void lm_http_status_json(struct lm_server *s, const struct lm_http_usage *usage,
+                         struct lm_text *out)
 {
 	int64_t now_us = lm_walltime_us();
 	lm_text_printf(out, "{\"generated\":%lld,\"version\":\"%s\",\"vendor\":",
@@ -145,5 +147,10 @@ void lm_http_status_json(struct lm_server *s, struct lm_text *out)
 	if (w.failed)
 		out->oom = true;
 	close_feature(&w);
-	lm_text_printf(out, "]}\n");
+	lm_text_printf(out, "]");
+	if (usage) {
+		lm_text_printf(out, ",");
+		lm_http_usage_json(usage, now_us, out);
+	}
+	lm_text_printf(out, "}\n");
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/date.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -54,6 +55,28 @@ static int write_all(int fd, const char *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+static int64_t day_of(int64_t time_us)
+{
+	const int64_t day_us = INT64_C(86400000000);
+	return time_us / day_us - (time_us % day_us < 0);
+}
+
+/* The UTC day of a record's "time" ("YYYY-MM-DDT..."), or INT64_MIN. */
+static int64_t record_day(const char *line, size_t len)
+{
+	static const char key[] = "\"time\":\"";
+	const char *at = memmem(line, len, key, sizeof key - 1);
+	int y, m, d, n = 0;
+	if (!at || (size_t)(line + len - at) < sizeof key + 10)
+		return INT64_MIN;
+	char date[11];
+	memcpy(date, at + sizeof key - 1, 10);
+	date[10] = '\0';
+	if (sscanf(date, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10)
+		return INT64_MIN;
+	return lm_date_from_ymd(y, m, d);
 }
 
 /* Takes the last whole line of the size bytes of fd as the last record:
@@ -108,6 +131,7 @@ static int read_last_record(struct lm_report_log *r, int fd, uint64_t size, bool
 	const char *line = buf + start;
 	size_t len = end - 1 - start;
 	lm_report_chain_hash(line, len, r->chain);
+	r->last_day = record_day(line, len);
 	if (!lm_report_chain_head(line, len, &r->seq, &r->index)) {
 		/* Someone edited it; `lmutil report --verify` will say where.  The
 		 * chain goes on from its bytes so that nothing after it hides the
@@ -181,10 +205,12 @@ static int recover(struct lm_report_log *r)
 		goto fail;
 	snprintf(r->chain, sizeof r->chain, "%s", LM_REPORT_CHAIN_ANCHOR);
 	r->seq = r->index = r->first_seq = 0;
+	r->last_day = INT64_MIN;
 	if (st.st_size == 0) {
 		r->size = 0;
 		if (read_newest_rotated(r) != 0)
 			goto fail;
+		r->last_day = INT64_MIN; /* that file's day; this one is empty */
 	} else {
 		if (read_last_record(r, r->fd, (uint64_t)st.st_size, true) != 0)
 			goto fail;
@@ -212,6 +238,8 @@ int lm_report_log_open(struct lm_report_log **out, const struct lm_report_log_co
 		return LMC_ENOMEM;
 	}
 	r->max_bytes = cfg->max_bytes;
+	r->daily = cfg->daily;
+	r->last_day = INT64_MIN;
 	r->fd = -1;
 	if (recover(r) != 0)
 		failed(r, "cannot open it");
@@ -283,6 +311,7 @@ static int rotate(struct lm_report_log *r)
 	close(r->fd);
 	r->size = 0;
 	r->first_seq = 0;
+	r->last_day = INT64_MIN;
 	r->fd = open(r->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (r->fd < 0) {
 		r->recovered = false; /* opened and read again at the next command */
@@ -450,10 +479,13 @@ void lm_report_log_commit(struct lm_report_log *r)
 	uint64_t first = frame_batch(r, &seq, chain, &index, &from, &to);
 	if (first == 0 && !r->out.oom)
 		goto done; /* all logged before a restart */
-	/* A file this batch would take past max_bytes is rotated first, with
-	 * the records pending for it written to it. */
-	if (!r->out.oom && r->max_bytes && r->size + r->pending.len > 0 &&
-	    r->size + r->pending.len + r->out.len > r->max_bytes) {
+	/* A file this batch would take past max_bytes, or into another day
+	 * than its last record's, is rotated first, with the records pending
+	 * for it written to it. */
+	bool past_size = r->max_bytes && r->size + r->pending.len + r->out.len > r->max_bytes;
+	bool new_day =
+	        r->daily && r->last_day != INT64_MIN && day_of(r->recs[0].time_us) != r->last_day;
+	if (!r->out.oom && r->size + r->pending.len > 0 && (past_size || new_day)) {
 		if (flush(r) != 0)
 			goto lost;
 		if (rotate(r) != 0) {
@@ -484,6 +516,7 @@ void lm_report_log_commit(struct lm_report_log *r)
 		goto done;
 	}
 	cover(&r->pending_from, &r->pending_to, from, to);
+	r->last_day = day_of(r->recs[r->nrecs - 1].time_us);
 	r->seq = seq;
 	r->index = index;
 	memcpy(r->chain, chain, sizeof chain);

@@ -26,7 +26,14 @@
  * Rotation by size: when a write would take a non-empty file past
  * max_bytes, the file is renamed PATH.<seq of its first record, 12 digits>
  * and a new PATH is started, whose first record chains from the last one of
- * the renamed file.  `ls PATH.* PATH` lists the files in chain order. */
+ * the renamed file.  `ls PATH.* PATH` lists the files in chain order.
+ *
+ * Rotation by day (daily): the same renaming when a command's records fall
+ * on another UTC day than the last record of a non-empty file.  The day is
+ * the records' own time (the leader's), not this server's clock, so the
+ * three servers of a triad rotate at the same record; a file holds one day
+ * (a day without commands has no file).  Both may be on: a busy day then
+ * spans several files. */
 #ifndef LM_REPORT_LOG_H
 #define LM_REPORT_LOG_H
 
@@ -39,6 +46,7 @@ struct lm_report_log;
 struct lm_report_log_config {
 	const char *path;   /* copied */
 	uint64_t max_bytes; /* rotate past this size; 0: never */
+	bool daily;         /* rotate when the records' UTC day changes */
 };
 
 /* Opens (or creates) the log and reads its last record.  Returns 0, or

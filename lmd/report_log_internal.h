@@ -20,12 +20,16 @@ struct lm_report_body {
 struct lm_report_log {
 	char *path;
 	uint64_t max_bytes;
+	bool daily;
 
 	int fd;             /* -1 until opened, and after a failed rotation */
 	bool recovered;     /* the last record was read: seq, index, chain hold */
 	bool dirty;         /* a write failed: the file may end in part of a line */
 	uint64_t size;      /* bytes of whole records in the current file */
 	uint64_t first_seq; /* of the current file's first record; 0: empty */
+	/* The UTC day (Unix days) of the last record framed for the current
+	 * file, for daily rotation; INT64_MIN: none or unreadable. */
+	int64_t last_day;
 
 	/* The last record framed (written, or pending below). */
 	uint64_t seq, index;

@@ -2,6 +2,7 @@
  * feature and period (lmutil_report.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,14 +22,22 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: lmutil report --verify [--anchor HEX] [--json] LOG...\n"
 	        "       lmutil report [--from T] [--to T] [--feature F] [--by hour|day|month]\n"
-	        "                     [--format text|csv|json] [--options FILE] LOG...\n"
+	        "                     [--format text|csv|json|html] [--options FILE]\n"
+	        "                     [--chart FILE.png|FILE.svg [--chart-kind "
+	        "use|denials|users]]\n"
+	        "                     LOG...\n"
 	        "Reads lmd's usage report log (lmd --report-log, REPORTLOG); give rotated\n"
 	        "files oldest first (LOG.* LOG). --verify checks the hash chain and names the\n"
 	        "first broken record; exit 1 when the log was edited, cut or has lost records.\n"
 	        "Otherwise prints, per feature and period, the peak and average seats in use,\n"
 	        "the utilisation of the seats issued, checkouts and denials (no seat free,\n"
 	        "refused by the options file, other), then the seat-hours of each user, and\n"
-	        "with --options those of each GROUP of that options file.\n"
+	        "with --options those of each GROUP of that options file.  html is one page\n"
+	        "with those tables and the three charts, needing no other file.\n"
+	        "--chart draws one chart (900x400) into FILE: use (seats in use over time per\n"
+	        "feature and the seats licensed; the default), denials (per day: no seat free\n"
+	        "apart from policy refusals) or users (the most seat-hours); it prints the\n"
+	        "summary too only when --format is given.\n"
 	        "T is YYYY-MM-DD[THH[:MM[:SS]]] in UTC; --from is inclusive, --to exclusive.\n");
 }
 
@@ -92,6 +101,31 @@ void lm_usage_format_time(int64_t us, char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
+static int write_chart(const struct lm_usage *u, const char *path, enum lm_chart_kind kind)
+{
+	enum lm_chart_type type;
+	char *data, why[256];
+	size_t len;
+	lm_chart_type_of(path, &type);
+	if (lm_chart_draw(u, kind, type, &data, &len, why, sizeof why) != 0) {
+		lm_report_fail(LMC_EIO, "%s", why);
+		return -1;
+	}
+	FILE *f = fopen(path, "w");
+	bool ok = f && fwrite(data, 1, len, f) == len;
+	int err = errno;
+	if (f && fclose(f) != 0 && ok) {
+		ok = false;
+		err = errno;
+	}
+	free(data);
+	if (!ok) {
+		lm_report_fail(LMC_EIO, "--chart %s: cannot write it: %s", path, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
 static int verify(char **files, int nfiles, const char *anchor)
 {
 	struct lm_chain_check chk;
@@ -135,10 +169,10 @@ static bool parse_by(const char *s, enum lm_usage_period *by)
 
 static bool parse_format(const char *s, enum lm_usage_format *f)
 {
-	static const char *names[] = {"text", "csv", "json"};
-	static const enum lm_usage_format values[] = {LM_FORMAT_TEXT, LM_FORMAT_CSV,
-	                                              LM_FORMAT_JSON};
-	for (size_t i = 0; i < 3; i++)
+	static const char *names[] = {"text", "csv", "json", "html"};
+	static const enum lm_usage_format values[] = {LM_FORMAT_TEXT, LM_FORMAT_CSV, LM_FORMAT_JSON,
+	                                              LM_FORMAT_HTML};
+	for (size_t i = 0; i < 4; i++)
 		if (strcmp(s, names[i]) == 0) {
 			*f = values[i];
 			return true;
@@ -158,13 +192,17 @@ int lm_cmd_report(int argc, char **argv)
 	        {"by", required_argument, NULL, 'b'},
 	        {"format", required_argument, NULL, 'o'},
 	        {"options", required_argument, NULL, 'O'},
+	        {"chart", required_argument, NULL, 'c'},
+	        {"chart-kind", required_argument, NULL, 'k'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	struct lm_usage_query q = {.from_us = INT64_MIN, .to_us = INT64_MAX, .by = LM_BY_ALL};
 	enum lm_usage_format format = LM_FORMAT_TEXT;
-	bool check = false;
-	const char *anchor = NULL, *options_path = NULL;
+	enum lm_chart_kind kind = LM_CHART_USE;
+	enum lm_chart_type type;
+	bool check = false, format_given = false, kind_given = false;
+	const char *anchor = NULL, *options_path = NULL, *chart_path = NULL;
 	int opt;
 
 	lm_report_begin("report");
@@ -184,6 +222,7 @@ int lm_cmd_report(int argc, char **argv)
 		case 'j':
 			lm_report_json();
 			format = LM_FORMAT_JSON;
+			format_given = true;
 			break;
 		case 'f':
 		case 't':
@@ -206,12 +245,33 @@ int lm_cmd_report(int argc, char **argv)
 			break;
 		case 'o':
 			if (!parse_format(optarg, &format)) {
-				lm_report_fail(LMC_EINVAL, "--format is text, csv or json, not %s",
+				lm_report_fail(LMC_EINVAL,
+				               "--format is text, csv, json or html, not %s",
 				               optarg);
 				return 2;
 			}
+			format_given = true;
 			if (format == LM_FORMAT_JSON)
 				lm_report_json();
+			break;
+		case 'c':
+			chart_path = optarg;
+			if (!lm_chart_type_of(chart_path, &type)) {
+				lm_report_fail(LMC_EINVAL,
+				               "--chart %s: name a .png or a .svg file (the name "
+				               "says which to draw)",
+				               optarg);
+				return 2;
+			}
+			break;
+		case 'k':
+			if (!lm_chart_kind_parse(optarg, &kind)) {
+				lm_report_fail(LMC_EINVAL,
+				               "--chart-kind is use, denials or users, not %s",
+				               optarg);
+				return 2;
+			}
+			kind_given = true;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -219,6 +279,10 @@ int lm_cmd_report(int argc, char **argv)
 	}
 	if (optind == argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (kind_given && !chart_path) {
+		lm_report_fail(LMC_EINVAL, "--chart-kind wants --chart FILE");
 		return 2;
 	}
 	if (check)
@@ -243,7 +307,13 @@ int lm_cmd_report(int argc, char **argv)
 	if (rc == 0 && o)
 		rc = lm_usage_groups(&u, o);
 	if (rc == 0)
+		lm_usage_sort(&u);
+	if (rc == 0 && chart_path)
+		rc = write_chart(&u, chart_path, kind);
+	if (rc == 0 && (format_given || !chart_path))
 		rc = lm_usage_print(&u, format);
+	if (chart_path || format == LM_FORMAT_HTML)
+		lm_chart_release();
 	lm_usage_free(&u);
 	lm_options_free(o);
 	return rc == 0 ? 0 : 2;

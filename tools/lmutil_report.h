@@ -6,9 +6,12 @@
  *                            memory only the features, users, held handles
  *                            and the rows of the periods
  *   lmutil_report_groups.c   the use per GROUP of an options file
- *   lmutil_report_print.c    the summary as text, CSV or JSON; other views
- *                            of the same summary (charts, HTML) belong
- *                            beside it
+ *   lmutil_report_print.c    the summary as text, CSV or JSON
+ *   lmutil_report_html.c     the summary as one self-contained HTML page,
+ *                            its charts embedded as PNG data
+ *   report_chart.c           the charts (--chart), drawn with cairo from
+ *                            the summary's trace: use over time, denials
+ *                            per day, top users
  * Every reader streams: a file is read a line at a time, never whole. */
 #ifndef LM_LMUTIL_REPORT_H
 #define LM_LMUTIL_REPORT_H
@@ -82,6 +85,35 @@ struct lm_usage_feature {
 	size_t row; /* index into rows of the current period's row, or SIZE_MAX */
 };
 
+/* What the charts draw, gathered in the same pass.  Use over time is kept
+ * in LM_TRACE_BUCKETS buckets per feature from the first record in range;
+ * when a record falls past the last bucket the width doubles (pairs of
+ * buckets merge), so a log of an hour and one of a year both give at most
+ * that many points, at the finest width that holds them.  Denials are
+ * counted per UTC day. */
+#define LM_TRACE_BUCKETS   1024
+#define LM_TRACE_WIDTH_MIN INT64_C(60000000) /* one minute */
+
+struct lm_trace_bucket {
+	uint32_t peak;   /* the most seats in use at once */
+	uint32_t issued; /* the most seats issued while the bucket lasted */
+	double seat_us;  /* integral of seats in use (the average's numerator) */
+};
+
+struct lm_trace_day {
+	uint64_t no_seat, policy, other;
+};
+
+struct lm_usage_trace {
+	int64_t origin_us, width_us; /* bucket i: [origin + i width, +width) */
+	size_t nbuckets;             /* in use; 0 before the first record */
+	/* buckets[feature * LM_TRACE_BUCKETS + i] */
+	struct lm_trace_bucket *buckets;
+	int64_t first_day; /* Unix days of days[0] */
+	struct lm_trace_day *days;
+	size_t ndays;
+};
+
 struct lm_usage {
 	struct lm_usage_query q;
 	int64_t first_us, last_us; /* of the records read; INT64_MIN when none */
@@ -97,6 +129,7 @@ struct lm_usage {
 	size_t nper_user, per_user_cap;
 	struct lm_usage_group *per_group; /* after lm_usage_groups */
 	size_t nper_group;
+	struct lm_usage_trace trace;
 	struct lm_usage_private *priv; /* the reader's indexes */
 };
 
@@ -117,7 +150,46 @@ bool lm_usage_parse_time(const char *text, size_t len, int64_t *us);
 /* YYYY-MM-DDTHH:MM:SSZ */
 void lm_usage_format_time(int64_t us, char *buf, size_t size);
 
-enum lm_usage_format { LM_FORMAT_TEXT, LM_FORMAT_CSV, LM_FORMAT_JSON };
+/* A row's figures over the part of its period the log and the query
+ * cover. */
+struct lm_usage_figures {
+	int64_t start, end;
+	double average, utilisation; /* utilisation < 0: no seats issued */
+};
+struct lm_usage_figures lm_usage_figures(const struct lm_usage *u, const struct lm_usage_row *r);
+/* The period a row starts at, as wide as --by: "2026-11-30T10", "all". */
+void lm_usage_period_label(const struct lm_usage *u, int64_t start, char *buf, size_t size);
+/* A user's name, "(hidden)" for the empty name of a hidden holder. */
+const char *lm_usage_user_name(const struct lm_usage *u, uint32_t i);
+
+enum lm_usage_format { LM_FORMAT_TEXT, LM_FORMAT_CSV, LM_FORMAT_JSON, LM_FORMAT_HTML };
+/* Sorts the rows and the users (the order every view shows), once. */
+void lm_usage_sort(struct lm_usage *u);
+/* Prints the sorted summary on stdout.  Returns 0, or -1 after saying
+ * why (a chart of the HTML page that could not be drawn). */
 int lm_usage_print(const struct lm_usage *u, enum lm_usage_format format);
+/* The HTML page (lmutil_report_html.c). */
+int lm_usage_print_html(const struct lm_usage *u);
+
+/* ---- charts (report_chart.c) ---- */
+
+enum lm_chart_kind { LM_CHART_USE, LM_CHART_DENIALS, LM_CHART_USERS };
+enum lm_chart_type { LM_CHART_PNG, LM_CHART_SVG };
+
+#define LM_CHART_WIDTH  900
+#define LM_CHART_HEIGHT 400
+
+/* "use", "denials" or "users" to a kind; false when none. */
+bool lm_chart_kind_parse(const char *name, enum lm_chart_kind *kind);
+/* The type a file name asks for (.png, .svg); false when neither. */
+bool lm_chart_type_of(const char *path, enum lm_chart_type *type);
+
+/* Draws chart kind of the sorted summary u into a malloc'd buffer (*out,
+ * *len; the caller frees it).  Returns 0, or -1 with why filled in. */
+int lm_chart_draw(const struct lm_usage *u, enum lm_chart_kind kind, enum lm_chart_type type,
+                  char **out, size_t *len, char *why, size_t why_size);
+/* Lets go of the fonts cairo and fontconfig keep for the next chart, after
+ * the last: what they hold at exit would otherwise look leaked. */
+void lm_chart_release(void);
 
 #endif

@@ -1,6 +1,6 @@
 /* lmutil report's summary as text, CSV or JSON (lmutil_report.h).  Each
- * printer reads the same struct lm_usage; a chart or an HTML page would be
- * one more printer over it. */
+ * printer reads the same struct lm_usage, as do the HTML page
+ * (lmutil_report_html.c) and the charts (report_chart.c). */
 #include "config.h"
 
 #include <inttypes.h>
@@ -41,16 +41,9 @@ static int64_t min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
-/* A row's figures over the part of its period the log and the query
- * cover. */
-struct figures {
-	int64_t start, end;
-	double average, utilisation; /* utilisation < 0: no seats issued */
-};
-
-static struct figures figures(const struct lm_usage *u, const struct lm_usage_row *r)
+struct lm_usage_figures lm_usage_figures(const struct lm_usage *u, const struct lm_usage_row *r)
 {
-	struct figures f = {
+	struct lm_usage_figures f = {
 	        .start = max64(max64(r->start_us, u->q.from_us), u->first_us),
 	        .end = min64(min64(r->end_us, u->q.to_us), u->last_us),
 	        .utilisation = -1,
@@ -62,7 +55,7 @@ static struct figures figures(const struct lm_usage *u, const struct lm_usage_ro
 	return f;
 }
 
-static void period_label(const struct lm_usage *u, int64_t start, char *buf, size_t size)
+void lm_usage_period_label(const struct lm_usage *u, int64_t start, char *buf, size_t size)
 {
 	static const size_t width[] = {[LM_BY_HOUR] = 13, [LM_BY_DAY] = 10, [LM_BY_MONTH] = 7};
 	if (u->q.by == LM_BY_ALL) {
@@ -74,7 +67,7 @@ static void period_label(const struct lm_usage *u, int64_t start, char *buf, siz
 		buf[width[u->q.by]] = '\0';
 }
 
-static const char *user_name(const struct lm_usage *u, uint32_t i)
+const char *lm_usage_user_name(const struct lm_usage *u, uint32_t i)
 {
 	return u->users[i][0] ? u->users[i] : "(hidden)";
 }
@@ -95,11 +88,11 @@ static void print_text(const struct lm_usage *u)
 	       "PEAK", "AVERAGE", "USE%", "CHECKOUTS", "NO-SEAT", "POLICY", "OTHER");
 	for (size_t i = 0; i < u->nrows; i++) {
 		const struct lm_usage_row *r = &u->rows[i];
-		struct figures f = figures(u, r);
+		struct lm_usage_figures f = lm_usage_figures(u, r);
 		char use[16] = "-";
 		if (f.utilisation >= 0)
 			snprintf(use, sizeof use, "%.1f", f.utilisation);
-		period_label(u, r->start_us, label, sizeof label);
+		lm_usage_period_label(u, r->start_us, label, sizeof label);
 		printf("%-20s %-20s %6" PRIu32 " %6" PRIu32 " %8.2f %6s %9" PRIu64 " %8" PRIu64
 		       " %7" PRIu64 " %6" PRIu64 "\n",
 		       label, u->features[r->feature].name, r->issued, r->peak, f.average, use,
@@ -109,8 +102,9 @@ static void print_text(const struct lm_usage *u)
 	       "DENIALS");
 	for (size_t i = 0; i < u->nper_user; i++) {
 		const struct lm_usage_user *p = &u->per_user[i];
-		printf("%-20s %-20s %10.2f %9" PRIu64 " %7" PRIu64 "\n", user_name(u, p->user),
-		       u->features[p->feature].name, p->seat_us / 3600e6, p->checkouts, p->denials);
+		printf("%-20s %-20s %10.2f %9" PRIu64 " %7" PRIu64 "\n",
+		       lm_usage_user_name(u, p->user), u->features[p->feature].name,
+		       p->seat_us / 3600e6, p->checkouts, p->denials);
 	}
 	if (u->nper_group)
 		printf("\n%-20s %-20s %10s %9s %7s\n", "GROUP", "FEATURE", "SEAT-HOURS",
@@ -153,7 +147,7 @@ static void print_csv(const struct lm_usage *u)
 	       "denied_no_seat,denied_policy,denied_other\n");
 	for (size_t i = 0; i < u->nrows; i++) {
 		const struct lm_usage_row *r = &u->rows[i];
-		struct figures f = figures(u, r);
+		struct lm_usage_figures f = lm_usage_figures(u, r);
 		lm_usage_format_time(f.start, start, sizeof start);
 		lm_usage_format_time(f.end, end, sizeof end);
 		printf("%s,%s,", start, end);
@@ -167,7 +161,7 @@ static void print_csv(const struct lm_usage *u)
 	printf("\nuser,feature,seat_hours,checkouts,denials\n");
 	for (size_t i = 0; i < u->nper_user; i++) {
 		const struct lm_usage_user *p = &u->per_user[i];
-		csv_field(user_name(u, p->user));
+		csv_field(lm_usage_user_name(u, p->user));
 		putchar(',');
 		csv_field(u->features[p->feature].name);
 		printf(",%.4f,%" PRIu64 ",%" PRIu64 "\n", p->seat_us / 3600e6, p->checkouts,
@@ -205,7 +199,7 @@ static int print_json(const struct lm_usage *u)
 	lm_json_set(doc, "by", lm_json_text(by[u->q.by]));
 	for (size_t i = 0; i < u->nrows; i++) {
 		const struct lm_usage_row *r = &u->rows[i];
-		struct figures f = figures(u, r);
+		struct lm_usage_figures f = lm_usage_figures(u, r);
 		json_t *o = lm_json_object();
 		lm_json_set(o, "start", time_json(f.start));
 		lm_json_set(o, "end", time_json(f.end));
@@ -262,14 +256,19 @@ static int print_json(const struct lm_usage *u)
 	return lm_report_print(doc);
 }
 
-int lm_usage_print(const struct lm_usage *u, enum lm_usage_format format)
+void lm_usage_sort(struct lm_usage *u)
 {
 	sorting = u;
 	qsort(u->rows, u->nrows, sizeof *u->rows, row_order);
 	qsort(u->per_user, u->nper_user, sizeof *u->per_user, user_order);
+}
+
+int lm_usage_print(const struct lm_usage *u, enum lm_usage_format format)
+{
 	switch (format) {
 	case LM_FORMAT_CSV: print_csv(u); return 0;
 	case LM_FORMAT_JSON: return print_json(u);
+	case LM_FORMAT_HTML: return lm_usage_print_html(u);
 	default: print_text(u); return 0;
 	}
 }

@@ -7,7 +7,10 @@
  * (the peak).  Handles are followed from checkout to return for the use
  * per user.  A log that starts while seats are held (a log enabled late, a
  * gap) returns seats it never saw taken: those returns count for their
- * user from the record's "since" but never take a level below zero. */
+ * user from the record's "since" but never take a level below zero.
+ *
+ * The same levels feed the charts' trace (lmutil_report.h): each span of
+ * a level is also spread over the trace's buckets. */
 #include "config.h"
 
 #include <errno.h>
@@ -74,6 +77,118 @@ static void period(enum lm_usage_period by, int64_t t, int64_t *start, int64_t *
 	*end = (int64_t)timegm(&tm) * 1000000;
 }
 
+static void out_of_memory(void)
+{
+	fprintf(stderr, "lmutil report: out of memory\n");
+	exit(2);
+}
+
+static struct lm_trace_bucket *trace_row(struct lm_usage *u, uint32_t f)
+{
+	return &u->trace.buckets[(size_t)f * LM_TRACE_BUCKETS];
+}
+
+/* Doubles the buckets' width: bucket i becomes buckets 2i and 2i+1. */
+static void trace_widen(struct lm_usage *u)
+{
+	struct lm_usage_trace *tr = &u->trace;
+	for (size_t f = 0; f < u->nfeatures; f++) {
+		struct lm_trace_bucket *b = trace_row(u, (uint32_t)f);
+		for (size_t i = 0; i < LM_TRACE_BUCKETS / 2; i++) {
+			struct lm_trace_bucket x = b[2 * i], y = b[2 * i + 1];
+			b[i] = (struct lm_trace_bucket){
+			        .peak = x.peak > y.peak ? x.peak : y.peak,
+			        .issued = x.issued > y.issued ? x.issued : y.issued,
+			        .seat_us = x.seat_us + y.seat_us,
+			};
+		}
+		memset(b + LM_TRACE_BUCKETS / 2, 0, LM_TRACE_BUCKETS / 2 * sizeof *b);
+	}
+	tr->width_us *= 2;
+	tr->nbuckets = (tr->nbuckets + 1) / 2;
+}
+
+/* The bucket holding t, widening the buckets until one does; a time
+ * before the first (a clock stepped back) counts in the first. */
+static size_t trace_index(struct lm_usage *u, int64_t t)
+{
+	struct lm_usage_trace *tr = &u->trace;
+	if (tr->nbuckets == 0) {
+		tr->width_us = LM_TRACE_WIDTH_MIN;
+		tr->origin_us =
+		        t / tr->width_us * tr->width_us - (t % tr->width_us < 0) * tr->width_us;
+		tr->nbuckets = 1;
+	}
+	if (t < tr->origin_us)
+		return 0;
+	while ((t - tr->origin_us) / tr->width_us >= LM_TRACE_BUCKETS)
+		trace_widen(u);
+	size_t i = (size_t)((t - tr->origin_us) / tr->width_us);
+	if (i >= tr->nbuckets)
+		tr->nbuckets = i + 1;
+	return i;
+}
+
+/* Feature f held level seats, of issued, over [lo, hi). */
+static void trace_span(struct lm_usage *u, uint32_t f, int64_t lo, int64_t hi, uint32_t level,
+                       uint32_t issued)
+{
+	while (lo < hi) {
+		size_t i = trace_index(u, lo);
+		int64_t end = u->trace.origin_us + (int64_t)(i + 1) * u->trace.width_us;
+		if (end <= lo)
+			end = hi; /* before the first bucket */
+		end = min64(end, hi);
+		struct lm_trace_bucket *b = &trace_row(u, f)[i];
+		b->seat_us += (double)level * (double)(end - lo);
+		if (level > b->peak)
+			b->peak = level;
+		if (issued > b->issued)
+			b->issued = issued;
+		lo = end;
+	}
+}
+
+/* Feature f's level or issued seats changed at t. */
+static void trace_mark(struct lm_usage *u, uint32_t f, int64_t t)
+{
+	const struct lm_usage_feature *feat = &u->features[f];
+	struct lm_trace_bucket *b = &trace_row(u, f)[trace_index(u, t)];
+	if (feat->in_use > b->peak)
+		b->peak = feat->in_use;
+	if (feat->issued > b->issued)
+		b->issued = feat->issued;
+}
+
+/* Log times far apart (a corrupt year) must not cost gigabytes of days. */
+#define TRACE_DAYS_MAX (100 * 366)
+
+static struct lm_trace_day *trace_day(struct lm_usage *u, int64_t t)
+{
+	struct lm_usage_trace *tr = &u->trace;
+	int64_t day = t / DAY_US - (t % DAY_US < 0);
+	if (tr->ndays == 0)
+		tr->first_day = day;
+	int64_t lo = day < tr->first_day ? day : tr->first_day;
+	int64_t hi = day >= tr->first_day + (int64_t)tr->ndays ? day + 1
+	                                                       : tr->first_day + (int64_t)tr->ndays;
+	if (hi - lo > TRACE_DAYS_MAX)
+		return NULL;
+	if (lo != tr->first_day || hi - lo != (int64_t)tr->ndays) {
+		size_t n = (size_t)(hi - lo), shift = (size_t)(tr->first_day - lo);
+		struct lm_trace_day *days = realloc(tr->days, n * sizeof *days);
+		if (!days)
+			out_of_memory();
+		memmove(days + shift, days, tr->ndays * sizeof *days);
+		memset(days, 0, shift * sizeof *days);
+		memset(days + shift + tr->ndays, 0, (n - shift - tr->ndays) * sizeof *days);
+		tr->days = days;
+		tr->first_day = lo;
+		tr->ndays = n;
+	}
+	return &tr->days[day - tr->first_day];
+}
+
 /* The row of feature f for the period holding t (made if new). */
 static struct lm_usage_row *row_at(struct lm_usage *u, uint32_t f, int64_t t)
 {
@@ -86,10 +201,8 @@ static struct lm_usage_row *row_at(struct lm_usage *u, uint32_t f, int64_t t)
 	if (u->nrows == u->rows_cap) {
 		size_t cap = u->rows_cap ? 2 * u->rows_cap : 256;
 		struct lm_usage_row *rows = realloc(u->rows, cap * sizeof *rows);
-		if (!rows) {
-			fprintf(stderr, "lmutil report: out of memory\n");
-			exit(2);
-		}
+		if (!rows)
+			out_of_memory();
 		u->rows = rows;
 		u->rows_cap = cap;
 	}
@@ -110,6 +223,7 @@ static void advance(struct lm_usage *u, uint32_t f, int64_t t)
 {
 	struct lm_usage_feature *feat = &u->features[f];
 	int64_t lo = max64(feat->since_us, u->q.from_us), hi = min64(t, u->q.to_us);
+	trace_span(u, f, lo, hi, feat->in_use, feat->issued);
 	while (lo < hi) {
 		struct lm_usage_row *r = row_at(u, f, lo);
 		int64_t end = min64(r->end_us, hi);
@@ -148,6 +262,12 @@ static uint32_t feature_of(struct lm_usage *u, const char *name, size_t len, int
 	}
 	u->features[u->nfeatures] = (struct lm_usage_feature){
 	        .name = copy, .expiry_days = INT32_MAX, .since_us = t, .row = SIZE_MAX};
+	struct lm_trace_bucket *b =
+	        realloc(u->trace.buckets, (u->nfeatures + 1) * LM_TRACE_BUCKETS * sizeof *b);
+	if (!b)
+		out_of_memory();
+	memset(b + u->nfeatures * LM_TRACE_BUCKETS, 0, LM_TRACE_BUCKETS * sizeof *b);
+	u->trace.buckets = b;
 	return (uint32_t)u->nfeatures++;
 }
 
@@ -203,6 +323,7 @@ static void checkout(struct lm_usage *u, const struct lm_usage_record *rec, uint
 		if (u->features[f].in_use > r->peak)
 			r->peak = u->features[f].in_use;
 		per_user(u, user, f)->checkouts++;
+		trace_mark(u, f, t);
 	}
 	uint64_t i;
 	if (p->nfree > 0) {
@@ -245,12 +366,19 @@ static void denied(struct lm_usage *u, const struct lm_usage_record *rec, uint32
 	if (!in_range(u, t))
 		return;
 	struct lm_usage_row *r = row_at(u, f, t);
-	if (lm_usage_text_is(rec->code, "LMC_ENOSEATS"))
+	struct lm_trace_day none, *day = trace_day(u, t);
+	if (!day)
+		day = &none;
+	if (lm_usage_text_is(rec->code, "LMC_ENOSEATS")) {
 		r->denied_no_seat++;
-	else if (lm_usage_text_is(rec->code, "LMC_EDENIED"))
+		day->no_seat++;
+	} else if (lm_usage_text_is(rec->code, "LMC_EDENIED")) {
 		r->denied_policy++;
-	else
+		day->policy++;
+	} else {
 		r->denied_other++;
+		day->other++;
+	}
 	per_user(u, user, f)->denials++;
 }
 
@@ -271,8 +399,10 @@ static void issued(struct lm_usage *u, const struct lm_usage_record *rec, uint32
 	    us / DAY_US < feat->expiry_days)
 		feat->expiry_days = (int32_t)(us / DAY_US);
 	advance(u, f, t);
-	if (in_range(u, t))
+	if (in_range(u, t)) {
 		row_at(u, f, t)->issued = feat->issued;
+		trace_mark(u, f, t);
+	}
 }
 
 static bool is_return(struct lm_usage_text event)
@@ -386,6 +516,8 @@ void lm_usage_free(struct lm_usage *u)
 	free(u->rows);
 	free(u->per_user);
 	free(u->per_group);
+	free(u->trace.buckets);
+	free(u->trace.days);
 	if (u->priv) {
 		lm_name_index_free(&u->priv->features);
 		lm_name_index_free(&u->priv->users);

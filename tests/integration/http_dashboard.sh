@@ -2,7 +2,9 @@
 # lmd --http's dashboard (/) loaded in headless Chromium after real
 # checkouts: the page fetches /status.json by itself and shows the server
 # and its role, the features with their use, the holders, the denials and
-# the license about to expire.  The screenshot stays in the build tree
+# the license about to expire, and the usage chart drawn in SVG from
+# /status.json's minutes (lmd/http_usage.h) with each feature's seats in use
+# and issued.  The screenshot stays in the build tree
 # (tests/integration/http_dashboard.png) for a human to look at; with
 # LM_DASHBOARD_PNG set it is also copied there (how the README's
 # docs/dashboard.png is made).
@@ -61,9 +63,12 @@ class Tables(HTMLParser):
     def __init__(self):
         super().__init__()
         self.tables, self.ids, self.stack, self.table, self.row = {}, {}, [], None, None
+        self.lines = []
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         self.stack.append(a.get("id"))
+        if tag == "polyline":
+            self.lines.append(a)
         if tag == "table":
             self.table = self.tables.setdefault(a.get("id"), [])
         elif tag == "tr" and self.table is not None:
@@ -99,6 +104,17 @@ assert holders["alice"][5] == "2" and holders["erin"][5] == "4", holders
 denials = {r[0]: r for r in t["denials"][1:]}
 assert denials["LMC_ENOSEATS"][2] == "1", denials
 assert [r[0] for r in t["expiring"][1:]] == ["plot"] and t["expiring"][1][3] == "20 days", t["expiring"]
+# The usage chart: a line of seats in use per feature at the holders' peak,
+# and a dashed one of the seats issued, at its top for stats (3 of 3).
+use = {l["data-feature"]: l for l in p.lines if l.get("data-kind") == "in_use"}
+issued = {l["data-feature"]: l for l in p.lines if l.get("data-kind") == "issued"}
+assert set(use) == {"stats", "plot", "solver"} == set(issued), p.lines
+assert (use["stats"]["data-peak"], use["plot"]["data-peak"], use["solver"]["data-peak"]) == ("2", "1", "4"), use
+assert issued["stats"]["stroke-dasharray"], issued["stats"]
+ys = lambda l: [float(pt.split(",")[1]) for pt in l["points"].split()]
+# solver's 10 issued are the top of the chart (y 8); its 4 in use are lower.
+assert min(ys(issued["solver"])) == 8.0 and min(ys(use["solver"])) > 8.0, (issued["solver"], use["solver"])
+assert "solver (peak 4)" in p.ids["legend"] and "stats (peak 2)" in p.ids["legend"], p.ids["legend"]
 PY
 
 note "a screenshot, kept in the build tree"
