@@ -28,6 +28,7 @@ static const struct command commands[] = {
         {"lmreplace", lm_cmd_lmreplace, "swap a dead server of a triad for its replacement"},
         {"lmoptcheck", lm_cmd_lmoptcheck, "check an options file offline, against a license"},
         {"report", lm_cmd_report, "verify or summarise lmd's usage report log"},
+        {"admin-keygen", lm_cmd_admin_keygen, "make an admin key pair for signed remote admin"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
