@@ -160,3 +160,10 @@ wait_log "$TMP/lmd2.log" 'stopped'
 note "--remote-admin is gone, and says what replaced it"
 expect_status 2 "$LMD" --remote-admin -c "$TMP/server.lic"
 expect_grep 'admin-keys' "$TMP/err"
+
+note "a malformed --admin-keys file stops lmd at start, naming the line"
+printf '# keys\nbob ed25519 AAAA\n' >"$TMP/bad-keys"
+LM_HOSTID_ROOT=$TMP/m1 expect_status 1 "$LMD" -c "$TMP/server.lic" --pubkey "$TMP/vendor.pub" \
+	--data "$TMP/lmd3.data" --listen 127.0.0.1 --peer-port "$(free_port)" \
+	--admin-keys "$TMP/bad-keys"
+expect_grep 'admin-keys .*bad-keys line 2: the public key is not 32 bytes of base64' "$TMP/err"
