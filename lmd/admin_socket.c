@@ -56,6 +56,14 @@ int lm_admin_socket_start(struct lm_server *s, char *err, size_t errsize)
 		snprintf(def, sizeof def, "%s/admin.sock", s->cfg.data_dir);
 		path = def;
 	}
+	if (strlen(path) > LM_ADMIN_SOCKET_PATH_MAX && !s->cfg.admin_socket_path) {
+		/* The default must not stop a server that ran before: it runs
+		 * without local admins, and says how to have them. */
+		lm_log_error("admin socket %.200s: longer than the %d bytes a socket path may "
+		             "have: no admin socket (name one with --admin-socket)",
+		             path, LM_ADMIN_SOCKET_PATH_MAX);
+		return 0;
+	}
 	if (strlen(path) > LM_ADMIN_SOCKET_PATH_MAX)
 		return lm_error_message(err, errsize, LMC_ETOOLARGE,
 		                        "admin socket %.200s: longer than the %d bytes a socket "
