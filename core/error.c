@@ -77,6 +77,12 @@ static const struct error_text errors[] = {
         [31] = {"LMC_EIDLE", "seats taken back while the application was idle",
                 "the options file's TIMEOUT returns idle seats; liblmc checks them out again "
                 "when the application calls lmc_set_idle(ctx, 0)"},
+        [32] = {"LMC_ENOTADMIN", "not an administrator of this server",
+                "run lmutil as root or as a member of lmd's admin group on the server's "
+                "machine, or sign the request with an admin key (lmutil --admin-key)"},
+        [33] = {"LMC_EADMINSIG", "the admin request's signature was refused",
+                "use a key listed in lmd's --admin-keys under the name given with "
+                "--admin-key-name; each request needs a fresh challenge"},
 };
 
 static const struct error_text *lookup(int code)

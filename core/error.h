@@ -48,8 +48,10 @@ enum lmc_error {
 	LMC_ESTORE = -29,       /* the server's disk is full or failing */
 	LMC_EINDOUBT = -30,     /* lmd, internal: a command may or may not have committed */
 	LMC_EIDLE = -31,        /* seats taken back while the application was idle */
+	LMC_ENOTADMIN = -32,    /* an admin request from someone without admin authority */
+	LMC_EADMINSIG = -33,    /* an admin request's signature was refused */
 };
-#define LMC_ERROR_MIN (-31)
+#define LMC_ERROR_MIN (-33)
 
 /* A one-line description of code (never NULL). */
 const char *lmc_strerror(int code);

@@ -121,6 +121,20 @@
 /* The configuration identity in the raft handshake: a digest of what the
  * servers are configured to be (lmd/daemon.c), cut to this many bytes. */
 #define LM_CONFIG_ID_SIZE 16
+/* Admin requests (lmd/admin_auth.h): a challenge's nonce and an lmd
+ * process's instance id are exactly this long (LMC_EPROTO otherwise); an
+ * admin key's name is a word of at most LM_ADMIN_KEY_NAME_MAX characters;
+ * --admin-keys lists at most LM_ADMIN_KEYS_MAX keys (LMC_ETOOLARGE). */
+#define LM_ADMIN_NONCE_LEN    32
+#define LM_ADMIN_INSTANCE_LEN 16
+#define LM_ADMIN_KEY_NAME_MAX 64
+#define LM_ADMIN_KEYS_MAX     64
+/* What an admin request's signature covers first, NUL included, before the
+ * nonce and the request: the words make a signature over anything else (a
+ * license line) useless as an admin request's. */
+#define LM_ADMIN_SIGNED_PREFIX "lmd admin request v1"
+/* The path of the admin socket: what a sockaddr_un holds. */
+#define LM_ADMIN_SOCKET_PATH_MAX 107
 /* A session secret: exactly this long. */
 #define LM_SESSION_SECRET_LEN 32
 /* Seats in one checkout: 1..LM_CHECKOUT_COUNT_MAX (LMC_EPROTO). */

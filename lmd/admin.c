@@ -1,6 +1,7 @@
 /* The administrators' requests: lmremove, lmdown, lmreread and lmreplace,
- * accepted only from the server's own machine unless lmd runs with
- * --remote-admin; lmstat's status, open to all, is in admin_status.c. */
+ * accepted only from an admin (admin_auth.h: the admin socket's root and
+ * admin group, or a request signed with an admin key); lmstat's status,
+ * open to all, is in admin_status.c. */
 #include "config.h"
 
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "lmd/admin.h"
+#include "lmd/admin_auth.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
 #include "lmd/daemon.h"
@@ -17,22 +19,6 @@
 #include "lmd/walltime.h"
 
 /* ---- admin requests ---- */
-
-static bool admin_allowed(struct lm_connection *c, const Lm__Envelope *env)
-{
-	if (c->local || c->s->cfg.remote_admin)
-		return true;
-	lm_log("denied",
-	       "peer=%s user=%s %s: admin requests come from this machine only "
-	       "(start lmd with --remote-admin to allow others)",
-	       c->peer, c->user, lm_body_name(env->body_case));
-	lm_connection_send_error(
-	        c, env->request_id, LMC_EDENIED,
-	        "admin requests are accepted from the server's own machine only (lmd "
-	        "--remote-admin allows others)",
-	        false);
-	return false;
-}
 
 struct remove_match {
 	const Lm__RemoveRequest *q;
@@ -96,7 +82,7 @@ static void handle_removed(struct lm_request *p, struct lm_pool_result *res, boo
 static void on_remove(struct lm_connection *c, const Lm__Envelope *env)
 {
 	struct lm_server *s = c->s;
-	if (!admin_allowed(c, env))
+	if (!lm_admin_auth_check(c, env))
 		return;
 	if (!s->ready) {
 		lm_connection_send_not_serving(c, env->request_id);
@@ -133,7 +119,7 @@ static void on_remove(struct lm_connection *c, const Lm__Envelope *env)
 
 static void on_shutdown(struct lm_connection *c, const Lm__Envelope *env)
 {
-	if (!admin_allowed(c, env))
+	if (!lm_admin_auth_check(c, env))
 		return;
 	lm_log("stop", "shutdown requested by user=%s host=%s peer=%s", c->user, c->host, c->peer);
 	Lm__Envelope e;
@@ -266,7 +252,7 @@ static void reread_done(uv_work_t *w, int status)
 static void on_reread(struct lm_connection *c, const Lm__Envelope *env)
 {
 	struct lm_server *s = c->s;
-	if (!admin_allowed(c, env))
+	if (!lm_admin_auth_check(c, env))
 		return;
 	if (s->rereading) {
 		lm_connection_send_error(
@@ -356,7 +342,7 @@ static void on_replace(struct lm_connection *c, const Lm__Envelope *env)
 	struct lm_server *s = c->s;
 	const Lm__ReplaceRequest *q = env->replace_request;
 	char msg[300];
-	if (!admin_allowed(c, env))
+	if (!lm_admin_auth_check(c, env))
 		return;
 	if (!s->ready) {
 		lm_connection_send_not_serving(c, env->request_id);

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "lmd/admin.h"
+#include "lmd/admin_audit.h"
 #include "lmd/bootstrap.h"
 #include "lmd/connection.h"
 #include "lmd/expiry.h"
@@ -19,6 +20,7 @@ struct status_build {
 	struct lm_connection *c;
 	int32_t today;
 	bool holders;
+	bool hide_others; /* holders of other users are not shown */
 	const char *only;
 	Lm__FeatureStatus **features;
 	size_t nfeatures, cap;
@@ -155,6 +157,12 @@ static int status_holder(void *arg, const struct lm_pool_handle *h,
 	if (b->oom || !b->holders || b->nfeatures == 0 ||
 	    (b->only && strcmp(b->only, h->feature) != 0))
 		return 0;
+	/* lmd --lmstat-details admin: who holds what is the admins' to see,
+	 * and each user's own seats theirs (by the name their Hello claims:
+	 * it shows what that name holds, as anyone could ask FlexLM).  The
+	 * feature's counts stay, so that monitors still see the use. */
+	if (b->hide_others && strcmp(ps->user, b->c->user) != 0)
+		return 0;
 	/* Holders are reported right after their feature. */
 	Lm__FeatureStatus *fs = b->features[b->nfeatures - 1];
 	Lm__Holder *ho = track(b, malloc(sizeof *ho));
@@ -190,8 +198,11 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 	char only[LM_NAME_MAX + 1] = "";
 	if (q->has_feature && q->feature.len)
 		lm_bytes_to_cstr(&q->feature, only, sizeof only);
-	struct status_build b = {
-	        .c = c, .holders = q->has_holders && q->holders, .only = only[0] ? only : NULL};
+	bool admin = c->socket_admin;
+	struct status_build b = {.c = c,
+	                         .holders = q->has_holders && q->holders,
+	                         .hide_others = s->cfg.lmstat_details_admin && !admin,
+	                         .only = only[0] ? only : NULL};
 
 	struct lm_cluster_status cs;
 	uint8_t digest[LM_WIRE_DIGEST_LEN];
@@ -282,6 +293,8 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 		r.servers = server_ptrs;
 		r.n_features = b.nfeatures;
 		r.features = b.features;
+		if (admin)
+			lm_admin_audit_status(s, &r);
 		e.body_case = LM__ENVELOPE__BODY_STATUS_REPLY;
 		e.status_reply = &r;
 		if (lm__envelope__get_packed_size(&e) > LM_FRAME_REPLY_MAX)

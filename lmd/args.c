@@ -70,9 +70,17 @@ static void usage(FILE *out)
 	        "  --http [ADDR:]PORT      serve /metrics (Prometheus) and a read-only dashboard\n"
 	        "                          over HTTP on ADDR (default 127.0.0.1; [ADDR] for\n"
 	        "                          IPv6); off by default\n"
-	        "  --remote-admin          accept lmdown/lmremove/lmreread/lmreplace from\n"
-	        "                          other hosts\n"
-	        "                          (default: only from this machine)\n"
+	        "  --admin-socket PATH     the admin socket: root and the admin group use\n"
+	        "                          lmdown/lmremove/lmreread/lmreplace through it\n"
+	        "                          (default DATA/admin.sock; \"none\": no socket)\n"
+	        "  --admin-group NAME      the group whose members are admins (default\n"
+	        "                          lmadmin, when that group exists)\n"
+	        "  --admin-keys FILE       admin public keys, \"NAME ed25519 KEY\" a line (lmutil\n"
+	        "                          admin-keygen): requests signed by them are\n"
+	        "                          accepted from anywhere\n"
+	        "  --lmstat-details WHO    who sees lmstat's holders (users, hosts, pids,\n"
+	        "                          handles): \"admin\" (default: admins, and each\n"
+	        "                          user their own) or \"public\" (all, as FlexLM)\n"
 	        "  --report-log FILE       write the usage report log (lmd(8), lmutil report);\n"
 	        "                          wins over the options file's REPORTLOG\n"
 	        "  --report-log-max-bytes N[K|M|G]  rotate the report log past this size\n"
@@ -263,6 +271,10 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"clock-tolerance", required_argument, NULL, 'K'},
 	        {"join", no_argument, NULL, 'J'},
 	        {"remote-admin", no_argument, NULL, 'R'},
+	        {"admin-socket", required_argument, NULL, 1001},
+	        {"admin-group", required_argument, NULL, 1002},
+	        {"admin-keys", required_argument, NULL, 1003},
+	        {"lmstat-details", required_argument, NULL, 1004},
 	        {"reclaim-after", required_argument, NULL, 'r'},
 	        {"timeout-min", required_argument, NULL, 't'},
 	        {"max-connections", required_argument, NULL, 'M'},
@@ -291,6 +303,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        .max_host_connections = 1000,
 	        .session_rate = 100,
 	        .expiry_warn_days = 30,
+	        .lmstat_details_admin = true,
 	};
 	int opt, rc = 0;
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1 && rc == 0) {
@@ -321,7 +334,26 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 			            &cfg->clock_tolerance_s);
 			break;
 		case 'J': cfg->join = true; break;
-		case 'R': cfg->remote_admin = true; break;
+		case 'R':
+			/* The source address never grants admin authority now:
+			 * say what replaced the flag rather than ignore it. */
+			fprintf(stderr, "lmd: --remote-admin is gone: list admin keys with "
+			                "--admin-keys (lmutil admin-keygen) for remote admins\n");
+			rc = -1;
+			break;
+		case 1001: cfg->admin_socket_path = optarg; break;
+		case 1002: cfg->admin_group = optarg; break;
+		case 1003: cfg->admin_keys_path = optarg; break;
+		case 1004:
+			if (strcmp(optarg, "public") == 0) {
+				cfg->lmstat_details_admin = false;
+			} else if (strcmp(optarg, "admin") == 0) {
+				cfg->lmstat_details_admin = true;
+			} else {
+				fprintf(stderr, "lmd: --lmstat-details takes public or admin\n");
+				rc = -1;
+			}
+			break;
 		case 'r':
 			rc = number("--reclaim-after", optarg, 0, 86400000, &cfg->reclaim_ms);
 			break;

@@ -42,11 +42,18 @@ struct lm_config {
 	 * behind the last committed time before it refuses time-limited
 	 * licenses with LMC_ECLOCK (3600). */
 	unsigned clock_tolerance_s;
-	bool remote_admin; /* --remote-admin: lmdown/lmremove/lmreread from any host */
 	/* --user NAME: started as root, serve as NAME (privileges.h);
 	 * --allow-root: stay root. */
 	const char *run_as_user;
 	bool allow_root;
+	/* Admin authority (admin_auth.h): --admin-socket (NULL: DATA/admin.sock,
+	 * "none": no socket), --admin-group (NULL: lmadmin if it exists),
+	 * --admin-keys (NULL: none), and --lmstat-details admin (holders only
+	 * to admins and to their own user). */
+	const char *admin_socket_path;
+	const char *admin_group;
+	const char *admin_keys_path;
+	bool lmstat_details_admin;
 	/* --reclaim-after: seats of a session whose connection ended with EOF
 	 * and no SessionClose return after this long (5000); 0: only after
 	 * the session timeout. */

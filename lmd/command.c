@@ -135,6 +135,43 @@ int lm_command_set_cluster_id(struct lm_command *cmd, const uint8_t *id, size_t 
 	return pack(cmd, &c);
 }
 
+int lm_command_admin_action(struct lm_command *cmd, const char *who, const char *address,
+                            const char *action, bool accepted, const char *detail,
+                            uint32_t suppressed)
+{
+	Lmcmd__AdminAction a = LMCMD__ADMIN_ACTION__INIT;
+	/* protobuf-c never writes through string fields when packing. */
+	a.who = (char *)who;
+	a.address = (char *)address;
+	a.action = (char *)action;
+	a.detail = (char *)detail;
+	a.has_accepted = 1;
+	a.accepted = accepted;
+	if (suppressed) {
+		a.has_suppressed = 1;
+		a.suppressed = suppressed;
+	}
+	Lmcmd__Command c = LMCMD__COMMAND__INIT;
+	c.body_case = LMCMD__COMMAND__BODY_ADMIN_ACTION;
+	c.admin_action = &a;
+	return pack(cmd, &c);
+}
+
+int lm_command_leader_change(struct lm_command *cmd, uint32_t raft_id, uint32_t node,
+                             const char *address, uint64_t term)
+{
+	Lmcmd__LeaderChange l = LMCMD__LEADER_CHANGE__INIT;
+	l.has_raft_id = l.has_node = l.has_term = 1;
+	l.raft_id = raft_id;
+	l.node = node;
+	l.term = term;
+	l.address = (char *)address;
+	Lmcmd__Command c = LMCMD__COMMAND__INIT;
+	c.body_case = LMCMD__COMMAND__BODY_LEADER_CHANGE;
+	c.leader_change = &l;
+	return pack(cmd, &c);
+}
+
 int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file *f,
                            const struct lm_options *options)
 {

@@ -14,6 +14,7 @@
 #ifndef LM_COMMAND_H
 #define LM_COMMAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,14 @@ int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file 
 
 /* The cluster's id (pool.h), as its first leader names it. */
 int lm_command_set_cluster_id(struct lm_command *cmd, const uint8_t *id, size_t len);
+
+/* An admin request for the report log (admin_audit.h). */
+int lm_command_admin_action(struct lm_command *cmd, const char *who, const char *address,
+                            const char *action, bool accepted, const char *detail,
+                            uint32_t suppressed);
+/* A new leader names itself for the report log. */
+int lm_command_leader_change(struct lm_command *cmd, uint32_t raft_id, uint32_t node,
+                             const char *address, uint64_t term);
 
 /* Frees what the command holds; it may then be built again. */
 void lm_command_release(struct lm_command *cmd);

@@ -102,7 +102,7 @@ void lm_connection_close(struct lm_connection *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nconns--;
-	uv_close((uv_handle_t *)&c->tcp, on_closed);
+	uv_close(&c->io.handle, on_closed);
 }
 
 /* Closes c on purpose, saying why first: a client whose connection ends
@@ -116,10 +116,10 @@ static void end_announced(struct lm_connection *c, int code, const char *why)
 	 * the connection (or a stopping server) waiting. */
 	uint8_t buf[LM_FRAME_BUFSIZE(LM_WIRE_TEXT_MAX + 64)];
 	size_t len;
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0 &&
+	if (uv_stream_get_write_queue_size(&c->io.stream) == 0 &&
 	    lm_frame_pack_error(0, code, why, buf, sizeof buf, &len) == 0) {
 		uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-		uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		uv_try_write(&c->io.stream, &b, 1);
 	}
 	lm_connection_close(c);
 }
@@ -236,9 +236,9 @@ static void process(struct lm_connection *c)
 	else if (handled > 0 || c->frame_started_ms == 0)
 		c->frame_started_ms = uv_now(c->s->loop);
 	if (c->busy)
-		uv_read_stop((uv_stream_t *)&c->tcp);
-	else if (!uv_is_active((uv_handle_t *)&c->tcp))
-		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+		uv_read_stop(&c->io.stream);
+	else if (!uv_is_active(&c->io.handle))
+		uv_read_start(&c->io.stream, on_alloc, on_read);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -371,19 +371,17 @@ void lm_connection_sweep(struct lm_server *s)
 	lm_peers_prune(&s->peers, now);
 }
 
-void lm_connection_accept(struct lm_server *s)
+/* Accepts the next connection of listener into c (whose handle is
+ * initialised) and links it with the others; false when there was none to
+ * accept, c then being closed. */
+static bool accept_into(struct lm_connection *c, uv_stream_t *listener)
 {
-	struct lm_connection *c = calloc(1, sizeof *c);
-	if (!c)
-		return;
-	c->s = s;
-	lm_frame_reader_init_growing(&c->reader, LM_FRAME_MAX, pending_resize, c);
-	uv_tcp_init(s->loop, &c->tcp);
-	c->tcp.data = c;
-	if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0 || s->stopping) {
+	struct lm_server *s = c->s;
+	c->io.handle.data = c;
+	if (uv_accept(listener, &c->io.stream) != 0 || s->stopping) {
 		c->state = LM_CONNECTION_CLOSING;
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
-		return;
+		uv_close(&c->io.handle, on_closed);
+		return false;
 	}
 	c->next = s->conns;
 	if (s->conns)
@@ -391,29 +389,67 @@ void lm_connection_accept(struct lm_server *s)
 	s->conns = c;
 	s->nconns++;
 	c->accepted_ms = uv_now(s->loop);
-	uv_tcp_nodelay(&c->tcp, 1);
+	c->active_ms = c->accepted_ms;
+	return true;
+}
+
+/* A peer of the admin socket: the kernel says who it is. */
+void lm_connection_accept_admin(struct lm_server *s, lm_connection_identify_fn identify)
+{
+	struct lm_connection *c = calloc(1, sizeof *c);
+	if (!c)
+		return;
+	c->s = s;
+	lm_frame_reader_init_growing(&c->reader, LM_FRAME_MAX, pending_resize, c);
+	uv_pipe_init(s->loop, &c->io.pipe, 0);
+	if (!accept_into(c, (uv_stream_t *)&s->admin_listener))
+		return;
+	c->on_admin_socket = true;
+	uv_os_fd_t fd = -1;
+	uv_fileno(&c->io.handle, &fd);
+	identify(c, fd);
+	/* The zero key stands for every peer of the admin socket in the
+	 * per-address accounting (peers.h). */
+	if (s->nconns > s->conns_max || !lm_peers_connect(&s->peers, c->peer_key)) {
+		lm_connection_send_error(c, 0, LMC_ELIMIT,
+		                         "the server holds its limit of connections: retry later",
+		                         true);
+		return;
+	}
+	c->counted = true;
+	uv_read_start(&c->io.stream, on_alloc, on_read);
+}
+
+void lm_connection_accept(struct lm_server *s)
+{
+	struct lm_connection *c = calloc(1, sizeof *c);
+	if (!c)
+		return;
+	c->s = s;
+	lm_frame_reader_init_growing(&c->reader, LM_FRAME_MAX, pending_resize, c);
+	uv_tcp_init(s->loop, &c->io.tcp);
+	if (!accept_into(c, (uv_stream_t *)&s->listener))
+		return;
+	uv_tcp_nodelay(&c->io.tcp, 1);
 
 	struct sockaddr_storage peer;
 	int plen = sizeof peer;
 	snprintf(c->peer, sizeof c->peer, "?");
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0) {
+	if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&peer, &plen) == 0) {
 		char ip[INET6_ADDRSTRLEN] = "";
 		lm_peers_key((struct sockaddr *)&peer, c->peer_key);
 		if (peer.ss_family == AF_INET) {
 			struct sockaddr_in *in = (struct sockaddr_in *)&peer;
 			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
 			snprintf(c->ip, sizeof c->ip, "%s", ip);
-			c->local = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 			snprintf(c->peer, sizeof c->peer, "%s:%u", ip, ntohs(in->sin_port));
 		} else if (peer.ss_family == AF_INET6) {
 			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&peer;
 			inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
 			snprintf(c->ip, sizeof c->ip, "%s", ip);
-			c->local = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
 			snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, ntohs(in6->sin6_port));
 		}
 	}
-	c->active_ms = c->accepted_ms;
 	/* The refusals are answered, not silent resets: the descriptor
 	 * reserve (LM_SERVER_FD_RESERVE) leaves room to accept, say why and
 	 * close. */
@@ -442,5 +478,5 @@ void lm_connection_accept(struct lm_server *s)
 		lm_connection_send_error(c, 0, LMC_ELIMIT, msg, true);
 		return;
 	}
-	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	uv_read_start(&c->io.stream, on_alloc, on_read);
 }

@@ -36,10 +36,26 @@ enum lm_connection_state {
 
 struct lm_connection {
 	struct lm_server *s;
-	uv_tcp_t tcp;
+	/* A TCP client, or a peer of the admin socket (admin_socket.c). */
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} io;
 	struct lm_connection *prev, *next;
 	enum lm_connection_state state;
-	bool local;    /* peer on loopback: may use admin requests */
+	/* Admin authority (admin_auth.h): a peer of the admin socket, who
+	 * the kernel says it is and whether that makes it an admin; the
+	 * challenge handed out for a signed request; the admin key that
+	 * signed the request being handled ("" otherwise). */
+	bool on_admin_socket;
+	bool socket_admin;
+	uint32_t peer_uid;
+	char peer_who[96];
+	bool has_challenge;
+	uint8_t challenge[LM_ADMIN_NONCE_LEN];
+	char signed_by[LM_ADMIN_KEY_NAME_MAX + 1];
 	bool busy;     /* a command of this connection is being committed */
 	bool closed;   /* uv_close done */
 	unsigned refs; /* pending callbacks that will touch this struct */
@@ -77,6 +93,10 @@ struct lm_connection {
 /* ---- For the daemon (connection.c) ---- */
 
 void lm_connection_accept(struct lm_server *s);
+/* A connection on the admin socket (admin_socket.c); identify names its
+ * peer from the socket's descriptor (admin_auth.h) before anything is read. */
+typedef void (*lm_connection_identify_fn)(struct lm_connection *c, int fd);
+void lm_connection_accept_admin(struct lm_server *s, lm_connection_identify_fn identify);
 /* Closes connections that hold a slot and memory for nothing. */
 void lm_connection_sweep(struct lm_server *s);
 /* Closes every connection, first telling each client code and why: when

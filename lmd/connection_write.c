@@ -37,7 +37,7 @@ static void on_written(uv_write_t *req, int status)
 /* Queues the frame in w (len bytes of w->data) for writing. */
 static void write_frame(struct lm_connection *c, struct write_req *w, size_t len, bool close_after)
 {
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX) {
+	if (uv_stream_get_write_queue_size(&c->io.stream) > WRITE_QUEUE_MAX) {
 		lm_log_error("peer=%s does not read its replies: closing", c->peer);
 		free(w);
 		lm_connection_close(c);
@@ -47,7 +47,7 @@ static void write_frame(struct lm_connection *c, struct write_req *w, size_t len
 	w->close_after = close_after;
 	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
 	c->refs++;
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+	if (uv_write(&w->req, &c->io.stream, &buf, 1, on_written) != 0) {
 		c->refs--;
 		free(w);
 		lm_connection_close(c);

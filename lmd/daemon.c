@@ -14,11 +14,15 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <openssl/rand.h>
+
 #include "core/bytes.h"
 #include "core/key.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "lmd/addresses.h"
+#include "lmd/admin_auth.h"
+#include "lmd/admin_socket.h"
 #include "lmd/bootstrap.h"
 #include "lmd/connection.h"
 #include "lmd/datadir.h"
@@ -121,6 +125,7 @@ static void on_cluster_change(void *arg, bool ready)
 		       "grace)",
 		       s->port, s->live.count, s->cfg.timeout_ms);
 		lm_server_propose_cluster_id(s);
+		lm_server_propose_leader_change(s);
 		lm_server_adopt_license(s);
 		lm_daemon_notify_status(s);
 	} else {
@@ -291,6 +296,27 @@ static void start_cluster(struct lm_server *s)
 		lm_fatal("cluster: %s", lm_cluster_errmsg(s->cluster));
 }
 
+/* Admin authority (admin_auth.h): the group, the keys, the socket, and the
+ * instance id that lets lmutil tell this server's socket from another's. */
+static void start_admin(struct lm_server *s)
+{
+	char err[1024];
+	if (lm_admin_group_resolve(s, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	if (s->cfg.admin_keys_path &&
+	    lm_admin_keys_load(&s->admin_keys, s->cfg.admin_keys_path, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	if (RAND_bytes(s->instance, sizeof s->instance) != 1)
+		lm_fatal("cannot make a random instance id");
+	if (lm_admin_socket_start(s, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	lm_log("start", "admin socket %s (root and group %s%s), %u admin key%s%s%s",
+	       s->admin_socket_path[0] ? s->admin_socket_path : "off", s->admin_group,
+	       s->has_admin_gid ? "" : ", which does not exist", s->admin_keys.n,
+	       s->admin_keys.n == 1 ? "" : "s", s->cfg.admin_keys_path ? " from " : "",
+	       s->cfg.admin_keys_path ? s->cfg.admin_keys_path : "");
+}
+
 void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_config *cfg)
 {
 	memset(s, 0, sizeof *s);
@@ -379,6 +405,7 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 	if (rc != 0)
 		lm_fatal("cannot listen on %s port %u: %s", cfg->listen_addr, s->port,
 		         uv_strerror(rc));
+	start_admin(s);
 
 	if (cfg->http_port && lm_http_start(&s->http, s, err, sizeof err) != 0)
 		lm_fatal("%s", err);
@@ -452,6 +479,7 @@ void lm_daemon_stop(struct lm_server *s)
 	lm_http_stop(s->http);
 	s->http = NULL;
 	uv_close((uv_handle_t *)&s->listener, NULL);
+	lm_admin_socket_stop(s);
 	uv_close((uv_handle_t *)&s->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);

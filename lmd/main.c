@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "lmd/admin.h"
+#include "lmd/admin_auth.h"
 #include "lmd/args.h"
 #include "lmd/daemon.h"
 #include "lmd/disk.h"
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 	/* Before the loop runs: no frame is read until then. */
 	lm_requests_register(&server.dispatch);
 	lm_admin_register(&server.dispatch);
+	lm_admin_auth_register(&server.dispatch);
 	/* After the start, which made the directories it watches. */
 	lm_disk_start(loop, cfg.data_dir);
 	/* It listens and answers lmstat: a service that depends on it may
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
 	lm_options_free(server.options);
 	EVP_PKEY_free(server.vendor_key);
 	EVP_PKEY_free(server.server_key);
+	lm_admin_keys_free(&server.admin_keys);
 	free(server.arena_block);
 	free(server.read_buf);
 	if (uv_loop_close(loop) != 0)

@@ -72,6 +72,9 @@ static int dispatch(struct lm_pool *p, const Lmcmd__Command *cmd, struct lm_pool
 		return lm_pool_do_remove_handle(p, cmd->remove_handle, res);
 	case LMCMD__COMMAND__BODY_SET_CLUSTER_ID:
 		return lm_pool_do_set_cluster_id(p, cmd->set_cluster_id, res);
+	/* For the report log only (report_events.c). */
+	case LMCMD__COMMAND__BODY_ADMIN_ACTION:
+	case LMCMD__COMMAND__BODY_LEADER_CHANGE: return 0;
 	default: break;
 	}
 	return LMC_EPROTO;

@@ -293,6 +293,30 @@ static void remove_handle(struct lm_report_events *e, const struct lm_pool_resul
 		lm_report_log_int(e->log, "idle_s", m->idle_s);
 }
 
+/* An admin request a leader saw (admin_audit.h). */
+static void admin_action(struct lm_report_events *e)
+{
+	const Lmcmd__AdminAction *m = e->cmd->admin_action;
+	record(e, "admin");
+	lm_report_log_str(e->log, "action", m->action ? m->action : "");
+	lm_report_log_str(e->log, "outcome", m->accepted ? "allowed" : "refused");
+	lm_report_log_str(e->log, "who", m->who ? m->who : "");
+	lm_report_log_str(e->log, "from", m->address ? m->address : "");
+	lm_report_log_str(e->log, "detail", m->detail ? m->detail : "");
+	if (m->has_suppressed)
+		lm_report_log_int(e->log, "refusals_left_out", m->suppressed);
+}
+
+static void leader_change(struct lm_report_events *e)
+{
+	const Lmcmd__LeaderChange *m = e->cmd->leader_change;
+	record(e, "leader");
+	lm_report_log_int(e->log, "raft_id", m->raft_id);
+	lm_report_log_int(e->log, "node", m->node);
+	lm_report_log_str(e->log, "address", m->address ? m->address : "");
+	lm_report_log_int(e->log, "term", (int64_t)m->term);
+}
+
 void lm_report_events_after(struct lm_report_events *e, struct lm_pool *pool,
                             const struct lm_pool_result *res)
 {
@@ -318,6 +342,8 @@ void lm_report_events_after(struct lm_report_events *e, struct lm_pool *pool,
 			          e->cmd->set_cluster_id->id.len);
 		}
 		break;
+	case LMCMD__COMMAND__BODY_ADMIN_ACTION: admin_action(e); break;
+	case LMCMD__COMMAND__BODY_LEADER_CHANGE: leader_change(e); break;
 	default: break;
 	}
 	lm_report_log_commit(e->log);

@@ -18,6 +18,7 @@
 #include "core/license.h"
 #include "core/grant.h"
 #include "core/log.h"
+#include "lmd/admin_auth.h"
 #include "lmd/command.h"
 #include "lmd/connection.h"
 #include "lmd/expiry.h"
@@ -363,6 +364,7 @@ static void on_hello(struct lm_connection *c, const Lm__Envelope *env)
 		r.cluster_id.data = c->s->cluster_id;
 		r.cluster_id.len = sizeof c->s->cluster_id;
 	}
+	lm_admin_auth_hello(c->s, &r);
 	e.body_case = LM__ENVELOPE__BODY_HELLO_REPLY;
 	e.hello_reply = &r;
 	lm_connection_send(c, &e, false);

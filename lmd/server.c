@@ -106,6 +106,26 @@ void lm_server_propose_cluster_id(struct lm_server *s)
 	s->cluster_id_proposed = rc == 0;
 }
 
+static void leader_change_done(void *arg, int status, struct lm_pool_result *res)
+{
+	(void)arg;
+	(void)res;
+	if (status != 0)
+		lm_log_error("the leadership record did not commit: %s", lmc_strerror(status));
+}
+
+void lm_server_propose_leader_change(struct lm_server *s)
+{
+	struct lm_cluster_status st;
+	lm_server_cluster_status(s, &st);
+	struct lm_command cmd;
+	lm_command_leader_change(&cmd, s->raft_id, s->node, s->addresses[s->node - 1], st.term);
+	int rc = lm_server_propose(s, &cmd, leader_change_done, s);
+	lm_command_release(&cmd);
+	if (rc != 0)
+		lm_log_error("cannot propose the leadership record: %s", lmc_strerror(rc));
+}
+
 /* ---- the pool as the cluster's state machine ---- */
 
 static int fsm_apply(void *data, uint64_t index, const void *cmd, size_t len, void **result)

@@ -15,12 +15,14 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/evp.h>
 #include <uv.h>
 
 #include "core/license.h"
 #include "core/options.h"
+#include "lmd/admin_state.h"
 #include "lmd/args.h"
 #include "lmd/cluster.h"
 #include "lmd/command.h"
@@ -103,6 +105,17 @@ struct lm_server {
 	bool cluster_id_proposed; /* a SetClusterId is being committed */
 
 	uv_tcp_t listener;
+	/* Admin authority (admin_auth.h): the admin socket ("" when none),
+	 * the admin group, the admin keys, this process's instance id, and
+	 * the audit trail (admin_audit.h). */
+	uv_pipe_t admin_listener;
+	char admin_socket_path[LM_ADMIN_SOCKET_PATH_MAX + 1];
+	char admin_group[64];
+	gid_t admin_gid;
+	bool has_admin_gid;
+	struct lm_admin_keys admin_keys;
+	uint8_t instance[LM_ADMIN_INSTANCE_LEN];
+	struct lm_admin_audit audit;
 	uv_timer_t sweep_timer;
 	uv_signal_t sigterm, sigint;
 	struct lm_dispatch dispatch; /* the handler of each request */
@@ -144,6 +157,10 @@ struct lm_server {
  * unless the pool holds its id already; called on election and, until the
  * id is applied, at every sweep.  The leader opens no session until then. */
 void lm_server_propose_cluster_id(struct lm_server *s);
+
+/* On a new leader, once it serves: proposes the LeaderChange that the
+ * report log of every server records (report_events.c). */
+void lm_server_propose_leader_change(struct lm_server *s);
 
 /* Sets s->fsm up: the pool applies, snapshots and restores for the
  * cluster. */

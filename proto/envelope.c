@@ -29,6 +29,7 @@ bool lm_body_is_reply(Lm__Envelope__BodyCase body)
 	case LM__ENVELOPE__BODY_HEARTBEAT_REPLY:
 	case LM__ENVELOPE__BODY_STATUS_REPLY:
 	case LM__ENVELOPE__BODY_ADMIN_REPLY:
+	case LM__ENVELOPE__BODY_ADMIN_CHALLENGE:
 	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY:
 	case LM__ENVELOPE__BODY_ERROR_REPLY: return true;
 	default: return false;
@@ -58,6 +59,9 @@ const char *lm_body_name(Lm__Envelope__BodyCase body)
 	case LM__ENVELOPE__BODY_SESSION_CLOSE: return "session_close";
 	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY: return "session_close_reply";
 	case LM__ENVELOPE__BODY_REPLACE_REQUEST: return "replace_request";
+	case LM__ENVELOPE__BODY_ADMIN_CHALLENGE_REQUEST: return "admin_challenge_request";
+	case LM__ENVELOPE__BODY_ADMIN_CHALLENGE: return "admin_challenge";
+	case LM__ENVELOPE__BODY_SIGNED_ADMIN_REQUEST: return "signed_admin_request";
 	default: return "unknown";
 	}
 }

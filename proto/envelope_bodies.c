@@ -37,6 +37,11 @@ static int check_hello_reply(struct lm_check *c, const Lm__HelloReply *m)
 	if (m->has_cluster_id)
 		LM_CHECK_TRY(lm_check_exact(c, "hello_reply.cluster_id", 1, &m->cluster_id,
 		                            LM_CLUSTER_ID_SIZE));
+	if (m->has_instance)
+		LM_CHECK_TRY(lm_check_exact(c, "hello_reply.instance", 1, &m->instance,
+		                            LM_ADMIN_INSTANCE_LEN));
+	LM_CHECK_TRY(lm_check_text(c, "hello_reply.admin_socket", m->admin_socket,
+	                           LM_ADMIN_SOCKET_PATH_MAX, 0));
 	return lm_check_text(c, "hello_reply.server_version", m->server_version, LM_WIRE_TEXT_MAX,
 	                     LM_CHECK_SPACE);
 }
@@ -185,12 +190,45 @@ static int check_feature(struct lm_check *c, const Lm__FeatureStatus *f)
 	return 0;
 }
 
+static int check_admin_action(struct lm_check *c, const Lm__AdminAction *a)
+{
+	LM_CHECK_TRY(lm_check_text(c, "status_reply.admin_actions.who", a->who, LM_WIRE_TEXT_MAX,
+	                           LM_CHECK_REQUIRED | LM_CHECK_SPACE | LM_CHECK_HIGH));
+	LM_CHECK_TRY(lm_check_text(c, "status_reply.admin_actions.address", a->address,
+	                           LM_WIRE_TEXT_MAX, LM_CHECK_SPACE));
+	LM_CHECK_TRY(lm_check_text(c, "status_reply.admin_actions.action", a->action, 32,
+	                           LM_CHECK_REQUIRED));
+	return lm_check_text(c, "status_reply.admin_actions.detail", a->detail, LM_WIRE_TEXT_MAX,
+	                     LM_CHECK_SPACE | LM_CHECK_HIGH);
+}
+
 static int check_status_reply(struct lm_check *c, const Lm__StatusReply *m)
 {
 	for (size_t i = 0; i < m->n_servers; i++)
 		LM_CHECK_TRY(check_server(c, m->servers[i]));
 	for (size_t i = 0; i < m->n_features; i++)
 		LM_CHECK_TRY(check_feature(c, m->features[i]));
+	for (size_t i = 0; i < m->n_admin_actions; i++)
+		LM_CHECK_TRY(check_admin_action(c, m->admin_actions[i]));
+	return 0;
+}
+
+static int check_admin_challenge(struct lm_check *c, const Lm__AdminChallenge *m)
+{
+	return lm_check_exact(c, "admin_challenge.nonce", m->has_nonce, &m->nonce,
+	                      LM_ADMIN_NONCE_LEN);
+}
+
+/* The inner request is decoded and checked on its own by the server once
+ * the signature holds (lmd/admin_auth.c). */
+static int check_signed_admin(struct lm_check *c, const Lm__SignedAdminRequest *m)
+{
+	LM_CHECK_TRY(lm_check_id(c, "signed_admin_request.key_name", m->has_key_name, &m->key_name,
+	                         LM_ADMIN_KEY_NAME_MAX, LM_CHECK_REQUIRED));
+	LM_CHECK_TRY(lm_check_exact(c, "signed_admin_request.signature", m->has_signature,
+	                            &m->signature, LM_WIRE_SIG_LEN));
+	if (!m->has_request || m->request.len == 0)
+		return lm_check_fail(c, "signed_admin_request.request is missing");
 	return 0;
 }
 
@@ -258,12 +296,17 @@ int lm_envelope_check_body(struct lm_check *c, const Lm__Envelope *e)
 	case LM__ENVELOPE__BODY_REPLACE_REQUEST: return check_replace(c, e->replace_request);
 	case LM__ENVELOPE__BODY_ADMIN_REPLY: return check_admin_reply(c, e->admin_reply);
 	case LM__ENVELOPE__BODY_ERROR_REPLY: return check_error_reply(c, e->error_reply);
+	case LM__ENVELOPE__BODY_ADMIN_CHALLENGE:
+		return check_admin_challenge(c, e->admin_challenge);
+	case LM__ENVELOPE__BODY_SIGNED_ADMIN_REQUEST:
+		return check_signed_admin(c, e->signed_admin_request);
 	/* Nothing in these to check beyond what protobuf-c did: a
 	 * HeartbeatReply's handle list is bounded by the frame. */
 	case LM__ENVELOPE__BODY_HEARTBEAT:
 	case LM__ENVELOPE__BODY_HEARTBEAT_REPLY:
 	case LM__ENVELOPE__BODY_SHUTDOWN_REQUEST:
 	case LM__ENVELOPE__BODY_REREAD_REQUEST:
+	case LM__ENVELOPE__BODY_ADMIN_CHALLENGE_REQUEST:
 	case LM__ENVELOPE__BODY_SESSION_CLOSE:
 	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY: return 0;
 	default: return lm_check_fail(c, "unknown message kind %d", (int)e->body_case);

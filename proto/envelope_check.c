@@ -131,6 +131,9 @@ static const void *body_ptr(const Lm__Envelope *e, bool *known)
 	case LM__ENVELOPE__BODY_SESSION_CLOSE: return e->session_close;
 	case LM__ENVELOPE__BODY_SESSION_CLOSE_REPLY: return e->session_close_reply;
 	case LM__ENVELOPE__BODY_REPLACE_REQUEST: return e->replace_request;
+	case LM__ENVELOPE__BODY_ADMIN_CHALLENGE_REQUEST: return e->admin_challenge_request;
+	case LM__ENVELOPE__BODY_ADMIN_CHALLENGE: return e->admin_challenge;
+	case LM__ENVELOPE__BODY_SIGNED_ADMIN_REQUEST: return e->signed_admin_request;
 	default: *known = false; return NULL;
 	}
 }

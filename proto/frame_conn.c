@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +101,8 @@ fail:;
 	return -1;
 }
 
+static int setup_buffers(struct lm_frame_conn *c, size_t reply_max);
+
 int lm_frame_conn_open(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
                        unsigned timeout_ms)
 {
@@ -147,7 +150,35 @@ int lm_frame_conn_open(struct lm_frame_conn *c, const struct lm_address *a, size
 	 * only add latency to every checkout. */
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return setup_buffers(c, reply_max);
+}
 
+int lm_frame_conn_open_unix(struct lm_frame_conn *c, const char *path, const char *name,
+                            size_t reply_max)
+{
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	snprintf(c->name, sizeof c->name, "%s", name);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sun.sun_path)
+		return fail(c, LMC_ENOSERVER, "socket path too long: %.100s", path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(c, LMC_ENOSERVER, "cannot make a socket: %s", strerror(errno));
+	/* A Unix socket connects at once or not at all. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		int e = errno;
+		close(fd);
+		c->connect_errno = e;
+		return fail(c, LMC_ENOSERVER, "cannot connect to %.100s: %s", path, strerror(e));
+	}
+	c->fd = fd;
+	return setup_buffers(c, reply_max);
+}
+
+static int setup_buffers(struct lm_frame_conn *c, size_t reply_max)
+{
 	size_t arena_size = LM_ARENA_SIZE(reply_max);
 	c->arena_block = malloc(arena_size);
 	if (!c->arena_block ||
@@ -159,6 +190,17 @@ int lm_frame_conn_open(struct lm_frame_conn *c, const struct lm_address *a, size
 	}
 	lm_arena_init(&c->arena, c->arena_block, arena_size);
 	return 0;
+}
+
+void lm_frame_conn_move(struct lm_frame_conn *to, struct lm_frame_conn *from)
+{
+	lm_frame_conn_close(to);
+	*to = *from;
+	if (to->fd >= 0)
+		lm_arena_init(&to->arena, to->arena_block, from->arena.size);
+	from->fd = -1;
+	from->out = NULL;
+	from->outcap = 0;
 }
 
 void lm_frame_conn_close(struct lm_frame_conn *c)
@@ -392,6 +434,11 @@ int lm_frame_conn_hello(struct lm_frame_conn *c, const struct lm_identity *id, u
 		c->has_cluster_id = r->has_cluster_id && r->cluster_id.len == LM_CLUSTER_ID_SIZE;
 		if (c->has_cluster_id)
 			memcpy(c->cluster_id, r->cluster_id.data, LM_CLUSTER_ID_SIZE);
+		snprintf(c->admin_socket, sizeof c->admin_socket, "%s",
+		         r->admin_socket ? r->admin_socket : "");
+		c->has_instance = r->has_instance;
+		if (c->has_instance)
+			memcpy(c->instance, r->instance.data, LM_ADMIN_INSTANCE_LEN);
 	}
 	return rc;
 }

@@ -44,6 +44,14 @@ struct lm_frame_conn {
 	/* From the HelloReply: the server's cluster id, when it said. */
 	uint8_t cluster_id[LM_CLUSTER_ID_SIZE];
 	bool has_cluster_id;
+	/* From the HelloReply: the server's admin socket ("" when it has
+	 * none) and its process's instance id. */
+	char admin_socket[LM_ADMIN_SOCKET_PATH_MAX + 1];
+	uint8_t instance[LM_ADMIN_INSTANCE_LEN];
+	bool has_instance;
+	/* Why lm_frame_conn_open_unix() could not connect (EACCES: the
+	 * socket's mode keeps this user out), else 0. */
+	int connect_errno;
 };
 
 /* Milliseconds of a monotonic clock, for deadlines. */
@@ -56,6 +64,14 @@ int64_t lm_clock_ms(void);
  * unreachable), LMC_ETIMEDOUT or LMC_ENOMEM; on failure c needs no close. */
 int lm_frame_conn_open(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
                        unsigned timeout_ms);
+/* Connects to the Unix domain socket at path (lmd's admin socket), naming
+ * the connection name in messages. */
+int lm_frame_conn_open_unix(struct lm_frame_conn *c, const char *path, const char *name,
+                            size_t reply_max);
+/* Moves the open connection from into to (closing what to held): the arena
+ * points at itself, so a plain struct copy would not do.  Whatever the last
+ * receive returned is gone. */
+void lm_frame_conn_move(struct lm_frame_conn *to, struct lm_frame_conn *from);
 /* Closes the socket and frees the buffers; safe on a closed connection. */
 void lm_frame_conn_close(struct lm_frame_conn *c);
 

@@ -2,8 +2,9 @@
  * lmreread, and how every server command asks (tools/lmutil_admin.h;
  * lmstat is lmutil_lmstat.c, lmreplace lmutil_replace.c).  Each opens a
  * connection per request, says Hello, asks, and prints; the server refuses
- * lmdown, lmremove and lmreread unless they come from its own machine (or
- * it runs with --remote-admin).
+ * lmdown, lmremove, lmreread and lmreplace unless they come over its admin
+ * socket from root or its admin group, or are signed with an admin key
+ * (LM_ADMIN_KEY, lmutil_admin_key.c).
  *
  * With --json, lmremove prints the leader's answer and lmdown and lmreread
  * the answer of every server, each as
@@ -52,9 +53,113 @@ int lm_admin_load_servers(const char *source, struct lm_source *list)
 	return 0;
 }
 
+/* ---- admin authority: the admin socket, or an admin key ---- */
+
+bool lm_admin_use_socket(struct lm_frame_conn *c, size_t reply_max, unsigned timeout_ms)
+{
+	if (!c->admin_socket[0] || !c->has_instance)
+		return false;
+	struct lm_frame_conn local;
+	if (lm_frame_conn_open_unix(&local, c->admin_socket, c->name, reply_max) != 0)
+		return false;
+	/* The same path on this machine may belong to another server: only
+	 * the process that answered over the network will do. */
+	if (lm_frame_conn_hello(&local, NULL, timeout_ms) != 0 || !local.has_instance ||
+	    memcmp(local.instance, c->instance, LM_ADMIN_INSTANCE_LEN) != 0) {
+		lm_frame_conn_close(&local);
+		return false;
+	}
+	lm_frame_conn_move(c, &local);
+	return true;
+}
+
+static bool is_admin_request(Lm__Envelope__BodyCase body)
+{
+	return body == LM__ENVELOPE__BODY_REMOVE_REQUEST ||
+	       body == LM__ENVELOPE__BODY_SHUTDOWN_REQUEST ||
+	       body == LM__ENVELOPE__BODY_REREAD_REQUEST ||
+	       body == LM__ENVELOPE__BODY_REPLACE_REQUEST;
+}
+
+/* The admin key LM_ADMIN_KEY names, loaded once; NULL when unset.  A key
+ * that cannot be used ends lmutil: going on unsigned would only be
+ * refused. */
+static const struct lm_admin_signer *admin_signer(void)
+{
+	static struct lm_admin_signer signer;
+	static bool loaded;
+	const char *path = getenv("LM_ADMIN_KEY");
+	if (!path || !*path)
+		return NULL;
+	if (!loaded) {
+		char err[512];
+		int rc = lm_admin_signer_load(&signer, path, err, sizeof err);
+		if (rc != 0) {
+			lm_report_fail(rc, "LM_ADMIN_KEY: %s", err);
+			exit(2);
+		}
+		loaded = true;
+	}
+	return &signer;
+}
+
+/* Sends req signed with sg: asks the server for a challenge, signs it with
+ * the packed request, and sends both. */
+static int call_signed(struct lm_frame_conn *c, const struct lm_admin_signer *sg,
+                       const Lm__Envelope *req, Lm__Envelope **reply, unsigned timeout_ms)
+{
+	Lm__Envelope ask;
+	lm_envelope_init(&ask, req->request_id);
+	Lm__AdminChallengeRequest cq = LM__ADMIN_CHALLENGE_REQUEST__INIT;
+	ask.body_case = LM__ENVELOPE__BODY_ADMIN_CHALLENGE_REQUEST;
+	ask.admin_challenge_request = &cq;
+	int rc = lm_frame_conn_call(c, &ask, reply, timeout_ms);
+	if (rc != 0)
+		return rc;
+	if ((*reply)->body_case != LM__ENVELOPE__BODY_ADMIN_CHALLENGE) {
+		snprintf(c->error, sizeof c->error, "%s answered a challenge request with %s",
+		         c->name, lm_body_name((*reply)->body_case));
+		*reply = NULL;
+		return LMC_EPROTO;
+	}
+	uint8_t nonce[LM_ADMIN_NONCE_LEN];
+	memcpy(nonce, (*reply)->admin_challenge->nonce.data, sizeof nonce);
+	*reply = NULL;
+	size_t len = lm__envelope__get_packed_size(req);
+	uint8_t *packed = malloc(len);
+	if (!packed)
+		return LMC_ENOMEM;
+	lm__envelope__pack(req, packed);
+	uint8_t sig[LM_SIG_LEN];
+	rc = lm_admin_sign(sg, nonce, packed, len, sig);
+	if (rc != 0) {
+		free(packed);
+		snprintf(c->error, sizeof c->error, "cannot sign with admin key %s", sg->name);
+		return rc;
+	}
+	Lm__Envelope e;
+	lm_envelope_init(&e, req->request_id);
+	Lm__SignedAdminRequest sr = LM__SIGNED_ADMIN_REQUEST__INIT;
+	sr.has_key_name = sr.has_request = sr.has_signature = 1;
+	sr.key_name = lm_bytes_from_cstr(sg->name);
+	sr.request.data = packed;
+	sr.request.len = len;
+	sr.signature.data = sig;
+	sr.signature.len = sizeof sig;
+	e.body_case = LM__ENVELOPE__BODY_SIGNED_ADMIN_REQUEST;
+	e.signed_admin_request = &sr;
+	rc = lm_frame_conn_call(c, &e, reply, timeout_ms);
+	free(packed);
+	return rc;
+}
+
 /* Opens a connection to a, says Hello and sends req, waiting up to
- * timeout_ms for the answer.  Returns as lm_frame_conn_call; the connection is
- * closed on return unless *reply is set. */
+ * timeout_ms for the answer.  An admin request is signed when LM_ADMIN_KEY
+ * names a key, else goes over the server's admin socket when this machine
+ * has it; lmstat's status request goes there too, where the server shows
+ * admins the holders and the last admin actions.  Returns as
+ * lm_frame_conn_call; the connection is closed on return unless *reply is
+ * set. */
 int lm_admin_ask_within(struct lm_frame_conn *c, const struct lm_address *a,
                         const Lm__Envelope *req, Lm__Envelope **reply, size_t reply_max,
                         unsigned timeout_ms)
@@ -64,8 +169,13 @@ int lm_admin_ask_within(struct lm_frame_conn *c, const struct lm_address *a,
 	if (rc != 0)
 		return rc;
 	rc = lm_frame_conn_hello(c, NULL, LM_ADMIN_CALL_TIMEOUT_MS);
+	bool admin = is_admin_request(req->body_case);
+	const struct lm_admin_signer *sg = admin ? admin_signer() : NULL;
+	if (rc == 0 && !sg && (admin || req->body_case == LM__ENVELOPE__BODY_STATUS_REQUEST))
+		lm_admin_use_socket(c, reply_max, LM_ADMIN_CALL_TIMEOUT_MS);
 	if (rc == 0)
-		rc = lm_frame_conn_call(c, req, reply, timeout_ms);
+		rc = sg ? call_signed(c, sg, req, reply, timeout_ms)
+		        : lm_frame_conn_call(c, req, reply, timeout_ms);
 	if (!*reply)
 		lm_frame_conn_close(c);
 	return rc;

@@ -83,6 +83,10 @@ static int ask_one(struct server_view *v, const struct lm_address *a, const Lm__
 	if (rc != 0)
 		return rc;
 	rc = lm_frame_conn_hello(&v->conn, NULL, timeout_ms);
+	/* Over the admin socket, where this machine has it, the server shows
+	 * an admin every holder and the last admin actions. */
+	if (rc == 0)
+		lm_admin_use_socket(&v->conn, LM_FRAME_REPLY_MAX, timeout_ms);
 	if (rc == 0)
 		rc = lm_frame_conn_call(&v->conn, req, reply, timeout_ms);
 	if (!*reply)

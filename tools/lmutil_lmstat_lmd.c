@@ -142,8 +142,27 @@ static json_t *feature_json(const Lm__FeatureStatus *f)
 	return o;
 }
 
-/* {"servers":[...],"features":[...]}, and when no server answered the
- * error that says so (features is then empty). */
+static json_t *admin_actions_json(const Lm__StatusReply *r)
+{
+	json_t *list = lm_json_array();
+	for (size_t i = 0; r && i < r->n_admin_actions; i++) {
+		const Lm__AdminAction *a = r->admin_actions[i];
+		json_t *o = lm_json_object();
+		lm_json_set(o, "time", lm_json_int(a->time));
+		lm_json_set(o, "action", lm_json_text(a->action ? a->action : ""));
+		lm_json_set(o, "outcome", lm_json_text(a->accepted ? "allowed" : "refused"));
+		lm_json_set(o, "who", lm_json_text(a->who ? a->who : ""));
+		lm_json_set(o, "from", lm_json_text(a->address ? a->address : ""));
+		lm_json_set(o, "detail", lm_json_text(a->detail ? a->detail : ""));
+		lm_json_append(list, o);
+	}
+	return list;
+}
+
+/* {"servers":[...],"features":[...],"admin_actions":[...]}, and when no
+ * server answered the error that says so (features is then empty).  The
+ * server sends admin_actions to admins only (the admin socket's root and
+ * admin group): others get an empty list. */
 int lm_lmstat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
 {
 	json_t *doc = lm_json_object();
@@ -155,6 +174,7 @@ int lm_lmstat_json(struct server_view *v, size_t n, const Lm__StatusReply *r)
 	for (size_t i = 0; r && i < r->n_features; i++)
 		lm_json_append(features, feature_json(r->features[i]));
 	lm_json_set(doc, "features", features);
+	lm_json_set(doc, "admin_actions", admin_actions_json(r));
 	if (!r)
 		lm_json_set(doc, "error", lm_json_error(LMC_ENOSERVER, "no server answered"));
 	return lm_report_print(doc);
@@ -256,5 +276,17 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 				printf(", %u overdraft", h->overdraft);
 			printf("\n");
 		}
+	}
+	if (!all || r->n_admin_actions == 0)
+		return;
+	printf("\nLast admin actions:\n");
+	for (size_t i = 0; i < r->n_admin_actions; i++) {
+		const Lm__AdminAction *a = r->admin_actions[i];
+		char when[32];
+		print_since(a->time, when, sizeof when);
+		printf("  %s %s %s by %s from %s%s%s\n", when, a->action ? a->action : "?",
+		       a->accepted ? "allowed" : "REFUSED", a->who ? a->who : "?",
+		       a->address ? a->address : "?", a->detail && *a->detail ? ": " : "",
+		       a->detail ? a->detail : "");
 	}
 }

@@ -256,6 +256,19 @@ class Idle(Error):
     code = -31
 
 
+class NotAdmin(Error):
+    """An admin request from someone without admin authority on the server
+    (LMC_ENOTADMIN)."""
+
+    code = -32
+
+
+class AdminSignatureRefused(Error):
+    """An admin request whose signature the server refused (LMC_EADMINSIG)."""
+
+    code = -33
+
+
 # Every code's class, in the order of enum lmc_error.
 _CLASSES = (
     NoFeature,
@@ -289,6 +302,8 @@ _CLASSES = (
     StoreFailure,
     InDoubt,
     Idle,
+    NotAdmin,
+    AdminSignatureRefused,
 )
 _BY_CODE = {cls.code: cls for cls in _CLASSES}
 

@@ -165,6 +165,30 @@ static void requests(void)
 	e.body_case = LM__ENVELOPE__BODY_REPLACE_REQUEST, e.replace_request = &rp;
 	one("replace_request", &e);
 
+	/* Remote admin: a challenge asked for, given, and a signed request
+	 * wrapping the shutdown above (the signature is only the right
+	 * length: the fuzzer reaches the checks, not the key). */
+	Lm__AdminChallengeRequest acq = LM__ADMIN_CHALLENGE_REQUEST__INIT;
+	lm_envelope_init(&e, 12);
+	e.body_case = LM__ENVELOPE__BODY_ADMIN_CHALLENGE_REQUEST, e.admin_challenge_request = &acq;
+	one("admin_challenge_request", &e);
+	static uint8_t nonce[LM_ADMIN_NONCE_LEN], sig[LM_WIRE_SIG_LEN], inner[64];
+	Lm__AdminChallenge ac = LM__ADMIN_CHALLENGE__INIT;
+	ac.has_nonce = 1, ac.nonce.data = nonce, ac.nonce.len = sizeof nonce;
+	lm_envelope_init(&e, 12);
+	e.body_case = LM__ENVELOPE__BODY_ADMIN_CHALLENGE, e.admin_challenge = &ac;
+	one("reply-admin_challenge", &e);
+	lm_envelope_init(&e, 13);
+	e.body_case = LM__ENVELOPE__BODY_SHUTDOWN_REQUEST, e.shutdown_request = &sd;
+	size_t inner_len = lm__envelope__pack(&e, inner);
+	Lm__SignedAdminRequest sa = LM__SIGNED_ADMIN_REQUEST__INIT;
+	sa.has_key_name = 1, sa.key_name = str("alice");
+	sa.has_request = 1, sa.request.data = inner, sa.request.len = inner_len;
+	sa.has_signature = 1, sa.signature.data = sig, sa.signature.len = sizeof sig;
+	lm_envelope_init(&e, 13);
+	e.body_case = LM__ENVELOPE__BODY_SIGNED_ADMIN_REQUEST, e.signed_admin_request = &sa;
+	one("signed_admin_request", &e);
+
 	/* A whole session on one connection, as liblmc sends it. */
 	hello.has_pid = 1;
 	lm_envelope_init(&e, 1);
@@ -339,6 +363,18 @@ static void commands(void)
 	rh.has_handle = 1, rh.handle = 1;
 	c.body_case = LMCMD__COMMAND__BODY_REMOVE_HANDLE, c.remove_handle = &rh;
 	command("cmd-remove_handle", &c);
+
+	Lmcmd__AdminAction aa = LMCMD__ADMIN_ACTION__INIT;
+	aa.who = "key=alice", aa.address = "10.0.0.5:41234", aa.action = "lmreread";
+	aa.detail = "", aa.has_accepted = 1, aa.accepted = 1;
+	c.body_case = LMCMD__COMMAND__BODY_ADMIN_ACTION, c.admin_action = &aa;
+	command("cmd-admin_action", &c);
+
+	Lmcmd__LeaderChange lc = LMCMD__LEADER_CHANGE__INIT;
+	lc.has_raft_id = lc.has_node = lc.has_term = 1;
+	lc.raft_id = 4, lc.node = 1, lc.term = 7, lc.address = "27000@alpha";
+	c.body_case = LMCMD__COMMAND__BODY_LEADER_CHANGE, c.leader_change = &lc;
+	command("cmd-leader_change", &c);
 }
 
 int main(int argc, char **argv)

@@ -1,8 +1,14 @@
 #!/bin/sh
-# The vendor's private key never touches a server or an application: lmd,
-# lmutil and liblmc contain no code that could sign a license or make a key
-# (vendor/sign.c, linked into lmvendor only).  nm lists every function a
-# binary defines or calls; none of them may be a signing one.
+# The vendor's private key never touches a server or an application: lmd and
+# liblmc contain no code that could sign anything or make a key, and lmutil
+# none of the vendor's (vendor/sign.c, linked into lmvendor only).  nm lists
+# every function a binary defines or calls; none of them may be a signing one.
+#
+# lmutil does sign, with an admin key: `lmutil admin-keygen` makes one and
+# LM_ADMIN_KEY signs admin requests with it (tools/lmutil_admin_key.c).  That
+# needs OpenSSL's signing calls, which are no more than the `openssl` command
+# on the same machine offers; what lmutil must not hold is the vendor's code
+# that turns a key into a signed license line.
 . "$TESTS_SRCDIR/integration/lib.sh"
 
 [ -x "${LMD:-}" ] || skip "LMD is not set to the built lmd"
@@ -41,9 +47,16 @@ for f in "$builddir/client/.libs/liblmc.so" "$builddir/client/.libs/liblmc.a"; d
 done
 [ -n "$liblmc" ] || fail "liblmc not found below $builddir/client/.libs"
 
-for f in "$(binary "$LMD")" "$(binary "$LMUTIL")" "$liblmc"; do
+for f in "$(binary "$LMD")" "$liblmc"; do
 	note "$(basename "$f") holds no signing code"
 	nm "$f" >/dev/null 2>&1 || fail "nm cannot read $f"
 	signing_symbols "$f" >"$TMP/found"
 	[ ! -s "$TMP/found" ] || fail "$f contains: $(tr '\n' ' ' <"$TMP/found")"
 done
+
+note "lmutil holds none of the vendor's signing code, only the admin key's"
+f=$(binary "$LMUTIL")
+nm "$f" 2>/dev/null | awk '{ print $NF }' |
+	grep -E '^(lm_key_generate|lm_key_load_private|lm_sig_sign|lm_license_sign)$' >"$TMP/found"
+[ ! -s "$TMP/found" ] || fail "$f contains: $(tr '\n' ' ' <"$TMP/found")"
+nm "$f" 2>/dev/null | grep -q ' T lm_admin_sign$' || fail "no lm_admin_sign in $f: is the check stale?"

@@ -65,7 +65,9 @@ python3 - "$LOG" <<'PY' || fail "the report log does not hold what happened: $(c
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 events = [r["event"] for r in recs]
-assert events[:2] == ["cluster_id", "license"], events
+# The first leader names the cluster and itself before it serves a license.
+assert events[:3] == ["cluster_id", "leader", "license"], events
+assert recs[1]["node"] == 1 and recs[1]["term"] >= 1, recs[1]
 assert [r["seq"] for r in recs] == list(range(1, len(recs) + 1)), recs
 assert all(r["index"] >= p["index"] for p, r in zip(recs, recs[1:])), recs
 issued = {r["feature"]: r["count"] for r in recs if r["event"] == "issued"}
@@ -81,6 +83,11 @@ assert [d["code"] for d in denied] == ["LMC_ENOSEATS", "LMC_EDENIED"], denied
 assert "EXCLUDE plot PROJECT blocked" in denied[1]["reason"], denied
 removed = [r for r in recs if r["event"] == "removed"]
 assert len(removed) == 1 and removed[0]["handle"] == outs[1]["handle"], removed
+# The lmremove, with who asked, just before the seats it returned.
+admin = [r for r in recs if r["event"] == "admin"]
+assert [(a["action"], a["outcome"]) for a in admin] == [("lmremove", "allowed")], admin
+assert admin[0]["who"] == "uid=0(root)" and admin[0]["from"].startswith("admin-socket"), admin
+assert admin[0]["seq"] < removed[0]["seq"], (admin, removed)
 opens = [r for r in recs if r["event"] == "session_open"]
 assert any(o["project"] == "blocked" for o in opens), opens
 assert recs[0]["prev"] == "0" * 64, recs[0]

@@ -52,10 +52,10 @@ PY
 
 first=$1
 cp "$first" "$TMP/orig"
-note "an edited record: the next one names it"
-sed '5s/"count":1/"count":9/' "$TMP/orig" >"$first"
+note "an edited record (the first checkout): the next one names it"
+sed '6s/"count":1/"count":9/' "$TMP/orig" >"$first"
 cmp -s "$first" "$TMP/orig" && fail "the edit changed nothing"
-check_broken "edit" "$first:6" $files "$LOG"
+check_broken "edit" "$first:7" $files "$LOG"
 note "a deleted record"
 sed '5d' "$TMP/orig" >"$first"
 check_broken "deletion" "$first:5" $files "$LOG"

@@ -54,13 +54,20 @@ expect_status 0 co stats --count 2 --hold 0
 wait_converged
 same_logs
 
-note "a new leader goes on with the same log"
+note "a new leader goes on with the same log, and records that it took over"
 triad_kill "$leader"
-wait_leader >/dev/null
+new_leader=$(wait_leader)
 expect_status 0 co stats --hold 0
 triad_start "$leader" --report-log "$TMP/r$leader.log"
 wait_converged
 same_logs
+python3 - "$TMP/r1.log" "$leader" "$new_leader" <<'PY' || fail "leadership records: $(grep leader "$TMP/r1.log")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+leaders = [r for r in recs if r["event"] == "leader"]
+assert [r["node"] for r in leaders][-2:] == [int(sys.argv[2]), int(sys.argv[3])], leaders
+assert leaders[-1]["term"] > leaders[-2]["term"], leaders
+PY
 for n in 1 2 3; do
 	expect_status 0 "$LMUTIL" report --verify "$TMP/r$n.log"
 done
