@@ -151,8 +151,11 @@ static void reply_checkout(struct lm_connection *c, struct lm_request *p,
 			r.pool_lines = pool_buf.ptrs;
 		}
 	}
+	/* Only a license whose SERVER lines pin keys lets a client check the
+	 * signature (they pin all or none), and a signature costs an Ed25519
+	 * operation per checkout: unpinned servers do not sign. */
 	uint8_t sig[LM_SIG_LEN];
-	if (p->has_nonce) {
+	if (p->has_nonce && c->s->license.nservers > 0 && c->s->license.servers[0].has_key) {
 		struct lm_grant_claim g = {.line = res->license_text,
 		                           .count = res->count,
 		                           .session_id = p->session_id,

@@ -1,8 +1,13 @@
 #!/bin/sh
-# The vendor's private key never touches a server or an application: lmd and
-# liblmc contain no code that could sign anything or make a key, and lmutil
+# The vendor's private key never touches a server or an application: liblmc
+# contains no code that could sign anything or make a key, and lmd and lmutil
 # none of the vendor's (vendor/sign.c, linked into lmvendor only).  nm lists
 # every function a binary defines or calls; none of them may be a signing one.
+#
+# lmd signs with its own identity key (DATA/server-key, which it makes at its
+# first start and uses to sign grants: core/server_key_file.c, lmd/requests.c):
+# that needs OpenSSL's key-making and signing calls, never the vendor's code
+# that signs a license line.
 #
 # lmutil does sign, with an admin key: `lmutil admin-keygen` makes one and
 # LM_ADMIN_KEY signs admin requests with it (tools/lmutil_admin_key.c).  That
@@ -47,12 +52,18 @@ for f in "$builddir/client/.libs/liblmc.so" "$builddir/client/.libs/liblmc.a"; d
 done
 [ -n "$liblmc" ] || fail "liblmc not found below $builddir/client/.libs"
 
-for f in "$(binary "$LMD")" "$liblmc"; do
-	note "$(basename "$f") holds no signing code"
-	nm "$f" >/dev/null 2>&1 || fail "nm cannot read $f"
-	signing_symbols "$f" >"$TMP/found"
-	[ ! -s "$TMP/found" ] || fail "$f contains: $(tr '\n' ' ' <"$TMP/found")"
-done
+note "liblmc holds no signing code"
+nm "$liblmc" >/dev/null 2>&1 || fail "nm cannot read $liblmc"
+signing_symbols "$liblmc" >"$TMP/found"
+[ ! -s "$TMP/found" ] || fail "$liblmc contains: $(tr '\n' ' ' <"$TMP/found")"
+
+note "lmd holds none of the vendor's signing code, only its server key's"
+f=$(binary "$LMD")
+nm "$f" 2>/dev/null | awk '{ print $NF }' |
+	grep -E '^(lm_key_generate|lm_key_load_private|lm_sig_sign|lm_license_sign)$' >"$TMP/found"
+[ ! -s "$TMP/found" ] || fail "$f contains: $(tr '\n' ' ' <"$TMP/found")"
+nm "$f" 2>/dev/null | grep -q ' T lm_server_key_file_open' ||
+	fail "no lm_server_key_file_open in $f: is the check stale?"
 
 note "lmutil holds none of the vendor's signing code, only the admin key's"
 f=$(binary "$LMUTIL")

@@ -213,7 +213,9 @@ note "a 4,000-line license is reread while lmstat keeps answering"
 sign_license "$TMP/big.tmpl" "$TMP/server.lic"
 # Spoken on the wire (tests/integration/wire.py's encoding), so that the
 # figures are the server's and not lmutil's start-up.
-python3 - "$port" <<'PY' || fail "status requests during the big reread"
+# The reread goes through the admin socket, as root's lmutil does: the
+# source address grants no admin authority.
+python3 - "$port" "$TMP/data/admin.sock" <<'PY' || fail "status requests during the big reread"
 import select, socket, struct, sys, time
 def varint(n):
     out = bytearray()
@@ -236,8 +238,13 @@ def recv_exact(sock, n):
     return data
 def recv(sock):
     return recv_exact(sock, struct.unpack(">I", recv_exact(sock, 4))[0])
-def connect():
-    sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+def connect(unix_path=None):
+    if unix_path:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect(unix_path)
+    else:
+        sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
     send(sock, 1, 10, fbytes(1, b"wire") + fbytes(2, b"testhost") + varint(4 << 3) + varint(4242))
     recv(sock)
     return sock
@@ -248,7 +255,7 @@ def status(sock, rid):
     return (time.monotonic() - t) * 1000
 c = connect()
 idle = sorted(status(c, 10 + i) for i in range(20))
-admin = connect()
+admin = connect(sys.argv[2])
 t0 = time.monotonic()
 send(admin, 2, 24, b"")
 during = []
