@@ -68,7 +68,21 @@ static int load_sources(struct lmc_ctx *ctx, const char *source, char *err, size
 	for (size_t i = 0; rc == 0 && i < ctx->sources.nfiles; i++) {
 		const char *path = ctx->sources.files[i];
 		struct lm_parse_error perr;
-		rc = lm_license_load(path, &ctx->files[ctx->nfiles], &perr);
+		/* As lmd does, a line that cannot be read is left out rather than
+		 * the whole file: a checkout of its feature says why
+		 * (skipped_line_reason). */
+		struct lm_license_file *f = &ctx->files[ctx->nfiles];
+		rc = lm_license_load_skipping(path, f, &perr);
+		if (rc == 0 && f->nlines == 0 && f->nskipped > 0) {
+			/* Nothing of it can be used: the file, not a line, is wrong. */
+			rc = f->skipped[0].code;
+			perr.lineno = f->skipped[0].lineno;
+			int n = snprintf(perr.message, sizeof perr.message,
+			                 "%s: ", f->skipped[0].what);
+			snprintf(perr.message + n, sizeof perr.message - (size_t)n, "%.*s",
+			         (int)(sizeof perr.message - (size_t)n - 1), f->skipped[0].message);
+			lm_license_free(f);
+		}
 		if (rc != 0) {
 			if (err && errsize)
 				snprintf(err, errsize, "%s:%d: %s", path, perr.lineno,
@@ -174,6 +188,26 @@ static int is_name(const char *s, size_t max)
 	return n > 0 && n <= max;
 }
 
+/* When a file's line for feature was left out because it could not be
+ * read, says so in buf: a better answer than "no license line". */
+static bool skipped_line_reason(const struct lmc_ctx *ctx, const char *feature, char *buf,
+                                size_t size)
+{
+	for (size_t i = 0; i < ctx->nfiles; i++) {
+		const struct lm_license_file *f = &ctx->files[i];
+		for (size_t k = 0; k < f->nskipped; k++) {
+			const char *name = strchr(f->skipped[k].what, ' ');
+			if (!name || strcmp(name + 1, feature) != 0)
+				continue;
+			snprintf(buf, size, "%s:%d: %s was left out, it cannot be read: %s",
+			         ctx->sources.files[i], f->skipped[k].lineno, f->skipped[k].what,
+			         f->skipped[k].message);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Looks for a usable node-locked line in every file, keeping the most
  * telling failure (see nodelock.c) when none is usable. */
 static int checkout_nodelocked(struct lmc_ctx *ctx, const char *feature, const char *version)
@@ -203,6 +237,8 @@ static int checkout_nodelocked(struct lmc_ctx *ctx, const char *feature, const c
 			snprintf(ctx->last_error, sizeof ctx->last_error, "%s", reason);
 		}
 	}
+	if (best == LMC_ENOFEATURE)
+		skipped_line_reason(ctx, feature, ctx->last_error, sizeof ctx->last_error);
 	return best;
 }
 

@@ -120,7 +120,7 @@ int lm_source_load(struct lm_source *l, const char *source, char *err, size_t er
 	for (size_t i = 0; rc == 0 && i < l->nfiles; i++) {
 		struct lm_license_file f;
 		struct lm_parse_error perr;
-		rc = lm_license_load(l->files[i], &f, &perr);
+		rc = lm_license_load_skipping(l->files[i], &f, &perr);
 		if (rc) {
 			lm_error_message(err, errsize, rc, "%s:%d: %s", l->files[i], perr.lineno,
 			                 perr.message);

@@ -8,7 +8,9 @@
  * nothing: every limit of core/limits.h is checked where the text is read, and
  * every refusal names the line and says what was expected there.  The
  * parser never stops at the first doubt with a partial result: either the
- * whole file is understood or nothing is returned. */
+ * whole file is understood or nothing is returned, except that a server
+ * (and an application) reads with lm_license_parse_skipping, which leaves a
+ * license line it cannot read out of the file and says so, as FlexLM does. */
 #include "core/license.h"
 
 #include <ctype.h>
@@ -59,6 +61,71 @@ static int add_item(struct lm_license_parser *ps, enum lm_item_kind kind, size_t
 	return 0;
 }
 
+/* Lists a line left out in f->skipped, keeping file order. */
+static int add_skipped(struct lm_license_file *f, int lineno, int code, const char *what,
+                       const char *message)
+{
+	struct lm_license_skipped *more = realloc(f->skipped, (f->nskipped + 1) * sizeof *more);
+	if (!more)
+		return LMC_ENOMEM;
+	f->skipped = more;
+	size_t at = f->nskipped;
+	while (at > 0 && more[at - 1].lineno > lineno)
+		at--;
+	memmove(&more[at + 1], &more[at], (f->nskipped - at) * sizeof *more);
+	struct lm_license_skipped *s = &more[at];
+	memset(s, 0, sizeof *s);
+	s->lineno = lineno;
+	s->code = code;
+	snprintf(s->what, sizeof s->what, "%s", what);
+	snprintf(s->message, sizeof s->message, "%s", message);
+	f->nskipped++;
+	return 0;
+}
+
+int lm_license_skip(struct lm_license_file *f, size_t index, int code, const char *fmt, ...)
+{
+	if (index >= f->nlines)
+		return LMC_EINVAL;
+	const struct lm_license *l = &f->lines[index];
+	char what[sizeof f->skipped->what], message[sizeof f->skipped->message];
+	snprintf(what, sizeof what, "%s %s", lm_line_type_name(l->type), l->name);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	int rc = add_skipped(f, l->lineno, code, what, message);
+	if (rc)
+		return rc;
+	memmove(&f->lines[index], &f->lines[index + 1], (f->nlines - index - 1) * sizeof *l);
+	f->nlines--;
+	/* Its item goes too (the printer writes what is served), and the items
+	 * after it name the lines by their new places. */
+	size_t out = 0;
+	for (size_t i = 0; i < f->nitems; i++) {
+		struct lm_license_item it = f->items[i];
+		if (it.kind == LM_ITEM_LICENSE && it.index == index)
+			continue;
+		if (it.kind == LM_ITEM_LICENSE && it.index > index)
+			it.index--;
+		f->items[out++] = it;
+	}
+	f->nitems = out;
+	return 0;
+}
+
+/* "FEATURE stats" from a line that could not be read: its first two words. */
+static void first_words(const char *line, char *out, size_t size)
+{
+	size_t n = strcspn(line, " \t");
+	const char *second = line + n;
+	while (lm_license_is_blank(*second))
+		second++;
+	size_t m = strcspn(second, " \t");
+	snprintf(out, size, "%.*s %.*s", (int)(n < 20 ? n : 20), line,
+	         (int)(m < LM_NAME_MAX ? m : LM_NAME_MAX), second);
+}
+
 static int parse_license(struct lm_license_parser *ps, char *line, int lineno)
 {
 	struct lm_license_file *f = ps->f;
@@ -70,8 +137,16 @@ static int parse_license(struct lm_license_parser *ps, char *line, int lineno)
 		f->lines = lines;
 		ps->lines_cap = cap;
 	}
+	char what[sizeof f->skipped->what];
+	if (ps->skip_bad_lines)
+		first_words(line, what, sizeof what); /* the parser cuts line into words */
 	int rc = lm_license_parse_line(line, lineno, false, &f->lines[f->nlines], NULL, NULL,
 	                               ps->err);
+	if (rc && ps->skip_bad_lines && rc != LMC_ENOMEM) {
+		rc = add_skipped(f, lineno, rc, what, ps->err->message);
+		memset(ps->err, 0, sizeof *ps->err);
+		return rc ? lm_license_fail(ps->err, lineno, rc, "out of memory") : 0;
+	}
 	if (rc)
 		return rc;
 	f->nlines++;
@@ -119,12 +194,30 @@ static int parse_logical(struct lm_license_parser *ps, char *line, int lineno)
 	        (int)(wlen < 40 ? wlen : 40), p);
 }
 
+/* A line that breaks a rule of the file: refused, or left out when
+ * reading with lm_license_parse_skipping (*i then stays on the next item). */
+static int refuse_line(struct lm_license_parser *ps, size_t *i, const char *message)
+{
+	struct lm_license_file *f = ps->f;
+	const struct lm_license_item *it = &f->items[*i];
+	if (!ps->skip_bad_lines)
+		return lm_license_fail(ps->err, f->lines[it->index].lineno, LMC_ESYNTAX, "%s",
+		                       message);
+	int rc = lm_license_skip(f, it->index, LMC_ESYNTAX, "%s", message);
+	if (rc)
+		return lm_license_fail(ps->err, 0, rc, "out of memory");
+	(*i)--;
+	return 0;
+}
+
 /* Rules that involve several lines, checked in file order once every line
  * is read, so that SERVER and VENDOR lines may come anywhere. */
 static int check_file(struct lm_license_parser *ps)
 {
 	struct lm_license_file *f = ps->f;
-	for (size_t i = 0; i < f->nitems; i++) {
+	char msg[LM_MESSAGE_MAX];
+	int rc = 0;
+	for (size_t i = 0; i < f->nitems && rc == 0; i++) {
 		const struct lm_license_item *it = &f->items[i];
 		if (it->kind == LM_ITEM_SERVER && it->index == 1 && f->nservers == 2)
 			return lm_license_fail(
@@ -135,20 +228,21 @@ static int check_file(struct lm_license_parser *ps)
 			continue;
 		const struct lm_license *l = &f->lines[it->index];
 		const char *tname = lm_line_type_name(l->type);
-		if (f->vendor[0] && strcmp(l->vendor, f->vendor) != 0)
-			return lm_license_fail(
-			        ps->err, l->lineno, LMC_ESYNTAX,
-			        "%s %s names vendor '%s' but the VENDOR line (line %d) names '%s'",
-			        tname, l->name, l->vendor, ps->vendor_lineno, f->vendor);
-		if (l->type != LM_LINE_PACKAGE && !l->uncounted && f->nservers == 0)
-			return lm_license_fail(
-			        ps->err, l->lineno, LMC_ESYNTAX,
-			        "%s %s is counted (%u seats) but the file has no SERVER line; "
-			        "counted licenses are served by lmd: add SERVER lines, or make it "
-			        "uncounted with a HOSTID",
-			        tname, l->name, (unsigned)l->count);
+		if (f->vendor[0] && strcmp(l->vendor, f->vendor) != 0) {
+			snprintf(msg, sizeof msg,
+			         "%s %s names vendor '%s' but the VENDOR line (line %d) names '%s'",
+			         tname, l->name, l->vendor, ps->vendor_lineno, f->vendor);
+			rc = refuse_line(ps, &i, msg);
+		} else if (l->type != LM_LINE_PACKAGE && !l->uncounted && f->nservers == 0) {
+			snprintf(msg, sizeof msg,
+			         "%s %s is counted (%u seats) but the file has no SERVER line; "
+			         "counted licenses are served by lmd: add SERVER lines, or make "
+			         "it uncounted with a HOSTID",
+			         tname, l->name, (unsigned)l->count);
+			rc = refuse_line(ps, &i, msg);
+		}
 	}
-	return 0;
+	return rc;
 }
 
 void lm_license_free(struct lm_license_file *f)
@@ -159,6 +253,7 @@ void lm_license_free(struct lm_license_file *f)
 		free(f->items[i].text);
 	free(f->items);
 	free(f->lines);
+	free(f->skipped);
 	memset(f, 0, sizeof *f);
 }
 
@@ -171,11 +266,12 @@ static size_t trim_right(const char *s, size_t n)
 	return n;
 }
 
-int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
-                     struct lm_parse_error *err)
+static int parse_text(const char *text, size_t len, struct lm_license_file *f,
+                      struct lm_parse_error *err, bool skip_bad_lines)
 {
 	struct lm_parse_error scratch;
-	struct lm_license_parser ps = {.f = f, .err = err ? err : &scratch};
+	struct lm_license_parser ps = {
+	        .f = f, .err = err ? err : &scratch, .skip_bad_lines = skip_bad_lines};
 	char msg[200];
 	int rc = 0;
 
@@ -253,6 +349,18 @@ int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
 	return 0;
 }
 
+int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
+                     struct lm_parse_error *err)
+{
+	return parse_text(text, len, f, err, false);
+}
+
+int lm_license_parse_skipping(const char *text, size_t len, struct lm_license_file *f,
+                              struct lm_parse_error *err)
+{
+	return parse_text(text, len, f, err, true);
+}
+
 static const char *file_kind(mode_t mode)
 {
 	if (S_ISFIFO(mode))
@@ -266,7 +374,8 @@ static const char *file_kind(mode_t mode)
 	return "a special file";
 }
 
-int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse_error *err)
+static int load_file(const char *path, struct lm_license_file *f, struct lm_parse_error *err,
+                     bool skip_bad_lines)
 {
 	struct lm_parse_error scratch;
 	if (!err)
@@ -346,7 +455,18 @@ int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse
 	}
 	fclose(in);
 	if (rc == 0)
-		rc = lm_license_parse(buf, len, f, err);
+		rc = parse_text(buf, len, f, err, skip_bad_lines);
 	free(buf);
 	return rc;
+}
+
+int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse_error *err)
+{
+	return load_file(path, f, err, false);
+}
+
+int lm_license_load_skipping(const char *path, struct lm_license_file *f,
+                             struct lm_parse_error *err)
+{
+	return load_file(path, f, err, true);
 }

@@ -125,10 +125,24 @@ struct lm_license_file {
 	bool use_server;
 	struct lm_license *lines;
 	size_t nlines;
+	/* Read with lm_license_parse_skipping or lm_license_load_skipping (or
+	 * left out by lm_license_skip): the license lines that are not in
+	 * lines, in file order, each with why.  Always empty otherwise. */
+	struct lm_license_skipped *skipped;
+	size_t nskipped;
 	/* What the printer needs to reproduce the file: comments and blank
 	 * lines, in order, interleaved with the lines above. Private. */
 	struct lm_license_item *items;
 	size_t nitems;
+};
+
+/* A license line left out of a file: "FEATURE stats" (or the first word of
+ * the line when it could not be read that far) at lineno, and why. */
+struct lm_license_skipped {
+	int lineno;
+	int code; /* the LMC_E* that reading (or checking) the line gave */
+	char what[LM_NAME_MAX + 16];
+	char message[LM_MESSAGE_MAX];
 };
 
 /* Where a parse failed: a 1-based line number and a sentence. */
@@ -142,11 +156,28 @@ struct lm_parse_error {
  * with err filled in; on error *f is left empty and needs no free. */
 int lm_license_parse(const char *text, size_t len, struct lm_license_file *f,
                      struct lm_parse_error *err);
+/* As lm_license_parse, but as FlexLM reads a file it serves: a FEATURE,
+ * INCREMENT or PACKAGE line that cannot be read (a bad keyword, date,
+ * count or host id; another vendor's name; counted with no SERVER line) is
+ * left out and listed in f->skipped instead of refusing the file, so that
+ * one mistyped line does not stop every other license.  What makes the
+ * whole file unreadable is still refused: SERVER and VENDOR lines, lines of
+ * unknown type, a file too large, binary text. */
+int lm_license_parse_skipping(const char *text, size_t len, struct lm_license_file *f,
+                              struct lm_parse_error *err);
+/* Leaves license line index out of f (lines after it move down one) and
+ * lists it in f->skipped with code and a sentence: for what a caller checks
+ * after parsing, such as a signature.  0, or LMC_ENOMEM (f unchanged). */
+int lm_license_skip(struct lm_license_file *f, size_t index, int code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 /* Reads and parses a file: LMC_EIO when it cannot be read or is not a
  * regular file (a FIFO, a device, a directory: symbolic links to a regular
  * file are followed), LMC_ETOOLARGE when it is larger than any license file
  * can be. */
 int lm_license_load(const char *path, struct lm_license_file *f, struct lm_parse_error *err);
+/* lm_license_load, parsing with lm_license_parse_skipping. */
+int lm_license_load_skipping(const char *path, struct lm_license_file *f,
+                             struct lm_parse_error *err);
 void lm_license_free(struct lm_license_file *f);
 
 /* The exact bytes the signature of l covers, NUL-terminated.  The canonical

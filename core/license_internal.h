@@ -150,6 +150,7 @@ struct lm_license_parser {
 	size_t lines_cap;
 	size_t items_cap;
 	int vendor_lineno;
+	bool skip_bad_lines; /* lm_license_parse_skipping */
 };
 int lm_license_parse_server(struct lm_license_parser *ps, char *line, int lineno);
 int lm_license_parse_vendor(struct lm_license_parser *ps, char *line, int lineno);

@@ -180,8 +180,14 @@ static void reread_install(struct reread *r)
 {
 	struct lm_connection *c = r->c;
 	struct lm_server *s = c->s;
-	char msg[600];
+	char msg[1024], skipped[LM_NAME_MAX + LM_MESSAGE_MAX + 128] = "";
 	size_t nlines = r->f.nlines;
+	if (r->f.nskipped > 0)
+		snprintf(skipped, sizeof skipped,
+		         "; %zu line%s left out (line %d: %s: %s; `lmutil lmstat -a --lmd` lists "
+		         "them)",
+		         r->f.nskipped, r->f.nskipped == 1 ? "" : "s", r->f.skipped[0].lineno,
+		         r->f.skipped[0].what, r->f.skipped[0].message);
 	lm_license_free(&s->license);
 	s->license = r->f;
 	s->license_check_due = true;
@@ -195,11 +201,11 @@ static void reread_install(struct reread *r)
 			lm_connection_send_error(c, r->request_id, rc, lmc_strerror(rc), false);
 			return;
 		}
-		snprintf(msg, sizeof msg, "reloaded %zu license lines", nlines);
+		snprintf(msg, sizeof msg, "reloaded %zu license lines%s", nlines, skipped);
 	} else {
 		snprintf(msg, sizeof msg,
-		         "reloaded %zu license lines (a follower: it serves them once it leads)",
-		         nlines);
+		         "reloaded %zu license lines%s (a follower: it serves them once it leads)",
+		         nlines, skipped);
 	}
 	lm_log("reread", "%s: %zu license lines, requested by peer=%s%s", s->cfg.license_path,
 	       nlines, c->peer, s->ready ? "" : " (follower)");

@@ -30,6 +30,10 @@ struct status_build {
 	int failed; /* a query's error other than memory */
 };
 
+/* At most this many left-out lines travel in a status reply: a file of
+ * thousands of bad lines must not make the reply too large to send. */
+#define LM_STATUS_SKIPPED_MAX 64
+
 static void *track(struct status_build *b, void *p)
 {
 	if (!p) {
@@ -191,6 +195,25 @@ static int status_holder(void *arg, const struct lm_pool_handle *h,
 	return 0;
 }
 
+/* The lines of this server's file it leaves out: the first
+ * LM_STATUS_SKIPPED_MAX (the log has them all), pointing into f. */
+static void set_skipped_lines(Lm__ServerStatus *ss, const struct lm_license_file *f,
+                              Lm__SkippedLine *lines, Lm__SkippedLine **ptrs)
+{
+	size_t n = f->nskipped < LM_STATUS_SKIPPED_MAX ? f->nskipped : LM_STATUS_SKIPPED_MAX;
+	for (size_t i = 0; i < n; i++) {
+		const struct lm_license_skipped *k = &f->skipped[i];
+		lm__skipped_line__init(&lines[i]);
+		lines[i].has_line = 1;
+		lines[i].line = (uint32_t)k->lineno;
+		lines[i].what = (char *)k->what;
+		lines[i].reason = (char *)k->message;
+		ptrs[i] = &lines[i];
+	}
+	ss->n_skipped_lines = n;
+	ss->skipped_lines = ptrs;
+}
+
 void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 {
 	struct lm_server *s = c->s;
@@ -208,6 +231,7 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 	uint8_t digest[LM_WIRE_DIGEST_LEN];
 	lm_server_cluster_status(s, &cs);
 	Lm__ServerStatus servers[LM_LICENSE_SERVERS_MAX], *server_ptrs[LM_LICENSE_SERVERS_MAX];
+	Lm__SkippedLine skipped[LM_STATUS_SKIPPED_MAX], *skipped_ptrs[LM_STATUS_SKIPPED_MAX];
 	int n = s->license.nservers;
 	for (int i = 0; i < n; i++) {
 		Lm__ServerStatus *ss = &servers[i];
@@ -251,6 +275,7 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 				ss->has_clock_behind_s = 1;
 				ss->clock_behind_s = (uint64_t)behind_s;
 			}
+			set_skipped_lines(ss, &s->license, skipped, skipped_ptrs);
 			ss->vendor = s->license.vendor;
 			ss->license_path = (char *)s->cfg.license_path;
 			ss->has_options_differ = 1;

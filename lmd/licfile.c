@@ -13,21 +13,39 @@
 #include "core/log.h"
 #include "core/machine.h"
 
-/* Refuses a file with any line that does not verify: an administrator must
- * learn when the file is loaded, not from a denied user, that a line was
- * edited. */
-static int verify_lines(const struct lm_licfile_rules *r, const struct lm_license_file *f,
-                        char *msg, size_t size)
+/* A line that does not verify is left out, as FlexLM leaves out a line with
+ * a bad key, and said at once in the log and in lmstat: an administrator
+ * must learn when the file is loaded, not from a denied user, that a line
+ * was edited.  A file none of whose lines verify is refused: the --pubkey
+ * is then likely another vendor's, not one line edited. */
+static int verify_lines(const struct lm_licfile_rules *r, struct lm_license_file *f, char *msg,
+                        size_t size)
 {
-	for (size_t i = 0; i < f->nlines; i++) {
+	size_t had = f->nlines;
+	char first[LM_MESSAGE_MAX] = "";
+	for (size_t i = 0; i < f->nlines;) {
 		const struct lm_license *l = &f->lines[i];
-		if (lm_license_verify(f, l, r->vendor_key) == 0)
+		if (lm_license_verify(f, l, r->vendor_key) == 0) {
+			i++;
 			continue;
+		}
+		const char *why = l->has_sig ? "signature does not verify" : "line is not signed";
+		if (!first[0])
+			snprintf(first, sizeof first, "%s:%d: %s %s: %s", r->path, l->lineno,
+			         lm_line_type_name(l->type), l->name, why);
+		int rc = lm_license_skip(f, i, LMC_EBADSIG,
+		                         "%s; lmd serves only lines the vendor signed, unchanged",
+		                         why);
+		if (rc) {
+			snprintf(msg, size, "%s: out of memory", r->path);
+			return rc;
+		}
+	}
+	if (had > 0 && f->nlines == 0) {
 		snprintf(msg, size,
-		         "%s:%d: %s %s: %s; lmd serves only files the vendor signed, unchanged "
-		         "(check the --pubkey is this vendor's)",
-		         r->path, l->lineno, lm_line_type_name(l->type), l->name,
-		         l->has_sig ? "signature does not verify" : "line is not signed");
+		         "%s, and no license line of the file verifies: check that --pubkey is "
+		         "this vendor's key",
+		         first);
 		return LMC_EBADSIG;
 	}
 	return 0;
@@ -113,7 +131,7 @@ int lm_licfile_load(const struct lm_licfile_rules *r, struct lm_license_file *f,
                     size_t size)
 {
 	struct lm_parse_error perr;
-	int rc = lm_license_load(r->path, f, &perr);
+	int rc = lm_license_load_skipping(r->path, f, &perr);
 	if (rc != 0) {
 		if (perr.lineno > 0)
 			snprintf(msg, size, "%s:%d: %s", r->path, perr.lineno, perr.message);
@@ -124,13 +142,23 @@ int lm_licfile_load(const struct lm_licfile_rules *r, struct lm_license_file *f,
 	/* The host first: a file rehosted to another machine is refused for
 	 * that, the plainer reason, rather than for its changed SERVER line. */
 	rc = verify_lines(r, f, msg, size);
+	if (rc == 0 && f->nlines == 0 && f->nskipped > 0) {
+		snprintf(msg, size, "%s:%d: %s: %s; no license line of the file can be read",
+		         r->path, f->skipped[0].lineno, f->skipped[0].what, f->skipped[0].message);
+		rc = f->skipped[0].code;
+	}
 	if (rc == 0)
 		rc = check_host(r, f, msg, size);
 	if (rc == 0)
 		rc = check_servers(r, f, msg, size);
-	if (rc != 0)
+	if (rc != 0) {
 		lm_license_free(f);
-	return rc;
+		return rc;
+	}
+	for (size_t i = 0; i < f->nskipped; i++)
+		lm_log_warning("%s:%d: %s left out, not served: %s", r->path, f->skipped[i].lineno,
+		               f->skipped[i].what, f->skipped[i].message);
+	return 0;
 }
 
 /* The VENDOR line's options path is relative to the license file, as

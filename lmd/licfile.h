@@ -1,5 +1,7 @@
 /* The license file a server serves: read, every line verified, and its
- * SERVER line checked against this machine.  The same checks run at start
+ * SERVER line checked against this machine.  A license line that cannot be
+ * read or does not verify is left out (FlexLM serves the other lines too),
+ * listed in f->skipped and in the log, and shown by lmstat.  The same checks run at start
  * and at every lmreread, so that a reread can never serve what a start
  * would refuse. */
 #ifndef LM_LICFILE_H
@@ -16,7 +18,7 @@
  * field and keeps them unchanged until lm_licfile_load returns. */
 struct lm_licfile_rules {
 	const char *path;
-	EVP_PKEY *vendor_key; /* every FEATURE/INCREMENT/PACKAGE line must verify */
+	EVP_PKEY *vendor_key; /* FEATURE/INCREMENT/PACKAGE lines must verify to be served */
 	unsigned node;        /* --node: the SERVER line that must name this machine */
 	/* At a reread, the SERVER lines being served, whose hosts and ports
 	 * the file must repeat in order (lock codes may change: a rehost):
@@ -29,8 +31,9 @@ struct lm_licfile_rules {
 	const char *options_path;
 };
 
-/* Reads rules->path into *f and checks it: it parses, every license line
- * verifies under the vendor key, it has SERVER lines (at the running
+/* Reads rules->path into *f and checks it: it parses, at least one license
+ * line verifies under the vendor key (the others are left out, with a
+ * warning in the log each), it has SERVER lines (at the running
  * servers' addresses at a reread), line `node` exists and its lock code matches
  * this machine within the default tolerance.  Returns 0 with *f to free
  * with lm_license_free, or a negative LMC_E* code with a message naming

@@ -122,11 +122,52 @@ static json_t *line_json(const struct line_verdict *v)
 	return o;
 }
 
-static int print_json(const char *path, const struct line_verdict *v, size_t n, const char *only,
+/* "FEATURE stats" names feature stats (only NULL: every line). */
+static bool skipped_names(const struct lm_license_skipped *k, const char *only)
+{
+	const char *name = strchr(k->what, ' ');
+	return !only || (name && strcmp(name + 1, only) == 0);
+}
+
+static json_t *skipped_json(const struct lm_license_file *f, const char *only)
+{
+	json_t *list = lm_json_array();
+	for (size_t i = 0; i < f->nskipped; i++) {
+		const struct lm_license_skipped *k = &f->skipped[i];
+		if (!skipped_names(k, only))
+			continue;
+		json_t *one = lm_json_object();
+		lm_json_set(one, "line", lm_json_u64((uint64_t)k->lineno));
+		lm_json_set(one, "what", lm_json_text(k->what));
+		lm_json_set(one, "code", lm_json_text(lmc_errname(k->code)));
+		lm_json_set(one, "reason", lm_json_text(k->message));
+		lm_json_append(list, one);
+	}
+	return list;
+}
+
+static void print_skipped(const struct lm_license_file *f, const char *only)
+{
+	bool header = false;
+	for (size_t i = 0; i < f->nskipped; i++) {
+		const struct lm_license_skipped *k = &f->skipped[i];
+		if (!skipped_names(k, only))
+			continue;
+		if (!header)
+			printf("\nLines left out (lmd and applications cannot read them):\n");
+		header = true;
+		printf("  line %d, %s: %s\n        (%s: %s)\n", k->lineno, k->what, k->message,
+		       lmc_errname(k->code), lmc_errhint(k->code));
+	}
+}
+
+static int print_json(const struct lm_license_file *f, const char *path,
+                      const struct line_verdict *v, size_t n, const char *only,
                       const char *server_here)
 {
 	json_t *doc = lm_json_object();
 	lm_json_set(doc, "file", lm_json_text(path));
+	lm_json_set(doc, "skipped_lines", skipped_json(f, only));
 	lm_json_set(doc, "server_line_here", server_here ? lm_json_text(server_here) : json_null());
 	json_t *features = lm_json_array();
 	json_t *lines = NULL;
@@ -148,7 +189,8 @@ static int print_json(const char *path, const struct line_verdict *v, size_t n, 
 	return lm_report_print(doc);
 }
 
-static void print_text(const char *path, const struct line_verdict *v, size_t n, const char *only,
+static void print_text(const struct lm_license_file *f, const char *path,
+                       const struct line_verdict *v, size_t n, const char *only,
                        const char *server_here)
 {
 	printf("License file %s\n", path);
@@ -166,6 +208,7 @@ static void print_text(const char *path, const struct line_verdict *v, size_t n,
 			printf("  no    %s\n        (%s: %s)\n", v[i].reason,
 			       lmc_errname(v[i].code), lmc_errhint(v[i].code));
 	}
+	print_skipped(f, only);
 }
 
 /* Which SERVER line, if any, names this machine. */
@@ -230,7 +273,7 @@ int lm_cmd_lmdiag(int argc, char **argv)
 	}
 	struct lm_license_file f;
 	struct lm_parse_error perr;
-	rc = lm_license_load(path, &f, &perr);
+	rc = lm_license_load_skipping(path, &f, &perr);
 	if (rc != 0) {
 		lm_report_fail(rc, "%s:%d: %s", path, perr.lineno, perr.message);
 		EVP_PKEY_free(key);
@@ -248,7 +291,7 @@ int lm_cmd_lmdiag(int argc, char **argv)
 	int32_t today = lm_date_today();
 	struct line_verdict *v = calloc(f.nlines ? f.nlines : 1, sizeof *v);
 	size_t n = 0;
-	bool all_usable = true, named_found = false, named_usable = false;
+	bool all_usable = f.nskipped == 0, named_found = false, named_usable = false;
 	for (size_t i = 0; i < f.nlines; i++) {
 		const struct lm_license *l = &f.lines[i];
 		if (l->type == LM_LINE_PACKAGE)
@@ -279,10 +322,13 @@ int lm_cmd_lmdiag(int argc, char **argv)
 	const char *server_here = server_line_here(&f, &here, here_buf, sizeof here_buf);
 	int printed = 0;
 	if (json)
-		printed = print_json(path, v, n, feature, server_here);
+		printed = print_json(&f, path, v, n, feature, server_here);
 	else
-		print_text(path, v, n, feature, server_here);
-	if (feature && !named_found && !json)
+		print_text(&f, path, v, n, feature, server_here);
+	bool named_skipped = false;
+	for (size_t i = 0; feature && i < f.nskipped; i++)
+		named_skipped |= skipped_names(&f.skipped[i], feature);
+	if (feature && !named_found && !named_skipped && !json)
 		printf("\nFeature %s: NOT usable\n  no    no license line for feature %s in %s\n",
 		       feature, feature, path);
 

@@ -63,6 +63,18 @@ static json_t *server_json(const struct server_view *v)
 		lm_json_set(o, "voter", lm_json_bool(s->voter));
 	if (s->has_license_differs)
 		lm_json_set(o, "license_differs", lm_json_bool(s->license_differs));
+	if (s->n_skipped_lines > 0) {
+		json_t *list = lm_json_array();
+		for (size_t i = 0; i < s->n_skipped_lines; i++) {
+			const Lm__SkippedLine *k = s->skipped_lines[i];
+			json_t *one = lm_json_object();
+			lm_json_set(one, "line", lm_json_u64(k->line));
+			lm_json_set(one, "what", lm_json_text(k->what ? k->what : ""));
+			lm_json_set(one, "reason", lm_json_text(k->reason ? k->reason : ""));
+			lm_json_append(list, one);
+		}
+		lm_json_set(o, "skipped_lines", list);
+	}
 	if (s->has_digest) {
 		char d[2 * LM_WIRE_DIGEST_LEN + 1];
 		hex(&s->digest, d, sizeof d);
@@ -210,6 +222,11 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 		printf("\n");
 		if (s->has_license_differs && s->license_differs)
 			printf("    license differs from the cluster's: run lmutil lmreread\n");
+		for (size_t k = 0; k < s->n_skipped_lines; k++) {
+			const Lm__SkippedLine *sk = s->skipped_lines[k];
+			printf("    license line %u left out (%s): %s\n", sk->line,
+			       sk->what ? sk->what : "?", sk->reason ? sk->reason : "?");
+		}
 		if (s->has_options_sha256) {
 			char d[2 * LM_WIRE_DIGEST_LEN + 1];
 			hex(&s->options_sha256, d, sizeof d);

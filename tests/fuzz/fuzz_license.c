@@ -58,6 +58,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!devnull)
 			abort();
 	}
+	/* Reading as lmd does, leaving out the lines it cannot read: what is
+	 * kept is a file lm_license_print writes and the strict parser reads. */
+	if (lm_license_parse_skipping((const char *)data, size, &f, &err) == 0) {
+		for (size_t i = 0; i < f.nskipped; i++)
+			if (f.skipped[i].lineno < 1 || f.skipped[i].code >= 0 ||
+			    !f.skipped[i].message[0])
+				abort();
+		check_reprint(&f);
+		lm_license_free(&f);
+	} else if (f.lines || f.skipped || f.nlines || f.nskipped) {
+		abort();
+	}
+
 	int rc = lm_license_parse((const char *)data, size, &f, &err);
 	if (rc) {
 		/* A refusal always says where and why, and returns nothing. */

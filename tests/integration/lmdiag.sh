@@ -90,7 +90,10 @@ expect_grep 'LMC_EBADSIG' "$TMP/out"
 note "bad input is an error naming the problem"
 printf 'FEATURE stats acme 29.0 permanent\n' >"$TMP/broken.lic"
 expect_status 1 "$LMUTIL" lmdiag -c "$TMP/broken.lic" --pubkey "$TMP/v.pub" stats
-expect_grep 'broken.lic:1:' "$TMP/err"
+expect_grep 'line 1, FEATURE stats: .*count' "$TMP/out"
+printf 'FEATURE stats acme 29.0 permanent 1\nSERVER x\n' >"$TMP/broken.lic"
+expect_status 1 "$LMUTIL" lmdiag -c "$TMP/broken.lic" --pubkey "$TMP/v.pub" stats
+expect_grep 'broken.lic:2:' "$TMP/err"
 expect_status 1 "$LMUTIL" lmdiag -c "$TMP/nonexistent.lic" --pubkey "$TMP/v.pub" stats
 expect_status 1 "$LMUTIL" lmdiag -c "$TMP/signed.lic" --pubkey "$TMP/signed.lic" stats
 expect_status 2 "$LMUTIL" lmdiag -c "$TMP/signed.lic" stats

@@ -1101,6 +1101,97 @@ static void test_line_type_names(void **state)
 	assert_string_equal(lm_line_type_name((enum lm_line_type)42), "?");
 }
 
+/* lm_license_parse_skipping leaves out the license lines it cannot read,
+ * with their line numbers and reasons, and keeps every other line (and the
+ * printer's order); what breaks the whole file is still refused. */
+static void test_skipping(void **state)
+{
+	(void)state;
+	static const char tpl[] = "SERVER h1 @S1@ 27000\n"                   /* 1 */
+	                          "VENDOR acme\n"                            /* 2 */
+	                          "FEATURE a acme 1.0 permanent 2\n"         /* 3 */
+	                          "FEATURE b acme 1.0 31-foo-2030 2\n"       /* 4: bad date */
+	                          "# a comment\n"                            /* 5 */
+	                          "FEATURE c other 1.0 permanent 1\n"        /* 6: vendor */
+	                          "INCREMENT d acme x.y permanent 1\n"       /* 7: version */
+	                          "FEATURE e acme 1.0 permanent 3 \\\n"      /* 8 */
+	                          "  NOTICE=\"fine\"\n"                      /* 9 */
+	                          "FEATURE f acme 1.0 permanent 1 WHAT=1\n"; /* 10 */
+	struct lm_license_file f;
+	struct lm_parse_error err;
+	char *text = expand(tpl);
+	assert_int_equal(lm_license_parse(text, strlen(text), &f, &err), LMC_ESYNTAX);
+	assert_int_equal(err.lineno, 4);
+	assert_int_equal(lm_license_parse_skipping(text, strlen(text), &f, &err), 0);
+	assert_int_equal(f.nlines, 2);
+	assert_string_equal(f.lines[0].name, "a");
+	assert_string_equal(f.lines[1].name, "e");
+	assert_int_equal(f.nskipped, 4);
+	static const struct {
+		int lineno;
+		const char *what, *says;
+	} want[] = {{4, "FEATURE b", "date"},
+	            {6, "FEATURE c", "vendor 'other'"},
+	            {7, "INCREMENT d", "version"},
+	            {10, "FEATURE f", "WHAT"}};
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(f.skipped[i].lineno, want[i].lineno);
+		assert_string_equal(f.skipped[i].what, want[i].what);
+		assert_int_equal(f.skipped[i].code, LMC_ESYNTAX);
+		if (!strstr(f.skipped[i].message, want[i].says))
+			fail_msg("line %d: '%s' does not say %s", want[i].lineno,
+			         f.skipped[i].message, want[i].says);
+	}
+	/* The printer writes what is kept, comments in place. */
+	char *printed = print_str(&f);
+	assert_non_null(strstr(printed, "FEATURE a acme"));
+	assert_non_null(strstr(printed, "# a comment\nFEATURE e acme"));
+	assert_null(strstr(printed, "FEATURE b"));
+	free(printed);
+
+	/* A caller leaves out a line it checked (a signature): in file order
+	 * among the others, the items following it still printed. */
+	assert_int_equal(lm_license_skip(&f, 0, LMC_EBADSIG, "signature does not verify"), 0);
+	assert_int_equal(f.nlines, 1);
+	assert_string_equal(f.lines[0].name, "e");
+	assert_int_equal(f.nskipped, 5);
+	assert_int_equal(f.skipped[0].lineno, 3);
+	assert_string_equal(f.skipped[0].what, "FEATURE a");
+	assert_int_equal(f.skipped[0].code, LMC_EBADSIG);
+	assert_int_equal(f.skipped[1].lineno, 4);
+	printed = print_str(&f);
+	assert_null(strstr(printed, "FEATURE a acme"));
+	assert_non_null(strstr(printed, "FEATURE e acme"));
+	free(printed);
+	assert_int_equal(lm_license_skip(&f, 5, LMC_EBADSIG, "x"), LMC_EINVAL);
+	lm_license_free(&f);
+	free(text);
+
+	/* What breaks the file is refused as before. */
+	static const char *const whole[] = {
+	        "SERVER h1 @S1@\nFEATURE a acme 1.0 permanent 2\n",
+	        "VENDOR\nFEATURE a acme 1.0 permanent 2\n",
+	        "FEATUER a acme 1.0 permanent 2\n",
+	};
+	for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+		text = expand(whole[i]);
+		assert_int_not_equal(lm_license_parse_skipping(text, strlen(text), &f, &err), 0);
+		assert_null(f.lines);
+		assert_null(f.skipped);
+		free(text);
+	}
+	/* A counted line with no SERVER line is a line's fault. */
+	text = expand("FEATURE a acme 1.0 permanent 2\nFEATURE b acme 1.0 permanent uncounted "
+	              "HOSTID=ANY\n");
+	assert_int_equal(lm_license_parse_skipping(text, strlen(text), &f, &err), 0);
+	assert_int_equal(f.nlines, 1);
+	assert_string_equal(f.lines[0].name, "b");
+	assert_int_equal(f.nskipped, 1);
+	assert_non_null(strstr(f.skipped[0].message, "no SERVER line"));
+	lm_license_free(&f);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1124,6 +1215,7 @@ int main(void)
 	        cmocka_unit_test(test_too_many_lines),
 	        cmocka_unit_test(test_text_too_long),
 	        cmocka_unit_test(test_garbage),
+	        cmocka_unit_test(test_skipping),
 	        cmocka_unit_test(test_signature_text),
 	        cmocka_unit_test(test_load),
 	        cmocka_unit_test(test_load_not_regular),
