@@ -1,7 +1,7 @@
 /* License files: parsing, the canonical form each line is signed over, and
  * printing.
  *
- *   SERVER <host> <lockcode> <port> [KEY=<server key>] (0, 1 or 3 lines)
+ *   SERVER <host> <lockcode> [<port>] [KEY=<server key>] (0, 1 or 3 lines)
  *   VENDOR <vendor>
  *   FEATURE   <name> <vendor> <version> <expiry> <count> [KEY=VALUE ...] SIGN=...
  *   INCREMENT <name> <vendor> <version> <expiry> <count> [KEY=VALUE ...] SIGN=...
@@ -50,6 +50,9 @@ struct lm_license_server {
 	bool has_key;
 	uint8_t key[LM_SERVER_KEY_LEN];
 };
+
+/* The port of a SERVER line that writes none, as FlexLM's first default. */
+#define LM_LICENSE_PORT_DEFAULT 27000
 
 /* A vendor-defined attribute: a lower-case KEY=value such as MathWorks'
  * asset_info=, kept and signed, meaning whatever the vendor's application

@@ -117,6 +117,8 @@ __attribute__((format(printf, 4, 5))) int lm_license_fail(struct lm_parse_error 
 /* 1 when s is a feature, vendor or package name: 1..LM_NAME_MAX letters,
  * digits, '_', '-' or '.'. */
 int lm_license_valid_name(const char *s);
+/* lm_license_valid_name, '/' also allowed (not first): feature names. */
+int lm_license_valid_feature_name(const char *s);
 /* 1 when s is a SERVER host: 1..LM_HOST_MAX characters of a DNS name or
  * an IP address. */
 int lm_license_valid_host(const char *s);

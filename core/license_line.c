@@ -136,11 +136,11 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 		        tok[1 + want].word, want, tname, usage);
 
 	const char *name = tok[1].word, *vendor = tok[2].word, *version = tok[3].word;
-	if (!lm_license_valid_name(name))
+	if (!lm_license_valid_feature_name(name))
 		return lm_license_fail(
 		        err, lineno, LMC_ESYNTAX,
 		        "%s name '%.40s' is invalid; names are 1 to %d letters, digits, '_', "
-		        "'.' or '-'",
+		        "'.', '-' or '/'",
 		        tname, name, LM_NAME_MAX);
 	if (!lm_license_valid_name(vendor))
 		return lm_license_fail(

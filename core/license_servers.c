@@ -2,13 +2,32 @@
  * that says who serves it (FlexLM's server section). */
 #include "core/license.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/error.h"
+#include "core/hostid.h"
 #include "core/license_internal.h"
 #include "core/server_key.h"
+
+/* A vendor's SERVER line from FlexLM names its server by a FlexLM host id
+ * (an Ethernet address, ANY, INTERNET=...): lmd needs its own lock code
+ * there, and says so rather than "invalid". */
+#define FLEXLM_HOST_ID_REFUSED                                                                     \
+	"SERVER host id '%.20s%s%.40s' is FlexLM's; lmd locks a server by its lock code: run "     \
+	"`lmutil lmhostid` on the server and ask the vendor for a license with that code"
+
+static bool flexlm_host_id(const struct lm_license_token *t)
+{
+	char text[LM_TEXT_MAX], why[160];
+	struct lm_hostid_list ids;
+	snprintf(text, sizeof text, "%s%s%s", t->word, t->value ? "=" : "",
+	         t->value ? t->value : "");
+	return lm_hostid_parse(text, &ids, why, sizeof why) == 0;
+}
 
 /* KEY=, the one keyword of a SERVER line: the identity key of that server
  * (core/server_key.h), pinned so that liblmc accepts grants only from the
@@ -23,6 +42,10 @@ static int server_key(struct lm_license_parser *ps, struct lm_license_server *s,
 	for (int i = 1; i < n; i++) {
 		if (!tok[i].value)
 			continue;
+		if (strcasecmp(tok[i].word, "KEY") != 0 && flexlm_host_id(&tok[i]))
+			return lm_license_fail(ps->err, lineno, LMC_EBADCODE,
+			                       FLEXLM_HOST_ID_REFUSED, tok[i].word, "=",
+			                       tok[i].value);
 		if (strcasecmp(tok[i].word, "KEY") != 0)
 			return lm_license_fail(
 			        ps->err, lineno, LMC_ESYNTAX,
@@ -54,7 +77,7 @@ int lm_license_parse_server(struct lm_license_parser *ps, char *line, int lineno
 	struct lm_license_token words[LM_LICENSE_TOKENS_MAX];
 	char msg[200];
 	int n, nwords = 0;
-	const char *usage = "SERVER <host> <lock code> <port> [KEY=<server key>]";
+	const char *usage = "SERVER <host> <lock code> [<port>] [KEY=<server key>]";
 	int rc = lm_license_tokenize(line, tok, &n, msg, sizeof msg);
 	if (rc)
 		return lm_license_fail(ps->err, lineno, rc, "%s", msg);
@@ -67,7 +90,9 @@ int lm_license_parse_server(struct lm_license_parser *ps, char *line, int lineno
 		if (rc)
 			return rc;
 	}
-	if (nwords != 4)
+	/* FlexLM lets the port go unwritten: its servers then take the first
+	 * free port from 27000 up; lmd takes 27000. */
+	if (nwords != 4 && nwords != 3)
 		return lm_license_fail(ps->err, lineno, LMC_ESYNTAX,
 		                       "SERVER has %d fields; expected %s", nwords - 1, usage);
 	if (f->nservers == LM_LICENSE_SERVERS_MAX)
@@ -83,13 +108,19 @@ int lm_license_parse_server(struct lm_license_parser *ps, char *line, int lineno
 		        ps->err, lineno, LMC_ESYNTAX,
 		        "SERVER host '%.40s' is invalid; expected a host name or an IP address",
 		        words[1].word);
-	if (lm_lockcode_parse(words[2].word, &s->code, why, sizeof why) != 0)
+	if (lm_lockcode_parse(words[2].word, &s->code, why, sizeof why) != 0) {
+		if (flexlm_host_id(&words[2]))
+			return lm_license_fail(ps->err, lineno, LMC_EBADCODE,
+			                       FLEXLM_HOST_ID_REFUSED, words[2].word, "", "");
 		return lm_license_fail(
 		        ps->err, lineno, LMC_EBADCODE,
 		        "SERVER lock code '%.40s' is invalid: %s; run `lmutil lmhostid` on the "
 		        "server to get it",
 		        words[2].word, why);
-	if (lm_license_parse_number(words[3].word, 65535, &port) != 0)
+	}
+	if (nwords == 3)
+		port = LM_LICENSE_PORT_DEFAULT;
+	else if (lm_license_parse_number(words[3].word, 65535, &port) != 0)
 		return lm_license_fail(
 		        ps->err, lineno, LMC_ESYNTAX,
 		        "SERVER port '%.40s' is invalid; expected a TCP port from 1 to 65535 "

@@ -134,6 +134,21 @@ int lm_version_compare(const char *a, const char *b)
 /* ---- Field checks ------------------------------------------------------ */
 
 /* Feature, vendor, package and component names: [A-Za-z0-9_.-]{1,64}. */
+/* Feature names also take '/', as Esri's ARC/INFO: FlexLM allows it, and
+ * no place lmd writes a feature name gives '/' a meaning. */
+int lm_license_valid_feature_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > LM_NAME_MAX || s[0] == '/')
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (*p == '/')
+			continue;
+		else if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+			return 0;
+	return 1;
+}
+
 int lm_license_valid_name(const char *s)
 {
 	size_t n = strlen(s);

@@ -3,7 +3,9 @@
 # left out and the other lines are served, as FlexLM does: lmd says which in
 # its log, in lmstat (--lmd and JSON) and in lmreread's answer; lmdiag lists
 # them; an application reading the file for node-locked lines uses the
-# good ones and, asked for a left-out feature, says why.
+# good ones and, asked for a left-out feature, says why.  And two FlexLM
+# spellings real files use: a SERVER line with no port, a feature named
+# with '/' (Esri's ARC/INFO).
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
 need_test_hooks
@@ -100,4 +102,26 @@ expect_status 0 "$LMUTIL" checkout -c "$TMP/local.lic" --pubkey "$TMP/vendor.pub
 expect_status 1 "$LMUTIL" checkout -c "$TMP/local.lic" --pubkey "$TMP/vendor.pub" --json editor --hold 0
 expect_grep 'LMC_ENOFEATURE' "$TMP/out"
 expect_grep 'local.lic:[0-9]+: FEATURE editor was left out, it cannot be read: .*BOGUS_WORD' "$TMP/out"
+
+note "a SERVER line with no port and a feature named ARC/INFO are served"
+kill_lmd lmd
+code=$(make_server_machine 1)
+cat >"$TMP/esri.tmpl" <<LIC
+SERVER 127.0.0.1 $code
+VENDOR acme
+FEATURE ARC/INFO acme 10.0 permanent 2
+LIC
+sign_license "$TMP/esri.tmpl" "$TMP/esri.lic"
+grep -q "^SERVER 127.0.0.1 $code 27000" "$TMP/esri.lic" ||
+	fail "the signed file does not say the default port: $(cat "$TMP/esri.lic")"
+port2=$(free_port)
+LM_HOSTID_ROOT="$TMP/m1" start_lmd esri -c "$TMP/esri.lic" --pubkey "$TMP/vendor.pub" \
+	--data "$TMP/esri.data" --listen 127.0.0.1 --port "$port2" --peer-port "$(free_port)"
+wait_port "$port2"
+wait_log "$TMP/esri.log" ' license serving 1 license lines'
+expect_status 0 "$LMUTIL" checkout -c "$port2@127.0.0.1" --pubkey "$TMP/vendor.pub" --json \
+	ARC/INFO --version 10.0 --hold 0
+expect_grep '"granted"' "$TMP/out"
+expect_status 0 "$LMUTIL" lmstat -c "$port2@127.0.0.1" -a
+expect_grep '^Users of ARC/INFO: ' "$TMP/out"
 exit 0

@@ -732,7 +732,7 @@ static const struct bad bad_files[] = {
         {"SERVER a @S1@ 1\nSERVER b @S2@ 2\nSERVER c @S3@ 3\nSERVER d @S1@ 4\n", LMC_ESYNTAX, 4,
          "fourth SERVER"},
         {"SERVER a @S1@ 1\nSERVER A @S2@ 1\nSERVER c @S3@ 3\n", LMC_ESYNTAX, 2, "already named"},
-        {"SERVER a @S1@\n", LMC_ESYNTAX, 1, "SERVER <host> <lock code> <port>"},
+        {"SERVER a\n", LMC_ESYNTAX, 1, "SERVER <host> <lock code> [<port>]"},
         {"SERVER a @S1@ 0\n", LMC_ESYNTAX, 1, "port"},
         {"SERVER a @S1@ 65536\n", LMC_ESYNTAX, 1, "port"},
         {"SERVER a/b @S1@ 27000\n", LMC_ESYNTAX, 1, "host"},
@@ -1169,7 +1169,7 @@ static void test_skipping(void **state)
 
 	/* What breaks the file is refused as before. */
 	static const char *const whole[] = {
-	        "SERVER h1 @S1@\nFEATURE a acme 1.0 permanent 2\n",
+	        "SERVER h1 @S1@ 27000\nSERVER h2 @S2@ 27000\nFEATURE a acme 1.0 permanent 2\n",
 	        "VENDOR\nFEATURE a acme 1.0 permanent 2\n",
 	        "FEATUER a acme 1.0 permanent 2\n",
 	};

@@ -493,6 +493,48 @@ static void test_use_server(void **state)
 	assert_non_null(strstr(err.message, "USE_SERVER takes nothing"));
 }
 
+/* ---- Names with '/', SERVER lines as FlexLM writes them ------------------- */
+
+static void test_feature_names_with_slash(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	parse_ok("FEATURE ARC/INFO acme 10.0 permanent 5", &f);
+	lm_license_free(&f);
+	parse_ok("INCREMENT ARC/INFO acme 10.0 permanent 5", &f);
+	assert_string_equal(f.lines[0].name, "ARC/INFO");
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	parse_refused("FEATURE /INFO acme 10.0 permanent 5", "'/INFO' is invalid");
+	parse_refused("FEATURE f1 ac/me 10.0 permanent 5", "vendor name 'ac/me' is invalid");
+}
+
+static void test_server_lines_flexlm_style(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	struct lm_parse_error err;
+	char text[1024];
+	/* No port: 27000, as FlexLM's first default. */
+	snprintf(text, sizeof text,
+	         "SERVER lic1 %s\nVENDOR acme\nFEATURE f1 acme 1.0 permanent 5\n", SERVER_CODE);
+	assert_int_equal(lm_license_parse(text, strlen(text), &f, &err), 0);
+	assert_int_equal(f.servers[0].port, LM_LICENSE_PORT_DEFAULT);
+	lm_license_free(&f);
+	/* A FlexLM host id where lmd needs a lock code: said so. */
+	static const char *const ids[] = {"0050569a1b2c", "ANY", "INTERNET=10.1.2.3"};
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		snprintf(text, sizeof text, "SERVER lic1 %s 27000\nVENDOR acme\n", ids[i]);
+		assert_int_equal(lm_license_parse(text, strlen(text), &f, &err), LMC_EBADCODE);
+		if (!strstr(err.message, "is FlexLM's; lmd locks a server by its lock code"))
+			fail_msg("%s: %s", ids[i], err.message);
+	}
+	snprintf(text, sizeof text, "SERVER lic1 %s 27000 extra\n", SERVER_CODE);
+	assert_int_equal(lm_license_parse(text, strlen(text), &f, &err), LMC_ESYNTAX);
+	snprintf(text, sizeof text, "SERVER lic1\n");
+	assert_int_equal(lm_license_parse(text, strlen(text), &f, &err), LMC_ESYNTAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +550,8 @@ int main(void)
 	        cmocka_unit_test(test_use_server),
 	        cmocka_unit_test(test_overdraft),
 	        cmocka_unit_test(test_supersede),
+	        cmocka_unit_test(test_feature_names_with_slash),
+	        cmocka_unit_test(test_server_lines_flexlm_style),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
