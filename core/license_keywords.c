@@ -461,6 +461,12 @@ int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *
 		return 0;
 	case LM_KW_ATTRIBUTES: return set_attribute(l, attr_key, value, lineno, err);
 	case LM_KW_OVERDRAFT:
+		/* FlexLM files write OVERDRAFT=0 for "none" (IBM's do): the
+		 * same as no keyword, and signed as such. */
+		if (value && strcmp(value, "0") == 0) {
+			l->overdraft = 0;
+			return 0;
+		}
 		return set_number(&l->overdraft, value, LM_LICENSE_OVERDRAFT_MAX, key, lineno, err);
 	case LM_KW_SUPERSEDE:
 		/* Bare: the older lines of this line's own feature. */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # License files collected from public sources (tests/data/licenses,
 # SOURCES.md: MathWorks, Dassault, Intel/Altera, Macrovision, Ansys, Arm,
-# Autodesk, Cadence, IBM Rational and Telelogic, Mentor, PTC, Siemens,
+# Autodesk, Cadence, Esri, IBM Rational and Telelogic, Mentor, PTC, Siemens,
 # Xilinx), their FlexLM signatures stripped: each is signed with a test
 # key by lmvendor, every license line of it verifies, and the signed file
 # keeps what the grammar reads (TS_OK, VENDOR_STRING, HOSTID=DEMO,
@@ -44,7 +44,7 @@ for f in "$DATA"/*.lic; do
 		fail "$name: $valid of $lines license lines verify: $(cat "$TMP/out")"
 	nfiles=$((nfiles + 1))
 done
-[ "$nfiles" -ge 18 ] || fail "only $nfiles license files in $DATA"
+[ "$nfiles" -ge 19 ] || fail "only $nfiles license files in $DATA"
 
 note "what the grammar reads is kept in the signed text"
 expect_grep '^USE_SERVER$' "$TMP/3dexcite_deltagen.lic"
@@ -61,6 +61,15 @@ expect_grep 'COMPONENTS="86445ACD_2016_0F 86295ACD_2015_0F 86063ACD_2014_0F 8587
 	"$TMP/autodesk_package_2017.lic"
 expect_grep 'vendor_info="\|Rational ClearQuest\|1\.0 "' "$TMP/ibm_rational_clearquest.lic"
 expect_grep 'user_info="cam_base module"' "$TMP/siemens_nx_ugslmd.lic"
+# Esri's feature name has a '/'; its year 00 means no expiry.
+expect_grep '^FEATURE ARC/INFO ESRI 8.01 permanent 1 vendor_info="?8CDZLST7BRCD3K17G105' \
+	"$TMP/esri_arcinfo8.lic"
+# SUPERSEDE as published (Ansys, IBM, PTC); IBM's OVERDRAFT=0 means none.
+expect_grep 'ISSUER=SIEBEL SUPERSEDE' "$TMP/ansys_simutech_mechanical.lic"
+expect_grep 'SUPERSEDE' "$TMP/ibm_rational_clearquest.lic"
+grep -q 'OVERDRAFT' "$TMP/ibm_rational_clearquest.lic" && fail "OVERDRAFT=0 was kept as a grant"
+[ "$(grep -c SUPERSEDE "$TMP/ptc_proe20.lic")" = 2 ] ||
+	fail "PTC's SUPERSEDE lost: $(cat "$TMP/ptc_proe20.lic")"
 # A continuation right after the key (Xilinx's "5FD134253129\") still
 # separates the key from the next keyword.
 expect_grep 'VENDOR_STRING=Logic_Edition,software,permanent,' "$TMP/xilinx_ise_editions.lic"

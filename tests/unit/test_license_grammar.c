@@ -408,8 +408,12 @@ static void test_overdraft(void **state)
 	canonical_reads_back(&f, &f.lines[0]);
 	lm_license_free(&f);
 
-	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=0",
-	              "OVERDRAFT='0' is not a number");
+	/* FlexLM's OVERDRAFT=0: none, signed as if not written. */
+	parse_ok("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=0", &f);
+	assert_int_equal(f.lines[0].overdraft, 0);
+	assert_null(strstr(canon(&f, &f.lines[0]), "OVERDRAFT"));
+	lm_license_free(&f);
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=00x", "is not a number");
 	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=-1", "is not a number from 1");
 	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=two", "is not a number from 1");
 	parse_refused("FEATURE f1 acme 1.0 permanent 5 OVERDRAFT=1000001", "from 1 to 1000000");
