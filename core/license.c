@@ -114,6 +114,31 @@ int lm_license_skip(struct lm_license_file *f, size_t index, int code, const cha
 	return 0;
 }
 
+/* 1 when name is among the blank-separated names of list. */
+static bool names_include(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, " ");
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+bool lm_license_supersedes(const struct lm_license *newer, const struct lm_license *old)
+{
+	if (newer == old || !newer->supersede || newer->type == LM_LINE_PACKAGE)
+		return false;
+	if (old->issued != LM_DATE_NONE && old->issued >= newer->issued)
+		return false;
+	return newer->supersede_list[0] ? names_include(newer->supersede_list, old->name)
+	                                : strcmp(newer->name, old->name) == 0;
+}
+
 /* "FEATURE stats" from a line that could not be read: its first two words. */
 static void first_words(const char *line, char *out, size_t size)
 {

@@ -173,6 +173,12 @@ int lm_license_parse_skipping(const char *text, size_t len, struct lm_license_fi
  * after parsing, such as a signature.  0, or LMC_ENOMEM (f unchanged). */
 int lm_license_skip(struct lm_license_file *f, size_t index, int code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* SUPERSEDE: true when newer (a FEATURE or INCREMENT line with SUPERSEDE)
+ * replaces old, a line of a feature it names (its own when bare) issued
+ * before it.  A line without ISSUED is older than any line with it; lines
+ * issued the same day do not replace each other.  lmd's pool and liblmc's
+ * node-locked lines both judge by it. */
+bool lm_license_supersedes(const struct lm_license *newer, const struct lm_license *old);
 /* Reads and parses a file: LMC_EIO when it cannot be read or is not a
  * regular file (a FIFO, a device, a directory: symbolic links to a regular
  * file are followed), LMC_ETOOLARGE when it is larger than any license file

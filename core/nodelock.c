@@ -128,6 +128,18 @@ int lm_nodelock_check_line(const struct lm_license_file *f, const struct lm_lice
 	return 0;
 }
 
+/* The line of f that supersedes l (SUPERSEDE, core/license.h), if one does
+ * and its signature holds: an edited line replaces nothing. */
+static const struct lm_license *superseder(const struct lm_license_file *f, EVP_PKEY *key,
+                                           const struct lm_license *l)
+{
+	for (size_t i = 0; i < f->nlines; i++)
+		if (lm_license_supersedes(&f->lines[i], l) &&
+		    lm_license_verify(f, &f->lines[i], key) == 0)
+			return &f->lines[i];
+	return NULL;
+}
+
 int lm_nodelock_check(const struct lm_license_file *f, EVP_PKEY *key, const struct lm_machine *here,
                       const char *feature, const char *version, int32_t today,
                       const struct lm_license **usable, char *reason, size_t size)
@@ -140,6 +152,16 @@ int lm_nodelock_check(const struct lm_license_file *f, EVP_PKEY *key, const stru
 		const struct lm_license *l = &f->lines[i];
 		if (l->type == LM_LINE_PACKAGE || strcmp(l->name, feature) != 0)
 			continue;
+		const struct lm_license *by = superseder(f, key, l);
+		if (by) {
+			if (best == LMC_ENOFEATURE)
+				snprintf(reason, size,
+				         "line %d (%s %s %s) is superseded by line %d (%s %s %s)",
+				         l->lineno, lm_line_type_name(l->type), l->name, l->version,
+				         by->lineno, lm_line_type_name(by->type), by->name,
+				         by->version);
+			continue;
+		}
 		int rc = lm_nodelock_check_line(f, l, key, here, version, today, why, sizeof why);
 		if (rc == 0) {
 			*usable = l;

@@ -312,6 +312,49 @@ static void open_reports_bad_inputs(void **state)
 	assert_int_equal(lmc_open(&ctx, &opts, err, sizeof err), LMC_EINVAL);
 }
 
+/* SUPERSEDE on node-locked lines: the line issued before a signed SUPERSEDE
+ * line of the same feature is not used, and a refusal says which line
+ * replaced it; an edited superseding line replaces nothing. */
+static void superseded_lines_are_not_used(void **state)
+{
+	(void)state;
+	char text[1024], reason[512];
+	snprintf(text, sizeof text,
+	         "FEATURE stats acme 29.0 permanent uncounted HOSTID=ANY ISSUED=2025-01-10\n"
+	         "FEATURE stats acme 28.0 permanent uncounted HOSTID=%s ISSUED=2026-02-01 "
+	         "SUPERSEDE\n"
+	         "FEATURE plot acme 1.0 permanent uncounted HOSTID=ANY ISSUED=2025-01-10\n"
+	         "FEATURE draw acme 1.0 permanent uncounted HOSTID=ANY ISSUED=2026-02-01 "
+	         "SUPERSEDE=\"plot\"\n",
+	         fx.lockcode);
+	const char *path = write_signed("supersede.lic", text);
+	/* 29.0 would serve a request for 29, but the 28.0 line replaced it. */
+	assert_int_equal(check_file(path, "stats", "28", reason), 0);
+	assert_int_equal(check_file(path, "stats", "29", reason), LMC_EVERSION);
+	assert_int_equal(check_file(path, "plot", "1.0", reason), LMC_ENOFEATURE);
+	/* Line numbers are the signed file's (lmvendor continues long lines). */
+	assert_non_null(strstr(reason, " (FEATURE plot 1.0) is superseded by line "));
+	assert_non_null(strstr(reason, " (FEATURE draw 1.0)"));
+	assert_int_equal(check_file(path, "draw", "1.0", reason), 0);
+
+	/* An edited superseding line supersedes nothing (and is not usable). */
+	char edited[4096];
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	size_t n = fread(edited, 1, sizeof edited - 1, in);
+	fclose(in);
+	edited[n] = '\0';
+	char *at = strstr(edited, "SUPERSEDE=plot");
+	if (!at)
+		at = strstr(edited, "SUPERSEDE=\"plot\"");
+	assert_non_null(at);
+	at[strcspn(at, "t")] = 'x'; /* plot -> plox */
+	th_write(fx.dir, "edited.lic", edited);
+	const char *bad = th_path(fx.dir, "edited.lic");
+	assert_int_equal(check_file(bad, "plot", "1.0", reason), 0);
+	assert_int_equal(check_file(bad, "draw", "1.0", reason), LMC_EBADSIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +366,7 @@ int main(void)
 	        cmocka_unit_test(the_most_telling_failure_is_reported),
 	        cmocka_unit_test(applications_check_out_through_the_public_api),
 	        cmocka_unit_test(open_reports_bad_inputs),
+	        cmocka_unit_test(superseded_lines_are_not_used),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown) ? 1 : 0;
 }
