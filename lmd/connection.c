@@ -465,8 +465,7 @@ void lm_connection_sweep(struct lm_server *s)
 		} else if (c->tls && !lm_tls_conn_established(c->tls) &&
 		           now - c->accepted_ms > LM_TLS_HANDSHAKE_TIMEOUT_MS) {
 			why = "did not finish its TLS handshake within";
-			limit = LM_TLS_HANDSHAKE_TIMEOUT_MS;
-			kind = LM_PEERS_LOG_TLS;
+			limit = LM_TLS_HANDSHAKE_TIMEOUT_MS; /* logged as a missing Hello */
 		} else if (c->state == LM_CONNECTION_HELLO &&
 		           now - c->accepted_ms > LM_HELLO_TIMEOUT_MS) {
 			why = "said no Hello within";
