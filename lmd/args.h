@@ -54,7 +54,7 @@ struct lm_config {
 	const char *admin_group;
 	const char *admin_keys_path;
 	bool lmstat_details_admin;
-	/* --client-tls: whether the client port takes TLS (lmd/tls.h) and
+	/* --client-tls: whether the client port takes TLS (core/tls_conn.h) and
 	 * still plaintext (LM_CLIENT_TLS_ALLOW). */
 	enum lm_client_tls {
 		LM_CLIENT_TLS_ALLOW, /* both, told apart by the first byte */

@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "core/tls.h"
 #include "lmd/faults.h"
-#include "lmd/tls.h"
+#include "core/tls_conn.h"
 #include "proto/frame.h"
 
 static void process(struct lm_connection *c);

@@ -54,7 +54,7 @@ struct lm_connection {
 	struct lm_connection *prev, *next;
 	enum lm_connection_state state;
 	enum lm_connection_transport transport;
-	/* TLS state (lmd/tls.h), only on TLS connections: plaintext ones
+	/* TLS state (core/tls_conn.h), only on TLS connections: plaintext ones
 	 * pay one pointer.  Counted in s->tls_handshakes until established. */
 	struct lm_tls_conn *tls;
 	bool tls_counted;

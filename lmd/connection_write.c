@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "lmd/faults.h"
-#include "lmd/tls.h"
+#include "core/tls_conn.h"
 #include "proto/frame.h"
 
 struct write_req {

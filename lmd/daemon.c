@@ -174,7 +174,7 @@ void lm_daemon_notify_status(struct lm_server *s)
 
 /* Every sweep period (a quarter second at most): connections that hold a slot for nothing are
  * closed, and on the leader silent sessions expire. */
-/* TLS on the client port (lmd/tls.h): a certificate made from the
+/* TLS on the client port (core/tls_conn.h): a certificate made from the
  * identity key, which clients whose SERVER line pins the key check. */
 static void start_tls(struct lm_server *s, const struct lm_license_server *own)
 {

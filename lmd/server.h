@@ -113,7 +113,7 @@ struct lm_server {
 	bool cluster_id_proposed; /* a SetClusterId is being committed */
 
 	uv_tcp_t listener;
-	/* TLS on the client port (lmd/tls.h): the context holding the
+	/* TLS on the client port (core/tls_conn.h): the context holding the
 	 * certificate made from server_key, NULL with --client-tls off; the
 	 * handshakes under way. */
 	SSL_CTX *tls_ctx;

@@ -1,6 +1,7 @@
-/* One TLS connection of the client port, driven through memory BIOs
- * (issue 16): libuv reads the ciphertext, lm_tls_conn_feed() hands it to
- * OpenSSL and the plaintext it yields to the connection's frame reader;
+/* One TLS connection driven through memory BIOs (issue 16), for an event
+ * loop: lmd's client port, and lmbench's clients.  libuv reads the
+ * ciphertext, lm_tls_conn_feed() hands it to OpenSSL and the plaintext it
+ * yields to the connection's frame reader;
  * frames to send go in with lm_tls_conn_encrypt(), and what OpenSSL wants
  * on the wire (handshake messages, records, alerts) comes out with
  * lm_tls_conn_take().  Nothing here touches a socket, so the event loop
@@ -9,8 +10,8 @@
  * Only TLS connections carry this state: a plaintext connection holds a
  * NULL pointer, and an idle TLS one gives its record buffers back
  * (SSL_MODE_RELEASE_BUFFERS, core/tls.h). */
-#ifndef LM_LMD_TLS_H
-#define LM_LMD_TLS_H
+#ifndef LM_TLS_CONN_H
+#define LM_TLS_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,8 +25,9 @@ struct lm_tls_conn;
  * feed and is returned by it. */
 typedef int (*lm_tls_plain_fn)(void *arg, const uint8_t *data, size_t len);
 
-/* A server side TLS connection of ctx (core/tls.h), or NULL when out of
- * memory. */
+/* A TLS connection of ctx (core/tls.h): the server side for a server
+ * context, else the client side, which starts its handshake at the first
+ * lm_tls_conn_feed() (with no bytes).  NULL when out of memory. */
 struct lm_tls_conn *lm_tls_conn_new(SSL_CTX *ctx);
 void lm_tls_conn_free(struct lm_tls_conn *t);
 
@@ -36,8 +38,11 @@ void lm_tls_conn_free(struct lm_tls_conn *t);
  * alert) with a sentence in why. */
 int lm_tls_conn_feed(struct lm_tls_conn *t, const uint8_t *data, size_t len,
                      lm_tls_plain_fn deliver, void *arg, char *why, size_t size);
-/* Whether the handshake is over. */
+/* Whether the handshake is over.  A client checks the server's key then
+ * (lm_tls_peer_key()). */
 bool lm_tls_conn_established(const struct lm_tls_conn *t);
+/* The SSL, for lm_tls_peer_key(). */
+SSL *lm_tls_conn_ssl(struct lm_tls_conn *t);
 /* Encrypts len bytes for sending; only once established.  Returns 0,
  * LMC_ENOMEM or LMC_ETLS. */
 int lm_tls_conn_encrypt(struct lm_tls_conn *t, const uint8_t *data, size_t len);

@@ -1,7 +1,7 @@
-/* One TLS connection through memory BIOs (see tls.h). */
+/* One TLS connection through memory BIOs (see tls_conn.h). */
 #include "config.h"
 
-#include "lmd/tls.h"
+#include "core/tls_conn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +37,10 @@ struct lm_tls_conn *lm_tls_conn_new(SSL_CTX *ctx)
 	BIO_set_mem_eof_return(t->in, -1);
 	BIO_set_mem_eof_return(t->out, -1);
 	SSL_set_bio(t->ssl, t->in, t->out); /* the SSL owns both now */
-	SSL_set_accept_state(t->ssl);
+	if (SSL_is_server(t->ssl))
+		SSL_set_accept_state(t->ssl);
+	else
+		SSL_set_connect_state(t->ssl);
 	return t;
 }
 
@@ -47,6 +50,11 @@ void lm_tls_conn_free(struct lm_tls_conn *t)
 		return;
 	SSL_free(t->ssl);
 	free(t);
+}
+
+SSL *lm_tls_conn_ssl(struct lm_tls_conn *t)
+{
+	return t->ssl;
 }
 
 bool lm_tls_conn_established(const struct lm_tls_conn *t)
