@@ -613,3 +613,28 @@ int lm_frame_conn_hello(struct lm_frame_conn *c, const struct lm_identity *id, u
 	}
 	return rc;
 }
+
+int lm_frame_conn_greet(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
+                        unsigned timeout_ms, enum lm_frame_tls_use use, const uint8_t *pin,
+                        const struct lm_identity *id)
+{
+	for (;;) {
+		int rc = lm_frame_conn_open(c, a, reply_max, timeout_ms);
+		if (rc != 0)
+			return rc;
+		rc = lm_frame_conn_secure(c, use, pin, timeout_ms);
+		if (rc == 0)
+			rc = lm_frame_conn_hello(c, id, timeout_ms);
+		if (rc == 0)
+			return 0;
+		bool upgrade = rc == LMC_ENEEDTLS && c->security == LM_FRAME_PLAINTEXT;
+		/* c->error survives the close for the caller. */
+		char error[sizeof c->error];
+		memcpy(error, c->error, sizeof error);
+		lm_frame_conn_close(c);
+		memcpy(c->error, error, sizeof error);
+		if (!upgrade)
+			return rc;
+		use = LM_FRAME_TLS_ON;
+	}
+}

@@ -102,6 +102,16 @@ int lm_frame_conn_tls_use(const char *text, enum lm_frame_tls_use *use);
 int lm_frame_conn_secure(struct lm_frame_conn *c, enum lm_frame_tls_use use, const uint8_t *pin,
                          unsigned timeout_ms);
 
+struct lm_identity;
+/* Connects to a, starts TLS as use and pin say (lm_frame_conn_secure),
+ * and says Hello as id (NULL: this process), each step within timeout_ms;
+ * a server that answers a plaintext Hello with LMC_ENEEDTLS is asked
+ * again over TLS, unpinned.  Returns as lm_frame_conn_hello(), with c
+ * open on success and closed (c->error set) on failure. */
+int lm_frame_conn_greet(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
+                        unsigned timeout_ms, enum lm_frame_tls_use use, const uint8_t *pin,
+                        const struct lm_identity *id);
+
 /* Moves the open connection from into to (closing what to held): the arena
  * points at itself, so a plain struct copy would not do.  Whatever the last
  * receive returned is gone. */

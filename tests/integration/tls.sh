@@ -90,9 +90,18 @@ expect_status 1 co "$TMP/pinned.proxy.lic"
 expect_grep LMC_EKEYPIN "$TMP/out"
 expect_grep "the server proved the key [0-9A-Z-]+, not the pinned $key1" "$TMP/out"
 grep -q '"granted"' "$TMP/out" && fail "a seat was granted through the man in the middle"
+note "lmutil lmstat refuses the man in the middle as well, and speaks TLS to the pinned server"
+expect_status 0 "$LMUTIL" lmstat -c "$TMP/pinned.proxy.lic" -a
+expect_grep "the server proved the key [0-9A-Z-]+, not the pinned $key1.*\(LMC_EKEYPIN\)" "$TMP/err"
+grep -q 'license server UP' "$TMP/out" && fail "lmstat believed the man in the middle"
 note "...while it fools a client that asked for encryption only (LMC_TLS=on, no pin)"
 expect_status 0 co "$proxy@127.0.0.1" LMC_TLS=on
 granted
+
+through record "$TMP/lmstat.seen"
+expect_status 0 "$LMUTIL" lmstat -c "$TMP/pinned.proxy.lic" -a
+expect_grep 'stats' "$TMP/out"
+grep -aq -- "$user" "$TMP/lmstat.seen" && fail "lmstat's Hello crossed the network in clear"
 
 note "an old-style plaintext client still works on allow"
 python3 - "$port" <<'PY' || fail "a plaintext client was refused on allow"
@@ -161,6 +170,8 @@ expect_status 0 co "$TMP/pinned.lic"
 granted
 expect_status 0 co "$port@127.0.0.1"
 granted
+expect_status 0 "$LMUTIL" lmstat -c "$port@127.0.0.1" -a
+expect_grep 'stats' "$TMP/out"
 
 note "off: a pinned client finds no TLS and says so"
 kill_lmd lmd TERM
