@@ -14,7 +14,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench/uvconn.h"
 #include "client/source.h"
+#include "core/server_key.h"
 
 static void usage(FILE *out)
 {
@@ -47,7 +49,9 @@ static void usage(FILE *out)
 	        "  --timeout S       probe, failover, sessions: give up after this long (60)\n"
 	        "  --feature F       feature to check out (default bench)\n"
 	        "  --version V       version asked for (default 1.0)\n"
-	        "  --label K=V       added to every figure printed (repeatable)\n");
+	        "  --label K=V       added to every figure printed (repeatable)\n"
+	        "  --tls KEY         speak TLS, the server proving the server key KEY\n"
+	        "                    (lmutil lmhostid --server; \"any\": no pin)\n");
 }
 
 uint64_t lb_now_ns(void)
@@ -209,6 +213,7 @@ int main(int argc, char **argv)
 	        {"port", required_argument, NULL, 'p'},
 	        {"pids", required_argument, NULL, 'P'},
 	        {"label", required_argument, NULL, 'l'},
+	        {"tls", required_argument, NULL, 'S'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -254,6 +259,20 @@ int main(int argc, char **argv)
 			if (o.nlabels < sizeof o.labels / sizeof o.labels[0] && strchr(optarg, '='))
 				o.labels[o.nlabels++] = optarg;
 			break;
+		case 'S': {
+			uint8_t key[LM_SERVER_KEY_LEN];
+			char why[200];
+			bool any = strcmp(optarg, "any") == 0;
+			if (!any && lm_server_key_parse(optarg, key, why, sizeof why) != 0) {
+				fprintf(stderr, "lmbench: --tls: %s\n", why);
+				return 2;
+			}
+			if (lb_conn_use_tls(any ? NULL : key) != 0) {
+				fprintf(stderr, "lmbench: out of memory for TLS\n");
+				return 2;
+			}
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

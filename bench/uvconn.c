@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/tls.h"
+#include "core/tls_conn.h"
 
 /* lmbench is single-threaded and handles one frame at a time, so one arena
  * serves every connection, as in lmd. */
@@ -21,10 +23,32 @@ struct write_req {
 	uint8_t data[];
 };
 
+/* With TLS: the context, the key the server must prove, and the buffer
+ * every connection reads its ciphertext into. */
+static SSL_CTX *tls_ctx;
+static bool tls_pinned;
+static uint8_t tls_pin[LM_SERVER_KEY_LEN];
+static uint8_t tls_read_buf[65536];
+
+int lb_conn_use_tls(const uint8_t *pin)
+{
+	if (!tls_ctx && lm_tls_client_ctx_new(&tls_ctx) != 0)
+		return LMC_ENOMEM;
+	tls_pinned = pin != NULL;
+	if (pin)
+		memcpy(tls_pin, pin, sizeof tls_pin);
+	return 0;
+}
+
+static void write_tls(struct lb_conn *c);
+static void on_written(uv_write_t *req, int status);
+
 static void on_closed(uv_handle_t *h)
 {
 	struct lb_conn *c = h->data;
 	lm_frame_reader_close(&c->reader);
+	lm_tls_conn_free(c->tls);
+	c->tls = NULL;
 	c->state = LB_CONN_IDLE;
 	c->cbs->closed(c, c->status);
 }
@@ -48,9 +72,54 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct lb_conn *c = h->data;
 	uint8_t *base;
 	size_t len;
+	if (c->tls) {
+		buf->base = (char *)tls_read_buf;
+		buf->len = sizeof tls_read_buf;
+		return;
+	}
 	lm_frame_reader_space(&c->reader, &base, &len);
 	buf->base = (char *)base;
 	buf->len = len;
+}
+
+/* Plaintext from TLS into the frame reader's space. */
+static int feed_reader(void *arg, const uint8_t *data, size_t len)
+{
+	struct lb_conn *c = arg;
+	uint8_t *space;
+	size_t room;
+	lm_frame_reader_space(&c->reader, &space, &room);
+	if (len > room)
+		return LMC_ETOOLARGE;
+	memcpy(space, data, len);
+	lm_frame_reader_commit(&c->reader, len);
+	return 0;
+}
+
+/* n bytes of ciphertext in tls_read_buf (none: start the handshake): false
+ * when the connection is closing or not connected yet. */
+static bool take_tls(struct lb_conn *c, size_t n)
+{
+	char why[240];
+	bool was = lm_tls_conn_established(c->tls);
+	int rc = lm_tls_conn_feed(c->tls, tls_read_buf, n, feed_reader, c, why, sizeof why);
+	write_tls(c);
+	if (rc != 0) {
+		fprintf(stderr, "lmbench: TLS: %s\n", why);
+		close_with(c, rc);
+		return false;
+	}
+	if (was || !lm_tls_conn_established(c->tls))
+		return was && c->state == LB_CONN_OPEN;
+	uint8_t key[LM_SERVER_KEY_LEN];
+	if (lm_tls_peer_key(lm_tls_conn_ssl(c->tls), key) != 0 ||
+	    (tls_pinned && memcmp(key, tls_pin, sizeof key) != 0)) {
+		fprintf(stderr, "lmbench: the server did not prove the pinned key\n");
+		close_with(c, LMC_EKEYPIN);
+		return false;
+	}
+	c->cbs->connected(c);
+	return c->state == LB_CONN_OPEN;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -62,7 +131,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		close_with(c, (int)nread);
 		return;
 	}
-	lm_frame_reader_commit(&c->reader, (size_t)nread);
+	if (c->tls) {
+		if (!take_tls(c, (size_t)nread))
+			return;
+	} else {
+		lm_frame_reader_commit(&c->reader, (size_t)nread);
+	}
 	const uint8_t *payload;
 	size_t len;
 	int rc;
@@ -97,6 +171,15 @@ static void on_connect(uv_connect_t *req, int status)
 	int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	if (rc != 0) {
 		close_with(c, rc);
+		return;
+	}
+	if (tls_ctx) {
+		/* Connected once the handshake proved the key (take_tls). */
+		c->tls = lm_tls_conn_new(tls_ctx);
+		if (!c->tls)
+			close_with(c, LMC_ENOMEM);
+		else
+			take_tls(c, 0);
 		return;
 	}
 	c->cbs->connected(c);
@@ -150,6 +233,25 @@ static void on_written(uv_write_t *req, int status)
 		close_with(c, status);
 }
 
+/* Sends what TLS has for the network. */
+static void write_tls(struct lb_conn *c)
+{
+	size_t len = lm_tls_conn_pending(c->tls);
+	if (len == 0 || c->state != LB_CONN_OPEN)
+		return;
+	struct write_req *w = malloc(sizeof *w + len);
+	if (!w) {
+		close_with(c, LMC_ENOMEM);
+		return;
+	}
+	len = lm_tls_conn_take(c->tls, w->data, len);
+	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+		free(w);
+		close_with(c, LMC_ENOSERVER);
+	}
+}
+
 int lb_conn_send(struct lb_conn *c, const Lm__Envelope *e)
 {
 	if (c->state != LB_CONN_OPEN)
@@ -161,6 +263,16 @@ int lb_conn_send(struct lb_conn *c, const Lm__Envelope *e)
 		return LMC_ENOMEM;
 	}
 	int rc = lm_frame_pack(e, w->data, size, &len);
+	if (rc == 0 && c->tls) {
+		rc = lm_tls_conn_encrypt(c->tls, w->data, len);
+		free(w);
+		if (rc != 0) {
+			close_with(c, rc);
+			return rc;
+		}
+		write_tls(c);
+		return c->state == LB_CONN_OPEN ? 0 : LMC_ENOSERVER;
+	}
 	if (rc == 0) {
 		uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
 		rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);

@@ -19,7 +19,10 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include "core/limits.h"
 #include "proto/frame.h"
+
+struct lm_tls_conn;
 
 struct lb_conn;
 
@@ -45,7 +48,8 @@ struct lb_conn {
 	const struct lb_conn_cbs *cbs;
 	void *data;
 	enum lb_conn_state state;
-	int status; /* why it is closing */
+	int status;              /* why it is closing */
+	struct lm_tls_conn *tls; /* with lb_conn_use_tls(), else NULL */
 };
 
 /* The largest reply payload lmbench reads: heartbeat and checkout replies
@@ -53,6 +57,11 @@ struct lb_conn {
  * LM_LINE_MAX bytes).  A small reader keeps 50,000 idle connections
  * cheap. */
 #define LB_REPLY_MAX 8192
+
+/* Every connection started from now on speaks TLS (core/tls_conn.h) and
+ * is connected only once the server proved the key pin (NULL: any key).
+ * Returns 0 or LMC_ENOMEM. */
+int lb_conn_use_tls(const uint8_t *pin);
 
 /* Connects to addr, from src when not NULL (a loopback alias; the port is
  * still picked by the kernel at connect time).  Returns 0 (connected or

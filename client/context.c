@@ -282,6 +282,11 @@ static int session_get(struct lmc_ctx *ctx, struct lm_session **out)
 		cfg.vendor_key = ctx->vendor_key;
 		cfg.app_version = ctx->app_version[0] ? ctx->app_version : NULL;
 		cfg.heartbeat_ms = ctx->heartbeat_ms;
+		if (lm_frame_conn_tls_use(getenv("LMC_TLS"), &cfg.tls_use) != 0) {
+			snprintf(ctx->last_error, sizeof ctx->last_error,
+			         "LMC_TLS=%.40s: say off, on or require", getenv("LMC_TLS"));
+			return LMC_EINVAL;
+		}
 		/* They run on the session thread, which never holds the
 		 * session's lock while they do: taking ctx->lock there cannot
 		 * deadlock with lmc_server(), which takes both. */

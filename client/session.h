@@ -55,6 +55,7 @@
 
 #include "client/source.h"
 #include "core/limits.h"
+#include "proto/frame_conn.h"
 
 /* Defaults of struct lm_session_config. */
 #define LM_SESSION_HEARTBEAT_MS   10000 /* when the server does not say */
@@ -93,6 +94,9 @@ struct lm_session_config {
 	size_t nfiles;
 	/* Sent in the Hello (copied); NULL for none. */
 	const char *app_version;
+	/* When to speak TLS (LMC_TLS): a server whose key a file pins always
+	 * gets it (proto/frame_conn.h). */
+	enum lm_frame_tls_use tls_use;
 	/* 0: the server's heartbeat_ms, else LM_SESSION_HEARTBEAT_MS; a value
 	 * is used only when it is shorter than the server's.  Never more than
 	 * a third of the lease, so that a heartbeat left unanswered leaves

@@ -192,14 +192,27 @@ static int attach_one(struct lm_session *s, const struct lm_address *a, int64_t 
 		return LMC_ETIMEDOUT;
 	unsigned connect_ms = left < (int64_t)s->cfg.connect_timeout_ms ? (unsigned)left
 	                                                                : s->cfg.connect_timeout_ms;
-	int rc = lm_frame_conn_open(&s->conn, a, LM_FRAME_MAX, connect_ms);
-	if (rc)
-		return rc;
-	left = cap - lm_clock_ms();
-	rc = lm_frame_conn_hello(&s->conn, &s->id,
-	                         left < (int64_t)s->cfg.io_timeout_ms
-	                                 ? (unsigned)(left > 0 ? left : 0)
-	                                 : s->cfg.io_timeout_ms);
+	const uint8_t *pin = lm_session_pinned_key(s, a);
+	enum lm_frame_tls_use use = s->cfg.tls_use;
+	int rc;
+	for (;;) {
+		rc = lm_frame_conn_open(&s->conn, a, LM_FRAME_MAX, connect_ms);
+		if (rc)
+			return rc;
+		left = cap - lm_clock_ms();
+		unsigned io_ms = left < (int64_t)s->cfg.io_timeout_ms
+		                         ? (unsigned)(left > 0 ? left : 0)
+		                         : s->cfg.io_timeout_ms;
+		rc = lm_frame_conn_secure(&s->conn, use, pin, io_ms);
+		if (rc == 0)
+			rc = lm_frame_conn_hello(&s->conn, &s->id, io_ms);
+		/* A server that takes only TLS (lmd --client-tls require) gets
+		 * it even unpinned: encryption, without proof of who answers. */
+		if (rc != LMC_ENEEDTLS || s->conn.security != LM_FRAME_PLAINTEXT)
+			break;
+		lm_frame_conn_close(&s->conn);
+		use = LM_FRAME_TLS_ON;
+	}
 	if (rc == 0)
 		rc = open_session(s, cap);
 	if (rc) {

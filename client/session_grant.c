@@ -40,6 +40,13 @@ static const struct lm_license_file *file_naming(const struct lm_session *s,
 	return NULL;
 }
 
+const uint8_t *lm_session_pinned_key(const struct lm_session *s, const struct lm_address *addr)
+{
+	int index;
+	const struct lm_license_file *f = file_naming(s, addr, &index);
+	return f && f->servers[index].has_key ? f->servers[index].key : NULL;
+}
+
 static bool same_code(const struct lm_lockcode *a, const struct lm_lockcode *b)
 {
 	return memcmp(a, b, sizeof *a) == 0;

@@ -200,6 +200,9 @@ void lm_session_events_fire(struct lm_session *s);
 
 /* ---- session_grant.c ---- */
 
+/* The server key pinned for the server at addr by the SERVER line of a
+ * license file naming it, or NULL (session_grant.c). */
+const uint8_t *lm_session_pinned_key(const struct lm_session *s, const struct lm_address *addr);
 /* The checks of a grant (lmc.h, lmc_checkout): 0 with what the
  * application may ask of it (lmc_license_info) in grant, or the refusal
  * (LMC_EBADSIG, LMC_EEXPIRED, LMC_ENOTSTARTED, LMC_EWRONGHOST,

@@ -46,8 +46,21 @@ int lm_source_add_file(struct lm_source *l, const struct lm_license_file *f)
 		int rc = lm_source_add(l, &a);
 		if (rc)
 			return rc;
+		for (size_t j = 0; j < l->nservers; j++)
+			if (f->servers[i].has_key && lm_address_equal(&l->servers[j], &a)) {
+				l->pinned[j] = true;
+				memcpy(l->keys[j], f->servers[i].key, LM_SERVER_KEY_LEN);
+			}
 	}
 	return 0;
+}
+
+const uint8_t *lm_source_pin(const struct lm_source *l, const struct lm_address *a)
+{
+	for (size_t i = 0; i < l->nservers; i++)
+		if (l->pinned[i] && lm_address_equal(&l->servers[i], a))
+			return l->keys[i];
+	return NULL;
 }
 
 static int add_entry(struct lm_source *l, const char *entry, size_t len, char *err, size_t errsize)

@@ -19,6 +19,7 @@
 #ifndef LM_SOURCE_H
 #define LM_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,9 @@
 struct lm_source {
 	struct lm_address servers[LM_SOURCE_SERVERS_MAX];
 	size_t nservers;
+	/* The server key a license file's SERVER line pins for each (KEY=). */
+	bool pinned[LM_SOURCE_SERVERS_MAX];
+	uint8_t keys[LM_SOURCE_SERVERS_MAX][LM_SERVER_KEY_LEN];
 	/* File entries, in order, as given (heap copies owned by the list). */
 	char *files[LM_SOURCE_FILES_MAX];
 	size_t nfiles;
@@ -53,6 +57,9 @@ int lm_source_add_file(struct lm_source *l, const struct lm_license_file *f);
 /* Appends one server.  Returns 0 or LMC_ETOOLARGE (a duplicate is
  * ignored). */
 int lm_source_add(struct lm_source *l, const struct lm_address *a);
+
+/* The server key pinned for a by a license file of the list, or NULL. */
+const uint8_t *lm_source_pin(const struct lm_source *l, const struct lm_address *a);
 
 /* lm_source_parse, then reads each file entry for its SERVER lines:
  * what a tool given `-c SOURCE` needs to find servers.  A file that

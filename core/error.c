@@ -83,6 +83,17 @@ static const struct error_text errors[] = {
         [33] = {"LMC_EADMINSIG", "the admin request's signature was refused",
                 "use a key listed in lmd's --admin-keys under the name given with "
                 "--admin-key-name; each request needs a fresh challenge"},
+        [34] = {"LMC_ETLS", "the TLS handshake with the license server failed",
+                "the server may be older than TLS or run with --client-tls off: upgrade "
+                "it, or ask its administrator; unset LMC_TLS for servers without a pinned "
+                "key"},
+        [35] = {"LMC_EKEYPIN", "the server did not prove the server key its SERVER line pins",
+                "someone between this machine and the server, or another server at that "
+                "address: compare the SERVER line's KEY= with `lmutil lmhostid --server "
+                "--data DIR` run on the license server"},
+        [36] = {"LMC_ENEEDTLS", "the license server accepts only TLS connections",
+                "upgrade liblmc and lmutil to a version that speaks TLS, or set LMC_TLS=on "
+                "(the server's administrator chose lmd --client-tls require)"},
 };
 
 static const struct error_text *lookup(int code)

@@ -50,8 +50,11 @@ enum lmc_error {
 	LMC_EIDLE = -31,        /* seats taken back while the application was idle */
 	LMC_ENOTADMIN = -32,    /* an admin request from someone without admin authority */
 	LMC_EADMINSIG = -33,    /* an admin request's signature was refused */
+	LMC_ETLS = -34,         /* the TLS handshake with the server failed */
+	LMC_EKEYPIN = -35,      /* the server did not prove the pinned server key */
+	LMC_ENEEDTLS = -36,     /* the server takes only TLS clients (--client-tls require) */
 };
-#define LMC_ERROR_MIN (-33)
+#define LMC_ERROR_MIN (-36)
 
 /* A one-line description of code (never NULL). */
 const char *lmc_strerror(int code);

@@ -81,6 +81,8 @@ static void usage(FILE *out)
 	        "  --lmstat-details WHO    who sees lmstat's holders (users, hosts, pids,\n"
 	        "                          handles): \"admin\" (default: admins, and each\n"
 	        "                          user their own) or \"public\" (all, as FlexLM)\n"
+	        "  --client-tls MODE       TLS on the client port: \"allow\" (default: TLS\n"
+	        "                          and plaintext clients), \"require\" or \"off\"\n"
 	        "  --report-log FILE       write the usage report log (lmd(8), lmutil report);\n"
 	        "                          wins over the options file's REPORTLOG\n"
 	        "  --report-log-max-bytes N[K|M|G]  rotate the report log past this size\n"
@@ -275,6 +277,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"admin-group", required_argument, NULL, 1002},
 	        {"admin-keys", required_argument, NULL, 1003},
 	        {"lmstat-details", required_argument, NULL, 1004},
+	        {"client-tls", required_argument, NULL, 1005},
 	        {"reclaim-after", required_argument, NULL, 'r'},
 	        {"timeout-min", required_argument, NULL, 't'},
 	        {"max-connections", required_argument, NULL, 'M'},
@@ -351,6 +354,18 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 				cfg->lmstat_details_admin = true;
 			} else {
 				fprintf(stderr, "lmd: --lmstat-details takes public or admin\n");
+				rc = -1;
+			}
+			break;
+		case 1005:
+			if (strcmp(optarg, "allow") == 0) {
+				cfg->client_tls = LM_CLIENT_TLS_ALLOW;
+			} else if (strcmp(optarg, "require") == 0) {
+				cfg->client_tls = LM_CLIENT_TLS_REQUIRE;
+			} else if (strcmp(optarg, "off") == 0) {
+				cfg->client_tls = LM_CLIENT_TLS_OFF;
+			} else {
+				fprintf(stderr, "lmd: --client-tls takes allow, require or off\n");
 				rc = -1;
 			}
 			break;

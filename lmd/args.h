@@ -54,6 +54,13 @@ struct lm_config {
 	const char *admin_group;
 	const char *admin_keys_path;
 	bool lmstat_details_admin;
+	/* --client-tls: whether the client port takes TLS (core/tls_conn.h) and
+	 * still plaintext (LM_CLIENT_TLS_ALLOW). */
+	enum lm_client_tls {
+		LM_CLIENT_TLS_ALLOW, /* both, told apart by the first byte */
+		LM_CLIENT_TLS_OFF,
+		LM_CLIENT_TLS_REQUIRE, /* plaintext clients get LMC_ENEEDTLS */
+	} client_tls;
 	/* --reclaim-after: seats of a session whose connection ended with EOF
 	 * and no SessionClose return after this long (5000); 0: only after
 	 * the session timeout. */

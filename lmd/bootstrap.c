@@ -40,14 +40,17 @@ static void ask_peer(struct lm_bootstrap *b, int i)
 	Lm__Envelope req, *reply = NULL;
 	Lm__StatusRequest q = LM__STATUS_REQUEST__INIT;
 
+	/* Over TLS to a peer whose key the license pins, as a client would. */
+	const struct lm_license_server *peer = &s->license.servers[i];
 	if (lm_address_parse(s->addresses[i], &a, NULL, 0) != 0 ||
-	    lm_frame_conn_open(&c, &a, LM_FRAME_REPLY_MAX, LM_BOOTSTRAP_ASK_MS) != 0)
+	    lm_frame_conn_greet(&c, &a, LM_FRAME_REPLY_MAX, LM_BOOTSTRAP_ASK_MS,
+	                        LM_FRAME_TLS_WHEN_PINNED, peer->has_key ? peer->key : NULL,
+	                        NULL) != 0)
 		return;
 	lm_envelope_init(&req, 1);
 	req.body_case = LM__ENVELOPE__BODY_STATUS_REQUEST;
 	req.status_request = &q;
-	if (lm_frame_conn_hello(&c, NULL, LM_BOOTSTRAP_ASK_MS) == 0 &&
-	    lm_frame_conn_call(&c, &req, &reply, LM_BOOTSTRAP_ASK_MS) == 0 &&
+	if (lm_frame_conn_call(&c, &req, &reply, LM_BOOTSTRAP_ASK_MS) == 0 &&
 	    reply->body_case == LM__ENVELOPE__BODY_STATUS_REPLY) {
 		/* Its own entry is the one that carries a raft id. */
 		const Lm__StatusReply *r = reply->status_reply;

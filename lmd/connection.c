@@ -11,7 +11,9 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "lmd/faults.h"
+#include "core/tls_conn.h"
 #include "proto/frame.h"
 
 static void process(struct lm_connection *c);
@@ -22,6 +24,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static void conn_free(struct lm_connection *c)
 {
+	lm_tls_conn_free(c->tls);
 	lm_frame_reader_close(&c->reader);
 	free(c);
 }
@@ -95,6 +98,9 @@ void lm_connection_close(struct lm_connection *c)
 	if (c->counted)
 		lm_peers_disconnect(&s->peers, c->peer_key);
 	c->counted = false;
+	if (c->tls_counted)
+		s->tls_handshakes--;
+	c->tls_counted = false;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -114,12 +120,21 @@ static void end_announced(struct lm_connection *c, int code, const char *why)
 		return;
 	/* Best effort and at once: a client that does not read must not keep
 	 * the connection (or a stopping server) waiting. */
-	uint8_t buf[LM_FRAME_BUFSIZE(LM_WIRE_TEXT_MAX + 64)];
+	uint8_t buf[LM_FRAME_BUFSIZE(LM_WIRE_TEXT_MAX + 64) + 256];
 	size_t len;
+	bool tls = c->transport == LM_CONNECTION_TLS;
 	if (uv_stream_get_write_queue_size(&c->io.stream) == 0 &&
+	    (!tls || lm_tls_conn_established(c->tls)) &&
 	    lm_frame_pack_error(0, code, why, buf, sizeof buf, &len) == 0) {
+		/* A TLS record adds a header, a type byte and a tag: 22 bytes
+		 * beside the 256 kept for them. */
+		if (tls && lm_tls_conn_encrypt(c->tls, buf, len) == 0)
+			len = lm_tls_conn_take(c->tls, buf, sizeof buf);
+		else if (tls)
+			len = 0;
 		uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-		uv_try_write(&c->io.stream, &b, 1);
+		if (len > 0)
+			uv_try_write(&c->io.stream, &b, 1);
 	}
 	lm_connection_close(c);
 }
@@ -277,6 +292,102 @@ static int pending_resize(void *arg, uint8_t **block, size_t old_size, size_t ne
 	return 0;
 }
 
+/* Plaintext from TLS goes where a plaintext connection's bytes go. */
+static int feed_reader(void *arg, const uint8_t *data, size_t len)
+{
+	struct lm_connection *c = arg;
+	return lm_frame_reader_feed(&c->reader, data, len);
+}
+
+/* A TLS connection starts: refused when TLS is off (its ClientHello then
+ * meets the frame reader, which refuses it as an oversized frame and says
+ * so in plaintext, which the client reports as "no TLS here") or when too
+ * many handshakes are under way. */
+static int start_tls(struct lm_connection *c)
+{
+	struct lm_server *s = c->s;
+	if (!s->tls_ctx) {
+		c->transport = LM_CONNECTION_PLAINTEXT;
+		return 0;
+	}
+	c->transport = LM_CONNECTION_TLS;
+	unsigned suppressed;
+	if (s->tls_handshakes >= LM_TLS_HANDSHAKES_MAX) {
+		if (should_log(c, LM_PEERS_LOG_TLS, &suppressed))
+			lm_log_error("peer=%s refused: %u TLS handshakes are under way, the "
+			             "limit (%u more not logged)",
+			             c->peer, s->tls_handshakes, suppressed);
+		lm_connection_close(c);
+		return LMC_ELIMIT;
+	}
+	c->tls = lm_fault_alloc() ? NULL : lm_tls_conn_new(s->tls_ctx);
+	if (!c->tls) {
+		lm_log_error("peer=%s out of memory for TLS: closing", c->peer);
+		lm_connection_close(c);
+		return LMC_ENOMEM;
+	}
+	s->tls_handshakes++;
+	c->tls_counted = true;
+	return 0;
+}
+
+/* The first bytes of a client port connection say what it speaks
+ * (core/tls.h).  With --client-tls require, a plaintext client is told in
+ * plaintext, which every liblmc prints. */
+static int decide_transport(struct lm_connection *c, uint8_t first)
+{
+	struct lm_server *s = c->s;
+	if (first == LM_TLS_RECORD_HANDSHAKE)
+		return start_tls(c);
+	c->transport = LM_CONNECTION_PLAINTEXT;
+	if (s->cfg.client_tls == LM_CLIENT_TLS_REQUIRE) {
+		unsigned suppressed;
+		if (should_log(c, LM_PEERS_LOG_TLS, &suppressed))
+			lm_log_error("peer=%s refused: a plaintext client, and TLS is required "
+			             "(--client-tls require) (%u more not logged)",
+			             c->peer, suppressed);
+		uv_read_stop(&c->io.stream);
+		lm_connection_send_error(
+		        c, 0, LMC_ENEEDTLS,
+		        "this license server accepts only TLS connections (lmd --client-tls "
+		        "require): upgrade this program's liblmc or lmutil to one that speaks "
+		        "TLS, or set LMC_TLS=on",
+		        true);
+		return LMC_ENEEDTLS;
+	}
+	return 0;
+}
+
+/* Bytes from the network into the frame reader, through TLS when the
+ * connection speaks it.  Returns 0 or a code; c may be closing. */
+static int take_bytes(struct lm_connection *c, const uint8_t *data, size_t len)
+{
+	if (c->transport == LM_CONNECTION_UNDECIDED) {
+		int rc = decide_transport(c, data[0]);
+		if (rc != 0)
+			return rc;
+	}
+	if (c->transport != LM_CONNECTION_TLS)
+		return lm_frame_reader_feed(&c->reader, data, len);
+	char why[240];
+	bool was_established = lm_tls_conn_established(c->tls);
+	int rc = lm_tls_conn_feed(c->tls, data, len, feed_reader, c, why, sizeof why);
+	if (!was_established && lm_tls_conn_established(c->tls) && c->tls_counted) {
+		c->s->tls_handshakes--;
+		c->tls_counted = false;
+	}
+	if (rc == LMC_ETLS) {
+		unsigned suppressed;
+		if (should_log(c, LM_PEERS_LOG_TLS, &suppressed))
+			lm_log_error("peer=%s TLS failed: %s; closing (%u more not logged)",
+			             c->peer, why, suppressed);
+		return rc;
+	}
+	/* Handshake messages to answer, even when the rest failed. */
+	lm_connection_flush_tls(c, false);
+	return rc;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct lm_connection *c = stream->data;
@@ -307,7 +418,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		lm_connection_close(c);
 		return;
 	}
-	int rc = lm_frame_reader_feed(&c->reader, (const uint8_t *)buf->base, (size_t)nread);
+	int rc = take_bytes(c, (const uint8_t *)buf->base, (size_t)nread);
+	if (c->state == LM_CONNECTION_CLOSING || rc == LMC_ENEEDTLS)
+		return;
+	if (rc == LMC_ETLS) {
+		uv_read_stop(stream);
+		lm_connection_flush_tls(c, true); /* the alert, if any */
+		return;
+	}
 	if (rc == LMC_ELIMIT) {
 		unsigned suppressed;
 		if (should_log(c, LM_PEERS_LOG_BUSY, &suppressed))
@@ -344,6 +462,10 @@ void lm_connection_sweep(struct lm_server *s)
 		enum lm_peers_log_kind kind = LM_PEERS_LOG_HELLO;
 		if (c->busy) {
 			/* Waiting for its command to commit: not the client's fault. */
+		} else if (c->tls && !lm_tls_conn_established(c->tls) &&
+		           now - c->accepted_ms > LM_TLS_HANDSHAKE_TIMEOUT_MS) {
+			why = "did not finish its TLS handshake within";
+			limit = LM_TLS_HANDSHAKE_TIMEOUT_MS; /* logged as a missing Hello */
 		} else if (c->state == LM_CONNECTION_HELLO &&
 		           now - c->accepted_ms > LM_HELLO_TIMEOUT_MS) {
 			why = "said no Hello within";
@@ -405,6 +527,7 @@ void lm_connection_accept_admin(struct lm_server *s, lm_connection_identify_fn i
 	if (!accept_into(c, (uv_stream_t *)&s->admin_listener))
 		return;
 	c->on_admin_socket = true;
+	c->transport = LM_CONNECTION_PLAINTEXT;
 	uv_os_fd_t fd = -1;
 	uv_fileno(&c->io.handle, &fd);
 	identify(c, fd);

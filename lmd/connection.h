@@ -27,6 +27,14 @@
 
 #define LM_CONNECTION_HANDLES_MAX LM_POOL_HANDLES_PER_SESSION_MAX
 
+/* What a client port connection speaks, known from its first byte
+ * (core/tls.h); the admin socket's are plaintext from the start. */
+enum lm_connection_transport {
+	LM_CONNECTION_UNDECIDED,
+	LM_CONNECTION_PLAINTEXT,
+	LM_CONNECTION_TLS, /* tls holds its state */
+};
+
 /* Allowed moves: HELLO -> READY (Hello said), either -> CLOSING. */
 enum lm_connection_state {
 	LM_CONNECTION_HELLO, /* waiting for Hello */
@@ -45,6 +53,11 @@ struct lm_connection {
 	} io;
 	struct lm_connection *prev, *next;
 	enum lm_connection_state state;
+	enum lm_connection_transport transport;
+	/* TLS state (core/tls_conn.h), only on TLS connections: plaintext ones
+	 * pay one pointer.  Counted in s->tls_handshakes until established. */
+	struct lm_tls_conn *tls;
+	bool tls_counted;
 	/* Admin authority (admin_auth.h): a peer of the admin socket, who
 	 * the kernel says it is and whether that makes it an admin; the
 	 * challenge handed out for a signed request; the admin key that
@@ -117,10 +130,14 @@ struct lm_live_session *lm_connection_bind(struct lm_connection *c, uint64_t ses
 void lm_connection_finish_request(struct lm_connection *c);
 void lm_connection_unref(struct lm_connection *c);
 
-/* Replies (connection_write.c).  close_after closes c once it is sent. */
+/* Replies (connection_write.c).  close_after closes c once it is sent.
+ * On a TLS connection every frame is encrypted first. */
 void lm_connection_send(struct lm_connection *c, const Lm__Envelope *e, bool close_after);
 void lm_connection_send_error(struct lm_connection *c, uint64_t request_id, int code,
                               const char *message, bool close_after);
+/* Sends what TLS has for the network (handshake messages, records,
+ * alerts); closes c once sent when close_after (connection_write.c). */
+void lm_connection_flush_tls(struct lm_connection *c, bool close_after);
 /* Where to go when this server cannot serve: the leader, or nobody yet. */
 void lm_connection_send_not_serving(struct lm_connection *c, uint64_t request_id);
 /* True when this server serves and the connection has a session; else

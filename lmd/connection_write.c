@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "lmd/faults.h"
+#include "core/tls_conn.h"
 #include "proto/frame.h"
 
 struct write_req {
@@ -34,8 +35,47 @@ static void on_written(uv_write_t *req, int status)
  * them without bound. */
 #define WRITE_QUEUE_MAX (8u * 1024 * 1024)
 
-/* Queues the frame in w (len bytes of w->data) for writing. */
+static void write_bytes(struct lm_connection *c, struct write_req *w, size_t len, bool close_after);
+
+void lm_connection_flush_tls(struct lm_connection *c, bool close_after)
+{
+	if (c->state == LM_CONNECTION_CLOSING)
+		return;
+	size_t len = lm_tls_conn_pending(c->tls);
+	if (len == 0) {
+		if (close_after)
+			lm_connection_close(c);
+		return;
+	}
+	struct write_req *w = lm_fault_alloc() ? NULL : malloc(sizeof *w + len);
+	if (!w) {
+		lm_connection_close(c);
+		return;
+	}
+	len = lm_tls_conn_take(c->tls, w->data, len);
+	write_bytes(c, w, len, close_after);
+}
+
+/* Queues the frame in w (len bytes of w->data) for writing: as it is, or
+ * encrypted into TLS records. */
 static void write_frame(struct lm_connection *c, struct write_req *w, size_t len, bool close_after)
+{
+	if (c->transport == LM_CONNECTION_TLS) {
+		int rc = lm_tls_conn_encrypt(c->tls, w->data, len);
+		free(w);
+		if (rc != 0) {
+			lm_log_error("peer=%s cannot encrypt a reply: closing", c->peer);
+			lm_connection_close(c);
+			return;
+		}
+		lm_connection_flush_tls(c, close_after);
+		return;
+	}
+	write_bytes(c, w, len, close_after);
+}
+
+/* Queues len bytes of w->data for writing. */
+static void write_bytes(struct lm_connection *c, struct write_req *w, size_t len, bool close_after)
 {
 	if (uv_stream_get_write_queue_size(&c->io.stream) > WRITE_QUEUE_MAX) {
 		lm_log_error("peer=%s does not read its replies: closing", c->peer);

@@ -20,6 +20,7 @@
 #include "core/key.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "lmd/addresses.h"
 #include "lmd/admin_auth.h"
 #include "lmd/admin_socket.h"
@@ -173,6 +174,26 @@ void lm_daemon_notify_status(struct lm_server *s)
 
 /* Every sweep period (a quarter second at most): connections that hold a slot for nothing are
  * closed, and on the leader silent sessions expire. */
+/* TLS on the client port (core/tls_conn.h): a certificate made from the
+ * identity key, which clients whose SERVER line pins the key check. */
+static void start_tls(struct lm_server *s, const struct lm_license_server *own)
+{
+	if (s->cfg.client_tls == LM_CLIENT_TLS_OFF) {
+		lm_log("start", "client port: plaintext only (--client-tls off)");
+		return;
+	}
+	char err[300];
+	if (lm_tls_server_ctx_new(s->server_key, &s->tls_ctx, err, sizeof err) != 0)
+		lm_fatal("%s", err);
+	bool pinned = own && own->has_key;
+	lm_log("start", "client port: TLS 1.3 %s; %s",
+	       s->cfg.client_tls == LM_CLIENT_TLS_REQUIRE ? "required (--client-tls require)"
+	                                                  : "and plaintext",
+	       pinned ? "the license pins this server's key, so clients check who answers"
+	              : "the license pins no key for this server: TLS clients get encryption "
+	                "but cannot tell this server from another");
+}
+
 static void on_sweep_timer(uv_timer_t *t)
 {
 	struct lm_server *s = t->data;
@@ -346,6 +367,7 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		lm_fatal("%s", err);
 	if (key_created)
 		lm_log("start", "made this server's identity key, %s/server-key", s->cfg.data_dir);
+	start_tls(s, own);
 	if (lm_pool_open(&s->pool, s->datadir.pool, err, sizeof err) != 0)
 		lm_fatal("%s: %s", s->datadir.pool, err);
 	open_report_log(s);

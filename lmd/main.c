@@ -63,6 +63,7 @@ int main(int argc, char **argv)
 	lm_license_free(&server.license);
 	lm_options_free(server.options);
 	EVP_PKEY_free(server.vendor_key);
+	SSL_CTX_free(server.tls_ctx);
 	EVP_PKEY_free(server.server_key);
 	lm_admin_keys_free(&server.admin_keys);
 	free(server.arena_block);

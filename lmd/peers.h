@@ -23,6 +23,7 @@ enum lm_peers_log_kind {
 	LM_PEERS_LOG_FRAME,    /* no whole frame in time: closed */
 	LM_PEERS_LOG_IDLE,     /* idle with no session: closed */
 	LM_PEERS_LOG_BUSY,     /* unfinished frames over the server's budget */
+	LM_PEERS_LOG_TLS,      /* a failed or slow TLS handshake, or a flood of them */
 	LM_PEERS_LOG_KINDS
 };
 

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "core/license.h"
@@ -57,6 +58,13 @@
 /* ...and for the connections of one address, so that a flood from one host
  * leaves the budget's rest to the others (lmstat, real clients). */
 #define LM_SERVER_PENDING_PER_ADDRESS_MAX (LM_SERVER_PENDING_MAX / 4)
+/* A TLS client must finish its handshake within this long of connecting:
+ * one that dribbles it holds OpenSSL's state and a slot for nothing. */
+#define LM_TLS_HANDSHAKE_TIMEOUT_MS 5000
+/* Handshakes under way at once, at most: each costs a signature and an
+ * X25519 exchange, so a flood of ClientHellos must not starve the loop of
+ * the clients already served.  More are closed at their first byte. */
+#define LM_TLS_HANDSHAKES_MAX 256
 /* Refusals of one kind from one address are logged once per window. */
 #define LM_REFUSAL_LOG_WINDOW_MS 10000
 
@@ -105,6 +113,11 @@ struct lm_server {
 	bool cluster_id_proposed; /* a SetClusterId is being committed */
 
 	uv_tcp_t listener;
+	/* TLS on the client port (core/tls_conn.h): the context holding the
+	 * certificate made from server_key, NULL with --client-tls off; the
+	 * handshakes under way. */
+	SSL_CTX *tls_ctx;
+	unsigned tls_handshakes;
 	/* Admin authority (admin_auth.h): the admin socket ("" when none),
 	 * the admin group, the admin keys, this process's instance id, and
 	 * the audit trail (admin_audit.h). */

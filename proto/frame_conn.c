@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@
 #include "core/error.h"
 #include "core/lockcode.h"
 #include "core/machine.h"
+#include "core/server_key.h"
+#include "core/tls.h"
 
 int64_t lm_clock_ms(void)
 {
@@ -199,12 +202,17 @@ void lm_frame_conn_move(struct lm_frame_conn *to, struct lm_frame_conn *from)
 	if (to->fd >= 0)
 		lm_arena_init(&to->arena, to->arena_block, from->arena.size);
 	from->fd = -1;
+	from->tls = NULL;
+	from->security = LM_FRAME_PLAINTEXT;
 	from->out = NULL;
 	from->outcap = 0;
 }
 
 void lm_frame_conn_close(struct lm_frame_conn *c)
 {
+	SSL_free(c->tls);
+	c->tls = NULL;
+	c->security = LM_FRAME_PLAINTEXT;
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -217,6 +225,170 @@ void lm_frame_conn_close(struct lm_frame_conn *c)
 	c->outcap = 0;
 }
 
+/* ---- the byte stream: the socket, or TLS over it ----
+ *
+ * io_send() and io_recv() return the bytes moved (> 0), 0 when the server
+ * closed the connection (recv only), or -1 with *wait_for the poll() event
+ * to wait for before trying again (0: the connection failed, c->io_error
+ * says why). */
+
+/* What an SSL call's result means for the caller: an event to wait for,
+ * or a failure named in c->io_error. */
+static short tls_wait(struct lm_frame_conn *c, int ret)
+{
+	int err = SSL_get_error(c->tls, ret);
+	if (err == SSL_ERROR_WANT_READ)
+		return POLLIN;
+	if (err == SSL_ERROR_WANT_WRITE)
+		return POLLOUT;
+	if (err == SSL_ERROR_SYSCALL && errno == EINTR)
+		return POLLIN | POLLOUT;
+	if (err == SSL_ERROR_SYSCALL && errno != 0)
+		snprintf(c->io_error, sizeof c->io_error, "%s", strerror(errno));
+	else
+		lm_tls_error_text(c->io_error, sizeof c->io_error);
+	return 0;
+}
+
+static ssize_t io_send(struct lm_frame_conn *c, const uint8_t *buf, size_t len, short *wait_for)
+{
+	*wait_for = 0;
+	if (c->tls) {
+		errno = 0;
+		int n = SSL_write(c->tls, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+		if (n > 0)
+			return n;
+		*wait_for = tls_wait(c, n);
+		return -1;
+	}
+	/* MSG_NOSIGNAL: a library must not kill its application with
+	 * SIGPIPE when a server goes away. */
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (n >= 0)
+		return n;
+	if (errno == EINTR)
+		*wait_for = POLLOUT;
+	else if (errno == EAGAIN || errno == EWOULDBLOCK)
+		*wait_for = POLLOUT;
+	else
+		snprintf(c->io_error, sizeof c->io_error, "%s", strerror(errno));
+	return -1;
+}
+
+static ssize_t io_recv(struct lm_frame_conn *c, uint8_t *buf, size_t room, short *wait_for)
+{
+	*wait_for = 0;
+	if (c->tls) {
+		errno = 0;
+		int n = SSL_read(c->tls, buf, room > INT32_MAX ? INT32_MAX : (int)room);
+		if (n > 0)
+			return n;
+		int err = SSL_get_error(c->tls, n);
+		if (err == SSL_ERROR_ZERO_RETURN ||
+		    (err == SSL_ERROR_SYSCALL && errno == 0)) /* EOF without close_notify */
+			return 0;
+		*wait_for = tls_wait(c, n);
+		return -1;
+	}
+	ssize_t n = recv(c->fd, buf, room, 0);
+	if (n >= 0)
+		return n;
+	if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+		*wait_for = POLLIN;
+	else
+		snprintf(c->io_error, sizeof c->io_error, "%s", strerror(errno));
+	return -1;
+}
+
+/* ---- TLS (core/tls.h) ---- */
+
+static SSL_CTX *client_ctx;
+static pthread_once_t client_ctx_once = PTHREAD_ONCE_INIT;
+
+/* One context for the process: it holds only settings, and every thread
+ * may use it (OpenSSL 3 locks its reference counts). */
+static void make_client_ctx(void)
+{
+	if (lm_tls_client_ctx_new(&client_ctx) != 0)
+		client_ctx = NULL;
+}
+
+int lm_frame_conn_tls_use(const char *text, enum lm_frame_tls_use *use)
+{
+	if (!text || !*text || strcmp(text, "off") == 0)
+		*use = LM_FRAME_TLS_WHEN_PINNED;
+	else if (strcmp(text, "on") == 0)
+		*use = LM_FRAME_TLS_ON;
+	else if (strcmp(text, "require") == 0)
+		*use = LM_FRAME_TLS_REQUIRE;
+	else
+		return LMC_EINVAL;
+	return 0;
+}
+
+int lm_frame_conn_secure(struct lm_frame_conn *c, enum lm_frame_tls_use use, const uint8_t *pin,
+                         unsigned timeout_ms)
+{
+	if (!pin && use == LM_FRAME_TLS_REQUIRE)
+		return fail(c, LMC_EKEYPIN,
+		            "no server key is pinned for this server (no KEY= on a SERVER line "
+		            "naming it) and LMC_TLS=require accepts only pinned servers");
+	if (!pin && use == LM_FRAME_TLS_WHEN_PINNED)
+		return 0;
+#ifdef LM_TEST_HOOKS
+	/* Test builds only: tests of what liblmc checks in a grant speak to
+	 * a plaintext emulator even when the file pins a key
+	 * (tests/integration/fake_server.sh). */
+	const char *plaintext = getenv("LM_TEST_PINNED_PLAINTEXT");
+	if (plaintext && *plaintext == '1' && use != LM_FRAME_TLS_REQUIRE)
+		return 0;
+#endif
+	if (c->fd < 0)
+		return fail(c, LMC_ENOSERVER, "not connected");
+	pthread_once(&client_ctx_once, make_client_ctx);
+	SSL *ssl = client_ctx ? SSL_new(client_ctx) : NULL;
+	if (!ssl || SSL_set_fd(ssl, c->fd) != 1) {
+		SSL_free(ssl);
+		return fail(c, LMC_ENOMEM, "out of memory for TLS");
+	}
+	c->tls = ssl;
+	int64_t deadline = lm_clock_ms() + timeout_ms;
+	for (;;) {
+		errno = 0;
+		int ret = SSL_connect(ssl);
+		if (ret == 1)
+			break;
+		short wait_for = tls_wait(c, ret);
+		if (!wait_for)
+			/* An lmd older than TLS answers a ClientHello with a
+			 * plaintext error frame, which OpenSSL cannot read as a
+			 * record. */
+			return fail(c, LMC_ETLS,
+			            "no TLS handshake (%s): the server is older than TLS or runs "
+			            "with --client-tls off",
+			            c->io_error);
+		if (!wait_fd(c->fd, wait_for, deadline))
+			return fail(c, LMC_ETIMEDOUT, "no TLS handshake within %u ms", timeout_ms);
+	}
+	uint8_t key[LM_SERVER_KEY_LEN];
+	int rc = lm_tls_peer_key(ssl, key);
+	if (rc == 0 && pin && memcmp(key, pin, LM_SERVER_KEY_LEN) != 0)
+		rc = LMC_EKEYPIN;
+	if (rc != 0) {
+		char want[LM_SERVER_KEY_TEXT_MAX] = "?", got[LM_SERVER_KEY_TEXT_MAX] = "none";
+		if (pin)
+			lm_server_key_format(pin, want, sizeof want);
+		if (rc == LMC_EKEYPIN)
+			lm_server_key_format(key, got, sizeof got);
+		return fail(c, LMC_EKEYPIN,
+		            "the server proved the key %s, not the pinned %s: someone between "
+		            "us and the server, or another server at this address",
+		            got, want);
+	}
+	c->security = pin ? LM_FRAME_TLS_PINNED : LM_FRAME_TLS_UNPINNED;
+	return 0;
+}
+
 int lm_frame_conn_send(struct lm_frame_conn *c, const Lm__Envelope *e, int64_t deadline)
 {
 	size_t len;
@@ -227,22 +399,19 @@ int lm_frame_conn_send(struct lm_frame_conn *c, const Lm__Envelope *e, int64_t d
 		return fail(c, rc, "cannot encode the %s request", lm_body_name(e->body_case));
 	size_t off = 0;
 	while (off < len) {
-		/* MSG_NOSIGNAL: a library must not kill its application with
-		 * SIGPIPE when a server goes away. */
-		ssize_t n = send(c->fd, c->out + off, len - off, MSG_NOSIGNAL);
+		short wait_for;
+		ssize_t n = io_send(c, c->out + off, len - off, &wait_for);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!wait_fd(c->fd, POLLOUT, deadline))
+		if (wait_for) {
+			if (!wait_fd(c->fd, wait_for, deadline))
 				return fail(c, LMC_ETIMEDOUT,
 				            "the server does not take our request");
 			continue;
 		}
-		return fail(c, LMC_ENOSERVER, "connection lost: %s", strerror(errno));
+		return fail(c, LMC_ENOSERVER, "connection lost: %s", c->io_error);
 	}
 	return 0;
 }
@@ -268,12 +437,13 @@ int lm_frame_conn_recv(struct lm_frame_conn *c, Lm__Envelope **env, int64_t dead
 			}
 			return 0;
 		}
-		if (!wait_fd(c->fd, POLLIN, deadline))
-			return fail(c, LMC_ETIMEDOUT, "no answer in time");
+		/* Read before waiting: TLS may hold decrypted bytes that
+		 * poll() cannot see. */
 		uint8_t *space;
 		size_t room;
+		short wait_for;
 		lm_frame_reader_space(&c->reader, &space, &room);
-		ssize_t n = recv(c->fd, space, room, 0);
+		ssize_t n = io_recv(c, space, room, &wait_for);
 		if (n > 0) {
 			lm_frame_reader_commit(&c->reader, (size_t)n);
 			continue;
@@ -283,9 +453,10 @@ int lm_frame_conn_recv(struct lm_frame_conn *c, Lm__Envelope **env, int64_t dead
 			            lm_frame_reader_pending(&c->reader)
 			                    ? " in the middle of a frame"
 			                    : "");
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-			continue;
-		return fail(c, LMC_ENOSERVER, "connection lost: %s", strerror(errno));
+		if (!wait_for)
+			return fail(c, LMC_ENOSERVER, "connection lost: %s", c->io_error);
+		if (!wait_fd(c->fd, wait_for, deadline))
+			return fail(c, LMC_ETIMEDOUT, "no answer in time");
 	}
 }
 
@@ -441,4 +612,29 @@ int lm_frame_conn_hello(struct lm_frame_conn *c, const struct lm_identity *id, u
 			memcpy(c->instance, r->instance.data, LM_ADMIN_INSTANCE_LEN);
 	}
 	return rc;
+}
+
+int lm_frame_conn_greet(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
+                        unsigned timeout_ms, enum lm_frame_tls_use use, const uint8_t *pin,
+                        const struct lm_identity *id)
+{
+	for (;;) {
+		int rc = lm_frame_conn_open(c, a, reply_max, timeout_ms);
+		if (rc != 0)
+			return rc;
+		rc = lm_frame_conn_secure(c, use, pin, timeout_ms);
+		if (rc == 0)
+			rc = lm_frame_conn_hello(c, id, timeout_ms);
+		if (rc == 0)
+			return 0;
+		bool upgrade = rc == LMC_ENEEDTLS && c->security == LM_FRAME_PLAINTEXT;
+		/* c->error survives the close for the caller. */
+		char error[sizeof c->error];
+		memcpy(error, c->error, sizeof error);
+		lm_frame_conn_close(c);
+		memcpy(c->error, error, sizeof error);
+		if (!upgrade)
+			return rc;
+		use = LM_FRAME_TLS_ON;
+	}
 }

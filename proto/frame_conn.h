@@ -21,13 +21,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 #include "core/limits.h"
 #include "proto/address.h"
 #include "proto/arena.h"
 #include "proto/frame.h"
 
+/* How a connection is protected (lm_frame_conn_secure()). */
+enum lm_frame_security {
+	LM_FRAME_PLAINTEXT,
+	LM_FRAME_TLS_UNPINNED, /* encrypted, but the server proved no pinned key */
+	LM_FRAME_TLS_PINNED,   /* encrypted to the key its SERVER line pins */
+};
+
+/* When a client speaks TLS (LMC_TLS): always to a server whose key is
+ * pinned, whatever is asked (no downgrade); to the others only when asked,
+ * and "require" refuses them. */
+enum lm_frame_tls_use {
+	LM_FRAME_TLS_WHEN_PINNED, /* LMC_TLS unset or "off" */
+	LM_FRAME_TLS_ON,          /* "on": unpinned servers too, without authentication */
+	LM_FRAME_TLS_REQUIRE,     /* "require": pinned servers only */
+};
+
 struct lm_frame_conn {
 	int fd; /* -1 when closed */
+	/* TLS over fd once lm_frame_conn_secure() started it, else NULL. */
+	SSL *tls;
+	enum lm_frame_security security;
 	struct lm_address addr;
 	char name[LM_ADDRESS_TEXT_MAX]; /* "port@host", for messages */
 	struct lm_frame_reader reader;
@@ -39,6 +60,7 @@ struct lm_frame_conn {
 	 * ErrorReply text fits (an lmreread refusal lists an options file's
 	 * errors). */
 	char error[LM_WIRE_ADDRESS_MAX + LM_WIRE_TEXT_MAX + 8];
+	char io_error[160]; /* why the last read or write failed */
 	/* From the last ErrorReply received: its "port@host" leader, or "". */
 	char leader[LM_WIRE_ADDRESS_MAX + 1];
 	/* From the HelloReply: the server's cluster id, when it said. */
@@ -68,6 +90,28 @@ int lm_frame_conn_open(struct lm_frame_conn *c, const struct lm_address *a, size
  * the connection name in messages. */
 int lm_frame_conn_open_unix(struct lm_frame_conn *c, const char *path, const char *name,
                             size_t reply_max);
+/* Reads LMC_TLS's value (NULL: unset) into *use.  Returns 0 or LMC_EINVAL. */
+int lm_frame_conn_tls_use(const char *text, enum lm_frame_tls_use *use);
+/* Starts TLS on the connection just opened, before anything is sent, when
+ * use and pin (the server key its SERVER line pins, NULL when none) call
+ * for it (enum lm_frame_tls_use); with a pin the server must prove that
+ * key.  Returns 0 (c->security says what was done), LMC_ETLS (no TLS
+ * server there), LMC_EKEYPIN (another key answered, or none is pinned and
+ * use is "require"), LMC_ETIMEDOUT or LMC_ENOMEM, with c->error set; the
+ * connection is unusable after a failure. */
+int lm_frame_conn_secure(struct lm_frame_conn *c, enum lm_frame_tls_use use, const uint8_t *pin,
+                         unsigned timeout_ms);
+
+struct lm_identity;
+/* Connects to a, starts TLS as use and pin say (lm_frame_conn_secure),
+ * and says Hello as id (NULL: this process), each step within timeout_ms;
+ * a server that answers a plaintext Hello with LMC_ENEEDTLS is asked
+ * again over TLS, unpinned.  Returns as lm_frame_conn_hello(), with c
+ * open on success and closed (c->error set) on failure. */
+int lm_frame_conn_greet(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
+                        unsigned timeout_ms, enum lm_frame_tls_use use, const uint8_t *pin,
+                        const struct lm_identity *id);
+
 /* Moves the open connection from into to (closing what to held): the arena
  * points at itself, so a plain struct copy would not do.  Whatever the last
  * receive returned is gone. */

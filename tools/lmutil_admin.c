@@ -28,6 +28,18 @@
 #include "tools/lmutil_admin.h"
 #include "tools/report.h"
 
+/* The servers lmutil was given, with the keys their SERVER lines pin, and
+ * LMC_TLS: every connection to a client port speaks TLS as liblmc would. */
+static struct lm_source pins;
+static enum lm_frame_tls_use tls_use;
+
+int lm_admin_connect(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
+                     unsigned timeout_ms)
+{
+	return lm_frame_conn_greet(c, a, reply_max, timeout_ms, tls_use, lm_source_pin(&pins, a),
+	                           NULL);
+}
+
 int lm_admin_load_servers(const char *source, struct lm_source *list)
 {
 	char err[512];
@@ -45,6 +57,13 @@ int lm_admin_load_servers(const char *source, struct lm_source *list)
 		lm_source_free(list);
 		return -1;
 	}
+	if (lm_frame_conn_tls_use(getenv("LMC_TLS"), &tls_use) != 0) {
+		lm_report_fail(LMC_EINVAL, "LMC_TLS=%.40s: say off, on or require",
+		               getenv("LMC_TLS"));
+		lm_source_free(list);
+		return -1;
+	}
+	pins = *list;
 	if (list->nservers == 0) {
 		lm_report_fail(LMC_ENOSERVER, "%s names no license server", source);
 		lm_source_free(list);
@@ -165,10 +184,9 @@ int lm_admin_ask_within(struct lm_frame_conn *c, const struct lm_address *a,
                         unsigned timeout_ms)
 {
 	*reply = NULL;
-	int rc = lm_frame_conn_open(c, a, reply_max, LM_ADMIN_CALL_TIMEOUT_MS);
+	int rc = lm_admin_connect(c, a, reply_max, LM_ADMIN_CALL_TIMEOUT_MS);
 	if (rc != 0)
 		return rc;
-	rc = lm_frame_conn_hello(c, NULL, LM_ADMIN_CALL_TIMEOUT_MS);
 	bool admin = is_admin_request(req->body_case);
 	const struct lm_admin_signer *sg = admin ? admin_signer() : NULL;
 	if (rc == 0 && !sg && (admin || req->body_case == LM__ENVELOPE__BODY_STATUS_REQUEST))

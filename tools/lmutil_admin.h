@@ -34,9 +34,16 @@ int lm_admin_sign(const struct lm_admin_signer *sg, const uint8_t *nonce, const 
  * Returns true when it moved. */
 bool lm_admin_use_socket(struct lm_frame_conn *c, size_t reply_max, unsigned timeout_ms);
 
-/* The servers of source (NULL: LM_LICENSE_FILE) into list.  Reports what
- * is wrong (tools/report.h) and returns -1 when there is none. */
+/* The servers of source (NULL: LM_LICENSE_FILE) into list, and their
+ * pinned keys for lm_admin_connect().  Reports what is wrong
+ * (tools/report.h) and returns -1 when there is none. */
 int lm_admin_load_servers(const char *source, struct lm_source *list);
+
+/* Connects to a's client port and says Hello, over TLS when the server's
+ * key is pinned by the license file lmutil was given (or LMC_TLS asks);
+ * the connection is open only on success (lm_frame_conn_greet). */
+int lm_admin_connect(struct lm_frame_conn *c, const struct lm_address *a, size_t reply_max,
+                     unsigned timeout_ms);
 
 /* Opens a connection to a, says Hello and sends req, waiting up to
  * timeout_ms for the answer.  Returns as lm_frame_conn_call; the connection

@@ -79,10 +79,7 @@ static int ask_one(struct server_view *v, const struct lm_address *a, const Lm__
                    Lm__Envelope **reply, unsigned timeout_ms)
 {
 	*reply = NULL;
-	int rc = lm_frame_conn_open(&v->conn, a, LM_FRAME_REPLY_MAX, timeout_ms);
-	if (rc != 0)
-		return rc;
-	rc = lm_frame_conn_hello(&v->conn, NULL, timeout_ms);
+	int rc = lm_admin_connect(&v->conn, a, LM_FRAME_REPLY_MAX, timeout_ms);
 	/* Over the admin socket, where this machine has it, the server shows
 	 * an admin every holder and the last admin actions. */
 	if (rc == 0)
@@ -122,6 +119,11 @@ const Lm__StatusReply *lm_lmstat_ask(const struct lm_source *list, struct server
 		if (rc != 0 || reply->body_case != LM__ENVELOPE__BODY_STATUS_REPLY) {
 			v[i].role = "down";
 			v[i].error = rc ? rc : LMC_EPROTO;
+			/* Not a server that is down: someone may be in the
+			 * middle, and the report alone would not say so. */
+			if (rc == LMC_EKEYPIN || rc == LMC_ETLS || rc == LMC_ENEEDTLS)
+				fprintf(stderr, "lmutil: %s (%s)\n", v[i].conn.error,
+				        lmc_errname(rc));
 			if (reply)
 				lm_frame_conn_close(&v[i].conn);
 			continue;

@@ -269,6 +269,25 @@ class AdminSignatureRefused(Error):
     code = -33
 
 
+class TlsFailed(Error):
+    """The TLS handshake with the license server failed (LMC_ETLS)."""
+
+    code = -34
+
+
+class ServerKeyMismatch(Error):
+    """The server did not prove the server key pinned on its SERVER line
+    (LMC_EKEYPIN): a man in the middle, or another server at that address."""
+
+    code = -35
+
+
+class TlsRequired(Error):
+    """The license server accepts only TLS connections (LMC_ENEEDTLS)."""
+
+    code = -36
+
+
 # Every code's class, in the order of enum lmc_error.
 _CLASSES = (
     NoFeature,
@@ -304,6 +323,9 @@ _CLASSES = (
     Idle,
     NotAdmin,
     AdminSignatureRefused,
+    TlsFailed,
+    ServerKeyMismatch,
+    TlsRequired,
 )
 _BY_CODE = {cls.code: cls for cls in _CLASSES}
 

@@ -10,6 +10,7 @@
 # another key, or when its key is readable by others.
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
+need_test_hooks # LM_TEST_PINNED_PLAINTEXT, below
 
 make_vendor
 code1=$(make_server_machine 1)
@@ -117,6 +118,13 @@ refused() { # CODE FILE FEATURE [COUNT] [TEXT]
 	return 0
 }
 
+note "pinned: the emulator cannot speak TLS as the pinned server (tls.sh: nor with its own key)"
+fake replay pinned
+refused 'LMC_ETLS|LMC_ETIMEDOUT' pinned stats 1 'no TLS handshake'
+
+# What liblmc checks in a grant, behind TLS: the test hook lets the client
+# speak plaintext to the emulator even when the file pins a key.
+export LM_TEST_PINNED_PLAINTEXT=1
 for pin in plain pinned; do
 	note "$pin: the emulator replays genuine lines that do not fit the request or today"
 	fake replay "$pin"
