@@ -164,6 +164,7 @@ struct named_build {
 	struct status_build *b;
 	Lm__NamedEntry **items;
 	size_t n, cap;
+	uint32_t count;
 	int64_t hold_s;
 };
 
@@ -171,6 +172,10 @@ static int status_named_one(void *arg, const struct lm_pool_named *nm)
 {
 	struct named_build *nb = arg;
 	struct status_build *b = nb->b;
+	nb->count++;
+	if (b->hide_others &&
+	    strcmp(nm->name, nm->kind == LM_NAMED_HOSTS ? b->c->host : b->c->user))
+		return 0;
 	if (nb->n == nb->cap) {
 		size_t cap = nb->cap ? nb->cap * 2 : 8;
 		Lm__NamedEntry **items = realloc(nb->items, cap * sizeof *items);
@@ -198,7 +203,7 @@ static int status_named_one(void *arg, const struct lm_pool_named *nm)
 static void status_named(struct status_build *b)
 {
 	struct lm_server *s = b->c->s;
-	for (size_t i = 0; i < b->nfeatures && !b->oom && !b->hide_others; i++) {
+	for (size_t i = 0; i < b->nfeatures && !b->oom; i++) {
 		Lm__FeatureStatus *fs = b->features[i];
 		char name[LM_NAME_MAX + 1];
 		if (!fs->has_named_max || lm_bytes_to_cstr(&fs->name, name, sizeof name) != 0)
@@ -211,6 +216,8 @@ static void status_named(struct status_build *b)
 			return;
 		fs->n_named = nb.n;
 		fs->named = nb.items;
+		fs->has_named_count = 1;
+		fs->named_count = nb.count;
 	}
 }
 

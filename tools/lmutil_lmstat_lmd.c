@@ -151,6 +151,7 @@ static json_t *feature_json(const Lm__FeatureStatus *f)
 		json_t *named = lm_json_object(), *names = lm_json_array();
 		lm_json_set(named, "kind", lm_json_text(f->named_kind ? f->named_kind : "users"));
 		lm_json_set(named, "max", lm_json_int(f->named_max));
+		lm_json_set(named, "count", lm_json_int(f->named_count));
 		for (size_t j = 0; j < f->n_named; j++) {
 			json_t *one = lm_json_object();
 			set_bytes(one, "name", &f->named[j]->name);

@@ -46,8 +46,8 @@ void lm_lmstat_print_named(const Lm__FeatureStatus *f, const char *indent)
 {
 	if (!f->has_named_max)
 		return;
-	printf("%snamed %s: %zu of %u", indent, f->named_kind ? f->named_kind : "users", f->n_named,
-	       f->named_max);
+	printf("%snamed %s: %u of %u", indent, f->named_kind ? f->named_kind : "users",
+	       f->has_named_count ? f->named_count : (uint32_t)f->n_named, f->named_max);
 	for (size_t i = 0; i < f->n_named; i++) {
 		char name[LM_WIRE_USER_MAX + 1];
 		if (lm_bytes_to_cstr(&f->named[i]->name, name, sizeof name) != 0)
@@ -97,9 +97,11 @@ static int list(const struct lm_source *servers, const char *feature)
 			lm_json_set(doc, "feature", lm_json_text(feature));
 			lm_json_set(doc, "kind", lm_json_text(kind));
 			lm_json_set(doc, "max", lm_json_int(fs->named_max));
+			lm_json_set(doc, "count", lm_json_int(fs->named_count));
 		} else {
-			printf("%s: %zu of %u named %s\n", feature, fs->n_named, fs->named_max,
-			       kind);
+			printf("%s: %u of %u named %s\n", feature,
+			       fs->has_named_count ? fs->named_count : (uint32_t)fs->n_named,
+			       fs->named_max, kind);
 		}
 		for (size_t i = 0; i < fs->n_named; i++) {
 			const Lm__NamedEntry *e = fs->named[i];

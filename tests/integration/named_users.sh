@@ -74,10 +74,10 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 f = {x["name"]: x for x in d["features"]}
 n = f["stats"]["named"]
-assert n["kind"] == "users" and n["max"] == 2, n
+assert n["kind"] == "users" and n["max"] == 2 and n["count"] == 2, n
 assert [x["name"] for x in n["names"]] == ["alice", "bob"], n
 assert all(x["removable"] - x["added"] == 86400 for x in n["names"]), n
-assert f["plot"]["named"] == {"kind": "users", "max": 1, "names": []}, f["plot"]
+assert f["plot"]["named"] == {"kind": "users", "max": 1, "count": 0, "names": []}, f["plot"]
 assert "named" not in f.get("other", {})
 PY
 expect_status 0 "$LMUTIL" named-user list -c "$S" stats
