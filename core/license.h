@@ -57,6 +57,20 @@ struct lm_license_server {
 /* A vendor-defined attribute: a lower-case KEY=value such as MathWorks'
  * asset_info=, kept and signed, meaning whatever the vendor's application
  * makes of it. */
+/* USER_BASED[=n] or HOST_BASED[=n]: at most max named users (hosts) may
+ * use the feature; bare, max is the line's count. */
+struct lm_license_named {
+	uint32_t max; /* 0: absent */
+	bool bare;
+};
+
+/* What a line's named-user keywords ask for (lm_license_named_rule). */
+enum lm_named_kind {
+	LM_NAMED_NONE,
+	LM_NAMED_USERS, /* USER_BASED or NAMED_USERS */
+	LM_NAMED_HOSTS, /* HOST_BASED */
+};
+
 struct lm_license_attr {
 	char key[LM_LICENSE_ATTR_KEY_MAX + 1];
 	char value[LM_TEXT_MAX];
@@ -96,6 +110,8 @@ struct lm_license {
 	 * (supersede_list ""); names separated by single spaces. */
 	bool supersede;
 	char supersede_list[LM_TEXT_MAX];
+	struct lm_license_named user_based; /* USER_BASED[=n] */
+	struct lm_license_named host_based; /* HOST_BASED[=n] */
 	/* Lower-case vendor attributes, sorted by key. */
 	struct lm_license_attr attrs[LM_LICENSE_ATTRS_MAX];
 	int nattrs;
@@ -212,6 +228,12 @@ int lm_license_parse_canonical(const char *text, struct lm_license *l,
 int lm_license_print(const struct lm_license_file *f, FILE *out);
 
 const char *lm_line_type_name(enum lm_line_type t);
+
+/* The named-user rule of a line: LM_NAMED_USERS for USER_BASED[=n] and
+ * lmd's NAMED_USERS=n, LM_NAMED_HOSTS for HOST_BASED[=n], each with *max
+ * names at most; LM_NAMED_NONE (and *max 0) otherwise.  The parser lets a
+ * line have at most one of the three. */
+enum lm_named_kind lm_license_named_rule(const struct lm_license *l, uint32_t *max);
 
 /* Versions are 1 to 4 dot-separated decimal numbers ("29", "29.0.1"), each
  * at most 9 digits; the parser refuses anything else.  Compares them

@@ -84,6 +84,14 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 			snprintf(buf, size, "%u", (unsigned)l->overdraft);
 		break;
 	case LM_KW_SUPERSEDE: snprintf(buf, size, "%s", l->supersede_list); break;
+	case LM_KW_USER_BASED:
+	case LM_KW_HOST_BASED: {
+		const struct lm_license_named *nb =
+		        k == LM_KW_USER_BASED ? &l->user_based : &l->host_based;
+		if (nb->max && !nb->bare)
+			snprintf(buf, size, "%u", (unsigned)nb->max);
+		break;
+	}
 	case LM_KW_TS_OK:
 	case LM_KW_ATTRIBUTES: break; /* written by write_keywords */
 	case LM_KW_SIGN:
@@ -157,6 +165,10 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
 			put(&o, " TS_OK");
 		if (k == LM_KW_SUPERSEDE && l->supersede && !l->supersede_list[0])
 			put(&o, " SUPERSEDE");
+		if (k == LM_KW_USER_BASED && l->user_based.bare)
+			put(&o, " USER_BASED");
+		if (k == LM_KW_HOST_BASED && l->host_based.bare)
+			put(&o, " HOST_BASED");
 		for (int a = 0; k == LM_KW_ATTRIBUTES && a < l->nattrs; a++) {
 			lm_license_escape(l->attrs[a].value, value, sizeof value);
 			put(&o, " %s=\"%s\"", l->attrs[a].key, value);
@@ -339,6 +351,10 @@ static void print_license(const struct lm_license *l, FILE *out)
 			print_token("TS_OK", NULL, &col, out);
 		if (k == LM_KW_SUPERSEDE && l->supersede && !l->supersede_list[0])
 			print_token("SUPERSEDE", NULL, &col, out);
+		if (k == LM_KW_USER_BASED && l->user_based.bare)
+			print_token("USER_BASED", NULL, &col, out);
+		if (k == LM_KW_HOST_BASED && l->host_based.bare)
+			print_token("HOST_BASED", NULL, &col, out);
 		for (int a = 0; k == LM_KW_ATTRIBUTES && a < l->nattrs; a++)
 			print_token(l->attrs[a].key, l->attrs[a].value, &col, out);
 		if (k != LM_KW_SERVER_CODES && k != LM_KW_SERVER_KEYS &&

@@ -24,8 +24,6 @@ static const struct {
 } unsupported[] = {
         {"DUP_GROUP", "shares one seat among duplicate checkouts"},
         {"SUITE_DUP_GROUP", "shares one suite seat among duplicate checkouts"},
-        {"USER_BASED", "limits the feature to named users"},
-        {"HOST_BASED", "limits the feature to named hosts"},
         {"MINIMUM", "checks out a minimum number of seats"},
         {"PLATFORMS", "limits the feature to some platforms"},
         {"CAPACITY", "counts seats by machine capacity"},
@@ -40,6 +38,16 @@ const char *lm_license_unsupported(const char *word)
 		if (strcasecmp(word, unsupported[i].word) == 0)
 			return unsupported[i].meaning;
 	return NULL;
+}
+
+enum lm_named_kind lm_license_named_rule(const struct lm_license *l, uint32_t *max)
+{
+	if (l->user_based.max || l->named_users) {
+		*max = l->user_based.max ? l->user_based.max : l->named_users;
+		return LM_NAMED_USERS;
+	}
+	*max = l->host_based.max;
+	return *max ? LM_NAMED_HOSTS : LM_NAMED_NONE;
 }
 
 int lm_license_attribute_key(const char *word)
@@ -475,6 +483,19 @@ int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *
 			return 0;
 		}
 		return set_supersede(l, value, lineno, err);
+	case LM_KW_USER_BASED:
+	case LM_KW_HOST_BASED: {
+		/* Bare: as many names as the line has seats, known by now (the
+		 * count comes before the keywords). */
+		struct lm_license_named *nb =
+		        k == LM_KW_USER_BASED ? &l->user_based : &l->host_based;
+		nb->bare = value == NULL;
+		if (nb->bare) {
+			nb->max = l->count;
+			return 0;
+		}
+		return set_number(&nb->max, value, LM_LICENSE_NAMED_USERS_MAX, key, lineno, err);
+	}
 	case LM_KW_SERVER_CODES: return set_server_codes(value, codes, ncodes, lineno, err);
 	case LM_KW_SERVER_KEYS: return set_server_keys(l, value, lineno, err);
 	case LM_KW_COUNT: break;

@@ -17,12 +17,52 @@
 #include "core/error.h"
 #include "core/license_internal.h"
 
+/* Named users (USER_BASED, NAMED_USERS) and hosts (HOST_BASED): the list
+ * lives on the server, so the line must be counted; one list per line, of
+ * at most as many names as the line has seats, so that every named user
+ * (host) can always get one. */
+static int check_named(const struct lm_license *l, const char *tname, int lineno,
+                       struct lm_parse_error *err)
+{
+	int kinds = (l->user_based.max > 0) + (l->named_users > 0) + (l->host_based.max > 0);
+	uint32_t max;
+	if (kinds == 0)
+		return 0;
+	if (kinds > 1)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s %s has more than one of USER_BASED, NAMED_USERS and "
+		                       "HOST_BASED; a feature is limited to named users or to "
+		                       "named hosts, not both: keep one",
+		                       tname, l->name);
+	if (l->uncounted)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s %s is uncounted; named users and hosts are kept by "
+		                       "the license server, so they belong on counted lines only",
+		                       tname, l->name);
+	lm_license_named_rule(l, &max);
+	if (max > l->count)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s %s names %u %s but has only %u seats; at most as many "
+		                       "names as seats, so that each can use it",
+		                       tname, l->name, (unsigned)max,
+		                       l->host_based.max ? "hosts" : "users", (unsigned)l->count);
+	return 0;
+}
+
 /* A pre-v8.1 FlexLM license key: 12 or 20 hex digits, and MathWorks'
  * passcodes of 17 in between, so any of 12 to 20. */
 static int is_license_key(const char *word)
 {
 	size_t n = strlen(word);
 	return n >= 12 && n <= 20 && strspn(word, "0123456789abcdefABCDEF") == n;
+}
+
+/* The keywords written without a value (FlexLM's flags, and USER_BASED,
+ * HOST_BASED and SUPERSEDE, whose value is optional). */
+static bool is_bare_keyword(int k)
+{
+	return k == LM_KW_TS_OK || k == LM_KW_SUPERSEDE || k == LM_KW_USER_BASED ||
+	       k == LM_KW_HOST_BASED;
 }
 
 /* One keyword token of a line: a known keyword, TS_OK, a vendor attribute,
@@ -44,7 +84,7 @@ static int parse_keyword(struct lm_license *l, const struct lm_license_token *t,
 		return 0;
 	if (k < 0 && lm_license_attribute_key(t->word))
 		k = LM_KW_ATTRIBUTES;
-	if (!t->value && k != LM_KW_TS_OK && k != LM_KW_SUPERSEDE)
+	if (!t->value && !is_bare_keyword(k))
 		return lm_license_fail(err, lineno, LMC_ESYNTAX,
 		                       "unexpected '%.40s' among the keywords of %s; keywords are "
 		                       "written KEY=value",
@@ -120,8 +160,7 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 		first_keyword++;
 		npos = want;
 	} else if (npos == want + 1 &&
-	           (lm_license_keyword_lookup(tok[1 + want].word) == LM_KW_TS_OK ||
-	            lm_license_keyword_lookup(tok[1 + want].word) == LM_KW_SUPERSEDE)) {
+	           is_bare_keyword(lm_license_keyword_lookup(tok[1 + want].word))) {
 		npos = want;
 	}
 	if (npos < want)
@@ -205,6 +244,9 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 		                       "%s %s is uncounted; OVERDRAFT lends seats beyond a count, "
 		                       "so it belongs on counted lines only",
 		                       tname, l->name);
+	rc = check_named(l, tname, lineno, err);
+	if (rc)
+		return rc;
 	/* FlexLM decides which line is newer by ISSUED: without it a
 	 * SUPERSEDE line could replace its own replacement. */
 	if (l->supersede && l->issued == LM_DATE_NONE)

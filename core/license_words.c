@@ -36,6 +36,8 @@ static const char *const keyword_names[LM_KW_COUNT] = {
         [LM_KW_ATTRIBUTES] = "vendor attributes (lower-case key=value)",
         [LM_KW_OVERDRAFT] = "OVERDRAFT",
         [LM_KW_SUPERSEDE] = "SUPERSEDE",
+        [LM_KW_USER_BASED] = "USER_BASED",
+        [LM_KW_HOST_BASED] = "HOST_BASED",
         [LM_KW_SERVER_CODES] = "SERVER_CODES",
         [LM_KW_SERVER_KEYS] = "SERVER_KEYS",
         [LM_KW_SIGN] = "SIGN",

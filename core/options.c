@@ -259,6 +259,7 @@ int lm_options_parse(const char *name, const char *text, size_t len,
 	lm_opt_resolve_groups(&st);
 	lm_opt_check_shadowed(&st);
 	lm_opt_check_counts(&st);
+	lm_opt_check_named(&st);
 	if (st.nomem) {
 		rc = LMC_ENOMEM;
 		goto done;

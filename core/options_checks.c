@@ -165,3 +165,94 @@ void lm_opt_check_counts(struct lm_opt_state *st)
 			     r->feature, (unsigned long long)seats);
 	}
 }
+
+/* Adds name to the n distinct names of set (cap entries), saying whether
+ * it is new. */
+static bool add_name(const char **set, size_t *n, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(set[i], name) == 0)
+			return false;
+	set[(*n)++] = name;
+	return true;
+}
+
+/* FlexLM: with USER_BASED (HOST_BASED), the users (hosts) INCLUDEd for the
+ * feature are its named users, and including more than the license names
+ * is an error of the options file.  INCLUDE lines of the matching type
+ * count, a GROUP (HOST_GROUP) by its members, each name once; the limit is
+ * the sum over the feature's lines, dates aside. */
+void lm_opt_check_named(struct lm_opt_state *st)
+{
+	const struct lm_options *o = st->o;
+	const struct lm_license_file *lic = st->lic;
+	if (!lic)
+		return;
+	for (size_t i = 0; i < lic->nlines; i++) {
+		const struct lm_license *l = &lic->lines[i];
+		uint32_t max;
+		enum lm_named_kind kind = lm_license_named_rule(l, &max);
+		bool first = true;
+		if (kind == LM_NAMED_NONE || l->type == LM_LINE_PACKAGE)
+			continue;
+		for (size_t k = 0; k < i && first; k++)
+			first = strcmp(lic->lines[k].name, l->name) != 0 ||
+			        lic->lines[k].type == LM_LINE_PACKAGE;
+		if (!first)
+			continue;
+		uint64_t limit = 0;
+		for (size_t k = i; k < lic->nlines; k++) {
+			uint32_t m;
+			if (lic->lines[k].type != LM_LINE_PACKAGE &&
+			    strcmp(lic->lines[k].name, l->name) == 0 &&
+			    lm_license_named_rule(&lic->lines[k], &m) == kind)
+				limit += m;
+		}
+		enum lm_opt_type one = kind == LM_NAMED_USERS ? LM_OPT_USER : LM_OPT_HOST;
+		enum lm_opt_type group =
+		        kind == LM_NAMED_USERS ? LM_OPT_TYPE_GROUP : LM_OPT_TYPE_HOST_GROUP;
+		size_t cap = 0, n = 0;
+		for (size_t k = 0; k < o->nrules; k++) {
+			const struct lm_opt_rule *r = &o->rules[k];
+			if (r->kw != LM_OPT_INCLUDE || !r->has_feature ||
+			    strcmp(r->feature, l->name))
+				continue;
+			if (r->type == one)
+				cap++;
+			else if (r->type == group && r->group >= 0)
+				cap += o->groups[r->group].nmembers;
+		}
+		if (cap == 0)
+			continue;
+		const char **names = malloc(cap * sizeof *names);
+		if (!names) {
+			st->nomem = true;
+			return;
+		}
+		for (size_t k = 0; k < o->nrules; k++) {
+			const struct lm_opt_rule *r = &o->rules[k];
+			bool added = false;
+			if (r->kw != LM_OPT_INCLUDE || !r->has_feature ||
+			    strcmp(r->feature, l->name))
+				continue;
+			if (r->type == one) {
+				added = add_name(names, &n, r->who);
+			} else if (r->type == group && r->group >= 0) {
+				const struct lm_opt_group *g = &o->groups[r->group];
+				for (size_t m = 0; m < g->nmembers; m++)
+					added |= add_name(names, &n, g->members[m]);
+			}
+			if (added && n > limit) {
+				st->lineno = r->lineno;
+				const char *what = kind == LM_NAMED_USERS ? "users" : "hosts";
+				ERR("%s: the license limits %s to %llu named %s, and this line "
+				    "makes %zu included %s; include at most %llu, or ask the "
+				    "vendor for more",
+				    r->text, l->name, (unsigned long long)limit, what, n, what,
+				    (unsigned long long)limit);
+				break;
+			}
+		}
+		free(names);
+	}
+}

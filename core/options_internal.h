@@ -107,6 +107,7 @@ bool lm_opt_name_in_license(const struct lm_license_file *lic, const char *name,
 void lm_opt_resolve_groups(struct lm_opt_state *st);
 void lm_opt_check_shadowed(struct lm_opt_state *st);
 void lm_opt_check_counts(struct lm_opt_state *st);
+void lm_opt_check_named(struct lm_opt_state *st);
 
 /* A growing string for normal forms (options_canonical.c): after a failed
  * allocation it stays failed and keeps nothing more; the caller frees p. */

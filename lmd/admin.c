@@ -79,6 +79,50 @@ static void handle_removed(struct lm_request *p, struct lm_pool_result *res, boo
 	lm_connection_send(c, &e, false);
 }
 
+/* `lmutil named-user remove`: the pool's answer, as it decided it. */
+static void named_removed(struct lm_request *p, struct lm_pool_result *res, bool open)
+{
+	struct lm_connection *c = p->c;
+	if (res->code == 0)
+		lm_log("remove", "%s, by peer=%s", res->message, c->peer);
+	if (!open)
+		return;
+	if (res->code != 0) {
+		lm_connection_send_error(c, p->request_id, res->code, res->message, false);
+		return;
+	}
+	Lm__Envelope e;
+	lm_envelope_init(&e, p->request_id);
+	Lm__AdminReply r = LM__ADMIN_REPLY__INIT;
+	r.has_affected = 1;
+	r.affected = res->count;
+	r.message = res->message;
+	e.body_case = LM__ENVELOPE__BODY_ADMIN_REPLY;
+	e.admin_reply = &r;
+	lm_connection_send(c, &e, false);
+}
+
+/* The hold travels in the command, so that every server of a triad decides
+ * with the leader's --named-user-hold. */
+static void remove_named(struct lm_connection *c, const Lm__Envelope *env)
+{
+	const Lm__RemoveRequest *q = env->remove_request;
+	char feature[LM_NAME_MAX + 1], name[LM_POOL_NAMED_NAME_MAX + 1];
+	if (lm_bytes_to_cstr(&q->feature, feature, sizeof feature) != 0 ||
+	    lm_bytes_to_cstr(&q->named, name, sizeof name) != 0) {
+		lm_connection_send_error(c, env->request_id, LMC_EINVAL, "feature or name too long",
+		                         false);
+		return;
+	}
+	struct lm_request *p = lm_request_new(c, env, named_removed);
+	if (!p)
+		return;
+	struct lm_command cmd;
+	lm_command_remove_named(&cmd, feature, name, (int64_t)c->s->cfg.named_hold_s * 1000000);
+	lm_request_submit(p, &cmd); /* answers the client itself on failure */
+	lm_command_release(&cmd);
+}
+
 static void on_remove(struct lm_connection *c, const Lm__Envelope *env)
 {
 	struct lm_server *s = c->s;
@@ -86,6 +130,10 @@ static void on_remove(struct lm_connection *c, const Lm__Envelope *env)
 		return;
 	if (!s->ready) {
 		lm_connection_send_not_serving(c, env->request_id);
+		return;
+	}
+	if (env->remove_request->has_named) {
+		remove_named(c, env);
 		return;
 	}
 	static struct remove_match m;

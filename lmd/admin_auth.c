@@ -228,7 +228,10 @@ static void describe(const Lm__Envelope *env, char *out, size_t size)
 		lm_bytes_opt_to_cstr(q->has_feature, &q->feature, feature, sizeof feature);
 		lm_bytes_opt_to_cstr(q->has_user, &q->user, user, sizeof user);
 		lm_bytes_opt_to_cstr(q->has_host, &q->host, host, sizeof host);
-		if (q->has_handle)
+		if (q->has_named) {
+			lm_bytes_opt_to_cstr(q->has_named, &q->named, user, sizeof user);
+			snprintf(out, size, "feature=%s named=%.64s", feature, user);
+		} else if (q->has_handle)
 			snprintf(out, size, "feature=%s handle=%llu", feature,
 			         (unsigned long long)q->handle);
 		else

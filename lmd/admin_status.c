@@ -147,11 +147,78 @@ static int status_feature(void *arg, const struct lm_pool_feature *f)
 	fs->expiry = f->expiry;
 	fs->has_overdraft = f->overdraft != 0;
 	fs->overdraft = f->overdraft;
+	if (f->named_kind != LM_NAMED_NONE) {
+		fs->named_kind = (char *)lm_pool_named_kind_name(f->named_kind, true);
+		fs->has_named_max = 1;
+		fs->named_max = f->named_max;
+	}
 	int days_left = lm_expiry_days_left(b->c->s, f->expiry, b->today);
 	fs->has_expiry_warning_days = days_left >= 0;
 	fs->expiry_warning_days = days_left;
 	b->features[b->nfeatures++] = fs;
 	return status_rules(b, fs, f) || status_reservations(b, fs, f);
+}
+
+/* The list of one feature limited to named users or hosts. */
+struct named_build {
+	struct status_build *b;
+	Lm__NamedEntry **items;
+	size_t n, cap;
+	uint32_t count;
+	int64_t hold_s;
+};
+
+static int status_named_one(void *arg, const struct lm_pool_named *nm)
+{
+	struct named_build *nb = arg;
+	struct status_build *b = nb->b;
+	nb->count++;
+	if (b->hide_others &&
+	    strcmp(nm->name, nm->kind == LM_NAMED_HOSTS ? b->c->host : b->c->user))
+		return 0;
+	if (nb->n == nb->cap) {
+		size_t cap = nb->cap ? nb->cap * 2 : 8;
+		Lm__NamedEntry **items = realloc(nb->items, cap * sizeof *items);
+		if (!items) {
+			b->oom = true;
+			return 1;
+		}
+		nb->items = items;
+		nb->cap = cap;
+	}
+	Lm__NamedEntry *e = track(b, malloc(sizeof *e));
+	if (!e)
+		return 1;
+	lm__named_entry__init(e);
+	e->has_name = e->has_added = e->has_removable = 1;
+	e->name = tracked_bytes(b, nm->name);
+	e->added = nm->added_us / 1000000;
+	e->removable = e->added + nb->hold_s;
+	nb->items[nb->n++] = e;
+	return 0;
+}
+
+/* Fills the named users or hosts of each feature that has them, after the
+ * walk of the features (each list is read in a transaction of its own). */
+static void status_named(struct status_build *b)
+{
+	struct lm_server *s = b->c->s;
+	for (size_t i = 0; i < b->nfeatures && !b->oom; i++) {
+		Lm__FeatureStatus *fs = b->features[i];
+		char name[LM_NAME_MAX + 1];
+		if (!fs->has_named_max || lm_bytes_to_cstr(&fs->name, name, sizeof name) != 0)
+			continue;
+		struct named_build nb = {.b = b, .hold_s = s->cfg.named_hold_s};
+		int rc = lm_pool_each_named(s->pool, name, status_named_one, &nb);
+		if (rc && !b->oom)
+			b->failed = rc;
+		if (nb.items && !track(b, nb.items))
+			return;
+		fs->n_named = nb.n;
+		fs->named = nb.items;
+		fs->has_named_count = 1;
+		fs->named_count = nb.count;
+	}
 }
 
 static int status_holder(void *arg, const struct lm_pool_handle *h,
@@ -304,6 +371,7 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 	int32_t today = (int32_t)(lm_walltime_us() / 1000000 / 86400);
 	b.today = today;
 	lm_pool_each_feature(s->pool, today, status_feature, status_holder, &b);
+	status_named(&b);
 	if (b.oom) {
 		lm_connection_send_error(c, env->request_id, LMC_ENOMEM,
 		                         "server out of memory building the status", false);

@@ -61,6 +61,10 @@ static void usage(FILE *out)
 	        "                          lower values in the file are raised to it\n"
 	        "  --expiry-warn-days N    warn in the log and lmstat from N days before a\n"
 	        "                          license line expires (default 30; 0: never)\n"
+	        "  --named-user-hold DURATION  how long a named user or host (USER_BASED,\n"
+	        "                          NAMED_USERS, HOST_BASED) stays on its feature's list\n"
+	        "                          before an administrator may remove it: a number\n"
+	        "                          with s, m, h or d (default 24h)\n"
 	        "  --max-connections N     client connections at once (default: what the\n"
 	        "                          open-file limit allows, at most 60000)\n"
 	        "  --max-host-connections N  client connections from one address (default\n"
@@ -230,6 +234,33 @@ static int number(const char *opt, const char *text, unsigned min, unsigned max,
 	return 0;
 }
 
+/* Options with no short letter. */
+#define OPT_NAMED_USER_HOLD 1000
+
+/* A duration: a number of seconds, minutes, hours or days ("90m", "24h"),
+ * at most max seconds. */
+static int duration(const char *opt, const char *text, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(text, &end, 10);
+	unsigned long unit = 0;
+	if (end != text && end[0] && !end[1] && isdigit((unsigned char)text[0]))
+		unit = end[0] == 's'   ? 1
+		       : end[0] == 'm' ? 60
+		       : end[0] == 'h' ? 3600
+		       : end[0] == 'd' ? 86400
+		                       : 0;
+	if (unit == 0 || v > max / unit) {
+		fprintf(stderr,
+		        "lmd: %s %s: expected a number with s, m, h or d (\"24h\"), at most "
+		        "%ud\n",
+		        opt, text, max / 86400);
+		return -1;
+	}
+	*out = (unsigned)(v * unit);
+	return 0;
+}
+
 /* A size in bytes, with an optional K, M or G (powers of 1024). */
 static int size_bytes(const char *name, const char *text, uint64_t min, uint64_t *out)
 {
@@ -290,6 +321,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        {"user", required_argument, NULL, 'u'},
 	        {"allow-root", no_argument, NULL, 'Z'},
 	        {"expiry-warn-days", required_argument, NULL, 'X'},
+	        {"named-user-hold", required_argument, NULL, OPT_NAMED_USER_HOLD},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
@@ -306,6 +338,7 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 	        .max_host_connections = 1000,
 	        .session_rate = 100,
 	        .expiry_warn_days = 30,
+	        .named_hold_s = 86400,
 	        .lmstat_details_admin = true,
 	};
 	int opt, rc = 0;
@@ -396,6 +429,10 @@ int lm_args_parse(struct lm_config *cfg, int argc, char **argv)
 			break;
 		case 'X':
 			rc = number("--expiry-warn-days", optarg, 0, 3650, &cfg->expiry_warn_days);
+			break;
+		case OPT_NAMED_USER_HOLD:
+			rc = duration("--named-user-hold", optarg, 366u * 86400,
+			              &cfg->named_hold_s);
 			break;
 		case 'D':
 			if (strcmp(optarg, "daily") != 0) {

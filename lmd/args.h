@@ -84,6 +84,8 @@ struct lm_config {
 	/* --expiry-warn-days: from how many days before a license line
 	 * expires lmd warns (log, lmstat); 0: never (30). */
 	unsigned expiry_warn_days;
+	/* --named-user-hold, seconds: RemoveNamed.hold_us (pool_named.c). */
+	unsigned named_hold_s;
 	bool report_log_daily;
 };
 

@@ -123,6 +123,20 @@ int lm_command_remove_handle(struct lm_command *cmd, uint64_t handle, Lmcmd__Rem
 	return pack(cmd, &c);
 }
 
+int lm_command_remove_named(struct lm_command *cmd, const char *feature, const char *name,
+                            int64_t hold_us)
+{
+	Lmcmd__RemoveNamed rn = LMCMD__REMOVE_NAMED__INIT;
+	rn.has_feature = rn.has_name = rn.has_hold_us = 1;
+	rn.feature = lm_bytes_from_cstr(feature);
+	rn.name = lm_bytes_from_cstr(name);
+	rn.hold_us = hold_us;
+	Lmcmd__Command c = LMCMD__COMMAND__INIT;
+	c.body_case = LMCMD__COMMAND__BODY_REMOVE_NAMED;
+	c.remove_named = &rn;
+	return pack(cmd, &c);
+}
+
 int lm_command_set_cluster_id(struct lm_command *cmd, const uint8_t *id, size_t len)
 {
 	Lmcmd__SetClusterId set = LMCMD__SET_CLUSTER_ID__INIT;

@@ -58,6 +58,10 @@ int lm_command_set_license(struct lm_command *cmd, const struct lm_license_file 
                            const struct lm_options *options);
 
 /* The cluster's id (pool.h), as its first leader names it. */
+/* RemoveNamed: name off feature's list of named users or hosts, allowed
+ * once hold_us has passed since it was added (pool_named.c). */
+int lm_command_remove_named(struct lm_command *cmd, const char *feature, const char *name,
+                            int64_t hold_us);
 int lm_command_set_cluster_id(struct lm_command *cmd, const uint8_t *id, size_t len);
 
 /* An admin request for the report log (admin_audit.h). */

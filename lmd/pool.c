@@ -70,6 +70,8 @@ static int dispatch(struct lm_pool *p, const Lmcmd__Command *cmd, struct lm_pool
 		return lm_pool_do_close_session(p, cmd->close_session, res);
 	case LMCMD__COMMAND__BODY_REMOVE_HANDLE:
 		return lm_pool_do_remove_handle(p, cmd->remove_handle, res);
+	case LMCMD__COMMAND__BODY_REMOVE_NAMED:
+		return lm_pool_do_remove_named(p, now, cmd->remove_named, res);
 	case LMCMD__COMMAND__BODY_SET_CLUSTER_ID:
 		return lm_pool_do_set_cluster_id(p, cmd->set_cluster_id, res);
 	/* For the report log only (report_events.c). */

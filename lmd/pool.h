@@ -169,6 +169,8 @@ struct lm_pool_feature {
 	                       capped by MAX_OVERDRAFT) */
 	int32_t expiry;     /* latest expiry among its lines; LM_DATE_NONE when its
 	                       lines are gone and only held seats keep it listed */
+	uint8_t named_kind; /* LM_NAMED_USERS/HOSTS when its lines limit who */
+	uint32_t named_max; /* and to how many names (pool_named.c) */
 };
 /* Calls fn for every (feature, version) pool, and for each its holders via
  * holder_fn when non-NULL, as of day today. */
@@ -177,5 +179,21 @@ int lm_pool_each_feature(struct lm_pool *p, int32_t today,
                          int (*holder_fn)(void *arg, const struct lm_pool_handle *h,
                                           const struct lm_pool_session *s),
                          void *arg);
+
+/* One name on the list of a feature limited to named users or hosts
+ * (USER_BASED, NAMED_USERS, HOST_BASED: pool_named.c). */
+#define LM_POOL_NAMED_NAME_MAX 255 /* LM_WIRE_USER_MAX and LM_WIRE_HOST_MAX */
+struct lm_pool_named {
+	char feature[LM_NAME_MAX + 1];
+	char name[LM_POOL_NAMED_NAME_MAX + 1];
+	uint8_t kind;     /* LM_NAMED_USERS or LM_NAMED_HOSTS (core/license.h) */
+	int64_t added_us; /* Command.time_us of the checkout that added it */
+};
+/* Calls fn for each name of feature's list (of every feature when NULL),
+ * by feature then name; stops early when fn returns non-zero. */
+int lm_pool_each_named(struct lm_pool *p, const char *feature,
+                       int (*fn)(void *arg, const struct lm_pool_named *n), void *arg);
+/* "users"/"user" or "hosts"/"host", for messages. */
+const char *lm_pool_named_kind_name(uint8_t kind, bool plural);
 
 #endif

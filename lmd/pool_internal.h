@@ -17,7 +17,7 @@
  *   features    feature name -> u16 npools, then per pool, by version:
  *                 vkey[16], str8 version, u32 nlines,
  *                 nlines x (u32 line index, u32 count, i32 start, i32 expiry,
- *                 u32 overdraft)
+ *                 u32 overdraft, u8 named kind, u32 named max)
  *   usage       pool key -> u32 seats in use (absent when none)
  *   sessions    u64 id -> secret[32], i64 opened_us, u32 pid, u32 nhandles,
  *                 u64 last request id, i32 code, u64 handle, u32 count,
@@ -27,6 +27,8 @@
  *                 str8 feature, str8 version, str8 pool version
  *   by_session  u64 session + u64 handle -> (empty)
  *   by_pool     pool key + u64 handle -> (empty)
+ *   named       feature name, 0, name -> u8 kind (enum lm_named_kind),
+ *                 i64 added_us (pool_named.c)
  *
  * A pool key is the feature name, a 0 byte, and the version key: the four
  * parts of a version as u32 ("29" and "29.0" are one pool, and pools sort by
@@ -57,7 +59,7 @@
 
 #define LM_POOL_VKEY_LEN       16
 #define LM_POOL_KEY_MAX        (LM_NAME_MAX + 1 + LM_POOL_VKEY_LEN)
-#define LM_POOL_LINE_ENTRY_LEN 20
+#define LM_POOL_LINE_ENTRY_LEN 25
 
 /* The largest session record (see the format above), rounded up. */
 #define LM_POOL_RECORD_MAX 2048
@@ -298,6 +300,8 @@ struct lm_pool_state {
 	int32_t expiry;      /* latest expiry of all lines */
 	int32_t next_start;  /* earliest START still ahead, or LM_DATE_NONE */
 	int32_t last_expiry; /* latest expiry already past, or LM_DATE_NONE */
+	uint8_t named_kind;  /* enum lm_named_kind of the lines in their dates */
+	uint32_t named_max;  /* their USER_BASED/HOST_BASED/NAMED_USERS, summed */
 };
 
 struct lm_pool_parsed_line {
@@ -371,5 +375,19 @@ int lm_pool_do_set_cluster_id(struct lm_pool *p, const Lmcmd__SetClusterId *m,
                               struct lm_pool_result *res);
 int lm_pool_do_remove_handle(struct lm_pool *p, const Lmcmd__RemoveHandle *m,
                              struct lm_pool_result *res);
+
+/* pool_named.c: named users and hosts.  admit lets s use feature, whose
+ * chosen pool names kind with at most max names, adding s to the list when
+ * there is room, or leaves a denial in res. */
+int lm_pool_named_admit(struct lm_pool *p, int64_t now, const struct lm_pool_session *s,
+                        const char *feature, uint8_t kind, uint32_t max,
+                        struct lm_pool_result *res);
+int lm_pool_do_remove_named(struct lm_pool *p, int64_t now, const Lmcmd__RemoveNamed *m,
+                            struct lm_pool_result *res);
+/* Every list, inside the caller's (read) transaction, for snapshots; and
+ * back, into restore's transaction (LMC_EPROTO for a malformed entry). */
+int lm_pool_named_walk(struct lm_pool *p, int (*fn)(void *arg, const struct lm_pool_named *n),
+                       void *arg);
+int lm_pool_named_restore(struct lm_pool *p, Lmcmd__PoolNamed *const *named, size_t n);
 
 #endif

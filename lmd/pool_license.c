@@ -39,7 +39,7 @@ int lm_pool_def_next(struct lm_pool_rbuf *r, struct lm_pool_def *d)
  * the signed line a client receives stays valid longest. */
 void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool_state *st)
 {
-	uint64_t issued = 0, overdraft_total = 0;
+	uint64_t issued = 0, overdraft_total = 0, named_total = 0;
 	int32_t backing_expiry = 0;
 
 	memset(st, 0, sizeof *st);
@@ -51,6 +51,8 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		uint32_t index = lm_be32_get(e), count = lm_be32_get(e + 4);
 		int32_t start = (int32_t)lm_be32_get(e + 8), expiry = (int32_t)lm_be32_get(e + 12);
 		uint32_t overdraft = lm_be32_get(e + 16);
+		uint8_t named_kind = e[20];
+		uint32_t named_max = lm_be32_get(e + 21);
 
 		if (expiry > st->expiry)
 			st->expiry = expiry;
@@ -66,6 +68,13 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		}
 		issued += count;
 		overdraft_total += overdraft;
+		/* The lines of one pool name users or hosts, not both (the
+		 * first line in its dates that names decides). */
+		if (named_kind != LM_NAMED_NONE &&
+		    (st->named_kind == LM_NAMED_NONE || st->named_kind == named_kind)) {
+			st->named_kind = named_kind;
+			named_total += named_max;
+		}
 		if (!st->active || expiry > backing_expiry) {
 			st->active = true;
 			st->line = index;
@@ -74,6 +83,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 	}
 	st->issued = issued > UINT32_MAX ? UINT32_MAX : (uint32_t)issued;
 	st->overdraft = overdraft_total > UINT32_MAX ? UINT32_MAX : (uint32_t)overdraft_total;
+	st->named_max = named_total > UINT32_MAX ? UINT32_MAX : (uint32_t)named_total;
 }
 
 /* Reads back each line of a SetLicense (or a snapshot).  Signatures are not
@@ -165,6 +175,9 @@ static int feature_write(struct lm_pool *p, struct lm_pool_parsed_line *const *g
 			lm_pool_w_u32(&w, (uint32_t)g[i]->lic.start);
 			lm_pool_w_u32(&w, (uint32_t)g[i]->lic.expiry);
 			lm_pool_w_u32(&w, g[i]->lic.overdraft);
+			uint32_t named_max;
+			lm_pool_w_u8(&w, (uint8_t)lm_license_named_rule(&g[i]->lic, &named_max));
+			lm_pool_w_u32(&w, named_max);
 		}
 	}
 	assert(!w.overflow);

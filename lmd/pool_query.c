@@ -215,6 +215,8 @@ static int gather_feature(void *arg, struct lm_val key, struct lm_val val)
 		e->f.issued = st.issued;
 		e->f.overdraft = lm_pool_policy_overdraft(fs->p, name, d.version, st.overdraft);
 		e->f.expiry = st.expiry;
+		e->f.named_kind = st.named_kind;
+		e->f.named_max = st.named_max;
 	}
 	if (more == 0)
 		return 0;

@@ -183,6 +183,8 @@ struct choice {
 	char version[LM_VERSION_MAX + 1];
 	uint32_t line;
 	uint32_t overdraft; /* of the seats asked for, those beyond the count */
+	uint8_t named_kind; /* its lines' named users or hosts (pool_named.c) */
+	uint32_t named_max;
 };
 
 /* Of count seats more in a pool with in_use of issued seats taken, how many
@@ -266,6 +268,8 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 			memcpy(c->version, d.version, sizeof c->version);
 			c->line = st.line;
 			c->overdraft = 0;
+			c->named_kind = st.named_kind;
+			c->named_max = st.named_max;
 			return 0;
 		}
 		if (!can_lend && (uint64_t)in_use + count <= (uint64_t)st.issued + lendable) {
@@ -274,6 +278,8 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 			memcpy(lend.version, d.version, sizeof lend.version);
 			lend.line = st.line;
 			lend.overdraft = seats_beyond(st.issued, in_use, count);
+			lend.named_kind = st.named_kind;
+			lend.named_max = st.named_max;
 		}
 		seen_issued = st.issued;
 		seen_in_use = in_use;
@@ -353,6 +359,9 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 	}
 	memset(&c, 0, sizeof c);
 	rc = choose_pool(p, &s->pub, h.feature, h.version, want, m->count, day_of(now), &c, res);
+	if (rc || res->code)
+		return rc;
+	rc = lm_pool_named_admit(p, now, &s->pub, h.feature, c.named_kind, c.named_max, res);
 	if (rc || res->code)
 		return rc;
 

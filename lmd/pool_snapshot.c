@@ -179,6 +179,22 @@ static int snap_handle(void *arg, struct lm_val key, struct lm_val val)
 	return 0;
 }
 
+static int snap_named(void *arg, const struct lm_pool_named *nm)
+{
+	struct snap *sn = arg;
+	Lmcmd__PoolSnapshot one = LMCMD__POOL_SNAPSHOT__INIT;
+	Lmcmd__PoolNamed pn = LMCMD__POOL_NAMED__INIT, *named[1] = {&pn};
+	set_text(&pn.has_feature, &pn.feature, nm->feature);
+	set_text(&pn.has_name, &pn.name, nm->name);
+	pn.has_kind = pn.has_added_us = 1;
+	pn.kind = nm->kind;
+	pn.added_us = nm->added_us;
+	one.n_named = 1;
+	one.named = named;
+	snap_emit(sn, &one);
+	return 0;
+}
+
 /* Only the content that cannot be derived goes into a snapshot; restore
  * rebuilds the rest (command.proto, PoolSnapshot).  The applied index is
  * not in it: raft passes it to restore. */
@@ -222,6 +238,8 @@ int lm_pool_snapshot(struct lm_pool *p, void **buf, size_t *len)
 		rc = lm_store_scan(p->store, LM_DB_SESSIONS, NULL, 0, snap_session, &sn);
 	if (!rc)
 		rc = lm_store_scan(p->store, LM_DB_HANDLES, NULL, 0, snap_handle, &sn);
+	if (!rc)
+		rc = lm_pool_named_walk(p, snap_named, &sn);
 	lm_store_read_end(p->store);
 	if (sn.corrupt)
 		rc = lm_pool_corrupt("snapshot source");
@@ -394,6 +412,11 @@ int lm_pool_restore(struct lm_pool *p, uint64_t index, const void *buf, size_t l
 		rc = lm_pool_meta_put(p, LM_POOL_KEY_NEXT_HANDLE, snap->next_handle);
 	if (!rc && snap->has_cluster_id)
 		rc = lm_pool_cluster_id_put(p, snap->cluster_id.data);
+	if (!rc) {
+		rc = lm_pool_named_restore(p, snap->named, snap->n_named);
+		if (rc == LMC_EPROTO)
+			rc = bad_snapshot("a named user or host is malformed");
+	}
 	if (!rc) {
 		rc = lm_pool_policy_stage(p, snap->has_options_name ? &snap->options_name : NULL,
 		                          snap->has_options_text ? &snap->options_text : NULL, pl,

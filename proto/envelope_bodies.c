@@ -242,8 +242,11 @@ static int check_remove(struct lm_check *c, const Lm__RemoveRequest *m)
 	        lm_check_id(c, "remove_request.host", m->has_host, &m->host, LM_WIRE_HOST_MAX, 0));
 	LM_CHECK_TRY(lm_check_id(c, "remove_request.display", m->has_display, &m->display,
 	                         LM_WIRE_DISPLAY_MAX, LM_CHECK_SPACE));
-	/* lmremove names a holder one way or the other. */
-	if (!m->has_handle && !m->has_user)
+	LM_CHECK_TRY(lm_check_id(c, "remove_request.named", m->has_named, &m->named,
+	                         LM_WIRE_USER_MAX, LM_CHECK_SPACE));
+	/* lmremove names a holder one way or the other; named-user remove a
+	 * name of the list. */
+	if (!m->has_handle && !m->has_user && !m->has_named)
 		return lm_check_fail(c, "remove_request names neither a handle nor a user");
 	return 0;
 }

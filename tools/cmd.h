@@ -11,6 +11,7 @@ int lm_cmd_lmstat(int argc, char **argv);
 int lm_cmd_lmavail(int argc, char **argv);
 int lm_cmd_lmdown(int argc, char **argv);
 int lm_cmd_lmremove(int argc, char **argv);
+int lm_cmd_named_user(int argc, char **argv);
 int lm_cmd_lmreread(int argc, char **argv);
 int lm_cmd_lmreplace(int argc, char **argv);
 int lm_cmd_lmoptcheck(int argc, char **argv);

@@ -23,6 +23,7 @@ static const struct command commands[] = {
         {"lmstat", lm_cmd_lmstat, "show servers, features and (-a) who holds seats"},
         {"lmavail", lm_cmd_lmavail, "free seats of features now; exit 0 when enough are free"},
         {"lmremove", lm_cmd_lmremove, "return a holder's seats to the pool"},
+        {"named-user", lm_cmd_named_user, "list or remove the named users of a feature"},
         {"lmdown", lm_cmd_lmdown, "shut the license servers down"},
         {"lmreread", lm_cmd_lmreread, "make the servers reload their license file"},
         {"lmreplace", lm_cmd_lmreplace, "swap a dead server of a triad for its replacement"},

@@ -86,4 +86,8 @@ void lm_lmstat_one_word(const ProtobufCBinaryData *b, const char *fallback, char
 void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *r, bool all);
 int lm_lmstat_json(struct server_view *v, size_t n, const Lm__StatusReply *r);
 
+/* lmutil_named.c: "<indent>named users: 2 of 5: alice, bob" for a pool
+ * limited to named users or hosts; nothing for the others. */
+void lm_lmstat_print_named(const Lm__FeatureStatus *f, const char *indent);
+
 #endif

@@ -229,6 +229,12 @@ void lm_lmstat_flexlm_features(const struct server_view *v, size_t n, const Lm__
 		printf("Users of %s:  (Total of %u license%s issued;  Total of %u license%s in "
 		       "use)\n\n",
 		       name, issued, plural(issued), in_use, plural(in_use));
+		for (size_t k = i; k < end; k++)
+			if (r->features[k]->has_named_max) {
+				lm_lmstat_print_named(r->features[k], "  ");
+				printf("\n");
+				break;
+			}
 		for (size_t k = i; detail && k < end; k++) {
 			const Lm__FeatureStatus *p = r->features[k];
 			char pversion[LM_VERSION_MAX + 1], expiry[40];

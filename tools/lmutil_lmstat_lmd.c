@@ -147,6 +147,21 @@ static json_t *feature_json(const Lm__FeatureStatus *f)
 		lm_json_append(reservations, res);
 	}
 	lm_json_set(o, "reservations", reservations);
+	if (f->has_named_max) {
+		json_t *named = lm_json_object(), *names = lm_json_array();
+		lm_json_set(named, "kind", lm_json_text(f->named_kind ? f->named_kind : "users"));
+		lm_json_set(named, "max", lm_json_int(f->named_max));
+		lm_json_set(named, "count", lm_json_int(f->named_count));
+		for (size_t j = 0; j < f->n_named; j++) {
+			json_t *one = lm_json_object();
+			set_bytes(one, "name", &f->named[j]->name);
+			lm_json_set(one, "added", lm_json_int(f->named[j]->added));
+			lm_json_set(one, "removable", lm_json_int(f->named[j]->removable));
+			lm_json_append(names, one);
+		}
+		lm_json_set(named, "names", names);
+		lm_json_set(o, "named", named);
+	}
 	json_t *rules = lm_json_array();
 	for (size_t j = 0; j < f->n_rules; j++)
 		lm_json_append(rules, lm_json_text(f->rules[j]));
@@ -271,6 +286,7 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 			printf(" (expires in %d day%s)", f->expiry_warning_days,
 			       f->expiry_warning_days == 1 ? "" : "s");
 		printf("\n");
+		lm_lmstat_print_named(f, "    ");
 		for (size_t j = 0; all && j < f->n_reservations; j++) {
 			const Lm__Reservation *res = f->reservations[j];
 			bytes_str(&res->name, buf, sizeof buf);

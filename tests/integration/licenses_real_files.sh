@@ -88,11 +88,11 @@ expect_status 1 "$LMUTIL" lmdiag -c "$TMP/intel_fpga.lic" --pubkey "$TMP/vendor.
 	--root "$TMP/m1" quartus_pro
 expect_grep 'HOSTID="e4a4716b48d8" names none of this machine' "$TMP/out"
 
-note "the original MathWorks lines are refused: USER_BASED and DUP_GROUP are not implemented"
+note "the original MathWorks lines are refused: USER_BASED is read, DUP_GROUP is not implemented"
 printf 'INCREMENT MATLAB MLM 18 01-sep-2015 1 4C9D3348561BE9E3B USER_BASED DUP_GROUP=U SN=12345\n' \
 	>"$TMP/user_based.template"
 expect_status 1 "$LMVENDOR" sign --key "$TMP/vendor.pem" "$TMP/user_based.template"
-expect_grep 'USER_BASED .*lmd does not support' "$TMP/err"
+expect_grep 'DUP_GROUP .*lmd does not support' "$TMP/err"
 
 note "3DEXCITE's DeltaGen license, renewed to 2099, is served by lmd"
 sed 's/31-jan-2018/31-jan-2099/' "$TMP/3dexcite_deltagen.template" >"$TMP/renewed.template"

@@ -381,8 +381,7 @@ static void test_hostid_flexlm_forms(void **state)
 static void test_unimplemented_keywords_refused(void **state)
 {
 	(void)state;
-	const char *words[] = {"DUP_GROUP=UH", "SUITE_DUP_GROUP=U", "USER_BASED=5", "USER_BASED",
-	                       "HOST_BASED",   "sort=100",          "FLOAT_OK"};
+	const char *words[] = {"DUP_GROUP=UH", "SUITE_DUP_GROUP=U", "sort=100", "FLOAT_OK"};
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
 		char line[256];
 		snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 5 SN=1 %s", words[i]);

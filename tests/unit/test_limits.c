@@ -94,11 +94,12 @@ static void test_license_numbers(void **state)
 	assert_int_equal(parse_line("FEATURE f acme 1.0 permanent %d\n", LM_LICENSE_COUNT_MAX), 0);
 	assert_int_equal(parse_line("FEATURE f acme 1.0 permanent %d\n", LM_LICENSE_COUNT_MAX + 1),
 	                 LMC_ESYNTAX);
-	assert_int_equal(parse_line("FEATURE f acme 1.0 permanent 5 NAMED_USERS=%d\n",
-	                            LM_LICENSE_NAMED_USERS_MAX),
+	/* A line names at most as many users as it has seats. */
+	assert_int_equal(parse_line("FEATURE f acme 1.0 permanent %d NAMED_USERS=%d\n",
+	                            LM_LICENSE_COUNT_MAX, LM_LICENSE_NAMED_USERS_MAX),
 	                 0);
-	assert_int_equal(parse_line("FEATURE f acme 1.0 permanent 5 NAMED_USERS=%d\n",
-	                            LM_LICENSE_NAMED_USERS_MAX + 1),
+	assert_int_equal(parse_line("FEATURE f acme 1.0 permanent %d NAMED_USERS=%d\n",
+	                            LM_LICENSE_COUNT_MAX, LM_LICENSE_NAMED_USERS_MAX + 1),
 	                 LMC_ESYNTAX);
 	assert_int_equal(parse_line("FEATURE f acme 1.0 permanent 5 BORROW=%d\n",
 	                            LM_LICENSE_BORROW_HOURS_MAX),
