@@ -49,6 +49,9 @@
 #define LM_POOL_SESSIONS_MAX            200000
 #define LM_POOL_HANDLES_PER_SESSION_MAX 1024
 
+/* The size of a sharing group's name (a SHA-256). */
+#define LM_POOL_SHARE_LEN 32
+
 struct lm_pool;
 
 /* The outcome of applying one command, for the server that proposed it. */
@@ -151,6 +154,12 @@ struct lm_pool_handle {
 	uint32_t count;
 	uint32_t overdraft; /* of count, seats granted beyond the count (OVERDRAFT) */
 	int64_t since_us;
+	/* DUP_GROUP: the sharing group of the handle (a digest of the group
+	 * and the identity that share a seat), and, filled by
+	 * lm_pool_each_feature only, how many handles share its seats now. */
+	bool has_share;
+	uint8_t share[LM_POOL_SHARE_LEN];
+	uint32_t sharers;
 };
 /* The handles of one session (up to max), returns how many there are. */
 int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_pool_handle *out,

@@ -50,7 +50,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		const uint8_t *e = d->lines + (size_t)i * LM_POOL_LINE_ENTRY_LEN;
 		uint32_t index = lm_be32_get(e), count = lm_be32_get(e + 4);
 		int32_t start = (int32_t)lm_be32_get(e + 8), expiry = (int32_t)lm_be32_get(e + 12);
-		uint32_t overdraft = lm_be32_get(e + 16);
+		uint32_t overdraft = lm_be32_get(e + 16), dup_group = lm_be32_get(e + 20);
 
 		if (expiry > st->expiry)
 			st->expiry = expiry;
@@ -69,6 +69,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		if (!st->active || expiry > backing_expiry) {
 			st->active = true;
 			st->line = index;
+			st->dup_group = dup_group;
 			backing_expiry = expiry;
 		}
 	}
@@ -165,6 +166,7 @@ static int feature_write(struct lm_pool *p, struct lm_pool_parsed_line *const *g
 			lm_pool_w_u32(&w, (uint32_t)g[i]->lic.start);
 			lm_pool_w_u32(&w, (uint32_t)g[i]->lic.expiry);
 			lm_pool_w_u32(&w, g[i]->lic.overdraft);
+			lm_pool_w_u32(&w, g[i]->lic.dup_group);
 		}
 	}
 	assert(!w.overflow);
