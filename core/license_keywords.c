@@ -175,11 +175,11 @@ static int set_name_list(char *dst, size_t size, const char *value, const char *
 			p++;
 		size_t len = (size_t)(p - start), name_len = len;
 		char item[LM_NAME_MAX + 1 + LM_VERSION_MAX + 1];
-		if (len >= sizeof item)
+		size_t item_max = versions ? sizeof item - 1 : LM_NAME_MAX;
+		if (len > item_max)
 			return lm_license_fail(err, lineno, LMC_ESYNTAX,
-			                       "%s: '%.40s...' is longer than %d characters", key,
-			                       start,
-			                       versions ? (int)sizeof item - 1 : LM_NAME_MAX);
+			                       "%s: '%.40s...' is longer than %zu characters", key,
+			                       start, item_max);
 		memcpy(item, start, len);
 		item[len] = '\0';
 		char *version = versions ? strchr(item, ':') : NULL;
