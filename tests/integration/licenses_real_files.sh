@@ -61,6 +61,17 @@ expect_grep 'COMPONENTS="86445ACD_2016_0F 86295ACD_2015_0F 86063ACD_2014_0F 8587
 	"$TMP/autodesk_package_2017.lic"
 expect_grep 'vendor_info="\|Rational ClearQuest\|1\.0 "' "$TMP/ibm_rational_clearquest.lic"
 expect_grep 'user_info="cam_base module"' "$TMP/siemens_nx_ugslmd.lic"
+# Siemens' NX bundle: 27 components in one list longer than 255 bytes,
+# kept whole, and its cam_base line's SUPERSEDE and DUP_GROUP.
+python3 - "$TMP/siemens_nx_ugslmd.lic" <<'PY' || fail "Siemens' bundle lost components: $(cat "$TMP/siemens_nx_ugslmd.lic")"
+import re, sys
+text = re.sub(r"\\\n\s*", "", open(sys.argv[1]).read())
+m = re.search(r'^PACKAGE NX11110 ugslmd 26\.0 .*COMPONENTS="([^"]*)"', text, re.M)
+names = m.group(1).split()
+assert len(names) == 27 and len(m.group(1)) > 255, names
+assert names[0] == "NX11110_3d_to_2d_flattener" and names[-1] == "NX11110_ugopen_menuscript"
+assert re.search(r"^INCREMENT cam_base .*SUPERSEDE.*DUP_GROUP=UHD", text, re.M), text
+PY
 # A continuation right after the key (Xilinx's "5FD134253129\") still
 # separates the key from the next keyword.
 expect_grep 'VENDOR_STRING=Logic_Edition,software,permanent,' "$TMP/xilinx_ise_editions.lic"
@@ -79,7 +90,7 @@ expect_status 1 "$LMUTIL" lmdiag -c "$TMP/intel_fpga.lic" --pubkey "$TMP/vendor.
 	--root "$TMP/m1" quartus_pro
 expect_grep 'HOSTID="e4a4716b48d8" names none of this machine' "$TMP/out"
 
-note "the original MathWorks lines are refused: USER_BASED and DUP_GROUP are not implemented"
+note "the original MathWorks lines are refused: USER_BASED is not implemented (DUP_GROUP is)"
 printf 'INCREMENT MATLAB MLM 18 01-sep-2015 1 4C9D3348561BE9E3B USER_BASED DUP_GROUP=U SN=12345\n' \
 	>"$TMP/user_based.template"
 expect_status 1 "$LMVENDOR" sign --key "$TMP/vendor.pem" "$TMP/user_based.template"
@@ -122,6 +133,21 @@ single_lmd lmd_siemens
 expect_status 0 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json cam_base \
 	--version 26.0 --hold 0
 expect_grep '"event":"granted"' "$TMP/out"
+# DUP_GROUP=UHD: the same user at the same display holds one seat for two
+# checkouts.
+(LM_TEST_USER=alice LM_TEST_HOST=ws1 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
+	--pubkey "$TMP/vendor.pub" --json cam_base --hold 600 >"$TMP/cam1.json" 2>&1) &
+cam1=$!
+at_exit "kill -9 $cam1 2>/dev/null"
+wait_log "$TMP/cam1.json" '"event":"granted"'
+(LM_TEST_USER=alice LM_TEST_HOST=ws1 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
+	--pubkey "$TMP/vendor.pub" --json cam_base --hold 600 >"$TMP/cam2.json" 2>&1) &
+cam2=$!
+at_exit "kill -9 $cam2 2>/dev/null"
+wait_log "$TMP/cam2.json" '"event":"granted"'
+[ "$(in_use cam_base)" = 1 ] || fail "alice's two cam_base checkouts took two seats"
+kill -TERM "$cam1" "$cam2"
+wait "$cam1" "$cam2" 2>/dev/null
 "$LMUTIL" lmstat -c "$S" -f cam_base --json >"$TMP/stat.json"
 python3 - "$TMP/stat.json" <<'PY' || fail "lmstat does not show the 56 cam_base seats: $(cat "$TMP/stat.json")"
 import json, sys
