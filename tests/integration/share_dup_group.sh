@@ -46,6 +46,16 @@ holders = re.findall(r"^    alice (ws\d) :0 \(v29\.0\) \(127\.0\.0\.1/%s \d+\), 
 assert sorted(holders) == ["ws1", "ws2"], holders
 PY
 
+expect_status 0 "$LMUTIL" lmstat -c "$S" -a --lmd
+[ "$(grep -c '^    alice ws[12] :0, 1 seat since .*, shared by 2$' "$TMP/out")" = 2 ] ||
+	fail "lmstat --lmd does not show the sharing: $(cat "$TMP/out")"
+"$LMUTIL" lmstat -c "$S" -f stats --json >"$TMP/stat.json"
+python3 - "$TMP/stat.json" <<'PY' || fail "lmstat --json does not show the sharing: $(cat "$TMP/stat.json")"
+import json, sys
+f = json.load(open(sys.argv[1]))["features"][0]
+assert f["in_use"] == 1 and [h["sharers"] for h in f["holders"]] == [2, 2], f
+PY
+
 note "one of alice's checkouts goes: the other keeps the seat"
 kill -TERM "$pid_a1"
 wait "$pid_a1" 2>/dev/null
