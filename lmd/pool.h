@@ -25,7 +25,10 @@
  * version >= V that has K free seats; failing that, by the first whose
  * lines lend K more beyond their count (OVERDRAFT=n, summed over the lines
  * in their dates, capped by the options file's MAX_OVERDRAFT): those seats
- * are overdraft seats, flagged on the handle and in the result.  A handle is charged to that pool;
+ * are overdraft seats, flagged on the handle and in the result.  Under a
+ * DUP_GROUP, a checkout by the same user, host and display (as the backing
+ * line's DUP_GROUP names them) as a handle of the pool, for as many seats,
+ * shares that handle's seats and takes none (lmd/pool_share.c).  A handle is charged to that pool;
  * a denial says why: LMC_ENOFEATURE (no line of that name), LMC_EVERSION
  * (only older versions), LMC_ENOTSTARTED / LMC_EEXPIRED (no line of a
  * suitable version is in its dates), LMC_ENOSEATS (in use).
