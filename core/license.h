@@ -89,22 +89,22 @@ struct lm_license {
 
 	/* Keywords (LM_DATE_NONE / 0 / "" / false when absent). */
 	bool has_hostid;
-	struct lm_hostid_list hostid;    /* HOSTID=: node-locked to any of these */
-	char auth[LM_TEXT_MAX];          /* AUTH=, authorization code, normalised */
-	int32_t start;                   /* START= */
-	int32_t issued;                  /* ISSUED= */
-	char notice[LM_TEXT_MAX];        /* NOTICE= */
-	uint32_t named_users;            /* NAMED_USERS= */
-	uint32_t borrow_hours;           /* BORROW= */
-	char host_desc[LM_TEXT_MAX];     /* HOST_DESC= */
-	char sn[LM_TEXT_MAX];            /* SN= */
-	int tolerance;                   /* TOLERANCE=, or LM_LOCK_TOLERANCE_DEFAULT */
-	char components[LM_TEXT_MAX];    /* PACKAGE: COMPONENTS= */
-	bool suite;                      /* PACKAGE: OPTIONS=SUITE */
-	char vendor_string[LM_TEXT_MAX]; /* VENDOR_STRING= */
-	char issuer[LM_TEXT_MAX];        /* ISSUER= */
-	bool ts_ok;                      /* TS_OK: lmd never refuses terminal servers */
-	uint32_t overdraft;              /* OVERDRAFT=: seats lent beyond count */
+	struct lm_hostid_list hostid;               /* HOSTID=: node-locked to any of these */
+	char auth[LM_TEXT_MAX];                     /* AUTH=, authorization code, normalised */
+	int32_t start;                              /* START= */
+	int32_t issued;                             /* ISSUED= */
+	char notice[LM_TEXT_MAX];                   /* NOTICE= */
+	uint32_t named_users;                       /* NAMED_USERS= */
+	uint32_t borrow_hours;                      /* BORROW= */
+	char host_desc[LM_TEXT_MAX];                /* HOST_DESC= */
+	char sn[LM_TEXT_MAX];                       /* SN= */
+	int tolerance;                              /* TOLERANCE=, or LM_LOCK_TOLERANCE_DEFAULT */
+	char components[LM_LICENSE_COMPONENTS_MAX]; /* PACKAGE: COMPONENTS= */
+	bool suite;                                 /* PACKAGE: OPTIONS=SUITE */
+	char vendor_string[LM_TEXT_MAX];            /* VENDOR_STRING= */
+	char issuer[LM_TEXT_MAX];                   /* ISSUER= */
+	bool ts_ok;                                 /* TS_OK: lmd never refuses terminal servers */
+	uint32_t overdraft;                         /* OVERDRAFT=: seats lent beyond count */
 	/* SUPERSEDE: this line replaces the older lines (by ISSUED) of the
 	 * features it names, or of its own feature when bare
 	 * (supersede_list ""); names separated by single spaces. */
@@ -112,6 +112,9 @@ struct lm_license {
 	char supersede_list[LM_TEXT_MAX];
 	struct lm_license_named user_based; /* USER_BASED[=n] */
 	struct lm_license_named host_based; /* HOST_BASED[=n] */
+	/* DUP_GROUP: which checkouts of the feature share one seat (LM_DUP_*
+	 * bits), 0 when absent. */
+	unsigned dup_group;
 	/* Lower-case vendor attributes, sorted by key. */
 	struct lm_license_attr attrs[LM_LICENSE_ATTRS_MAX];
 	int nattrs;
@@ -125,6 +128,19 @@ struct lm_license {
 	uint8_t server_keys[LM_LICENSE_SERVERS_MAX][LM_SERVER_KEY_LEN];
 	int nserver_keys;
 };
+
+/* DUP_GROUP=: checkouts whose user (U), host (H), display (D) or vendor
+ * data (V), in any combination, are the same share one seat; SITE: every
+ * checkout shares one seat; NONE: none share (FlexLM's default). */
+#define LM_DUP_USER    1u
+#define LM_DUP_HOST    2u
+#define LM_DUP_DISPLAY 4u
+#define LM_DUP_VENDOR  8u
+#define LM_DUP_SITE    16u
+#define LM_DUP_NONE    32u
+/* "UHD", "SITE" or "NONE" for a DUP_GROUP value (its letters in the order
+ * U, H, D, V); "" for 0. */
+void lm_license_dup_group_format(unsigned dup_group, char *buf, size_t size);
 
 struct lm_license_file {
 	struct lm_license_server servers[LM_LICENSE_SERVERS_MAX];

@@ -92,6 +92,7 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 			snprintf(buf, size, "%u", (unsigned)nb->max);
 		break;
 	}
+	case LM_KW_DUP_GROUP: lm_license_dup_group_format(l->dup_group, buf, size); break;
 	case LM_KW_TS_OK:
 	case LM_KW_ATTRIBUTES: break; /* written by write_keywords */
 	case LM_KW_SIGN:
@@ -147,7 +148,8 @@ int lm_license_canonical(const struct lm_license_file *f, const struct lm_licens
                          size_t size)
 {
 	struct out o = {.buf = buf, .size = size};
-	char value[2 * LM_TEXT_MAX + LM_SIG_TEXT_MAX], raw[LM_TEXT_MAX + LM_SIG_TEXT_MAX];
+	char value[2 * LM_LICENSE_COMPONENTS_MAX + LM_SIG_TEXT_MAX];
+	char raw[LM_LICENSE_COMPONENTS_MAX + LM_SIG_TEXT_MAX];
 
 	if (!size)
 		return LMC_ETOOLARGE;
@@ -309,7 +311,7 @@ static int needs_quotes(const char *v)
  * continuation line rather than pass PRINT_WIDTH. */
 static void print_token(const char *key, const char *value, int *col, FILE *out)
 {
-	char escaped[2 * LM_TEXT_MAX + LM_SIG_TEXT_MAX];
+	char escaped[2 * LM_LICENSE_COMPONENTS_MAX + LM_SIG_TEXT_MAX];
 	char token[sizeof escaped + LM_LICENSE_ATTR_KEY_MAX + 32];
 	int n;
 	if (!value) {
@@ -333,7 +335,7 @@ static void print_token(const char *key, const char *value, int *col, FILE *out)
 
 static void print_license(const struct lm_license *l, FILE *out)
 {
-	char value[LM_TEXT_MAX + LM_SIG_TEXT_MAX];
+	char value[LM_LICENSE_COMPONENTS_MAX + LM_SIG_TEXT_MAX];
 	int col;
 
 	col = fprintf(out, "%s %s %s %s", lm_line_type_name(l->type), l->name, l->vendor,

@@ -54,6 +54,7 @@ enum lm_keyword {
 	LM_KW_SUPERSEDE,    /* bare (the line's own feature) or a list of features */
 	LM_KW_USER_BASED,   /* bare (the count) or a number of named users */
 	LM_KW_HOST_BASED,   /* bare (the count) or a number of named hosts */
+	LM_KW_DUP_GROUP,    /* which checkouts share one seat */
 	LM_KW_SERVER_CODES, /* canonical form only */
 	LM_KW_SERVER_KEYS,  /* canonical form only, after SERVER_CODES */
 	LM_KW_SIGN,         /* license files only */

@@ -22,7 +22,6 @@ static const struct {
 	const char *word;
 	const char *meaning;
 } unsupported[] = {
-        {"DUP_GROUP", "shares one seat among duplicate checkouts"},
         {"SUITE_DUP_GROUP", "shares one suite seat among duplicate checkouts"},
         {"MINIMUM", "checks out a minimum number of seats"},
         {"PLATFORMS", "limits the feature to some platforms"},
@@ -90,8 +89,11 @@ int lm_license_keyword_allowed(enum lm_line_type type, bool canonical, int k)
 	/* Text that only describes the line fits every type. */
 	if (k == LM_KW_VENDOR_STRING || k == LM_KW_ISSUER || k == LM_KW_ATTRIBUTES)
 		return 1;
+	/* A PACKAGE line also takes ISSUED and SUPERSEDE, as FlexNet's do:
+	 * a newer PACKAGE replaces the older ones of its name. */
 	if (type == LM_LINE_PACKAGE)
-		return k == LM_KW_COMPONENTS || k == LM_KW_OPTIONS;
+		return k == LM_KW_COMPONENTS || k == LM_KW_OPTIONS || k == LM_KW_ISSUED ||
+		       k == LM_KW_SUPERSEDE;
 	return k != LM_KW_COMPONENTS && k != LM_KW_OPTIONS;
 }
 
@@ -162,15 +164,15 @@ static int set_number(uint32_t *dst, const char *value, unsigned long max, const
 	return 0;
 }
 
-/* COMPONENTS="a b c": names separated by blanks, kept in the vendor's order
- * with single spaces. */
-static int set_components(struct lm_license *l, const char *value, int lineno,
-                          struct lm_parse_error *err)
+/* A list of names separated by blanks (COMPONENTS, SUPERSEDE), kept in the
+ * vendor's order with single spaces in dst (size bytes), each name once: a
+ * component or a feature named twice would count twice.  With versions,
+ * an item may be FlexLM's name:version. */
+static int set_name_list(char *dst, size_t size, const char *value, const char *key, bool versions,
+                         int lineno, struct lm_parse_error *err)
 {
-	char buf[LM_TEXT_MAX];
 	size_t o = 0;
 	const char *p = value;
-	int n = 0;
 	for (;;) {
 		while (lm_license_is_blank(*p))
 			p++;
@@ -179,68 +181,69 @@ static int set_components(struct lm_license *l, const char *value, int lineno,
 		const char *start = p;
 		while (*p && !lm_license_is_blank(*p))
 			p++;
-		size_t len = (size_t)(p - start);
-		char name[LM_NAME_MAX + 1];
-		if (len > LM_NAME_MAX)
-			return lm_license_fail(
-			        err, lineno, LMC_ESYNTAX,
-			        "COMPONENTS: '%.40s...' is longer than %d characters", start,
-			        LM_NAME_MAX);
-		memcpy(name, start, len);
-		name[len] = '\0';
-		/* FlexLM's component:version, and component:version:count,
-		 * whose count lmd does not implement. */
-		char *version = strchr(name, ':');
-		size_t name_len = len;
+		size_t len = (size_t)(p - start), name_len = len;
+		char item[LM_NAME_MAX + 1 + LM_VERSION_MAX + 1];
+		size_t item_max = versions ? sizeof item - 1 : LM_NAME_MAX;
+		if (len > item_max)
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "%s: '%.40s...' is longer than %zu characters", key,
+			                       start, item_max);
+		memcpy(item, start, len);
+		item[len] = '\0';
+		char *version = versions ? strchr(item, ':') : NULL;
 		if (version) {
 			*version++ = '\0';
-			name_len = strlen(name);
+			name_len = strlen(item);
+			/* FlexLM's component:version:count, a component that
+			 * takes several seats of the package. */
 			if (strchr(version, ':'))
 				return lm_license_fail(
 				        err, lineno, LMC_ESYNTAX,
-				        "COMPONENTS: '%.40s' gives a count; lmd does not support "
+				        "%s: '%.40s' gives a count; lmd does not support "
 				        "component counts yet",
-				        start);
+				        key, start);
 			if (!lm_version_valid(version))
-				return lm_license_fail(
-				        err, lineno, LMC_ESYNTAX,
-				        "COMPONENTS: '%.40s' is not a version, as in "
-				        "%s:2.0",
-				        version, name);
+				return lm_license_fail(err, lineno, LMC_ESYNTAX,
+				                       "%s: '%.40s' is not a version, as in %s:2.0",
+				                       key, version, item);
 		}
-		if (!lm_license_valid_name(name))
+		if (!lm_license_valid_name(item))
 			return lm_license_fail(
 			        err, lineno, LMC_ESYNTAX,
-			        "COMPONENTS: '%.40s' is not a feature name (letters, digits, "
+			        "%s: '%.40s' is not a feature name (letters, digits, "
 			        "'_', '.' and '-')",
-			        name);
-		/* A component named twice would count its seats twice. */
-		for (const char *q = buf; n && q < buf + o;) {
+			        key, item);
+		for (const char *q = dst; o && q < dst + o;) {
 			size_t ql = strcspn(q, " ");
-			if (strcspn(q, " :") == name_len && memcmp(q, name, name_len) == 0)
-				return lm_license_fail(
-				        err, lineno, LMC_ESYNTAX,
-				        "COMPONENTS names '%s' twice; name each component once",
-				        name);
+			if (strcspn(q, " :") == name_len && memcmp(q, item, name_len) == 0)
+				return lm_license_fail(err, lineno, LMC_ESYNTAX,
+				                       "%s names '%s' twice; name each once", key,
+				                       item);
 			q += ql + 1;
 		}
-		if (o + (n ? 1 : 0) + len >= sizeof buf)
+		if (o + (o ? 1 : 0) + len >= size)
 			return lm_license_fail(err, lineno, LMC_ETOOLARGE,
-			                       "COMPONENTS is longer than %d bytes",
-			                       LM_TEXT_MAX - 1);
-		if (n)
-			buf[o++] = ' ';
-		memcpy(buf + o, start, len);
+			                       "%s is longer than %zu bytes", key, size - 1);
+		if (o)
+			dst[o++] = ' ';
+		memcpy(dst + o, start, len);
 		o += len;
-		buf[o] = '\0';
-		n++;
+		dst[o] = '\0';
 	}
-	if (n == 0)
+	return o ? 0 : 1;
+}
+
+/* COMPONENTS="a b:2.0 c": the features of a package. */
+static int set_components(struct lm_license *l, const char *value, int lineno,
+                          struct lm_parse_error *err)
+{
+	int rc = set_name_list(l->components, sizeof l->components, value, "COMPONENTS", true,
+	                       lineno, err);
+	if (rc == 1)
 		return lm_license_fail(err, lineno, LMC_ESYNTAX,
 		                       "COMPONENTS is empty; list the package's features, as in "
 		                       "COMPONENTS=\"a b c\"");
-	memcpy(l->components, buf, o + 1);
-	return 0;
+	return rc;
 }
 
 static int set_server_codes(const char *value, struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX],
@@ -267,62 +270,83 @@ static int set_server_codes(const char *value, struct lm_lockcode codes[LM_LICEN
 	return 0;
 }
 
-/* SUPERSEDE="f1 f2": feature names separated by blanks, kept with single
- * spaces, each once. */
+/* SUPERSEDE="f1 f2": the features whose older lines this one replaces. */
 static int set_supersede(struct lm_license *l, const char *value, int lineno,
                          struct lm_parse_error *err)
 {
-	char buf[LM_TEXT_MAX];
-	size_t o = 0;
-	const char *p = value;
-	while (*p) {
-		while (lm_license_is_blank(*p))
-			p++;
-		if (!*p)
-			break;
-		const char *start = p;
-		while (*p && !lm_license_is_blank(*p))
-			p++;
-		size_t len = (size_t)(p - start);
-		char name[LM_NAME_MAX + 1];
-		if (len > LM_NAME_MAX)
-			return lm_license_fail(err, lineno, LMC_ESYNTAX,
-			                       "SUPERSEDE: '%.40s...' is longer than %d characters",
-			                       start, LM_NAME_MAX);
-		memcpy(name, start, len);
-		name[len] = '\0';
-		if (!lm_license_valid_name(name))
-			return lm_license_fail(
-			        err, lineno, LMC_ESYNTAX,
-			        "SUPERSEDE: '%.40s' is not a feature name (letters, digits, '_', "
-			        "'.' and '-')",
-			        name);
-		for (const char *q = buf; o && q < buf + o;) {
-			size_t ql = strcspn(q, " ");
-			if (ql == len && memcmp(q, name, len) == 0)
-				return lm_license_fail(
-				        err, lineno, LMC_ESYNTAX,
-				        "SUPERSEDE names '%s' twice; name each feature once", name);
-			q += ql + 1;
-		}
-		if (o + (o ? 1 : 0) + len >= sizeof buf)
-			return lm_license_fail(err, lineno, LMC_ETOOLARGE,
-			                       "SUPERSEDE is longer than %d bytes",
-			                       LM_TEXT_MAX - 1);
-		if (o)
-			buf[o++] = ' ';
-		memcpy(buf + o, name, len);
-		o += len;
-		buf[o] = '\0';
-	}
-	if (o == 0)
+	int rc = set_name_list(l->supersede_list, sizeof l->supersede_list, value, "SUPERSEDE",
+	                       false, lineno, err);
+	if (rc == 1)
 		return lm_license_fail(
 		        err, lineno, LMC_ESYNTAX,
 		        "SUPERSEDE is empty; write SUPERSEDE alone for this feature, "
 		        "or SUPERSEDE=\"f1 f2\"");
-	memcpy(l->supersede_list, buf, o + 1);
-	l->supersede = true;
+	if (rc == 0)
+		l->supersede = true;
+	return rc;
+}
+
+/* DUP_GROUP=NONE, SITE, or some of the letters U, H, D and V, each once
+ * (FlexLM's UHD is the usual one: one seat per person at one display). */
+static int set_dup_group(unsigned *dst, const char *value, const char *key, int lineno,
+                         struct lm_parse_error *err)
+{
+	static const char letters[] = "UHDV";
+	unsigned group = 0;
+	if (strcasecmp(value, "NONE") == 0) {
+		*dst = LM_DUP_NONE;
+		return 0;
+	}
+	if (strcasecmp(value, "SITE") == 0) {
+		*dst = LM_DUP_SITE;
+		return 0;
+	}
+	for (const char *p = value; *p; p++) {
+		const char *at = strchr(letters, toupper((unsigned char)*p));
+		unsigned bit = at && *at ? 1u << (at - letters) : 0;
+		if (!bit || (group & bit))
+			return lm_license_fail(
+			        err, lineno, LMC_ESYNTAX,
+			        "%s='%.40s' is not a duplicate group; expected NONE, SITE, or the "
+			        "letters U (user), H (host), D (display) and V (vendor data), "
+			        "each once, as in %s=UHD",
+			        key, value, key);
+		group |= bit;
+	}
+	if (!group)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s has an empty value; expected NONE, SITE or letters "
+		                       "of UHDV",
+		                       key);
+	/* V would need the application's vendor data with each checkout,
+	 * which liblmc does not send yet: refused rather than ignored. */
+	if (group & LM_DUP_VENDOR)
+		return lm_license_fail(err, lineno, LMC_ESYNTAX,
+		                       "%s=%s groups by vendor data (V), which lmd does not "
+		                       "support yet; use U, H and D",
+		                       key, value);
+	*dst = group;
 	return 0;
+}
+
+void lm_license_dup_group_format(unsigned dup_group, char *buf, size_t size)
+{
+	size_t o = 0;
+	if (!size)
+		return;
+	buf[0] = '\0';
+	if (dup_group & LM_DUP_NONE) {
+		snprintf(buf, size, "NONE");
+		return;
+	}
+	if (dup_group & LM_DUP_SITE) {
+		snprintf(buf, size, "SITE");
+		return;
+	}
+	for (int i = 0; i < 4 && o + 1 < size; i++)
+		if (dup_group & (1u << i))
+			buf[o++] = "UHDV"[i];
+	buf[o] = '\0';
 }
 
 /* HOSTID= names a lock code, a FlexLM host id, or a quoted list of them
@@ -447,6 +471,12 @@ int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *
 		return 0;
 	case LM_KW_COMPONENTS: return set_components(l, value, lineno, err);
 	case LM_KW_OPTIONS:
+		/* SUITE_RESERVED makes a suite seat also reserve one seat of
+		 * every component for its holder; lmd does not do that. */
+		if (strcasecmp(value, "SUITE_RESERVED") == 0)
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "OPTIONS=SUITE_RESERVED is not supported yet; "
+			                       "OPTIONS=SUITE is");
 		if (strcasecmp(value, "SUITE") != 0)
 			return lm_license_fail(
 			        err, lineno, LMC_ESYNTAX,
@@ -496,6 +526,7 @@ int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *
 		}
 		return set_number(&nb->max, value, LM_LICENSE_NAMED_USERS_MAX, key, lineno, err);
 	}
+	case LM_KW_DUP_GROUP: return set_dup_group(&l->dup_group, value, key, lineno, err);
 	case LM_KW_SERVER_CODES: return set_server_codes(value, codes, ncodes, lineno, err);
 	case LM_KW_SERVER_KEYS: return set_server_keys(l, value, lineno, err);
 	case LM_KW_COUNT: break;

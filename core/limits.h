@@ -22,9 +22,13 @@
  * redundant servers (a triad); a fourth is LMC_ESYNTAX.  Also the lock
  * codes of a line's SERVER_CODES, one per server. */
 #define LM_LICENSE_SERVERS_MAX 3
-/* NOTICE, HOST_DESC, SN, AUTH and COMPONENTS, with their NUL:
+/* NOTICE, HOST_DESC, SN, AUTH and SUPERSEDE, with their NUL:
  * LMC_ETOOLARGE. */
 #define LM_TEXT_MAX 256
+/* A PACKAGE line's COMPONENTS, with its NUL: sized for real suites (Siemens'
+ * NX bundle lists 27 components in 700 bytes); a whole line is at most
+ * LM_LINE_MAX, so no longer list could be read anyway (LMC_ETOOLARGE). */
+#define LM_LICENSE_COMPONENTS_MAX 4096
 /* One logical line, continuations joined: LMC_ETOOLARGE. */
 #define LM_LINE_MAX 4096
 /* Lines (with comments and blank lines) in one file: LMC_ETOOLARGE. */

@@ -251,6 +251,8 @@ static int status_holder(void *arg, const struct lm_pool_handle *h,
 	ho->version = tracked_bytes(b, h->version);
 	ho->has_overdraft = h->overdraft != 0;
 	ho->overdraft = h->overdraft;
+	ho->has_sharers = h->sharers > 1;
+	ho->sharers = h->sharers;
 	/* The array is freed with its feature in on_status. */
 	Lm__Holder **n = realloc(fs->holders, (fs->n_holders + 1) * sizeof *n);
 	if (!n) {

@@ -25,7 +25,10 @@
  * version >= V that has K free seats; failing that, by the first whose
  * lines lend K more beyond their count (OVERDRAFT=n, summed over the lines
  * in their dates, capped by the options file's MAX_OVERDRAFT): those seats
- * are overdraft seats, flagged on the handle and in the result.  A handle is charged to that pool;
+ * are overdraft seats, flagged on the handle and in the result.  Under a
+ * DUP_GROUP, a checkout by the same user, host and display (as the backing
+ * line's DUP_GROUP names them) as a handle of the pool, for as many seats,
+ * shares that handle's seats and takes none (lmd/pool_share.c).  A handle is charged to that pool;
  * a denial says why: LMC_ENOFEATURE (no line of that name), LMC_EVERSION
  * (only older versions), LMC_ENOTSTARTED / LMC_EEXPIRED (no line of a
  * suitable version is in its dates), LMC_ENOSEATS (in use).
@@ -48,6 +51,9 @@
 /* Limits of the pool, each refused with LMC_ELIMIT by apply. */
 #define LM_POOL_SESSIONS_MAX            200000
 #define LM_POOL_HANDLES_PER_SESSION_MAX 1024
+
+/* The size of a sharing group's name (a SHA-256). */
+#define LM_POOL_SHARE_LEN 32
 
 struct lm_pool;
 
@@ -151,6 +157,12 @@ struct lm_pool_handle {
 	uint32_t count;
 	uint32_t overdraft; /* of count, seats granted beyond the count (OVERDRAFT) */
 	int64_t since_us;
+	/* DUP_GROUP: the sharing group of the handle (a digest of the group
+	 * and the identity that share a seat), and, filled by
+	 * lm_pool_each_feature only, how many handles share its seats now. */
+	bool has_share;
+	uint8_t share[LM_POOL_SHARE_LEN];
+	uint32_t sharers;
 };
 /* The handles of one session (up to max), returns how many there are. */
 int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_pool_handle *out,

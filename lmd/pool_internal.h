@@ -17,23 +17,25 @@
  *   features    feature name -> u16 npools, then per pool, by version:
  *                 vkey[16], str8 version, u32 nlines,
  *                 nlines x (u32 line index, u32 count, i32 start, i32 expiry,
- *                 u32 overdraft, u8 named kind, u32 named max)
+ *                 u32 overdraft, u8 named kind, u32 named max, u32 DUP_GROUP)
  *   usage       pool key -> u32 seats in use (absent when none)
  *   sessions    u64 id -> secret[32], i64 opened_us, u32 pid, u32 nhandles,
  *                 u64 last request id, i32 code, u64 handle, u32 count,
  *                 u32 line, u32 overdraft, str16 message, str16 user, host, display,
  *                 lock code, app version, ip, project
  *   handles     u64 handle -> u64 session, u32 count, u32 overdraft, i64 since_us,
- *                 str8 feature, str8 version, str8 pool version
+ *                 str8 feature, str8 version, str8 pool version, u8 shares,
+ *                 then when shares is 1 its sharing group[32] (pool_share.c)
  *   by_session  u64 session + u64 handle -> (empty)
  *   by_pool     pool key + u64 handle -> (empty)
  *   named       feature name, 0, name -> u8 kind (enum lm_named_kind),
  *                 i64 added_us (pool_named.c)
+ *   shares      pool key + sharing group[32] -> u32 handles, u32 seats
  *
  * A pool key is the feature name, a 0 byte, and the version key: the four
  * parts of a version as u32 ("29" and "29.0" are one pool, and pools sort by
  * version).  features is derived from lines (rewritten only by SetLicense
- * and restore); usage, by_session and by_pool from handles.  A pool whose
+ * and restore); usage, by_session, by_pool and shares from handles.  A pool whose
  * lines were removed while seats are held lives on in usage and by_pool
  * only, until its last handle goes.
  *
@@ -59,7 +61,7 @@
 
 #define LM_POOL_VKEY_LEN       16
 #define LM_POOL_KEY_MAX        (LM_NAME_MAX + 1 + LM_POOL_VKEY_LEN)
-#define LM_POOL_LINE_ENTRY_LEN 25
+#define LM_POOL_LINE_ENTRY_LEN 29
 
 /* The largest session record (see the format above), rounded up. */
 #define LM_POOL_RECORD_MAX 2048
@@ -302,6 +304,7 @@ struct lm_pool_state {
 	int32_t last_expiry; /* latest expiry already past, or LM_DATE_NONE */
 	uint8_t named_kind;  /* enum lm_named_kind of the lines in their dates */
 	uint32_t named_max;  /* their USER_BASED/HOST_BASED/NAMED_USERS, summed */
+	unsigned dup_group;  /* the backing line's DUP_GROUP (LM_DUP_*) */
 };
 
 struct lm_pool_parsed_line {
@@ -389,5 +392,24 @@ int lm_pool_do_remove_named(struct lm_pool *p, int64_t now, const Lmcmd__RemoveN
 int lm_pool_named_walk(struct lm_pool *p, int (*fn)(void *arg, const struct lm_pool_named *n),
                        void *arg);
 int lm_pool_named_restore(struct lm_pool *p, Lmcmd__PoolNamed *const *named, size_t n);
+/* ---- pool_share.c: DUP_GROUP, checkouts that share one seat ---- */
+
+/* The sharing group a checkout by s joins under dup_group (LM_DUP_*):
+ * *shared false when the line shares nothing (no DUP_GROUP, or NONE).
+ * 0 or LMC_ENOMEM. */
+int lm_pool_share_name(unsigned dup_group, const struct lm_pool_session *s, bool *shared,
+                       uint8_t share[LM_POOL_SHARE_LEN]);
+/* The seats the group share of pool pkey holds now: 0 when nobody holds
+ * it. */
+int lm_pool_share_seats(struct lm_pool *p, const uint8_t *pkey, size_t plen,
+                        const uint8_t share[LM_POOL_SHARE_LEN], uint32_t *seats, uint32_t *holders);
+/* Handle h joins its group (it has one) and *charge says how many seats it
+ * adds to the pool: its count when it opens the group, 0 when it joins
+ * one that holds enough.  leave is the reverse: *release is the group's
+ * seats when h was its last holder, else 0. */
+int lm_pool_share_join(struct lm_pool *p, const struct lm_pool_handle *h, const uint8_t *pkey,
+                       size_t plen, uint32_t *charge);
+int lm_pool_share_leave(struct lm_pool *p, const struct lm_pool_handle *h, const uint8_t *pkey,
+                        size_t plen, uint32_t *release);
 
 #endif

@@ -52,7 +52,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		int32_t start = (int32_t)lm_be32_get(e + 8), expiry = (int32_t)lm_be32_get(e + 12);
 		uint32_t overdraft = lm_be32_get(e + 16);
 		uint8_t named_kind = e[20];
-		uint32_t named_max = lm_be32_get(e + 21);
+		uint32_t named_max = lm_be32_get(e + 21), dup_group = lm_be32_get(e + 25);
 
 		if (expiry > st->expiry)
 			st->expiry = expiry;
@@ -78,6 +78,7 @@ void lm_pool_def_eval(const struct lm_pool_def *d, int32_t today, struct lm_pool
 		if (!st->active || expiry > backing_expiry) {
 			st->active = true;
 			st->line = index;
+			st->dup_group = dup_group;
 			backing_expiry = expiry;
 		}
 	}
@@ -178,6 +179,7 @@ static int feature_write(struct lm_pool *p, struct lm_pool_parsed_line *const *g
 			uint32_t named_max;
 			lm_pool_w_u8(&w, (uint8_t)lm_license_named_rule(&g[i]->lic, &named_max));
 			lm_pool_w_u32(&w, named_max);
+			lm_pool_w_u32(&w, g[i]->lic.dup_group);
 		}
 	}
 	assert(!w.overflow);

@@ -304,6 +304,12 @@ static int walk_holder(void *arg, struct lm_val key, struct lm_val val)
 
 	if (load_holder(hs, key, &h) != 0)
 		return 1;
+	uint32_t seats;
+	if (h.has_share &&
+	    lm_pool_share_seats(hs->p, key.data, hs->plen, h.share, &seats, &h.sharers) != 0) {
+		hs->corrupt = true;
+		return 1;
+	}
 	if (lm_pool_session_load(hs->p, h.session_id, &s, &found) != 0 || !found) {
 		hs->corrupt = true;
 		return 1;

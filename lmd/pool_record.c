@@ -225,6 +225,12 @@ int lm_pool_handle_decode(uint64_t id, struct lm_val v, struct lm_pool_handle *h
 	lm_pool_r_str8(&r, h->feature, sizeof h->feature);
 	lm_pool_r_str8(&r, h->version, sizeof h->version);
 	lm_pool_r_str8(&r, h->pool_version, sizeof h->pool_version);
+	h->has_share = lm_pool_r_u8(&r) != 0;
+	if (h->has_share) {
+		const uint8_t *share = lm_pool_r_take(&r, LM_POOL_SHARE_LEN);
+		if (share)
+			memcpy(h->share, share, LM_POOL_SHARE_LEN);
+	}
 	if (r.bad || r.off != r.len)
 		return lm_pool_corrupt("handle");
 	return 0;
@@ -296,7 +302,7 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 	uint8_t key[8], ikey[LM_POOL_KEY_MAX + 8], pkey[LM_POOL_KEY_MAX];
 	size_t plen = handle_pool_key(h, pkey);
 	struct lm_pool_wbuf w = {.p = p->record, .cap = sizeof p->record};
-	uint32_t in_use;
+	uint32_t in_use, charge;
 	int rc;
 
 	rc = lm_pool_usage_get(p, pkey, plen, &in_use);
@@ -304,6 +310,10 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 		return rc;
 	if (h->count > UINT32_MAX - in_use)
 		return LMC_ETOOLARGE;
+	/* DUP_GROUP: a handle that shares seats already held adds none. */
+	rc = lm_pool_share_join(p, h, pkey, plen, &charge);
+	if (rc)
+		return rc;
 
 	lm_pool_w_u64(&w, h->session_id);
 	lm_pool_w_u32(&w, h->count);
@@ -312,6 +322,9 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 	lm_pool_w_str8(&w, h->feature);
 	lm_pool_w_str8(&w, h->version);
 	lm_pool_w_str8(&w, h->pool_version);
+	lm_pool_w_u8(&w, h->has_share);
+	if (h->has_share)
+		lm_pool_w_bytes(&w, h->share, LM_POOL_SHARE_LEN);
 	assert(!w.overflow);
 	lm_be64_put(key, h->handle);
 	rc = lm_store_put(p->store, LM_DB_HANDLES, key, sizeof key, w.p, w.len);
@@ -327,7 +340,7 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 	}
 	if (rc)
 		return lm_pool_store_failed(p, rc);
-	rc = usage_put(p, pkey, plen, in_use + h->count);
+	rc = usage_put(p, pkey, plen, in_use + charge);
 	if (!rc)
 		lm_pool_holdings_note_charge(p, h);
 	return rc;
@@ -340,7 +353,7 @@ int lm_pool_handle_release(struct lm_pool *p, const struct lm_pool_handle *h)
 	uint8_t key[8], ikey[LM_POOL_KEY_MAX + 8], pkey[LM_POOL_KEY_MAX];
 	size_t plen = handle_pool_key(h, pkey);
 	bool f1, f2, f3;
-	uint32_t in_use;
+	uint32_t in_use, release;
 	int rc;
 
 	lm_be64_put(key, h->handle);
@@ -359,12 +372,15 @@ int lm_pool_handle_release(struct lm_pool *p, const struct lm_pool_handle *h)
 		return lm_pool_store_failed(p, rc);
 	if (!f1 || !f2 || !f3)
 		return lm_pool_corrupt("handle index");
-	rc = lm_pool_usage_get(p, pkey, plen, &in_use);
+	/* DUP_GROUP: the seats stay while another handle shares them. */
+	rc = lm_pool_share_leave(p, h, pkey, plen, &release);
+	if (!rc)
+		rc = lm_pool_usage_get(p, pkey, plen, &in_use);
 	if (rc)
 		return rc;
-	if (in_use < h->count)
+	if (in_use < release)
 		return lm_pool_corrupt("usage");
-	rc = usage_put(p, pkey, plen, in_use - h->count);
+	rc = usage_put(p, pkey, plen, in_use - release);
 	if (!rc)
 		lm_pool_holdings_note_release(p, h);
 	return rc;

@@ -185,6 +185,8 @@ struct choice {
 	uint32_t overdraft; /* of the seats asked for, those beyond the count */
 	uint8_t named_kind; /* its lines' named users or hosts (pool_named.c) */
 	uint32_t named_max;
+	bool has_share;     /* DUP_GROUP: the sharing group the handle joins */
+	uint8_t share[LM_POOL_SHARE_LEN];
 };
 
 /* Of count seats more in a pool with in_use of issued seats taken, how many
@@ -263,7 +265,18 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 				continue;
 			}
 		}
-		if (in_use <= st.issued && st.issued - in_use >= count) {
+		/* DUP_GROUP: a group of this pool holding as many seats as
+		 * asked for shares them (pool_share.c), whatever is free. */
+		bool sharing;
+		uint32_t shared_seats = 0, sharers;
+		rc = lm_pool_share_name(st.dup_group, s, &sharing, c->share);
+		if (!rc && sharing)
+			rc = lm_pool_share_seats(p, pkey, lm_pool_key(pkey, feature, d.vkey),
+			                         c->share, &shared_seats, &sharers);
+		if (rc)
+			return rc;
+		c->has_share = sharing;
+		if (shared_seats == count || (in_use <= st.issued && st.issued - in_use >= count)) {
 			memcpy(c->vkey, d.vkey, LM_POOL_VKEY_LEN);
 			memcpy(c->version, d.version, sizeof c->version);
 			c->line = st.line;
@@ -274,6 +287,8 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 		}
 		if (!can_lend && (uint64_t)in_use + count <= (uint64_t)st.issued + lendable) {
 			can_lend = true;
+			lend.has_share = c->has_share;
+			memcpy(lend.share, c->share, LM_POOL_SHARE_LEN);
 			memcpy(lend.vkey, d.vkey, LM_POOL_VKEY_LEN);
 			memcpy(lend.version, d.version, sizeof lend.version);
 			lend.line = st.line;
@@ -374,6 +389,8 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 		return rc;
 	h.count = m->count;
 	h.overdraft = c.overdraft;
+	h.has_share = c.has_share;
+	memcpy(h.share, c.share, LM_POOL_SHARE_LEN);
 	memcpy(h.pool_version, c.version, sizeof h.pool_version);
 	rc = lm_pool_handle_charge(p, &h);
 	if (rc)

@@ -173,6 +173,9 @@ static int snap_handle(void *arg, struct lm_val key, struct lm_val val)
 	ph.since_us = h.since_us;
 	ph.has_overdraft = h.overdraft != 0;
 	ph.overdraft = h.overdraft;
+	ph.has_share = h.has_share;
+	ph.share.data = h.share;
+	ph.share.len = h.has_share ? LM_POOL_SHARE_LEN : 0;
 	one.n_handles = 1;
 	one.handles = handles;
 	snap_emit(sn, &one);
@@ -331,6 +334,12 @@ static int restore_handles(struct lm_pool *p, const Lmcmd__PoolSnapshot *snap, u
 		h.overdraft = ph->has_overdraft ? ph->overdraft : 0;
 		if (h.overdraft > h.count)
 			return bad_snapshot("a handle's overdraft exceeds its count");
+		if (ph->has_share) {
+			if (ph->share.len != LM_POOL_SHARE_LEN)
+				return bad_snapshot("a handle's sharing group is malformed");
+			h.has_share = true;
+			memcpy(h.share, ph->share.data, LM_POOL_SHARE_LEN);
+		}
 		rc = lm_pool_handle_load(p, h.handle, &old, &found);
 		if (rc)
 			return rc;

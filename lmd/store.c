@@ -29,6 +29,7 @@ static const char *const db_names[LM_DB_COUNT] = {
         [LM_DB_BY_SESSION] = "by_session",
         [LM_DB_BY_POOL] = "by_pool",
         [LM_DB_NAMED] = "named",
+        [LM_DB_SHARES] = "shares",
 };
 
 const char *lm_store_db_name(enum lm_store_db db)

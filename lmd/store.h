@@ -46,6 +46,7 @@ enum lm_store_db {
 	LM_DB_BY_SESSION, /* session id + handle -> (empty) */
 	LM_DB_BY_POOL,    /* pool + handle -> (empty) */
 	LM_DB_NAMED,      /* feature + name -> a named user or host */
+	LM_DB_SHARES,     /* pool + sharing group -> holders and seats */
 	LM_DB_COUNT
 };
 

@@ -107,6 +107,10 @@ static void print_holders(const Lm__FeatureStatus *f, const char *version, const
 		/* A suffix in parentheses, as FlexLM writes (linger: n). */
 		if (h->overdraft)
 			printf(" (overdraft: %u)", h->overdraft);
+		/* DUP_GROUP: FlexLM lists each duplicate under the one seat;
+		 * the suffix says the seats are counted once for them all. */
+		if (h->has_sharers && h->sharers > 1)
+			printf(" (shared: %u)", h->sharers);
 		printf("\n");
 	}
 }

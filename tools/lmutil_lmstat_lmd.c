@@ -114,6 +114,9 @@ static json_t *holder_json(const Lm__Holder *h)
 	lm_json_set(o, "since", lm_json_int(h->since));
 	lm_json_set(o, "handle", lm_json_u64(h->handle));
 	lm_json_set(o, "overdraft", lm_json_int(h->overdraft));
+	/* DUP_GROUP: the checkouts sharing this one's seats, itself
+	 * included (1: it shares with none). */
+	lm_json_set(o, "sharers", lm_json_int(h->has_sharers ? h->sharers : 1));
 	return o;
 }
 
@@ -307,6 +310,8 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 			       (unsigned long long)h->handle);
 			if (h->overdraft)
 				printf(", %u overdraft", h->overdraft);
+			if (h->has_sharers && h->sharers > 1)
+				printf(", shared by %u", h->sharers);
 			printf("\n");
 		}
 	}

@@ -10,9 +10,9 @@
 # lmd cannot check (a dongle in the original) and becomes that machine's
 # lock code.  Node-locked lines keep their Ethernet and INTERNET= host ids.
 # Three counted ones (3DEXCITE's, renewed, Arm's and Siemens') are then
-# served by a real lmd and a seat checked out; the keywords lmd does not
-# implement, as the original
-# MathWorks lines have them, are refused saying so.
+# served by a real lmd and a seat checked out; MathWorks' lines, as
+# published with USER_BASED and DUP_GROUP=U, are served: one named user, who
+# may run twice on one seat.
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
 need_test_hooks
@@ -70,6 +70,17 @@ expect_grep 'SUPERSEDE' "$TMP/ibm_rational_clearquest.lic"
 grep -q 'OVERDRAFT' "$TMP/ibm_rational_clearquest.lic" && fail "OVERDRAFT=0 was kept as a grant"
 [ "$(grep -c SUPERSEDE "$TMP/ptc_proe20.lic")" = 2 ] ||
 	fail "PTC's SUPERSEDE lost: $(cat "$TMP/ptc_proe20.lic")"
+# Siemens' NX bundle: 27 components in one list longer than 255 bytes,
+# kept whole, and its cam_base line's SUPERSEDE and DUP_GROUP.
+python3 - "$TMP/siemens_nx_ugslmd.lic" <<'PY' || fail "Siemens' bundle lost components: $(cat "$TMP/siemens_nx_ugslmd.lic")"
+import re, sys
+text = re.sub(r"\\\n\s*", "", open(sys.argv[1]).read())
+m = re.search(r'^PACKAGE NX11110 ugslmd 26\.0 .*COMPONENTS="([^"]*)"', text, re.M)
+names = m.group(1).split()
+assert len(names) == 27 and len(m.group(1)) > 255, names
+assert names[0] == "NX11110_3d_to_2d_flattener" and names[-1] == "NX11110_ugopen_menuscript"
+assert re.search(r"^INCREMENT cam_base .*SUPERSEDE.*DUP_GROUP=UHD", text, re.M), text
+PY
 # A continuation right after the key (Xilinx's "5FD134253129\") still
 # separates the key from the next keyword.
 expect_grep 'VENDOR_STRING=Logic_Edition,software,permanent,' "$TMP/xilinx_ise_editions.lic"
@@ -88,11 +99,34 @@ expect_status 1 "$LMUTIL" lmdiag -c "$TMP/intel_fpga.lic" --pubkey "$TMP/vendor.
 	--root "$TMP/m1" quartus_pro
 expect_grep 'HOSTID="e4a4716b48d8" names none of this machine' "$TMP/out"
 
-note "the original MathWorks lines are refused: USER_BASED is read, DUP_GROUP is not implemented"
-printf 'INCREMENT MATLAB MLM 18 01-sep-2015 1 4C9D3348561BE9E3B USER_BASED DUP_GROUP=U SN=12345\n' \
-	>"$TMP/user_based.template"
-expect_status 1 "$LMVENDOR" sign --key "$TMP/vendor.pem" "$TMP/user_based.template"
-expect_grep 'DUP_GROUP .*lmd does not support' "$TMP/err"
+note "MathWorks' lines as published, renewed: USER_BASED names one user, DUP_GROUP=U lets them run twice"
+sed 's/01-sep-2015/01-sep-2099/' "$TMP/mathworks_r2017b.template" >"$TMP/matlab.template"
+sign_license "$TMP/matlab.template" "$TMP/server.lic"
+expect_grep 'USER_BASED DUP_GROUP=U' "$TMP/server.lic"
+single_lmd lmd_matlab
+(LM_TEST_USER=alice LM_TEST_HOST=ws1 exec "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" \
+	--json MATLAB --version 18 --hold 600 >"$TMP/alice1.json" 2>&1) &
+alice1=$!
+at_exit "kill -9 $alice1 2>/dev/null"
+wait_log "$TMP/alice1.json" '"event":"granted"'
+expect_status 0 env LM_TEST_USER=alice LM_TEST_HOST=ws2 "$LMUTIL" checkout -c "$S" \
+	--pubkey "$TMP/vendor.pub" --json MATLAB --version 18 --hold 0
+expect_status 1 env LM_TEST_USER=bob LM_TEST_HOST=ws3 "$LMUTIL" checkout -c "$S" \
+	--pubkey "$TMP/vendor.pub" --json MATLAB --version 18 --hold 0
+expect_grep 'LMC_ENOSEATS' "$TMP/out"
+kill "$alice1"
+n=0
+until [ "$(in_use MATLAB)" = 0 ]; do
+	n=$((n + 1))
+	[ $n -lt 100 ] || fail "alice's seat was not returned"
+	sleep 0.1
+done
+# The seat is free, but the one named user is alice.
+expect_status 1 env LM_TEST_USER=bob LM_TEST_HOST=ws3 "$LMUTIL" checkout -c "$S" \
+	--pubkey "$TMP/vendor.pub" --json MATLAB --version 18 --hold 0
+expect_grep 'LMC_EDENIED' "$TMP/out"
+expect_grep 'alice' "$TMP/out"
+kill_lmd lmd_matlab
 
 note "3DEXCITE's DeltaGen license, renewed to 2099, is served by lmd"
 sed 's/31-jan-2018/31-jan-2099/' "$TMP/3dexcite_deltagen.template" >"$TMP/renewed.template"
@@ -131,6 +165,21 @@ single_lmd lmd_siemens
 expect_status 0 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json cam_base \
 	--version 26.0 --hold 0
 expect_grep '"event":"granted"' "$TMP/out"
+# DUP_GROUP=UHD: the same user at the same display holds one seat for two
+# checkouts.
+(LM_TEST_USER=alice LM_TEST_HOST=ws1 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
+	--pubkey "$TMP/vendor.pub" --json cam_base --hold 600 >"$TMP/cam1.json" 2>&1) &
+cam1=$!
+at_exit "kill -9 $cam1 2>/dev/null"
+wait_log "$TMP/cam1.json" '"event":"granted"'
+(LM_TEST_USER=alice LM_TEST_HOST=ws1 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
+	--pubkey "$TMP/vendor.pub" --json cam_base --hold 600 >"$TMP/cam2.json" 2>&1) &
+cam2=$!
+at_exit "kill -9 $cam2 2>/dev/null"
+wait_log "$TMP/cam2.json" '"event":"granted"'
+[ "$(in_use cam_base)" = 1 ] || fail "alice's two cam_base checkouts took two seats"
+kill -TERM "$cam1" "$cam2"
+wait "$cam1" "$cam2" 2>/dev/null
 "$LMUTIL" lmstat -c "$S" -f cam_base --json >"$TMP/stat.json"
 python3 - "$TMP/stat.json" <<'PY' || fail "lmstat does not show the 56 cam_base seats: $(cat "$TMP/stat.json")"
 import json, sys

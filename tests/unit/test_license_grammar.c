@@ -381,7 +381,7 @@ static void test_hostid_flexlm_forms(void **state)
 static void test_unimplemented_keywords_refused(void **state)
 {
 	(void)state;
-	const char *words[] = {"DUP_GROUP=UH", "SUITE_DUP_GROUP=U", "sort=100", "FLOAT_OK"};
+	const char *words[] = {"SUITE_DUP_GROUP=U", "sort=100", "FLOAT_OK"};
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
 		char line[256];
 		snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 5 SN=1 %s", words[i]);
@@ -466,6 +466,87 @@ static void test_supersede(void **state)
 	snprintf(line, sizeof line,
 	         "FEATURE f1 acme 1.0 permanent 5 ISSUED=2026-01-01 SUPERSEDE=%s", longname);
 	parse_refused(line, "longer than 64 characters");
+}
+
+/* ---- DUP_GROUP and PACKAGE ------------------------------------------------- */
+
+static void test_dup_group(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	const struct {
+		const char *value, *canonical;
+		unsigned bits;
+	} ok[] = {
+	        {"U", "U", LM_DUP_USER},
+	        {"UHD", "UHD", LM_DUP_USER | LM_DUP_HOST | LM_DUP_DISPLAY},
+	        {"dhu", "UHD", LM_DUP_USER | LM_DUP_HOST | LM_DUP_DISPLAY},
+	        {"HD", "HD", LM_DUP_HOST | LM_DUP_DISPLAY},
+	        {"site", "SITE", LM_DUP_SITE},
+	        {"NONE", "NONE", LM_DUP_NONE},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		char line[200], want[64];
+		snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=%s",
+		         ok[i].value);
+		parse_ok(line, &f);
+		assert_int_equal(f.lines[0].dup_group, ok[i].bits);
+		snprintf(want, sizeof want, " DUP_GROUP=\"%s\" SERVER_CODES=", ok[i].canonical);
+		assert_non_null(strstr(canon(&f, &f.lines[0]), want));
+		canonical_reads_back(&f, &f.lines[0]);
+		lm_license_free(&f);
+	}
+	/* Siemens' INCREMENT, as published. */
+	parse_ok("INCREMENT cam_base acme 26.0 permanent 56 SUPERSEDE DUP_GROUP=UHD "
+	         "user_info=\"cam_base module\" ISSUED=30-Aug-2007",
+	         &f);
+	assert_true(f.lines[0].supersede);
+	lm_license_free(&f);
+
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=X", "not a duplicate group");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=UU", "each once");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=USITE", "not a duplicate group");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=\"\"", "empty");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP", "written KEY=value");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=U DUP_GROUP=H", "twice");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=UHDV", "vendor data (V)");
+	parse_refused("FEATURE f1 acme 1.0 permanent uncounted HOSTID=ANY DUP_GROUP=U",
+	              "counted lines only");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=f1 DUP_GROUP=U", "misplaced keyword");
+}
+
+static void test_package(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	/* ISSUED and SUPERSEDE, as FlexNet writes them on PACKAGE lines. */
+	parse_ok("PACKAGE p acme 1.0 COMPONENTS=\"a b:2.0\" OPTIONS=SUITE ISSUED=1-dec-2026 "
+	         "SUPERSEDE",
+	         &f);
+	assert_int_not_equal(f.lines[0].issued, LM_DATE_NONE);
+	assert_true(f.lines[0].supersede);
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a SUPERSEDE", "needs ISSUED=");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a OPTIONS=SUITE_RESERVED",
+	              "SUITE_RESERVED is not supported");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a OPTIONS=BUNDLE", "unknown");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=\"a:1.x\"", "not a version");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=\"a: b\"", "not a version");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=\"a:1.0 b a\"", "names 'a' twice");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=\" \"", "COMPONENTS is empty");
+
+	/* A list longer than 255 bytes, as Siemens' NX bundle's (27 names,
+	 * about 700 bytes), loads: only the line's length limits it. */
+	char line[LM_LINE_MAX + 200], names[LM_LINE_MAX + 100] = "";
+	for (int i = 0; strlen(names) < 700; i++)
+		snprintf(names + strlen(names), sizeof names - strlen(names), "%sNX11110_part%02d",
+		         i ? " " : "", i);
+	snprintf(line, sizeof line, "PACKAGE NX11110 acme 26.0 COMPONENTS=\"%s\"", names);
+	parse_ok(line, &f);
+	assert_string_equal(f.lines[0].components, names);
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
 }
 
 /* ---- USE_SERVER ------------------------------------------------------------ */
@@ -555,6 +636,8 @@ int main(void)
 	        cmocka_unit_test(test_supersede),
 	        cmocka_unit_test(test_feature_names_with_slash),
 	        cmocka_unit_test(test_server_lines_flexlm_style),
+	        cmocka_unit_test(test_dup_group),
+	        cmocka_unit_test(test_package),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -167,7 +167,16 @@ static void license(struct tp *t, const char *body)
 		fail_msg("SetLicense refused: %s", res.message);
 }
 
+static struct lm_pool_result open_session_at(struct tp *t, uint64_t sid, const char *user,
+                                             const char *host, const char *display);
+
 static struct lm_pool_result open_session(struct tp *t, uint64_t sid, const char *user)
+{
+	return open_session_at(t, sid, user, "ws1.example", ":0");
+}
+
+static struct lm_pool_result open_session_at(struct tp *t, uint64_t sid, const char *user,
+                                             const char *host, const char *display)
 {
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;
 	Lmcmd__OpenSession o = LMCMD__OPEN_SESSION__INIT;
@@ -180,9 +189,9 @@ static struct lm_pool_result open_session(struct tp *t, uint64_t sid, const char
 	o.has_user = 1;
 	o.user = bin(user);
 	o.has_host = 1;
-	o.host = bin("ws1.example");
+	o.host = bin(host);
 	o.has_display = 1;
-	o.display = bin(":0");
+	o.display = bin(display);
 	o.has_pid = 1;
 	o.pid = 4242;
 	c.body_case = LMCMD__COMMAND__BODY_OPEN_SESSION;
@@ -272,7 +281,10 @@ static struct lm_pool_result remove_handle(struct tp *t, uint64_t handle)
 struct view {
 	struct lm_pool_feature f;
 	int holders;
-	uint32_t held; /* seats of the holders */
+	uint32_t held; /* seats of the holders, a sharing group's once */
+	int shared;    /* holders that share their seats with another */
+	uint8_t groups[16][LM_POOL_SHARE_LEN];
+	int ngroups;
 };
 
 struct views {
@@ -287,6 +299,8 @@ static int collect_feature(void *arg, const struct lm_pool_feature *f)
 	vs->v[vs->n].f = *f;
 	vs->v[vs->n].holders = 0;
 	vs->v[vs->n].held = 0;
+	vs->v[vs->n].shared = 0;
+	vs->v[vs->n].ngroups = 0;
 	vs->n++;
 	return 0;
 }
@@ -300,6 +314,15 @@ static int collect_holder(void *arg, const struct lm_pool_handle *h,
 	assert_int_equal(lm_version_compare(h->pool_version, v->f.version), 0);
 	assert_int_equal(h->session_id, s->id);
 	v->holders++;
+	if (h->sharers > 1)
+		v->shared++;
+	for (int i = 0; h->has_share && i < v->ngroups; i++)
+		if (memcmp(v->groups[i], h->share, LM_POOL_SHARE_LEN) == 0)
+			return 0;
+	if (h->has_share) {
+		assert_true(v->ngroups < 16);
+		memcpy(v->groups[v->ngroups++], h->share, LM_POOL_SHARE_LEN);
+	}
 	v->held += h->count;
 	return 0;
 }
@@ -1048,6 +1071,111 @@ static uint32_t handle_overdraft(struct tp *t, uint64_t handle)
  * and in the result (a retry answers the same); MAX_OVERDRAFT caps them;
  * a pool with seats within its count is preferred to lending; snapshots
  * keep the flags. */
+/* DUP_GROUP=U: alice on two hosts holds one seat; bob takes the other;
+ * carol finds none.  Checking in one of alice's handles keeps the seat
+ * for the other; the last one out returns it.  A snapshot keeps who
+ * shares, and the restored pool decides alike. */
+static void test_dup_group_user(void **state)
+{
+	struct tp *t = *state, *u = tp_new();
+	license(t, "FEATURE stats acme 29.0 permanent 2 DUP_GROUP=U\n");
+	assert_int_equal(open_session_at(t, 1, "alice", "ws1", ":0").code, 0);
+	assert_int_equal(open_session_at(t, 2, "alice", "ws2", ":1").code, 0);
+	assert_int_equal(open_session_at(t, 3, "bob", "ws1", ":0").code, 0);
+	assert_int_equal(open_session_at(t, 4, "carol", "ws3", ":0").code, 0);
+	uint64_t a1 = take(t, 1, 1, "stats", "29.0", 1);
+	uint64_t a2 = take(t, 2, 1, "stats", "29.0", 1);
+	assert_int_not_equal(a1, a2);
+	assert_int_equal(in_use(t, "stats", "29.0"), 1);
+	const struct view *v = pool_of(t, "stats", "29.0");
+	assert_int_equal(v->holders, 2);
+	assert_int_equal(v->shared, 2);
+	take(t, 3, 1, "stats", "29.0", 1);
+	assert_int_equal(in_use(t, "stats", "29.0"), 2);
+	struct lm_pool_result r = checkout(t, 4, 1, "stats", "29.0", 1);
+	assert_int_equal(r.code, LMC_ENOSEATS);
+	/* Two seats asked for are not a duplicate of one: they need seats of
+	 * their own. */
+	r = checkout(t, 1, 2, "stats", "29.0", 2);
+	assert_int_equal(r.code, LMC_ENOSEATS);
+
+	/* A snapshot keeps the group: the restored pool has the same
+	 * content and lets alice's third checkout share too. */
+	void *buf;
+	size_t len;
+	uint8_t dt[32], du[32];
+	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
+	assert_int_equal(lm_pool_restore(u->pool, 100, buf, len), 0);
+	free(buf);
+	u->index = 100;
+	digest(t, dt);
+	digest(u, du);
+	assert_memory_equal(dt, du, 32);
+	assert_int_equal(pool_of(u, "stats", "29.0")->shared, 2);
+
+	/* alice's first handle goes: the seat stays with her second. */
+	assert_int_equal(checkin(t, 1, 3, a1).code, 0);
+	assert_int_equal(in_use(t, "stats", "29.0"), 2);
+	r = checkout(t, 4, 2, "stats", "29.0", 1);
+	assert_int_equal(r.code, LMC_ENOSEATS);
+	assert_int_equal(pool_of(t, "stats", "29.0")->shared, 0);
+	/* And the last one out returns it. */
+	assert_int_equal(checkin(t, 2, 2, a2).code, 0);
+	assert_int_equal(in_use(t, "stats", "29.0"), 1);
+	take(t, 4, 3, "stats", "29.0", 1);
+
+	/* The restored pool, fed the same commands, ends the same. */
+	assert_int_equal(checkin(u, 1, 3, a1).code, 0);
+	assert_int_equal(checkout(u, 4, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(checkin(u, 2, 2, a2).code, 0);
+	take(u, 4, 3, "stats", "29.0", 1);
+	digest(t, dt);
+	digest(u, du);
+	assert_memory_equal(dt, du, 32);
+	tp_free(u);
+}
+
+/* DUP_GROUP=UH: the same user on another host is another seat; closing
+ * a session releases its share like a checkin. */
+static void test_dup_group_user_host(void **state)
+{
+	struct tp *t = *state;
+	license(t, "FEATURE stats acme 29.0 permanent 1 DUP_GROUP=UH\n");
+	assert_int_equal(open_session_at(t, 1, "alice", "ws1", ":0").code, 0);
+	assert_int_equal(open_session_at(t, 2, "alice", "ws2", ":0").code, 0);
+	assert_int_equal(open_session_at(t, 3, "alice", "ws1", ":7").code, 0);
+	take(t, 1, 1, "stats", "29.0", 1);
+	assert_int_equal(checkout(t, 2, 1, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	/* Another display on the same host is the same U and H. */
+	take(t, 3, 1, "stats", "29.0", 1);
+	assert_int_equal(in_use(t, "stats", "29.0"), 1);
+	assert_int_equal(close_session(t, 1).code, 0);
+	assert_int_equal(in_use(t, "stats", "29.0"), 1);
+	assert_int_equal(checkout(t, 2, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(close_session(t, 3).code, 0);
+	assert_int_equal(in_use(t, "stats", "29.0"), 0);
+	take(t, 2, 3, "stats", "29.0", 1);
+}
+
+/* DUP_GROUP=SITE: everyone shares one seat; NONE (and no DUP_GROUP)
+ * shares nothing, even between two checkouts of one session. */
+static void test_dup_group_site_none(void **state)
+{
+	struct tp *t = *state;
+	license(t, "FEATURE site acme 1.0 permanent 1 DUP_GROUP=SITE\n"
+	           "FEATURE plain acme 1.0 permanent 1 DUP_GROUP=NONE\n"
+	           "FEATURE bare acme 1.0 permanent 1\n");
+	assert_int_equal(open_session_at(t, 1, "alice", "ws1", ":0").code, 0);
+	assert_int_equal(open_session_at(t, 2, "bob", "ws2", ":1").code, 0);
+	take(t, 1, 1, "site", "1.0", 1);
+	take(t, 2, 1, "site", "1.0", 1);
+	assert_int_equal(in_use(t, "site", "1.0"), 1);
+	take(t, 1, 2, "plain", "1.0", 1);
+	assert_int_equal(checkout(t, 1, 3, "plain", "1.0", 1).code, LMC_ENOSEATS);
+	take(t, 1, 4, "bare", "1.0", 1);
+	assert_int_equal(checkout(t, 1, 5, "bare", "1.0", 1).code, LMC_ENOSEATS);
+}
+
 static void test_overdraft(void **state)
 {
 	struct tp *t = *state, *u = tp_new();
@@ -1714,6 +1842,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_cluster_id, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_overdraft, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_user, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_user_host, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_site_none, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_supersede, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reopen_empties, setup, teardown),
