@@ -168,9 +168,10 @@ static void usage(FILE *out)
 	fputs("\n"
 	      "Every command takes --help, and --json to print one JSON document on\n"
 	      "stdout, {\"error\":{\"code\":...,\"number\":...,\"message\":...}} when it fails.\n"
-	      "The key-center commands (site, order, authcode generate, activate, fulfil,\n"
-	      "inventory) take --store PATH or LMVENDOR_STORE, and those that sign take\n"
-	      "--key PRIVATE.pem or LMVENDOR_KEY.\n"
+	      "The key-center commands (site, order, authcode generate|return, activate,\n"
+	      "fulfil, inventory, serve, token, audit, dump) take --store PATH or\n"
+	      "LMVENDOR_STORE, and those that sign take --key PRIVATE.pem or LMVENDOR_KEY\n"
+	      "(serve: --signing-key, its --key being the TLS key).\n"
 	      "Exit status: 0 done, 1 failed, 2 wrong usage.\n",
 	      out);
 }
