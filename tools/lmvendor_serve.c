@@ -38,6 +38,7 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -486,7 +487,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		fail(&a, MHD_HTTP_UNAUTHORIZED, LMC_EDENIED,
 		     "the Authorization header is not \"Bearer TOKEN\"");
 	}
-	if (!a.status) {
+	/* Refused tokens count against their address too: guessing tokens
+	 * is rate-limited like everything else. */
+	{
 		unsigned wait = serve_limit_take(s->limit, who.role ? who.id : ip, now_ms());
 		if (wait) {
 			fail(&a, MHD_HTTP_TOO_MANY_REQUESTS, LMC_ELIMIT,
@@ -580,14 +583,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	lm_report_say("serve: %s", line);
 }
 
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
-
 static int run(struct serve *s, const char *listen, const char *cert, const char *key, bool plain)
 {
 	struct sockaddr_storage ss;
@@ -612,6 +607,14 @@ static int run(struct serve *s, const char *listen, const char *cert, const char
 		free(cert_pem);
 		return 1;
 	}
+	/* SIGTERM and SIGINT wait for sigwait below: blocked before
+	 * libmicrohttpd's thread starts, so that it inherits the mask and the
+	 * signal cannot land there instead. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 	                 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (plain ? 0 : MHD_USE_TLS);
 	struct MHD_Daemon *d;
@@ -638,13 +641,11 @@ static int run(struct serve *s, const char *listen, const char *cert, const char
 		               listen);
 		return 1;
 	}
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	fprintf(stderr, "lmvendor: serving the key center %s on %s://%s\n", s->kc.path,
 	        plain ? "http" : "https", listen);
-	while (!stopping)
-		pause();
+	int sig = 0;
+	while (sigwait(&stop, &sig) != 0)
+		;
 	MHD_stop_daemon(d);
 	free(cert_pem);
 	free(key_pem);

@@ -223,6 +223,11 @@ expect_grep '^Retry-After: (1[0-9]|20)' headers
 expect_grep 'too many requests: try again in' answer
 [ "$(curl -sS --cacert tls.crt -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VENDOR_TOKEN" \
 	"https://127.0.0.1:$slow/v1/ping")" = 200 ] || fail "a token's bucket is not its own"
+[ "$(curl -sS --cacert tls.crt -o /dev/null -w '%{http_code}' -H "Authorization: Bearer lmk_guess" \
+	"https://127.0.0.1:$slow/v1/ping")" = 429 ] || fail "guessing tokens is not rate-limited"
+note "SIGTERM stops the server"
+kill -TERM "$(cat "$TMP/slow.pid")"
+wait_log "$TMP/slow.log" 'serve stopped'
 
 note "every request is audited: who, what, outcome"
 expect_status 0 "$V" audit
