@@ -7,7 +7,7 @@
 LM_BUILD_DEPS="build-essential autoconf automake libtool pkg-config \
 libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libraft-dev \
 libsystemd-dev libjansson-dev libmicrohttpd-dev libcairo2-dev"
-LM_TEST_DEPS="libcmocka-dev python3 python3-pytest openssl procps iproute2 groff-base \
+LM_TEST_DEPS="libcmocka-dev python3 python3-pytest openssl curl procps iproute2 groff-base \
 python3-prometheus-client chromium"
 # ./check builds, lints and installs the Debian packages.
 LM_PACKAGE_DEPS="debhelper dh-python lintian fakeroot systemd"

@@ -31,6 +31,8 @@ static const struct command commands[] = {
         {"report", lm_cmd_report, "verify or summarise lmd's usage report log"},
         {"activate-request", lm_cmd_activate_request,
          "write a request file for the vendor's key center (offline activation)"},
+        {"activate", lm_cmd_activate,
+         "activate online at the vendor's key center (--url) and write the license"},
         {"admin-keygen", lm_cmd_admin_keygen, "make an admin key pair for signed remote admin"},
 };
 

@@ -10,7 +10,13 @@
  *    "locks":[LOCK...],"servers":["HOST:PORT"...],"host_desc":TEXT,
  *    "count":N, "made":DATE}
  * The code's check symbol is verified here, so that a mistyped code is
- * caught before the file travels. */
+ * caught before the file travels.
+ *
+ * lmutil activate --url: the online half.  The same request goes to the
+ * vendor's `lmvendor serve` (POST /v1/activate) over HTTPS, and the signed
+ * license that comes back is written where -o says (atomically), ready
+ * for lmd or the application.  How the server is trusted (a pinned
+ * certificate, a CA file) is lmutil_https.c's. */
 #include "config.h"
 
 #include <ctype.h>
@@ -21,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/code32.h"
 #include "core/date.h"
@@ -29,9 +36,22 @@
 #include "core/machine.h"
 #include "tools/cmd.h"
 #include "tools/json.h"
+#include "tools/lmutil_https.h"
 #include "tools/report.h"
 
 #define USAGE_EXIT 2
+
+static void usage_online(FILE *out)
+{
+	fprintf(out, "usage: lmutil activate --url https://HOST[:PORT] --auth CODE\n"
+	             "                       [--pin SHA256 | --cacert FILE] [--token TOKEN]\n"
+	             "                       [--servers HOST:PORT[,...]] [--lock LOCK,LOCK,LOCK]\n"
+	             "                       [--count N] [--host-desc TEXT] [-o LICENSE] [--json]\n"
+	             "Activates online at the vendor's key center (lmvendor serve) and writes\n"
+	             "the signed license to LICENSE (or prints it).  --pin is the SHA-256 of\n"
+	             "the server's certificate, as the vendor gives it; --cacert a CA file;\n"
+	             "without either the system's CAs must vouch for the server.\n");
+}
 
 static void usage(FILE *out)
 {
@@ -101,9 +121,21 @@ static int add_items(json_t *arr, const char *list, bool lock)
 	return 0;
 }
 
-int lm_cmd_activate_request(int argc, char **argv)
+struct online {
+	const char *url;
+	struct lm_https_options https;
+};
+
+static int post(const struct online *on, json_t *req, const char *out);
+
+/* activate-request, or with on activate --url. */
+static int activation(int argc, char **argv, struct online *on)
 {
 	static const struct option opts[] = {
+	        {"url", required_argument, NULL, 'U'},
+	        {"pin", required_argument, NULL, 'P'},
+	        {"cacert", required_argument, NULL, 'C'},
+	        {"token", required_argument, NULL, 'T'},
 	        {"auth", required_argument, NULL, 'a'},
 	        {"servers", required_argument, NULL, 'S'},
 	        {"lock", required_argument, NULL, 'l'},
@@ -142,8 +174,21 @@ int lm_cmd_activate_request(int argc, char **argv)
 			break;
 		case 'o': out = optarg; break;
 		case 'j': lm_report_json(); break;
+		case 'U':
+		case 'P':
+		case 'C':
+		case 'T':
+			if (!on) {
+				rc = usage_error("unknown option %s", argv[optind - 1]);
+				break;
+			}
+			*(c == 'U'   ? &on->url
+			  : c == 'P' ? &on->https.pin
+			  : c == 'C' ? &on->https.cafile
+			             : &on->https.token) = optarg;
+			break;
 		case 'h':
-			usage(stdout);
+			on ? usage_online(stdout) : usage(stdout);
 			json_decref(locks);
 			json_decref(servers);
 			return 0;
@@ -155,7 +200,11 @@ int lm_cmd_activate_request(int argc, char **argv)
 		}
 	}
 	if (rc == 0 && (!auth || optind != argc))
-		rc = usage_error("activate-request needs --auth CODE and takes options only");
+		rc = usage_error("%s needs --auth CODE and takes options only",
+		                 on ? "activate" : "activate-request");
+	if (rc == 0 && on && !on->url)
+		rc = usage_error("activate needs --url https://HOST:PORT of the key center (or "
+		                 "use activate-request offline)");
 	uint8_t sym[LM_CODE32_MAX_SYMBOLS];
 	size_t nsym;
 	char err[256], code[80];
@@ -203,6 +252,13 @@ int lm_cmd_activate_request(int argc, char **argv)
 		char today[16];
 		lm_date_format(lm_date_today(), today, sizeof today);
 		lm_json_set(req, "made", lm_json_text(today));
+		if (on) {
+			rc = post(on, req, out);
+			json_decref(req);
+			json_decref(locks);
+			json_decref(servers);
+			return rc;
+		}
 		if (out && json_dump_file(req, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
 			lm_report_fail(LMC_EIO, "cannot write %s: %s", out, strerror(errno));
 			rc = 1;
@@ -228,4 +284,83 @@ int lm_cmd_activate_request(int argc, char **argv)
 	json_decref(locks);
 	json_decref(servers);
 	return rc;
+}
+
+int lm_cmd_activate_request(int argc, char **argv)
+{
+	return activation(argc, argv, NULL);
+}
+
+int lm_cmd_activate(int argc, char **argv)
+{
+	struct online on = {0};
+	return activation(argc, argv, &on);
+}
+
+/* Writes text to path atomically: a temporary file, then a rename. */
+static int write_license(const char *path, const char *text)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+		lm_report_fail(LMC_ETOOLARGE, "%s: path too long", path);
+		return 1;
+	}
+	FILE *f = fopen(tmp, "w");
+	if (!f || fputs(text, f) == EOF || fclose(f) != 0 || rename(tmp, path) != 0) {
+		lm_report_fail(LMC_EIO, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	return 0;
+}
+
+static int post(const struct online *on, json_t *req, const char *out)
+{
+	struct lm_https_url url;
+	struct lm_https_answer answer;
+	char err[512];
+	if (lm_https_parse_url(on->url, &url, err, sizeof err) != 0)
+		return usage_error("%s", err);
+	char *body = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!body)
+		lm_json_out_of_memory();
+	int rc = lm_https_post(&url, "/v1/activate", &on->https, body, strlen(body), &answer, err,
+	                       sizeof err);
+	free(body);
+	if (rc) {
+		lm_report_fail(LMC_ENOSERVER, "%s", err);
+		return 1;
+	}
+	json_error_t jerr;
+	json_t *doc = json_loadb(answer.body, answer.len, 0, &jerr);
+	free(answer.body);
+	json_t *error = json_object_get(doc, "error");
+	const char *license = json_string_value(json_object_get(doc, "license"));
+	if (answer.status != 200 || !license) {
+		const char *message = json_string_value(json_object_get(error, "message"));
+		json_int_t number = json_integer_value(json_object_get(error, "number"));
+		lm_report_fail(number < 0 && number >= LMC_ERROR_MIN ? (int)number : LMC_EPROTO,
+		               "the key center refused (HTTP %u): %s", answer.status,
+		               message ? message : "no reason given");
+		json_decref(doc);
+		return 1;
+	}
+	if (out && write_license(out, license) != 0) {
+		json_decref(doc);
+		return 1;
+	}
+	if (lm_report_is_json()) {
+		lm_json_set(doc, "output", out ? lm_json_text(out) : json_null());
+		return lm_report_print(doc);
+	}
+	if (!out)
+		fputs(license, stdout);
+	else
+		fprintf(stderr, "lmutil: activated %lld of %s %s; the host holds %lld: wrote %s\n",
+		        (long long)json_integer_value(json_object_get(doc, "added")),
+		        json_string_value(json_object_get(doc, "feature")) ?: "?",
+		        json_string_value(json_object_get(doc, "version")) ?: "?",
+		        (long long)json_integer_value(json_object_get(doc, "count")), out);
+	json_decref(doc);
+	return 0;
 }

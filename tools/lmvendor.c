@@ -70,10 +70,13 @@ static const struct command commands[] = {
          "check the signature of every license line; exit 0 only if all are valid."},
         {"authcode", cmd_authcode,
          "authcode [--json]\n"
-         "authcode generate --site S --entitlement E [--count N] [--comment TEXT]",
+         "authcode generate --site S --entitlement E [--count N] [--comment TEXT]\n"
+         "authcode return CODE --lock LOCK[,LOCK,LOCK] [--count N] [--rehost-limit N]",
          "print a new random authorization code; with generate, make one in the\n"
          "key-center store from entitlement E, carrying N of its quantity (all that\n"
-         "is not on a code yet when --count is not given)."},
+         "is not on a code yet when --count is not given); with return, give back\n"
+         "what the host of LOCK holds from CODE (N of it, or all), so that it can be\n"
+         "activated elsewhere: at most 4 returns of a code in 365 days (or N)."},
         {"issue", lmvendor_cmd_issue,
          "issue --key PRIVATE.pem --feature NAME --vendor VENDOR --version VERSION\n"
          "(--count N | --uncounted) [--expiry DATE|permanent] [--hostid CODE]\n"
@@ -118,6 +121,21 @@ static const struct command commands[] = {
         {"fulfil", lmvendor_cmd_fulfil, "fulfil --key PRIVATE.pem [--days N] [-o OUT] REQUEST",
          "answer a request file written by `lmutil activate-request` with the\n"
          "license file, as activate would."},
+        {"serve", lmvendor_cmd_serve,
+         "serve --listen ADDR:PORT --cert CERT.pem --key TLSKEY.pem [--plain-http]\n"
+         "[--signing-key PRIVATE.pem] [--rate N] [--rehost-limit N]",
+         "the key center online: a JSON API over HTTPS (activate, return, a code's\n"
+         "status, a site's inventory); --rate requests a minute per token or address\n"
+         "(120); --plain-http on a loopback address only, for tests."},
+        {"token", lmvendor_cmd_token,
+         "token create --role vendor|customer [--site S] [--name TEXT]",
+         "make an API token for serve, printed once (the store keeps its hash): a\n"
+         "vendor token sees every site, a customer token its own site only."},
+        {"audit", lmvendor_cmd_audit, "audit [--site S] [--json]",
+         "print serve's audit trail: every request, who made it, its outcome."},
+        {"dump", lmvendor_cmd_dump, "dump [PREFIX]",
+         "print the store's records whose keys start with PREFIX (all), one a line:\n"
+         "KEY JSON, in key order; for backups, diffs and support."},
         {"inventory", lmvendor_cmd_inventory,
          "inventory --site S [--expiring DAYS[d]] [--json|--csv]",
          "per entitlement and code: bought, activated, remaining, deployed where,\n"
@@ -150,9 +168,10 @@ static void usage(FILE *out)
 	fputs("\n"
 	      "Every command takes --help, and --json to print one JSON document on\n"
 	      "stdout, {\"error\":{\"code\":...,\"number\":...,\"message\":...}} when it fails.\n"
-	      "The key-center commands (site, order, authcode generate, activate, fulfil,\n"
-	      "inventory) take --store PATH or LMVENDOR_STORE, and those that sign take\n"
-	      "--key PRIVATE.pem or LMVENDOR_KEY.\n"
+	      "The key-center commands (site, order, authcode generate|return, activate,\n"
+	      "fulfil, inventory, serve, token, audit, dump) take --store PATH or\n"
+	      "LMVENDOR_STORE, and those that sign take --key PRIVATE.pem or LMVENDOR_KEY\n"
+	      "(serve: --signing-key, its --key being the TLS key).\n"
 	      "Exit status: 0 done, 1 failed, 2 wrong usage.\n",
 	      out);
 }
@@ -467,6 +486,8 @@ static int cmd_authcode(int argc, char **argv)
 	};
 	if (argc > 1 && !strcmp(argv[1], "generate"))
 		return lmvendor_cmd_authcode_generate(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "return"))
+		return lmvendor_cmd_authcode_return(argc - 1, argv + 1);
 	int c;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {

@@ -48,7 +48,13 @@ int lmvendor_cmd_site(int argc, char **argv);
 int lmvendor_cmd_order(int argc, char **argv);
 int lmvendor_cmd_authcode_generate(int argc, char **argv);
 int lmvendor_cmd_activate(int argc, char **argv);
+int lmvendor_cmd_authcode_return(int argc, char **argv);
+/* The key center online (lmvendor_serve*.c). */
+int lmvendor_cmd_serve(int argc, char **argv);
+int lmvendor_cmd_token(int argc, char **argv);
+int lmvendor_cmd_audit(int argc, char **argv);
 int lmvendor_cmd_fulfil(int argc, char **argv);
 int lmvendor_cmd_inventory(int argc, char **argv);
+int lmvendor_cmd_dump(int argc, char **argv);
 
 #endif

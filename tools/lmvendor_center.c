@@ -383,3 +383,46 @@ int lmvendor_cmd_site(int argc, char **argv)
 	json_decref(contacts);
 	return rc;
 }
+
+/* ---- dump ------------------------------------------------------------------- */
+
+static int print_record(void *arg, const char *key, json_t *value)
+{
+	(void)arg;
+	char *text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_SORT_KEYS);
+	if (!text)
+		lm_json_out_of_memory();
+	printf("%s %s\n", key, text);
+	free(text);
+	return 0;
+}
+
+int lmvendor_cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"store", required_argument, NULL, 's'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	const char *store = NULL;
+	int c, rc = 0;
+	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'h': return lmvendor_help("dump");
+		default: rc = lmvendor_bad_option(argv, c);
+		}
+	}
+	if (rc)
+		return rc;
+	if (argc - optind > 1)
+		return lmvendor_usage_error("dump takes one key prefix at most");
+	struct lm_kc kc;
+	if ((rc = kc_open(&kc, store, false)) != 0)
+		return rc;
+	if ((rc = lm_kc_begin(&kc, false)) == 0)
+		rc = lm_kc_scan(&kc, optind < argc ? argv[optind] : "", print_record, NULL);
+	rc = rc ? kc_fail(&kc, rc) : 0;
+	lm_kc_close(&kc);
+	return rc;
+}

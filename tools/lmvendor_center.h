@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "vendor/keycenter.h"
 
@@ -46,6 +47,32 @@ int kc_term(struct lm_kc *kc, json_t *ent, int32_t *end, int32_t *maintenance);
  * configured with --enable-test-hooks the day LMVENDOR_TODAY names, so
  * that a test can see a term run out. */
 int32_t kc_today(void);
+
+/* An authorization code as typed (its check symbol checked), normalised
+ * into out: 0, or 1 after reporting. */
+int kc_parse_auth(const char *text, char *out, size_t size);
+
+/* How many times a year one code's activations may be returned (moved to
+ * another machine), unless the vendor gives another limit. */
+#define KC_REHOSTS_PER_YEAR 4
+
+/* What lmvendor serve asks of the commands, the documents they print
+ * with --json: each returns 0 with *answer (a new reference), or non-zero
+ * after lm_report_fail (lm_report_last has the code and sentence).  The
+ * store's open transaction is theirs. */
+/* activate: req is an activation request as `lmutil activate-request`
+ * writes it. */
+int kc_activate_request(struct lm_kc *kc, json_t *req, EVP_PKEY *key, json_t **answer);
+/* inventory --site site (by: LM_DATE_NONE, or the --expiring day). */
+int kc_inventory(struct lm_kc *kc, const char *site, int32_t by, json_t **answer);
+
+/* authcode return: gives back what the host of locks (one lock code, or a
+ * triad's three) holds from code (count, or all when count is 0), at most
+ * rehost_limit times in 365 days per code. */
+/* --rehost-limit N (0 to 1000): 0, or LMVENDOR_EXIT_USAGE after saying so. */
+int kc_parse_rehost_limit(const char *text, int *out);
+int kc_return(struct lm_kc *kc, const char *code, const char *const *locks, int nlocks, long count,
+              int rehost_limit, json_t **answer);
 
 /* An lm_kc_scan visitor appending each record to the JSON array arg. */
 int kc_collect(void *arg, const char *key, json_t *value);

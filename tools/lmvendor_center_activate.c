@@ -61,7 +61,7 @@ struct activation {
 
 /* ---- reading what the customer typed --------------------------------------- */
 
-static int parse_auth(const char *text, char *out, size_t size)
+int kc_parse_auth(const char *text, char *out, size_t size)
 {
 	uint8_t sym[LM_CODE32_MAX_SYMBOLS];
 	size_t n;
@@ -365,7 +365,11 @@ static int host_terms(struct lm_kc *kc, json_t *host, const char *code, long min
 	return rc;
 }
 
-static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const char *out)
+/* Activates a in the store.  With answer, the document that --json prints
+ * is handed over there instead of printed (lmvendor serve); without, it
+ * is printed, or the license is (written to out). */
+static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const char *out,
+                    json_t **answer)
 {
 	struct records r = {0};
 	if (a->nlocks == 2) {
@@ -623,7 +627,7 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 		strcat(locks, i ? "," : "");
 		strcat(locks, a->locks[i]);
 	}
-	if (lm_report_is_json()) {
+	if (answer || lm_report_is_json()) {
 		json_t *doc = lm_json_object();
 		lm_json_set(doc, "site", lm_json_text(site));
 		lm_json_set(doc, "entitlement", lm_json_text(ent_id));
@@ -638,7 +642,10 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 		lm_json_set(doc, "expiry", kc_date_json(t.expiry));
 		lm_json_set(doc, "output", out ? lm_json_text(out) : json_null());
 		lm_json_set(doc, "license", lm_json_text(signed_text));
-		status = lm_report_print(doc);
+		if (answer)
+			*answer = doc, status = 0;
+		else
+			status = lm_report_print(doc);
 	} else {
 		status = 0;
 		if (!out)
@@ -679,7 +686,7 @@ static int run(const char *store, const char *keypath, struct activation *a, con
 		return rc;
 	struct lm_kc kc;
 	if ((rc = kc_open(&kc, store, false)) == 0) {
-		rc = activate(&kc, a, key, out);
+		rc = activate(&kc, a, key, out, NULL);
 		lm_kc_close(&kc);
 	}
 	EVP_PKEY_free(key);
@@ -748,7 +755,7 @@ int lmvendor_cmd_activate(int argc, char **argv)
 		return lmvendor_usage_error("activate needs --auth CODE and --lock LOCKCODE");
 	if (optind != argc)
 		return lmvendor_usage_error("activate takes options only");
-	if ((rc = parse_auth(auth, a.code, sizeof a.code)) != 0)
+	if ((rc = kc_parse_auth(auth, a.code, sizeof a.code)) != 0)
 		return rc;
 	return run(store, keypath, &a, out);
 }
@@ -767,6 +774,8 @@ static const char *request_text(json_t *req, const char *field, bool required)
 	}
 	return json_string_value(v);
 }
+
+static int check_request(json_t *req, const char *what, struct activation *a);
 
 static int read_request(const char *path, struct activation *a, json_t **held)
 {
@@ -788,18 +797,25 @@ static int read_request(const char *path, struct activation *a, json_t **held)
 		return 1;
 	}
 	*held = req;
+	return check_request(req, path, a);
+}
+
+/* Reads the activation request req (what: its file, or "the request")
+ * into a: 0, or non-zero after reporting. */
+static int check_request(json_t *req, const char *what, struct activation *a)
+{
 	const char *format = json_string_value(json_object_get(req, "format"));
 	if (!format || strcmp(format, REQUEST_FORMAT) != 0 ||
 	    json_integer_value(json_object_get(req, "version")) != 1) {
 		lm_report_fail(LMC_ESYNTAX,
 		               "fulfil: %s is not an activation request of format %s version 1",
-		               path, REQUEST_FORMAT);
+		               what, REQUEST_FORMAT);
 		return 1;
 	}
 	const char *auth = request_text(req, "auth", true);
 	if (!auth)
 		return 1;
-	int rc = parse_auth(auth, a->code, sizeof a->code);
+	int rc = kc_parse_auth(auth, a->code, sizeof a->code);
 	json_t *locks = json_object_get(req, "locks"), *servers = json_object_get(req, "servers");
 	if (rc == 0 && (!json_is_array(locks) || json_array_size(locks) < 1 ||
 	                json_array_size(locks) > 3 || (servers && !json_is_array(servers)))) {
@@ -880,4 +896,15 @@ int lmvendor_cmd_fulfil(int argc, char **argv)
 		rc = run(store, keypath, &a, out);
 	json_decref(req);
 	return rc;
+}
+
+int kc_activate_request(struct lm_kc *kc, json_t *req, EVP_PKEY *key, json_t **answer)
+{
+	struct activation a = {.count = -1};
+	if (!json_is_object(req)) {
+		lm_report_fail(LMC_ESYNTAX, "the request is not a JSON object");
+		return 1;
+	}
+	int rc = check_request(req, "the request", &a);
+	return rc ? rc : activate(kc, &a, key, NULL, answer);
 }

@@ -259,6 +259,39 @@ static int visit_entitlement(void *arg, const char *key, json_t *ent)
 	return 0;
 }
 
+int kc_inventory(struct lm_kc *kc, const char *site, int32_t by, json_t **answer)
+{
+	struct inventory inv = {kc, site, by, lm_json_array(), lm_json_array(), 0};
+	char key[LM_KC_KEY_MAX + 1], prefix[LM_KC_KEY_MAX + 1];
+	json_t *rec = NULL;
+	int rc = lm_kc_key(key, sizeof key, "site/%s", site);
+	if (rc == 0)
+		rc = lm_kc_key(prefix, sizeof prefix, "host/%s/", site);
+	if (rc == 0 && (rc = lm_kc_begin(kc, false)) == 0 && (rc = lm_kc_get(kc, key, &rec)) == 0 &&
+	    (rc = lm_kc_scan(kc, prefix, collect_host, &inv)) == 0)
+		rc = lm_kc_scan(kc, "entitlement/", visit_entitlement, &inv);
+	json_decref(rec);
+	int status = 0;
+	if (rc == LM_KC_NOTFOUND || rc == LMC_ETOOLARGE) {
+		lm_kc_abort(kc);
+		lm_report_fail(LMC_EINVAL, "inventory: no site %s", site);
+		status = 1;
+	} else if (rc) {
+		status = kc_fail(kc, rc);
+	} else {
+		lm_kc_abort(kc);
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "site", lm_json_text(site));
+		lm_json_set(doc, "expiring_by",
+		            by == LM_DATE_NONE ? json_null() : kc_date_json(by));
+		lm_json_set(doc, "entitlements", json_incref(inv.entitlements));
+		*answer = doc;
+	}
+	json_decref(inv.entitlements);
+	json_decref(inv.hosts);
+	return status;
+}
+
 /* A CSV field: quoted, quotes doubled, and a leading =+-@ defused so that
  * a spreadsheet never reads a company name as a formula. */
 static void csv_field(const char *s, bool last)
@@ -403,39 +436,17 @@ int lmvendor_cmd_inventory(int argc, char **argv)
 	struct lm_kc kc;
 	if ((rc = kc_open(&kc, store, false)) != 0)
 		return rc;
-	struct inventory inv = {&kc, site, by, lm_json_array(), lm_json_array(), 0};
-	char key[LM_KC_KEY_MAX + 1], prefix[LM_KC_KEY_MAX + 1];
-	json_t *rec = NULL;
-	lm_kc_key(key, sizeof key, "site/%s", site);
-	lm_kc_key(prefix, sizeof prefix, "host/%s/", site);
-	if ((rc = lm_kc_begin(&kc, false)) == 0 && (rc = lm_kc_get(&kc, key, &rec)) == 0 &&
-	    (rc = lm_kc_scan(&kc, prefix, collect_host, &inv)) == 0)
-		rc = lm_kc_scan(&kc, "entitlement/", visit_entitlement, &inv);
-	json_decref(rec);
-	int status = 0;
-	if (rc == LM_KC_NOTFOUND) {
-		lm_kc_abort(&kc);
-		lm_report_fail(LMC_EINVAL, "inventory: no site %s", site);
-		status = 1;
-	} else if (rc) {
-		status = kc_fail(&kc, rc);
-	} else {
-		lm_kc_abort(&kc);
-		if (lm_report_is_json()) {
-			json_t *doc = lm_json_object();
-			lm_json_set(doc, "site", lm_json_text(site));
-			lm_json_set(doc, "expiring_by",
-			            by == LM_DATE_NONE ? json_null() : kc_date_json(by));
-			lm_json_set(doc, "entitlements", json_incref(inv.entitlements));
-			status = lm_report_print(doc);
-		} else if (csv) {
-			print_csv(inv.entitlements);
-		} else {
-			print_text(site, inv.entitlements);
-		}
+	json_t *doc = NULL;
+	int status = kc_inventory(&kc, site, by, &doc);
+	if (status == 0) {
+		if (lm_report_is_json())
+			status = lm_report_print(json_incref(doc));
+		else if (csv)
+			print_csv(json_object_get(doc, "entitlements"));
+		else
+			print_text(site, json_object_get(doc, "entitlements"));
 	}
-	json_decref(inv.entitlements);
-	json_decref(inv.hosts);
+	json_decref(doc);
 	lm_kc_close(&kc);
 	return status;
 }

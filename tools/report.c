@@ -64,6 +64,18 @@ void lm_report_say(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const char *lm_report_last(int *code)
+{
+	*code = report.code;
+	return report.message;
+}
+
+void lm_report_forget(void)
+{
+	report.code = 0;
+	report.message[0] = '\0';
+}
+
 int lm_report_print(json_t *doc)
 {
 	report.printed = true;

@@ -38,6 +38,12 @@ __attribute__((format(printf, 2, 3))) const char *lm_report_keep(int code, const
  * or a detail of a failure reported afterwards. */
 __attribute__((format(printf, 1, 2))) void lm_report_say(const char *fmt, ...);
 
+/* The failure kept last (code 0 and "" when none): for lmvendor serve,
+ * which answers a request with the sentence a command would have said. */
+const char *lm_report_last(int *code);
+/* Forgets the failure kept last: before the next request. */
+void lm_report_forget(void);
+
 /* Prints doc (lm_json_print) and notes that the command printed its
  * document.  Returns 0, or 1 after saying that stdout cannot be written. */
 int lm_report_print(json_t *doc);

@@ -279,7 +279,8 @@ int lm_kc_scan(struct lm_kc *kc, const char *prefix, lm_kc_visit_fn fn, void *ar
 	size_t plen = strlen(prefix);
 	MDB_val k = {plen, (void *)prefix}, v;
 	int status = 0;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	/* LMDB takes no empty key: the empty prefix starts at the first. */
+	for (rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 			break;

@@ -6,15 +6,7 @@
 # seats added to that host (its license re-issued with the new total), an
 # offline round trip (lmutil activate-request, lmvendor fulfil), a renewal
 # that the running lmd picks up with lmreread, and the inventory.
-. "$TESTS_SRCDIR/integration/lib.sh"
-. "$TESTS_SRCDIR/integration/server_lib.sh"
-
-[ -x "${LMVENDOR:-}" ] || skip "LMVENDOR is not set to the built lmvendor"
-need_cmd python3
-V=$LMVENDOR
-cd "$TMP" || fail "cannot enter $TMP"
-export LMVENDOR_STORE="$TMP/center.mdb" LMVENDOR_KEY="$TMP/vendor.pem"
-make_vendor
+. "$TESTS_SRCDIR/integration/keycenter_lib.sh"
 END1=$(date -u -d '+300 days' +%Y-%m-%d)
 END2=$(date -u -d '+700 days' +%Y-%m-%d)
 

@@ -4,16 +4,8 @@
 # that are unknown, mistyped, expired or asked for too much; request files
 # that are not requests; and store files that are not key-center stores,
 # or are corrupted or truncated.
-. "$TESTS_SRCDIR/integration/lib.sh"
-. "$TESTS_SRCDIR/integration/server_lib.sh"
-
-[ -x "${LMVENDOR:-}" ] || skip "LMVENDOR is not set to the built lmvendor"
-need_cmd python3
+. "$TESTS_SRCDIR/integration/keycenter_lib.sh"
 need_test_hooks
-V=$LMVENDOR
-cd "$TMP" || fail "cannot enter $TMP"
-export LMVENDOR_STORE="$TMP/center.mdb" LMVENDOR_KEY="$TMP/vendor.pem"
-make_vendor
 LOCK=$(make_server_machine 1)
 LONG=$(python3 -c 'print("x" * 300)')
 NL='a

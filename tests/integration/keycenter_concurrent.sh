@@ -4,15 +4,7 @@
 # time, and each activation checks and takes the remaining quantity in its
 # own transaction: exactly ten succeed, forty are refused as used up, and
 # the store adds up to ten.
-. "$TESTS_SRCDIR/integration/lib.sh"
-. "$TESTS_SRCDIR/integration/server_lib.sh"
-
-[ -x "${LMVENDOR:-}" ] || skip "LMVENDOR is not set to the built lmvendor"
-need_cmd python3
-V=$LMVENDOR
-cd "$TMP" || fail "cannot enter $TMP"
-export LMVENDOR_STORE="$TMP/center.mdb" LMVENDOR_KEY="$TMP/vendor.pem"
-make_vendor
+. "$TESTS_SRCDIR/integration/keycenter_lib.sh"
 expect_status 0 "$V" site add --vendor acme --number S1 --company "Busy Corp"
 expect_status 0 "$V" order add --site S1 --order 1 --line "stats 29.0 concurrent 10"
 expect_status 0 "$V" authcode generate --site S1 --entitlement E1

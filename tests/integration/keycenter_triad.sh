@@ -3,16 +3,8 @@
 # activation give three SERVER lines, and a real triad of lmd processes
 # (one per simulated machine) serves the seats; adding seats later
 # re-issues the triad's license with the same three servers.
-. "$TESTS_SRCDIR/integration/lib.sh"
-. "$TESTS_SRCDIR/integration/server_lib.sh"
+. "$TESTS_SRCDIR/integration/keycenter_lib.sh"
 . "$TESTS_SRCDIR/integration/triad_lib.sh"
-
-[ -x "${LMVENDOR:-}" ] || skip "LMVENDOR is not set to the built lmvendor"
-need_cmd python3
-V=$LMVENDOR
-cd "$TMP" || fail "cannot enter $TMP"
-export LMVENDOR_STORE="$TMP/center.mdb" LMVENDOR_KEY="$TMP/vendor.pem"
-make_vendor
 for n in 1 2 3; do
 	eval "code$n=\$(make_server_machine $n)"
 	eval "port$n=\$(free_port)"
