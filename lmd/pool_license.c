@@ -189,38 +189,13 @@ static int feature_write(struct lm_pool *p, struct lm_pool_parsed_line *const *g
 	return rc ? lm_pool_store_failed(p, rc) : 0;
 }
 
-/* 1 when name is among the blank-separated names of list. */
-static int names_include(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = list; *p;) {
-		size_t len = strcspn(p, " ");
-		if (len == n && memcmp(p, name, n) == 0)
-			return 1;
-		p += len;
-		while (*p == ' ')
-			p++;
-	}
-	return 0;
-}
-
-/* SUPERSEDE: a line issued before a SUPERSEDE line that names its feature
- * (the superseding line's own when bare) no longer counts.  A line without
- * ISSUED is older than any line with it; lines issued the same day do not
- * replace each other. */
+/* SUPERSEDE (core/license.h): line i no longer counts when another line of
+ * the set supersedes it. */
 static bool superseded(const struct lm_pool_parsed_line *pl, size_t n, size_t i)
 {
-	const struct lm_license *old = &pl[i].lic;
-	for (size_t j = 0; j < n; j++) {
-		const struct lm_license *l = &pl[j].lic;
-		if (j == i || !l->supersede || l->type == LM_LINE_PACKAGE)
-			continue;
-		if (old->issued != LM_DATE_NONE && old->issued >= l->issued)
-			continue;
-		if (l->supersede_list[0] ? names_include(l->supersede_list, old->name)
-		                         : strcmp(l->name, old->name) == 0)
+	for (size_t j = 0; j < n; j++)
+		if (lm_license_supersedes(&pl[j].lic, &pl[i].lic))
 			return true;
-	}
 	return false;
 }
 
