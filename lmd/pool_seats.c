@@ -185,7 +185,7 @@ struct choice {
 	uint32_t overdraft; /* of the seats asked for, those beyond the count */
 	uint8_t named_kind; /* its lines' named users or hosts (pool_named.c) */
 	uint32_t named_max;
-	bool has_share;     /* DUP_GROUP: the sharing group the handle joins */
+	bool has_share; /* DUP_GROUP: the sharing group the handle joins */
 	uint8_t share[LM_POOL_SHARE_LEN];
 };
 
