@@ -9,7 +9,9 @@
 #
 #   fail MSG...            print "FAIL: MSG" on stderr and exit 1
 #   skip MSG...            print "SKIP: MSG" and exit 77
-#   note MSG...            print a progress line (it ends up in the .log)
+#   note MSG...            print a progress line with the seconds since the
+#                          test began (it ends up in the .log: where a slow
+#                          test spends its time)
 #   need_cmd CMD...        skip the test unless every CMD is on PATH
 #   at_exit "CMD"          run CMD (a shell string) when the test exits, most
 #                          recently registered first, e.g. at_exit "kill $pid"
@@ -39,9 +41,12 @@ skip()
 	exit 77
 }
 
+_lib_started=$(date +%s%N)
+
 note()
 {
-	echo "-- $*"
+	_nt_ms=$((($(date +%s%N) - _lib_started) / 1000000))
+	printf -- '-- [%d.%03d s] %s\n' $((_nt_ms / 1000)) $((_nt_ms % 1000)) "$*"
 }
 
 need_cmd()
