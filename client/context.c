@@ -78,7 +78,7 @@ static int load_sources(struct lmc_ctx *ctx, const char *source, char *err, size
 			rc = f->skipped[0].code;
 			perr.lineno = f->skipped[0].lineno;
 			int n = snprintf(perr.message, sizeof perr.message,
-			                 "%s: ", f->skipped[0].what);
+			                 "%s %s: ", f->skipped[0].type, f->skipped[0].name);
 			snprintf(perr.message + n, sizeof perr.message - (size_t)n, "%.*s",
 			         (int)(sizeof perr.message - (size_t)n - 1), f->skipped[0].message);
 			lm_license_free(f);
@@ -196,12 +196,12 @@ static bool skipped_line_reason(const struct lmc_ctx *ctx, const char *feature, 
 	for (size_t i = 0; i < ctx->nfiles; i++) {
 		const struct lm_license_file *f = &ctx->files[i];
 		for (size_t k = 0; k < f->nskipped; k++) {
-			const char *name = strchr(f->skipped[k].what, ' ');
-			if (!name || strcmp(name + 1, feature) != 0)
+			const struct lm_license_skipped *line = &f->skipped[k];
+			if (strcmp(line->name, feature) != 0)
 				continue;
-			snprintf(buf, size, "%s:%d: %s was left out, it cannot be read: %s",
-			         ctx->sources.files[i], f->skipped[k].lineno, f->skipped[k].what,
-			         f->skipped[k].message);
+			snprintf(buf, size, "%s:%d: %s %s was left out, it cannot be read: %s",
+			         ctx->sources.files[i], line->lineno, line->type, line->name,
+			         line->message);
 			return true;
 		}
 	}

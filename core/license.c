@@ -62,8 +62,8 @@ static int add_item(struct lm_license_parser *ps, enum lm_item_kind kind, size_t
 }
 
 /* Lists a line left out in f->skipped, keeping file order. */
-static int add_skipped(struct lm_license_file *f, int lineno, int code, const char *what,
-                       const char *message)
+static int add_skipped(struct lm_license_file *f, int lineno, int code, const char *type,
+                       const char *name, const char *message)
 {
 	struct lm_license_skipped *more = realloc(f->skipped, (f->nskipped + 1) * sizeof *more);
 	if (!more)
@@ -77,7 +77,8 @@ static int add_skipped(struct lm_license_file *f, int lineno, int code, const ch
 	memset(s, 0, sizeof *s);
 	s->lineno = lineno;
 	s->code = code;
-	snprintf(s->what, sizeof s->what, "%s", what);
+	snprintf(s->type, sizeof s->type, "%s", type);
+	snprintf(s->name, sizeof s->name, "%s", name);
 	snprintf(s->message, sizeof s->message, "%s", message);
 	f->nskipped++;
 	return 0;
@@ -88,13 +89,12 @@ int lm_license_skip(struct lm_license_file *f, size_t index, int code, const cha
 	if (index >= f->nlines)
 		return LMC_EINVAL;
 	const struct lm_license *l = &f->lines[index];
-	char what[sizeof f->skipped->what], message[sizeof f->skipped->message];
-	snprintf(what, sizeof what, "%s %s", lm_line_type_name(l->type), l->name);
+	char message[sizeof f->skipped->message];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
-	int rc = add_skipped(f, l->lineno, code, what, message);
+	int rc = add_skipped(f, l->lineno, code, lm_line_type_name(l->type), l->name, message);
 	if (rc)
 		return rc;
 	memmove(&f->lines[index], &f->lines[index + 1], (f->nlines - index - 1) * sizeof *l);
@@ -139,16 +139,17 @@ bool lm_license_supersedes(const struct lm_license *newer, const struct lm_licen
 	                                : strcmp(newer->name, old->name) == 0;
 }
 
-/* "FEATURE stats" from a line that could not be read: its first two words. */
-static void first_words(const char *line, char *out, size_t size)
+/* The first two words of a line that could not be read ("FEATURE",
+ * "stats"), cut to what the skipped record holds. */
+static void first_words(const char *line, struct lm_license_skipped *out)
 {
 	size_t n = strcspn(line, " \t");
 	const char *second = line + n;
 	while (lm_license_is_blank(*second))
 		second++;
 	size_t m = strcspn(second, " \t");
-	snprintf(out, size, "%.*s %.*s", (int)(n < 20 ? n : 20), line,
-	         (int)(m < LM_NAME_MAX ? m : LM_NAME_MAX), second);
+	snprintf(out->type, sizeof out->type, "%.*s", (int)n, line);
+	snprintf(out->name, sizeof out->name, "%.*s", (int)m, second);
 }
 
 static int parse_license(struct lm_license_parser *ps, char *line, int lineno)
@@ -162,13 +163,13 @@ static int parse_license(struct lm_license_parser *ps, char *line, int lineno)
 		f->lines = lines;
 		ps->lines_cap = cap;
 	}
-	char what[sizeof f->skipped->what];
+	struct lm_license_skipped words = {0};
 	if (ps->skip_bad_lines)
-		first_words(line, what, sizeof what); /* the parser cuts line into words */
+		first_words(line, &words); /* the parser cuts line into words */
 	int rc = lm_license_parse_line(line, lineno, false, &f->lines[f->nlines], NULL, NULL,
 	                               ps->err);
 	if (rc && ps->skip_bad_lines && rc != LMC_ENOMEM) {
-		rc = add_skipped(f, lineno, rc, what, ps->err->message);
+		rc = add_skipped(f, lineno, rc, words.type, words.name, ps->err->message);
 		memset(ps->err, 0, sizeof *ps->err);
 		return rc ? lm_license_fail(ps->err, lineno, rc, "out of memory") : 0;
 	}

@@ -171,12 +171,14 @@ struct lm_license_file {
 	size_t nitems;
 };
 
-/* A license line left out of a file: "FEATURE stats" (or the first word of
- * the line when it could not be read that far) at lineno, and why. */
+/* A license line left out of a file, at lineno, and why: its first two
+ * words as written (type "FEATURE", name "stats"), since a line that could
+ * not be read has no parsed type; printed "FEATURE stats". */
 struct lm_license_skipped {
 	int lineno;
 	int code; /* the LMC_E* that reading (or checking) the line gave */
-	char what[LM_NAME_MAX + 16];
+	char type[21];
+	char name[LM_NAME_MAX + 1];
 	char message[LM_MESSAGE_MAX];
 };
 

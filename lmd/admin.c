@@ -231,11 +231,12 @@ static void reread_install(struct reread *r)
 	char msg[1024], skipped[LM_NAME_MAX + LM_MESSAGE_MAX + 128] = "";
 	size_t nlines = r->f.nlines;
 	if (r->f.nskipped > 0)
-		snprintf(skipped, sizeof skipped,
-		         "; %zu line%s left out (line %d: %s: %s; `lmutil lmstat -a --lmd` lists "
-		         "them)",
-		         r->f.nskipped, r->f.nskipped == 1 ? "" : "s", r->f.skipped[0].lineno,
-		         r->f.skipped[0].what, r->f.skipped[0].message);
+		snprintf(
+		        skipped, sizeof skipped,
+		        "; %zu line%s left out (line %d: %s %s: %s; `lmutil lmstat -a --lmd` lists "
+		        "them)",
+		        r->f.nskipped, r->f.nskipped == 1 ? "" : "s", r->f.skipped[0].lineno,
+		        r->f.skipped[0].type, r->f.skipped[0].name, r->f.skipped[0].message);
 	lm_license_free(&s->license);
 	s->license = r->f;
 	s->license_check_due = true;

@@ -264,20 +264,31 @@ static int status_holder(void *arg, const struct lm_pool_handle *h,
 	return 0;
 }
 
+/* A skipped line as the reply carries it, with room for its "FEATURE
+ * stats". */
+struct status_skipped {
+	Lm__SkippedLine line;
+	char what[sizeof((struct lm_license_skipped *)0)->type +
+	          sizeof((struct lm_license_skipped *)0)->name];
+};
+
 /* The lines of this server's file it leaves out: the first
- * LM_STATUS_SKIPPED_MAX (the log has them all), pointing into f. */
+ * LM_STATUS_SKIPPED_MAX (the log has them all), their reasons pointing
+ * into f. */
 static void set_skipped_lines(Lm__ServerStatus *ss, const struct lm_license_file *f,
-                              Lm__SkippedLine *lines, Lm__SkippedLine **ptrs)
+                              struct status_skipped *out, Lm__SkippedLine **ptrs)
 {
 	size_t n = f->nskipped < LM_STATUS_SKIPPED_MAX ? f->nskipped : LM_STATUS_SKIPPED_MAX;
 	for (size_t i = 0; i < n; i++) {
 		const struct lm_license_skipped *k = &f->skipped[i];
-		lm__skipped_line__init(&lines[i]);
-		lines[i].has_line = 1;
-		lines[i].line = (uint32_t)k->lineno;
-		lines[i].what = (char *)k->what;
-		lines[i].reason = (char *)k->message;
-		ptrs[i] = &lines[i];
+		Lm__SkippedLine *line = &out[i].line;
+		lm__skipped_line__init(line);
+		snprintf(out[i].what, sizeof out[i].what, "%s %s", k->type, k->name);
+		line->has_line = 1;
+		line->line = (uint32_t)k->lineno;
+		line->what = out[i].what;
+		line->reason = (char *)k->message;
+		ptrs[i] = line;
 	}
 	ss->n_skipped_lines = n;
 	ss->skipped_lines = ptrs;
@@ -300,7 +311,8 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 	uint8_t digest[LM_WIRE_DIGEST_LEN];
 	lm_server_cluster_status(s, &cs);
 	Lm__ServerStatus servers[LM_LICENSE_SERVERS_MAX], *server_ptrs[LM_LICENSE_SERVERS_MAX];
-	Lm__SkippedLine skipped[LM_STATUS_SKIPPED_MAX], *skipped_ptrs[LM_STATUS_SKIPPED_MAX];
+	struct status_skipped skipped[LM_STATUS_SKIPPED_MAX];
+	Lm__SkippedLine *skipped_ptrs[LM_STATUS_SKIPPED_MAX];
 	int n = s->license.nservers;
 	for (int i = 0; i < n; i++) {
 		Lm__ServerStatus *ss = &servers[i];

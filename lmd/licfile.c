@@ -143,8 +143,9 @@ int lm_licfile_load(const struct lm_licfile_rules *r, struct lm_license_file *f,
 	 * that, the plainer reason, rather than for its changed SERVER line. */
 	rc = verify_lines(r, f, msg, size);
 	if (rc == 0 && f->nlines == 0 && f->nskipped > 0) {
-		snprintf(msg, size, "%s:%d: %s: %s; no license line of the file can be read",
-		         r->path, f->skipped[0].lineno, f->skipped[0].what, f->skipped[0].message);
+		snprintf(msg, size, "%s:%d: %s %s: %s; no license line of the file can be read",
+		         r->path, f->skipped[0].lineno, f->skipped[0].type, f->skipped[0].name,
+		         f->skipped[0].message);
 		rc = f->skipped[0].code;
 	}
 	if (rc == 0)
@@ -156,8 +157,9 @@ int lm_licfile_load(const struct lm_licfile_rules *r, struct lm_license_file *f,
 		return rc;
 	}
 	for (size_t i = 0; i < f->nskipped; i++)
-		lm_log_warning("%s:%d: %s left out, not served: %s", r->path, f->skipped[i].lineno,
-		               f->skipped[i].what, f->skipped[i].message);
+		lm_log_warning("%s:%d: %s %s left out, not served: %s", r->path,
+		               f->skipped[i].lineno, f->skipped[i].type, f->skipped[i].name,
+		               f->skipped[i].message);
 	return 0;
 }
 

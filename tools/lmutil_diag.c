@@ -122,11 +122,10 @@ static json_t *line_json(const struct line_verdict *v)
 	return o;
 }
 
-/* "FEATURE stats" names feature stats (only NULL: every line). */
+/* Whether the left-out line k is of feature only (NULL: every line). */
 static bool skipped_names(const struct lm_license_skipped *k, const char *only)
 {
-	const char *name = strchr(k->what, ' ');
-	return !only || (name && strcmp(name + 1, only) == 0);
+	return !only || strcmp(k->name, only) == 0;
 }
 
 static json_t *skipped_json(const struct lm_license_file *f, const char *only)
@@ -138,7 +137,9 @@ static json_t *skipped_json(const struct lm_license_file *f, const char *only)
 			continue;
 		json_t *one = lm_json_object();
 		lm_json_set(one, "line", lm_json_u64((uint64_t)k->lineno));
-		lm_json_set(one, "what", lm_json_text(k->what));
+		char what[sizeof k->type + sizeof k->name];
+		snprintf(what, sizeof what, "%s %s", k->type, k->name);
+		lm_json_set(one, "what", lm_json_text(what));
 		lm_json_set(one, "code", lm_json_text(lmc_errname(k->code)));
 		lm_json_set(one, "reason", lm_json_text(k->message));
 		lm_json_append(list, one);
@@ -156,8 +157,8 @@ static void print_skipped(const struct lm_license_file *f, const char *only)
 		if (!header)
 			printf("\nLines left out (lmd and applications cannot read them):\n");
 		header = true;
-		printf("  line %d, %s: %s\n        (%s: %s)\n", k->lineno, k->what, k->message,
-		       lmc_errname(k->code), lmc_errhint(k->code));
+		printf("  line %d, %s %s: %s\n        (%s: %s)\n", k->lineno, k->type, k->name,
+		       k->message, lmc_errname(k->code), lmc_errhint(k->code));
 	}
 }
 

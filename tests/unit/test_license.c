@@ -1129,14 +1129,15 @@ static void test_skipping(void **state)
 	assert_int_equal(f.nskipped, 4);
 	static const struct {
 		int lineno;
-		const char *what, *says;
-	} want[] = {{4, "FEATURE b", "date"},
-	            {6, "FEATURE c", "vendor 'other'"},
-	            {7, "INCREMENT d", "version"},
-	            {10, "FEATURE f", "WHAT"}};
+		const char *type, *name, *says;
+	} want[] = {{4, "FEATURE", "b", "date"},
+	            {6, "FEATURE", "c", "vendor 'other'"},
+	            {7, "INCREMENT", "d", "version"},
+	            {10, "FEATURE", "f", "WHAT"}};
 	for (size_t i = 0; i < 4; i++) {
 		assert_int_equal(f.skipped[i].lineno, want[i].lineno);
-		assert_string_equal(f.skipped[i].what, want[i].what);
+		assert_string_equal(f.skipped[i].type, want[i].type);
+		assert_string_equal(f.skipped[i].name, want[i].name);
 		assert_int_equal(f.skipped[i].code, LMC_ESYNTAX);
 		if (!strstr(f.skipped[i].message, want[i].says))
 			fail_msg("line %d: '%s' does not say %s", want[i].lineno,
@@ -1156,7 +1157,8 @@ static void test_skipping(void **state)
 	assert_string_equal(f.lines[0].name, "e");
 	assert_int_equal(f.nskipped, 5);
 	assert_int_equal(f.skipped[0].lineno, 3);
-	assert_string_equal(f.skipped[0].what, "FEATURE a");
+	assert_string_equal(f.skipped[0].type, "FEATURE");
+	assert_string_equal(f.skipped[0].name, "a");
 	assert_int_equal(f.skipped[0].code, LMC_EBADSIG);
 	assert_int_equal(f.skipped[1].lineno, 4);
 	printed = print_str(&f);
