@@ -88,6 +88,15 @@ struct lm_live_session *lm_connection_bind(struct lm_connection *c, uint64_t ses
 	return ls;
 }
 
+/* c's TLS handshake no longer counts against LM_TLS_HANDSHAKES_MAX: it
+ * completed, or the connection closes.  Idempotent. */
+static void tls_handshake_done(struct lm_connection *c)
+{
+	if (c->tls_counted)
+		c->s->tls_handshakes--;
+	c->tls_counted = false;
+}
+
 void lm_connection_close(struct lm_connection *c)
 {
 	if (c->state == LM_CONNECTION_CLOSING)
@@ -98,9 +107,7 @@ void lm_connection_close(struct lm_connection *c)
 	if (c->counted)
 		lm_peers_disconnect(&s->peers, c->peer_key);
 	c->counted = false;
-	if (c->tls_counted)
-		s->tls_handshakes--;
-	c->tls_counted = false;
+	tls_handshake_done(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -372,10 +379,8 @@ static int take_bytes(struct lm_connection *c, const uint8_t *data, size_t len)
 	char why[240];
 	bool was_established = lm_tls_conn_established(c->tls);
 	int rc = lm_tls_conn_feed(c->tls, data, len, feed_reader, c, why, sizeof why);
-	if (!was_established && lm_tls_conn_established(c->tls) && c->tls_counted) {
-		c->s->tls_handshakes--;
-		c->tls_counted = false;
-	}
+	if (!was_established && lm_tls_conn_established(c->tls))
+		tls_handshake_done(c);
 	if (rc == LMC_ETLS) {
 		unsigned suppressed;
 		if (should_log(c, LM_PEERS_LOG_TLS, &suppressed))
