@@ -1,6 +1,9 @@
 /* /status.json (http.h): what the dashboard shows, rendered on the event
  * loop from the same queries as lmstat's StatusReply (admin_status.c): the
- * cluster's status and lm_pool_each_feature() with its holders. */
+ * cluster's status and lm_pool_each_feature() with its holders.  The HTTP
+ * port knows no admin, so who holds a seat (user, host, display) is shown
+ * there only when lmd --lmstat-details public shows it to everyone;
+ * otherwise the counts alone, as lmstat gives them to a stranger. */
 #include "config.h"
 
 #include "lmd/http.h"
@@ -17,6 +20,7 @@ struct status_walk {
 	struct lm_text *out;
 	struct lm_pool *pool;
 	int32_t today;
+	bool show_holders;
 	bool failed;
 	size_t nfeatures, nholders; /* written so far; of the open feature */
 	size_t more_holders;        /* of the open feature, left out */
@@ -85,6 +89,8 @@ static int feature(void *arg, const struct lm_pool_feature *f)
 static int holder(void *arg, const struct lm_pool_handle *h, const struct lm_pool_session *ps)
 {
 	struct status_walk *w = arg;
+	if (!w->show_holders)
+		return 0;
 	if (w->nholders == LM_HTTP_HOLDERS_MAX) {
 		w->more_holders++;
 		return 0;
@@ -140,9 +146,12 @@ void lm_http_status_json(struct lm_server *s, const struct lm_http_usage *usage,
 	lm_pool_each_session(s->pool, count_session, &sessions);
 	lm_text_printf(out, "\"sessions\":%zu,\"connections\":%u,", sessions, s->nconns);
 	denials(&s->metrics, out);
-	struct status_walk w = {
-	        .out = out, .pool = s->pool, .today = (int32_t)(now_us / 86400000000LL)};
-	lm_text_printf(out, ",\"features\":[");
+	struct status_walk w = {.out = out,
+	                        .pool = s->pool,
+	                        .today = (int32_t)(now_us / 86400000000LL),
+	                        .show_holders = !s->cfg.lmstat_details_admin};
+	lm_text_printf(out, ",\"holder_details\":\"%s\",\"features\":[",
+	               w.show_holders ? "public" : "admin");
 	lm_pool_each_feature(s->pool, w.today, feature, holder, &w);
 	if (w.failed)
 		out->oom = true;

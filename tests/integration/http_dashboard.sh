@@ -34,7 +34,9 @@ single_server "FEATURE stats acme 29.0 permanent 3" "FEATURE plot acme 1.0 $soon
 	"FEATURE solver acme 5.0 permanent 10"
 printf 'RESERVE 1 stats USER carol\n' >"$TMP/acme.opt"
 hport=$(free_port)
-single_lmd lmd --options "$TMP/acme.opt" --http "$hport"
+# The holders are on the page only when lmstat shows them to everyone
+# (http_triad.sh checks they are not by default).
+single_lmd lmd --options "$TMP/acme.opt" --http "$hport" --lmstat-details public
 URL=http://127.0.0.1:$hport/
 
 # USER HOST FEATURE VERSION COUNT: a holder in the background, until it holds.

@@ -21,7 +21,7 @@ wait_converged
 url() { eval "echo http://127.0.0.1:\$http$1"; }
 note "server $leader leads"
 
-(exec "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json stats --version 29.0 \
+(LM_TEST_USER=alice LM_TEST_HOST=ws7 exec "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json stats --version 29.0 \
 	--count 2 --hold 120 >"$TMP/hold" 2>&1) &
 at_exit "kill $! 2>/dev/null"
 wait_log "$TMP/hold" '"event":"granted"'
@@ -42,7 +42,7 @@ for n in 1 2 3; do
 		and $role" 10 || fail "server $n's metrics"
 done
 
-note "a follower's dashboard data names the leader"
+note "a follower's dashboard data names the leader, and not who holds the seats"
 follower=$((leader % 3 + 1))
 python3 - "$(url $follower)/status.json" "$leader" "$follower" <<'PY' || fail "status.json of a follower"
 import json, sys, urllib.request
@@ -52,7 +52,11 @@ roles = [s["role"] for s in d["servers"]]
 assert roles[leader - 1] == "leader" and roles[me - 1] == "follower", roles
 assert d["servers"][me - 1]["self"] and not d["serving"], d
 stats = [f for f in d["features"] if f["name"] == "stats"][0]
-assert stats["in_use"] == 2 and stats["holders"][0]["count"] == 2, stats
+# By default (lmd --lmstat-details admin) the HTTP port, where nobody is
+# an admin, gives the counts and no user, host or display.
+assert d["holder_details"] == "admin", d
+assert stats["in_use"] == 2 and stats["holders"] == [], stats
+assert "alice" not in json.dumps(d) and "ws7" not in json.dumps(d), d
 PY
 
 note "the leader dies: the new one says so, the seats are still there"
