@@ -25,18 +25,24 @@ sed -e "s/^\(SERVER .* $port1\)\$/\1 KEY=$key1/" -e "s/^\(SERVER .* $port2\)\$/\
 [ "$(grep -c 'KEY=' "$TMP/pinned.tmpl")" = 3 ] || fail "no pins in $(cat "$TMP/pinned.tmpl")"
 sign_license "$TMP/pinned.tmpl" "$TMP/pinned.lic"
 
-# Servers 1 and 2 reach server 3's raft port through an eavesdropper, so
-# whatever a leader among them replicates to it crosses the recorder.
-tap=$(free_port)
-: >"$TMP/tap.out"
-python3 "$TESTS_SRCDIR/integration/tls_proxy.py" record "$tap" "$peer3" "$TMP/seen" \
-	>"$TMP/tap.out" 2>&1 &
-at_exit "kill $! 2>/dev/null"
-wait_log "$TMP/tap.out" '^ready'
-# The three start at once (triad_start waits for each in turn).
+# The others reach the raft ports of servers 1 and 3 through an
+# eavesdropper, so whichever server leads, what it replicates to one of its
+# followers crosses the recorder.
+for n in 1 3; do
+	eval "tap$n=\$(free_port)"
+	eval "python3 \"\$TESTS_SRCDIR/integration/tls_proxy.py\" record \$tap$n \$peer$n \
+		\"\$TMP/seen\" >\"\$TMP/tap$n.out\" 2>&1 &"
+	at_exit "kill $! 2>/dev/null"
+	wait_log "$TMP/tap$n.out" '^ready'
+done
+# The three start at once (triad_start waits for each in turn); each
+# reaches itself on its own port.
 for n in 1 2 3; do
-	peers="$peer1,$peer2,$tap"
-	[ $n = 3 ] && peers="$PEERS"
+	case $n in
+	1) peers="$peer1,$peer2,$tap3" ;;
+	2) peers="$tap1,$peer2,$tap3" ;;
+	3) peers="$tap1,$peer2,$peer3" ;;
+	esac
 	LM_HOSTID_ROOT="$TMP/m$n" start_lmd "lmd$n" -c "$TMP/pinned.lic" --pubkey "$TMP/vendor.pub" \
 		--data "$TMP/d$n" --listen 127.0.0.1 --node "$n" --peer-port "$peers"
 done
@@ -59,7 +65,7 @@ wait_converged
 note "an eavesdropper between two servers sees TLS, not the pool"
 [ "$(wc -c <"$TMP/seen")" -gt 2000 ] || fail "only $(wc -c <"$TMP/seen") bytes crossed the tap"
 [ "$(head -c 1 "$TMP/seen" | od -An -tx1 | tr -d ' ')" = 16 ] ||
-	fail "the first byte to server 3 is not a TLS handshake record"
+	fail "the first byte between the servers is not a TLS handshake record"
 for word in stats "$(id -un)" lmd-raft acme; do
 	grep -aq -- "$word" "$TMP/seen" && fail "'$word' crossed the replication network in clear"
 done
