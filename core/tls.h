@@ -15,6 +15,8 @@
 #ifndef LM_TLS_H
 #define LM_TLS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -36,6 +38,16 @@ int lm_tls_server_ctx_new(EVP_PKEY *key, SSL_CTX **out, char *msg, size_t size);
  * compares lm_tls_peer_key() with its pin after the handshake.  Returns 0
  * with *out, or LMC_ENOMEM. */
 int lm_tls_client_ctx_new(SSL_CTX **out);
+
+/* Mutual TLS between the servers of a triad (lmd's replication port,
+ * lmd/transport_tls.c): both sides present the self-signed certificate of
+ * their identity key.  server: a context that asks the dialler for its
+ * certificate and refuses a handshake without one; else a dialler's
+ * context that sends ours when asked.  Neither verifies a chain: the
+ * caller compares lm_tls_peer_key() with its pins once the handshake is
+ * over.  Returns 0 with *out, or LMC_EKEY / LMC_ENOMEM with a sentence in
+ * msg. */
+int lm_tls_peer_ctx_new(EVP_PKEY *key, bool server, SSL_CTX **out, char *msg, size_t size);
 
 /* The raw Ed25519 public key of the peer's certificate, which the
  * handshake proved the peer holds.  Returns 0, or LMC_EKEY when the peer

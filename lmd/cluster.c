@@ -62,7 +62,8 @@ int lm_cluster_init(struct lm_cluster **out, uv_loop_t *loop, const struct lm_cl
 	                                 .peer = cfg->peer,
 	                                 .peer_arg = cfg->log_arg,
 	                                 .cluster_id = cfg->cluster_id,
-	                                 .cluster_id_arg = cfg->log_arg};
+	                                 .cluster_id_arg = cfg->log_arg,
+	                                 .tls = cfg->tls};
 	memcpy(tc.config_id, cfg->config_id, sizeof tc.config_id);
 	if (lm_transport_init(&c->transport, loop, &tc) != 0) {
 		snprintf(err, errsize, "raft transport: out of memory");

@@ -58,6 +58,9 @@
  * fit in 21 bytes; the status struct has room for 63. */
 #define LM_CLUSTER_ADDRESS_MAX 63
 
+/* lmd/transport.h */
+struct lm_transport_tls;
+
 /* The state machine the cluster drives.  The callbacks run on the loop. */
 struct lm_cluster_fsm {
 	void *data;
@@ -129,6 +132,9 @@ struct lm_cluster_config {
 	 * running before (bootstrap.h).  Called on the loop, at every
 	 * handshake, with log_arg. */
 	int (*peer)(void *arg, uint64_t raft_id);
+	/* Optional: mutual TLS with pinned keys on the raft port
+	 * (lmd/transport.h); NULL keeps it plaintext.  Copied. */
+	const struct lm_transport_tls *tls;
 };
 
 /* status is 0 once the command committed and was applied here (result is

@@ -34,6 +34,7 @@
 #include "lmd/licfile.h"
 #include "lmd/notify.h"
 #include "lmd/privileges.h"
+#include "lmd/transport.h"
 #include "lmd/walltime.h"
 #include "proto/frame.h"
 
@@ -192,6 +193,31 @@ static void start_tls(struct lm_server *s, const struct lm_license_server *own)
 	       pinned ? "the license pins this server's key, so clients check who answers"
 	              : "the license pins no key for this server: TLS clients get encryption "
 	                "but cannot tell this server from another");
+}
+
+/* Mutual TLS on the raft port when every SERVER line pins a key
+ * (lmd/transport.h); false, with nothing made, when they pin none or this
+ * is a single server. */
+static bool peer_tls(struct lm_server *s, struct lm_transport_tls *tls)
+{
+	char err[300];
+
+	memset(tls, 0, sizeof *tls);
+	if (s->license.nservers < 2)
+		return false;
+	for (int i = 0; i < s->license.nservers; i++)
+		if (!s->license.servers[i].has_key)
+			return false;
+	_Static_assert(LM_LICENSE_SERVERS_MAX <= LM_TRANSPORT_PINNED_MAX, "a pin per SERVER line");
+	for (int i = 0; i < s->license.nservers; i++) {
+		memcpy(tls->keys[i], s->license.servers[i].key, LM_SERVER_KEY_LEN);
+		snprintf(tls->addresses[i], sizeof tls->addresses[i], "%s", s->raft_addresses[i]);
+	}
+	tls->npinned = (unsigned)s->license.nservers;
+	if (lm_tls_peer_ctx_new(s->server_key, true, &tls->server, err, sizeof err) != 0 ||
+	    lm_tls_peer_ctx_new(s->server_key, false, &tls->client, err, sizeof err) != 0)
+		lm_fatal("replication port: %s", err);
+	return true;
 }
 
 static void on_sweep_timer(uv_timer_t *t)
@@ -399,9 +425,15 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		cc.addresses[i] = s->raft_addresses[i];
 	config_identity(&s->license, cc.config_id);
 	cc.cluster_id = known_cluster_id;
+	struct lm_transport_tls tls;
+	bool raft_tls = peer_tls(s, &tls);
+	cc.tls = raft_tls ? &tls : NULL;
 	lm_server_fsm_init(s);
 	if (lm_cluster_init(&s->cluster, loop, &cc, &s->fsm, err, sizeof err) != 0)
 		lm_fatal("cluster: %s", err);
+	/* The transport holds its own references. */
+	SSL_CTX_free(tls.server);
+	SSL_CTX_free(tls.client);
 	lm_cluster_on_change(s->cluster, on_cluster_change, s);
 
 	if (lm_live_sessions_init(&s->live) != 0 ||
@@ -465,10 +497,15 @@ void lm_daemon_start(struct lm_server *s, uv_loop_t *loop, const struct lm_confi
 		       "metrics and dashboard on http://%s%s%s:%u/ (/metrics, /status.json)",
 		       strchr(cfg->http_host, ':') ? "[" : "", cfg->http_host,
 		       strchr(cfg->http_host, ':') ? "]" : "", cfg->http_port);
-	if (s->license.nservers > 1)
+	if (raft_tls)
 		lm_log("start",
-		       "replication port %s is not authenticated: keep it on a private network "
-		       "between the three servers",
+		       "replication port %s: mutual TLS 1.3, open only to the servers whose keys "
+		       "the license pins",
+		       s->raft_addresses[s->node - 1]);
+	else if (s->license.nservers > 1)
+		lm_log("start",
+		       "replication port %s is not authenticated (the license pins no server "
+		       "keys): keep it on a private network between the three servers",
 		       s->raft_addresses[s->node - 1]);
 	struct lm_cluster_status st;
 	lm_cluster_status(s->cluster, &st);

@@ -115,24 +115,27 @@ static void on_connection(uv_stream_t *listener, int status)
 	}
 	hs->counted = true;
 	t->incoming++;
-	if (lm_handshake_read_preamble(hs) != 0)
+	if (lm_handshake_start(hs) != 0)
 		lm_handshake_close(hs, 0);
 }
 
 /* ---- Outgoing connections ---- */
 
-static void on_connect(uv_connect_t *c, int status)
+void lm_transport_connected(struct lm_handshake *hs, int status)
 {
-	struct lm_handshake *hs = c->data;
-
 	if (hs->state != HS_CONNECTING)
 		return; /* closing: status is UV_ECANCELED */
 	if (status != 0) {
 		lm_handshake_close(hs, RAFT_NOCONNECTION);
 		return;
 	}
-	if (lm_handshake_send_preamble(hs) != 0)
+	if (lm_handshake_start(hs) != 0)
 		lm_handshake_close(hs, RAFT_NOCONNECTION);
+}
+
+static void on_connect(uv_connect_t *c, int status)
+{
+	lm_transport_connected(c->data, status);
 }
 
 static int tr_connect(struct raft_uv_transport *rt, struct raft_uv_connect *req, raft_id id,
@@ -156,7 +159,10 @@ static int tr_connect(struct raft_uv_transport *rt, struct raft_uv_connect *req,
 	snprintf(hs->peer, sizeof hs->peer, "%s", address);
 	hs->state = HS_CONNECTING;
 	hs->connect.data = hs;
-	int rv = uv_tcp_connect(&hs->connect, hs->tcp, (const struct sockaddr *)&sa, on_connect);
+	/* With TLS the request is the link's, which outlives its socket. */
+	int rv = hs->link != NULL ? lm_tls_link_connect(hs->link, &sa)
+	                          : uv_tcp_connect(&hs->connect, hs->tcp,
+	                                           (const struct sockaddr *)&sa, on_connect);
 	if (rv != 0) {
 		snprintf(rt->errmsg, sizeof rt->errmsg, "connect to %s: %s", address,
 		         uv_strerror(rv));
@@ -211,7 +217,8 @@ static int tr_listen(struct raft_uv_transport *rt, raft_uv_accept_cb cb)
 
 void lm_transport_maybe_closed(struct lm_transport *t)
 {
-	if (!t->closing || t->closed || t->open_handles > 0 || t->handshakes != NULL)
+	if (!t->closing || t->closed || t->open_handles > 0 || t->handshakes != NULL ||
+	    t->links != NULL)
 		return;
 	t->closed = true;
 	if (t->close_cb != NULL)
@@ -238,6 +245,9 @@ static void tr_close(struct raft_uv_transport *rt, raft_uv_transport_close_cb cb
 	 * handles closed, as raft_uv expects before it calls back itself. */
 	for (struct lm_handshake *hs = t->handshakes; hs != NULL; hs = hs->next)
 		lm_handshake_close(hs, RAFT_CANCELED);
+	/* And TLS links raft holds the stream of: raft reads end of file. */
+	for (struct lm_tls_link *l = t->links; l != NULL; l = lm_tls_link_next(l))
+		lm_tls_link_close(l);
 	uv_close((uv_handle_t *)&t->listener, handle_closed);
 	uv_close((uv_handle_t *)&t->timer, handle_closed);
 }
@@ -257,6 +267,12 @@ int lm_transport_init(struct raft_uv_transport *rt, uv_loop_t *loop,
 	t->loop = loop;
 	t->cfg = *cfg;
 	t->window_start = uv_now(loop);
+	if (cfg->tls != NULL) {
+		t->tls = *cfg->tls;
+		SSL_CTX_up_ref(t->tls.server);
+		SSL_CTX_up_ref(t->tls.client);
+		t->cfg.tls = &t->tls;
+	}
 	rt->impl = t;
 	rt->init = tr_init;
 	rt->listen = tr_listen;
@@ -276,6 +292,10 @@ void lm_transport_close(struct raft_uv_transport *rt)
 	assert(!t->inited || t->closed);
 	if (t->inited && !t->closed)
 		return;
+	if (t->cfg.tls != NULL) {
+		SSL_CTX_free(t->tls.server);
+		SSL_CTX_free(t->tls.client);
+	}
 	free(t);
 	rt->impl = NULL;
 }

@@ -53,11 +53,21 @@
  * other side closes: the other side says why, and a server that is down is
  * not news.
  *
- * What this is not: authentication.  The identities are not secrets (they
- * travel in the clear), so anyone who can reach the port and knows them can
- * still speak raft to the server; TLS with pinned server keys is a later
- * step.  The identities keep two clusters from joining by mistake, and the
- * checks keep hostile bytes from reaching a handshake parser.
+ * Authentication: TLS.  The identities are not secrets, so on their own
+ * they only keep two clusters from joining by mistake.  When the license
+ * pins the servers' identity keys (KEY= on every SERVER line), lmd gives the
+ * transport a struct lm_transport_tls and every connection is mutual TLS 1.3
+ * before the preamble above is sent: both sides present the self-signed
+ * certificate of their identity key, and a connection goes no further
+ * unless the other side proved one of the pinned keys, the pinned key of
+ * the address it was dialled at (when dialling), and the pinned key of the
+ * raft address its preamble announces.  The preamble, and then raft's
+ * messages, travel inside TLS; raft still gets a plain uv_stream_t
+ * (transport_tls.c says how).  A stranger on the replication network then
+ * learns nothing (not even the identities) and cannot inject anything;
+ * without pinned keys the port stays plaintext and lmd says so at start.
+ * The checks keep hostile bytes from reaching a handshake parser either
+ * way: before TLS is up, only OpenSSL reads what arrives.
  *
  * Everything runs on the loop's thread. */
 #ifndef LM_TRANSPORT_H
@@ -68,6 +78,7 @@
 
 #include <raft.h>
 #include <raft/uv.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "core/limits.h"
@@ -99,6 +110,21 @@ typedef int (*lm_transport_peer_cb)(void *arg, uint64_t raft_id);
  * is not known.  Called on the loop, at every handshake. */
 typedef bool (*lm_transport_cluster_id_cb)(void *arg, uint8_t id[LM_CLUSTER_ID_SIZE]);
 
+/* At most one per SERVER line. */
+#define LM_TRANSPORT_PINNED_MAX 3
+
+/* Mutual TLS on every connection (see above).  The contexts come from
+ * lm_tls_peer_ctx_new() (core/tls.h); the transport takes a reference to
+ * each and frees it in lm_transport_close(). */
+struct lm_transport_tls {
+	SSL_CTX *server; /* for connections accepted: asks for the dialler's certificate */
+	SSL_CTX *client; /* for connections dialled: presents ours */
+	/* The pinned keys, and for each the raft address of its SERVER line. */
+	unsigned npinned;
+	uint8_t keys[LM_TRANSPORT_PINNED_MAX][LM_SERVER_KEY_LEN];
+	char addresses[LM_TRANSPORT_PINNED_MAX][LM_TRANSPORT_ADDRESS_MAX + 1];
+};
+
 struct lm_transport_config {
 	/* Connections whose handshake names another configuration identity
 	 * are refused.  The transport does not care where it comes from. */
@@ -111,6 +137,8 @@ struct lm_transport_config {
 	void *log_arg;
 	lm_transport_peer_cb peer; /* optional */
 	void *peer_arg;
+	/* Optional: mutual TLS with pinned keys; NULL keeps the port plaintext. */
+	const struct lm_transport_tls *tls;
 };
 
 /* Fills t with lmd's implementation for raft_uv_init() (the configuration

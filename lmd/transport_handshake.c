@@ -84,7 +84,7 @@ static void hs_closed(uv_handle_t *h)
 	int status = hs->status;
 
 	unlink_hs(hs);
-	raft_free(hs->tcp);
+	raft_free(hs->stream);
 	free(hs);
 	/* raft may dial again from its callback: we are done with hs. */
 	if (req != NULL)
@@ -104,7 +104,9 @@ void lm_handshake_close(struct lm_handshake *hs, int status)
 		hs->counted = false;
 		hs->t->incoming--;
 	}
-	uv_close((uv_handle_t *)hs->tcp, hs_closed);
+	if (hs->link != NULL)
+		lm_tls_link_close(hs->link); /* clears hs->link */
+	uv_close((uv_handle_t *)hs->stream, hs_closed);
 }
 
 void lm_handshake_refuse(struct lm_handshake *hs, const char *fmt, ...)
@@ -123,9 +125,11 @@ void lm_handshake_refuse(struct lm_handshake *hs, const char *fmt, ...)
 static void hand_over(struct lm_handshake *hs)
 {
 	struct lm_transport *t = hs->t;
-	uv_stream_t *stream = (uv_stream_t *)hs->tcp;
+	uv_stream_t *stream = hs->stream;
 
 	uv_read_stop(stream);
+	if (hs->link != NULL)
+		lm_tls_link_detach(hs->link);
 	unlink_hs(hs);
 	stream->data = NULL;
 	if (hs->outgoing)
@@ -138,19 +142,28 @@ static void hand_over(struct lm_handshake *hs)
 struct lm_handshake *lm_handshake_new(struct lm_transport *t, bool outgoing)
 {
 	struct lm_handshake *hs = calloc(1, sizeof *hs);
-	uv_tcp_t *tcp = raft_malloc(sizeof *tcp);
 
-	if (hs == NULL || tcp == NULL) {
-		free(hs);
-		raft_free(tcp);
+	if (hs == NULL)
 		return NULL;
-	}
-	/* Cannot fail: no socket is created yet. */
-	uv_tcp_init(t->loop, tcp);
-	tcp->data = hs;
-	hs->tcp = tcp;
 	hs->t = t;
 	hs->outgoing = outgoing;
+	if (t->cfg.tls != NULL) {
+		if (lm_tls_link_new(hs) != 0) {
+			free(hs);
+			return NULL;
+		}
+	} else {
+		uv_tcp_t *tcp = raft_malloc(sizeof *tcp);
+		if (tcp == NULL) {
+			free(hs);
+			return NULL;
+		}
+		/* Cannot fail: no socket is created yet. */
+		uv_tcp_init(t->loop, tcp);
+		tcp->data = hs;
+		hs->tcp = tcp;
+		hs->stream = (uv_stream_t *)tcp;
+	}
 	hs->deadline = uv_now(t->loop) + LM_TRANSPORT_HANDSHAKE_MS;
 	hs->next = t->handshakes;
 	if (t->handshakes != NULL)
@@ -207,6 +220,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	uv_read_stop(s);
 	if (!lm_transport_preamble_check(hs))
 		return;
+	if (hs->t->cfg.tls != NULL && !lm_tls_check_announced(hs))
+		return;
 	/* Before a byte of raft traffic either way (transport.h). */
 	if (hs->t->cfg.peer != NULL && hs->t->cfg.peer(hs->t->cfg.peer_arg, hs->peer_id) != 0) {
 		lm_handshake_refuse(hs,
@@ -248,13 +263,29 @@ int lm_handshake_send_preamble(struct lm_handshake *hs)
 	lm_transport_preamble_encode(hs->t, hs->out);
 	hs->state = HS_WRITING;
 	hs->write.data = hs;
-	return uv_write(&hs->write, (uv_stream_t *)hs->tcp, &b, 1, on_write);
+	return uv_write(&hs->write, hs->stream, &b, 1, on_write);
 }
 
 int lm_handshake_read_preamble(struct lm_handshake *hs)
 {
 	hs->state = HS_READING;
-	return uv_read_start((uv_stream_t *)hs->tcp, on_alloc, on_read);
+	return uv_read_start(hs->stream, on_alloc, on_read);
+}
+
+int lm_handshake_start(struct lm_handshake *hs)
+{
+	if (hs->link != NULL) {
+		hs->state = HS_TLS;
+		return lm_tls_link_start(hs->link);
+	}
+	return hs->outgoing ? lm_handshake_send_preamble(hs) : lm_handshake_read_preamble(hs);
+}
+
+void lm_handshake_tls_ready(struct lm_handshake *hs)
+{
+	int rc = hs->outgoing ? lm_handshake_send_preamble(hs) : lm_handshake_read_preamble(hs);
+	if (rc != 0)
+		lm_handshake_close(hs, RAFT_NOCONNECTION);
 }
 
 /* ---- Timeouts ---- */
@@ -272,6 +303,9 @@ static void on_tick(uv_timer_t *timer)
 			continue;
 		if (hs->outgoing)
 			lm_handshake_close(hs, RAFT_NOCONNECTION);
+		else if (hs->state == HS_TLS)
+			lm_handshake_refuse(hs, "no complete TLS handshake within %d ms",
+			                    LM_TRANSPORT_HANDSHAKE_MS);
 		else
 			lm_handshake_refuse(
 			        hs, "no complete handshake within %d ms (%zu of %d bytes)",

@@ -8,6 +8,9 @@
  *                          preambles, refusals and their log, timeouts
  *   transport_preamble.c   the preamble's bytes: writing ours, checking
  *                          theirs; raft addresses
+ *   transport_tls.c        with pinned keys, the TLS link under each
+ *                          connection: the handshake, the pins, and the
+ *                          pump between TLS and the stream raft reads
  *
  * Everything runs on the loop's thread. */
 #ifndef LM_TRANSPORT_INTERNAL_H
@@ -22,6 +25,7 @@
 #include <raft/uv.h>
 #include <uv.h>
 
+#include "core/limits.h"
 #include "lmd/transport.h"
 
 /* The preamble's first 8 bytes. */
@@ -29,6 +33,7 @@
 
 enum lm_handshake_state {
 	HS_CONNECTING, /* dialling: the TCP connect is in flight */
+	HS_TLS,        /* the TLS handshake, then the check of the peer's key */
 	HS_WRITING,    /* writing our preamble */
 	HS_READING,    /* reading the other side's preamble */
 	HS_CLOSING,    /* refused or cancelled; freed when the handle closed */
@@ -42,7 +47,14 @@ struct lm_handshake {
 	bool counted; /* one of t->incoming */
 	enum lm_handshake_state state;
 	uint64_t deadline;
-	uv_tcp_t *tcp; /* raft_malloc'd: raft frees it once it owns it */
+	/* The socket.  Plaintext: raft_malloc'd, and also the stream raft
+	 * gets.  TLS: the link's, and the stream is the link's clear end. */
+	uv_tcp_t *tcp;
+	uv_stream_t *stream;      /* raft_malloc'd: raft frees it once it owns it */
+	struct lm_tls_link *link; /* TLS only */
+	/* TLS: the key the other side proved, once it is one of the pins. */
+	bool has_peer_key;
+	uint8_t peer_key[LM_SERVER_KEY_LEN];
 	uv_connect_t connect;
 	uv_write_t write;
 	uint8_t out[LM_TRANSPORT_PREAMBLE];
@@ -85,6 +97,10 @@ struct lm_transport {
 	uint64_t window_start, last_ms;
 	unsigned logged, unlogged;
 	char last_why[400];
+	/* TLS: cfg.tls points here; every link not yet freed, handed over or
+	 * not (the transport's close waits for them). */
+	struct lm_transport_tls tls;
+	struct lm_tls_link *links;
 };
 
 /* ---- transport_handshake.c ---- */
@@ -118,8 +134,45 @@ void lm_transport_preamble_encode(struct lm_transport *t, uint8_t *p);
  * first thing wrong. */
 bool lm_transport_preamble_check(struct lm_handshake *hs);
 
+/* Where a connection goes once TLS is up and the peer proved a pinned key
+ * (hs->peer_key): a dialler sends its preamble, the other reads it. */
+void lm_handshake_tls_ready(struct lm_handshake *hs);
+/* Starts the handshake of a connection just accepted or connected: TLS
+ * first when the transport has it.  Returns non-zero when it could not
+ * start (the caller closes hs). */
+int lm_handshake_start(struct lm_handshake *hs);
+
+/* ---- transport_tls.c ---- */
+
+struct lm_tls_link;
+/* Makes hs's link: the socket (hs->tcp), a socket pair whose one end is
+ * hs->stream, and the TLS connection.  Returns 0, or LMC_ENOMEM / LMC_EIO
+ * (no file descriptors) with nothing made. */
+int lm_tls_link_new(struct lm_handshake *hs);
+/* Dials sa on hs->tcp; lm_transport_connected() is told how it went
+ * (unless hs closed by then).  Returns uv_tcp_connect's status. */
+int lm_tls_link_connect(struct lm_tls_link *l, const struct sockaddr_in *sa);
+/* Starts the TLS handshake on hs->tcp, connected or accepted.  When it is
+ * over and the peer's key passed, calls lm_handshake_tls_ready(); refuses
+ * hs otherwise.  Returns uv_read_start's status. */
+int lm_tls_link_start(struct lm_tls_link *l);
+/* The next link in the transport's list. */
+struct lm_tls_link *lm_tls_link_next(struct lm_tls_link *l);
+/* The stream changes hands (to raft): the link no longer tells hs. */
+void lm_tls_link_detach(struct lm_tls_link *l);
+/* Closes the socket and the link's end of the pair (so whoever holds the
+ * other end reads end of file); frees the link once both are closed.
+ * Again is a no-op. */
+void lm_tls_link_close(struct lm_tls_link *l);
+/* Checks the key hs's peer proved against the pin of the raft address
+ * its preamble announced; refuses hs and returns false when they differ. */
+bool lm_tls_check_announced(struct lm_handshake *hs);
+
 /* ---- transport.c ---- */
 
+/* A dialled connection's TCP connect finished with status (ignored unless
+ * hs is still connecting). */
+void lm_transport_connected(struct lm_handshake *hs, int status);
 /* Calls raft back once a closing transport has nothing left open. */
 void lm_transport_maybe_closed(struct lm_transport *t);
 

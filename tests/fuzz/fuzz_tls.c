@@ -10,6 +10,11 @@
  *
  *   make fuzz && ./tests/fuzz/fuzz_tls -max_total_time=60 CORPUS_DIR
  *
+ * Inputs of odd length go to the raft port's context instead
+ * (lm_tls_peer_ctx_new(), lmd/transport_tls.c), which asks the dialler for
+ * its certificate: only OpenSSL reads what a peer sends before the handshake
+ * is over, so this is all of that port's parsing of a stranger's bytes.
+ *
  * tests/fuzz/corpus_tls holds a real TLS 1.3 ClientHello to start from. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,7 +28,7 @@
 #include "core/tls.h"
 #include "core/tls_conn.h"
 
-static SSL_CTX *ctx;
+static SSL_CTX *client_port, *raft_port;
 
 static int plain_seen(void *arg, const uint8_t *data, size_t len)
 {
@@ -35,14 +40,15 @@ static int plain_seen(void *arg, const uint8_t *data, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!ctx) {
+	if (!client_port) {
 		EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 		char msg[300];
-		if (!key || lm_tls_server_ctx_new(key, &ctx, msg, sizeof msg) != 0)
+		if (!key || lm_tls_server_ctx_new(key, &client_port, msg, sizeof msg) != 0 ||
+		    lm_tls_peer_ctx_new(key, true, &raft_port, msg, sizeof msg) != 0)
 			abort();
 		EVP_PKEY_free(key);
 	}
-	struct lm_tls_conn *t = lm_tls_conn_new(ctx);
+	struct lm_tls_conn *t = lm_tls_conn_new(size % 2 ? raft_port : client_port);
 	if (!t)
 		return 0;
 	bool plain = false;
