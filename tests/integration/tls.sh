@@ -2,7 +2,9 @@
 # TLS on the client port, pinned to the server's key (issue 16).  A client
 # whose SERVER line pins the key speaks TLS and believes only a server that
 # proves that key: an eavesdropper sees no user, host or feature; a man in
-# the middle with another key is refused with LMC_EKEYPIN.  One port serves
+# the middle with another key is refused with LMC_EKEYPIN; a session secret
+# sniffed off a plaintext connection lets a stranger resume (hijack) the
+# session, and off a TLS one it cannot be had.  One port serves
 # TLS and plaintext clients (--client-tls allow, the default); with require,
 # a plaintext client is told why in plaintext; with off, a pinned client is
 # refused with LMC_ETLS.  A handshake that never finishes is closed at its
@@ -152,6 +154,15 @@ PY
 expect_status 0 co "$TMP/pinned.lic"
 granted
 expect_grep 'TLS failed: ' "$TMP/lmd.log"
+
+note "a session secret sniffed in plaintext lets a stranger resume the session; over TLS it is never seen"
+# The control first: the attack is real on a plaintext connection.
+through record "$TMP/plain.seen"
+expect_status 0 python3 "$TESTS_SRCDIR/integration/hijack.py" plain "$proxy" "$port" "$TMP/plain.seen"
+expect_grep '^hijacked' "$TMP/out"
+through record "$TMP/tls.seen"
+expect_status 0 python3 "$TESTS_SRCDIR/integration/hijack.py" tls "$proxy" "$port" "$TMP/tls.seen"
+expect_grep '^secret not seen' "$TMP/out"
 
 note "require: a plaintext client is told in plaintext, a new one upgrades"
 kill_lmd lmd TERM
