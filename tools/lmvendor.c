@@ -71,6 +71,7 @@ static const struct command commands[] = {
         {"authcode", cmd_authcode,
          "authcode [--json]\n"
          "authcode generate --site S --entitlement E [--count N] [--comment TEXT]\n"
+         "[--outbox DIR]\n"
          "authcode return CODE --lock LOCK[,LOCK,LOCK] [--count N] [--rehost-limit N]",
          "print a new random authorization code; with generate, make one in the\n"
          "key-center store from entitlement E, carrying N of its quantity (all that\n"
@@ -94,19 +95,36 @@ static const struct command commands[] = {
          * LMVENDOR_STORE); see lmvendor_center*.c. */
         {"site", lmvendor_cmd_site,
          "site add [--number S] --company NAME [--contact ROLE=TEXT]... [--vendor V]\n"
+         "[--outbox DIR]\n"
          "site show S | site list",
          "the customer accounts of the key center.  ROLE is primary, technical,\n"
          "administrative, renewal, shipping or billing.  The first site add makes\n"
-         "the store and needs --vendor (the VENDOR of the licenses it issues)."},
+         "the store and needs --vendor (the VENDOR of the licenses it issues).\n"
+         "--outbox DIR (site add, authcode generate, order add with renewals):\n"
+         "the welcome, authorization or renewal message to the site's contacts,\n"
+         "written to DIR as an .eml file."},
         {"order", lmvendor_cmd_order,
-         "order add --site S --order NUMBER [--po PO] [--date DATE]\n"
-         "[--bundle NAME=FEATURE,FEATURE...] --line LINE...\n"
-         "order show NUMBER | order list [--site S]",
+         "order add --site S --order NUMBER [--po PO] [--date DATE] [--partner NAME]\n"
+         "[--bundle NAME=FEATURE,FEATURE...] [--outbox DIR] --line LINE...\n"
+         "order show NUMBER | order list [--site S]\n"
+         "order partner NUMBER [--partner NAME]\n"
+         "order proof NUMBER [--pdf FILE]",
          "record an order and its entitlement lines.  LINE is \"PRODUCT VERSION TYPE\n"
          "QUANTITY [start=DATE] [end=DATE|perpetual] [maintenance=DATE]\" with TYPE\n"
          "concurrent, authorized-user or named-user; a PRODUCT named by --bundle\n"
          "gives each component its own entitlement.  \"renew E end=DATE\n"
-         "[maintenance=DATE]\" extends entitlement E's term."},
+         "[maintenance=DATE]\" extends entitlement E's term.  order partner shows the\n"
+         "order's partner of record (the reseller) and its history; with --partner\n"
+         "it changes it from today on.  order proof prints the order's proof of\n"
+         "entitlement (what was bought), and draws it into a PDF with --pdf."},
+        {"member", lmvendor_cmd_member,
+         "member add|request --site S --email ADDRESS [--name TEXT] [--rights admin|member]\n"
+         "member approve --site S --email ADDRESS --by ADMIN [--rights R]\n"
+         "member list --site S",
+         "the people who act for a site, with admin or member rights: the vendor\n"
+         "adds the first (active at once), others request access (pending) and an\n"
+         "active admin of the site approves them.  A customer token may name an\n"
+         "active member (token create --member ADDRESS)."},
         {"activate", lmvendor_cmd_activate,
          "activate --key PRIVATE.pem --auth CODE --lock LOCK[,LOCK,LOCK]\n"
          "[--servers HOST:PORT[,...]] [--count N] [--host-desc TEXT] [--days N]\n"
@@ -123,14 +141,19 @@ static const struct command commands[] = {
          "license file, as activate would."},
         {"serve", lmvendor_cmd_serve,
          "serve --listen ADDR:PORT --cert CERT.pem --key TLSKEY.pem [--plain-http]\n"
-         "[--signing-key PRIVATE.pem] [--rate N] [--rehost-limit N]",
+         "[--signing-key PRIVATE.pem] [--rate N] [--code-rate N] [--rehost-limit N]",
          "the key center online: a JSON API over HTTPS (activate, return, a code's\n"
          "status, a site's inventory); --rate requests a minute per token or address\n"
-         "(120); --plain-http on a loopback address only, for tests."},
+         "(120), --code-rate requests naming one authorization code a minute,\n"
+         "whoever asks (60); --plain-http on a loopback address only, for tests."},
         {"token", lmvendor_cmd_token,
-         "token create --role vendor|customer [--site S] [--name TEXT]",
+         "token create --role vendor|customer [--site S] [--member ADDRESS] [--name TEXT]\n"
+         "token list [--site S] [--json]\n"
+         "token revoke ID [--json]",
          "make an API token for serve, printed once (the store keeps its hash): a\n"
-         "vendor token sees every site, a customer token its own site only."},
+         "vendor token sees every site, a customer token its own site only; list\n"
+         "the tokens (id, role, site, created, last used, never the secret); revoke\n"
+         "one by its id: a running serve refuses it from the next request on."},
         {"audit", lmvendor_cmd_audit, "audit [--site S] [--json]",
          "print serve's audit trail: every request, who made it, its outcome."},
         {"dump", lmvendor_cmd_dump, "dump [PREFIX]",
@@ -169,7 +192,7 @@ static void usage(FILE *out)
 	      "Every command takes --help, and --json to print one JSON document on\n"
 	      "stdout, {\"error\":{\"code\":...,\"number\":...,\"message\":...}} when it fails.\n"
 	      "The key-center commands (site, order, authcode generate|return, activate,\n"
-	      "fulfil, inventory, serve, token, audit, dump) take --store PATH or\n"
+	      "fulfil, inventory, member, serve, token, audit, dump) take --store PATH or\n"
 	      "LMVENDOR_STORE, and those that sign take --key PRIVATE.pem or LMVENDOR_KEY\n"
 	      "(serve: --signing-key, its --key being the TLS key).\n"
 	      "Exit status: 0 done, 1 failed, 2 wrong usage.\n",

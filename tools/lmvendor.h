@@ -49,6 +49,7 @@ int lmvendor_cmd_order(int argc, char **argv);
 int lmvendor_cmd_authcode_generate(int argc, char **argv);
 int lmvendor_cmd_activate(int argc, char **argv);
 int lmvendor_cmd_authcode_return(int argc, char **argv);
+int lmvendor_cmd_member(int argc, char **argv);
 /* The key center online (lmvendor_serve*.c). */
 int lmvendor_cmd_serve(int argc, char **argv);
 int lmvendor_cmd_token(int argc, char **argv);

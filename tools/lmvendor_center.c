@@ -178,8 +178,28 @@ static void print_site(json_t *site)
 	        printf("  %-14s %s\n", role, json_string_value(who));
 }
 
+/* The welcome message of a new site, to its contacts (--outbox). */
+static int welcome(struct lm_kc *kc, const char *outbox, json_t *site, char *path, size_t size)
+{
+	char subject[512], body[2048];
+	const char *number = json_string_value(json_object_get(site, "number"));
+	const char *company = json_string_value(json_object_get(site, "company"));
+	snprintf(subject, sizeof subject, "Welcome to the key center: site %s, %s", number,
+	         company);
+	snprintf(body, sizeof body,
+	         "Welcome.\n\n"
+	         "%s now has a site account with us: site number %s.\n"
+	         "Quote it with every order, support call and renewal.\n\n"
+	         "What you buy appears as entitlements on this site. Your contacts make\n"
+	         "authorization codes from them, and turn a code and a machine's lock code\n"
+	         "(lmutil lmhostid prints it) into a license. Colleagues who should act\n"
+	         "for the site ask for access, and a site admin approves them.\n",
+	         company, number);
+	return kc_outbox_send(kc, outbox, number, "welcome", subject, body, path, size);
+}
+
 static int site_add(struct lm_kc *kc, const char *number, const char *company, json_t *contacts,
-                    const char *vendor)
+                    const char *vendor, const char *outbox)
 {
 	int rc = lm_kc_begin(kc, true);
 	json_t *meta = NULL, *site = NULL;
@@ -233,9 +253,19 @@ static int site_add(struct lm_kc *kc, const char *number, const char *company, j
 		json_decref(site);
 		return kc_fail(kc, rc);
 	}
-	if (lm_report_is_json())
+	char message[4096] = "";
+	if (outbox && welcome(kc, outbox, site, message, sizeof message) != 0) {
+		json_decref(site);
+		return 1;
+	}
+	if (lm_report_is_json()) {
+		if (outbox)
+			lm_json_set(site, "message", lm_json_text_or_null(message));
 		return lm_report_print(site);
+	}
 	print_site(site);
+	if (message[0])
+		fprintf(stderr, "lmvendor: welcome message written to %s\n", message);
 	json_decref(site);
 	return 0;
 }
@@ -324,11 +354,12 @@ int lmvendor_cmd_site(int argc, char **argv)
 	        {"company", required_argument, NULL, 'c'},
 	        {"contact", required_argument, NULL, 'C'},
 	        {"vendor", required_argument, NULL, 'v'},
+	        {"outbox", required_argument, NULL, 'o'},
 	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
-	const char *store = NULL, *number = NULL, *company = NULL, *vendor = NULL;
+	const char *store = NULL, *number = NULL, *company = NULL, *vendor = NULL, *outbox = NULL;
 	json_t *contacts = lm_json_object();
 	int c, rc = 0;
 
@@ -338,6 +369,7 @@ int lmvendor_cmd_site(int argc, char **argv)
 		case 'n': rc = kc_check_number("--number", number = optarg); break;
 		case 'c': rc = kc_check_text("--company", company = optarg, KC_TEXT_MAX); break;
 		case 'C': rc = add_contact(contacts, optarg); break;
+		case 'o': outbox = optarg; break;
 		case 'v':
 			vendor = optarg;
 			rc = kc_check_number("--vendor", vendor);
@@ -360,8 +392,9 @@ int lmvendor_cmd_site(int argc, char **argv)
 			rc = lmvendor_usage_error("site add needs --company NAME");
 		else if (optind != argc)
 			rc = lmvendor_usage_error("site add takes options only");
-		else if ((rc = kc_open(&kc, store, true)) == 0) {
-			rc = site_add(&kc, number, company, contacts, vendor);
+		else if ((rc = kc_outbox_check(outbox)) == 0 &&
+		         (rc = kc_open(&kc, store, true)) == 0) {
+			rc = site_add(&kc, number, company, contacts, vendor, outbox);
 			lm_kc_close(&kc);
 		}
 	} else if (rc == 0 && (!strcmp(verb, "show") || !strcmp(verb, "list"))) {

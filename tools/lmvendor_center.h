@@ -74,6 +74,37 @@ int kc_parse_rehost_limit(const char *text, int *out);
 int kc_return(struct lm_kc *kc, const char *code, const char *const *locks, int nlocks, long count,
               int rehost_limit, json_t **answer);
 
+/* Makes partner the partner of record of order (a record) from day on,
+ * closing the history's current entry: 0, LM_KC_NOTFOUND when partner is
+ * the current one already (nothing changed), or LMC_EIO for a history that
+ * is not a list (lmvendor_center_partner.c). */
+int kc_partner_set(json_t *order, const char *partner, int32_t day);
+/* order partner NUMBER [--partner NAME]: shows the partner of record and
+ * its history, after changing it when partner is given.  Returns 0, or 1
+ * after reporting. */
+int kc_order_partner(struct lm_kc *kc, const char *number, const char *partner);
+
+/* 0 when email is an active member of site (with rights, when not NULL:
+ * "admin" or "member"), LM_KC_NOTFOUND when not, or a negative LMC_E*;
+ * in the open transaction (lmvendor_center_member.c). */
+int kc_member_active(struct lm_kc *kc, const char *site, const char *email, const char *rights);
+
+/* order proof NUMBER [--pdf FILE]: prints the order's proof of
+ * entitlement, and draws it into the PDF file when pdf is given
+ * (lmvendor_center_proof.c).  Returns 0, or 1 after reporting. */
+int kc_order_proof(struct lm_kc *kc, const char *number, const char *pdf);
+
+/* The outbox (lmvendor_center_outbox.c).  kc_outbox_check: dir (NULL: no
+ * --outbox) is a directory this user can write to; 0, or non-zero after
+ * reporting, before the command changes anything.  kc_outbox_send writes
+ * one message of kind ("welcome", "authorization", "renewal") to the
+ * contacts of site that handle it, as DIR/<time>-<kind>-<random>.eml, its
+ * path into path (empty when the site has no contact: then it only says
+ * so).  Returns 0, or 1 after reporting. */
+int kc_outbox_check(const char *dir);
+int kc_outbox_send(struct lm_kc *kc, const char *dir, const char *site, const char *kind,
+                   const char *subject, const char *body, char *path, size_t path_size);
+
 /* An lm_kc_scan visitor appending each record to the JSON array arg. */
 int kc_collect(void *arg, const char *key, json_t *value);
 

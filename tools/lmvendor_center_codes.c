@@ -16,8 +16,34 @@
 
 /* ---- authcode generate ------------------------------------------------- */
 
+/* The message carrying a new code, to the site's technical contact. */
+static int authorization(struct lm_kc *kc, const char *outbox, json_t *code, json_t *ent,
+                         char *path, size_t size)
+{
+	char subject[512], body[2048];
+	const char *site = json_string_value(json_object_get(code, "site"));
+	snprintf(subject, sizeof subject, "Authorization code for %s %s (site %s)",
+	         json_string_value(json_object_get(ent, "feature")),
+	         json_string_value(json_object_get(ent, "version")), site);
+	snprintf(body, sizeof body,
+	         "Authorization code: %s\n\n"
+	         "It carries %lld of entitlement %s: %s %s, %s, until %s.\n\n"
+	         "On the machine that will hold the license, run\n"
+	         "    lmutil activate-request --auth %s -o request.json\n"
+	         "and send us request.json, or activate online with lmutil activate --url.\n",
+	         json_string_value(json_object_get(code, "code")),
+	         (long long)json_integer_value(json_object_get(code, "quantity")),
+	         json_string_value(json_object_get(ent, "id")),
+	         json_string_value(json_object_get(ent, "feature")),
+	         json_string_value(json_object_get(ent, "version")),
+	         json_string_value(json_object_get(ent, "type")),
+	         json_string_value(json_object_get(ent, "end")),
+	         json_string_value(json_object_get(code, "code")));
+	return kc_outbox_send(kc, outbox, site, "authorization", subject, body, path, size);
+}
+
 static int generate(struct lm_kc *kc, const char *site, const char *entitlement, long count,
-                    const char *comment)
+                    const char *comment, const char *outbox)
 {
 	char key[LM_KC_KEY_MAX + 1], code[64];
 	json_t *ent = NULL;
@@ -91,9 +117,20 @@ static int generate(struct lm_kc *kc, const char *site, const char *entitlement,
 		json_decref(rec);
 		return kc_fail(kc, rc);
 	}
+	char message[4096] = "";
+	rc = outbox ? authorization(kc, outbox, rec, ent, message, sizeof message) : 0;
 	json_decref(ent);
-	if (lm_report_is_json())
+	if (rc) {
+		json_decref(rec);
+		return 1;
+	}
+	if (lm_report_is_json()) {
+		if (outbox)
+			lm_json_set(rec, "message", lm_json_text_or_null(message));
 		return lm_report_print(rec);
+	}
+	if (message[0])
+		fprintf(stderr, "lmvendor: authorization message written to %s\n", message);
 	printf("%s\n", code);
 	fprintf(stderr, "lmvendor: authorization code for %ld of entitlement %s (site %s)\n", count,
 	        entitlement, site);
@@ -109,11 +146,13 @@ int lmvendor_cmd_authcode_generate(int argc, char **argv)
 	        {"entitlement", required_argument, NULL, 'e'},
 	        {"count", required_argument, NULL, 'c'},
 	        {"comment", required_argument, NULL, 'C'},
+	        {"outbox", required_argument, NULL, 'o'},
 	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
-	const char *store = NULL, *site = NULL, *entitlement = NULL, *comment = NULL;
+	const char *store = NULL, *site = NULL, *entitlement = NULL, *comment = NULL,
+	           *outbox = NULL;
 	long count = 0;
 	int c, rc = 0;
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -126,6 +165,7 @@ int lmvendor_cmd_authcode_generate(int argc, char **argv)
 				rc = LMVENDOR_EXIT_USAGE;
 			break;
 		case 'C': rc = kc_check_text("--comment", comment = optarg, KC_TEXT_MAX); break;
+		case 'o': outbox = optarg; break;
 		case 'j': lm_report_json(); break;
 		case 'h': return lmvendor_help("authcode");
 		default: rc = lmvendor_bad_option(argv, c);
@@ -138,9 +178,9 @@ int lmvendor_cmd_authcode_generate(int argc, char **argv)
 	if (optind != argc)
 		return lmvendor_usage_error("authcode generate takes options only");
 	struct lm_kc kc;
-	if ((rc = kc_open(&kc, store, false)) != 0)
+	if ((rc = kc_outbox_check(outbox)) != 0 || (rc = kc_open(&kc, store, false)) != 0)
 		return rc;
-	rc = generate(&kc, site, entitlement, count, comment);
+	rc = generate(&kc, site, entitlement, count, comment, outbox);
 	lm_kc_close(&kc);
 	return rc;
 }
@@ -210,6 +250,16 @@ static int visit_entitlement(void *arg, const char *key, json_t *ent)
 		lm_json_set(e, fields[i],
 		            json_incref(json_object_get(ent, fields[i]) ?: json_null()));
 	lm_json_set(e, "bought", json_incref(json_object_get(ent, "quantity")));
+	char okey[LM_KC_KEY_MAX + 1];
+	json_t *order = NULL;
+	lm_kc_key(okey, sizeof okey, "order/%s",
+	          json_string_value(json_object_get(ent, "order")) ?: "");
+	if ((rc = lm_kc_get(inv->kc, okey, &order)) < 0) {
+		json_decref(e);
+		return rc;
+	}
+	lm_json_set(e, "partner", json_incref(json_object_get(order, "partner") ?: json_null()));
+	json_decref(order);
 	lm_json_set(e, "end", kc_date_json(end));
 	lm_json_set(e, "maintenance", kc_date_json(maintenance));
 	lm_json_set(e, "expired", lm_json_bool(end < today));
@@ -356,13 +406,15 @@ static void print_text(const char *site, json_t *ents)
 	json_array_foreach(ents, i, e)
 	{
 		const char *renews = json_string_value(json_object_get(e, "renews"));
-		printf("%s %s %s %s (order %s): bought %lld, activated %lld, remaining %lld, until "
-		       "%s%s%s%s\n",
+		const char *partner = json_string_value(json_object_get(e, "partner"));
+		printf("%s %s %s %s (order %s%s%s): bought %lld, activated %lld, remaining %lld, "
+		       "until %s%s%s%s\n",
 		       json_string_value(json_object_get(e, "id")),
 		       json_string_value(json_object_get(e, "feature")),
 		       json_string_value(json_object_get(e, "version")),
 		       json_string_value(json_object_get(e, "type")),
-		       json_string_value(json_object_get(e, "order")),
+		       json_string_value(json_object_get(e, "order")), partner ? ", partner " : "",
+		       partner ? partner : "",
 		       (long long)json_integer_value(json_object_get(e, "bought")),
 		       (long long)json_integer_value(json_object_get(e, "activated")),
 		       (long long)json_integer_value(json_object_get(e, "remaining")),

@@ -1,4 +1,4 @@
-/* lmvendor's key center: `order add|show|list`, the orders of a site and
+/* lmvendor's key center: `order add|show|list|partner|proof`, the orders of a site and
  * their entitlement lines (a bundle's components each get their own, a
  * renewal extends the term of the entitlement it names). */
 #include "config.h"
@@ -248,8 +248,45 @@ static json_t *new_entitlement(const char *site, const char *order, const struct
 	return ent;
 }
 
+/* The renewal notice of an order's renewal lines (--outbox), to the
+ * site's renewal and administrative contacts. */
+static int renewal_notice(struct lm_kc *kc, const char *outbox, const char *site,
+                          const char *number, const struct order_line *lines, int nlines,
+                          char *path, size_t size)
+{
+	char subject[256], body[8192], end[16], maintenance[16];
+	size_t len = 0;
+	int renewals = 0;
+	len += (size_t)snprintf(body, sizeof body,
+	                        "Order %s renews the terms of site %s's entitlements:\n\n", number,
+	                        site);
+	for (int i = 0; i < nlines && len < sizeof body; i++) {
+		if (!lines[i].renews[0])
+			continue;
+		renewals++;
+		lm_date_format(lines[i].end, end, sizeof end);
+		lm_date_format(lines[i].maintenance, maintenance, sizeof maintenance);
+		len += (size_t)snprintf(
+		        body + len, sizeof body - len, "    entitlement %s: now until %s%s%s\n",
+		        lines[i].renews, end,
+		        lines[i].maintenance != LM_DATE_NONE ? ", maintenance until " : "",
+		        lines[i].maintenance != LM_DATE_NONE ? maintenance : "");
+	}
+	if (!renewals)
+		return 0;
+	if (len < sizeof body)
+		snprintf(
+		        body + len, sizeof body - len,
+		        "\nYour license servers keep running on their current licenses until\n"
+		        "those end. To have the new dates now, re-activate each host with\n"
+		        "--count 0 (or ask us for the re-issued files) and run lmutil lmreread.\n");
+	snprintf(subject, sizeof subject, "Renewal notice: order %s, site %s", number, site);
+	return kc_outbox_send(kc, outbox, site, "renewal", subject, body, path, size);
+}
+
 static int order_add(struct lm_kc *kc, const char *site, const char *number, const char *po,
-                     int32_t date, json_t *bundles, const struct order_line *lines, int nlines)
+                     const char *partner, int32_t date, json_t *bundles,
+                     const struct order_line *lines, int nlines, const char *outbox)
 {
 	char key[LM_KC_KEY_MAX + 1];
 	json_t *rec = NULL;
@@ -300,12 +337,25 @@ static int order_add(struct lm_kc *kc, const char *site, const char *number, con
 	lm_json_set(order, "po", lm_json_text_or_null(po));
 	lm_json_set(order, "date", kc_date_json(date));
 	lm_json_set(order, "entitlements", ids);
+	if (partner)
+		kc_partner_set(order, partner, date);
 	if (rc || (rc = lm_kc_put(kc, key, order)) != 0 || (rc = lm_kc_commit(kc)) != 0) {
 		json_decref(order);
 		return kc_fail(kc, rc);
 	}
-	if (lm_report_is_json())
+	char message[4096] = "";
+	if (outbox &&
+	    renewal_notice(kc, outbox, site, number, lines, nlines, message, sizeof message) != 0) {
+		json_decref(order);
+		return 1;
+	}
+	if (message[0] && !lm_report_is_json())
+		fprintf(stderr, "lmvendor: renewal notice written to %s\n", message);
+	if (lm_report_is_json()) {
+		if (outbox)
+			lm_json_set(order, "message", lm_json_text_or_null(message));
 		return lm_report_print(order);
+	}
 	printf("order %s for site %s: entitlements", number, site);
 	size_t i;
 	json_t *id;
@@ -344,10 +394,13 @@ static int order_expand(struct lm_kc *kc, json_t *order)
 
 static void print_order(json_t *o)
 {
-	printf("order %s, site %s, PO %s, %s\n", json_string_value(json_object_get(o, "number")),
+	const char *partner = json_string_value(json_object_get(o, "partner"));
+	printf("order %s, site %s, PO %s, %s%s%s\n",
+	       json_string_value(json_object_get(o, "number")),
 	       json_string_value(json_object_get(o, "site")),
 	       json_string_value(json_object_get(o, "po")) ?: "none",
-	       json_string_value(json_object_get(o, "date")));
+	       json_string_value(json_object_get(o, "date")), partner ? ", partner " : "",
+	       partner ? partner : "");
 	size_t i;
 	json_t *e;
 	json_array_foreach(json_object_get(o, "entitlements"), i, e)
@@ -418,14 +471,23 @@ static int order_show_list(struct lm_kc *kc, const char *number, const char *sit
 int lmvendor_cmd_order(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"store", required_argument, NULL, 's'}, {"site", required_argument, NULL, 'S'},
-	        {"order", required_argument, NULL, 'n'}, {"po", required_argument, NULL, 'p'},
-	        {"date", required_argument, NULL, 'd'},  {"bundle", required_argument, NULL, 'b'},
-	        {"line", required_argument, NULL, 'l'},  {"json", no_argument, NULL, 'j'},
-	        {"help", no_argument, NULL, 'h'},        {0},
+	        {"store", required_argument, NULL, 's'},
+	        {"site", required_argument, NULL, 'S'},
+	        {"order", required_argument, NULL, 'n'},
+	        {"po", required_argument, NULL, 'p'},
+	        {"date", required_argument, NULL, 'd'},
+	        {"bundle", required_argument, NULL, 'b'},
+	        {"line", required_argument, NULL, 'l'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"partner", required_argument, NULL, 'P'},
+	        {"pdf", required_argument, NULL, 'F'},
+	        {"outbox", required_argument, NULL, 'o'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	enum { MAX_LINES = 64 };
-	const char *store = NULL, *site = NULL, *number = NULL, *po = NULL;
+	const char *store = NULL, *site = NULL, *number = NULL, *po = NULL, *partner = NULL,
+	           *pdf = NULL, *outbox = NULL;
 	int32_t date = kc_today();
 	json_t *bundles = lm_json_object();
 	static struct order_line lines[MAX_LINES];
@@ -437,6 +499,12 @@ int lmvendor_cmd_order(int argc, char **argv)
 		case 'S': rc = kc_check_number("--site", site = optarg); break;
 		case 'n': rc = kc_check_number("--order", number = optarg); break;
 		case 'p': rc = kc_check_text("--po", po = optarg, KC_NUMBER_MAX); break;
+		case 'P': rc = kc_check_text("--partner", partner = optarg, KC_TEXT_MAX); break;
+		case 'o': outbox = optarg; break;
+		case 'F':
+			if (!*(pdf = optarg))
+				rc = lmvendor_usage_error("--pdf needs a file name");
+			break;
 		case 'd':
 			if (lm_date_parse(optarg, &date) != 0 || date == LM_DATE_PERMANENT)
 				rc = lmvendor_usage_error("--date '%.40s' is not a date", optarg);
@@ -457,7 +525,7 @@ int lmvendor_cmd_order(int argc, char **argv)
 	 * words that are not options to the end). */
 	const char *verb = optind < argc ? argv[optind++] : NULL;
 	if (rc == 0 && !verb)
-		rc = lmvendor_usage_error("order needs a verb: add, show or list");
+		rc = lmvendor_usage_error("order needs a verb: add, show, list, partner or proof");
 	struct lm_kc kc;
 	if (rc == 0 && !strcmp(verb, "add")) {
 		if (!site || !number || nlines == 0)
@@ -465,8 +533,10 @@ int lmvendor_cmd_order(int argc, char **argv)
 			                          "least one --line");
 		else if (optind != argc)
 			rc = lmvendor_usage_error("order add takes options only");
-		else if ((rc = kc_open(&kc, store, false)) == 0) {
-			rc = order_add(&kc, site, number, po, date, bundles, lines, nlines);
+		else if ((rc = kc_outbox_check(outbox)) == 0 &&
+		         (rc = kc_open(&kc, store, false)) == 0) {
+			rc = order_add(&kc, site, number, po, partner, date, bundles, lines, nlines,
+			               outbox);
 			lm_kc_close(&kc);
 		}
 	} else if (rc == 0 && (!strcmp(verb, "show") || !strcmp(verb, "list"))) {
@@ -482,8 +552,29 @@ int lmvendor_cmd_order(int argc, char **argv)
 			rc = order_show_list(&kc, show ? which : NULL, site);
 			lm_kc_close(&kc);
 		}
+	} else if (rc == 0 && !strcmp(verb, "partner")) {
+		const char *which = optind < argc ? argv[optind] : number;
+		if (!which || argc - optind > 1 || site || nlines)
+			rc = lmvendor_usage_error("order partner takes one order number and "
+			                          "[--partner NAME]");
+		else if ((rc = kc_check_number("order", which)) == 0 &&
+		         (rc = kc_open(&kc, store, false)) == 0) {
+			rc = kc_order_partner(&kc, which, partner);
+			lm_kc_close(&kc);
+		}
+	} else if (rc == 0 && !strcmp(verb, "proof")) {
+		const char *which = optind < argc ? argv[optind] : number;
+		if (!which || argc - optind > 1 || site || nlines || partner)
+			rc = lmvendor_usage_error(
+			        "order proof takes one order number and [--pdf FILE]");
+		else if ((rc = kc_check_number("order", which)) == 0 &&
+		         (rc = kc_open(&kc, store, false)) == 0) {
+			rc = kc_order_proof(&kc, which, pdf);
+			lm_kc_close(&kc);
+		}
 	} else if (rc == 0) {
-		rc = lmvendor_usage_error("order: unknown verb '%.40s' (add, show or list)", verb);
+		rc = lmvendor_usage_error(
+		        "order: unknown verb '%.40s' (add, show, list, partner or proof)", verb);
 	}
 	json_decref(bundles);
 	return rc;

@@ -23,7 +23,11 @@
  * said, with an HTTP status by kind (http_status).  A body over
  * SERVE_BODY_MAX is 413, a body that is not JSON 400 LMC_ESYNTAX, and
  * neither reaches the store.  A client over its rate is 429 with
- * Retry-After.  Every request, answered or refused, is one audit entry.
+ * Retry-After, and so is a request naming an authorization code that has
+ * been named more than --code-rate times in the last minute, whoever asks:
+ * a code is a credential, and guessing at one (or hammering a leaked one)
+ * from many addresses must not go faster than from one.  Every request, answered or refused, is one
+ * audit entry.
  *
  * The server answers one request at a time, in libmicrohttpd's one
  * internal thread: LMDB admits one writer at a time anyway, signing takes
@@ -60,13 +64,17 @@
 #define SERVE_IDLE_SECONDS 15
 #define SERVE_CONNECTIONS  512
 #define PEM_MAX            (1 << 20)
-/* The default rate: per client (token or address), a minute. */
-#define SERVE_RATE_DEFAULT 120
+/* The default rates, a minute: per client (token or address), and per
+ * authorization code (a customer activating a dozen machines by script
+ * stays well under it). */
+#define SERVE_RATE_DEFAULT      120
+#define SERVE_CODE_RATE_DEFAULT 60
 
 struct serve {
 	struct lm_kc kc;
 	EVP_PKEY *key;
 	struct serve_limit *limit;
+	struct serve_limit *code_limit; /* per authorization code */
 	int rehost_limit;
 };
 
@@ -204,9 +212,24 @@ static int need_token(struct answer *a, const struct serve_caller *who)
 	return 1;
 }
 
+/* Takes one try of the code in a->auth: 0, or 1 with a failed (429). */
+static int code_limited(struct serve *s, struct answer *a)
+{
+	char client[80];
+	snprintf(client, sizeof client, "code:%s", a->auth);
+	unsigned wait = serve_limit_take(s->code_limit, client, now_ms());
+	if (!wait)
+		return 0;
+	fail(a, MHD_HTTP_TOO_MANY_REQUESTS, LMC_ELIMIT,
+	     "authorization code %s was tried too often: try again in %u second%s", a->auth, wait,
+	     wait == 1 ? "" : "s");
+	a->retry_after = wait;
+	return 1;
+}
+
 /* The authorization code of field (normalised into a->auth): 0, or 1
  * with a failed. */
-static int auth_of(struct answer *a, json_t *req)
+static int auth_of(struct serve *s, struct answer *a, json_t *req)
 {
 	const char *text = json_string_value(json_object_get(req, "auth"));
 	if (!text) {
@@ -217,14 +240,14 @@ static int auth_of(struct answer *a, json_t *req)
 		fail_reported(a);
 		return 1;
 	}
-	return 0;
+	return code_limited(s, a);
 }
 
 static void route_activate(struct serve *s, struct answer *a, const struct serve_caller *who,
                            const struct request *r)
 {
 	json_t *req = parse_body(a, r), *doc = NULL;
-	if (!req || auth_of(a, req) != 0 || code_site(s, a, a->auth) != 0 ||
+	if (!req || auth_of(s, a, req) != 0 || code_site(s, a, a->auth) != 0 ||
 	    check_site(a, who) != 0) {
 		json_decref(req);
 		return;
@@ -242,7 +265,7 @@ static void route_return(struct serve *s, struct answer *a, const struct serve_c
 	if (need_token(a, who) != 0)
 		return;
 	json_t *req = parse_body(a, r), *doc = NULL;
-	if (!req || auth_of(a, req) != 0 || code_site(s, a, a->auth) != 0 ||
+	if (!req || auth_of(s, a, req) != 0 || code_site(s, a, a->auth) != 0 ||
 	    check_site(a, who) != 0) {
 		json_decref(req);
 		return;
@@ -282,7 +305,7 @@ static void route_code(struct serve *s, struct answer *a, const struct serve_cal
 		fail_reported(a);
 		return;
 	}
-	if (code_site(s, a, a->auth) != 0 || check_site(a, who) != 0)
+	if (code_limited(s, a) != 0 || code_site(s, a, a->auth) != 0 || check_site(a, who) != 0)
 		return;
 	char key[LM_KC_KEY_MAX + 1];
 	json_t *rec = NULL;
@@ -430,7 +453,7 @@ static void audit(struct serve *s, const char *ip, const struct serve_caller *wh
 	lm_json_set(e, "message", lm_json_text_or_null(a->message));
 	lm_json_set(e, "auth", lm_json_text_or_null(a->auth));
 	lm_json_set(e, "site", lm_json_text_or_null(a->site));
-	if (serve_audit(&s->kc, e) != 0)
+	if (serve_audit(&s->kc, e, who) != 0)
 		lm_report_say("serve: cannot write the audit entry of %s %s: %s", method, url,
 		              s->kc.error);
 	json_decref(e);
@@ -663,13 +686,14 @@ int lmvendor_cmd_serve(int argc, char **argv)
 	        {"key", required_argument, NULL, 't'},
 	        {"plain-http", no_argument, NULL, 'p'},
 	        {"rate", required_argument, NULL, 'r'},
+	        {"code-rate", required_argument, NULL, 'C'},
 	        {"rehost-limit", required_argument, NULL, 'R'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
 	const char *store = NULL, *keypath = NULL, *listen = NULL, *cert = NULL, *tls_key = NULL;
 	bool plain = false;
-	long rate = SERVE_RATE_DEFAULT;
+	long rate = SERVE_RATE_DEFAULT, code_rate = SERVE_CODE_RATE_DEFAULT;
 	struct serve s = {.rehost_limit = KC_REHOSTS_PER_YEAR};
 	int c, rc = 0;
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -682,6 +706,10 @@ int lmvendor_cmd_serve(int argc, char **argv)
 		case 'p': plain = true; break;
 		case 'r':
 			if ((rate = kc_parse_count("--rate", optarg, false)) < 0)
+				rc = LMVENDOR_EXIT_USAGE;
+			break;
+		case 'C':
+			if ((code_rate = kc_parse_count("--code-rate", optarg, false)) < 0)
 				rc = LMVENDOR_EXIT_USAGE;
 			break;
 		case 'R': rc = kc_parse_rehost_limit(optarg, &s.rehost_limit); break;
@@ -700,7 +728,9 @@ int lmvendor_cmd_serve(int argc, char **argv)
 		        "set LMVENDOR_KEY");
 	if ((rc = lmvendor_load_private(signing, &s.key)) != 0)
 		return rc;
-	if (!(s.limit = serve_limit_new((unsigned)rate))) {
+	if (!(s.limit = serve_limit_new((unsigned)rate)) ||
+	    !(s.code_limit = serve_limit_new((unsigned)code_rate))) {
+		serve_limit_free(s.limit);
 		EVP_PKEY_free(s.key);
 		lm_report_fail(LMC_ENOMEM, "out of memory");
 		return 1;
@@ -710,6 +740,7 @@ int lmvendor_cmd_serve(int argc, char **argv)
 		lm_kc_close(&s.kc);
 	}
 	serve_limit_free(s.limit);
+	serve_limit_free(s.code_limit);
 	EVP_PKEY_free(s.key);
 	return rc;
 }

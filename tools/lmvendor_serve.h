@@ -7,8 +7,10 @@
  * (vendor/keycenter.h):
  *
  *   token/<sha256 of the token, hex>
- *                  {"id","role":"vendor"|"customer","site","name","created"}
- *                  the token itself is printed once and never stored
+ *                  {"id","role":"vendor"|"customer","site","name","created",
+ *                   "last_used","revoked"}: the token itself is printed
+ *                  once and never stored; a revoked token's record stays
+ *                  (token list shows it) but no longer lets anyone in
  *   audit/<ms since 1970, 15 digits>/<n, 6 digits>
  *                  {"time","ip","who","method","path","status","outcome",
  *                   "message","auth"}: one per request, in time order */
@@ -35,6 +37,7 @@ struct serve_caller {
 	char id[17];      /* the token's id: the first 16 hex digits of its hash */
 	char site[64];    /* a customer token's site */
 	char name[128];
+	char key[80]; /* the token's record: token/<sha256 hex> */
 };
 
 /* Looks the bearer token up in the store (its own read transaction):
@@ -43,8 +46,9 @@ struct serve_caller {
 int serve_token_find(struct lm_kc *kc, const char *token, struct serve_caller *caller);
 
 /* Appends one audit entry (its own write transaction); entry is borrowed.
- * Returns 0 or a negative LMC_E* with kc->error. */
-int serve_audit(struct lm_kc *kc, json_t *entry);
+ * The token of caller (when there is one) gets its "last_used" time in
+ * the same transaction.  Returns 0 or a negative LMC_E* with kc->error. */
+int serve_audit(struct lm_kc *kc, json_t *entry, const struct serve_caller *caller);
 
 /* The rate limit: a token bucket per client (a token's id, or an IP
  * address) of burst requests, refilled at per_minute a minute. */

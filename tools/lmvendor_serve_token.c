@@ -1,11 +1,15 @@
-/* The key center's bearer tokens (`lmvendor token create`) and audit trail
+/* The key center's bearer tokens (`lmvendor token create|list|revoke`) and
+ * audit trail
  * (`lmvendor audit`), records of the store described in lmvendor_serve.h.
  *
  * A token is 32 random bytes, printed once as "lmk_" and 64 hex digits;
  * the store keeps its SHA-256 only, so that a copy of the store (a
  * backup, say) lets nobody call the API.  A vendor token may do
  * everything; a customer token is bound to one site and sees that site's
- * codes and inventory only. */
+ * codes and inventory only.
+ *
+ * serve reads a token's record on every request, so that a revoked token
+ * is refused from the next request on, without restarting the server. */
 #include "config.h"
 
 #include <getopt.h>
@@ -53,9 +57,10 @@ int serve_token_find(struct lm_kc *kc, const char *token, struct serve_caller *c
 	if (strlen(token) != SERVE_TOKEN_LEN ||
 	    strncmp(token, SERVE_TOKEN_PREFIX, strlen(SERVE_TOKEN_PREFIX)) != 0)
 		return LM_KC_NOTFOUND;
-	int rc = token_key(token, key, sizeof key, caller->id);
+	int rc = token_key(token, caller->key, sizeof caller->key, caller->id);
 	if (rc)
 		return lm_kc_fail(kc, rc, "cannot hash a token");
+	snprintf(key, sizeof key, "%s", caller->key);
 	json_t *rec = NULL;
 	if ((rc = lm_kc_begin(kc, false)) != 0)
 		return rc;
@@ -63,6 +68,11 @@ int serve_token_find(struct lm_kc *kc, const char *token, struct serve_caller *c
 	lm_kc_abort(kc);
 	if (rc)
 		return rc;
+	if (json_object_get(rec, "revoked")) {
+		json_decref(rec);
+		memset(caller, 0, sizeof *caller);
+		return LM_KC_NOTFOUND;
+	}
 	const char *role = json_string_value(json_object_get(rec, "role"));
 	const char *site = json_string_value(json_object_get(rec, "site"));
 	if (role && !strcmp(role, "vendor"))
@@ -79,7 +89,23 @@ int serve_token_find(struct lm_kc *kc, const char *token, struct serve_caller *c
 	return rc;
 }
 
-int serve_audit(struct lm_kc *kc, json_t *entry)
+/* Notes when the token of key was last used (it may have been revoked
+ * since the request began: then it is left as it is). */
+static int touch_token(struct lm_kc *kc, const char *key, const char *when)
+{
+	json_t *rec = NULL;
+	int rc = lm_kc_get(kc, key, &rec);
+	if (rc == LM_KC_NOTFOUND)
+		return 0;
+	if (rc == 0) {
+		lm_json_set(rec, "last_used", lm_json_text(when));
+		rc = lm_kc_put(kc, key, rec);
+	}
+	json_decref(rec);
+	return rc;
+}
+
+int serve_audit(struct lm_kc *kc, json_t *entry, const struct serve_caller *caller)
 {
 	/* Entries of one millisecond keep their order by a counter; the
 	 * server answers one request at a time. */
@@ -101,7 +127,9 @@ int serve_audit(struct lm_kc *kc, json_t *entry)
 	lm_json_set(rec, "time", lm_json_text(when));
 	json_object_update(rec, entry);
 	int rc = lm_kc_begin(kc, true);
-	if (rc == 0 && (rc = lm_kc_put(kc, key, rec)) == 0)
+	if (rc == 0 && (rc = lm_kc_put(kc, key, rec)) == 0 && caller && caller->role)
+		rc = touch_token(kc, caller->key, when);
+	if (rc == 0)
 		rc = lm_kc_commit(kc);
 	lm_kc_abort(kc);
 	json_decref(rec);
@@ -110,7 +138,8 @@ int serve_audit(struct lm_kc *kc, json_t *entry)
 
 /* ---- lmvendor token create --------------------------------------------- */
 
-static int create(const char *store, const char *role, const char *site, const char *name)
+static int create(const char *store, const char *role, const char *site, const char *member,
+                  const char *name)
 {
 	unsigned char secret[32];
 	char token[SERVE_TOKEN_LEN + 1], key[LM_KC_KEY_MAX + 1], id[17];
@@ -145,13 +174,24 @@ static int create(const char *store, const char *role, const char *site, const c
 		if (rc)
 			goto fail;
 	}
+	if (member && (rc = kc_member_active(&kc, site, member, NULL)) == LM_KC_NOTFOUND) {
+		lm_kc_close(&kc);
+		lm_report_fail(LMC_EDENIED,
+		               "token create: %s is not an active member of site %s (member "
+		               "request, then a site admin's member approve); nothing was changed",
+		               member, site);
+		return 1;
+	}
+	if (rc)
+		goto fail;
 	char today[16];
 	lm_date_format(kc_today(), today, sizeof today);
 	rec = lm_json_object();
 	lm_json_set(rec, "id", lm_json_text(id));
 	lm_json_set(rec, "role", lm_json_text(role));
 	lm_json_set(rec, "site", lm_json_text_or_null(site));
-	lm_json_set(rec, "name", lm_json_text_or_null(name));
+	lm_json_set(rec, "name", lm_json_text_or_null(name ? name : member));
+	lm_json_set(rec, "member", lm_json_text_or_null(member));
 	lm_json_set(rec, "created", lm_json_text(today));
 	rc = lm_kc_put(&kc, key, rec);
 	json_decref(rec);
@@ -180,18 +220,136 @@ fail:
 	return rc;
 }
 
+/* ---- lmvendor token list|revoke ------------------------------------------ */
+
+/* What a listing shows of a token: never the secret (the store has none)
+ * nor its full hash, which is all the store needs to accept a token. */
+static json_t *token_public(json_t *rec)
+{
+	json_t *t = lm_json_object();
+	const char *fields[] = {"id",   "role",    "site",      "member",
+	                        "name", "created", "last_used", "revoked"};
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+		lm_json_set(t, fields[i],
+		            json_incref(json_object_get(rec, fields[i]) ?: json_null()));
+	return t;
+}
+
+static int collect_token(void *arg, const char *key, json_t *rec)
+{
+	(void)key;
+	lm_json_append(arg, token_public(rec));
+	return 0;
+}
+
+static int list(const char *store, const char *site)
+{
+	struct lm_kc kc;
+	int rc = kc_open(&kc, store, false);
+	if (rc)
+		return rc;
+	json_t *all = lm_json_array(), *shown = lm_json_array(), *t;
+	if ((rc = lm_kc_begin(&kc, false)) == 0)
+		rc = lm_kc_scan(&kc, "token/", collect_token, all);
+	int status = rc ? kc_fail(&kc, rc) : 0;
+	lm_kc_close(&kc);
+	size_t i;
+	json_array_foreach(all, i, t)
+	{
+		if (!site || !strcmp(json_string_value(json_object_get(t, "site")) ?: "", site))
+			lm_json_append(shown, json_incref(t));
+	}
+	json_decref(all);
+	if (status == 0 && lm_report_is_json()) {
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "tokens", json_incref(shown));
+		status = lm_report_print(doc);
+	} else if (status == 0) {
+		printf("%-16s %-8s %-10s %-10s %-24s %-10s %s\n", "ID", "ROLE", "SITE", "CREATED",
+		       "LAST USED", "REVOKED", "NAME");
+		json_array_foreach(shown, i, t)
+		{
+#define FIELD(name) (json_string_value(json_object_get(t, name)) ?: "-")
+			printf("%-16s %-8s %-10s %-10s %-24s %-10s %s\n", FIELD("id"),
+			       FIELD("role"), FIELD("site"), FIELD("created"), FIELD("last_used"),
+			       FIELD("revoked"), FIELD("name"));
+#undef FIELD
+		}
+	}
+	json_decref(shown);
+	return status;
+}
+
+struct token_search {
+	const char *id;
+	char key[LM_KC_KEY_MAX + 1];
+	json_t *rec;
+};
+
+static int find_by_id(void *arg, const char *key, json_t *rec)
+{
+	struct token_search *search = arg;
+	if (strcmp(json_string_value(json_object_get(rec, "id")) ?: "", search->id) != 0)
+		return 0;
+	snprintf(search->key, sizeof search->key, "%s", key);
+	search->rec = json_incref(rec);
+	return 1;
+}
+
+static int revoke(const char *store, const char *id)
+{
+	size_t n = strlen(id);
+	if (n != 16 || strspn(id, "0123456789abcdef") != n)
+		return lmvendor_usage_error("'%.40s' is not a token id (16 hex digits, as "
+		                            "token list shows)",
+		                            id);
+	struct lm_kc kc;
+	int rc = kc_open(&kc, store, false);
+	if (rc)
+		return rc;
+	struct token_search search = {.id = id};
+	if ((rc = lm_kc_begin(&kc, true)) != 0 ||
+	    (rc = lm_kc_scan(&kc, "token/", find_by_id, &search)) < 0)
+		goto fail;
+	if (!search.rec) {
+		lm_kc_close(&kc);
+		lm_report_fail(LMC_EINVAL, "token revoke: no token %s; nothing was changed", id);
+		return 1;
+	}
+	bool already = json_object_get(search.rec, "revoked") != NULL;
+	if (!already) {
+		char today[16];
+		lm_date_format(kc_today(), today, sizeof today);
+		lm_json_set(search.rec, "revoked", lm_json_text(today));
+		if ((rc = lm_kc_put(&kc, search.key, search.rec)) != 0 ||
+		    (rc = lm_kc_commit(&kc)) != 0)
+			goto fail;
+	}
+	lm_kc_close(&kc);
+	json_t *doc = token_public(search.rec);
+	json_decref(search.rec);
+	if (lm_report_is_json())
+		return lm_report_print(doc);
+	printf("token %s %s on %s\n", id, already ? "was already revoked" : "revoked",
+	       json_string_value(json_object_get(doc, "revoked")));
+	json_decref(doc);
+	return 0;
+fail:
+	json_decref(search.rec);
+	rc = kc_fail(&kc, rc);
+	lm_kc_close(&kc);
+	return rc;
+}
+
 int lmvendor_cmd_token(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"store", required_argument, NULL, 's'},
-	        {"role", required_argument, NULL, 'r'},
-	        {"site", required_argument, NULL, 'S'},
-	        {"name", required_argument, NULL, 'n'},
-	        {"json", no_argument, NULL, 'j'},
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
+	        {"store", required_argument, NULL, 's'},  {"role", required_argument, NULL, 'r'},
+	        {"site", required_argument, NULL, 'S'},   {"name", required_argument, NULL, 'n'},
+	        {"member", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},         {0},
 	};
-	const char *store = NULL, *role = NULL, *site = NULL, *name = NULL;
+	const char *store = NULL, *role = NULL, *site = NULL, *name = NULL, *member = NULL;
 	int c, rc = 0;
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -199,6 +357,7 @@ int lmvendor_cmd_token(int argc, char **argv)
 		case 'r': role = optarg; break;
 		case 'S': rc = kc_check_number("--site", site = optarg); break;
 		case 'n': rc = kc_check_text("--name", name = optarg, KC_TEXT_MAX); break;
+		case 'm': rc = kc_check_text("--member", member = optarg, KC_NUMBER_MAX * 4); break;
 		case 'j': lm_report_json(); break;
 		case 'h': return lmvendor_help("token");
 		default: rc = lmvendor_bad_option(argv, c);
@@ -206,15 +365,23 @@ int lmvendor_cmd_token(int argc, char **argv)
 	}
 	if (rc)
 		return rc;
-	if (argc - optind != 1 || strcmp(argv[optind], "create") != 0)
-		return lmvendor_usage_error("token create --role vendor|customer [--site S]");
+	const char *verb = optind < argc ? argv[optind] : "";
+	if (!strcmp(verb, "list") && argc - optind == 1 && !role && !name && !member)
+		return list(store, site);
+	if (!strcmp(verb, "revoke") && argc - optind == 2 && !role && !site && !name && !member)
+		return revoke(store, argv[optind + 1]);
+	if (argc - optind != 1 || strcmp(verb, "create") != 0)
+		return lmvendor_usage_error("token create --role vendor|customer [--site S], "
+		                            "token list [--site S], or token revoke ID");
 	if (!role || (strcmp(role, "vendor") && strcmp(role, "customer")))
 		return lmvendor_usage_error("token create needs --role vendor or --role customer");
 	if (!strcmp(role, "customer") && !site)
 		return lmvendor_usage_error("a customer token belongs to a site: give --site S");
 	if (!strcmp(role, "vendor") && site)
 		return lmvendor_usage_error("a vendor token sees every site: no --site");
-	return create(store, role, site, name);
+	if (member && strcmp(role, "customer"))
+		return lmvendor_usage_error("--member names a site's member: a customer token");
+	return create(store, role, site, member, name);
 }
 
 /* ---- lmvendor audit ----------------------------------------------------- */
