@@ -6,14 +6,15 @@
 # and JSON).  Under DUP_GROUP=UHDV the same person at the same display
 # shares only with the same data.  Vendor data that is too long or holds a
 # control character is refused, by liblmc (LMC_EINVAL) and by lmd itself on
-# the wire (LMC_EPROTO), and no seat moves.
+# the wire (LMC_EPROTO), and no seat moves.  The report log records the
+# data with each checkout.
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
 need_test_hooks
 
 single_server "FEATURE solver acme 1.0 permanent 1 DUP_GROUP=V" \
 	"FEATURE cad acme 1.0 permanent 1 DUP_GROUP=UHDV"
-single_lmd lmd
+single_lmd lmd --report-log "$TMP/report.log"
 
 # hold NAME USER HOST FEATURE DATA: a client holding one seat in the
 # background, its checkout carrying DATA.
@@ -69,6 +70,8 @@ assert f["in_use"] == 1, f
 assert sorted((h["user"], h["vendor_data"], h["sharers"]) for h in f["holders"]) == \
     [("alice", "job 7", 2), ("bob", "job 7", 2)], f
 PY
+
+wait_log "$TMP/report.log" '"event":"checkout".*"feature":"solver".*"vendor_data":"job 7"'
 
 note "DUP_GROUP=UHDV: alice at one display shares only with the same data"
 hold c1 alice ws1 cad "part.prt"
