@@ -21,6 +21,7 @@
 #include "core/lockcode.h"
 #include "core/machine.h"
 #include "core/nodelock.h"
+#include "core/vendor_data.h"
 
 #define MAX_HANDLES 1024
 /* Offline handles have the top bit set, so that they never meet the
@@ -47,6 +48,9 @@ struct lmc_ctx {
 	unsigned heartbeat_ms;
 	struct lm_session *session; /* NULL until the first server checkout */
 	bool idle;                  /* lmc_set_idle, for a session started later */
+	/* lmc_set_checkout_data: sent with every server checkout from then on
+	 * ("": none). */
+	char checkout_data[LM_WIRE_VENDOR_DATA_MAX + 1];
 	lmc_lost_cb on_lost;
 	lmc_regained_cb on_regained;
 	void *cb_arg;
@@ -331,6 +335,8 @@ int lmc_checkout(struct lmc_ctx *ctx, const char *feature, const char *version, 
 	int rc = local;
 	if (local != 0 && local != LMC_ELIMIT && ctx->sources.nservers > 0)
 		rc = session_get(ctx, &session);
+	char checkout_data[sizeof ctx->checkout_data];
+	memcpy(checkout_data, ctx->checkout_data, sizeof checkout_data);
 	pthread_mutex_unlock(&ctx->lock);
 	if (!session)
 		return rc;
@@ -338,8 +344,8 @@ int lmc_checkout(struct lmc_ctx *ctx, const char *feature, const char *version, 
 	/* The lock is not held while the server is asked: other threads
 	 * check out and in meanwhile. */
 	char msg[512];
-	rc = lm_session_checkout(session, feature, version, count, timeout_ms, handle, msg,
-	                         sizeof msg);
+	rc = lm_session_checkout(session, feature, version, count, checkout_data, timeout_ms,
+	                         handle, msg, sizeof msg);
 	pthread_mutex_lock(&ctx->lock);
 	if (rc == 0) {
 		ctx->last_error[0] = '\0';
@@ -404,6 +410,29 @@ int lmc_set_idle(struct lmc_ctx *ctx, int idle)
 	ctx->idle = idle != 0;
 	if (ctx->session)
 		lm_session_set_idle(ctx->session, ctx->idle);
+	pthread_mutex_unlock(&ctx->lock);
+	return 0;
+}
+
+int lmc_set_checkout_data(struct lmc_ctx *ctx, const char *data)
+{
+	if (!ctx)
+		return LMC_EINVAL;
+	if (!data)
+		data = "";
+	size_t len = strnlen(data, LM_WIRE_VENDOR_DATA_MAX + 1);
+	if (!lm_vendor_data_valid(data, len)) {
+		pthread_mutex_lock(&ctx->lock);
+		snprintf(ctx->last_error, sizeof ctx->last_error,
+		         "checkout data must be at most %d printable ASCII characters "
+		         "(no control characters)",
+		         LM_WIRE_VENDOR_DATA_MAX);
+		pthread_mutex_unlock(&ctx->lock);
+		return LMC_EINVAL;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	memcpy(ctx->checkout_data, data, len);
+	ctx->checkout_data[len] = '\0';
 	pthread_mutex_unlock(&ctx->lock);
 	return 0;
 }

@@ -158,6 +158,20 @@ int lmc_set_callbacks(struct lmc_ctx *ctx, lmc_lost_cb on_lost, lmc_regained_cb 
  * LMC_EINVAL. */
 int lmc_set_idle(struct lmc_ctx *ctx, int idle);
 
+/* Sets the vendor data sent with every later server checkout of this
+ * context (FlexLM's vendor-defined checkout data, LM_A_CHECKOUT_DATA): a
+ * text of the application's choosing, at most 64 printable ASCII
+ * characters (spaces allowed, no control characters); NULL or "" sends
+ * none.  The server keeps it with the seats and lmstat shows it on the
+ * holder's line; when the license line says DUP_GROUP with the letter V
+ * (DUP_GROUP=V, UHDV...), checkouts with the same vendor data (and the same
+ * user, host and display, as the other letters name) share one seat.
+ * Seats already held keep the data they were checked out with, also when
+ * the context checks them out again after a lost session.  Node-locked
+ * checkouts ignore it.  Returns 0, or LMC_EINVAL for a text that breaks
+ * these rules (the data in force stays; lmc_last_error() says why). */
+int lmc_set_checkout_data(struct lmc_ctx *ctx, const char *data);
+
 /* What the license behind the seats of a feature says, for the application
  * to show its user: see lmc_license_info(). */
 struct lmc_license_info {

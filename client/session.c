@@ -22,6 +22,7 @@
 
 #include "client/session_internal.h"
 #include "core/error.h"
+#include "core/vendor_data.h"
 #include "proto/frame_conn.h"
 
 void lm_session_msg_set(char *buf, size_t size, const char *fmt, ...)
@@ -213,8 +214,8 @@ static int wait_request(struct lm_session *s, struct lm_session_request *r, int6
 }
 
 int lm_session_checkout(struct lm_session *s, const char *feature, const char *version,
-                        unsigned count, unsigned timeout_ms, uint64_t *handle, char *msg,
-                        size_t msgsize)
+                        unsigned count, const char *vendor_data, unsigned timeout_ms,
+                        uint64_t *handle, char *msg, size_t msgsize)
 {
 	if (on_session_thread(s)) {
 		lm_session_msg_set(msg, msgsize,
@@ -223,7 +224,8 @@ int lm_session_checkout(struct lm_session *s, const char *feature, const char *v
 	}
 	if (!feature || strlen(feature) > LM_NAME_MAX ||
 	    (version && strlen(version) > LM_VERSION_MAX) || count == 0 ||
-	    count > LM_CHECKOUT_COUNT_MAX)
+	    count > LM_CHECKOUT_COUNT_MAX ||
+	    (vendor_data && !lm_vendor_data_valid(vendor_data, strlen(vendor_data))))
 		return LMC_EINVAL;
 	struct lm_session_request *r = calloc(1, sizeof *r);
 	if (!r)
@@ -235,6 +237,7 @@ int lm_session_checkout(struct lm_session *s, const char *feature, const char *v
 	snprintf(r->feature, sizeof r->feature, "%s", feature);
 	snprintf(r->version, sizeof r->version, "%s", version ? version : "");
 	r->count = count;
+	snprintf(r->vendor_data, sizeof r->vendor_data, "%s", vendor_data ? vendor_data : "");
 
 	int64_t now = lm_clock_ms();
 	/* One try is bounded by the thread (one round of connection attempts,

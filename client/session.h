@@ -135,7 +135,9 @@ void lm_session_stop(struct lm_session *s);
 void lm_session_set_callbacks(struct lm_session *s, lm_session_lost_fn on_lost,
                               lm_session_regained_fn on_regained, void *arg);
 
-/* Checks out count seats of feature at version (NULL: any).
+/* Checks out count seats of feature at version (NULL: any), with
+ * vendor_data (core/vendor_data.h; NULL or "": none), which a regain of the
+ * seats sends again.
  *
  * timeout_ms > 0: waits up to that long, through reconnections, failovers
  * and LMC_ENOQUORUM retries.  timeout_ms == 0: one try: a single round of
@@ -152,8 +154,8 @@ void lm_session_set_callbacks(struct lm_session *s, lm_session_lost_fn on_lost,
  * msg (may be NULL) on failure.  Must not be called from a callback
  * (LMC_EINVAL). */
 int lm_session_checkout(struct lm_session *s, const char *feature, const char *version,
-                        unsigned count, unsigned timeout_ms, uint64_t *handle, char *msg,
-                        size_t msgsize);
+                        unsigned count, const char *vendor_data, unsigned timeout_ms,
+                        uint64_t *handle, char *msg, size_t msgsize);
 
 /* Returns the seats of handle.  The handle is invalid from the call on.
  * Returns 0 once the server confirms, LMC_ENOHANDLE for a handle this

@@ -57,7 +57,8 @@ struct lm_session_request {
 	char feature[LM_NAME_MAX + 1];
 	char version[LM_VERSION_MAX + 1]; /* "" for any */
 	unsigned count;
-	uint64_t server_handle; /* checkin */
+	char vendor_data[LM_WIRE_VENDOR_DATA_MAX + 1]; /* checkout: "" for none */
+	uint64_t server_handle;                        /* checkin */
 
 	uint64_t request_id; /* 0 until numbered; kept for every retry */
 	/* Checkout: random, drawn with the request id and kept for every
@@ -85,6 +86,9 @@ struct lm_session_seat {
 	char feature[LM_NAME_MAX + 1];
 	char version[LM_VERSION_MAX + 1];
 	unsigned count;
+	/* The vendor data it was checked out with, sent again by a regain:
+	 * under DUP_GROUP=V it names the seat's sharing group. */
+	char vendor_data[LM_WIRE_VENDOR_DATA_MAX + 1];
 	enum lm_session_seat_state state;
 	bool lost_told; /* on_lost fired since the last grant */
 	/* Reported lost because no server confirmed it within the lease or

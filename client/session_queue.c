@@ -65,6 +65,7 @@ bool lm_session_add_seat(struct lm_session *s, const struct lm_session_request *
 	snprintf(seat->feature, sizeof seat->feature, "%s", r->feature);
 	snprintf(seat->version, sizeof seat->version, "%s", r->version);
 	seat->count = r->count;
+	snprintf(seat->vendor_data, sizeof seat->vendor_data, "%s", r->vendor_data);
 	seat->state = SEAT_HELD;
 	seat->hb_epoch = s->hb_sent;
 	return true;
@@ -189,6 +190,7 @@ void lm_session_queue_regain(struct lm_session *s, struct lm_session_seat *seat)
 	snprintf(r->feature, sizeof r->feature, "%s", seat->feature);
 	snprintf(r->version, sizeof r->version, "%s", seat->version);
 	r->count = seat->count;
+	snprintf(r->vendor_data, sizeof r->vendor_data, "%s", seat->vendor_data);
 	lm_session_queue_push(s, r, true);
 }
 

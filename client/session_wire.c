@@ -40,6 +40,10 @@ int lm_session_send_request(struct lm_session *s, struct lm_session_request *r)
 		co.has_nonce = 1;
 		co.nonce.data = r->nonce;
 		co.nonce.len = sizeof r->nonce;
+		if (r->vendor_data[0]) {
+			co.has_vendor_data = 1;
+			co.vendor_data = lm_bytes_from_cstr(r->vendor_data);
+		}
 		e.body_case = LM__ENVELOPE__BODY_CHECKOUT;
 		e.checkout = &co;
 	} else {

@@ -286,8 +286,9 @@ static int set_supersede(struct lm_license *l, const char *value, int lineno,
 	return rc;
 }
 
-/* DUP_GROUP=NONE, SITE, or some of the letters U, H, D and V, each once
- * (FlexLM's UHD is the usual one: one seat per person at one display). */
+/* DUP_GROUP=NONE, SITE, or some of the letters U, H, D and V (the vendor
+ * data the application sets, core/vendor_data.h), each once (FlexLM's UHD
+ * is the usual one: one seat per person at one display). */
 static int set_dup_group(unsigned *dst, const char *value, const char *key, int lineno,
                          struct lm_parse_error *err)
 {
@@ -318,13 +319,6 @@ static int set_dup_group(unsigned *dst, const char *value, const char *key, int 
 		                       "%s has an empty value; expected NONE, SITE or letters "
 		                       "of UHDV",
 		                       key);
-	/* V would need the application's vendor data with each checkout,
-	 * which liblmc does not send yet: refused rather than ignored. */
-	if (group & LM_DUP_VENDOR)
-		return lm_license_fail(err, lineno, LMC_ESYNTAX,
-		                       "%s=%s groups by vendor data (V), which lmd does not "
-		                       "support yet; use U, H and D",
-		                       key, value);
 	*dst = group;
 	return 0;
 }

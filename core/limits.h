@@ -97,6 +97,10 @@
 #define LM_WIRE_USER_MAX     255
 #define LM_WIRE_DISPLAY_MAX  255
 #define LM_WIRE_LOCKCODE_MAX (LM_LOCKCODE_TEXT_MAX - 1) /* 63 */
+/* A checkout's vendor data (Checkout.vendor_data, lmc_set_checkout_data;
+ * core/vendor_data.h): printable ASCII, spaces allowed.  Refused with
+ * LMC_EINVAL by liblmc, LMC_EPROTO on the wire. */
+#define LM_WIRE_VENDOR_DATA_MAX 64
 /* A client's LM_PROJECT (Hello.project). */
 #define LM_WIRE_PROJECT_MAX 255
 /* An IP address as text: INET6_ADDRSTRLEN without its NUL. */

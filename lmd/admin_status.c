@@ -253,6 +253,10 @@ static int status_holder(void *arg, const struct lm_pool_handle *h,
 	ho->overdraft = h->overdraft;
 	ho->has_sharers = h->sharers > 1;
 	ho->sharers = h->sharers;
+	if (h->vendor_data[0]) {
+		ho->has_vendor_data = 1;
+		ho->vendor_data = tracked_bytes(b, h->vendor_data);
+	}
 	/* The array is freed with its feature in on_status. */
 	Lm__Holder **n = realloc(fs->holders, (fs->n_holders + 1) * sizeof *n);
 	if (!n) {

@@ -65,7 +65,8 @@ int lm_command_open_session(struct lm_command *cmd, const struct lm_command_sess
 }
 
 int lm_command_checkout(struct lm_command *cmd, uint64_t session_id, uint64_t request_id,
-                        const char *feature, const char *version, uint32_t count)
+                        const char *feature, const char *version, uint32_t count,
+                        const char *vendor_data)
 {
 	Lmcmd__Checkout co = LMCMD__CHECKOUT__INIT;
 	co.has_session_id = co.has_request_id = co.has_feature = co.has_version = co.has_count = 1;
@@ -74,6 +75,10 @@ int lm_command_checkout(struct lm_command *cmd, uint64_t session_id, uint64_t re
 	co.feature = lm_bytes_from_cstr(feature);
 	co.version = lm_bytes_from_cstr(version);
 	co.count = count;
+	if (vendor_data[0]) {
+		co.has_vendor_data = 1;
+		co.vendor_data = lm_bytes_from_cstr(vendor_data);
+	}
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;
 	c.body_case = LMCMD__COMMAND__BODY_CHECKOUT;
 	c.checkout = &co;

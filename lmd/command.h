@@ -43,8 +43,10 @@ struct lm_command_session {
 };
 
 int lm_command_open_session(struct lm_command *cmd, const struct lm_command_session *s);
+/* vendor_data: the client's (core/vendor_data.h), "" for none. */
 int lm_command_checkout(struct lm_command *cmd, uint64_t session_id, uint64_t request_id,
-                        const char *feature, const char *version, uint32_t count);
+                        const char *feature, const char *version, uint32_t count,
+                        const char *vendor_data);
 int lm_command_checkin(struct lm_command *cmd, uint64_t session_id, uint64_t request_id,
                        uint64_t handle);
 int lm_command_close_session(struct lm_command *cmd, uint64_t session_id,

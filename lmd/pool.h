@@ -26,9 +26,10 @@
  * lines lend K more beyond their count (OVERDRAFT=n, summed over the lines
  * in their dates, capped by the options file's MAX_OVERDRAFT): those seats
  * are overdraft seats, flagged on the handle and in the result.  Under a
- * DUP_GROUP, a checkout by the same user, host and display (as the backing
- * line's DUP_GROUP names them) as a handle of the pool, for as many seats,
- * shares that handle's seats and takes none (lmd/pool_share.c).  A handle is charged to that pool;
+ * DUP_GROUP, a checkout by the same user, host and display, with the same
+ * vendor data (as the backing line's DUP_GROUP names them) as a handle of
+ * the pool, for as many seats, shares that handle's seats and takes none
+ * (lmd/pool_share.c).  A handle is charged to that pool;
  * a denial says why: LMC_ENOFEATURE (no line of that name), LMC_EVERSION
  * (only older versions), LMC_ENOTSTARTED / LMC_EEXPIRED (no line of a
  * suitable version is in its dates), LMC_ENOSEATS (in use).
@@ -163,6 +164,9 @@ struct lm_pool_handle {
 	bool has_share;
 	uint8_t share[LM_POOL_SHARE_LEN];
 	uint32_t sharers;
+	/* The vendor data its checkout carried (core/vendor_data.h), "" for
+	 * none. */
+	char vendor_data[LM_WIRE_VENDOR_DATA_MAX + 1];
 };
 /* The handles of one session (up to max), returns how many there are. */
 int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_pool_handle *out,

@@ -25,7 +25,8 @@
  *                 lock code, app version, ip, project
  *   handles     u64 handle -> u64 session, u32 count, u32 overdraft, i64 since_us,
  *                 str8 feature, str8 version, str8 pool version, u8 shares,
- *                 then when shares is 1 its sharing group[32] (pool_share.c)
+ *                 then when shares is 1 its sharing group[32] (pool_share.c),
+ *                 str8 vendor data (core/vendor_data.h; empty: none)
  *   by_session  u64 session + u64 handle -> (empty)
  *   by_pool     pool key + u64 handle -> (empty)
  *   named       feature name, 0, name -> u8 kind (enum lm_named_kind),
@@ -394,11 +395,11 @@ int lm_pool_named_walk(struct lm_pool *p, int (*fn)(void *arg, const struct lm_p
 int lm_pool_named_restore(struct lm_pool *p, Lmcmd__PoolNamed *const *named, size_t n);
 /* ---- pool_share.c: DUP_GROUP, checkouts that share one seat ---- */
 
-/* The sharing group a checkout by s joins under dup_group (LM_DUP_*):
- * *shared false when the line shares nothing (no DUP_GROUP, or NONE).
- * 0 or LMC_ENOMEM. */
-int lm_pool_share_name(unsigned dup_group, const struct lm_pool_session *s, bool *shared,
-                       uint8_t share[LM_POOL_SHARE_LEN]);
+/* The sharing group a checkout by s with vendor_data ("" for none) joins
+ * under dup_group (LM_DUP_*): *shared false when the line shares nothing
+ * (no DUP_GROUP, or NONE).  0 or LMC_ENOMEM. */
+int lm_pool_share_name(unsigned dup_group, const struct lm_pool_session *s, const char *vendor_data,
+                       bool *shared, uint8_t share[LM_POOL_SHARE_LEN]);
 /* The seats the group share of pool pkey holds now: 0 when nobody holds
  * it. */
 int lm_pool_share_seats(struct lm_pool *p, const uint8_t *pkey, size_t plen,

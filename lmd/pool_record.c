@@ -231,6 +231,7 @@ int lm_pool_handle_decode(uint64_t id, struct lm_val v, struct lm_pool_handle *h
 		if (share)
 			memcpy(h->share, share, LM_POOL_SHARE_LEN);
 	}
+	lm_pool_r_str8(&r, h->vendor_data, sizeof h->vendor_data);
 	if (r.bad || r.off != r.len)
 		return lm_pool_corrupt("handle");
 	return 0;
@@ -325,6 +326,7 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 	lm_pool_w_u8(&w, h->has_share);
 	if (h->has_share)
 		lm_pool_w_bytes(&w, h->share, LM_POOL_SHARE_LEN);
+	lm_pool_w_str8(&w, h->vendor_data);
 	assert(!w.overflow);
 	lm_be64_put(key, h->handle);
 	rc = lm_store_put(p->store, LM_DB_HANDLES, key, sizeof key, w.p, w.len);

@@ -8,6 +8,7 @@
 #include "core/date.h"
 #include "core/error.h"
 #include "core/license.h"
+#include "core/vendor_data.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 #include "proto/command.pb-c.h"
@@ -206,7 +207,8 @@ static uint32_t seats_beyond(uint32_t issued, uint32_t in_use, uint32_t count)
  * dates. */
 static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
                        const char *want_text, const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count,
-                       int32_t today, struct choice *c, struct lm_pool_result *res)
+                       const char *vendor_data, int32_t today, struct choice *c,
+                       struct lm_pool_result *res)
 {
 	struct lm_val v;
 	struct lm_pool_def d;
@@ -269,7 +271,7 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 		 * asked for shares them (pool_share.c), whatever is free. */
 		bool sharing;
 		uint32_t shared_seats = 0, sharers;
-		rc = lm_pool_share_name(st.dup_group, s, &sharing, c->share);
+		rc = lm_pool_share_name(st.dup_group, s, vendor_data, &sharing, c->share);
 		if (!rc && sharing)
 			rc = lm_pool_share_seats(p, pkey, lm_pool_key(pkey, feature, d.vkey),
 			                         c->share, &shared_seats, &sharers);
@@ -367,13 +369,25 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 		lm_pool_deny(res, LMC_EINVAL, "Checkout of %s for %u seats", h.feature, m->count);
 		return 0;
 	}
+	/* lmd checks the data it proposes (proto/envelope_bodies.c); the
+	 * log is checked again, as every byte it holds. */
+	if (lm_bytes_opt_to_cstr(m->has_vendor_data, &m->vendor_data, h.vendor_data,
+	                         sizeof h.vendor_data) != 0 ||
+	    !lm_vendor_data_valid(h.vendor_data, strlen(h.vendor_data))) {
+		lm_pool_deny(res, LMC_EINVAL,
+		             "Checkout of %s with vendor data that is not up to %d printable "
+		             "characters",
+		             h.feature, LM_WIRE_VENDOR_DATA_MAX);
+		return 0;
+	}
 	if (s->pub.nhandles >= LM_POOL_HANDLES_PER_SESSION_MAX) {
 		lm_pool_deny(res, LMC_ELIMIT, "the session already holds %d handles",
 		             LM_POOL_HANDLES_PER_SESSION_MAX);
 		return 0;
 	}
 	memset(&c, 0, sizeof c);
-	rc = choose_pool(p, &s->pub, h.feature, h.version, want, m->count, day_of(now), &c, res);
+	rc = choose_pool(p, &s->pub, h.feature, h.version, want, m->count, h.vendor_data,
+	                 day_of(now), &c, res);
 	if (rc || res->code)
 		return rc;
 	rc = lm_pool_named_admit(p, now, &s->pub, h.feature, c.named_kind, c.named_max, res);

@@ -1,10 +1,11 @@
 /* DUP_GROUP: checkouts that share one seat.
  *
- * FlexLM's duplicate grouping: a checkout whose user (U), host (H) and
- * display (D), as many of them as the line's DUP_GROUP names, are those of
- * a checkout already holding seats of the same pool takes no seat of its
- * own; it shares the seats held.  DUP_GROUP=SITE makes every checkout of
- * the pool share; NONE (or no DUP_GROUP) shares nothing.
+ * FlexLM's duplicate grouping: a checkout whose user (U), host (H),
+ * display (D) and vendor data (V: the application's vendor-defined
+ * checkout data, core/vendor_data.h), as many of them as the line's
+ * DUP_GROUP names, are those of a checkout already holding seats of the
+ * same pool takes no seat of its own; it shares the seats held.  DUP_GROUP=SITE makes every
+ * checkout of the pool share; NONE (or no DUP_GROUP) shares nothing.
  *
  * A group is named by a SHA-256 over the grouping letters and the fields
  * they name, so that a name has a fixed size (LMDB keys are short) and the
@@ -41,8 +42,8 @@ static int digest_field(EVP_MD_CTX *ctx, const char *field)
 	return EVP_DigestUpdate(ctx, len, sizeof len) && EVP_DigestUpdate(ctx, field, n);
 }
 
-int lm_pool_share_name(unsigned dup_group, const struct lm_pool_session *s, bool *shared,
-                       uint8_t share[LM_POOL_SHARE_LEN])
+int lm_pool_share_name(unsigned dup_group, const struct lm_pool_session *s, const char *vendor_data,
+                       bool *shared, uint8_t share[LM_POOL_SHARE_LEN])
 {
 	char letters[8];
 	unsigned len = 0;
@@ -60,6 +61,10 @@ int lm_pool_share_name(unsigned dup_group, const struct lm_pool_session *s, bool
 		ok = digest_field(ctx, s->host);
 	if (ok && (dup_group & LM_DUP_DISPLAY))
 		ok = digest_field(ctx, s->display);
+	/* No data is a value like any other: under V alone, the checkouts
+	 * without vendor data agree on it and share one group. */
+	if (ok && (dup_group & LM_DUP_VENDOR))
+		ok = digest_field(ctx, vendor_data);
 	ok = ok && EVP_DigestFinal_ex(ctx, share, &len) && len == LM_POOL_SHARE_LEN;
 	EVP_MD_CTX_free(ctx);
 	/* Only an allocation can fail here: a local failure, fatal to the

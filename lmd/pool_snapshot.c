@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/license.h"
 #include "core/log.h"
+#include "core/vendor_data.h"
 #include "lmd/pool_internal.h"
 #include "lmd/store.h"
 #include "proto/command.pb-c.h"
@@ -176,6 +177,7 @@ static int snap_handle(void *arg, struct lm_val key, struct lm_val val)
 	ph.has_share = h.has_share;
 	ph.share.data = h.share;
 	ph.share.len = h.has_share ? LM_POOL_SHARE_LEN : 0;
+	set_text(&ph.has_vendor_data, &ph.vendor_data, h.vendor_data);
 	one.n_handles = 1;
 	one.handles = handles;
 	snap_emit(sn, &one);
@@ -340,6 +342,10 @@ static int restore_handles(struct lm_pool *p, const Lmcmd__PoolSnapshot *snap, u
 			h.has_share = true;
 			memcpy(h.share, ph->share.data, LM_POOL_SHARE_LEN);
 		}
+		if (lm_bytes_opt_to_cstr(ph->has_vendor_data, &ph->vendor_data, h.vendor_data,
+		                         sizeof h.vendor_data) != 0 ||
+		    !lm_vendor_data_valid(h.vendor_data, strlen(h.vendor_data)))
+			return bad_snapshot("a handle's vendor data is malformed");
 		rc = lm_pool_handle_load(p, h.handle, &old, &found);
 		if (rc)
 			return rc;

@@ -240,6 +240,10 @@ static void checkout(struct lm_report_events *e, struct lm_pool *pool,
 	who(e, m->session_id, known ? &e->session : NULL);
 	bytes_field(e, "feature", m->feature);
 	bytes_field(e, "version", m->version);
+	/* The application's vendor data, hidden with the user: it may well
+	 * name what the user works on. */
+	if (m->has_vendor_data && !e->hide_user)
+		bytes_field(e, "vendor_data", m->vendor_data);
 	if (res->code == 0 && lm_pool_handle(pool, res->handle, &h) == 0)
 		lm_report_log_str(e->log, "pool_version", h.pool_version);
 	lm_report_log_int(e->log, "count", res->code == 0 ? res->count : m->count);

@@ -571,9 +571,14 @@ static void on_checkout(struct lm_connection *c, const Lm__Envelope *env)
 	else
 		snprintf(p->version, sizeof p->version, "0");
 
+	/* Checked with the envelope (core/vendor_data.h's rule). */
+	char vendor_data[LM_WIRE_VENDOR_DATA_MAX + 1] = "";
+	if (co->has_vendor_data)
+		lm_bytes_to_cstr(&co->vendor_data, vendor_data, sizeof vendor_data);
+
 	struct lm_command cmd;
-	lm_command_checkout(&cmd, c->session_id, env->request_id, p->feature, p->version,
-	                    co->count);
+	lm_command_checkout(&cmd, c->session_id, env->request_id, p->feature, p->version, co->count,
+	                    vendor_data);
 	lm_request_submit(p, &cmd);
 	lm_command_release(&cmd);
 }

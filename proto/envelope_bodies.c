@@ -85,7 +85,9 @@ static int check_checkout(struct lm_check *c, const Lm__Checkout *m)
 		                     m->wait_ms, LM_CHECKOUT_WAIT_MAX_MS);
 	if (m->has_nonce)
 		LM_CHECK_TRY(lm_check_exact(c, "checkout.nonce", 1, &m->nonce, LM_WIRE_NONCE_LEN));
-	return 0;
+	/* The rule of core/vendor_data.h: printable ASCII, spaces allowed. */
+	return lm_check_id(c, "checkout.vendor_data", m->has_vendor_data, &m->vendor_data,
+	                   LM_WIRE_VENDOR_DATA_MAX, LM_CHECK_SPACE);
 }
 
 static int check_checkout_reply(struct lm_check *c, const Lm__CheckoutReply *m)
@@ -165,6 +167,8 @@ static int check_holder(struct lm_check *c, const Lm__Holder *h)
 	                         LM_WIRE_DISPLAY_MAX, LM_CHECK_SPACE));
 	LM_CHECK_TRY(lm_check_id(c, "status_reply.holders.version", h->has_version, &h->version,
 	                         LM_WIRE_VERSION_MAX, 0));
+	LM_CHECK_TRY(lm_check_id(c, "status_reply.holders.vendor_data", h->has_vendor_data,
+	                         &h->vendor_data, LM_WIRE_VENDOR_DATA_MAX, LM_CHECK_SPACE));
 	return lm_check_count(c, "status_reply.holders.count", h->has_count, h->count, false);
 }
 

@@ -35,7 +35,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: lmutil checkout -c SOURCE --pubkey VENDOR.pub FEATURE [--version V]\n"
 	        "                       [--count K] [--hold SECONDS] [--loop N] [--timeout MS]\n"
-	        "                       [--idle] [--json]\n"
+	        "                       [--idle] [--vendor-data TEXT] [--json]\n"
 	        "Checks FEATURE out of the license servers (or license files) of SOURCE\n"
 	        "(\"27000@host\", \"27000@a,27000@b,27000@c\", a license file; default:\n"
 	        "LM_LICENSE_FILE), holds it SECONDS (default 0), checks it in; N rounds\n"
@@ -44,6 +44,9 @@ static void usage(FILE *out)
 	        "--idle: says the application is idle while it holds (lmc_set_idle), so a\n"
 	        "TIMEOUT in the server's options file takes the seats back (event lost,\n"
 	        "LMC_EIDLE).\n"
+	        "--vendor-data: the vendor data sent with each checkout\n"
+	        "(lmc_set_checkout_data): up to 64 printable characters; a line with\n"
+	        "DUP_GROUP=V shares one seat among checkouts with the same data.\n"
 	        "With --json, one object per event: granted, denied, releasing, released,\n"
 	        "lost, regained.  Exit status 1 when a checkout was denied.\n");
 }
@@ -185,10 +188,11 @@ int lm_cmd_checkout(int argc, char **argv)
 	        {"timeout", required_argument, NULL, 't'},
 	        {"json", no_argument, NULL, 'j'},
 	        {"idle", no_argument, NULL, 'i'},
+	        {"vendor-data", required_argument, NULL, 'D'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *source = NULL, *pubkey = NULL, *version = NULL;
+	const char *source = NULL, *pubkey = NULL, *version = NULL, *vendor_data = NULL;
 	unsigned long count = 1, loops = 1, timeout_ms = 0;
 	double hold_s = 0;
 	bool idle = false;
@@ -229,6 +233,7 @@ int lm_cmd_checkout(int argc, char **argv)
 			}
 			break;
 		case 'i': idle = true; break;
+		case 'D': vendor_data = optarg; break;
 		case 'j':
 			run.json = true;
 			lm_report_json();
@@ -259,6 +264,13 @@ int lm_cmd_checkout(int argc, char **argv)
 		return 2;
 	}
 	lmc_set_callbacks(run.ctx, on_lost, on_regained, &run);
+	rc = vendor_data ? lmc_set_checkout_data(run.ctx, vendor_data) : 0;
+	if (rc != 0) {
+		lm_report_fail(rc, "--vendor-data: %s (%s)", lmc_last_error(run.ctx),
+		               lmc_errname(rc));
+		lmc_close(run.ctx);
+		return 2;
+	}
 
 	bool denied = false, stopped = false;
 	for (unsigned long i = 0; !stopped && (loops == 0 || i < loops); i++) {

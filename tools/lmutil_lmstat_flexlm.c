@@ -96,12 +96,21 @@ static void print_holders(const Lm__FeatureStatus *f, const char *version, const
 		const Lm__Holder *h = f->holders[j];
 		char user[LM_WIRE_USER_MAX + 1], hhost[LM_WIRE_HOST_MAX + 1];
 		char display[LM_WIRE_DISPLAY_MAX + 1], start[32];
+		char vendor_data[LM_WIRE_VENDOR_DATA_MAX + 2] = "";
 		lm_lmstat_one_word(&h->user, "?", user, sizeof user);
 		lm_lmstat_one_word(&h->host, "?", hhost, sizeof hhost);
 		lm_lmstat_one_word(&h->display, hhost, display, sizeof display);
+		/* The checkout's vendor data, one more word after the display
+		 * as FlexLM prints it: the monitors read the display as
+		 * everything up to the version. */
+		if (h->has_vendor_data) {
+			vendor_data[0] = ' ';
+			lm_lmstat_one_word(&h->vendor_data, "", vendor_data + 1,
+			                   sizeof vendor_data - 1);
+		}
 		lm_lmstat_flex_time(h->since, false, start, sizeof start);
-		printf("    %s %s %s (v%s) (%s/%s %llu), start %s", user, hhost, display, version,
-		       host, port, (unsigned long long)h->handle, start);
+		printf("    %s %s %s%s (v%s) (%s/%s %llu), start %s", user, hhost, display,
+		       vendor_data, version, host, port, (unsigned long long)h->handle, start);
 		if (h->count > 1)
 			printf(", %u licenses", h->count);
 		/* A suffix in parentheses, as FlexLM writes (linger: n). */

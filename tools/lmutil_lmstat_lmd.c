@@ -117,6 +117,11 @@ static json_t *holder_json(const Lm__Holder *h)
 	/* DUP_GROUP: the checkouts sharing this one's seats, itself
 	 * included (1: it shares with none). */
 	lm_json_set(o, "sharers", lm_json_int(h->has_sharers ? h->sharers : 1));
+	/* The checkout's vendor data (lmc_set_checkout_data), null for none. */
+	if (h->has_vendor_data)
+		set_bytes(o, "vendor_data", &h->vendor_data);
+	else
+		lm_json_set(o, "vendor_data", json_null());
 	return o;
 }
 
@@ -312,6 +317,10 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 				printf(", %u overdraft", h->overdraft);
 			if (h->has_sharers && h->sharers > 1)
 				printf(", shared by %u", h->sharers);
+			if (h->has_vendor_data) {
+				bytes_str(&h->vendor_data, buf, sizeof buf);
+				printf(", vendor data \"%s\"", buf);
+			}
 			printf("\n");
 		}
 	}

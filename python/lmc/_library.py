@@ -79,6 +79,7 @@ _PROTOTYPES = {
         [CtxPointer, LostCallback, RegainedCallback, ctypes.c_void_p],
     ),
     "lmc_set_idle": (ctypes.c_int, [CtxPointer, ctypes.c_int]),
+    "lmc_set_checkout_data": (ctypes.c_int, [CtxPointer, ctypes.c_char_p]),
     "lmc_server": (ctypes.c_int, [CtxPointer, ctypes.c_char_p, ctypes.c_size_t]),
     "lmc_last_error": (ctypes.c_char_p, [CtxPointer]),
     "lmc_license_info": (

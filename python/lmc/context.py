@@ -470,6 +470,20 @@ class Context:
         if rc != 0:
             raise Error.for_code(rc)
 
+    def set_checkout_data(self, data):
+        """Sets the vendor data sent with every later server checkout, as
+        lmc_set_checkout_data (FlexLM's vendor-defined checkout data): up
+        to 64 printable ASCII characters, None or "" for none.  lmstat
+        shows it on the holder's line, and a license line with DUP_GROUP=V
+        (or UHDV...) shares one seat among checkouts with the same data.
+        Seats already held keep theirs.  Raises InvalidArgument for text
+        that breaks the rules (the data in force stays)."""
+        data_c = None if data is None else _c_string(data, "checkout data")
+        with self._in_use() as ptr:
+            rc = lib.lmc_set_checkout_data(ptr, data_c)
+            if rc != 0:
+                raise self._error(ptr, rc)
+
     @property
     def server(self):
         """The "port@host" of the server this context is (or was last)

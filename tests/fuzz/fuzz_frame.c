@@ -34,6 +34,7 @@
 
 #include "core/error.h"
 #include "core/license.h"
+#include "core/vendor_data.h"
 #include "lmd/pool_internal.h"
 #include "proto/arena.h"
 #include "proto/command.pb-c.h"
@@ -178,6 +179,12 @@ static void expect_ids(const Lm__Envelope *e)
 	case LM__ENVELOPE__BODY_CHECKOUT:
 		expect_id(e->checkout->has_feature, &e->checkout->feature, LM_WIRE_FEATURE_MAX);
 		expect_id(e->checkout->has_version, &e->checkout->version, LM_WIRE_VERSION_MAX);
+		expect_id(e->checkout->has_vendor_data, &e->checkout->vendor_data,
+		          LM_WIRE_VENDOR_DATA_MAX);
+		/* The envelope's rule is core/vendor_data.h's. */
+		EXPECT(!e->checkout->has_vendor_data ||
+		       lm_vendor_data_valid((const char *)e->checkout->vendor_data.data,
+		                            e->checkout->vendor_data.len));
 		break;
 	case LM__ENVELOPE__BODY_STATUS_REQUEST:
 		expect_id(e->status_request->has_feature, &e->status_request->feature,
@@ -350,6 +357,9 @@ static void check_checkout(const Lmcmd__Checkout *m)
 		EXPECT(strlen(h.feature) == m->feature.len);
 	if (lm_bytes_opt_to_cstr(m->has_version, &m->version, h.version, sizeof h.version) == 0)
 		expect_version_key(h.version, key);
+	if (lm_bytes_opt_to_cstr(m->has_vendor_data, &m->vendor_data, h.vendor_data,
+	                         sizeof h.vendor_data) == 0)
+		EXPECT(strlen(h.vendor_data) == m->vendor_data.len || !m->has_vendor_data);
 }
 
 static void check_command(const Lmcmd__Command *c)

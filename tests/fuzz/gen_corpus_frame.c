@@ -108,6 +108,9 @@ static void requests(void)
 	co.count = 5;
 	co.has_wait_ms = 1, co.wait_ms = 30000;
 	one("checkout-wait", &e);
+	co.has_wait_ms = 0;
+	co.has_vendor_data = 1, co.vendor_data = str("job 7");
+	one("checkout-vendor_data", &e);
 
 	Lm__Checkin ci = LM__CHECKIN__INIT;
 	ci.has_handle = 1, ci.handle = 7;
@@ -345,6 +348,8 @@ static void commands(void)
 	co.has_count = 1, co.count = 2;
 	c.body_case = LMCMD__COMMAND__BODY_CHECKOUT, c.checkout = &co;
 	command("cmd-checkout", &c);
+	co.has_vendor_data = 1, co.vendor_data = str("job 7");
+	command("cmd-checkout-vendor_data", &c);
 
 	Lmcmd__Checkin ci = LMCMD__CHECKIN__INIT;
 	ci.has_session_id = 1, ci.session_id = 0x1122334455667788u;

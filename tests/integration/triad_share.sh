@@ -1,6 +1,8 @@
 #!/bin/sh
 # DUP_GROUP through a triad, with the leader killed while a seat is shared:
-# alice holds the one seat of a DUP_GROUP=U feature from two hosts, bob is
+# alice holds the one seat of a DUP_GROUP=UV feature from two hosts, both
+# checkouts with the vendor data "job 7" (which the replicated command
+# carries, so that every server names the same sharing group), bob is
 # denied; after a kill -9 of the leader the new leader still counts one
 # seat, shared by both of alice's checkouts (the sharing is replicated
 # state), bob is still denied, neither of alice's clients lost its seat,
@@ -12,7 +14,7 @@
 need_test_hooks
 
 triad_setup 1
-sed 's/^FEATURE stats acme 29.0 permanent 1$/FEATURE stats acme 29.0 permanent 1 DUP_GROUP=U/' \
+sed 's/^FEATURE stats acme 29.0 permanent 1$/FEATURE stats acme 29.0 permanent 1 DUP_GROUP=UV/' \
 	"$TMP/triad.tmpl" >"$TMP/share.tmpl"
 grep -q DUP_GROUP "$TMP/share.tmpl" || fail "the template was not rewritten"
 sign_license "$TMP/share.tmpl" "$TMP/triad.lic"
@@ -23,11 +25,13 @@ done
 leader=$(wait_leader)
 wait_converged
 
-# hold NAME USER HOST: a client holding stats in the background.
+# hold NAME USER HOST [DATA]: a client holding stats in the background,
+# its checkout carrying the vendor data DATA.
 hold()
 {
 	(LM_TEST_USER=$2 LM_TEST_HOST=$3 exec "$LMUTIL" checkout -c "$S" \
-		--pubkey "$TMP/vendor.pub" --json --hold 600 --timeout 20000 stats \
+		--pubkey "$TMP/vendor.pub" --json --hold 600 --timeout 20000 \
+		${4:+--vendor-data "$4"} stats \
 		>"$TMP/$1.json" 2>"$TMP/$1.err") &
 	eval "pid_$1=$!"
 	at_exit "kill -9 $! 2>/dev/null"
@@ -44,7 +48,8 @@ f = [f for f in json.load(open(sys.argv[1]))["features"] if f["name"] == "stats"
 hosts = sorted(sys.argv[2:])
 assert (f["issued"], f["in_use"]) == (1, 1), f
 assert sorted(h["host"] for h in f["holders"]) == hosts, f["holders"]
-assert all(h["user"] == "alice" and h["sharers"] == len(hosts) for h in f["holders"]), f
+assert all(h["user"] == "alice" and h["sharers"] == len(hosts) and h["vendor_data"] == "job 7"
+           for h in f["holders"]), f
 PY
 }
 
@@ -57,8 +62,8 @@ bob_denied()
 }
 
 note "alice holds the one seat from two hosts; bob is denied"
-hold a alice ws1
-hold b alice ws2
+hold a alice ws1 "job 7"
+hold b alice ws2 "job 7"
 check_shared ws1 ws2
 bob_denied
 

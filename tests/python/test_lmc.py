@@ -2,6 +2,7 @@
 context managers, the exceptions of the stable codes, lost and regained
 callbacks, node-locked licenses and the lock code."""
 
+import json
 import os
 import queue
 import re
@@ -228,6 +229,38 @@ def test_denials_raise_their_exception(start_server, vendor):
         with pytest.raises(lmc.InvalidArgument):
             other.checkout("stats", count=0)
         assert server.in_use() == 0
+
+
+def test_checkout_data_shares_a_dup_group_v_seat(start_server, vendor):
+    # DUP_GROUP=V: two contexts whose checkouts carry the same vendor data
+    # share the one seat; other data is denied; lmstat shows the data.
+    server = start_server(["FEATURE solver acme 1.0 permanent 1 DUP_GROUP=V"])
+    with lmc.Context(server.address, pubkey=vendor.public) as first, lmc.Context(
+        server.address, pubkey=vendor.public
+    ) as second:
+        first.set_checkout_data("job 7")
+        second.set_checkout_data(b"job 7")
+        with first.checkout("solver"), second.checkout("solver"):
+            assert server.in_use("solver") == 1
+            status = json.loads(
+                run_tool(
+                    os.environ["LMUTIL"], "lmstat", "-c", server.address, "-a", "--json"
+                ).stdout
+            )
+            holders = [h for f in status["features"] if f["name"] == "solver" for h in f["holders"]]
+            assert [(h["vendor_data"], h["sharers"]) for h in holders] == [("job 7", 2)] * 2
+            second.set_checkout_data("job 8")
+            with pytest.raises(lmc.NoSeats):
+                second.checkout("solver")
+        assert server.in_use("solver") == 0
+        # Refused, naming the rule; the data in force stays.
+        with pytest.raises(lmc.InvalidArgument, match="at most 64 printable"):
+            first.set_checkout_data("x" * 65)
+        with pytest.raises(lmc.InvalidArgument):
+            first.set_checkout_data("job\t7")
+        with pytest.raises(lmc.InvalidArgument):
+            first.set_checkout_data("job\0")
+        first.set_checkout_data(None)
 
 
 def test_no_server_listening_raises_no_server(vendor):

@@ -482,6 +482,9 @@ static void test_dup_group(void **state)
 	        {"UHD", "UHD", LM_DUP_USER | LM_DUP_HOST | LM_DUP_DISPLAY},
 	        {"dhu", "UHD", LM_DUP_USER | LM_DUP_HOST | LM_DUP_DISPLAY},
 	        {"HD", "HD", LM_DUP_HOST | LM_DUP_DISPLAY},
+	        {"UHDV", "UHDV", LM_DUP_USER | LM_DUP_HOST | LM_DUP_DISPLAY | LM_DUP_VENDOR},
+	        {"v", "V", LM_DUP_VENDOR},
+	        {"VU", "UV", LM_DUP_USER | LM_DUP_VENDOR},
 	        {"site", "SITE", LM_DUP_SITE},
 	        {"NONE", "NONE", LM_DUP_NONE},
 	};
@@ -509,7 +512,7 @@ static void test_dup_group(void **state)
 	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=\"\"", "empty");
 	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP", "written KEY=value");
 	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=U DUP_GROUP=H", "twice");
-	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=UHDV", "vendor data (V)");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 DUP_GROUP=UVV", "each once");
 	parse_refused("FEATURE f1 acme 1.0 permanent uncounted HOSTID=ANY DUP_GROUP=U",
 	              "counted lines only");
 	parse_refused("PACKAGE p acme 1.0 COMPONENTS=f1 DUP_GROUP=U", "misplaced keyword");

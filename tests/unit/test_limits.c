@@ -19,6 +19,7 @@
 #include "core/license.h"
 #include "core/limits.h"
 #include "core/lockcode.h"
+#include "core/vendor_data.h"
 #include "proto/address.h"
 #include "proto/envelope.h"
 #include "proto/frame.h"
@@ -248,6 +249,20 @@ static void test_wire(void **state)
 	assert_int_equal(lm_envelope_check(&e, err, sizeof err), 0);
 	c.count = LM_CHECKOUT_COUNT_MAX + 1;
 	assert_int_equal(lm_envelope_check(&e, err, sizeof err), LMC_EPROTO);
+	c.count = 1;
+
+	/* A checkout's vendor data: the same edge on the wire (LMC_EPROTO)
+	 * and in core/vendor_data.h's rule, which liblmc and the pool apply. */
+	c.has_vendor_data = 1;
+	c.vendor_data = lm_bytes_from_cstr(word('v', LM_WIRE_VENDOR_DATA_MAX));
+	assert_int_equal(lm_envelope_check(&e, err, sizeof err), 0);
+	assert_true(
+	        lm_vendor_data_valid(word('v', LM_WIRE_VENDOR_DATA_MAX), LM_WIRE_VENDOR_DATA_MAX));
+	c.vendor_data = lm_bytes_from_cstr(word('v', LM_WIRE_VENDOR_DATA_MAX + 1));
+	assert_int_equal(lm_envelope_check(&e, err, sizeof err), LMC_EPROTO);
+	assert_false(lm_vendor_data_valid(word('v', LM_WIRE_VENDOR_DATA_MAX + 1),
+	                                  LM_WIRE_VENDOR_DATA_MAX + 1));
+	c.has_vendor_data = 0;
 
 	/* A cluster id is exactly LM_CLUSTER_ID_SIZE bytes, one short or one
 	 * over is refused. */

@@ -1176,6 +1176,143 @@ static void test_dup_group_site_none(void **state)
 	assert_int_equal(checkout(t, 1, 5, "bare", "1.0", 1).code, LMC_ENOSEATS);
 }
 
+/* A checkout carrying the application's vendor data (NULL: none). */
+static struct lm_pool_result checkout_with_data(struct tp *t, uint64_t sid, uint64_t req,
+                                                const char *feature, const char *vendor_data)
+{
+	Lmcmd__Command c = LMCMD__COMMAND__INIT;
+	Lmcmd__Checkout m = LMCMD__CHECKOUT__INIT;
+	m.has_session_id = m.has_request_id = m.has_feature = m.has_version = m.has_count = 1;
+	m.session_id = sid;
+	m.request_id = req;
+	m.feature = bin(feature);
+	m.version = bin("1.0");
+	m.count = 1;
+	if (vendor_data) {
+		m.has_vendor_data = 1;
+		m.vendor_data = bin(vendor_data);
+	}
+	c.body_case = LMCMD__COMMAND__BODY_CHECKOUT;
+	c.checkout = &m;
+	return apply(t, &c);
+}
+
+static uint64_t take_with_data(struct tp *t, uint64_t sid, uint64_t req, const char *feature,
+                               const char *vendor_data)
+{
+	struct lm_pool_result res = checkout_with_data(t, sid, req, feature, vendor_data);
+	if (res.code)
+		fail_msg("checkout of %s with vendor data '%s' refused: %s (%s)", feature,
+		         vendor_data ? vendor_data : "(none)", lmc_errname(res.code), res.message);
+	return res.handle;
+}
+
+static void assert_vendor_data(struct tp *t, uint64_t handle, const char *want)
+{
+	struct lm_pool_handle h;
+	assert_int_equal(lm_pool_handle(t->pool, handle, &h), 0);
+	assert_string_equal(h.vendor_data, want);
+}
+
+/* DUP_GROUP=V: the checkouts with the same vendor data share one seat,
+ * whoever makes them; other data takes a seat of its own, and so does no
+ * data at all (no data is a group of its own, the checkouts without any
+ * sharing it).  The handle keeps its data, a snapshot carries it, and the
+ * restored pool lets the same data share again. */
+static void test_dup_group_vendor(void **state)
+{
+	struct tp *t = *state, *u = tp_new();
+	license(t, "FEATURE solver acme 1.0 permanent 2 DUP_GROUP=V\n");
+	assert_int_equal(open_session_at(t, 1, "alice", "ws1", ":0").code, 0);
+	assert_int_equal(open_session_at(t, 2, "bob", "ws2", ":1").code, 0);
+	assert_int_equal(open_session_at(t, 3, "carol", "ws3", ":0").code, 0);
+	uint64_t a = take_with_data(t, 1, 1, "solver", "job 7");
+	uint64_t b = take_with_data(t, 2, 1, "solver", "job 7");
+	assert_int_equal(in_use(t, "solver", "1.0"), 1);
+	assert_int_equal(pool_of(t, "solver", "1.0")->shared, 2);
+	assert_vendor_data(t, a, "job 7");
+	assert_vendor_data(t, b, "job 7");
+	/* Vendor data compares byte for byte: "Job 7" is another group. */
+	take_with_data(t, 3, 1, "solver", "Job 7");
+	assert_int_equal(in_use(t, "solver", "1.0"), 2);
+	assert_int_equal(checkout_with_data(t, 1, 2, "solver", NULL).code, LMC_ENOSEATS);
+	assert_int_equal(checkout_with_data(t, 3, 2, "solver", "job 8").code, LMC_ENOSEATS);
+
+	void *buf;
+	size_t len;
+	uint8_t dt[32], du[32];
+	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
+	assert_int_equal(lm_pool_restore(u->pool, 100, buf, len), 0);
+	free(buf);
+	u->index = 100;
+	digest(t, dt);
+	digest(u, du);
+	assert_memory_equal(dt, du, 32);
+	assert_vendor_data(u, a, "job 7");
+	uint64_t c = take_with_data(u, 3, 3, "solver", "job 7");
+	assert_vendor_data(u, c, "job 7");
+	assert_int_equal(in_use(u, "solver", "1.0"), 2);
+
+	/* Both "job 7" handles go: their seat returns, and the checkouts
+	 * without vendor data share it among themselves. */
+	assert_int_equal(checkin(t, 1, 3, a).code, 0);
+	assert_int_equal(in_use(t, "solver", "1.0"), 2);
+	assert_int_equal(checkin(t, 2, 2, b).code, 0);
+	assert_int_equal(in_use(t, "solver", "1.0"), 1);
+	uint64_t n1 = take_with_data(t, 1, 4, "solver", NULL);
+	take_with_data(t, 2, 3, "solver", NULL);
+	assert_int_equal(in_use(t, "solver", "1.0"), 2);
+	assert_vendor_data(t, n1, "");
+	tp_free(u);
+}
+
+/* DUP_GROUP=UHDV: the same person at the same display shares one seat only
+ * with the same vendor data; the same data from another user is not a
+ * duplicate.  U, H and D alone ignore the vendor data. */
+static void test_dup_group_uhdv(void **state)
+{
+	struct tp *t = *state;
+	license(t, "FEATURE cad acme 1.0 permanent 1 DUP_GROUP=UHDV\n"
+	           "FEATURE viewer acme 1.0 permanent 1 DUP_GROUP=UHD\n");
+	assert_int_equal(open_session_at(t, 1, "alice", "ws1", ":0").code, 0);
+	assert_int_equal(open_session_at(t, 2, "alice", "ws1", ":0").code, 0);
+	assert_int_equal(open_session_at(t, 3, "bob", "ws1", ":0").code, 0);
+	take_with_data(t, 1, 1, "cad", "part.prt");
+	take_with_data(t, 2, 1, "cad", "part.prt");
+	assert_int_equal(in_use(t, "cad", "1.0"), 1);
+	assert_int_equal(checkout_with_data(t, 2, 2, "cad", "other.prt").code, LMC_ENOSEATS);
+	assert_int_equal(checkout_with_data(t, 2, 3, "cad", NULL).code, LMC_ENOSEATS);
+	assert_int_equal(checkout_with_data(t, 3, 1, "cad", "part.prt").code, LMC_ENOSEATS);
+	/* Under UHD the data is kept but does not part the duplicates. */
+	uint64_t v = take_with_data(t, 1, 2, "viewer", "a");
+	take_with_data(t, 2, 4, "viewer", "b");
+	assert_int_equal(in_use(t, "viewer", "1.0"), 1);
+	assert_vendor_data(t, v, "a");
+}
+
+/* Vendor data that is not up to 64 printable characters is refused
+ * (LMC_EINVAL) in the replicated command too, and nothing is charged. */
+static void test_vendor_data_refused(void **state)
+{
+	struct tp *t = *state;
+	char longest[LM_WIRE_VENDOR_DATA_MAX + 2];
+	license(t, "FEATURE solver acme 1.0 permanent 1 DUP_GROUP=V\n");
+	assert_int_equal(open_session_at(t, 1, "alice", "ws1", ":0").code, 0);
+	memset(longest, 'x', sizeof longest - 1);
+	longest[sizeof longest - 1] = '\0';
+	const char *bad[] = {longest, "tab\there", "bell\a", "del\x7f", "caf\xc3\xa9"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct lm_pool_result r = checkout_with_data(t, 1, i + 1, "solver", bad[i]);
+		assert_int_equal(r.code, LMC_EINVAL);
+		assert_non_null(strstr(r.message, "vendor data"));
+		assert_int_equal(in_use(t, "solver", "1.0"), 0);
+	}
+	/* 64 characters are within the limit. */
+	longest[LM_WIRE_VENDOR_DATA_MAX] = '\0';
+	uint64_t h = take_with_data(t, 1, 10, "solver", longest);
+	assert_vendor_data(t, h, longest);
+}
+
 static void test_overdraft(void **state)
 {
 	struct tp *t = *state, *u = tp_new();
@@ -1845,6 +1982,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_dup_group_user, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_dup_group_user_host, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_dup_group_site_none, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_vendor, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_uhdv, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_vendor_data_refused, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_supersede, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reopen_empties, setup, teardown),

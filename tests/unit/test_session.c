@@ -622,8 +622,10 @@ static void checkout_returns_a_handle_and_close_returns_the_seats(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, NULL, 0);
 	uint64_t h1, h2;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 2, 0, &h1, msg, sizeof msg), 0);
-	assert_int_equal(lm_session_checkout(s, "stats", NULL, 1, 0, &h2, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 2, NULL, 0, &h1, msg, sizeof msg),
+	                 0);
+	assert_int_equal(lm_session_checkout(s, "stats", NULL, 1, NULL, 0, &h2, msg, sizeof msg),
+	                 0);
 	assert_int_not_equal(h1, h2);
 	assert_int_equal(FAKE(a, a->grants), 2);
 	assert_int_equal(FAKE(a, fake_in_use(a)), 3);
@@ -639,7 +641,7 @@ static void checkout_returns_a_handle_and_close_returns_the_seats(void **state)
 
 	/* A refusal comes back with the server's code. */
 	uint64_t h3;
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 10, 0, &h3, msg, sizeof msg),
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 10, NULL, 0, &h3, msg, sizeof msg),
 	                 LMC_ENOSEATS);
 
 	lm_session_stop(s);
@@ -656,7 +658,7 @@ static void a_grant_the_vendor_did_not_sign_is_refused(void **state)
 	char msg[512];
 
 	FAKE_SET(a, a->forge = true);
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg),
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
 	                 LMC_EBADSIG);
 	assert_non_null(strstr(msg, "did not sign"));
 	/* The seats granted under the bad line go back to the pool. */
@@ -664,17 +666,18 @@ static void a_grant_the_vendor_did_not_sign_is_refused(void **state)
 	assert_int_equal(FAKE(a, fake_in_use(a)), 0);
 
 	FAKE_SET(a, a->forge = false; a->wrong_feature = true);
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg),
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
 	                 LMC_EBADSIG);
 	assert_non_null(strstr(msg, "for other"));
 	WAIT_UNTIL(FAKE(a, a->ncheckins) == 2);
 
 	/* A line older than the version asked for proves nothing either. */
 	FAKE_SET(a, a->wrong_feature = false);
-	assert_int_equal(lm_session_checkout(s, "stats", "30", 1, 0, &h, msg, sizeof msg),
+	assert_int_equal(lm_session_checkout(s, "stats", "30", 1, NULL, 0, &h, msg, sizeof msg),
 	                 LMC_EBADSIG);
 	WAIT_UNTIL(FAKE(a, a->ncheckins) == 3);
-	assert_int_equal(lm_session_checkout(s, "stats", "28.1", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "28.1", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	lm_session_stop(s);
 	fake_stop(a);
 }
@@ -685,13 +688,14 @@ static void a_dropped_connection_is_resumed_and_the_request_resent(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, NULL, 0);
 	uint64_t h0, h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h0, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h0, msg, sizeof msg),
+	                 0);
 
 	/* The server commits the checkout and the connection breaks before
 	 * the answer: the client resumes and asks again with the same id. */
 	FAKE_SET(a, a->drop_after_grant = true);
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 2, WAIT_MS, &h, msg, sizeof msg),
-	                 0);
+	assert_int_equal(
+	        lm_session_checkout(s, "stats", "29.0", 2, NULL, WAIT_MS, &h, msg, sizeof msg), 0);
 	assert_int_equal(FAKE(a, a->resumed), 1);
 	assert_int_equal(FAKE(a, a->opened), 1);
 	assert_int_equal(FAKE(a, a->ncheckouts), 3);
@@ -719,7 +723,8 @@ static void a_follower_redirects_to_the_leader(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){follower}, 1, NULL, 0);
 	uint64_t h;
 	char msg[512], server[64];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	assert_true(FAKE(follower, follower->hellos) >= 1);
 	assert_int_equal(FAKE(follower, follower->grants), 0);
 	assert_int_equal(FAKE(leader, leader->grants), 1);
@@ -741,7 +746,8 @@ static void the_next_server_is_tried_when_the_first_is_down(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){&probe, alive}, 2, NULL, 0);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	assert_int_equal(FAKE(alive, alive->grants), 1);
 	lm_session_stop(s);
 	fake_stop(alive);
@@ -756,12 +762,12 @@ static void with_no_server_one_try_fails_fast_and_a_timeout_waits(void **state)
 	uint64_t h;
 	char msg[512];
 	int64_t t0 = now_ms();
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg),
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
 	                 LMC_ENOSERVER);
 	assert_non_null(strstr(msg, probe.name));
 	assert_true(now_ms() - t0 < WAIT_MS);
 	t0 = now_ms();
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 300, &h, msg, sizeof msg),
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 300, &h, msg, sizeof msg),
 	                 LMC_ENOSERVER);
 	assert_true(now_ms() - t0 >= 300);
 	assert_true(now_ms() - t0 < WAIT_MS);
@@ -776,8 +782,10 @@ static void an_expired_session_regains_its_seats(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 0);
 	uint64_t h1, h2;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h1, msg, sizeof msg), 0);
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h2, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h1, msg, sizeof msg),
+	                 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h2, msg, sizeof msg),
+	                 0);
 
 	/* The server forgot the session while we were away, and only one
 	 * seat is left in the pool when we come back: both seats are lost,
@@ -823,7 +831,8 @@ static void a_seat_removed_by_the_administrator_is_lost_then_regained(void **sta
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 30);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	WAIT_UNTIL(FAKE(a, a->heartbeats) >= 2);
 	assert_int_equal(log_count(&log), 0);
 
@@ -848,8 +857,8 @@ static void without_quorum_a_checkout_is_retried_with_its_request_id(void **stat
 	uint64_t h;
 	char msg[512];
 	FAKE_SET(a, a->noquorum = 3);
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, WAIT_MS, &h, msg, sizeof msg),
-	                 0);
+	assert_int_equal(
+	        lm_session_checkout(s, "stats", "29.0", 1, NULL, WAIT_MS, &h, msg, sizeof msg), 0);
 	assert_int_equal(FAKE(a, a->ncheckouts), 4);
 	for (int i = 1; i < 4; i++)
 		assert_int_equal(FAKE(a, a->checkout_rids[i]), FAKE(a, a->checkout_rids[0]));
@@ -858,7 +867,7 @@ static void without_quorum_a_checkout_is_retried_with_its_request_id(void **stat
 	/* One try reports the lost quorum at once; the request stays with the
 	 * session, and seats granted after the caller left go back. */
 	FAKE_SET(a, a->noquorum = 1);
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg),
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
 	                 LMC_ENOQUORUM);
 	WAIT_UNTIL(FAKE(a, a->grants) == 2);
 	WAIT_UNTIL(FAKE(a, a->ncheckins) == 1);
@@ -880,7 +889,8 @@ static void without_quorum_seats_are_kept_for_the_grace_period(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 50);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 
 	FAKE_SET(a, a->noquorum_open = true; a->kick = true);
 	WAIT_UNTIL(FAKE(a, a->hellos) >= 3); /* retrying */
@@ -926,7 +936,8 @@ static void past_the_lease_seats_are_lost_whatever_the_grace(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 0);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	WAIT_UNTIL(FAKE(a, a->heartbeats) >= 3);
 	assert_int_equal(log_count(&log), 0);
 
@@ -961,7 +972,8 @@ static void a_seat_given_away_past_the_lease_is_not_regained(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 0);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	FAKE_SET(a, a->silent = true);
 	WAIT_UNTIL(log_count(&log) == 1);
 	assert_true(log.ev[0].lost);
@@ -994,7 +1006,8 @@ static void a_connection_ended_unannounced_leaves_the_linger(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 100);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	WAIT_UNTIL(FAKE(a, a->heartbeats) >= 2);
 
 	/* The heartbeat goes unanswered for io_timeout_ms (1 s): the session
@@ -1034,7 +1047,8 @@ static void a_close_the_server_announced_keeps_the_lease(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 100);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	FAKE_SET(a, a->noquorum_open = true; a->kick_code = LMC_ENOTLEADER; a->kick = true);
 	WAIT_UNTIL(FAKE(a, a->hellos) >= 3);
 	usleep(1000 * 1000);
@@ -1058,7 +1072,8 @@ static void without_a_lease_half_the_timeout_stands_for_it(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, &log, 0);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	FAKE_SET(a, a->silent = true);
 	WAIT_UNTIL(log_count(&log) == 1);
 	assert_non_null(strstr(log.ev[0].message, "lease (600 ms)"));
@@ -1075,7 +1090,8 @@ static void closing_without_a_server_is_bounded(void **state)
 	struct lm_session *s = start_session((const struct fake *[]){a}, 1, NULL, 0);
 	uint64_t h;
 	char msg[512];
-	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, 0, &h, msg, sizeof msg), 0);
+	assert_int_equal(lm_session_checkout(s, "stats", "29.0", 1, NULL, 0, &h, msg, sizeof msg),
+	                 0);
 	fake_stop(a);
 	/* The checkin cannot be confirmed; the handle is released anyway. */
 	assert_int_equal(lm_session_checkin(s, h, msg, sizeof msg), LMC_ETIMEDOUT);
