@@ -77,6 +77,12 @@ struct lm_pool_result {
 	 * retry after an lmreread removed it.  Not kept with the session. */
 	char license_text[LM_LINE_MAX];
 	uint8_t license_sig[LM_SIG_LEN];
+	/* Checkout of a PACKAGE's component (pool_package.c): the PACKAGE
+	 * line, whose enabling line is the one above; "" otherwise. */
+	bool has_package;
+	uint32_t package_line;
+	char package_text[LM_LINE_MAX];
+	uint8_t package_sig[LM_SIG_LEN];
 };
 
 /* Opens (creating if needed) the store in dir and empties it: the raft log
@@ -167,6 +173,9 @@ struct lm_pool_handle {
 	/* The vendor data its checkout carried (core/vendor_data.h), "" for
 	 * none. */
 	char vendor_data[LM_WIRE_VENDOR_DATA_MAX + 1];
+	/* A component of a PACKAGE (feature is the component): the package,
+	 * whose pool is charged; "" for a feature's own line. */
+	char package[LM_NAME_MAX + 1];
 };
 /* The handles of one session (up to max), returns how many there are. */
 int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_pool_handle *out,
@@ -187,6 +196,11 @@ struct lm_pool_feature {
 	                       lines are gone and only held seats keep it listed */
 	uint8_t named_kind; /* LM_NAMED_USERS/HOSTS when its lines limit who */
 	uint32_t named_max; /* and to how many names (pool_named.c) */
+	/* A component of a PACKAGE: the package whose pool (issued, in_use of
+	 * the whole package) serves it, and the seats its own handles hold;
+	 * "" for a feature. */
+	char package[LM_NAME_MAX + 1];
+	uint32_t component_in_use;
 };
 /* Calls fn for every (feature, version) pool, and for each its holders via
  * holder_fn when non-NULL, as of day today. */

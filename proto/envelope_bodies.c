@@ -119,6 +119,14 @@ static int check_checkout_reply(struct lm_check *c, const Lm__CheckoutReply *m)
 		LM_CHECK_TRY(lm_check_exact(c, "checkout_reply.pool_lines.signature",
 		                            p->has_signature, &p->signature, LM_WIRE_SIG_LEN));
 	}
+	const Lm__SignedLicense *pkg = m->package;
+	if (pkg) {
+		LM_CHECK_TRY(lm_check_id(c, "checkout_reply.package.text", pkg->has_text,
+		                         &pkg->text, LM_WIRE_LICENSE_MAX,
+		                         LM_CHECK_REQUIRED | LM_CHECK_SPACE));
+		LM_CHECK_TRY(lm_check_exact(c, "checkout_reply.package.signature",
+		                            pkg->has_signature, &pkg->signature, LM_WIRE_SIG_LEN));
+	}
 	return lm_check_exact(c, "checkout_reply.license.signature", l->has_signature,
 	                      &l->signature, LM_WIRE_SIG_LEN);
 }
