@@ -196,11 +196,9 @@ struct lm_pool_feature {
 	                       lines are gone and only held seats keep it listed */
 	uint8_t named_kind; /* LM_NAMED_USERS/HOSTS when its lines limit who */
 	uint32_t named_max; /* and to how many names (pool_named.c) */
-	/* A component of a PACKAGE: the package whose pool (issued, in_use of
-	 * the whole package) serves it, and the seats its own handles hold;
-	 * "" for a feature. */
+	/* A component of a PACKAGE (lm_pool_each_component): the package
+	 * whose pool serves it; "" for a feature. */
 	char package[LM_NAME_MAX + 1];
-	uint32_t component_in_use;
 };
 /* Calls fn for every (feature, version) pool, and for each its holders via
  * holder_fn when non-NULL, as of day today. */
@@ -209,6 +207,17 @@ int lm_pool_each_feature(struct lm_pool *p, int32_t today,
                          int (*holder_fn)(void *arg, const struct lm_pool_handle *h,
                                           const struct lm_pool_session *s),
                          void *arg);
+
+/* Calls fn for every component of a PACKAGE served from its package's
+ * pool (lmd/pool_package.c): issued and expiry of that pool, in_use the
+ * seats of the component's own checkouts, package set; and holder_fn, when
+ * non-NULL, for those checkouts.  Not part of lm_pool_each_feature, whose
+ * callers add up the pools' seats. */
+int lm_pool_each_component(struct lm_pool *p, int32_t today,
+                           int (*fn)(void *arg, const struct lm_pool_feature *f),
+                           int (*holder_fn)(void *arg, const struct lm_pool_handle *h,
+                                            const struct lm_pool_session *s),
+                           void *arg);
 
 /* One name on the list of a feature limited to named users or hosts
  * (USER_BASED, NAMED_USERS, HOST_BASED: pool_named.c). */

@@ -232,3 +232,177 @@ int lm_pool_package_granted(struct lm_pool *p, struct lm_pool_result *res)
 	}
 	return rc;
 }
+
+/* lmstat: each component, from the first pool of its package's enabling
+ * lines of a version the PACKAGE line accepts. */
+struct component_walk {
+	struct lm_pool *p;
+	struct component_item {
+		char name[LM_NAME_MAX + 1];
+		struct component_entry e;
+	} * v;
+	size_t n, cap;
+	bool corrupt, nomem;
+};
+
+static int gather_component(void *arg, struct lm_val key, struct lm_val val)
+{
+	struct component_walk *w = arg;
+	struct lm_pool_rbuf r = {.p = val.data, .len = val.len};
+	if (key.len == 0 || key.len > LM_NAME_MAX || memchr(key.data, 0, key.len)) {
+		w->corrupt = true;
+		return 1;
+	}
+	uint16_t n = lm_pool_r_u16(&r);
+	for (uint16_t i = 0; i < n; i++) {
+		if (w->n == w->cap) {
+			size_t cap = w->cap ? w->cap * 2 : 8;
+			struct component_item *v = realloc(w->v, cap * sizeof *v);
+			if (!v) {
+				w->nomem = true;
+				return 1;
+			}
+			w->v = v;
+			w->cap = cap;
+		}
+		struct component_item *it = &w->v[w->n];
+		memcpy(it->name, key.data, key.len);
+		it->name[key.len] = '\0';
+		entry_read(&r, &it->e);
+		if (r.bad) {
+			w->corrupt = true;
+			return 1;
+		}
+		w->n++;
+	}
+	return 0;
+}
+
+/* The handles of one pool that are checkouts of one component. */
+struct component_holders {
+	struct lm_pool *p;
+	const char *component;
+	size_t plen;
+	uint64_t seats;
+	int (*fn)(void *arg, const struct lm_pool_handle *h, const struct lm_pool_session *s);
+	void *arg;
+	bool corrupt;
+};
+
+static int component_holder(void *arg, struct lm_val key, struct lm_val val)
+{
+	struct component_holders *ch = arg;
+	struct lm_pool_handle h;
+	struct lm_pool_session_rec s;
+	bool found;
+	(void)val;
+	if (key.len != ch->plen + 8 ||
+	    lm_pool_handle_load(ch->p, lm_be64_get((const uint8_t *)key.data + ch->plen), &h,
+	                        &found) != 0 ||
+	    !found) {
+		ch->corrupt = true;
+		return 1;
+	}
+	if (strcmp(h.feature, ch->component) != 0 || !h.package[0])
+		return 0;
+	ch->seats += h.count;
+	if (!ch->fn)
+		return 0;
+	uint32_t seats;
+	if ((h.has_share &&
+	     lm_pool_share_seats(ch->p, key.data, ch->plen, h.share, &seats, &h.sharers) != 0) ||
+	    lm_pool_session_load(ch->p, h.session_id, &s, &found) != 0 || !found) {
+		ch->corrupt = true;
+		return 1;
+	}
+	return ch->fn(ch->arg, &h, &s.pub);
+}
+
+/* One component's entry: 0, 1 when its package has no enabling pool, or a
+ * failure. */
+static int component_pool(struct lm_pool *p, int32_t today, const struct component_item *it,
+                          struct lm_pool_feature *f, uint8_t pkey[LM_POOL_KEY_MAX], size_t *plen)
+{
+	uint8_t want[LM_POOL_VKEY_LEN];
+	struct lm_pool_def d;
+	struct lm_pool_state st;
+	struct lm_val v;
+	int more;
+	int rc = lm_store_get(p->store, LM_DB_FEATURES, it->e.package, strlen(it->e.package), &v);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	if (!v.data)
+		return 1;
+	if (lm_pool_version_key(it->e.package_version, want) != 0)
+		return lm_pool_corrupt("components");
+	struct lm_pool_rbuf r = {.p = v.data, .len = v.len};
+	lm_pool_r_u16(&r);
+	while ((more = lm_pool_def_next(&r, &d)) == 1) {
+		if (memcmp(d.vkey, want, LM_POOL_VKEY_LEN) < 0)
+			continue;
+		lm_pool_def_eval(&d, today, &st);
+		memset(f, 0, sizeof *f);
+		memcpy(f->name, it->name, sizeof f->name);
+		memcpy(f->version, it->e.version, sizeof f->version);
+		memcpy(f->package, it->e.package, sizeof f->package);
+		f->issued = st.issued;
+		f->expiry = st.expiry;
+		*plen = lm_pool_key(pkey, it->e.package, d.vkey);
+		return 0;
+	}
+	return more < 0 ? lm_pool_corrupt("features") : 1;
+}
+
+int lm_pool_each_component(struct lm_pool *p, int32_t today,
+                           int (*fn)(void *arg, const struct lm_pool_feature *f),
+                           int (*holder_fn)(void *arg, const struct lm_pool_handle *h,
+                                            const struct lm_pool_session *s),
+                           void *arg)
+{
+	struct component_walk w = {.p = p};
+	int rc = lm_store_read_begin(p->store);
+	if (rc)
+		return lm_pool_store_failed(p, rc);
+	rc = lm_store_scan(p->store, LM_DB_COMPONENTS, NULL, 0, gather_component, &w);
+	if (w.corrupt || w.nomem || rc) {
+		rc = w.corrupt ? lm_pool_corrupt("components")
+		     : w.nomem ? LMC_ENOMEM
+		               : lm_pool_store_failed(p, rc);
+		goto out;
+	}
+	for (size_t i = 0; i < w.n && !rc; i++) {
+		struct lm_pool_feature f;
+		uint8_t pkey[LM_POOL_KEY_MAX];
+		size_t plen;
+		rc = component_pool(p, today, &w.v[i], &f, pkey, &plen);
+		if (rc == 1) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		struct component_holders ch = {.p = p, .component = f.name, .plen = plen};
+		rc = lm_store_scan(p->store, LM_DB_BY_POOL, pkey, plen, component_holder, &ch);
+		if (ch.corrupt || rc < 0) {
+			rc = ch.corrupt ? lm_pool_corrupt("by_pool") : lm_pool_store_failed(p, rc);
+			break;
+		}
+		f.in_use = ch.seats > UINT32_MAX ? UINT32_MAX : (uint32_t)ch.seats;
+		rc = fn(arg, &f);
+		if (!rc && holder_fn) {
+			ch.fn = holder_fn;
+			ch.arg = arg;
+			ch.seats = 0;
+			rc = lm_store_scan(p->store, LM_DB_BY_POOL, pkey, plen, component_holder,
+			                   &ch);
+			if (ch.corrupt)
+				rc = lm_pool_corrupt("by_pool");
+			else if (rc < 0)
+				rc = lm_pool_store_failed(p, rc);
+		}
+	}
+out:
+	lm_store_read_end(p->store);
+	free(w.v);
+	return rc;
+}

@@ -195,6 +195,8 @@ static int check_feature(struct lm_check *c, const Lm__FeatureStatus *f)
 	                         LM_WIRE_FEATURE_MAX, LM_CHECK_REQUIRED));
 	LM_CHECK_TRY(lm_check_id(c, "status_reply.features.version", f->has_version, &f->version,
 	                         LM_WIRE_VERSION_MAX, 0));
+	LM_CHECK_TRY(lm_check_id(c, "status_reply.features.package", f->has_package, &f->package,
+	                         LM_WIRE_FEATURE_MAX, 0));
 	for (size_t i = 0; i < f->n_holders; i++)
 		LM_CHECK_TRY(check_holder(c, f->holders[i]));
 	for (size_t i = 0; i < f->n_reservations; i++)
