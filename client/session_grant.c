@@ -177,6 +177,46 @@ static int check_grant_signature(const struct lm_session *s, const struct lm_ses
 	return LMC_EBADSIG;
 }
 
+/* A grant of component r->feature under enabling line l (named after the
+ * package): the reply must carry the PACKAGE line, signed by the vendor,
+ * of l's name and vendor, listing the component, of a version l covers;
+ * *version gets the component's version. */
+static int check_package(struct lm_session *s, const struct lm_session_request *r,
+                         const Lm__CheckoutReply *m, const struct lm_license *l, char *version,
+                         char *why, size_t size)
+{
+	char text[LM_LINE_MAX + 1];
+	struct lm_license pkg;
+	struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];
+	int ncodes;
+
+	if (!m->package) {
+		lm_session_msg_set(why, size, "%s granted %s under a license line for %s",
+		                   s->conn.name, r->feature, l->name);
+		return LMC_EBADSIG;
+	}
+	if (lm_bytes_to_cstr(&m->package->text, text, sizeof text) != 0 ||
+	    lm_license_parse_canonical(text, &pkg, codes, &ncodes, NULL) != 0 ||
+	    pkg.type != LM_LINE_PACKAGE ||
+	    lm_sig_verify(s->cfg.vendor_key, text, strlen(text), m->package->signature.data) != 0) {
+		lm_session_msg_set(why, size,
+		                   "%s granted %s of package %s under a PACKAGE line that the "
+		                   "vendor key does not verify",
+		                   s->conn.name, r->feature, l->name);
+		return LMC_EBADSIG;
+	}
+	if (strcmp(pkg.name, l->name) != 0 || strcmp(pkg.vendor, l->vendor) != 0 ||
+	    !lm_license_component(&pkg, r->feature, version, LM_VERSION_MAX + 1) ||
+	    lm_version_compare(l->version, pkg.version) < 0) {
+		lm_session_msg_set(why, size,
+		                   "%s granted %s under a license line for %s, whose PACKAGE line "
+		                   "(%s %s) does not list it",
+		                   s->conn.name, r->feature, l->name, pkg.name, pkg.vendor);
+		return LMC_EBADSIG;
+	}
+	return 0;
+}
+
 int lm_session_check_grant(struct lm_session *s, const struct lm_session_request *r,
                            const Lm__CheckoutReply *m, struct lm_session_grant *grant, char *why,
                            size_t size)
@@ -188,6 +228,7 @@ int lm_session_check_grant(struct lm_session *s, const struct lm_session_request
 	struct lm_parse_error perr;
 	const char *refusal = "; a server running a license this vendor did not sign cannot "
 	                      "grant seats to this vendor's applications";
+	int rc;
 
 	if (lm_bytes_to_cstr(&m->license->text, text, sizeof text) != 0) {
 		lm_session_msg_set(why, size, "%s: the granted license line is unreadable",
@@ -207,13 +248,22 @@ int lm_session_check_grant(struct lm_session *s, const struct lm_session_request
 		return LMC_EBADSIG;
 	}
 	/* A genuine line for something else proves nothing about this
-	 * grant: the vendor signed other seats, not these. */
+	 * grant: the vendor signed other seats, not these, unless the vendor
+	 * also signed a PACKAGE of that name listing the feature. */
+	char component_version[LM_VERSION_MAX + 1] = "";
 	if (strcmp(l.name, r->feature) != 0) {
-		lm_session_msg_set(why, size, "%s granted %s under a license line for %s",
-		                   s->conn.name, r->feature, l.name);
-		return LMC_EBADSIG;
+		rc = check_package(s, r, m, &l, component_version, why, size);
+		if (rc != 0)
+			return rc;
 	}
-	if (r->version[0] && lm_version_compare(l.version, r->version) < 0) {
+	if (component_version[0]) {
+		if (r->version[0] && lm_version_compare(component_version, r->version) < 0) {
+			lm_session_msg_set(why, size,
+			                   "%s granted %s %s, the package gives it version %s",
+			                   s->conn.name, r->feature, r->version, component_version);
+			return LMC_EBADSIG;
+		}
+	} else if (r->version[0] && lm_version_compare(l.version, r->version) < 0) {
 		lm_session_msg_set(why, size,
 		                   "%s granted %s %s under a license line for version %s",
 		                   s->conn.name, r->feature, r->version, l.version);
@@ -222,7 +272,7 @@ int lm_session_check_grant(struct lm_session *s, const struct lm_session_request
 	/* The dates, by this machine's clock: a server whose clock was set
 	 * back, or an emulator replaying an old line, must not revive it. */
 	char reason[300];
-	int rc = lm_license_check_terms(&l, NULL, lm_date_today(), reason, sizeof reason);
+	rc = lm_license_check_terms(&l, NULL, lm_date_today(), reason, sizeof reason);
 	if (rc != 0) {
 		lm_session_msg_set(why, size,
 		                   "%s granted %s under a line that is not valid today (%s)",
@@ -264,7 +314,8 @@ int lm_session_check_grant(struct lm_session *s, const struct lm_session_request
 			return rc;
 	}
 	memset(grant, 0, sizeof *grant);
-	snprintf(grant->version, sizeof grant->version, "%s", l.version);
+	snprintf(grant->version, sizeof grant->version, "%s",
+	         component_version[0] ? component_version : l.version);
 	grant->expiry = l.expiry;
 	snprintf(grant->vendor_string, sizeof grant->vendor_string, "%s", l.vendor_string);
 	grant->overdraft = m->has_overdraft ? m->overdraft : 0;

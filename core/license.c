@@ -496,3 +496,26 @@ int lm_license_load_skipping(const char *path, struct lm_license_file *f,
 {
 	return load_file(path, f, err, true);
 }
+
+bool lm_license_component(const struct lm_license *pkg, const char *component, char *version,
+                          size_t size)
+{
+	size_t want = strlen(component);
+	if (pkg->type != LM_LINE_PACKAGE || want == 0)
+		return false;
+	for (const char *q = pkg->components; *q;) {
+		size_t item = strcspn(q, " "), name = strcspn(q, " :");
+		if (name == want && memcmp(q, component, want) == 0) {
+			if (name < item)
+				snprintf(version, size, "%.*s", (int)(item - name - 1),
+				         q + name + 1);
+			else
+				snprintf(version, size, "%s", pkg->version);
+			return true;
+		}
+		q += item;
+		if (*q == ' ')
+			q++;
+	}
+	return false;
+}

@@ -213,6 +213,12 @@ int lm_license_skip(struct lm_license_file *f, size_t index, int code, const cha
  * issued the same day do not replace each other.  lmd's pool and liblmc's
  * node-locked lines both judge by it. */
 bool lm_license_supersedes(const struct lm_license *newer, const struct lm_license *old);
+/* PACKAGE: true when pkg's COMPONENTS names component; version (size
+ * bytes) gets the component's version, b:2.0's "2.0", or the package's own
+ * when the component gives none.  A checkout of the component asks for a
+ * version no newer than it. */
+bool lm_license_component(const struct lm_license *pkg, const char *component, char *version,
+                          size_t size);
 /* Reads and parses a file: LMC_EIO when it cannot be read or is not a
  * regular file (a FIFO, a device, a directory: symbolic links to a regular
  * file are followed), LMC_ETOOLARGE when it is larger than any license file

@@ -147,6 +147,10 @@ static int status_feature(void *arg, const struct lm_pool_feature *f)
 	fs->expiry = f->expiry;
 	fs->has_overdraft = f->overdraft != 0;
 	fs->overdraft = f->overdraft;
+	if (f->package[0]) {
+		fs->has_package = 1;
+		fs->package = tracked_bytes(b, f->package);
+	}
 	if (f->named_kind != LM_NAMED_NONE) {
 		fs->named_kind = (char *)lm_pool_named_kind_name(f->named_kind, true);
 		fs->has_named_max = 1;
@@ -389,6 +393,7 @@ void lm_admin_status(struct lm_connection *c, const Lm__Envelope *env)
 	int32_t today = (int32_t)(lm_walltime_us() / 1000000 / 86400);
 	b.today = today;
 	lm_pool_each_feature(s->pool, today, status_feature, status_holder, &b);
+	lm_pool_each_component(s->pool, today, status_feature, status_holder, &b);
 	status_named(&b);
 	if (b.oom) {
 		lm_connection_send_error(c, env->request_id, LMC_ENOMEM,

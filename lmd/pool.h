@@ -77,6 +77,12 @@ struct lm_pool_result {
 	 * retry after an lmreread removed it.  Not kept with the session. */
 	char license_text[LM_LINE_MAX];
 	uint8_t license_sig[LM_SIG_LEN];
+	/* Checkout of a PACKAGE's component (pool_package.c): the PACKAGE
+	 * line, whose enabling line is the one above; "" otherwise. */
+	bool has_package;
+	uint32_t package_line;
+	char package_text[LM_LINE_MAX];
+	uint8_t package_sig[LM_SIG_LEN];
 };
 
 /* Opens (creating if needed) the store in dir and empties it: the raft log
@@ -167,6 +173,9 @@ struct lm_pool_handle {
 	/* The vendor data its checkout carried (core/vendor_data.h), "" for
 	 * none. */
 	char vendor_data[LM_WIRE_VENDOR_DATA_MAX + 1];
+	/* A component of a PACKAGE (feature is the component): the package,
+	 * whose pool is charged; "" for a feature's own line. */
+	char package[LM_NAME_MAX + 1];
 };
 /* The handles of one session (up to max), returns how many there are. */
 int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_pool_handle *out,
@@ -187,6 +196,9 @@ struct lm_pool_feature {
 	                       lines are gone and only held seats keep it listed */
 	uint8_t named_kind; /* LM_NAMED_USERS/HOSTS when its lines limit who */
 	uint32_t named_max; /* and to how many names (pool_named.c) */
+	/* A component of a PACKAGE (lm_pool_each_component): the package
+	 * whose pool serves it; "" for a feature. */
+	char package[LM_NAME_MAX + 1];
 };
 /* Calls fn for every (feature, version) pool, and for each its holders via
  * holder_fn when non-NULL, as of day today. */
@@ -195,6 +207,17 @@ int lm_pool_each_feature(struct lm_pool *p, int32_t today,
                          int (*holder_fn)(void *arg, const struct lm_pool_handle *h,
                                           const struct lm_pool_session *s),
                          void *arg);
+
+/* Calls fn for every component of a PACKAGE served from its package's
+ * pool (lmd/pool_package.c): issued and expiry of that pool, in_use the
+ * seats of the component's own checkouts, package set; and holder_fn, when
+ * non-NULL, for those checkouts.  Not part of lm_pool_each_feature, whose
+ * callers add up the pools' seats. */
+int lm_pool_each_component(struct lm_pool *p, int32_t today,
+                           int (*fn)(void *arg, const struct lm_pool_feature *f),
+                           int (*holder_fn)(void *arg, const struct lm_pool_handle *h,
+                                            const struct lm_pool_session *s),
+                           void *arg);
 
 /* One name on the list of a feature limited to named users or hosts
  * (USER_BASED, NAMED_USERS, HOST_BASED: pool_named.c). */

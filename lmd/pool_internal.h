@@ -26,12 +26,16 @@
  *   handles     u64 handle -> u64 session, u32 count, u32 overdraft, i64 since_us,
  *                 str8 feature, str8 version, str8 pool version, u8 shares,
  *                 then when shares is 1 its sharing group[32] (pool_share.c),
- *                 str8 vendor data (core/vendor_data.h; empty: none)
+ *                 str8 vendor data (core/vendor_data.h; empty: none),
+ *                 str8 package (pool_package.c; empty: not a component)
  *   by_session  u64 session + u64 handle -> (empty)
  *   by_pool     pool key + u64 handle -> (empty)
  *   named       feature name, 0, name -> u8 kind (enum lm_named_kind),
  *                 i64 added_us (pool_named.c)
  *   shares      pool key + sharing group[32] -> u32 handles, u32 seats
+ *   components  component name -> u16 n, then per PACKAGE listing it: str8
+ *                 package, str8 package version, str8 component version,
+ *                 u8 suite, u32 PACKAGE line index (pool_package.c)
  *
  * A pool key is the feature name, a 0 byte, and the version key: the four
  * parts of a version as u32 ("29" and "29.0" are one pool, and pools sort by
@@ -379,6 +383,44 @@ int lm_pool_do_set_cluster_id(struct lm_pool *p, const Lmcmd__SetClusterId *m,
                               struct lm_pool_result *res);
 int lm_pool_do_remove_handle(struct lm_pool *p, const Lmcmd__RemoveHandle *m,
                              struct lm_pool_result *res);
+
+/* The pool a checkout is charged to. */
+struct lm_pool_choice {
+	uint8_t vkey[LM_POOL_VKEY_LEN];
+	char version[LM_VERSION_MAX + 1];
+	uint32_t line;
+	uint32_t overdraft; /* of the seats asked for, those beyond the count */
+	uint8_t named_kind; /* its lines' named users or hosts (pool_named.c) */
+	uint32_t named_max;
+	bool has_share; /* DUP_GROUP: the sharing group the handle joins */
+	uint8_t share[LM_POOL_SHARE_LEN];
+	/* A component of a PACKAGE (pool_package.c): its PACKAGE line. */
+	bool has_package;
+	uint32_t package_line;
+};
+
+/* Picks the pool of feature of smallest version >= want with count seats
+ * free on day today (pool.h) that the policy lets s take, or leaves the
+ * reason in res; vendor_data is the checkout's (DUP_GROUP=V).  suite, when not NULL, is the sharing
+ * group the checkout joins instead of its line's DUP_GROUP (a PACKAGE's SUITE). */
+int lm_pool_choose(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
+                   const char *want_text, const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count,
+                   const char *vendor_data, int32_t today, const uint8_t *suite,
+                   struct lm_pool_choice *c, struct lm_pool_result *res);
+
+/* ---- pool_package.c: PACKAGE components and suites ---- */
+
+/* Writes the components table from the n parsed lines (SetLicense). */
+int lm_pool_package_write(struct lm_pool *p, const struct lm_pool_parsed_line *pl, size_t n);
+/* After the pools of h->feature denied LMC_ENOFEATURE: the pool of a
+ * PACKAGE listing h->feature as a component, chosen as lm_pool_choose does,
+ * h->package and c filled; res keeps the denial when no package lists it. */
+int lm_pool_package_choose(struct lm_pool *p, const struct lm_pool_session *s,
+                           struct lm_pool_handle *h, uint32_t count, int32_t today,
+                           struct lm_pool_choice *c, struct lm_pool_result *res);
+/* The PACKAGE line of a granted component checkout into res (also for a
+ * retry answered again, from its handle). */
+int lm_pool_package_granted(struct lm_pool *p, struct lm_pool_result *res);
 
 /* pool_named.c: named users and hosts.  admit lets s use feature, whose
  * chosen pool names kind with at most max names, adding s to the list when

@@ -212,6 +212,8 @@ int lm_pool_lines_write(struct lm_pool *p, Lmcmd__Line *const *lines,
 	rc = lm_store_drop(p->store, LM_DB_LINES);
 	if (!rc)
 		rc = lm_store_drop(p->store, LM_DB_FEATURES);
+	if (!rc)
+		rc = lm_store_drop(p->store, LM_DB_COMPONENTS);
 	if (rc)
 		return lm_pool_store_failed(p, rc);
 	for (size_t i = 0; i < n; i++) {
@@ -246,7 +248,7 @@ int lm_pool_lines_write(struct lm_pool *p, Lmcmd__Line *const *lines,
 		rc = feature_write(p, order + a, b - a);
 	}
 	free(order);
-	return rc;
+	return rc ? rc : lm_pool_package_write(p, pl, n);
 }
 
 int lm_pool_do_set_license(struct lm_pool *p, const Lmcmd__SetLicense *m,

@@ -232,6 +232,7 @@ int lm_pool_handle_decode(uint64_t id, struct lm_val v, struct lm_pool_handle *h
 			memcpy(h->share, share, LM_POOL_SHARE_LEN);
 	}
 	lm_pool_r_str8(&r, h->vendor_data, sizeof h->vendor_data);
+	lm_pool_r_str8(&r, h->package, sizeof h->package);
 	if (r.bad || r.off != r.len)
 		return lm_pool_corrupt("handle");
 	return 0;
@@ -261,7 +262,8 @@ static size_t handle_pool_key(const struct lm_pool_handle *h, uint8_t key[LM_POO
 	int rc = lm_pool_version_key(h->pool_version, vkey);
 	assert(rc == 0); /* checked when the handle was made */
 	(void)rc;
-	return lm_pool_key(key, h->feature, vkey);
+	/* A component's seats are its package's. */
+	return lm_pool_key(key, h->package[0] ? h->package : h->feature, vkey);
 }
 
 int lm_pool_usage_get(struct lm_pool *p, const uint8_t *key, size_t klen, uint32_t *in_use)
@@ -327,6 +329,7 @@ int lm_pool_handle_charge(struct lm_pool *p, const struct lm_pool_handle *h)
 	if (h->has_share)
 		lm_pool_w_bytes(&w, h->share, LM_POOL_SHARE_LEN);
 	lm_pool_w_str8(&w, h->vendor_data);
+	lm_pool_w_str8(&w, h->package);
 	assert(!w.overflow);
 	lm_be64_put(key, h->handle);
 	rc = lm_store_put(p->store, LM_DB_HANDLES, key, sizeof key, w.p, w.len);

@@ -178,18 +178,6 @@ static bool replayed(const struct lm_pool_session_rec *s, uint64_t request_id,
 	return false;
 }
 
-/* The pool a checkout is charged to. */
-struct choice {
-	uint8_t vkey[LM_POOL_VKEY_LEN];
-	char version[LM_VERSION_MAX + 1];
-	uint32_t line;
-	uint32_t overdraft; /* of the seats asked for, those beyond the count */
-	uint8_t named_kind; /* its lines' named users or hosts (pool_named.c) */
-	uint32_t named_max;
-	bool has_share; /* DUP_GROUP: the sharing group the handle joins */
-	uint8_t share[LM_POOL_SHARE_LEN];
-};
-
 /* Of count seats more in a pool with in_use of issued seats taken, how many
  * lie beyond the count; more than lendable means they do not fit. */
 static uint32_t seats_beyond(uint32_t issued, uint32_t in_use, uint32_t count)
@@ -205,10 +193,10 @@ static uint32_t seats_beyond(uint32_t issued, uint32_t in_use, uint32_t count)
  * today (pool.h) that the administrator's policy lets s take, or leaves the
  * reason in res: the policy's denial when it refused every pool in its
  * dates. */
-static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
-                       const char *want_text, const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count,
-                       const char *vendor_data, int32_t today, struct choice *c,
-                       struct lm_pool_result *res)
+int lm_pool_choose(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
+                   const char *want_text, const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count,
+                   const char *vendor_data, int32_t today, const uint8_t *suite,
+                   struct lm_pool_choice *c, struct lm_pool_result *res)
 {
 	struct lm_val v;
 	struct lm_pool_def d;
@@ -220,7 +208,7 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 	int suitable = 0, active = 0, denied = 0, more;
 	/* The first pool that can lend the seats beyond its count, taken
 	 * only when no pool has them within its count. */
-	struct choice lend = {0};
+	struct lm_pool_choice lend = {0};
 	bool can_lend = false;
 	struct lm_opt_decision policy = {.outcome = LM_OPT_ALLOW};
 	int rc;
@@ -271,7 +259,13 @@ static int choose_pool(struct lm_pool *p, const struct lm_pool_session *s, const
 		 * asked for shares them (pool_share.c), whatever is free. */
 		bool sharing;
 		uint32_t shared_seats = 0, sharers;
-		rc = lm_pool_share_name(st.dup_group, s, vendor_data, &sharing, c->share);
+		if (suite) {
+			sharing = true;
+			memcpy(c->share, suite, LM_POOL_SHARE_LEN);
+			rc = 0;
+		} else {
+			rc = lm_pool_share_name(st.dup_group, s, vendor_data, &sharing, c->share);
+		}
 		if (!rc && sharing)
 			rc = lm_pool_share_seats(p, pkey, lm_pool_key(pkey, feature, d.vkey),
 			                         c->share, &shared_seats, &sharers);
@@ -352,7 +346,7 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 {
 	struct lm_pool_handle h = {.session_id = s->pub.id, .since_us = now};
 	uint8_t want[LM_POOL_VKEY_LEN];
-	struct choice c;
+	struct lm_pool_choice c;
 	int rc;
 
 	if (!m->has_feature || m->feature.len == 0 ||
@@ -386,11 +380,14 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 		return 0;
 	}
 	memset(&c, 0, sizeof c);
-	rc = choose_pool(p, &s->pub, h.feature, h.version, want, m->count, h.vendor_data,
-	                 day_of(now), &c, res);
+	rc = lm_pool_choose(p, &s->pub, h.feature, h.version, want, m->count, h.vendor_data,
+	                    day_of(now), NULL, &c, res);
+	if (!rc && res->code == LMC_ENOFEATURE)
+		rc = lm_pool_package_choose(p, &s->pub, &h, m->count, day_of(now), &c, res);
 	if (rc || res->code)
 		return rc;
-	rc = lm_pool_named_admit(p, now, &s->pub, h.feature, c.named_kind, c.named_max, res);
+	rc = lm_pool_named_admit(p, now, &s->pub, h.package[0] ? h.package : h.feature,
+	                         c.named_kind, c.named_max, res);
 	if (rc || res->code)
 		return rc;
 
@@ -414,6 +411,8 @@ static int checkout(struct lm_pool *p, int64_t now, struct lm_pool_session_rec *
 	res->count = h.count;
 	res->line = c.line;
 	res->overdraft = c.overdraft;
+	res->has_package = c.has_package;
+	res->package_line = c.package_line;
 	return 0;
 }
 
@@ -448,7 +447,7 @@ static int granted_line(struct lm_pool *p, struct lm_pool_result *res)
 		res->license_text[0] = '\0';
 		rc = 0;
 	}
-	return rc;
+	return rc ? rc : lm_pool_package_granted(p, res);
 }
 
 int lm_pool_do_checkout(struct lm_pool *p, int64_t now, const Lmcmd__Checkout *m,

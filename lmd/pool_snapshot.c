@@ -178,6 +178,8 @@ static int snap_handle(void *arg, struct lm_val key, struct lm_val val)
 	ph.share.data = h.share;
 	ph.share.len = h.has_share ? LM_POOL_SHARE_LEN : 0;
 	set_text(&ph.has_vendor_data, &ph.vendor_data, h.vendor_data);
+	if (h.package[0])
+		set_text(&ph.has_package, &ph.package, h.package);
 	one.n_handles = 1;
 	one.handles = handles;
 	snap_emit(sn, &one);
@@ -346,6 +348,9 @@ static int restore_handles(struct lm_pool *p, const Lmcmd__PoolSnapshot *snap, u
 		                         sizeof h.vendor_data) != 0 ||
 		    !lm_vendor_data_valid(h.vendor_data, strlen(h.vendor_data)))
 			return bad_snapshot("a handle's vendor data is malformed");
+		if (lm_bytes_opt_to_cstr(ph->has_package, &ph->package, h.package,
+		                         sizeof h.package) != 0)
+			return bad_snapshot("a handle's package is malformed");
 		rc = lm_pool_handle_load(p, h.handle, &old, &found);
 		if (rc)
 			return rc;

@@ -121,7 +121,7 @@ static int32_t canonical_expiry(const char *text)
 static void reply_checkout(struct lm_connection *c, struct lm_request *p,
                            struct lm_pool_result *res)
 {
-	if (!res->license_text[0]) {
+	if (!res->license_text[0] || (res->has_package && !res->package_text[0])) {
 		lm_connection_send_error(
 		        c, p->request_id, LMC_ENOFEATURE,
 		        "the license line backing this seat was removed by a reread", false);
@@ -139,6 +139,15 @@ static void reply_checkout(struct lm_connection *c, struct lm_request *p,
 	r.handle = res->handle;
 	r.count = res->count;
 	r.license = &sl;
+	/* A component: the PACKAGE line that ties it to the enabling line. */
+	Lm__SignedLicense pkg = LM__SIGNED_LICENSE__INIT;
+	if (res->has_package) {
+		pkg.has_text = pkg.has_signature = 1;
+		pkg.text = lm_bytes_from_cstr(res->package_text);
+		pkg.signature.data = res->package_sig;
+		pkg.signature.len = LM_SIG_LEN;
+		r.package = &pkg;
+	}
 	if (res->count > 1) {
 		struct lm_license granted;
 		struct lm_lockcode codes[LM_LICENSE_SERVERS_MAX];

@@ -30,6 +30,7 @@ static const char *const db_names[LM_DB_COUNT] = {
         [LM_DB_BY_POOL] = "by_pool",
         [LM_DB_NAMED] = "named",
         [LM_DB_SHARES] = "shares",
+        [LM_DB_COMPONENTS] = "components",
 };
 
 const char *lm_store_db_name(enum lm_store_db db)

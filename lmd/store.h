@@ -47,6 +47,7 @@ enum lm_store_db {
 	LM_DB_BY_POOL,    /* pool + handle -> (empty) */
 	LM_DB_NAMED,      /* feature + name -> a named user or host */
 	LM_DB_SHARES,     /* pool + sharing group -> holders and seats */
+	LM_DB_COMPONENTS, /* component name -> the packages that list it */
 	LM_DB_COUNT
 };
 

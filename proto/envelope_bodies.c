@@ -119,6 +119,14 @@ static int check_checkout_reply(struct lm_check *c, const Lm__CheckoutReply *m)
 		LM_CHECK_TRY(lm_check_exact(c, "checkout_reply.pool_lines.signature",
 		                            p->has_signature, &p->signature, LM_WIRE_SIG_LEN));
 	}
+	const Lm__SignedLicense *pkg = m->package;
+	if (pkg) {
+		LM_CHECK_TRY(lm_check_id(c, "checkout_reply.package.text", pkg->has_text,
+		                         &pkg->text, LM_WIRE_LICENSE_MAX,
+		                         LM_CHECK_REQUIRED | LM_CHECK_SPACE));
+		LM_CHECK_TRY(lm_check_exact(c, "checkout_reply.package.signature",
+		                            pkg->has_signature, &pkg->signature, LM_WIRE_SIG_LEN));
+	}
 	return lm_check_exact(c, "checkout_reply.license.signature", l->has_signature,
 	                      &l->signature, LM_WIRE_SIG_LEN);
 }
@@ -187,6 +195,8 @@ static int check_feature(struct lm_check *c, const Lm__FeatureStatus *f)
 	                         LM_WIRE_FEATURE_MAX, LM_CHECK_REQUIRED));
 	LM_CHECK_TRY(lm_check_id(c, "status_reply.features.version", f->has_version, &f->version,
 	                         LM_WIRE_VERSION_MAX, 0));
+	LM_CHECK_TRY(lm_check_id(c, "status_reply.features.package", f->has_package, &f->package,
+	                         LM_WIRE_FEATURE_MAX, 0));
 	for (size_t i = 0; i < f->n_holders; i++)
 		LM_CHECK_TRY(check_holder(c, f->holders[i]));
 	for (size_t i = 0; i < f->n_reservations; i++)

@@ -242,6 +242,11 @@ void lm_lmstat_flexlm_features(const struct server_view *v, size_t n, const Lm__
 		printf("Users of %s:  (Total of %u license%s issued;  Total of %u license%s in "
 		       "use)\n\n",
 		       name, issued, plural(issued), in_use, plural(in_use));
+		if (f->has_package) {
+			char package[LM_NAME_MAX + 1];
+			lm_lmstat_one_word(&f->package, "?", package, sizeof package);
+			printf("  (from package %s)\n\n", package);
+		}
 		for (size_t k = i; k < end; k++)
 			if (r->features[k]->has_named_max) {
 				lm_lmstat_print_named(r->features[k], "  ");

@@ -133,6 +133,8 @@ static json_t *feature_json(const Lm__FeatureStatus *f)
 	set_bytes(o, "version", &f->version);
 	lm_json_set(o, "issued", lm_json_int(f->issued));
 	lm_json_set(o, "in_use", lm_json_int(f->in_use));
+	if (f->has_package)
+		set_bytes(o, "package", &f->package);
 	lm_date_format(f->expiry, expiry, sizeof expiry);
 	lm_json_set(o, "expiry", lm_json_text(expiry));
 	lm_json_set(o, "overdraft", lm_json_int(f->overdraft));
@@ -283,6 +285,11 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 		bytes_str(&f->version, version, sizeof version);
 		lm_date_format(f->expiry, expiry, sizeof expiry);
 		printf("  %s %s: %u of %u seats in use", name, version, f->in_use, f->issued);
+		if (f->has_package) {
+			char package[LM_NAME_MAX + 1];
+			bytes_str(&f->package, package, sizeof package);
+			printf(" (from package %s)", package);
+		}
 		if (f->reserved)
 			printf(", %u reserved and idle", f->reserved);
 		if (f->overdraft)

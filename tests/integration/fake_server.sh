@@ -35,6 +35,7 @@ lines() {
 	echo "FEATURE stats acme 29.0 permanent 5"
 	echo "FEATURE old acme 29.0 $past 5"
 	echo "FEATURE future acme 29.0 permanent 5 START=$future"
+	echo "FEATURE office acme 29.0 permanent 5"
 }
 { echo "SERVER 127.0.0.1 $code1 $port KEY=$key1"; lines; } >"$TMP/pinned.tpl"
 { echo "SERVER 127.0.0.1 $code1 $port"; lines; } >"$TMP/plain.tpl"
@@ -90,6 +91,9 @@ for pin, suffix in ((True, "pinned"), (False, "plain")):
         "stats": {"text": canonical("FEATURE stats acme 29.0 permanent 5", code1, k1), "sig": sigs["stats"]},
         "old": {"text": canonical("FEATURE old acme 29.0 %s 5" % past, code1, k1), "sig": sigs["old"]},
         "future": {"text": canonical('FEATURE future acme 29.0 permanent 5 START="%s"' % future, code1, k1), "sig": sigs["future"]},
+        # A component of package office granted under the package's
+        # genuine enabling line, without the PACKAGE line that lists it.
+        "write": {"text": canonical("FEATURE office acme 29.0 permanent 5", code1, k1), "sig": sigs["office"]},
         "recorded": recorded,
     }
     if pin:
@@ -135,6 +139,11 @@ for pin in plain pinned; do
 	fake replay "other-$pin"
 	refused LMC_EWRONGHOST "$pin" stats 1 'a line for other servers'
 done
+
+note "plain: a component granted under its package's enabling line without the PACKAGE line"
+fake replay plain
+refused LMC_EBADSIG plain write 1 'granted write under a license line for office'
+
 
 note "pinned: a genuine, fitting line without the pinned server's signature"
 fake replay pinned

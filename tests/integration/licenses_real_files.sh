@@ -12,7 +12,8 @@
 # Three counted ones (3DEXCITE's, renewed, Arm's and Siemens') are then
 # served by a real lmd and a seat checked out; MathWorks' lines, as
 # published with USER_BASED and DUP_GROUP=U, are served: one named user, who
-# may run twice on one seat.
+# may run twice on one seat; Siemens' NX PACKAGE, enabled by a FEATURE line
+# of ours, serves one of its components.
 . "$TESTS_SRCDIR/integration/lib.sh"
 . "$TESTS_SRCDIR/integration/server_lib.sh"
 need_test_hooks
@@ -186,3 +187,15 @@ import json, sys
 f = json.load(open(sys.argv[1]))["features"][0]
 sys.exit(0 if f["name"] == "cam_base" and f["issued"] == 56 and f["in_use"] == 0 else 1)
 PY
+
+note "Siemens' NX bundle as published, enabled by a FEATURE NX11110 line of ours: a component is served"
+kill_lmd lmd_siemens
+{
+	cat "$TMP/siemens_nx_ugslmd.template"
+	echo "FEATURE NX11110 ugslmd 26.0 permanent 2"
+} >"$TMP/nx_enabled.template"
+sign_license "$TMP/nx_enabled.template" "$TMP/server.lic"
+single_lmd lmd_nx
+expect_status 0 "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json NX11110_drafting \
+	--version 26.0 --hold 0
+expect_grep '"event":"granted"' "$TMP/out"
