@@ -47,18 +47,19 @@ grep -q "\"expiry\": *\"$END1\"" stat || fail "lmd does not serve until $END1: $
 note "wrong input: refused, nothing changed, no file written"
 mkdir renewed outbox
 # refused STATUS REGEX ARGS...: renew ARGS exits with STATUS saying REGEX,
-# the store's dump is what it was, and renewed/ and outbox/ stay empty.
+# the store's dump is what it was (in before), and renewed/ and outbox/
+# stay empty.
 refused()
 {
 	_want=$1 _re=$2
 	shift 2
-	"$V" dump >before || fail "lmvendor dump failed"
 	expect_status "$_want" "$V" renew "$@"
 	expect_grep "$_re" "$TMP/err"
 	"$V" dump >after || fail "lmvendor dump failed"
 	cmp -s before after || fail "the store changed after a refused renew $*"
 	[ -z "$(ls -A renewed)$(ls -A outbox)" ] || fail "a refused renew $* left files: $(ls -A renewed outbox)"
 }
+"$V" dump >before || fail "lmvendor dump failed"
 refused 1 'there is no order 9999; nothing was changed' --order 9999 --until "$END2" --out renewed
 refused 1 "entitlement E1 runs until $END1 already: --until $EARLIER must come after" \
 	--order 4711 --until "$EARLIER" --out renewed --outbox outbox
@@ -107,6 +108,7 @@ grep -q "\"expiry\": *\"$END2\"" stat || fail "after lmreread lmd does not serve
 
 note "the same renewal again is refused; the re-issue also works as --json"
 rm -f renewed/* outbox/*
+"$V" dump >before || fail "lmvendor dump failed"
 refused 1 "entitlement E1 runs until $END2 already" --order 4711 --until "$END2" --out renewed
 END3=$(date -u -d '+900 days' +%Y-%m-%d)
 expect_status 0 "$V" renew --order 4711 --until "$END3" --out renewed --json
