@@ -136,6 +136,15 @@ static const struct command commands[] = {
          "total; --count 0 only re-issues it (after a renewal).  --days N makes it\n"
          "a temporary license.  Refused, changing nothing: an unknown, mistyped,\n"
          "expired or used-up code, or more than it has left."},
+        {"renew", lmvendor_cmd_renew,
+         "renew --key PRIVATE.pem --order ORDER --until DATE [--maintenance DATE]\n"
+         "[--out DIR] [--outbox DIR]",
+         "renew every entitlement of the order until DATE (as its \"renew E\" lines\n"
+         "would) and re-issue the license of every host holding seats of them, one\n"
+         "file a host and product into DIR (.); prints the site's renewal contacts\n"
+         "to send them to, and with --outbox writes them the message.  Refused,\n"
+         "changing nothing: an unknown order, a DATE not after the current end, an\n"
+         "order whose entitlements are all perpetual."},
         {"fulfil", lmvendor_cmd_fulfil, "fulfil --key PRIVATE.pem [--days N] [-o OUT] REQUEST",
          "answer a request file written by `lmutil activate-request` with the\n"
          "license file, as activate would."},
@@ -192,9 +201,9 @@ static void usage(FILE *out)
 	      "Every command takes --help, and --json to print one JSON document on\n"
 	      "stdout, {\"error\":{\"code\":...,\"number\":...,\"message\":...}} when it fails.\n"
 	      "The key-center commands (site, order, authcode generate|return, activate,\n"
-	      "fulfil, inventory, member, serve, token, audit, dump) take --store PATH or\n"
-	      "LMVENDOR_STORE, and those that sign take --key PRIVATE.pem or LMVENDOR_KEY\n"
-	      "(serve: --signing-key, its --key being the TLS key).\n"
+	      "fulfil, renew, inventory, member, serve, token, audit, dump) take --store\n"
+	      "PATH or LMVENDOR_STORE, and those that sign take --key PRIVATE.pem or\n"
+	      "LMVENDOR_KEY (serve: --signing-key, its --key being the TLS key).\n"
 	      "Exit status: 0 done, 1 failed, 2 wrong usage.\n",
 	      out);
 }

@@ -56,6 +56,7 @@ int lmvendor_cmd_token(int argc, char **argv);
 int lmvendor_cmd_audit(int argc, char **argv);
 int lmvendor_cmd_fulfil(int argc, char **argv);
 int lmvendor_cmd_inventory(int argc, char **argv);
+int lmvendor_cmd_renew(int argc, char **argv);
 int lmvendor_cmd_dump(int argc, char **argv);
 
 #endif

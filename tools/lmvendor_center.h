@@ -102,8 +102,40 @@ int kc_order_proof(struct lm_kc *kc, const char *number, const char *pdf);
  * path into path (empty when the site has no contact: then it only says
  * so).  Returns 0, or 1 after reporting. */
 int kc_outbox_check(const char *dir);
+/* The To: addresses of a message of kind to site (a record): the
+ * contacts of the roles that handle it, each once, or the primary
+ * contact; empty when the site has none. */
+void kc_outbox_recipients(json_t *site, const char *kind, char *to, size_t size);
 int kc_outbox_send(struct lm_kc *kc, const char *dir, const char *site, const char *kind,
                    const char *subject, const char *body, char *path, size_t path_size);
+
+/* A renewal of entitlement renews of site: a new entitlement of order,
+ * beside the old one and listed in its renewed_by, its term running from
+ * the day after the current end to until (maintenance_until: LM_DATE_NONE
+ * when none); its id is appended to ids.  In the open write transaction;
+ * LMC_EINVAL (sentence in kc->error) for an unknown entitlement, a
+ * perpetual one, or an until that is not after the current end
+ * (lmvendor_center_order.c). */
+int kc_renewal_add(struct lm_kc *kc, const char *site, const char *order, const char *renews,
+                   int32_t until, int32_t maintenance_until, json_t *ids);
+
+/* The signing key of --key flag (or LMVENDOR_KEY): 0, or non-zero after
+ * reporting. */
+int kc_load_key(const char *flag, EVP_PKEY **key);
+/* Re-issues, in the caller's open write transaction, the license of host
+ * (a host record) from its authorization code code with the terms as they
+ * now stand, as `activate --count 0` would; the signed text into *license
+ * (caller frees).  Returns 0, or non-zero after reporting and aborting
+ * the transaction (lmvendor_center_activate.c). */
+int kc_reissue(struct lm_kc *kc, const char *code, json_t *host, EVP_PKEY *key, char **license);
+
+/* The license last issued to the host of locks (one lock code, or a
+ * triad's three) holding seats of code (normalised), the newest dates of a
+ * renewal included: 0 with *answer (site, auth, feature, version, type,
+ * locks, count, expiry, issued, license), or 1 after reporting (LMC_EINVAL:
+ * no such host).  Its own read transaction (serve's POST /v1/renewed). */
+int kc_host_license(struct lm_kc *kc, const char *code, const char *const *locks, int nlocks,
+                    json_t **answer);
 
 /* An lm_kc_scan visitor appending each record to the JSON array arg. */
 int kc_collect(void *arg, const char *key, json_t *value);

@@ -57,6 +57,11 @@ struct activation {
 	long count; /* -1: not given */
 	const char *host_desc;
 	long days; /* 0: the entitlement's term */
+	/* kc_reissue: the caller's write transaction, neither begun nor
+	 * committed here (a refusal aborts it); the signed license is handed
+	 * over in *license instead of printed or written. */
+	bool nested;
+	char **license;
 };
 
 /* ---- reading what the customer typed --------------------------------------- */
@@ -379,7 +384,7 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 	}
 	char key_code[LM_KC_KEY_MAX + 1], key_ent[LM_KC_KEY_MAX + 1], key_site[LM_KC_KEY_MAX + 1],
 	        key_host[LM_KC_KEY_MAX + 1];
-	int rc = lm_kc_begin(kc, true);
+	int rc = a->nested ? 0 : lm_kc_begin(kc, true);
 	if (rc)
 		return kc_fail(kc, rc);
 	lm_kc_key(key_code, sizeof key_code, "code/%s", a->code);
@@ -605,6 +610,11 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 		status = kc_fail(kc, rc);
 		goto done;
 	}
+	if (a->nested) {
+		*a->license = signed_text;
+		status = 0;
+		goto done;
+	}
 	/* The file first: a commit that fails takes it back; a file that
 	 * cannot be written leaves the code untouched. */
 	if (out) {
@@ -669,19 +679,20 @@ done:
 
 /* ---- the commands ------------------------------------------------------------- */
 
-static int load_key(const char *flag, EVP_PKEY **key)
+int kc_load_key(const char *flag, EVP_PKEY **key)
 {
 	const char *path = flag ? flag : getenv("LMVENDOR_KEY");
 	if (!path || !*path)
-		return lmvendor_usage_error("activating signs a license: give --key PRIVATE.pem or "
-		                            "set LMVENDOR_KEY");
+		return lmvendor_usage_error(
+		        "this command signs licenses: give --key PRIVATE.pem or "
+		        "set LMVENDOR_KEY");
 	return lmvendor_load_private(path, key);
 }
 
 static int run(const char *store, const char *keypath, struct activation *a, const char *out)
 {
 	EVP_PKEY *key = NULL;
-	int rc = load_key(keypath, &key);
+	int rc = kc_load_key(keypath, &key);
 	if (rc)
 		return rc;
 	struct lm_kc kc;
@@ -898,6 +909,24 @@ int lmvendor_cmd_fulfil(int argc, char **argv)
 	return rc;
 }
 
+int kc_reissue(struct lm_kc *kc, const char *code, json_t *host, EVP_PKEY *key, char **license)
+{
+	struct activation a = {.count = 0, .nested = true, .license = license};
+	size_t i;
+	json_t *lock;
+	snprintf(a.code, sizeof a.code, "%s", code);
+	json_array_foreach(json_object_get(host, "locks"), i, lock)
+	{
+		if (!json_is_string(lock) || add_lock(&a, json_string_value(lock)) != 0) {
+			lm_kc_abort(kc);
+			lm_report_fail(LMC_EIO, "the key-center store %s is corrupted: host record",
+			               kc->path);
+			return 1;
+		}
+	}
+	return activate(kc, &a, key, NULL, NULL);
+}
+
 int kc_activate_request(struct lm_kc *kc, json_t *req, EVP_PKEY *key, json_t **answer)
 {
 	struct activation a = {.count = -1};
@@ -907,4 +936,58 @@ int kc_activate_request(struct lm_kc *kc, json_t *req, EVP_PKEY *key, json_t **a
 	}
 	int rc = check_request(req, "the request", &a);
 	return rc ? rc : activate(kc, &a, key, NULL, answer);
+}
+
+int kc_host_license(struct lm_kc *kc, const char *code, const char *const *locks, int nlocks,
+                    json_t **answer)
+{
+	struct activation a = {.count = 0};
+	snprintf(a.code, sizeof a.code, "%s", code);
+	for (int i = 0; i < nlocks; i++)
+		if (add_lock(&a, locks[i]) != 0)
+			return 1;
+	char key[LM_KC_KEY_MAX + 1];
+	json_t *rec = NULL, *ent = NULL, *host = NULL;
+	int rc = lm_kc_begin(kc, false);
+	if (rc == 0)
+		rc = lm_kc_key(key, sizeof key, "code/%s", code);
+	if (rc == 0)
+		rc = lm_kc_get(kc, key, &rec);
+	const char *site = json_string_value(json_object_get(rec, "site"));
+	if (rc == 0)
+		rc = lm_kc_key(key, sizeof key, "entitlement/%s",
+		               json_string_value(json_object_get(rec, "entitlement")) ?: "");
+	if (rc == 0)
+		rc = lm_kc_get(kc, key, &ent);
+	if (rc == 0)
+		rc = host_key(&a, site ? site : "",
+		              json_string_value(json_object_get(ent, "feature")) ?: "",
+		              json_string_value(json_object_get(ent, "version")) ?: "", key,
+		              sizeof key);
+	if (rc == 0)
+		rc = lm_kc_get(kc, key, &host);
+	lm_kc_abort(kc);
+	int status = 1;
+	if (rc < 0) {
+		lm_report_fail(rc, "%s", kc->error);
+	} else if (rc ||
+	           json_integer_value(json_object_get(json_object_get(host, "codes"), code)) <= 0) {
+		lm_report_fail(LMC_EINVAL, "no host with lock code %s holds seats of code %s",
+		               a.locks[0], code);
+	} else {
+		json_t *doc = lm_json_object();
+		lm_json_set(doc, "site", lm_json_text(site));
+		lm_json_set(doc, "auth", lm_json_text(code));
+		const char *fields[] = {"feature", "version", "type",   "locks",
+		                        "count",   "expiry",  "issued", "license"};
+		for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+			lm_json_set(doc, fields[i],
+			            json_incref(json_object_get(host, fields[i]) ?: json_null()));
+		*answer = doc;
+		status = 0;
+	}
+	json_decref(rec);
+	json_decref(ent);
+	json_decref(host);
+	return status;
 }

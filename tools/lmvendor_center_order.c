@@ -176,20 +176,18 @@ static int put_entitlement(struct lm_kc *kc, json_t *ent, json_t *ids)
 	return lm_kc_put(kc, key, ent);
 }
 
-/* A renewal: a new entitlement beside the old one, with the new term,
- * listed in the old one's renewed_by. */
-static int add_renewal(struct lm_kc *kc, const char *site, const char *order,
-                       const struct order_line *l, json_t *ids)
+int kc_renewal_add(struct lm_kc *kc, const char *site, const char *order, const char *renews,
+                   int32_t until, int32_t maintenance_until, json_t *ids)
 {
 	char key[LM_KC_KEY_MAX + 1];
 	json_t *old = NULL;
-	lm_kc_key(key, sizeof key, "entitlement/%s", l->renews);
-	int rc = lm_kc_get(kc, key, &old);
+	int rc = lm_kc_key(key, sizeof key, "entitlement/%s", renews);
+	if (rc == 0)
+		rc = lm_kc_get(kc, key, &old);
 	if (rc == LM_KC_NOTFOUND ||
 	    (rc == 0 && strcmp(json_string_value(json_object_get(old, "site")) ?: "", site))) {
 		json_decref(old);
-		lm_kc_fail(kc, LMC_EINVAL, "order add: site %s has no entitlement %s", site,
-		           l->renews);
+		lm_kc_fail(kc, LMC_EINVAL, "site %s has no entitlement %s", site, renews);
 		return LMC_EINVAL;
 	}
 	if (rc)
@@ -199,20 +197,23 @@ static int add_renewal(struct lm_kc *kc, const char *site, const char *order,
 		json_decref(old);
 		return rc;
 	}
-	if (end == LM_DATE_PERMANENT || l->end <= end) {
+	if (end == LM_DATE_PERMANENT || until <= end) {
+		char end_text[16];
+		lm_date_format(end, end_text, sizeof end_text);
 		json_decref(old);
 		lm_kc_fail(kc, LMC_EINVAL,
-		           "order add: renew %s end= must come after its current end", l->renews);
+		           "renew %s: the new end must come after its current end (%s)", renews,
+		           end_text);
 		return LMC_EINVAL;
 	}
 	json_t *ent = json_deep_copy(old);
 	json_object_del(ent, "renewed_by");
 	json_object_del(ent, "codes");
 	lm_json_set(ent, "order", lm_json_text(order));
-	lm_json_set(ent, "renews", lm_json_text(l->renews));
+	lm_json_set(ent, "renews", lm_json_text(renews));
 	lm_json_set(ent, "start", kc_date_json(end + 1));
-	lm_json_set(ent, "end", kc_date_json(l->end));
-	lm_json_set(ent, "maintenance", kc_date_json(l->maintenance));
+	lm_json_set(ent, "end", kc_date_json(until));
+	lm_json_set(ent, "maintenance", kc_date_json(maintenance_until));
 	/* A renewal extends the codes of the entitlement it renews; it has no
 	 * quantity of its own to hand out. */
 	lm_json_set(ent, "assigned", json_incref(json_object_get(ent, "quantity")));
@@ -316,7 +317,8 @@ static int order_add(struct lm_kc *kc, const char *site, const char *number, con
 	for (int i = 0; rc == 0 && i < nlines; i++) {
 		const struct order_line *l = &lines[i];
 		if (l->renews[0]) {
-			rc = add_renewal(kc, site, number, l, ids);
+			rc = kc_renewal_add(kc, site, number, l->renews, l->end, l->maintenance,
+			                    ids);
 			continue;
 		}
 		json_t *parts = json_object_get(bundles, l->product);

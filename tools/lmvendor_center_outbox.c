@@ -55,8 +55,7 @@ int kc_outbox_check(const char *dir)
 	return 0;
 }
 
-/* The To: addresses of kind for site: each role's contact once. */
-static void recipients(json_t *site, const char *kind, char *to, size_t size)
+void kc_outbox_recipients(json_t *site, const char *kind, char *to, size_t size)
 {
 	json_t *contacts = json_object_get(site, "contacts");
 	to[0] = '\0';
@@ -93,7 +92,7 @@ int kc_outbox_send(struct lm_kc *kc, const char *dir, const char *site_number, c
 		               kc->error[0] ? kc->error : "no such record");
 		return 1;
 	}
-	recipients(site, kind, to, sizeof to);
+	kc_outbox_recipients(site, kind, to, sizeof to);
 	const char *vendor = json_string_value(json_object_get(meta, "vendor")) ?: "lmd";
 	if (!to[0]) {
 		json_decref(site);

@@ -8,6 +8,10 @@
  *                                   prints, the signed license in "license"
  *   POST /v1/return                 {"auth","locks":[...],"count"}: what
  *                                   `authcode return` does        (token)
+ *   POST /v1/renewed                {"auth","locks":[...]}: the license
+ *                                   last issued to that host from the
+ *                                   code, as `lmvendor renew` re-issued
+ *                                   it                             (token)
  *   GET  /v1/codes/CODE             a code's quantity and returns (token)
  *   GET  /v1/sites/S/inventory      what `inventory --json` prints (token)
  *
@@ -296,6 +300,49 @@ static void route_return(struct serve *s, struct answer *a, const struct serve_c
 	json_decref(req);
 }
 
+/* The "locks" of a request, one lock code or three, into texts: the
+ * count, or 0 with a failed. */
+static int locks_of(struct answer *a, json_t *req, const char *texts[3])
+{
+	json_t *locks = json_object_get(req, "locks"), *v;
+	size_t i, n = json_array_size(locks);
+	bool valid = json_is_array(locks) && (n == 1 || n == 3);
+	json_array_foreach(locks, i, v)
+	{
+		if (i < 3 && json_is_string(v))
+			texts[i] = json_string_value(v);
+		else
+			valid = false;
+	}
+	if (!valid) {
+		fail(a, MHD_HTTP_BAD_REQUEST, LMC_ESYNTAX,
+		     "\"locks\" is one lock code, or three (a triad's)");
+		return 0;
+	}
+	return (int)n;
+}
+
+static void route_renewed(struct serve *s, struct answer *a, const struct serve_caller *who,
+                          const struct request *r)
+{
+	if (need_token(a, who) != 0)
+		return;
+	json_t *req = parse_body(a, r), *doc = NULL;
+	const char *texts[3];
+	int n = 0;
+	if (req && auth_of(s, a, req) == 0 && code_site(s, a, a->auth) == 0 &&
+	    check_site(a, who) == 0 && (n = locks_of(a, req, texts)) > 0) {
+		int code = 0;
+		if (kc_host_license(&s->kc, a->auth, texts, n, &doc) == 0)
+			ok(a, doc);
+		else if (lm_report_last(&code), code == LMC_EINVAL)
+			fail(a, MHD_HTTP_NOT_FOUND, LMC_EINVAL, "%s", lm_report_last(&code));
+		else
+			fail_reported(a);
+	}
+	json_decref(req);
+}
+
 static void route_code(struct serve *s, struct answer *a, const struct serve_caller *who,
                        const char *text)
 {
@@ -369,6 +416,9 @@ static void route(struct serve *s, struct answer *a, const struct serve_caller *
 	} else if (!strcmp(url, "/v1/return")) {
 		if (post)
 			route_return(s, a, who, r);
+	} else if (!strcmp(url, "/v1/renewed")) {
+		if (post)
+			route_renewed(s, a, who, r);
 	} else if (!strncmp(url, "/v1/codes/", 10) && !strchr(url + 10, '/')) {
 		if (get)
 			route_code(s, a, who, url + 10);
