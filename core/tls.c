@@ -48,6 +48,23 @@ static X509 *self_signed(EVP_PKEY *key)
 	return x;
 }
 
+/* ctx presents a certificate of key, made here, and proves it holds key:
+ * 0, or LMC_EKEY with why in msg. */
+static int use_identity(SSL_CTX *ctx, EVP_PKEY *key, char *msg, size_t size)
+{
+	X509 *cert = self_signed(key);
+	if (!cert || SSL_CTX_use_certificate(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		char why[200];
+		lm_tls_error_text(why, sizeof why);
+		snprintf(msg, size, "cannot make a TLS certificate from the server key: %s", why);
+		X509_free(cert);
+		return LMC_EKEY;
+	}
+	X509_free(cert);
+	return 0;
+}
+
 int lm_tls_server_ctx_new(EVP_PKEY *key, SSL_CTX **out, char *msg, size_t size)
 {
 	*out = NULL;
@@ -56,17 +73,15 @@ int lm_tls_server_ctx_new(EVP_PKEY *key, SSL_CTX **out, char *msg, size_t size)
 		snprintf(msg, size, "out of memory for TLS");
 		return LMC_ENOMEM;
 	}
-	X509 *cert = self_signed(key);
-	if (!cert || !only_tls13(ctx) || SSL_CTX_use_certificate(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		char why[200];
-		lm_tls_error_text(why, sizeof why);
-		snprintf(msg, size, "cannot make a TLS certificate from the server key: %s", why);
-		X509_free(cert);
+	if (!only_tls13(ctx)) {
+		snprintf(msg, size, "this OpenSSL cannot be limited to TLS 1.3");
 		SSL_CTX_free(ctx);
 		return LMC_EKEY;
 	}
-	X509_free(cert);
+	if (use_identity(ctx, key, msg, size) != 0) {
+		SSL_CTX_free(ctx);
+		return LMC_EKEY;
+	}
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	/* Idle TLS connections give their record buffers back: ten thousand
@@ -116,17 +131,10 @@ int lm_tls_peer_ctx_new(EVP_PKEY *key, bool server, SSL_CTX **out, char *msg, si
 		snprintf(msg, size, "out of memory for TLS");
 		return LMC_ENOMEM;
 	}
-	X509 *cert = self_signed(key);
-	if (!cert || SSL_CTX_use_certificate(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		char why[200];
-		lm_tls_error_text(why, sizeof why);
-		snprintf(msg, size, "cannot make a TLS certificate from the server key: %s", why);
-		X509_free(cert);
+	if (use_identity(ctx, key, msg, size) != 0) {
 		SSL_CTX_free(ctx);
 		return LMC_EKEY;
 	}
-	X509_free(cert);
 	*out = ctx;
 	return 0;
 }

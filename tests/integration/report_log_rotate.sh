@@ -22,7 +22,8 @@ serve()
 		--report-log-rotate daily
 }
 serve
-co() { "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json stats --version 29.0 --hold 0; }
+# --timeout: right after a restart lmd may still answer "starting; retry".
+co() { "$LMUTIL" checkout -c "$S" --pubkey "$TMP/vendor.pub" --json stats --version 29.0 --hold 0 --timeout 10000; }
 # DAYS: the clock moves on to noon, DAYS days after the first.
 move_to_day()
 {
