@@ -373,7 +373,7 @@ int lm_pool_each_component(struct lm_pool *p, int32_t today,
 	for (size_t i = 0; i < w.n && !rc; i++) {
 		struct lm_pool_feature f;
 		uint8_t pkey[LM_POOL_KEY_MAX];
-		size_t plen;
+		size_t plen = 0;
 		rc = component_pool(p, today, &w.v[i], &f, pkey, &plen);
 		if (rc == 1) {
 			rc = 0;

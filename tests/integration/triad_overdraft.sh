@@ -83,8 +83,9 @@ PY
 }
 check_lmstat
 expect_grep 'checkout .*feature=stats .*overdraft=1$' "$TMP/lmd$leader.log"
-expect_grep "warning license: FEATURE stats 29.0 \\(1 seat\\) expires on $expiry, in 10 days" \
-	"$TMP/lmd$leader.log"
+# lmd warns at its periodic sweep once the license set is applied: wait for it.
+wait_log "$TMP/lmd$leader.log" \
+	"warning license: FEATURE stats 29.0 \\(1 seat\\) expires on $expiry, in 10 days"
 wait_log "$TMP/report$leader.log" '"overdraft":1'
 
 note "kill -9 of the leader (server $leader) with the lent seat held"
