@@ -111,8 +111,10 @@ static const struct command commands[] = {
          "order proof NUMBER [--pdf FILE]",
          "record an order and its entitlement lines.  LINE is \"PRODUCT VERSION TYPE\n"
          "QUANTITY [start=DATE] [end=DATE|perpetual] [maintenance=DATE]\" with TYPE\n"
-         "concurrent, authorized-user or named-user; a PRODUCT named by --bundle\n"
-         "gives each component its own entitlement.  \"renew E end=DATE\n"
+         "concurrent, authorized-user (right to copy; also authorized-user-copy),\n"
+         "authorized-user-single (single copy: one machine per code) or named-user;\n"
+         "a PRODUCT named by --bundle gives each component its own entitlement.\n"
+         "\"renew E end=DATE\n"
          "[maintenance=DATE]\" extends entitlement E's term.  order partner shows the\n"
          "order's partner of record (the reseller) and its history; with --partner\n"
          "it changes it from today on.  order proof prints the order's proof of\n"

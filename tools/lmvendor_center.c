@@ -85,6 +85,35 @@ long kc_parse_count(const char *what, const char *text, bool zero_ok)
 	return n;
 }
 
+const char *kc_type_canonical(const char *typed)
+{
+	static const char *const types[] = {"concurrent", "authorized-user", KC_TYPE_SINGLE_COPY,
+	                                    "named-user"};
+	if (!strcmp(typed, "authorized-user-copy"))
+		return "authorized-user";
+	for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+		if (!strcmp(typed, types[i]))
+			return types[i];
+	return NULL;
+}
+
+bool kc_type_node_locked(const char *type)
+{
+	return !strcmp(type, "authorized-user") || kc_type_single_copy(type);
+}
+
+bool kc_type_single_copy(const char *type)
+{
+	return !strcmp(type, KC_TYPE_SINGLE_COPY);
+}
+
+const char *kc_type_copies(const char *type)
+{
+	if (!kc_type_node_locked(type))
+		return NULL;
+	return kc_type_single_copy(type) ? "single copy" : "right to copy";
+}
+
 int32_t kc_today(void)
 {
 #ifdef LM_TEST_HOOKS

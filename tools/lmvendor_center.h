@@ -43,6 +43,21 @@ long kc_parse_count(const char *what, const char *text, bool zero_ok);
  * negative LMC_E*. */
 int kc_term(struct lm_kc *kc, json_t *ent, int32_t *end, int32_t *maintenance);
 
+/* The license types an order line may name: concurrent, named-user, and
+ * two kinds of authorized-user license (node-locked, one per machine).
+ * "authorized-user" is right to copy (a code installs on as many machines
+ * as its quantity; the meaning it had before single copy existed, so old
+ * stores read the same), "authorized-user-single" is single copy (each
+ * code is good for one machine).  "authorized-user-copy" is accepted when
+ * typed and stored as "authorized-user". */
+#define KC_TYPE_SINGLE_COPY "authorized-user-single"
+/* The stored spelling of a type as typed, or NULL when it is none. */
+const char *kc_type_canonical(const char *typed);
+bool kc_type_node_locked(const char *type);
+bool kc_type_single_copy(const char *type);
+/* "single copy", "right to copy", or NULL for a type not authorized-user. */
+const char *kc_type_copies(const char *type);
+
 /* Today, as the key center counts terms: lm_date_today(), or in builds
  * configured with --enable-test-hooks the day LMVENDOR_TODAY names, so
  * that a test can see a term run out. */

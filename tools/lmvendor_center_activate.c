@@ -12,7 +12,8 @@
  *
  * What the license says, by license type:
  *   authorized-user  node-locked: FEATURE ... uncounted HOSTID=LOCK, no
- *                    SERVER line; one per machine
+ *                    SERVER line; one per machine (-single: each code
+ *                    activates on one machine only)
  *   concurrent       SERVER line(s) and FEATURE ... COUNT: lmd serves the
  *                    host's total (three SERVER lines for --lock A,B,C)
  *   named-user       as concurrent, with NAMED_USERS=COUNT */
@@ -179,6 +180,25 @@ static int host_key(const struct activation *a, const char *site, const char *fe
 	                 a->nlocks > 2 ? "+" : "", a->nlocks > 2 ? sorted[2] : "");
 }
 
+/* The lock code of the machine holding a code's single copy, found by
+ * an lm_kc_scan of the product's host records. */
+struct copy_holder {
+	const char *code;
+	char lock[LM_LOCKCODE_TEXT_MAX];
+};
+
+static int find_copy_holder(void *arg, const char *key, json_t *host)
+{
+	(void)key;
+	struct copy_holder *h = arg;
+	const char *lock = json_string_value(json_array_get(json_object_get(host, "locks"), 0));
+	if (json_integer_value(json_object_get(json_object_get(host, "codes"), h->code)) <= 0 ||
+	    !lock)
+		return 0;
+	snprintf(h->lock, sizeof h->lock, "%s", lock);
+	return 1;
+}
+
 /* The seats of one host that end on one day. */
 struct term_group {
 	int32_t expiry;
@@ -208,7 +228,7 @@ static char *compose(const struct activation *a, const struct terms *t, size_t *
 	char today[16], expiry[16], start[16];
 	lm_date_format(kc_today(), today, sizeof today);
 	lm_date_format(t->expiry, expiry, sizeof expiry);
-	bool node_locked = !strcmp(t->type, "authorized-user");
+	bool node_locked = kc_type_node_locked(t->type);
 	fprintf(out, "# %s %s for %s (site %s), issued %s by the lmvendor key center\n", t->feature,
 	        t->version, t->company, t->site, today);
 	for (int i = 0; !node_locked && i < a->nlocks; i++)
@@ -450,7 +470,7 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 		        a->code, ent_id, end_text);
 		goto done;
 	}
-	bool node_locked = !strcmp(t.type, "authorized-user");
+	bool node_locked = kc_type_node_locked(t.type);
 	if (node_locked && a->nlocks != 1) {
 		status = refuse(kc, LMC_EINVAL,
 		                "%s is an authorized-user license, locked to one machine: give one "
@@ -494,6 +514,26 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 	}
 	long remaining = (long)json_integer_value(json_object_get(r.code, "remaining"));
 	long quantity = (long)json_integer_value(json_object_get(r.code, "quantity"));
+	/* Single copy: the code is good for one machine.  Its quantity is 1
+	 * (authcode generate sees to it), so a second machine would find it
+	 * used up; say where it is and how to move it instead. */
+	if (kc_type_single_copy(t.type) && count > 0 && remaining == 0) {
+		char prefix[LM_KC_KEY_MAX + 1];
+		struct copy_holder holder = {.code = a->code};
+		if (lm_kc_key(prefix, sizeof prefix, "host/%s/%s/%s/", site, t.feature,
+		              t.version) == 0 &&
+		    (rc = lm_kc_scan(kc, prefix, find_copy_holder, &holder)) < 0) {
+			status = kc_fail(kc, rc);
+			goto done;
+		}
+		status = refuse(kc, LMC_ENOSEATS,
+		                "authorization code %s is single copy, good for one machine, and "
+		                "is activated on lock code %s: return it there first (lmvendor "
+		                "authcode return %s --lock %s) to move it to this machine",
+		                a->code, holder.lock[0] ? holder.lock : "(unknown)", a->code,
+		                holder.lock[0] ? holder.lock : "LOCK");
+		goto done;
+	}
 	if (count > 0 && remaining == 0) {
 		status = refuse(kc, LMC_ENOSEATS,
 		                "authorization code %s is used up: all %ld of it are activated",

@@ -72,6 +72,8 @@ static int generate(struct lm_kc *kc, const char *site, const char *entitlement,
 	long quantity = (long)json_integer_value(json_object_get(ent, "quantity"));
 	long assigned = (long)json_integer_value(json_object_get(ent, "assigned"));
 	const char *renews = json_string_value(json_object_get(ent, "renews"));
+	bool single_copy =
+	        kc_type_single_copy(json_string_value(json_object_get(ent, "type")) ?: "");
 	char why[256] = "";
 	if (renews)
 		snprintf(why, sizeof why,
@@ -84,6 +86,11 @@ static int generate(struct lm_kc *kc, const char *site, const char *entitlement,
 	else if (assigned >= quantity)
 		snprintf(why, sizeof why, "all %ld of entitlement %s are on codes already",
 		         quantity, entitlement);
+	else if (single_copy && count > 1)
+		snprintf(why, sizeof why,
+		         "%s is single copy: each code is good for one machine, so each carries 1; "
+		         "generate one code per machine (without --count, or --count 1)",
+		         entitlement);
 	else if (count > quantity - assigned)
 		snprintf(why, sizeof why,
 		         "entitlement %s has %ld left to put on codes (of %ld), not %ld",
@@ -95,7 +102,7 @@ static int generate(struct lm_kc *kc, const char *site, const char *entitlement,
 		return 1;
 	}
 	if (count == 0)
-		count = quantity - assigned;
+		count = single_copy ? 1 : quantity - assigned;
 	json_t *rec = lm_json_object();
 	lm_json_set(rec, "code", lm_json_text(code));
 	lm_json_set(rec, "site", lm_json_text(site));
@@ -249,6 +256,8 @@ static int visit_entitlement(void *arg, const char *key, json_t *ent)
 	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
 		lm_json_set(e, fields[i],
 		            json_incref(json_object_get(ent, fields[i]) ?: json_null()));
+	const char *copies = kc_type_copies(json_string_value(json_object_get(ent, "type")) ?: "");
+	lm_json_set(e, "copies", lm_json_text_or_null(copies));
 	lm_json_set(e, "bought", json_incref(json_object_get(ent, "quantity")));
 	char okey[LM_KC_KEY_MAX + 1];
 	json_t *order = NULL;
@@ -407,14 +416,15 @@ static void print_text(const char *site, json_t *ents)
 	{
 		const char *renews = json_string_value(json_object_get(e, "renews"));
 		const char *partner = json_string_value(json_object_get(e, "partner"));
-		printf("%s %s %s %s (order %s%s%s): bought %lld, activated %lld, remaining %lld, "
-		       "until %s%s%s%s\n",
+		const char *copies = json_string_value(json_object_get(e, "copies"));
+		printf("%s %s %s %s%s%s (order %s%s%s): bought %lld, activated %lld, remaining "
+		       "%lld, until %s%s%s%s\n",
 		       json_string_value(json_object_get(e, "id")),
 		       json_string_value(json_object_get(e, "feature")),
 		       json_string_value(json_object_get(e, "version")),
-		       json_string_value(json_object_get(e, "type")),
-		       json_string_value(json_object_get(e, "order")), partner ? ", partner " : "",
-		       partner ? partner : "",
+		       json_string_value(json_object_get(e, "type")), copies ? ", " : "",
+		       copies ? copies : "", json_string_value(json_object_get(e, "order")),
+		       partner ? ", partner " : "", partner ? partner : "",
 		       (long long)json_integer_value(json_object_get(e, "bought")),
 		       (long long)json_integer_value(json_object_get(e, "activated")),
 		       (long long)json_integer_value(json_object_get(e, "remaining")),

@@ -17,16 +17,6 @@
 #include "tools/lmvendor_center.h"
 #include "tools/report.h"
 
-static const char *const license_types[] = {"concurrent", "authorized-user", "named-user"};
-
-static bool known_type(const char *t)
-{
-	for (size_t i = 0; i < sizeof license_types / sizeof *license_types; i++)
-		if (!strcmp(t, license_types[i]))
-			return true;
-	return false;
-}
-
 static bool feature_name(const char *s)
 {
 	if (!*s || strlen(s) > LM_NAME_MAX)
@@ -119,15 +109,18 @@ static int parse_line(const char *text, struct order_line *l)
 	if (!lm_version_valid(words[1]))
 		return lmvendor_usage_error(
 		        "order add: version '%.20s' is not a version such as 29.0", words[1]);
-	if (!known_type(words[2]))
-		return lmvendor_usage_error("order add: license type '%.30s' is not concurrent, "
-		                            "authorized-user or named-user",
-		                            words[2]);
+	const char *type = kc_type_canonical(words[2]);
+	if (!type)
+		return lmvendor_usage_error(
+		        "order add: license type '%.30s' is not concurrent, authorized-user "
+		        "(right to copy; also spelt authorized-user-copy), authorized-user-single "
+		        "(single copy) or named-user",
+		        words[2]);
 	if ((l->quantity = kc_parse_count("quantity", words[3], false)) < 0)
 		return LMVENDOR_EXIT_USAGE;
 	snprintf(l->product, sizeof l->product, "%s", words[0]);
 	snprintf(l->version, sizeof l->version, "%s", words[1]);
-	snprintf(l->type, sizeof l->type, "%s", words[2]);
+	snprintf(l->type, sizeof l->type, "%s", type);
 	if (l->start != LM_DATE_NONE && l->end < l->start)
 		return lmvendor_usage_error("order add: the term of '%.40s' ends before it starts",
 		                            text);
@@ -408,11 +401,13 @@ static void print_order(json_t *o)
 	json_array_foreach(json_object_get(o, "entitlements"), i, e)
 	{
 		const char *renews = json_string_value(json_object_get(e, "renews"));
-		printf("  %-5s %s %s %s x%lld, until %s%s%s\n",
+		const char *type = json_string_value(json_object_get(e, "type")) ?: "?";
+		const char *copies = kc_type_copies(type);
+		printf("  %-5s %s %s %s%s%s%s x%lld, until %s%s%s\n",
 		       json_string_value(json_object_get(e, "id")),
 		       json_string_value(json_object_get(e, "feature")),
-		       json_string_value(json_object_get(e, "version")),
-		       json_string_value(json_object_get(e, "type")),
+		       json_string_value(json_object_get(e, "version")), type, copies ? " (" : "",
+		       copies ? copies : "", copies ? ")" : "",
 		       (long long)json_integer_value(json_object_get(e, "quantity")),
 		       json_string_value(json_object_get(e, "end")), renews ? ", renews " : "",
 		       renews ? renews : "");

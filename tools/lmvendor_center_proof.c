@@ -121,7 +121,7 @@ static json_t *proof_text(json_t *doc)
 	ADD("Partner of record: %s",
 	    json_string_value(json_object_get(doc, "partner")) ?: "none (sold direct)");
 	ADD("%s", "");
-	ADD("%-5s %-16s %-8s %-15s %8s  %-10s %-10s %s", "LINE", "FEATURE", "VERSION", "TYPE",
+	ADD("%-5s %-16s %-8s %-22s %8s  %-10s %-10s %s", "LINE", "FEATURE", "VERSION", "TYPE",
 	    "QUANTITY", "FROM", "UNTIL", "MAINTENANCE");
 	size_t i;
 	json_t *e;
@@ -129,13 +129,19 @@ static json_t *proof_text(json_t *doc)
 	{
 		const char *product = TEXT(e, "product"), *feature = TEXT(e, "feature");
 		const char *renews = json_string_value(json_object_get(e, "renews"));
-		ADD("%-5s %-16s %-8s %-15s %8lld  %-10s %-10s %s%s%s%s", TEXT(e, "id"), feature,
+		ADD("%-5s %-16s %-8s %-22s %8lld  %-10s %-10s %s%s%s%s", TEXT(e, "id"), feature,
 		    TEXT(e, "version"), TEXT(e, "type"),
 		    (long long)json_integer_value(json_object_get(e, "quantity")),
 		    json_string_value(json_object_get(e, "start")) ?: "order date", TEXT(e, "end"),
 		    json_string_value(json_object_get(e, "maintenance")) ?: "-",
 		    strcmp(product, feature) ? "  (of bundle " : "",
 		    strcmp(product, feature) ? product : "", strcmp(product, feature) ? ")" : "");
+		const char *copies = kc_type_copies(TEXT(e, "type"));
+		if (copies)
+			ADD("      %s: %s", copies,
+			    kc_type_single_copy(TEXT(e, "type"))
+			            ? "each authorization code is good for one machine"
+			            : "a code installs on as many machines as its quantity");
 		if (renews)
 			ADD("      renews %s", renews);
 	}

@@ -44,8 +44,8 @@ expect_status 0 "$V" order add --site S100 --order 4711 --po PO-88 --bundle suit
 [ "$(json out '" ".join(d["entitlements"])')" = "E1 E2 E3 E4" ] || fail "entitlements: $(cat out)"
 expect_status 0 "$V" order show 4711
 expect_grep '^  E1 +stats 29.0 concurrent x10, until '"$END1"'$' out
-expect_grep '^  E3 +plots 1.0 authorized-user x1' out
-expect_grep '^  E4 +tables 1.0 authorized-user x1' out
+expect_grep '^  E3 +plots 1.0 authorized-user \(right to copy\) x1' out
+expect_grep '^  E4 +tables 1.0 authorized-user \(right to copy\) x1' out
 
 note "authorization codes split an entitlement; each carries its quantity"
 code_of() { json out 'd["code"]'; }

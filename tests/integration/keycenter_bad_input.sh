@@ -145,6 +145,38 @@ expect_status 0 "$V" inventory --site S1 --json
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["entitlements"][0]["codes"][0]; assert c["remaining"]==3, c' out ||
 	fail "refusals changed the store: $(cat out)"
 
+note "authorized user, single copy (one machine per code) and right to copy"
+LOCK2=$(make_server_machine 2)
+refused 2 "license type 'authorized-user-many' is not" "$V" order add --site S1 --order 3 --line "viz 2.0 authorized-user-many 3"
+expect_status 0 "$V" order add --site S1 --order 3 \
+	--line "viz 2.0 authorized-user-single 3" --line "map 1.0 authorized-user-copy 2"
+expect_status 0 "$V" order show 3
+expect_grep '^  E3 +viz 2.0 authorized-user-single \(single copy\) x3' out
+expect_grep '^  E4 +map 1.0 authorized-user \(right to copy\) x2' out
+refused 1 'E3 is single copy: each code is good for one machine' "$V" authcode generate --site S1 --entitlement E3 --count 2
+expect_status 0 "$V" authcode generate --site S1 --entitlement E3
+SINGLE=$(cat out)
+expect_status 0 "$V" activate --auth "$SINGLE" --lock "$LOCK" -o single.lic
+refused 1 "code $SINGLE is single copy, good for one machine, and is activated on lock code $LOCK: return it there first" \
+	"$V" activate --auth "$SINGLE" --lock "$LOCK2"
+expect_status 0 "$V" activate --auth "$SINGLE" --lock "$LOCK" --count 0 -o single.lic
+expect_grep "HOSTID=\"?$LOCK( |\"|$)" single.lic
+expect_status 0 "$V" authcode return "$SINGLE" --lock "$LOCK"
+expect_status 0 "$V" activate --auth "$SINGLE" --lock "$LOCK2" -o moved.lic
+expect_grep "HOSTID=\"?$LOCK2( |\"|$)" moved.lic
+expect_status 0 "$V" authcode generate --site S1 --entitlement E4
+COPY=$(cat out)
+expect_status 0 "$V" activate --auth "$COPY" --lock "$LOCK" -o copy1.lic
+expect_status 0 "$V" activate --auth "$COPY" --lock "$LOCK2" -o copy2.lic
+expect_status 0 "$V" inventory --site S1
+expect_grep '^E3 viz 2.0 authorized-user-single, single copy .*activated 1, remaining 2' out
+expect_grep '^E4 map 1.0 authorized-user, right to copy .*activated 2, remaining 0' out
+expect_status 0 "$V" inventory --site S1 --json
+expect_grep '"copies": *"single copy"' out
+expect_status 0 "$V" order proof 3
+expect_grep '^E3 +viz +2.0 +authorized-user-single +3 ' out
+expect_grep '^ +single copy: each authorization code is good for one machine' out
+
 note "store files that are not key-center stores, or are damaged"
 printf 'hello, I am a text file\n' >text.mdb
 LMVENDOR_STORE=text.mdb refused 1 'text.mdb is not a key-center store, or it is corrupted' "$V" site list
