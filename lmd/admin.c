@@ -219,6 +219,48 @@ static void reread_work(uv_work_t *w)
 	}
 }
 
+/* What lmreread answers: the lines now served, and the first line left out. */
+static void reread_message(const struct lm_server *s, char *msg, size_t size)
+{
+	const struct lm_license_file *f = &s->license;
+	char skipped[LM_NAME_MAX + LM_MESSAGE_MAX + 128] = "";
+	if (f->nskipped > 0)
+		snprintf(skipped, sizeof skipped,
+		         "; %zu line%s left out (line %d: %s %s: %s; `lmutil lmstat -a --lmd` lists "
+		         "them)",
+		         f->nskipped, f->nskipped == 1 ? "" : "s", f->skipped[0].lineno,
+		         f->skipped[0].type, f->skipped[0].name, f->skipped[0].message);
+	snprintf(msg, size, "reloaded %zu license lines%s%s", f->nlines, skipped,
+	         s->ready ? "" : " (a follower: it serves them once it leads)");
+}
+
+static void reread_reply(struct lm_connection *c, uint64_t request_id)
+{
+	char msg[1024];
+	reread_message(c->s, msg, sizeof msg);
+	Lm__Envelope e;
+	lm_envelope_init(&e, request_id);
+	Lm__AdminReply rep = LM__ADMIN_REPLY__INIT;
+	rep.has_affected = 1;
+	rep.affected = (uint32_t)c->s->license.nlines;
+	rep.message = msg;
+	e.body_case = LM__ENVELOPE__BODY_ADMIN_REPLY;
+	e.admin_reply = &rep;
+	lm_connection_send(c, &e, false);
+}
+
+/* The leader answers once the new set has committed, so that a client
+ * served after `lmutil lmreread` returns is served by the new license and
+ * policy on every server of the triad, never by the previous ones. */
+static void reread_committed(struct lm_request *p, struct lm_pool_result *res, bool open)
+{
+	struct lm_server *s = p->c->s;
+	lm_log("license", "serving %zu license lines from %s", s->license.nlines,
+	       s->cfg.license_path);
+	if (open)
+		reread_reply(p->c, p->request_id);
+}
+
 /* Every server of a triad reloads its own file: the leader proposes the
  * new license set, which every server then serves; a follower only keeps
  * the file, so that lmstat can say whether its copy matches the cluster's
@@ -228,15 +270,6 @@ static void reread_install(struct reread *r)
 {
 	struct lm_connection *c = r->c;
 	struct lm_server *s = c->s;
-	char msg[1024], skipped[LM_NAME_MAX + LM_MESSAGE_MAX + 128] = "";
-	size_t nlines = r->f.nlines;
-	if (r->f.nskipped > 0)
-		snprintf(
-		        skipped, sizeof skipped,
-		        "; %zu line%s left out (line %d: %s %s: %s; `lmutil lmstat -a --lmd` lists "
-		        "them)",
-		        r->f.nskipped, r->f.nskipped == 1 ? "" : "s", r->f.skipped[0].lineno,
-		        r->f.skipped[0].type, r->f.skipped[0].name, r->f.skipped[0].message);
 	lm_license_free(&s->license);
 	s->license = r->f;
 	s->license_check_due = true;
@@ -244,29 +277,21 @@ static void reread_install(struct reread *r)
 	lm_options_free(s->options);
 	s->options = r->options;
 	r->options = NULL;
-	if (s->ready) {
-		int rc = lm_server_propose_license(s);
-		if (rc != 0) {
-			lm_connection_send_error(c, r->request_id, rc, lmc_strerror(rc), false);
-			return;
-		}
-		snprintf(msg, sizeof msg, "reloaded %zu license lines%s", nlines, skipped);
-	} else {
-		snprintf(msg, sizeof msg,
-		         "reloaded %zu license lines%s (a follower: it serves them once it leads)",
-		         nlines, skipped);
-	}
 	lm_log("reread", "%s: %zu license lines, requested by peer=%s%s", s->cfg.license_path,
-	       nlines, c->peer, s->ready ? "" : " (follower)");
-	Lm__Envelope e;
-	lm_envelope_init(&e, r->request_id);
-	Lm__AdminReply rep = LM__ADMIN_REPLY__INIT;
-	rep.has_affected = 1;
-	rep.affected = (uint32_t)nlines;
-	rep.message = msg;
-	e.body_case = LM__ENVELOPE__BODY_ADMIN_REPLY;
-	e.admin_reply = &rep;
-	lm_connection_send(c, &e, false);
+	       s->license.nlines, c->peer, s->ready ? "" : " (follower)");
+	if (!s->ready) {
+		reread_reply(c, r->request_id);
+		return;
+	}
+	Lm__Envelope env;
+	lm_envelope_init(&env, r->request_id);
+	struct lm_request *p = lm_request_new(c, &env, reread_committed);
+	if (!p)
+		return;
+	struct lm_command cmd;
+	lm_command_set_license(&cmd, &s->license, s->options);
+	lm_request_submit(p, &cmd); /* answers the client itself on failure */
+	lm_command_release(&cmd);
 }
 
 static void reread_done(uv_work_t *w, int status)
@@ -300,7 +325,9 @@ static void reread_done(uv_work_t *w, int status)
 	lm_license_free(&r->f);
 	lm_options_free(r->options);
 	free(r);
-	lm_connection_finish_request(c);
+	/* A committing set finishes the request when it has committed. */
+	if (c->outstanding == 0)
+		lm_connection_finish_request(c);
 	lm_connection_unref(c);
 }
 

@@ -13,7 +13,7 @@ single_server "FEATURE other acme 1.0 permanent 1" "FEATURE stats acme 29.0 perm
 # The license the reread will serve, signed now: the race has no time for it.
 sed '/^FEATURE stats /d' "$TMP/template.lic" >"$TMP/template2.lic"
 sign_license "$TMP/template2.lic" "$TMP/server2.lic"
-LM_TEST_COMMIT_DELAY_MS=5000 LM_HOSTID_ROOT="$TMP/m1" start_lmd lmd -c "$TMP/server.lic" \
+LM_TEST_COMMIT_DELAY_MS=3000 LM_HOSTID_ROOT="$TMP/m1" start_lmd lmd -c "$TMP/server.lic" \
 	--pubkey "$TMP/vendor.pub" --data "$TMP/data" --listen 127.0.0.1 \
 	--peer-port "$(free_port)"
 wait_port "$port"
@@ -24,7 +24,8 @@ python3 "$TESTS_SRCDIR/integration/wire.py" "$port" checkout-reread >"$TMP/race.
 client=$!
 wait_log "$TMP/race.out" '^sent' 30
 # The checkout applies within milliseconds of being sent; its reply waits
-# five seconds.  The reread lands in between.
+# three seconds.  The reread lands in between (and lmreread, which answers
+# once its own set has committed, waits three seconds too).
 sleep 0.3
 cp "$TMP/server2.lic" "$TMP/server.lic"
 expect_status 0 "$LMUTIL" lmreread -c "$S"
