@@ -22,6 +22,8 @@
 #                                  and it is killed when the test exits
 #   wait_port PORT [SECONDS]       wait until something accepts on PORT
 #   wait_log FILE REGEX [SECONDS]  wait until FILE has a line matching REGEX
+#   wait_log_after SKIP FILE REGEX [SECONDS]
+#                                  the same, past FILE's first SKIP lines
 #   kill_lmd NAME [SIGNAL]         kill and reap (default SIGKILL)
 
 need_cmd python3
@@ -98,11 +100,17 @@ single_lmd()
 {
 	_sd_name=$1
 	shift
+	# The log is appended to across restarts: only this start's lines count.
+	# A first start serves once its license set has committed; a restart
+	# finds the set in its data and serves once it leads.
+	_sd_seen=$(cat "$TMP/$_sd_name.log" 2>/dev/null | wc -l)
+	_sd_ready=' license serving'
+	[ -d "$TMP/$_sd_name.data" ] && _sd_ready=' (license|leader) serving'
 	LM_HOSTID_ROOT="$TMP/m1" start_lmd "$_sd_name" -c "$TMP/server.lic" \
 		--pubkey "$TMP/vendor.pub" --data "$TMP/$_sd_name.data" --listen 127.0.0.1 \
 		--heartbeat 200 --session-timeout 3000 --peer-port "$(free_port)" "$@"
 	wait_port "$port"
-	wait_log "$TMP/$_sd_name.log" ' license serving'
+	wait_log_after "$_sd_seen" "$TMP/$_sd_name.log" "$_sd_ready"
 }
 
 in_use()
@@ -142,6 +150,19 @@ wait_log()
 		if [ "$(date +%s)" -ge "$_wl_deadline" ]; then
 			cat "$1" >&2
 			fail "no line matching '$2' in $1"
+		fi
+		sleep 0.05
+	done
+}
+
+# wait_log, counting only the lines after the first SKIP lines.
+wait_log_after()
+{
+	_wa_deadline=$(($(date +%s) + ${4:-20}))
+	until tail -n "+$(($1 + 1))" "$2" 2>/dev/null | grep -Eq -- "$3"; do
+		if [ "$(date +%s)" -ge "$_wa_deadline" ]; then
+			cat "$2" >&2
+			fail "no line matching '$3' in $2 after its line $1"
 		fi
 		sleep 0.05
 	done

@@ -26,11 +26,14 @@ sign_license "$TMP/pinned.tpl" "$TMP/pinned.lic"
 # the file stays genuine and its KEY= still applies.
 sed "s/^SERVER 127.0.0.1 \([^ ]*\) $port/SERVER 127.0.0.1 \1 $proxy/" "$TMP/pinned.lic" >"$TMP/pinned.proxy.lic"
 
-serve() { # --client-tls MODE
+serve() { # --client-tls MODE; a restart serves once it leads (single_lmd's wait)
+	_seen=$(cat "$TMP/lmd.log" 2>/dev/null | wc -l)
+	_ready=' license serving'
+	[ -d "$TMP/lmd.data" ] && _ready=' (license|leader) serving'
 	LM_HOSTID_ROOT="$TMP/m1" start_lmd lmd -c "$TMP/pinned.lic" --pubkey "$TMP/vendor.pub" \
 		--data "$TMP/lmd.data" --listen 127.0.0.1 --peer-port "$(free_port)" --client-tls "$1"
 	wait_port "$port"
-	wait_log "$TMP/lmd.log" ' license serving'
+	wait_log_after "$_seen" "$TMP/lmd.log" "$_ready"
 }
 proxy_pid=
 through() { # record FILE | mitm CERT KEY
