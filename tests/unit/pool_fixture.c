@@ -71,22 +71,24 @@ struct lm_pool_result apply(struct tp *t, Lmcmd__Command *c)
 	int rc = lm_pool_apply(t->pool, ++t->index, buf, n, &res);
 	free(buf);
 	assert_int_equal(rc, 0);
+	assert_int_equal(lm_pool_applied_index(t->pool), t->index);
 	return res;
 }
 
 struct lm_pool_result set_license(struct tp *t, const char *body, const char *options)
 {
-	char text[4096];
+	static char text[16384];
 	struct lm_license_file f;
 	struct lm_parse_error err;
 	snprintf(text, sizeof text, "SERVER h %s 27000\nVENDOR acme\n%s", S1, body);
 	if (lm_license_parse(text, strlen(text), &f, &err))
 		fail_msg("license line %d: %s", err.lineno, err.message);
-	Lmcmd__Line lines[8], *ptrs[8];
-	static char canon[8][LM_LINE_MAX + 1];
-	assert_true(f.nlines <= 8);
+	Lmcmd__Line *lines = calloc(f.nlines + 1, sizeof *lines);
+	Lmcmd__Line **ptrs = calloc(f.nlines + 1, sizeof *ptrs);
+	char(*canon)[LM_LINE_MAX + 1] = calloc(f.nlines + 1, sizeof *canon);
+	assert_true(lines && ptrs && canon);
 	for (size_t i = 0; i < f.nlines; i++) {
-		assert_true(lm_license_canonical(&f, &f.lines[i], canon[i], sizeof canon[i]) > 0);
+		assert_true(lm_license_canonical(&f, &f.lines[i], canon[i], LM_LINE_MAX + 1) > 0);
 		lmcmd__line__init(&lines[i]);
 		lines[i].has_text = 1;
 		lines[i].text = bin(canon[i]);
@@ -105,6 +107,9 @@ struct lm_pool_result set_license(struct tp *t, const char *body, const char *op
 	c.set_license = &sl;
 	struct lm_pool_result res = apply(t, &c);
 	lm_license_free(&f);
+	free(lines);
+	free(ptrs);
+	free(canon);
 	return res;
 }
 

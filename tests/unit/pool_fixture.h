@@ -1,5 +1,5 @@
 /* One pool in a scratch directory, driven by replicated commands, for the
- * unit tests of the pool's license models (test_pool_named.c,
+ * unit tests of the pool (test_pool.c, and the license models' test_pool_named.c,
  * test_pool_package.c): each test gets a fresh pool from
  * pool_fixture_setup, and applies commands at the time now_us, which a test
  * may move. */

@@ -18,21 +18,14 @@
 #include "lmd/pool.h"
 #include "proto/command.pb-c.h"
 #include "tests/unit/helpers.h"
+#include "tests/unit/pool_fixture.h"
+
+/* ---- Fixtures (pool_fixture.h: the pool, apply, set_license) ---------- */
 
 #define DAY_US INT64_C(86400000000)
 
-/* ---- Fixtures ---------------------------------------------------------- */
-
-/* One server's pool: its store directory and the raft index it is at. */
-struct tp {
-	char *dir;
-	struct lm_pool *pool;
-	uint64_t index;
-};
-
-/* The leader's clock, stamped into every command. */
-static int64_t now_us;
-static char S1[LM_LOCKCODE_TEXT_MAX], H1[LM_LOCKCODE_TEXT_MAX];
+/* A second machine's lock code, beside the fixture's S1. */
+static char H1[LM_LOCKCODE_TEXT_MAX];
 
 static int64_t at(int y, int m, int d)
 {
@@ -53,119 +46,14 @@ static void make_code(uint32_t seed, char *buf)
 	assert_int_equal(lm_lockcode_format(&c, buf, LM_LOCKCODE_TEXT_MAX), 0);
 }
 
-static struct tp *tp_new(void)
-{
-	char err[256];
-	struct tp *t = calloc(1, sizeof *t);
-	assert_non_null(t);
-	t->dir = th_tempdir();
-	if (lm_pool_open(&t->pool, t->dir, err, sizeof err) != 0)
-		fail_msg("lm_pool_open: %s", err);
-	return t;
-}
-
-static void tp_free(struct tp *t)
-{
-	lm_pool_close(t->pool);
-	th_rmtree(t->dir);
-	free(t->dir);
-	free(t);
-}
-
 static int setup(void **state)
 {
-	make_code(1, S1);
+	pool_fixture_setup(state);
 	make_code(7, H1);
-	now_us = at(2027, 1, 1);
-	*state = tp_new();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tp_free(*state);
 	return 0;
 }
 
 /* ---- Commands ---------------------------------------------------------- */
-
-static ProtobufCBinaryData bin(const char *s)
-{
-	return (ProtobufCBinaryData){.len = strlen(s), .data = (uint8_t *)s};
-}
-
-/* Packs c as the leader would and applies it at the next index. */
-static struct lm_pool_result apply(struct tp *t, Lmcmd__Command *c)
-{
-	struct lm_pool_result res;
-	c->has_time_us = 1;
-	c->time_us = now_us;
-	size_t n = lmcmd__command__get_packed_size(c);
-	uint8_t *buf = malloc(n + 1);
-	assert_non_null(buf);
-	lmcmd__command__pack(c, buf);
-	int rc = lm_pool_apply(t->pool, ++t->index, buf, n, &res);
-	free(buf);
-	assert_int_equal(rc, 0);
-	assert_int_equal(lm_pool_applied_index(t->pool), t->index);
-	return res;
-}
-
-/* A SetLicense of body's lines, served by one SERVER, with the options
- * file options (NULL: none) named acme.opt.  Lines go as their canonical
- * text without signature: apply does not verify signatures. */
-static struct lm_pool_result set_license_options(struct tp *t, const char *body,
-                                                 const char *options)
-{
-	char text[16384];
-	struct lm_license_file f;
-	struct lm_parse_error err;
-
-	snprintf(text, sizeof text, "SERVER h %s 27000\nVENDOR acme\n%s", S1, body);
-	int rc = lm_license_parse(text, strlen(text), &f, &err);
-	if (rc)
-		fail_msg("license line %d: %s", err.lineno, err.message);
-	Lmcmd__Line *lines = calloc(f.nlines + 1, sizeof *lines);
-	Lmcmd__Line **ptrs = calloc(f.nlines + 1, sizeof *ptrs);
-	char(*canon)[LM_LINE_MAX + 1] = calloc(f.nlines + 1, sizeof *canon);
-	assert_true(lines && ptrs && canon);
-	for (size_t i = 0; i < f.nlines; i++) {
-		assert_true(lm_license_canonical(&f, &f.lines[i], canon[i], LM_LINE_MAX + 1) > 0);
-		lmcmd__line__init(&lines[i]);
-		lines[i].has_text = 1;
-		lines[i].text = bin(canon[i]);
-		ptrs[i] = &lines[i];
-	}
-	Lmcmd__Command c = LMCMD__COMMAND__INIT;
-	Lmcmd__SetLicense sl = LMCMD__SET_LICENSE__INIT;
-	sl.n_lines = f.nlines;
-	sl.lines = ptrs;
-	if (options) {
-		sl.has_options_name = sl.has_options_text = 1;
-		sl.options_name = bin("acme.opt");
-		sl.options_text = bin(options);
-	}
-	c.body_case = LMCMD__COMMAND__BODY_SET_LICENSE;
-	c.set_license = &sl;
-	struct lm_pool_result res = apply(t, &c);
-	lm_license_free(&f);
-	free(lines);
-	free(ptrs);
-	free(canon);
-	return res;
-}
-
-static struct lm_pool_result set_license(struct tp *t, const char *body)
-{
-	return set_license_options(t, body, NULL);
-}
-
-static void license(struct tp *t, const char *body)
-{
-	struct lm_pool_result res = set_license(t, body);
-	if (res.code)
-		fail_msg("SetLicense refused: %s", res.message);
-}
 
 static struct lm_pool_result open_session_at(struct tp *t, uint64_t sid, const char *user,
                                              const char *host, const char *display);
@@ -199,13 +87,13 @@ static struct lm_pool_result open_session_at(struct tp *t, uint64_t sid, const c
 	return apply(t, &c);
 }
 
-static void session(struct tp *t, uint64_t sid)
+static void alice_session(struct tp *t, uint64_t sid)
 {
 	assert_int_equal(open_session(t, sid, "alice").code, 0);
 }
 
-static struct lm_pool_result checkout(struct tp *t, uint64_t sid, uint64_t req, const char *feature,
-                                      const char *version, uint32_t count)
+static struct lm_pool_result checkout_n(struct tp *t, uint64_t sid, uint64_t req,
+                                        const char *feature, const char *version, uint32_t count)
 {
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;
 	Lmcmd__Checkout m = LMCMD__CHECKOUT__INIT;
@@ -225,10 +113,10 @@ static struct lm_pool_result checkout(struct tp *t, uint64_t sid, uint64_t req, 
 }
 
 /* A checkout that must be granted; returns its handle. */
-static uint64_t take(struct tp *t, uint64_t sid, uint64_t req, const char *feature,
-                     const char *version, uint32_t count)
+static uint64_t take_n(struct tp *t, uint64_t sid, uint64_t req, const char *feature,
+                       const char *version, uint32_t count)
 {
-	struct lm_pool_result res = checkout(t, sid, req, feature, version, count);
+	struct lm_pool_result res = checkout_n(t, sid, req, feature, version, count);
 	if (res.code)
 		fail_msg("checkout of %u %s %s refused: %s (%s)", count, feature, version,
 		         lmc_errname(res.code), res.message);
@@ -237,7 +125,7 @@ static uint64_t take(struct tp *t, uint64_t sid, uint64_t req, const char *featu
 	return res.handle;
 }
 
-static struct lm_pool_result checkin(struct tp *t, uint64_t sid, uint64_t req, uint64_t handle)
+static struct lm_pool_result try_checkin(struct tp *t, uint64_t sid, uint64_t req, uint64_t handle)
 {
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;
 	Lmcmd__Checkin m = LMCMD__CHECKIN__INIT;
@@ -252,7 +140,7 @@ static struct lm_pool_result checkin(struct tp *t, uint64_t sid, uint64_t req, u
 	return apply(t, &c);
 }
 
-static struct lm_pool_result close_session(struct tp *t, uint64_t sid)
+static struct lm_pool_result expire_session(struct tp *t, uint64_t sid)
 {
 	Lmcmd__Command c = LMCMD__COMMAND__INIT;
 	Lmcmd__CloseSession m = LMCMD__CLOSE_SESSION__INIT;
@@ -366,9 +254,9 @@ static void test_five_seats(void **state)
 	uint64_t h[5];
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	session(t, 1);
+	alice_session(t, 1);
 	for (int i = 0; i < 5; i++) {
-		h[i] = take(t, 1, (uint64_t)i + 1, "stats", "29.0", 1);
+		h[i] = take_n(t, 1, (uint64_t)i + 1, "stats", "29.0", 1);
 		for (int j = 0; j < i; j++)
 			assert_int_not_equal(h[i], h[j]);
 	}
@@ -379,15 +267,15 @@ static void test_five_seats(void **state)
 	assert_int_equal(v->f.expiry, LM_DATE_PERMANENT);
 	assert_int_equal(v->holders, 5);
 
-	struct lm_pool_result res = checkout(t, 1, 6, "stats", "29.0", 1);
+	struct lm_pool_result res = checkout_n(t, 1, 6, "stats", "29.0", 1);
 	assert_int_equal(res.code, LMC_ENOSEATS);
 	assert_int_equal(res.handle, 0);
 	assert_string_equal(res.message, "all 5 seats of stats 29.0 in use");
 
-	assert_int_equal(checkin(t, 1, 7, h[2]).code, 0);
+	assert_int_equal(try_checkin(t, 1, 7, h[2]).code, 0);
 	assert_int_equal(in_use(t, "stats", "29.0"), 4);
-	take(t, 1, 8, "stats", "29.0", 1);
-	assert_int_equal(checkout(t, 1, 9, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	take_n(t, 1, 8, "stats", "29.0", 1);
+	assert_int_equal(checkout_n(t, 1, 9, "stats", "29.0", 1).code, LMC_ENOSEATS);
 }
 
 static void test_k_seats(void **state)
@@ -395,25 +283,25 @@ static void test_k_seats(void **state)
 	struct tp *t = *state;
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	session(t, 1);
-	uint64_t three = take(t, 1, 1, "stats", "29.0", 3);
-	struct lm_pool_result res = checkout(t, 1, 2, "stats", "29.0", 3);
+	alice_session(t, 1);
+	uint64_t three = take_n(t, 1, 1, "stats", "29.0", 3);
+	struct lm_pool_result res = checkout_n(t, 1, 2, "stats", "29.0", 3);
 	assert_int_equal(res.code, LMC_ENOSEATS);
 	assert_string_equal(res.message, "3 seats of stats 29.0 requested, 2 of 5 free");
-	take(t, 1, 3, "stats", "29.0", 2);
-	assert_int_equal(checkout(t, 1, 4, "stats", "29.0", 1).code, LMC_ENOSEATS);
-	res = checkin(t, 1, 5, three);
+	take_n(t, 1, 3, "stats", "29.0", 2);
+	assert_int_equal(checkout_n(t, 1, 4, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	res = try_checkin(t, 1, 5, three);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.count, 3);
-	take(t, 1, 6, "stats", "29.0", 3);
+	take_n(t, 1, 6, "stats", "29.0", 3);
 	assert_int_equal(in_use(t, "stats", "29.0"), 5);
 
 	/* More than the pool has is a denial, not a partial grant; zero
 	 * seats is not a request. */
-	session(t, 2);
-	assert_int_equal(checkout(t, 2, 1, "stats", "29.0", 6).code, LMC_ENOSEATS);
-	assert_int_equal(checkout(t, 2, 2, "stats", "29.0", 0).code, LMC_EINVAL);
-	assert_int_equal(checkout(t, 2, 3, "stats", "29.x", 1).code, LMC_EINVAL);
+	alice_session(t, 2);
+	assert_int_equal(checkout_n(t, 2, 1, "stats", "29.0", 6).code, LMC_ENOSEATS);
+	assert_int_equal(checkout_n(t, 2, 2, "stats", "29.0", 0).code, LMC_EINVAL);
+	assert_int_equal(checkout_n(t, 2, 3, "stats", "29.x", 1).code, LMC_EINVAL);
 	assert_int_equal(in_use(t, "stats", "29.0"), 5);
 }
 
@@ -423,29 +311,29 @@ static void test_versions(void **state)
 	struct lm_pool_handle h[4];
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	session(t, 1);
+	alice_session(t, 1);
 	/* A request for version V is served by a license of version >= V. */
-	take(t, 1, 1, "stats", "28", 1);
-	take(t, 1, 2, "stats", "29", 1);
-	take(t, 1, 3, "stats", "29.0.0", 1);
-	struct lm_pool_result res = checkout(t, 1, 4, "stats", "30", 1);
+	take_n(t, 1, 1, "stats", "28", 1);
+	take_n(t, 1, 2, "stats", "29", 1);
+	take_n(t, 1, 3, "stats", "29.0.0", 1);
+	struct lm_pool_result res = checkout_n(t, 1, 4, "stats", "30", 1);
 	assert_int_equal(res.code, LMC_EVERSION);
 	assert_string_equal(res.message, "stats 30 requested, the newest licensed version is 29.0");
 	assert_int_equal(in_use(t, "stats", "29.0"), 3);
 
 	/* Two pools: the oldest one that fits is used first. */
 	license(t, "FEATURE stats acme 29.0 permanent 2\nFEATURE stats acme 30.0 permanent 3\n");
-	session(t, 2);
-	take(t, 2, 1, "stats", "29", 1);
+	alice_session(t, 2);
+	take_n(t, 2, 1, "stats", "29", 1);
 	assert_int_equal(lm_pool_session_handles(t->pool, 2, h, 4), 1);
 	assert_string_equal(h[0].pool_version, "30.0"); /* 29.0 is full: session 1 holds 3 */
-	close_session(t, 1);
-	close_session(t, 2);
-	session(t, 3);
-	take(t, 3, 1, "stats", "29", 1);
-	take(t, 3, 2, "stats", "29", 1);
-	take(t, 3, 3, "stats", "29", 1);
-	take(t, 3, 4, "stats", "30", 1);
+	expire_session(t, 1);
+	expire_session(t, 2);
+	alice_session(t, 3);
+	take_n(t, 3, 1, "stats", "29", 1);
+	take_n(t, 3, 2, "stats", "29", 1);
+	take_n(t, 3, 3, "stats", "29", 1);
+	take_n(t, 3, 4, "stats", "30", 1);
 	assert_int_equal(lm_pool_session_handles(t->pool, 3, h, 4), 4);
 	assert_string_equal(h[0].pool_version, "29.0");
 	assert_string_equal(h[1].pool_version, "29.0");
@@ -455,10 +343,10 @@ static void test_versions(void **state)
 	assert_int_equal(in_use(t, "stats", "29.0"), 2);
 	assert_int_equal(in_use(t, "stats", "30.0"), 2);
 	/* Version 30 cannot fall back on the free seat of nothing older. */
-	take(t, 3, 5, "stats", "30", 1);
-	assert_int_equal(checkout(t, 3, 6, "stats", "30", 1).code, LMC_ENOSEATS);
-	assert_int_equal(checkout(t, 3, 7, "stats", "29", 1).code, LMC_ENOSEATS);
-	assert_int_equal(checkout(t, 3, 8, "stats", "29", 2).code, LMC_ENOSEATS);
+	take_n(t, 3, 5, "stats", "30", 1);
+	assert_int_equal(checkout_n(t, 3, 6, "stats", "30", 1).code, LMC_ENOSEATS);
+	assert_int_equal(checkout_n(t, 3, 7, "stats", "29", 1).code, LMC_ENOSEATS);
+	assert_int_equal(checkout_n(t, 3, 8, "stats", "29", 2).code, LMC_ENOSEATS);
 }
 
 static void test_increment(void **state)
@@ -474,14 +362,14 @@ static void test_increment(void **state)
 	v = pool_of(t, "stats", "31.0");
 	assert_non_null(v);
 	assert_int_equal(v->f.issued, 1);
-	session(t, 1);
+	alice_session(t, 1);
 	for (int i = 1; i <= 5; i++)
-		take(t, 1, (uint64_t)i, "stats", "29.0", 1);
+		take_n(t, 1, (uint64_t)i, "stats", "29.0", 1);
 	assert_int_equal(in_use(t, "stats", "29.0"), 5);
 	/* The sixth goes to the newer pool, the seventh finds nothing. */
-	take(t, 1, 6, "stats", "29.0", 1);
+	take_n(t, 1, 6, "stats", "29.0", 1);
 	assert_int_equal(in_use(t, "stats", "31.0"), 1);
-	assert_int_equal(checkout(t, 1, 7, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(checkout_n(t, 1, 7, "stats", "29.0", 1).code, LMC_ENOSEATS);
 }
 
 static void test_dates(void **state)
@@ -494,26 +382,26 @@ static void test_dates(void **state)
 	           "FEATURE lastday acme 1.0 2027-01-01 2\n"
 	           "FEATURE mixed acme 1.0 2026-06-30 4\n"
 	           "INCREMENT mixed acme 1.0 2027-12-31 1\n");
-	session(t, 1);
-	struct lm_pool_result res = checkout(t, 1, 1, "later", "1.0", 1);
+	alice_session(t, 1);
+	struct lm_pool_result res = checkout_n(t, 1, 1, "later", "1.0", 1);
 	assert_int_equal(res.code, LMC_ENOTSTARTED);
 	assert_string_equal(res.message, "the license of later >= 1.0 starts on 2027-03-01");
-	res = checkout(t, 1, 2, "old", "1.0", 1);
+	res = checkout_n(t, 1, 2, "old", "1.0", 1);
 	assert_int_equal(res.code, LMC_EEXPIRED);
 	assert_string_equal(res.message, "the license of old >= 1.0 expired on 2026-12-31");
 	/* A license is good through its expiry day. */
-	take(t, 1, 3, "lastday", "1.0", 1);
+	take_n(t, 1, 3, "lastday", "1.0", 1);
 	/* Only the lines in their dates count. */
 	assert_int_equal(pool_of(t, "mixed", "1.0")->f.issued, 1);
 	assert_int_equal(pool_of(t, "mixed", "1.0")->f.expiry, lm_date_from_ymd(2027, 12, 31));
-	take(t, 1, 4, "mixed", "1.0", 1);
-	assert_int_equal(checkout(t, 1, 5, "mixed", "1.0", 1).code, LMC_ENOSEATS);
+	take_n(t, 1, 4, "mixed", "1.0", 1);
+	assert_int_equal(checkout_n(t, 1, 5, "mixed", "1.0", 1).code, LMC_ENOSEATS);
 
 	/* Time only moves with the commands' clock. */
 	now_us = at(2027, 3, 1);
-	take(t, 1, 6, "later", "1.0", 2);
+	take_n(t, 1, 6, "later", "1.0", 2);
 	now_us = at(2027, 1, 2);
-	res = checkout(t, 1, 7, "lastday", "1.0", 1);
+	res = checkout_n(t, 1, 7, "lastday", "1.0", 1);
 	assert_int_equal(res.code, LMC_EEXPIRED);
 	lm_date_format(lm_date_from_ymd(2027, 1, 1), msg, sizeof msg);
 	assert_non_null(strstr(res.message, msg));
@@ -529,17 +417,17 @@ static void test_unknown_feature(void **state)
 	         "FEATURE viewer acme 1.0 permanent uncounted HOSTID=%s\n"
 	         "PACKAGE suite acme 1.0 COMPONENTS=\"stats viewer\"\n",
 	         H1);
-	struct lm_pool_result res = set_license(t, body);
+	struct lm_pool_result res = set_license(t, body, NULL);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.count, 3);
-	session(t, 1);
-	res = checkout(t, 1, 1, "plotting", "1.0", 1);
+	alice_session(t, 1);
+	res = checkout_n(t, 1, 1, "plotting", "1.0", 1);
 	assert_int_equal(res.code, LMC_ENOFEATURE);
 	assert_string_equal(res.message, "no counted license for feature plotting on this server");
 	/* Uncounted and PACKAGE lines are kept but form no pool. */
-	assert_int_equal(checkout(t, 1, 2, "viewer", "1.0", 1).code, LMC_ENOFEATURE);
-	assert_int_equal(checkout(t, 1, 3, "suite", "1.0", 1).code, LMC_ENOFEATURE);
-	assert_int_equal(checkout(t, 1, 4, "Stats", "1.0", 1).code, LMC_ENOFEATURE);
+	assert_int_equal(checkout_n(t, 1, 2, "viewer", "1.0", 1).code, LMC_ENOFEATURE);
+	assert_int_equal(checkout_n(t, 1, 3, "suite", "1.0", 1).code, LMC_ENOFEATURE);
+	assert_int_equal(checkout_n(t, 1, 4, "Stats", "1.0", 1).code, LMC_ENOFEATURE);
 	struct views vs;
 	pools(t, &vs);
 	assert_int_equal(vs.n, 1);
@@ -562,11 +450,11 @@ static void test_backing_line(void **state)
 	           "INCREMENT stats acme 29.0 2026-12-31 3\n"
 	           "FEATURE tie acme 1.0 2028-12-31 1\n"
 	           "INCREMENT tie acme 1.0 2028-12-31 1\n");
-	session(t, 1);
+	alice_session(t, 1);
 	/* On a tie, the first line. */
-	assert_int_equal(checkout(t, 1, 100, "tie", "1", 1).line, 4);
-	assert_int_equal(checkout(t, 1, 101, "tie", "1", 1).line, 4);
-	struct lm_pool_result res = checkout(t, 1, 1 + 101, "stats", "29.0", 1);
+	assert_int_equal(checkout_n(t, 1, 100, "tie", "1", 1).line, 4);
+	assert_int_equal(checkout_n(t, 1, 101, "tie", "1", 1).line, 4);
+	struct lm_pool_result res = checkout_n(t, 1, 1 + 101, "stats", "29.0", 1);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.line, 2);
 	assert_int_equal(lm_pool_line(t->pool, res.line, text, sizeof text, sig), 0);
@@ -590,27 +478,27 @@ static void test_checkout_result_carries_its_line(void **state)
 	uint8_t sig[LM_SIG_LEN];
 
 	license(t, "FEATURE other acme 1.0 permanent 1\nFEATURE stats acme 29.0 permanent 2\n");
-	session(t, 1);
-	struct lm_pool_result res = checkout(t, 1, 1, "stats", "29.0", 1);
+	alice_session(t, 1);
+	struct lm_pool_result res = checkout_n(t, 1, 1, "stats", "29.0", 1);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(lm_pool_line(t->pool, res.line, text, sizeof text, sig), 0);
 	assert_string_equal(res.license_text, text);
 	assert_memory_equal(res.license_sig, sig, LM_SIG_LEN);
 	assert_non_null(strstr(res.license_text, "FEATURE stats "));
 	/* A retry is answered with the line too. */
-	struct lm_pool_result again = checkout(t, 1, 1, "stats", "29.0", 1);
+	struct lm_pool_result again = checkout_n(t, 1, 1, "stats", "29.0", 1);
 	assert_int_equal(again.code, 0);
 	assert_string_equal(again.license_text, res.license_text);
 	/* A denial carries none. */
-	assert_int_equal(checkout(t, 1, 2, "nosuch", "1.0", 1).license_text[0], '\0');
+	assert_int_equal(checkout_n(t, 1, 2, "nosuch", "1.0", 1).license_text[0], '\0');
 
 	/* A reread that drops the line leaves the first result as it was; a
 	 * retry after it finds the seat still charged but its line gone. */
-	session(t, 2);
-	struct lm_pool_result before = checkout(t, 2, 1, "stats", "29.0", 1);
+	alice_session(t, 2);
+	struct lm_pool_result before = checkout_n(t, 2, 1, "stats", "29.0", 1);
 	license(t, "FEATURE other acme 1.0 permanent 1\n");
 	assert_non_null(strstr(before.license_text, "FEATURE stats "));
-	struct lm_pool_result after = checkout(t, 2, 1, "stats", "29.0", 1);
+	struct lm_pool_result after = checkout_n(t, 2, 1, "stats", "29.0", 1);
 	assert_int_equal(after.code, 0);
 	assert_int_equal(after.handle, before.handle);
 	assert_string_equal(after.license_text, "");
@@ -623,44 +511,44 @@ static void test_retry(void **state)
 	uint8_t before[32], after[32];
 
 	license(t, "FEATURE stats acme 29.0 permanent 2\n");
-	session(t, 1);
-	uint64_t h = take(t, 1, 1, "stats", "29.0", 1);
+	alice_session(t, 1);
+	uint64_t h = take_n(t, 1, 1, "stats", "29.0", 1);
 	/* The reply was lost; the same request comes back. */
-	struct lm_pool_result res = checkout(t, 1, 1, "stats", "29.0", 1);
+	struct lm_pool_result res = checkout_n(t, 1, 1, "stats", "29.0", 1);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.handle, h);
 	assert_int_equal(res.count, 1);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
 
-	res = checkin(t, 1, 2, h);
+	res = try_checkin(t, 1, 2, h);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.handle, h);
-	res = checkin(t, 1, 2, h);
+	res = try_checkin(t, 1, 2, h);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.handle, h);
 	assert_int_equal(in_use(t, "stats", "29.0"), 0);
 
 	/* A denial is remembered too, even once seats are free again. */
-	session(t, 2);
-	uint64_t h2 = take(t, 2, 1, "stats", "29.0", 2);
-	assert_int_equal(checkout(t, 1, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
-	assert_int_equal(checkin(t, 2, 2, h2).code, 0);
-	assert_int_equal(checkout(t, 1, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
-	take(t, 1, 4, "stats", "29.0", 1);
+	alice_session(t, 2);
+	uint64_t h2 = take_n(t, 2, 1, "stats", "29.0", 2);
+	assert_int_equal(checkout_n(t, 1, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(try_checkin(t, 2, 2, h2).code, 0);
+	assert_int_equal(checkout_n(t, 1, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	take_n(t, 1, 4, "stats", "29.0", 1);
 
 	/* Older request ids and id 0 are refused and change nothing. */
 	digest(t, before);
-	res = checkout(t, 1, 3, "stats", "29.0", 1);
+	res = checkout_n(t, 1, 3, "stats", "29.0", 1);
 	assert_int_equal(res.code, LMC_EPROTO);
-	assert_int_equal(checkout(t, 1, 2, "stats", "29.0", 1).code, LMC_EPROTO);
-	assert_int_equal(checkin(t, 1, 1, h).code, LMC_EPROTO);
-	assert_int_equal(checkout(t, 1, 0, "stats", "29.0", 1).code, LMC_EPROTO);
-	assert_int_equal(checkout(t, 3, 0, "stats", "29.0", 1).code, LMC_ENOSESSION);
+	assert_int_equal(checkout_n(t, 1, 2, "stats", "29.0", 1).code, LMC_EPROTO);
+	assert_int_equal(try_checkin(t, 1, 1, h).code, LMC_EPROTO);
+	assert_int_equal(checkout_n(t, 1, 0, "stats", "29.0", 1).code, LMC_EPROTO);
+	assert_int_equal(checkout_n(t, 3, 0, "stats", "29.0", 1).code, LMC_ENOSESSION);
 	digest(t, after);
 	assert_memory_equal(before, after, 32);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
 	/* Ids may skip. */
-	take(t, 1, 10, "stats", "29.0", 1);
+	take_n(t, 1, 10, "stats", "29.0", 1);
 }
 
 static void test_sessions(void **state)
@@ -670,9 +558,9 @@ static void test_sessions(void **state)
 	uint8_t before[32], after[32];
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	assert_int_equal(checkout(t, 9, 1, "stats", "29.0", 1).code, LMC_ENOSESSION);
-	assert_int_equal(checkin(t, 9, 1, 1).code, LMC_ENOSESSION);
-	assert_int_equal(close_session(t, 9).code, LMC_ENOSESSION);
+	assert_int_equal(checkout_n(t, 9, 1, "stats", "29.0", 1).code, LMC_ENOSESSION);
+	assert_int_equal(try_checkin(t, 9, 1, 1).code, LMC_ENOSESSION);
+	assert_int_equal(expire_session(t, 9).code, LMC_ENOSESSION);
 	assert_int_equal(lm_pool_session(t->pool, 9, &s), LMC_ENOSESSION);
 
 	now_us += 1000;
@@ -717,12 +605,12 @@ static void test_close_session(void **state)
 	int n = 0;
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\nFEATURE plot acme 1 permanent 2\n");
-	session(t, 1);
-	session(t, 2);
-	take(t, 1, 1, "stats", "29.0", 1);
-	take(t, 1, 2, "stats", "29.0", 2);
-	take(t, 1, 3, "plot", "1", 1);
-	uint64_t kept = take(t, 2, 1, "stats", "29.0", 1);
+	alice_session(t, 1);
+	alice_session(t, 2);
+	take_n(t, 1, 1, "stats", "29.0", 1);
+	take_n(t, 1, 2, "stats", "29.0", 2);
+	take_n(t, 1, 3, "plot", "1", 1);
+	uint64_t kept = take_n(t, 2, 1, "stats", "29.0", 1);
 	assert_int_equal(lm_pool_session(t->pool, 1, &s), 0);
 	assert_int_equal(s.nhandles, 3);
 	assert_int_equal(lm_pool_each_session(t->pool, count_session, &n), 0);
@@ -731,7 +619,7 @@ static void test_close_session(void **state)
 	assert_int_equal(lm_pool_each_session(t->pool, stop_at_first, &first), 7);
 	assert_int_equal(first, 1);
 
-	struct lm_pool_result res = close_session(t, 1);
+	struct lm_pool_result res = expire_session(t, 1);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.count, 4);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
@@ -741,9 +629,9 @@ static void test_close_session(void **state)
 	assert_int_equal(lm_pool_session_handles(t->pool, 1, h, 2), 0);
 	assert_int_equal(lm_pool_session_handles(t->pool, 2, h, 2), 1);
 	assert_int_equal(h[0].handle, kept);
-	assert_int_equal(close_session(t, 1).code, LMC_ENOSESSION);
+	assert_int_equal(expire_session(t, 1).code, LMC_ENOSESSION);
 	/* The seats are back for everyone. */
-	take(t, 2, 2, "stats", "29.0", 4);
+	take_n(t, 2, 2, "stats", "29.0", 4);
 }
 
 static void test_foreign_handle(void **state)
@@ -751,17 +639,17 @@ static void test_foreign_handle(void **state)
 	struct tp *t = *state;
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	session(t, 1);
-	session(t, 2);
-	uint64_t h = take(t, 1, 1, "stats", "29.0", 2);
-	struct lm_pool_result res = checkin(t, 2, 1, h);
+	alice_session(t, 1);
+	alice_session(t, 2);
+	uint64_t h = take_n(t, 1, 1, "stats", "29.0", 2);
+	struct lm_pool_result res = try_checkin(t, 2, 1, h);
 	assert_int_equal(res.code, LMC_ENOHANDLE);
 	assert_int_equal(in_use(t, "stats", "29.0"), 2);
-	assert_int_equal(checkin(t, 2, 2, h + 100).code, LMC_ENOHANDLE);
-	assert_int_equal(checkin(t, 1, 2, h).code, 0);
+	assert_int_equal(try_checkin(t, 2, 2, h + 100).code, LMC_ENOHANDLE);
+	assert_int_equal(try_checkin(t, 1, 2, h).code, 0);
 	assert_int_equal(in_use(t, "stats", "29.0"), 0);
 	/* Checked in already, under a new request id: the handle is gone. */
-	assert_int_equal(checkin(t, 1, 3, h).code, LMC_ENOHANDLE);
+	assert_int_equal(try_checkin(t, 1, 3, h).code, LMC_ENOHANDLE);
 }
 
 static void test_remove_handle(void **state)
@@ -770,9 +658,9 @@ static void test_remove_handle(void **state)
 	struct lm_pool_session s;
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	session(t, 1);
-	uint64_t a = take(t, 1, 1, "stats", "29.0", 3);
-	take(t, 1, 2, "stats", "29.0", 1);
+	alice_session(t, 1);
+	uint64_t a = take_n(t, 1, 1, "stats", "29.0", 3);
+	take_n(t, 1, 2, "stats", "29.0", 1);
 	struct lm_pool_result res = remove_handle(t, a);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.count, 3);
@@ -781,8 +669,8 @@ static void test_remove_handle(void **state)
 	assert_int_equal(s.nhandles, 1);
 	assert_int_equal(remove_handle(t, a).code, LMC_ENOHANDLE);
 	/* The owner learns at its checkin. */
-	assert_int_equal(checkin(t, 1, 3, a).code, LMC_ENOHANDLE);
-	assert_int_equal(close_session(t, 1).count, 1);
+	assert_int_equal(try_checkin(t, 1, 3, a).code, LMC_ENOHANDLE);
+	assert_int_equal(expire_session(t, 1).count, 1);
 }
 
 static void test_set_license_keeps_handles(void **state)
@@ -790,17 +678,17 @@ static void test_set_license_keeps_handles(void **state)
 	struct tp *t = *state;
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\nFEATURE plot acme 1.0 permanent 2\n");
-	session(t, 1);
-	uint64_t h1 = take(t, 1, 1, "stats", "29.0", 2);
-	uint64_t h2 = take(t, 1, 2, "stats", "29.0", 1);
-	uint64_t p1 = take(t, 1, 3, "plot", "1.0", 1);
+	alice_session(t, 1);
+	uint64_t h1 = take_n(t, 1, 1, "stats", "29.0", 2);
+	uint64_t h2 = take_n(t, 1, 2, "stats", "29.0", 1);
+	uint64_t p1 = take_n(t, 1, 3, "plot", "1.0", 1);
 
 	/* Fewer seats: the held ones stay held, new ones wait for room. */
 	license(t, "FEATURE stats acme 29.0 permanent 2\n");
 	const struct view *v = pool_of(t, "stats", "29.0");
 	assert_int_equal(v->f.issued, 2);
 	assert_int_equal(v->f.in_use, 3);
-	assert_int_equal(checkout(t, 1, 4, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(checkout_n(t, 1, 4, "stats", "29.0", 1).code, LMC_ENOSEATS);
 	/* plot lost its lines but lmstat still shows its holder. */
 	v = pool_of(t, "plot", "1.0");
 	assert_non_null(v);
@@ -808,16 +696,16 @@ static void test_set_license_keeps_handles(void **state)
 	assert_int_equal(v->f.in_use, 1);
 	assert_int_equal(v->f.expiry, LM_DATE_NONE);
 	assert_int_equal(v->holders, 1);
-	assert_int_equal(checkout(t, 1, 5, "plot", "1.0", 1).code, LMC_ENOFEATURE);
+	assert_int_equal(checkout_n(t, 1, 5, "plot", "1.0", 1).code, LMC_ENOFEATURE);
 
-	assert_int_equal(checkin(t, 1, 6, h1).code, 0);
-	take(t, 1, 7, "stats", "29.0", 1);
-	assert_int_equal(checkin(t, 1, 8, p1).code, 0);
+	assert_int_equal(try_checkin(t, 1, 6, h1).code, 0);
+	take_n(t, 1, 7, "stats", "29.0", 1);
+	assert_int_equal(try_checkin(t, 1, 8, p1).code, 0);
 	struct views vs;
 	pools(t, &vs);
 	assert_int_equal(vs.n, 1);
 	assert_string_equal(vs.v[0].f.name, "stats");
-	assert_int_equal(checkin(t, 1, 9, h2).code, 0);
+	assert_int_equal(try_checkin(t, 1, 9, h2).code, 0);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
 
 	/* A line that does not parse refuses the whole set. */
@@ -839,14 +727,14 @@ static void test_handle_limit(void **state)
 	struct tp *t = *state;
 
 	license(t, "FEATURE stats acme 29.0 permanent 2000\n");
-	session(t, 1);
+	alice_session(t, 1);
 	for (int i = 1; i <= LM_POOL_HANDLES_PER_SESSION_MAX; i++)
-		take(t, 1, (uint64_t)i, "stats", "29.0", 1);
-	struct lm_pool_result res = checkout(t, 1, 5000, "stats", "29.0", 1);
+		take_n(t, 1, (uint64_t)i, "stats", "29.0", 1);
+	struct lm_pool_result res = checkout_n(t, 1, 5000, "stats", "29.0", 1);
 	assert_int_equal(res.code, LMC_ELIMIT);
-	session(t, 2);
-	take(t, 2, 1, "stats", "29.0", 1);
-	res = close_session(t, 1);
+	alice_session(t, 2);
+	take_n(t, 2, 1, "stats", "29.0", 1);
+	res = expire_session(t, 1);
 	assert_int_equal(res.count, LM_POOL_HANDLES_PER_SESSION_MAX);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
 }
@@ -859,7 +747,7 @@ static void test_session_limit(void **state)
 		assert_int_equal(open_session(t, i, "u").code, 0);
 	assert_int_equal(open_session(t, LM_POOL_SESSIONS_MAX + 1, "u").code, LMC_ELIMIT);
 	assert_int_equal(open_session(t, 5, "u").code, 0);
-	assert_int_equal(close_session(t, 5).code, 0);
+	assert_int_equal(expire_session(t, 5).code, 0);
 	assert_int_equal(open_session(t, LM_POOL_SESSIONS_MAX + 1, "u").code, 0);
 }
 
@@ -878,8 +766,8 @@ static void test_garbage(void **state)
 	static const size_t junk_len[] = {8, 4, 2};
 
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	session(t, 1);
-	take(t, 1, 1, "stats", "29.0", 1);
+	alice_session(t, 1);
+	take_n(t, 1, 1, "stats", "29.0", 1);
 	digest(t, before);
 	for (size_t i = 0; i < sizeof junk_len / sizeof junk_len[0]; i++) {
 		assert_int_equal(lm_pool_apply(t->pool, t->index + 1, junk[i], junk_len[i], &res),
@@ -901,7 +789,7 @@ static void test_garbage(void **state)
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
 	/* Gaps in the index are normal (raft's own entries). */
 	t->index += 5;
-	take(t, 1, 2, "stats", "29.0", 1);
+	take_n(t, 1, 2, "stats", "29.0", 1);
 }
 
 /* ---- Snapshots, digests, reopening ------------------------------------- */
@@ -913,14 +801,14 @@ static void populate(struct tp *t)
 	license(t, "FEATURE stats acme 29.0 permanent 5\n"
 	           "INCREMENT stats acme 30.0 2030-01-01 2\n"
 	           "FEATURE plot acme 1.0 permanent 3\n");
-	session(t, 1);
-	session(t, 2);
-	session(t, 3);
-	take(t, 1, 1, "stats", "29.0", 2);
-	take(t, 2, 1, "stats", "30", 2);
-	take(t, 2, 2, "plot", "1.0", 1);
-	take(t, 3, 1, "plot", "1", 1);
-	assert_int_equal(checkout(t, 3, 2, "stats", "30", 1).code, LMC_ENOSEATS);
+	alice_session(t, 1);
+	alice_session(t, 2);
+	alice_session(t, 3);
+	take_n(t, 1, 1, "stats", "29.0", 2);
+	take_n(t, 2, 1, "stats", "30", 2);
+	take_n(t, 2, 2, "plot", "1.0", 1);
+	take_n(t, 3, 1, "plot", "1", 1);
+	assert_int_equal(checkout_n(t, 3, 2, "stats", "30", 1).code, LMC_ENOSEATS);
 	license(t, "FEATURE stats acme 29.0 permanent 5\nINCREMENT stats acme 30.0 2030-01-01 2\n");
 }
 
@@ -944,8 +832,8 @@ static void test_snapshot_restore(void **state)
 
 	/* Restore replaces whatever was there. */
 	license(w, "FEATURE other acme 1 permanent 9\n");
-	session(w, 77);
-	take(w, 77, 1, "other", "1", 3);
+	alice_session(w, 77);
+	take_n(w, 77, 1, "other", "1", 3);
 	assert_int_equal(lm_pool_restore(w->pool, 5, buf, len), 0);
 	w->index = 5;
 	digest(w, dw);
@@ -956,16 +844,16 @@ static void test_snapshot_restore(void **state)
 	/* And the restored pools behave like the original. */
 	struct tp *all[3] = {t, u, w};
 	for (int i = 0; i < 3; i++) {
-		struct lm_pool_result r = checkout(all[i], 3, 2, "stats", "30", 1); /* a retry */
+		struct lm_pool_result r = checkout_n(all[i], 3, 2, "stats", "30", 1); /* a retry */
 		assert_int_equal(r.code, LMC_ENOSEATS);
-		r = checkout(all[i], 3, 3, "stats", "29", 1);
+		r = checkout_n(all[i], 3, 3, "stats", "29", 1);
 		assert_int_equal(r.code, 0);
 		assert_int_equal(r.handle, 5);
 		assert_int_equal(r.line, 0);
-		r = checkin(all[i], 2, 3, 3); /* plot, of session 2 */
+		r = try_checkin(all[i], 2, 3, 3); /* plot, of session 2 */
 		assert_int_equal(r.code, 0);
 		assert_int_equal(r.count, 1);
-		r = close_session(all[i], 1);
+		r = expire_session(all[i], 1);
 		assert_int_equal(r.count, 2);
 	}
 	digest(u, du);
@@ -993,35 +881,35 @@ static void test_policy(void **state)
 	                  "MAX 1 stats USER alice\n"
 	                  "EXCLUDE plot USER alice\n"
 	                  "EXCLUDEALL USER mallory\n";
-	assert_int_equal(set_license_options(t, lines, opt).code, 0);
+	assert_int_equal(set_license(t, lines, opt).code, 0);
 	assert_int_equal(open_session(t, 1, "alice").code, 0);
 	assert_int_equal(open_session(t, 2, "bob").code, 0);
 	assert_int_equal(open_session(t, 3, "carol").code, 0);
 	assert_int_equal(open_session(t, 4, "dave").code, 0);
 
-	struct lm_pool_result r = checkout(t, 2, 1, "stats", "29.0", 1);
+	struct lm_pool_result r = checkout_n(t, 2, 1, "stats", "29.0", 1);
 	assert_int_equal(r.code, LMC_EDENIED);
 	assert_non_null(strstr(r.message, "EXCLUDE stats USER bob"));
 	assert_non_null(strstr(r.message, "acme.opt line 2"));
-	take(t, 1, 1, "stats", "29.0", 1);
-	r = checkout(t, 1, 2, "stats", "29.0", 1);
+	take_n(t, 1, 1, "stats", "29.0", 1);
+	r = checkout_n(t, 1, 2, "stats", "29.0", 1);
 	assert_int_equal(r.code, LMC_EDENIED);
 	assert_non_null(strstr(r.message, "MAX"));
 	/* Two unreserved seats: alice holds one, dave takes the other... */
-	take(t, 4, 1, "stats", "29.0", 1);
+	take_n(t, 4, 1, "stats", "29.0", 1);
 	/* ...and the reserved one is not his, though free. */
-	r = checkout(t, 4, 2, "stats", "29.0", 1);
+	r = checkout_n(t, 4, 2, "stats", "29.0", 1);
 	assert_int_equal(r.code, LMC_EDENIED);
 	assert_non_null(strstr(r.message, "RESERVE"));
-	take(t, 3, 1, "stats", "29.0", 1);
+	take_n(t, 3, 1, "stats", "29.0", 1);
 	assert_int_equal(in_use(t, "stats", "29.0"), 3);
 	/* Each feature has its own rules; EXCLUDEALL covers them all. */
-	take(t, 2, 2, "plot", "1.0", 1);
-	r = checkout(t, 1, 3, "plot", "1.0", 1);
+	take_n(t, 2, 2, "plot", "1.0", 1);
+	r = checkout_n(t, 1, 3, "plot", "1.0", 1);
 	assert_int_equal(r.code, LMC_EDENIED);
 	assert_non_null(strstr(r.message, "EXCLUDE plot USER alice (acme.opt line 5)"));
 	assert_int_equal(open_session(t, 5, "mallory").code, 0);
-	r = checkout(t, 5, 1, "plot", "1.0", 1);
+	r = checkout_n(t, 5, 1, "plot", "1.0", 1);
 	assert_int_equal(r.code, LMC_EDENIED);
 	assert_non_null(strstr(r.message, "EXCLUDEALL USER mallory"));
 
@@ -1036,25 +924,25 @@ static void test_policy(void **state)
 	digest(t, dt);
 	digest(u, du);
 	assert_memory_equal(dt, du, 32);
-	assert_int_equal(checkin(u, 3, 2, 3).code, 0); /* carol's seat back */
-	r = checkout(u, 4, 3, "stats", "29.0", 1);
+	assert_int_equal(try_checkin(u, 3, 2, 3).code, 0); /* carol's seat back */
+	r = checkout_n(u, 4, 3, "stats", "29.0", 1);
 	assert_int_equal(r.code, LMC_EDENIED); /* still carol's reservation */
 
 	/* A policy that does not parse against the lines refuses the
 	 * command whole: old lines, old policy. */
 	digest(t, dt);
-	r = set_license_options(t, "FEATURE stats acme 29.0 permanent 5\n", "BOGUS stats\n");
+	r = set_license(t, "FEATURE stats acme 29.0 permanent 5\n", "BOGUS stats\n");
 	assert_int_equal(r.code, LMC_ESYNTAX);
 	assert_non_null(strstr(r.message, "acme.opt line 1"));
 	digest(t, du);
 	assert_memory_equal(dt, du, 32);
 	assert_int_equal(pool_of(t, "stats", "29.0")->f.issued, 3);
-	assert_int_equal(checkout(t, 2, 3, "stats", "29.0", 1).code, LMC_EDENIED);
+	assert_int_equal(checkout_n(t, 2, 3, "stats", "29.0", 1).code, LMC_EDENIED);
 
 	/* The policy is content: the same lines without it digest otherwise,
 	 * and then nothing is denied for policy. */
 	license(t, "FEATURE stats acme 29.0 permanent 5\n");
-	assert_int_equal(checkout(t, 2, 4, "stats", "29.0", 1).code, 0);
+	assert_int_equal(checkout_n(t, 2, 4, "stats", "29.0", 1).code, 0);
 	tp_free(u);
 }
 
@@ -1083,20 +971,20 @@ static void test_dup_group_user(void **state)
 	assert_int_equal(open_session_at(t, 2, "alice", "ws2", ":1").code, 0);
 	assert_int_equal(open_session_at(t, 3, "bob", "ws1", ":0").code, 0);
 	assert_int_equal(open_session_at(t, 4, "carol", "ws3", ":0").code, 0);
-	uint64_t a1 = take(t, 1, 1, "stats", "29.0", 1);
-	uint64_t a2 = take(t, 2, 1, "stats", "29.0", 1);
+	uint64_t a1 = take_n(t, 1, 1, "stats", "29.0", 1);
+	uint64_t a2 = take_n(t, 2, 1, "stats", "29.0", 1);
 	assert_int_not_equal(a1, a2);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
 	const struct view *v = pool_of(t, "stats", "29.0");
 	assert_int_equal(v->holders, 2);
 	assert_int_equal(v->shared, 2);
-	take(t, 3, 1, "stats", "29.0", 1);
+	take_n(t, 3, 1, "stats", "29.0", 1);
 	assert_int_equal(in_use(t, "stats", "29.0"), 2);
-	struct lm_pool_result r = checkout(t, 4, 1, "stats", "29.0", 1);
+	struct lm_pool_result r = checkout_n(t, 4, 1, "stats", "29.0", 1);
 	assert_int_equal(r.code, LMC_ENOSEATS);
 	/* Two seats asked for are not a duplicate of one: they need seats of
 	 * their own. */
-	r = checkout(t, 1, 2, "stats", "29.0", 2);
+	r = checkout_n(t, 1, 2, "stats", "29.0", 2);
 	assert_int_equal(r.code, LMC_ENOSEATS);
 
 	/* A snapshot keeps the group: the restored pool has the same
@@ -1114,21 +1002,21 @@ static void test_dup_group_user(void **state)
 	assert_int_equal(pool_of(u, "stats", "29.0")->shared, 2);
 
 	/* alice's first handle goes: the seat stays with her second. */
-	assert_int_equal(checkin(t, 1, 3, a1).code, 0);
+	assert_int_equal(try_checkin(t, 1, 3, a1).code, 0);
 	assert_int_equal(in_use(t, "stats", "29.0"), 2);
-	r = checkout(t, 4, 2, "stats", "29.0", 1);
+	r = checkout_n(t, 4, 2, "stats", "29.0", 1);
 	assert_int_equal(r.code, LMC_ENOSEATS);
 	assert_int_equal(pool_of(t, "stats", "29.0")->shared, 0);
 	/* And the last one out returns it. */
-	assert_int_equal(checkin(t, 2, 2, a2).code, 0);
+	assert_int_equal(try_checkin(t, 2, 2, a2).code, 0);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
-	take(t, 4, 3, "stats", "29.0", 1);
+	take_n(t, 4, 3, "stats", "29.0", 1);
 
 	/* The restored pool, fed the same commands, ends the same. */
-	assert_int_equal(checkin(u, 1, 3, a1).code, 0);
-	assert_int_equal(checkout(u, 4, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
-	assert_int_equal(checkin(u, 2, 2, a2).code, 0);
-	take(u, 4, 3, "stats", "29.0", 1);
+	assert_int_equal(try_checkin(u, 1, 3, a1).code, 0);
+	assert_int_equal(checkout_n(u, 4, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(try_checkin(u, 2, 2, a2).code, 0);
+	take_n(u, 4, 3, "stats", "29.0", 1);
 	digest(t, dt);
 	digest(u, du);
 	assert_memory_equal(dt, du, 32);
@@ -1144,17 +1032,17 @@ static void test_dup_group_user_host(void **state)
 	assert_int_equal(open_session_at(t, 1, "alice", "ws1", ":0").code, 0);
 	assert_int_equal(open_session_at(t, 2, "alice", "ws2", ":0").code, 0);
 	assert_int_equal(open_session_at(t, 3, "alice", "ws1", ":7").code, 0);
-	take(t, 1, 1, "stats", "29.0", 1);
-	assert_int_equal(checkout(t, 2, 1, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	take_n(t, 1, 1, "stats", "29.0", 1);
+	assert_int_equal(checkout_n(t, 2, 1, "stats", "29.0", 1).code, LMC_ENOSEATS);
 	/* Another display on the same host is the same U and H. */
-	take(t, 3, 1, "stats", "29.0", 1);
+	take_n(t, 3, 1, "stats", "29.0", 1);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
-	assert_int_equal(close_session(t, 1).code, 0);
+	assert_int_equal(expire_session(t, 1).code, 0);
 	assert_int_equal(in_use(t, "stats", "29.0"), 1);
-	assert_int_equal(checkout(t, 2, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
-	assert_int_equal(close_session(t, 3).code, 0);
+	assert_int_equal(checkout_n(t, 2, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(expire_session(t, 3).code, 0);
 	assert_int_equal(in_use(t, "stats", "29.0"), 0);
-	take(t, 2, 3, "stats", "29.0", 1);
+	take_n(t, 2, 3, "stats", "29.0", 1);
 }
 
 /* DUP_GROUP=SITE: everyone shares one seat; NONE (and no DUP_GROUP)
@@ -1167,13 +1055,13 @@ static void test_dup_group_site_none(void **state)
 	           "FEATURE bare acme 1.0 permanent 1\n");
 	assert_int_equal(open_session_at(t, 1, "alice", "ws1", ":0").code, 0);
 	assert_int_equal(open_session_at(t, 2, "bob", "ws2", ":1").code, 0);
-	take(t, 1, 1, "site", "1.0", 1);
-	take(t, 2, 1, "site", "1.0", 1);
+	take_n(t, 1, 1, "site", "1.0", 1);
+	take_n(t, 2, 1, "site", "1.0", 1);
 	assert_int_equal(in_use(t, "site", "1.0"), 1);
-	take(t, 1, 2, "plain", "1.0", 1);
-	assert_int_equal(checkout(t, 1, 3, "plain", "1.0", 1).code, LMC_ENOSEATS);
-	take(t, 1, 4, "bare", "1.0", 1);
-	assert_int_equal(checkout(t, 1, 5, "bare", "1.0", 1).code, LMC_ENOSEATS);
+	take_n(t, 1, 2, "plain", "1.0", 1);
+	assert_int_equal(checkout_n(t, 1, 3, "plain", "1.0", 1).code, LMC_ENOSEATS);
+	take_n(t, 1, 4, "bare", "1.0", 1);
+	assert_int_equal(checkout_n(t, 1, 5, "bare", "1.0", 1).code, LMC_ENOSEATS);
 }
 
 /* A checkout carrying the application's vendor data (NULL: none). */
@@ -1255,9 +1143,9 @@ static void test_dup_group_vendor(void **state)
 
 	/* Both "job 7" handles go: their seat returns, and the checkouts
 	 * without vendor data share it among themselves. */
-	assert_int_equal(checkin(t, 1, 3, a).code, 0);
+	assert_int_equal(try_checkin(t, 1, 3, a).code, 0);
 	assert_int_equal(in_use(t, "solver", "1.0"), 2);
-	assert_int_equal(checkin(t, 2, 2, b).code, 0);
+	assert_int_equal(try_checkin(t, 2, 2, b).code, 0);
 	assert_int_equal(in_use(t, "solver", "1.0"), 1);
 	uint64_t n1 = take_with_data(t, 1, 4, "solver", NULL);
 	take_with_data(t, 2, 3, "solver", NULL);
@@ -1317,26 +1205,26 @@ static void test_overdraft(void **state)
 {
 	struct tp *t = *state, *u = tp_new();
 	license(t, "FEATURE stats acme 29.0 permanent 3 OVERDRAFT=2\n");
-	session(t, 1);
+	alice_session(t, 1);
 	uint64_t h[5];
 	for (int i = 0; i < 3; i++) {
-		struct lm_pool_result r = checkout(t, 1, (uint64_t)i + 1, "stats", "29.0", 1);
+		struct lm_pool_result r = checkout_n(t, 1, (uint64_t)i + 1, "stats", "29.0", 1);
 		assert_int_equal(r.code, 0);
 		assert_int_equal(r.overdraft, 0);
 		h[i] = r.handle;
 	}
-	struct lm_pool_result r = checkout(t, 1, 4, "stats", "29.0", 1);
+	struct lm_pool_result r = checkout_n(t, 1, 4, "stats", "29.0", 1);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.overdraft, 1);
 	h[3] = r.handle;
 	assert_int_equal(handle_overdraft(t, h[3]), 1);
 	assert_int_equal(handle_overdraft(t, h[0]), 0);
 	/* The retry answers from the session's memory, flag included. */
-	r = checkout(t, 1, 4, "stats", "29.0", 1);
+	r = checkout_n(t, 1, 4, "stats", "29.0", 1);
 	assert_true(r.replayed);
 	assert_int_equal(r.overdraft, 1);
 	assert_int_equal(r.handle, h[3]);
-	h[4] = take(t, 1, 5, "stats", "29.0", 1);
+	h[4] = take_n(t, 1, 5, "stats", "29.0", 1);
 	assert_int_equal(handle_overdraft(t, h[4]), 1);
 	const struct view *v = pool_of(t, "stats", "29.0");
 	assert_int_equal(v->f.issued, 3);
@@ -1354,51 +1242,51 @@ static void test_overdraft(void **state)
 	digest(u, du);
 	assert_memory_equal(dt, du, 32);
 	assert_int_equal(handle_overdraft(u, h[4]), 1);
-	r = checkout(u, 1, 5, "stats", "29.0", 1);
+	r = checkout_n(u, 1, 5, "stats", "29.0", 1);
 	assert_true(r.replayed);
 	assert_int_equal(r.overdraft, 1);
 
-	r = checkout(t, 1, 6, "stats", "29.0", 1);
+	r = checkout_n(t, 1, 6, "stats", "29.0", 1);
 	assert_int_equal(r.code, LMC_ENOSEATS);
 	assert_string_equal(r.message,
 	                    "all 3 seats of stats 29.0 in use, and its 2 overdraft seats");
 
 	/* A seat within the count returned: in use still exceeds the count,
 	 * so the next seat is lent too. */
-	assert_int_equal(checkin(t, 1, 7, h[0]).code, 0);
-	r = checkout(t, 1, 8, "stats", "29.0", 1);
+	assert_int_equal(try_checkin(t, 1, 7, h[0]).code, 0);
+	r = checkout_n(t, 1, 8, "stats", "29.0", 1);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.overdraft, 1);
 	/* Several seats at once: only those past the count are lent. */
-	assert_int_equal(close_session(t, 1).code, 0);
-	session(t, 2);
-	take(t, 2, 1, "stats", "29.0", 2);
-	r = checkout(t, 2, 2, "stats", "29.0", 2);
+	assert_int_equal(expire_session(t, 1).code, 0);
+	alice_session(t, 2);
+	take_n(t, 2, 1, "stats", "29.0", 2);
+	r = checkout_n(t, 2, 2, "stats", "29.0", 2);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.overdraft, 1);
-	r = checkout(t, 2, 3, "stats", "29.0", 2);
+	r = checkout_n(t, 2, 3, "stats", "29.0", 2);
 	assert_int_equal(r.code, LMC_ENOSEATS);
 
 	/* MAX_OVERDRAFT caps the lending: 1 of 2, and 0 lends none. */
-	assert_int_equal(close_session(t, 2).code, 0);
-	assert_int_equal(set_license_options(t, "FEATURE stats acme 29.0 permanent 1 OVERDRAFT=2\n",
-	                                     "MAX_OVERDRAFT stats 1\n")
+	assert_int_equal(expire_session(t, 2).code, 0);
+	assert_int_equal(set_license(t, "FEATURE stats acme 29.0 permanent 1 OVERDRAFT=2\n",
+	                             "MAX_OVERDRAFT stats 1\n")
 	                         .code,
 	                 0);
 	assert_int_equal(pool_of(t, "stats", "29.0")->f.overdraft, 1);
-	session(t, 3);
-	take(t, 3, 1, "stats", "29.0", 1);
-	assert_int_equal(checkout(t, 3, 2, "stats", "29.0", 1).overdraft, 1);
-	assert_int_equal(checkout(t, 3, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
-	assert_int_equal(close_session(t, 3).code, 0);
-	assert_int_equal(set_license_options(t, "FEATURE stats acme 29.0 permanent 1 OVERDRAFT=2\n",
-	                                     "MAX_OVERDRAFT stats 0\n")
+	alice_session(t, 3);
+	take_n(t, 3, 1, "stats", "29.0", 1);
+	assert_int_equal(checkout_n(t, 3, 2, "stats", "29.0", 1).overdraft, 1);
+	assert_int_equal(checkout_n(t, 3, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(expire_session(t, 3).code, 0);
+	assert_int_equal(set_license(t, "FEATURE stats acme 29.0 permanent 1 OVERDRAFT=2\n",
+	                             "MAX_OVERDRAFT stats 0\n")
 	                         .code,
 	                 0);
-	session(t, 4);
-	take(t, 4, 1, "stats", "29.0", 1);
-	assert_int_equal(checkout(t, 4, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
-	assert_int_equal(close_session(t, 4).code, 0);
+	alice_session(t, 4);
+	take_n(t, 4, 1, "stats", "29.0", 1);
+	assert_int_equal(checkout_n(t, 4, 2, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	assert_int_equal(expire_session(t, 4).code, 0);
 
 	/* A newer pool with a free seat goes before lending an older one;
 	 * the lines of one pool add their overdrafts. */
@@ -1407,12 +1295,12 @@ static void test_overdraft(void **state)
 	           "FEATURE stats acme 30.0 permanent 1\n");
 	assert_int_equal(pool_of(t, "stats", "29.0")->f.overdraft, 2);
 	assert_int_equal(pool_of(t, "stats", "30.0")->f.overdraft, 0);
-	session(t, 5);
-	take(t, 5, 1, "stats", "29.0", 2);
-	r = checkout(t, 5, 2, "stats", "29.0", 1);
+	alice_session(t, 5);
+	take_n(t, 5, 1, "stats", "29.0", 2);
+	r = checkout_n(t, 5, 2, "stats", "29.0", 1);
 	assert_int_equal(r.overdraft, 0);
 	assert_int_equal(in_use(t, "stats", "30.0"), 1);
-	r = checkout(t, 5, 3, "stats", "29.0", 2);
+	r = checkout_n(t, 5, 3, "stats", "29.0", 2);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.overdraft, 2);
 	assert_int_equal(in_use(t, "stats", "29.0"), 4);
@@ -1436,10 +1324,10 @@ static void test_supersede(void **state)
 	assert_null(pool_of(t, "plot", "1.0"));
 	assert_int_equal(pool_of(t, "plot2", "1.0")->f.issued, 1);
 	assert_int_equal(pool_of(t, "other", "1.0")->f.issued, 6);
-	session(t, 1);
-	assert_int_equal(checkout(t, 1, 1, "plot", "1.0", 1).code, LMC_ENOFEATURE);
-	take(t, 1, 2, "stats", "29.0", 6);
-	assert_int_equal(checkout(t, 1, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
+	alice_session(t, 1);
+	assert_int_equal(checkout_n(t, 1, 1, "plot", "1.0", 1).code, LMC_ENOFEATURE);
+	take_n(t, 1, 2, "stats", "29.0", 6);
+	assert_int_equal(checkout_n(t, 1, 3, "stats", "29.0", 1).code, LMC_ENOSEATS);
 	/* Issued the same day: neither replaces the other. */
 	license(t, "FEATURE stats acme 29.0 permanent 5 ISSUED=2026-06-01 SUPERSEDE\n"
 	           "INCREMENT stats acme 29.0 permanent 2 ISSUED=2026-06-01 SUPERSEDE\n");
@@ -1590,12 +1478,12 @@ static void test_digest(void **state)
 	assert_memory_equal(dt, du, 32);
 
 	/* One command more is a different pool... */
-	uint64_t extra = take(w, 1, 2, "stats", "29", 1);
+	uint64_t extra = take_n(w, 1, 2, "stats", "29", 1);
 	digest(w, dw);
 	assert_memory_not_equal(dt, dw, 32);
 	/* ...and handing the seat back does not make it the same: the
 	 * session remembers its last request and the handle counter moved. */
-	assert_int_equal(checkin(w, 1, 3, extra).code, 0);
+	assert_int_equal(try_checkin(w, 1, 3, extra).code, 0);
 	digest(w, dw);
 	assert_memory_not_equal(dt, dw, 32);
 
@@ -1604,14 +1492,14 @@ static void test_digest(void **state)
 	uint8_t da[32], db[32];
 	license(a, "FEATURE f acme 1 permanent 5\n");
 	license(b, "FEATURE f acme 1 permanent 5\n");
-	session(a, 1);
-	session(a, 2);
-	session(b, 1);
-	session(b, 2);
-	take(a, 1, 1, "f", "1", 1);
-	take(a, 2, 1, "f", "1", 2);
-	take(b, 2, 1, "f", "1", 2);
-	take(b, 1, 1, "f", "1", 1);
+	alice_session(a, 1);
+	alice_session(a, 2);
+	alice_session(b, 1);
+	alice_session(b, 2);
+	take_n(a, 1, 1, "f", "1", 1);
+	take_n(a, 2, 1, "f", "1", 2);
+	take_n(b, 2, 1, "f", "1", 2);
+	take_n(b, 1, 1, "f", "1", 1);
 	digest(a, da);
 	digest(b, db);
 	assert_memory_not_equal(da, db, 32);
@@ -1632,7 +1520,7 @@ static void test_digest(void **state)
 	open_session(b, 1, "alice");
 	digest(b, db);
 	assert_memory_equal(da, db, 32);
-	assert_int_equal(checkout(a, 1, 1, "nothing", "1", 1).code, LMC_ENOFEATURE);
+	assert_int_equal(checkout_n(a, 1, 1, "nothing", "1", 1).code, LMC_ENOFEATURE);
 	digest(a, da);
 	assert_memory_not_equal(da, db, 32);
 	tp_free(a);
@@ -1863,7 +1751,7 @@ static void random_step(struct tp **ts, int nts, struct model *m)
 		}
 	} else if (op < 8) {
 		for (int i = 0; i < nts; i++)
-			got[i] = close_session(ts[i], sid);
+			got[i] = expire_session(ts[i], sid);
 		if (!m->open[s]) {
 			want.code = LMC_ENOSESSION;
 		} else {
@@ -1877,7 +1765,7 @@ static void random_step(struct tp **ts, int nts, struct model *m)
 		uint32_t k = 1 + rnd(3);
 		uint64_t req = pick_req(m, s);
 		for (int i = 0; i < nts; i++)
-			got[i] = checkout(ts[i], sid, req, features[f], versions[v], k);
+			got[i] = checkout_n(ts[i], sid, req, features[f], versions[v], k);
 		want = m_checkout(m, s, req, features[f], vs[v], k);
 	} else if (op < 95) {
 		/* Mostly one of its own handles, sometimes another's or none. */
@@ -1892,7 +1780,7 @@ static void random_step(struct tp **ts, int nts, struct model *m)
 			id = m->h[rnd((unsigned)m->nh)].id;
 		uint64_t req = pick_req(m, s);
 		for (int i = 0; i < nts; i++)
-			got[i] = checkin(ts[i], sid, req, id);
+			got[i] = try_checkin(ts[i], sid, req, id);
 		want = m_checkin(m, s, req, id);
 	} else {
 		uint64_t id = m->nh && rnd(2) ? m->h[rnd((unsigned)m->nh)].id : 1 + rnd(50);
@@ -1956,39 +1844,45 @@ static void test_random_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_five_seats, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_k_seats, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_increment, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_dates, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_unknown_feature, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_backing_line, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_five_seats, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_k_seats, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_versions, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_increment, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_dates, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_unknown_feature, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_backing_line, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_retry, setup, pool_fixture_teardown),
 	        cmocka_unit_test_setup_teardown(test_checkout_result_carries_its_line, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_close_session, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_foreign_handle, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_remove_handle, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_set_license_keeps_handles, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_handle_limit, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_session_limit, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_restore_refuses, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_cluster_id, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_overdraft, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_dup_group_user, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_dup_group_user_host, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_dup_group_site_none, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_dup_group_vendor, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_dup_group_uhdv, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_vendor_data_refused, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_supersede, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_reopen_empties, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_random_model, setup, teardown),
+	                                        pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_sessions, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_close_session, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_foreign_handle, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_remove_handle, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_set_license_keeps_handles, setup,
+	                                        pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_handle_limit, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_session_limit, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_garbage, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_snapshot_restore, setup,
+	                                        pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_restore_refuses, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_cluster_id, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_policy, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_overdraft, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_user, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_user_host, setup,
+	                                        pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_site_none, setup,
+	                                        pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_vendor, setup,
+	                                        pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_dup_group_uhdv, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_vendor_data_refused, setup,
+	                                        pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_supersede, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_digest, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_reopen_empties, setup, pool_fixture_teardown),
+	        cmocka_unit_test_setup_teardown(test_random_model, setup, pool_fixture_teardown),
 	};
 	int failures = cmocka_run_group_tests(tests, NULL, NULL);
 	return failures ? 1 : 0;
