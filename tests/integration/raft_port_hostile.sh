@@ -39,26 +39,15 @@ rss_kb()
 {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$(triad_pid "$leader")/status"
 }
-# Waits until the leader logged one more refusal matching $2 than it had
-# before ($1), so that each scenario is known to be refused for its reason.
-refused_after()
-{
-	_ra_end=$(($(date +%s) + 20))
-	until [ "$(grep -cE "replication peer [0-9.:]+ refused: .*$2" "$log")" -gt "$1" ]; do
-		[ "$(date +%s)" -lt "$_ra_end" ] || {
-			cat "$log" >&2
-			fail "no refusal matching '$2'"
-		}
-		sleep 0.05
-	done
-}
 attack()
 {
 	_at_why=$1
 	shift
-	_at_before=$(grep -cE "replication peer [0-9.:]+ refused: .*$_at_why" "$log")
+	# Each scenario is known to be refused for its own reason: a new
+	# refusal line, past the ones of the scenarios before.
+	_at_seen=$(wc -l <"$log")
 	peer "$@"
-	refused_after "$_at_before" "$_at_why"
+	wait_log_after "$_at_seen" "$log" "replication peer [0-9.:]+ refused: .*$_at_why"
 	kill -0 "$(triad_pid "$leader")" || fail "lmd died after $*: $(cat "$log")"
 }
 

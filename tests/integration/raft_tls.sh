@@ -72,25 +72,12 @@ done
 
 eval "target=\$peer$leader"
 log="$TMP/lmd$leader.log"
-# refused REGEX: waits until the leader logged one more refusal matching
-# REGEX than when the scenario began ($seen_before, set by scenario).
-scenario()
-{
-	seen_before=$(grep -cE "replication peer [0-9.:]+ refused: .*$1" "$log")
-}
-refused()
-{
-	_rf_end=$(($(date +%s) + 10))
-	until [ "$(grep -cE "replication peer [0-9.:]+ refused: .*$1" "$log")" -gt "$seen_before" ]; do
-		[ "$(date +%s)" -lt "$_rf_end" ] || {
-			cat "$log" >&2
-			fail "no refusal matching '$1'"
-		}
-		sleep 0.05
-	done
-}
+# scenario: the leader's log so far; refused REGEX: waits for a new line
+# where it refused a replication peer for REGEX.
+scenario() { seen_before=$(wc -l <"$log"); }
+refused() { wait_log_after "$seen_before" "$log" "replication peer [0-9.:]+ refused: .*$1" 10; }
 note "a stranger with another key cannot join or inject"
-scenario "which no SERVER line of the license pins"
+scenario
 openssl genpkey -algorithm ed25519 -out "$TMP/stranger.key" 2>/dev/null
 openssl req -x509 -new -key "$TMP/stranger.key" -subj /CN=lmd -days 2 \
 	-out "$TMP/stranger.crt" 2>/dev/null || fail "openssl req failed"
@@ -100,7 +87,7 @@ printf 'lmd-raft injected bytes' | timeout 10 openssl s_client -quiet -tls1_3 \
 refused "it proved the key [0-9A-Z-]+, which no SERVER line of the license pins"
 
 note "the port answers TLS 1.3 and requires a client certificate"
-scenario "TLS failed: .*did not return a certificate"
+scenario
 printf 'lmd-raft' | timeout 10 openssl s_client -tls1_3 -connect "127.0.0.1:$target" \
 	>"$TMP/nocert.out" 2>&1
 expect_grep 'TLSv1.3' "$TMP/nocert.out"
@@ -109,10 +96,10 @@ refused "TLS failed: .*did not return a certificate"
 note "garbage and a plaintext lmd handshake are refused"
 # Random bytes may announce a TLS record longer than what follows: then the
 # handshake's deadline refuses it.
-scenario "TLS failed|no complete TLS handshake"
+scenario
 python3 "$TESTS_SRCDIR/integration/raft_peer.py" "$target" garbage || fail "raft_peer garbage"
 refused "TLS failed|no complete TLS handshake"
-scenario "it speaks the replication handshake in plaintext"
+scenario
 python3 "$TESTS_SRCDIR/integration/raft_peer.py" "$target" foreign || fail "raft_peer foreign"
 refused "it speaks the replication handshake in plaintext"
 
