@@ -23,8 +23,9 @@ For each mark (a fault or a heal injected at T_US) it prints when the next
 lost-report and reclaim times of the README.
 """
 import argparse
-import json
 import sys
+
+from client_events import read_events
 
 LOST_CODES = {"LMC_ENOSERVER", "LMC_ENOQUORUM", "LMC_ENOSESSION", "LMC_ENOHANDLE",
               "LMC_ENOSEATS", "LMC_ENOFEATURE", "LMC_EDENIED", "LMC_EBADSIG"}
@@ -44,42 +45,33 @@ def main():
         who = path.rsplit("/", 1)[-1]
         believed = set()
         lost = set()
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line.startswith("{"):
+        for n, line, e in read_events(path, bad):
+            ev, t, h = e["event"], e["t_us"], e.get("handle")
+            events.append((t, ev, who, e.get("code")))
+            if ev in ("granted", "regained"):
+                if h in believed:
+                    bad.append("%s:%d: %s a seat it already believed held" % (who, n, ev))
                     continue
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    bad.append("%s:%d: not JSON: %s" % (who, n, line))
-                    continue
-                ev, t, h = e["event"], e["t_us"], e.get("handle")
-                events.append((t, ev, who, e.get("code")))
-                if ev in ("granted", "regained"):
-                    if h in believed:
-                        bad.append("%s:%d: %s a seat it already believed held" % (who, n, ev))
-                        continue
-                    if ev == "regained":
-                        if h not in lost:
-                            bad.append("%s:%d: regained a seat never reported lost" % (who, n))
-                        lost.discard(h)
-                    believed.add(h)
-                    changes.append((t, 1, who))
-                elif ev == "killed":
-                    for _ in believed:
-                        changes.append((t, -1, who))
-                    believed.clear()
-                elif ev in ("lost", "releasing"):
-                    if ev == "lost":
-                        if e.get("code") not in LOST_CODES:
-                            bad.append("%s:%d: lost with code %s" % (who, n, e.get("code")))
-                        if h not in believed:
-                            bad.append("%s:%d: lost a seat it did not believe held" % (who, n))
-                        lost.add(h)
-                    if h in believed:
-                        believed.discard(h)
-                        changes.append((t, -1, who))
+                if ev == "regained":
+                    if h not in lost:
+                        bad.append("%s:%d: regained a seat never reported lost" % (who, n))
+                    lost.discard(h)
+                believed.add(h)
+                changes.append((t, 1, who))
+            elif ev == "killed":
+                for _ in believed:
+                    changes.append((t, -1, who))
+                believed.clear()
+            elif ev in ("lost", "releasing"):
+                if ev == "lost":
+                    if e.get("code") not in LOST_CODES:
+                        bad.append("%s:%d: lost with code %s" % (who, n, e.get("code")))
+                    if h not in believed:
+                        bad.append("%s:%d: lost a seat it did not believe held" % (who, n))
+                    lost.add(h)
+                if h in believed:
+                    believed.discard(h)
+                    changes.append((t, -1, who))
 
     # At one microsecond, the end of a belief sorts before the start of
     # another: only a real overlap counts.

@@ -22,8 +22,9 @@ Checks, exiting 1 with a line per violation:
   request would be held by nobody's knowledge.
 """
 import argparse
-import json
 import sys
+
+from client_events import read_events
 
 
 def main():
@@ -42,30 +43,21 @@ def main():
     counts = {}
     for path in a.files:
         held = None
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line.startswith("{"):
-                    continue
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    bad.append("%s:%d: not JSON: %s" % (path, n, line))
-                    continue
-                ev, t = e["event"], e["t_us"]
-                counts[ev] = counts.get(ev, 0) + 1
-                if ev == "granted":
-                    if held is not None:
-                        bad.append("%s:%d: granted twice without a release" % (path, n))
-                    held = t
-                    changes.append((t, 1))
-                    grants.append((t, e.get("server")))
-                    granted_handles.add(e.get("handle"))
-                elif ev == "releasing" and held is not None:
-                    changes.append((t, -1))
-                    held = None
-                elif ev == "lost":
-                    bad.append("%s:%d: the application saw its seat lost: %s" % (path, n, line))
+        for n, line, e in read_events(path, bad):
+            ev, t = e["event"], e["t_us"]
+            counts[ev] = counts.get(ev, 0) + 1
+            if ev == "granted":
+                if held is not None:
+                    bad.append("%s:%d: granted twice without a release" % (path, n))
+                held = t
+                changes.append((t, 1))
+                grants.append((t, e.get("server")))
+                granted_handles.add(e.get("handle"))
+            elif ev == "releasing" and held is not None:
+                changes.append((t, -1))
+                held = None
+            elif ev == "lost":
+                bad.append("%s:%d: the application saw its seat lost: %s" % (path, n, line))
         if held is not None:
             bad.append("%s: ends holding a seat it never released" % path)
 
