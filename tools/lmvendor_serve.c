@@ -30,8 +30,9 @@
  * Retry-After, and so is a request naming an authorization code that has
  * been named more than --code-rate times in the last minute, whoever asks:
  * a code is a credential, and guessing at one (or hammering a leaked one)
- * from many addresses must not go faster than from one.  Every request, answered or refused, is one
- * audit entry.
+ * from many addresses must not go faster than from one.  Every request,
+ * answered or refused, is one audit entry, written in the same commit as
+ * the request's own work (lm_kc_hold): one fsync a request.
  *
  * The server answers one request at a time, in libmicrohttpd's one
  * internal thread: LMDB admits one writer at a time anyway, signing takes
@@ -547,6 +548,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	char ip[INET6_ADDRSTRLEN + 1];
 	client_address(conn, ip, sizeof ip);
 	lm_report_forget();
+	/* The request's work and its audit entry are one commit: what a
+	 * command commits waits in the held transaction for the audit entry,
+	 * and a refusal (its work dropped) still leaves its entry. */
+	bool held = lm_kc_hold(&s->kc) == 0;
+	if (!held)
+		lm_report_say("serve: %s", s->kc.error);
 	const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 	int rc = 0;
 	if (authz && strncmp(authz, "Bearer ", 7) == 0) {
@@ -579,6 +586,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (who.role && !strcmp(who.role, "customer") && !a.site[0])
 		snprintf(a.site, sizeof a.site, "%s", who.site);
 	audit(s, ip, &who, method, url, &a);
+	if (held && lm_kc_release(&s->kc, true) != 0) {
+		lm_report_say("serve: %s %s: %s", method, url, s->kc.error);
+		if (a.status == MHD_HTTP_OK)
+			fail(&a, MHD_HTTP_INTERNAL_SERVER_ERROR, LMC_EIO, "%s", s->kc.error);
+	}
 	enum MHD_Result ret = send_answer(conn, &a);
 	json_decref(a.doc);
 	return ret;
