@@ -93,8 +93,9 @@ static void put_encoded_words(FILE *out, const char *text)
 	static const char b64[] =
 	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	/* 75 - strlen("=?UTF-8?B??=") leaves 63 base64 characters: 45 bytes
-	 * (60 characters) a word. */
-	const size_t chunk_max = 45;
+	 * (60 characters) a word; the first shares its line with the header's
+	 * name ("Subject: "), so that no line is over 78 characters. */
+	size_t chunk_max = 30;
 	const unsigned char *p = (const unsigned char *)text;
 	size_t left = strlen(text);
 	bool first = true;
@@ -113,7 +114,7 @@ static void put_encoded_words(FILE *out, const char *text)
 			fputc(i + 2 < n ? b64[v & 63] : '=', out);
 		}
 		fputs("?=", out);
-		p += n, left -= n, first = false;
+		p += n, left -= n, first = false, chunk_max = 45;
 	}
 }
 
@@ -150,7 +151,9 @@ static void put_mailbox(FILE *out, const char *mailbox, size_t len)
 		fprintf(out, "\"%s\"", name);
 	else
 		put_header_text(out, name);
-	fprintf(out, " %.*s", (int)(len - (size_t)(angle - mailbox)), angle);
+	/* After encoded words the address goes on a line of its own. */
+	fprintf(out, "%s%.*s", ascii_only(name) ? " " : "\r\n ",
+	        (int)(len - (size_t)(angle - mailbox)), angle);
 }
 
 /* The To: list as kc_outbox_recipients made it: mailboxes joined by ", ".

@@ -37,7 +37,8 @@ struct serve_caller {
 	char id[17];      /* the token's id: the first 16 hex digits of its hash */
 	char site[64];    /* a customer token's site */
 	char name[128];
-	char key[80]; /* the token's record: token/<sha256 hex> */
+	char member[128]; /* the site member a customer token is bound to, or "" */
+	char key[80];     /* the token's record: token/<sha256 hex> */
 };
 
 /* Looks the bearer token up in the store (its own read transaction):

@@ -261,6 +261,29 @@ assert len({w["Message-ID"], a["Message-ID"], r["Message-ID"]}) == 3
 names = sorted(os.listdir("outbox"))
 assert len(names) == 3 and all(n.endswith(".eml") and not n.startswith(".") for n in names), names
 PY
+note "outbox: a company and contacts not in ASCII, as RFC 2047 words and a quoted-printable body"
+mkdir outbox8
+expect_status 0 "$V" site add --number S8 --company "Müller GmbH" --outbox outbox8 \
+	--contact primary="Jörg Müller <jm@mueller.example>" \
+	--contact technical="Lee, Ann <ann@mueller.example>" \
+	--contact administrative="Zoë Ångström-Øster, Verwaltung und Einkauf Süd <z@mueller.example>" --json
+/usr/bin/python3 - "$(field message)" <<'PY' || fail "the non-ASCII message"
+import email, email.policy, sys
+raw = open(sys.argv[1], "rb").read()
+head = raw.split(b"\r\n\r\n")[0]
+assert max(raw) < 0x80, "the message is not 7-bit clean"
+assert b"=?UTF-8?B?" in head, head
+assert all(len(line) <= 78 for line in head.split(b"\r\n")), head
+m = email.message_from_bytes(raw, policy=email.policy.strict)
+assert str(m["Subject"]) == "Welcome to the key center: site S8, Müller GmbH", str(m["Subject"])
+to = [(a.display_name, a.addr_spec) for a in m["To"].addresses]
+assert to == [("Jörg Müller", "jm@mueller.example"),
+              ("Zoë Ångström-Øster, Verwaltung und Einkauf Süd", "z@mueller.example"),
+              ("Lee, Ann", "ann@mueller.example")], to
+assert m.get_content_type() == "text/plain" and m.get_content_charset() == "utf-8"
+assert m["Content-Transfer-Encoding"] == "quoted-printable", m["Content-Transfer-Encoding"]
+assert "Müller GmbH now has a site account" in m.get_content(), m.get_content()
+PY
 note "a bad outbox is refused before anything changes"
 "$V" dump | grep -v '^audit/' >before
 expect_status 1 "$V" site add --number S4 --company "No Mail" --outbox nowhere
