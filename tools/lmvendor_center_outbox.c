@@ -127,6 +127,36 @@ static void put_header_text(FILE *out, const char *text)
 		put_encoded_words(out, text);
 }
 
+/* A display name that is not ASCII, as RFC 2047 §5(3) allows in a phrase:
+ * its words that are plain atoms as they are, each run of the others
+ * (not ASCII, or holding a special such as ',') as one encoded word with
+ * its inner spaces encoded, so that no two encoded words stand side by
+ * side (decoders differ on the space between those). */
+static void put_phrase(FILE *out, const char *name)
+{
+	char copy[512], run[512] = "";
+	snprintf(copy, sizeof copy, "%s", name);
+	bool first = true;
+	for (char *save, *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (!ascii_only(w) || strpbrk(w, ",;:()<>@[].\\")) {
+			size_t len = strlen(run);
+			snprintf(run + len, sizeof run - len, "%s%s", len ? " " : "", w);
+			continue;
+		}
+		if (run[0]) {
+			fputs(first ? "" : "\r\n ", out);
+			put_encoded_words(out, run);
+			run[0] = '\0', first = false;
+		}
+		fprintf(out, "%s%s", first ? "" : " ", w);
+		first = false;
+	}
+	if (run[0]) {
+		fputs(first ? "" : "\r\n ", out);
+		put_encoded_words(out, run);
+	}
+}
+
 /* One mailbox, "Display Name <addr>" or a bare address: the display name
  * encoded when it is not ASCII, the address as it is (an address is
  * ASCII: member and contact checks see to it, and an RFC 6531 address
@@ -149,8 +179,10 @@ static void put_mailbox(FILE *out, const char *mailbox, size_t len)
 	 * no quote or backslash (kc_check_text). */
 	if (ascii_only(name) && strpbrk(name, ",;:()<>@[].\\"))
 		fprintf(out, "\"%s\"", name);
+	else if (ascii_only(name))
+		fputs(name, out);
 	else
-		put_header_text(out, name);
+		put_phrase(out, name);
 	/* After encoded words the address goes on a line of its own. */
 	fprintf(out, "%s%.*s", ascii_only(name) ? " " : "\r\n ",
 	        (int)(len - (size_t)(angle - mailbox)), angle);

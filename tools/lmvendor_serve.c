@@ -478,13 +478,14 @@ static void route_member_request(struct serve *s, struct answer *a, const char *
 	const char *email = NULL, *name = NULL;
 	char client[128];
 	unsigned wait = 0;
-	if (!req || member_text(a, req, "email", &email) != 0 ||
-	    member_text(a, req, "name", &name) != 0 || member_site(s, a, req) != 0)
-		goto done;
-	/* Per address and per site: neither one sender nor many may flood
-	 * a site's admins with requests. */
+	/* Per address (before the site is looked up: guessing at site
+	 * numbers counts) and per site: neither one sender nor many may
+	 * flood a site's admins with requests. */
 	snprintf(client, sizeof client, "request-ip:%s", ip);
 	wait = serve_limit_take(s->request_limit, client, now_ms());
+	if (!wait && (!req || member_text(a, req, "email", &email) != 0 ||
+	              member_text(a, req, "name", &name) != 0 || member_site(s, a, req) != 0))
+		goto done;
 	snprintf(client, sizeof client, "request-site:%s", a->site);
 	if (!wait)
 		wait = serve_limit_take(s->request_limit, client, now_ms());

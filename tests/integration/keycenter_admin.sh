@@ -190,6 +190,62 @@ expect_code 200
 expect_status 0 "$V" token list --site S1 --json
 has '"site":"S1","member":"bo@admin.example","name":"bo@admin.example"'
 
+note "members online: POST /v1/members/request (no token, rate-limited) and /v1/members/approve"
+expect_status 0 "$V" token create --role customer --site S1 --member ann@admin.example --json
+ANN_TOKEN=$(field token)
+expect_status 0 "$V" token create --role customer --site S2 --member cy@other.example --json
+CY_TOKEN=$(field token)
+printf '{"site":"S1","email":"dee@admin.example","name":"Dee Ray"}' >dee.json
+call POST /v1/members/request "" dee.json
+expect_code 200
+grep -q '"email":"dee@admin.example","name":"Dee Ray","rights":"member","state":"pending"' \
+	"$TMP/answer" || fail "request: $(cat "$TMP/answer")"
+call POST /v1/members/request "" dee.json
+expect_code 400
+grep -q 'has asked for access already' "$TMP/answer" || fail "$(cat "$TMP/answer")"
+printf '{"site":"S9","email":"dee@admin.example"}' >s9.json
+call POST /v1/members/request "" s9.json
+expect_code 404
+printf '{"site":"S1","email":"dee<x>@admin.example"}' >badmail.json
+call POST /v1/members/request "" badmail.json
+expect_code 400
+printf '{"site":"S1","email":"dee@admin.example","rights":"admin"}' >approve.json
+call POST /v1/members/approve "" approve.json
+expect_code 401
+call POST /v1/members/approve "$BO_TOKEN" approve.json
+expect_code 403
+grep -q 'bo@admin.example is not an admin of site S1' "$TMP/answer" || fail "$(cat "$TMP/answer")"
+call POST /v1/members/approve "$CY_TOKEN" approve.json
+expect_code 403
+call POST /v1/members/approve "$VENDOR_TOKEN" s9.json
+expect_code 404
+expect_status 0 "$V" member list --site S1
+expect_grep '^dee@admin.example +member +pending ' out
+call POST /v1/members/approve "$ANN_TOKEN" approve.json
+expect_code 200
+grep -q '"rights":"admin","state":"active",.*"approved_by":"ann@admin.example"' "$TMP/answer" ||
+	fail "approve: $(cat "$TMP/answer")"
+call POST /v1/members/approve "$ANN_TOKEN" approve.json
+expect_code 400
+expect_status 0 "$V" audit
+expect_grep ' anonymous POST /v1/members/request 200 ok' out
+expect_grep ' anonymous POST /v1/members/request 404 LMC_EINVAL' out
+expect_grep ' customer:S1:[0-9a-f]+ POST /v1/members/approve 403 LMC_EDENIED' out
+expect_grep ' customer:S1:[0-9a-f]+ POST /v1/members/approve 200 ok' out
+# --request-rate (10 a minute) per address: this one has made 4 requests.
+n=0
+while [ $n -lt 10 ]; do
+	n=$((n + 1))
+	printf '{"site":"S2","email":"p%s@other.example"}' $n >p.json
+	call POST /v1/members/request "" p.json
+	[ "$code" = 429 ] && break
+done
+expect_code 429
+# 6 more in the burst, one or two refilled while the test ran.
+[ $n -ge 7 ] && [ $n -le 9 ] || fail "the request limit let $((n - 1)) more requests through"
+
+grep -qi '^Retry-After: [1-9]' "$TMP/headers" || fail "no Retry-After: $(cat "$TMP/headers")"
+
 note "proof of entitlement: text, and a real PDF drawn by cairo"
 expect_status 0 "$V" order add --site S1 --order 11 --po PO-7 --bundle suite=plots,tables \
 	--line "suite 2.0 authorized-user 3 end=perpetual"
