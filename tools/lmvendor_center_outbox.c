@@ -196,6 +196,7 @@ static void put_mailboxes(FILE *out, const char *list)
 {
 	const char *p = list;
 	bool first = true;
+	size_t column = strlen("To: ");
 	while (*p) {
 		const char *comma = strstr(p, ", ");
 		const char *end = comma ? comma : p + strlen(p);
@@ -203,9 +204,31 @@ static void put_mailboxes(FILE *out, const char *list)
 		size_t len = (size_t)(end - p);
 		if (close && (!memchr(p, '@', len) || (memchr(p, '<', len) && close >= end)))
 			end = close + 1;
-		if (!first)
+		/* Rendered first, to fold the line only where it would grow
+		 * past 78 characters. */
+		char *text = NULL;
+		size_t text_len = 0;
+		FILE *mem = open_memstream(&text, &text_len);
+		if (!mem)
+			lm_json_out_of_memory();
+		put_mailbox(mem, p, (size_t)(end - p));
+		if (fclose(mem) != 0)
+			lm_json_out_of_memory();
+		const char *fold = strstr(text, "\r\n");
+		size_t head = fold ? (size_t)(fold - text) : text_len;
+		if (!first && column + 2 + head > 78) {
 			fputs(",\r\n ", out);
-		put_mailbox(out, p, (size_t)(end - p));
+			column = 1;
+		} else if (!first) {
+			fputs(", ", out);
+			column += 2;
+		}
+		fputs(text, out);
+		const char *last = text;
+		for (const char *f = text; (f = strstr(f, "\r\n")) != NULL; f += 2)
+			last = f + 2;
+		column = last == text ? column + text_len : text_len - (size_t)(last - text);
+		free(text);
 		first = false;
 		p = end;
 		while (*p == ',' || *p == ' ')
