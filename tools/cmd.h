@@ -18,6 +18,7 @@ int lm_cmd_lmoptcheck(int argc, char **argv);
 int lm_cmd_report(int argc, char **argv);
 int lm_cmd_activate_request(int argc, char **argv);
 int lm_cmd_activate(int argc, char **argv);
+int lm_cmd_deactivate(int argc, char **argv);
 int lm_cmd_admin_keygen(int argc, char **argv);
 
 #endif

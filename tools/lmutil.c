@@ -33,6 +33,8 @@ static const struct command commands[] = {
          "write a request file for the vendor's key center (offline activation)"},
         {"activate", lm_cmd_activate,
          "activate online at the vendor's key center (--url) and write the license"},
+        {"deactivate", lm_cmd_deactivate,
+         "return a key-center license from this machine (a proved return request)"},
         {"admin-keygen", lm_cmd_admin_keygen, "make an admin key pair for signed remote admin"},
 };
 

@@ -89,6 +89,33 @@ int kc_parse_rehost_limit(const char *text, int *out);
 int kc_return(struct lm_kc *kc, const char *code, const char *const *locks, int nlocks, long count,
               int rehost_limit, json_t **answer);
 
+/* Site members (lmvendor_center_member.c).  kc_check_email: a plain
+ * address (local@domain: no spaces, quotes or angle brackets); 0, or
+ * LMVENDOR_EXIT_USAGE after saying what is wrong.  kc_check_rights:
+ * "admin" or "member", likewise. */
+int kc_check_email(const char *what, const char *value);
+int kc_check_rights(const char *value);
+/* member add (active at once), request (pending) or approve (pending to
+ * active, by an active admin of the site; by NULL: the vendor approves)
+ * of email at site, in its own write transaction: 0 with *answer (the
+ * member record, a new reference), or 1 after reporting (LMC_EINVAL: no
+ * such site, or the member's state does not allow it; LMC_EDENIED: by is
+ * not an admin of the site), nothing changed. */
+int kc_member_change(struct lm_kc *kc, const char *verb, const char *site, const char *email,
+                     const char *name, const char *rights, const char *by, json_t **answer);
+
+/* A customer's proved return (a request of `lmutil deactivate`,
+ * tools/lmutil_activate_proof.h): checks the proof against the host's
+ * return key and gives back everything the host holds, from every code,
+ * each within rehost_limit returns a year; the host's return key is
+ * forgotten, so that the request counts once.  Its own write
+ * transaction: 0 with *answer, or 1 after reporting (LMC_ESYNTAX: not a
+ * return request; LMC_EINVAL: no such host, returned already; LMC_EDENIED:
+ * the proof does not hold; LMC_ELIMIT), nothing changed. */
+int kc_deactivate(struct lm_kc *kc, json_t *req, int rehost_limit, json_t **answer);
+/* fulfil of a return request: kc_deactivate on the store, printed. */
+int kc_fulfil_return(const char *store, json_t *req, int rehost_limit);
+
 /* Makes partner the partner of record of order (a record) from day on,
  * closing the history's current entry: 0, LM_KC_NOTFOUND when partner is
  * the current one already (nothing changed), or LMC_EIO for a history that

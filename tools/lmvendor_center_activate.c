@@ -28,6 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include "core/code32.h"
 #include "core/date.h"
 #include "core/key.h"
@@ -35,6 +38,7 @@
 #include "core/license.h"
 #include "core/lockcode.h"
 #include "tools/json.h"
+#include "tools/lmutil_activate_proof.h"
 #include "tools/lmvendor.h"
 #include "tools/lmvendor_center.h"
 #include "tools/report.h"
@@ -219,7 +223,8 @@ struct terms {
 
 /* The license text for the host's new total, as lmvendor issue would
  * write it; the parser reads it back before it is signed. */
-static char *compose(const struct activation *a, const struct terms *t, size_t *len)
+static char *compose(const struct activation *a, const struct terms *t, const char *return_line,
+                     size_t *len)
 {
 	char *text = NULL;
 	FILE *out = open_memstream(&text, len);
@@ -231,6 +236,7 @@ static char *compose(const struct activation *a, const struct terms *t, size_t *
 	bool node_locked = kc_type_node_locked(t->type);
 	fprintf(out, "# %s %s for %s (site %s), issued %s by the lmvendor key center\n", t->feature,
 	        t->version, t->company, t->site, today);
+	fprintf(out, "%s\n", return_line);
 	for (int i = 0; !node_locked && i < a->nlocks; i++)
 		fprintf(out, "SERVER %s %s %u\n", a->servers[i].host, a->locks[i],
 		        a->servers[i].port);
@@ -601,8 +607,23 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 		goto done;
 	}
 
+	/* This issue's return key: lmutil deactivate proves with it that a
+	 * return comes from a holder of the license as last issued here
+	 * (tools/lmutil_activate_proof.h). */
+	unsigned char secret[LM_RETURN_KEY_HEX / 2];
+	char return_key[LM_RETURN_KEY_HEX + 1], return_line[LM_KC_KEY_MAX + 128];
+	if (RAND_bytes(secret, sizeof secret) != 1) {
+		lm_kc_fail(kc, LMC_EKEY, "activate: no random bytes for the license's return key");
+		status = kc_fail(kc, LMC_EKEY);
+		goto done;
+	}
+	for (size_t i = 0; i < sizeof secret; i++)
+		snprintf(return_key + 2 * i, 3, "%02x", secret[i]);
+	OPENSSL_cleanse(secret, sizeof secret);
+	snprintf(return_line, sizeof return_line, "%s%s %s", LM_RETURN_KEY_PREFIX,
+	         key_host + strlen("host/"), return_key);
 	size_t len = 0;
-	if (!(text = compose(a, &t, &len)))
+	if (!(text = compose(a, &t, return_line, &len)))
 		lm_json_out_of_memory();
 	if (sign_text(text, len, key, &f) != 0) {
 		lm_kc_abort(kc);
@@ -643,6 +664,7 @@ static int activate(struct lm_kc *kc, struct activation *a, EVP_PKEY *key, const
 	lm_json_set(r.host, "expiry", kc_date_json(t.expiry));
 	lm_json_set(r.host, "issued", kc_date_json(today));
 	lm_json_set(r.host, "license", lm_json_text(signed_text));
+	lm_json_set(r.host, "return_key", lm_json_text(return_key));
 
 	if ((rc = lm_kc_put(kc, key_code, r.code)) != 0 ||
 	    (rc = lm_kc_put(kc, key_host, r.host)) != 0) {
@@ -768,6 +790,7 @@ int lmvendor_cmd_activate(int argc, char **argv)
 	        {"count", required_argument, NULL, 'c'},
 	        {"host-desc", required_argument, NULL, 'd'},
 	        {"days", required_argument, NULL, 'D'},
+	        {"rehost-limit", required_argument, NULL, 'R'},
 	        {"output", required_argument, NULL, 'o'},
 	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
@@ -848,6 +871,9 @@ static int read_request(const char *path, struct activation *a, json_t **held)
 		return 1;
 	}
 	*held = req;
+	/* A customer's return (lmutil deactivate) is fulfilled too. */
+	if (!strcmp(json_string_value(json_object_get(req, "format")) ?: "", LM_RETURN_FORMAT))
+		return 0;
 	return check_request(req, path, a);
 }
 
@@ -915,6 +941,7 @@ int lmvendor_cmd_fulfil(int argc, char **argv)
 	        {"store", required_argument, NULL, 's'},
 	        {"key", required_argument, NULL, 'k'},
 	        {"days", required_argument, NULL, 'D'},
+	        {"rehost-limit", required_argument, NULL, 'R'},
 	        {"output", required_argument, NULL, 'o'},
 	        {"json", no_argument, NULL, 'j'},
 	        {"help", no_argument, NULL, 'h'},
@@ -922,11 +949,12 @@ int lmvendor_cmd_fulfil(int argc, char **argv)
 	};
 	struct activation a = {.count = -1};
 	const char *store = NULL, *keypath = NULL, *out = NULL;
-	int c, rc = 0;
+	int c, rc = 0, rehost_limit = KC_REHOSTS_PER_YEAR;
 	while (rc == 0 && (c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
 		case 'k': keypath = optarg; break;
+		case 'R': rc = kc_parse_rehost_limit(optarg, &rehost_limit); break;
 		case 'D':
 			if ((a.days = parse_days(optarg)) < 0)
 				rc = LMVENDOR_EXIT_USAGE;
@@ -943,7 +971,10 @@ int lmvendor_cmd_fulfil(int argc, char **argv)
 		return lmvendor_usage_error("fulfil takes one request file");
 	json_t *req = NULL;
 	rc = read_request(argv[optind], &a, &req);
-	if (rc == 0)
+	if (rc == 0 &&
+	    !strcmp(json_string_value(json_object_get(req, "format")) ?: "", LM_RETURN_FORMAT))
+		rc = kc_fulfil_return(store, req, rehost_limit);
+	else if (rc == 0)
 		rc = run(store, keypath, &a, out);
 	json_decref(req);
 	return rc;

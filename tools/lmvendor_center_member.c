@@ -31,7 +31,7 @@
 
 /* A plain address: local@domain, no spaces, quotes or angle brackets, so
  * that it is safe as a record key and in a To: header. */
-static int check_email(const char *what, const char *value)
+int kc_check_email(const char *what, const char *value)
 {
 	int rc = kc_check_text(what, value, EMAIL_MAX);
 	if (rc)
@@ -47,7 +47,7 @@ static int check_email(const char *what, const char *value)
 	return 0;
 }
 
-static int check_rights(const char *value)
+int kc_check_rights(const char *value)
 {
 	if (strcmp(value, "admin") && strcmp(value, "member"))
 		return lmvendor_usage_error("--rights '%.20s' is not admin or member", value);
@@ -85,9 +85,8 @@ static void print_member(json_t *m)
 	       json_string_value(json_object_get(m, "name")) ?: "");
 }
 
-/* add (active), request (pending) or approve (pending -> active). */
-static int change(struct lm_kc *kc, const char *verb, const char *site, const char *email,
-                  const char *name, const char *rights, const char *by)
+int kc_member_change(struct lm_kc *kc, const char *verb, const char *site, const char *email,
+                     const char *name, const char *rights, const char *by, json_t **answer)
 {
 	char key[LM_KC_KEY_MAX + 1], today[16];
 	json_t *rec = NULL;
@@ -115,10 +114,10 @@ static int change(struct lm_kc *kc, const char *verb, const char *site, const ch
 			refusal = "has not asked for access";
 		else if (strcmp(state ?: "", "pending") != 0)
 			refusal = "is a member already";
-		else if ((rc = kc_member_active(kc, site, by, "admin")) < 0) {
+		else if (by && (rc = kc_member_active(kc, site, by, "admin")) < 0) {
 			json_decref(rec);
 			return kc_fail(kc, rc);
-		} else if (rc) {
+		} else if (by && rc) {
 			json_decref(rec);
 			lm_kc_abort(kc);
 			lm_report_fail(LMC_EDENIED,
@@ -160,6 +159,18 @@ static int change(struct lm_kc *kc, const char *verb, const char *site, const ch
 		json_decref(rec);
 		return kc_fail(kc, rc);
 	}
+	*answer = rec;
+	return 0;
+}
+
+/* add (active), request (pending) or approve (pending -> active). */
+static int change(struct lm_kc *kc, const char *verb, const char *site, const char *email,
+                  const char *name, const char *rights, const char *by)
+{
+	json_t *rec = NULL;
+	int rc = kc_member_change(kc, verb, site, email, name, rights, by, &rec);
+	if (rc)
+		return rc;
 	if (lm_report_is_json())
 		return lm_report_print(rec);
 	print_member(rec);
@@ -212,10 +223,10 @@ int lmvendor_cmd_member(int argc, char **argv)
 		switch (c) {
 		case 's': store = optarg; break;
 		case 'S': rc = kc_check_number("--site", site = optarg); break;
-		case 'e': rc = check_email("--email", email = optarg); break;
+		case 'e': rc = kc_check_email("--email", email = optarg); break;
 		case 'n': rc = kc_check_text("--name", name = optarg, KC_TEXT_MAX); break;
-		case 'r': rc = check_rights(rights = optarg); break;
-		case 'b': rc = check_email("--by", by = optarg); break;
+		case 'r': rc = kc_check_rights(rights = optarg); break;
+		case 'b': rc = kc_check_email("--by", by = optarg); break;
 		case 'j': lm_report_json(); break;
 		case 'h': return lmvendor_help("member");
 		default: rc = lmvendor_bad_option(argv, c);

@@ -23,10 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/date.h"
 #include "core/error.h"
 #include "core/lockcode.h"
 #include "tools/json.h"
+#include "tools/lmutil_activate_proof.h"
 #include "tools/lmvendor.h"
 #include "tools/lmvendor_center.h"
 #include "tools/report.h"
@@ -208,6 +211,218 @@ done:
 	json_decref(ent);
 	json_decref(host);
 	return status;
+}
+
+/* ---- a customer's proved return (lmutil deactivate) -------------------- */
+
+static const char *text_of(json_t *req, const char *field)
+{
+	const char *text = json_string_value(json_object_get(req, field));
+	return text && *text && strlen(text) < 200 ? text : NULL;
+}
+
+int kc_deactivate(struct lm_kc *kc, json_t *req, int rehost_limit, json_t **answer)
+{
+	const char *site = text_of(req, "site"), *feature = text_of(req, "feature"),
+	           *version = text_of(req, "feature_version"), *machine = text_of(req, "machine"),
+	           *proof = text_of(req, "proof");
+	json_t *locks = json_object_get(req, "locks"), *v;
+	const char *texts[3];
+	size_t i, nlocks = json_array_size(locks);
+	bool valid = site && feature && version && machine && proof &&
+	             strlen(proof) == LM_RETURN_KEY_HEX && json_is_array(locks) &&
+	             (nlocks == 1 || nlocks == 3) &&
+	             json_integer_value(json_object_get(req, "version")) == LM_RETURN_VERSION;
+	json_array_foreach(locks, i, v)
+	{
+		if (i < 3 && json_is_string(v))
+			texts[i] = json_string_value(v);
+		else
+			valid = false;
+	}
+	if (!valid) {
+		lm_report_fail(
+		        LMC_ESYNTAX,
+		        "not a return request of version %d: it names \"site\", \"feature\", "
+		        "\"feature_version\", \"locks\", \"machine\" and \"proof\", as "
+		        "lmutil deactivate writes them",
+		        LM_RETURN_VERSION);
+		return 1;
+	}
+	char joined[3 * LM_LOCKCODE_TEXT_MAX + 4], key_host[LM_KC_KEY_MAX + 1];
+	int rc = join_locks(texts, (int)nlocks, joined, sizeof joined);
+	if (rc)
+		return rc;
+	if (kc_check_number("the site", site) != 0 ||
+	    lm_kc_key(key_host, sizeof key_host, "host/%s/%s/%s/%s", site, feature, version,
+	              joined) != 0 ||
+	    strchr(feature, '/') || strchr(version, '/')) {
+		lm_report_fail(LMC_EINVAL, "the return request names no host of this key center");
+		return 1;
+	}
+	json_t *host = NULL, *doc = NULL, *changed = lm_json_object();
+	int status = 1;
+	if ((rc = lm_kc_begin(kc, true)) != 0) {
+		json_decref(changed);
+		return kc_fail(kc, rc);
+	}
+	if ((rc = lm_kc_get(kc, key_host, &host)) < 0) {
+		status = kc_fail(kc, rc);
+		goto done;
+	}
+	const char *secret = json_string_value(json_object_get(host, "return_key"));
+	long held = (long)json_integer_value(json_object_get(host, "count"));
+	char proved[LM_RETURN_KEY_HEX + 1];
+	if (rc == LM_KC_NOTFOUND) {
+		status = refuse(kc, LMC_EINVAL,
+		                "site %s was never issued %s %s for host %s: the return request "
+		                "names another site or host",
+		                site, feature, version, joined);
+		goto done;
+	}
+	if (!secret && held <= 0) {
+		status = refuse(kc, LMC_EINVAL,
+		                "the license of %s %s for host %s was returned already (%s): a "
+		                "return request counts once",
+		                feature, version, joined,
+		                json_string_value(json_object_get(host, "returned")) ?: "before");
+		goto done;
+	}
+	if (!secret) {
+		status = refuse(kc, LMC_EINVAL,
+		                "the license of %s %s for host %s was issued before returns were "
+		                "proved: the vendor returns it (lmvendor authcode return)",
+		                feature, version, joined);
+		goto done;
+	}
+	if (lm_return_proof(req, secret, proved) != 0) {
+		status = refuse(kc, LMC_ENOMEM, "cannot check the return request's proof");
+		goto done;
+	}
+	if (CRYPTO_memcmp(proved, proof, LM_RETURN_KEY_HEX) != 0) {
+		status =
+		        refuse(kc, LMC_EDENIED,
+		               "the return request's proof does not hold: the request was altered, "
+		               "or its license is not the one last issued to host %s (a re-issue "
+		               "replaces it: deactivate the license installed last)",
+		               joined);
+		goto done;
+	}
+	bool on_host = false;
+	for (size_t k = 0; k < nlocks; k++)
+		on_host = on_host || !strcmp(texts[k], machine);
+	if (!on_host) {
+		status = refuse(kc, LMC_EDENIED,
+		                "the return request was made on lock code %s, not on host %s",
+		                machine, joined);
+		goto done;
+	}
+	/* Every code the host holds seats of gives them back, each counted
+	 * against its own rehost limit: the license file is gone as a whole. */
+	int32_t today = kc_today();
+	const char *code;
+	json_t *n;
+	long total = 0;
+	json_object_foreach(json_object_get(host, "codes"), code, n)
+	{
+		long from_code = (long)json_integer_value(n);
+		char key_code[LM_KC_KEY_MAX + 1];
+		json_t *rec = NULL;
+		if (from_code <= 0)
+			continue;
+		if (lm_kc_key(key_code, sizeof key_code, "code/%s", code) != 0 ||
+		    (rc = lm_kc_get(kc, key_code, &rec)) != 0) {
+			lm_kc_fail(kc, LMC_EIO,
+			           "the key-center store %s is corrupted: code %s of host %s",
+			           kc->path, code, joined);
+			status = kc_fail(kc, LMC_EIO);
+			goto done;
+		}
+		int32_t earliest;
+		long recent = recent_returns(rec, today, &earliest);
+		if (recent >= rehost_limit) {
+			char next[16];
+			lm_date_format(earliest + REHOST_PERIOD_DAYS, next, sizeof next);
+			json_decref(rec);
+			status = refuse(
+			        kc, LMC_ELIMIT,
+			        "authorization code %s has been returned %ld times in the last "
+			        "%d days, its limit (%d a year): the next return is possible "
+			        "on %s; keep the license until then",
+			        code, recent, REHOST_PERIOD_DAYS, rehost_limit, next);
+			goto done;
+		}
+		long remaining =
+		        (long)json_integer_value(json_object_get(rec, "remaining")) + from_code;
+		json_t *returns = json_object_get(rec, "returns");
+		if (!json_is_array(returns)) {
+			returns = lm_json_array();
+			lm_json_set(rec, "returns", returns);
+		}
+		lm_json_append(returns, kc_date_json(today));
+		lm_json_set(rec, "remaining", lm_json_int(remaining));
+		rc = lm_kc_put(kc, key_code, rec);
+		json_decref(rec);
+		if (rc) {
+			status = kc_fail(kc, rc);
+			goto done;
+		}
+		lm_json_set(changed, code,
+		            json_pack("{sisi}", "returned", from_code, "remaining", remaining));
+		total += from_code;
+	}
+	lm_json_set(host, "count", lm_json_int(0));
+	lm_json_set(host, "codes", lm_json_object());
+	lm_json_set(host, "license", json_null());
+	json_object_del(host, "return_key");
+	lm_json_set(host, "returned", kc_date_json(today));
+	lm_json_set(host, "returned_by", lm_json_text("customer, proved (lmutil deactivate)"));
+	if ((rc = lm_kc_put(kc, key_host, host)) != 0 || (rc = lm_kc_commit(kc)) != 0) {
+		status = kc_fail(kc, rc);
+		goto done;
+	}
+	doc = lm_json_object();
+	lm_json_set(doc, "site", lm_json_text(site));
+	lm_json_set(doc, "feature", lm_json_text(feature));
+	lm_json_set(doc, "version", lm_json_text(version));
+	lm_json_set(doc, "locks", lm_json_text(joined));
+	lm_json_set(doc, "returned", lm_json_int(total));
+	lm_json_set(doc, "codes", json_incref(changed));
+	lm_json_set(doc, "proved", json_true());
+	*answer = doc;
+	status = 0;
+done:
+	json_decref(host);
+	json_decref(changed);
+	return status;
+}
+
+int kc_fulfil_return(const char *store, json_t *req, int rehost_limit)
+{
+	struct lm_kc kc;
+	json_t *doc = NULL;
+	int rc = kc_open(&kc, store, false);
+	if (rc)
+		return rc;
+	rc = kc_deactivate(&kc, req, rehost_limit, &doc);
+	lm_kc_close(&kc);
+	if (rc)
+		return rc;
+	if (lm_report_is_json())
+		return lm_report_print(doc);
+	printf("returned %lld of %s %s from %s (proved by the customer's license):\n",
+	       (long long)json_integer_value(json_object_get(doc, "returned")),
+	       json_string_value(json_object_get(doc, "feature")),
+	       json_string_value(json_object_get(doc, "version")),
+	       json_string_value(json_object_get(doc, "locks")));
+	const char *code;
+	json_t *v;
+	json_object_foreach(json_object_get(doc, "codes"), code, v)
+	        printf("  code %s: %lld back, %lld left\n", code,
+	               (long long)json_integer_value(json_object_get(v, "returned")),
+	               (long long)json_integer_value(json_object_get(v, "remaining")));
+	json_decref(doc);
+	return 0;
 }
 
 /* A limit from 0 (no returns at all) to 1000. */

@@ -7,11 +7,20 @@
  *                                   document `lmvendor activate --json`
  *                                   prints, the signed license in "license"
  *   POST /v1/return                 {"auth","locks":[...],"count"}: what
- *                                   `authcode return` does        (token)
+ *                                   `authcode return` does; or a return
+ *                                   request of `lmutil deactivate`, its
+ *                                   proof checked (kc_deactivate)  (token)
  *   POST /v1/renewed                {"auth","locks":[...]}: the license
  *                                   last issued to that host from the
  *                                   code, as `lmvendor renew` re-issued
  *                                   it                             (token)
+ *   POST /v1/members/request        {"site","email","name"}: a person asks
+ *                                   to join a site (no token; --request-rate
+ *                                   a minute per address and per site)
+ *   POST /v1/members/approve        {"site","email","rights"}: a site
+ *                                   admin's token (one bound to an active
+ *                                   admin member) or the vendor's lets a
+ *                                   pending member in              (token)
  *   GET  /v1/codes/CODE             a code's quantity and returns (token)
  *   GET  /v1/sites/S/inventory      what `inventory --json` prints (token)
  *
@@ -30,8 +39,9 @@
  * Retry-After, and so is a request naming an authorization code that has
  * been named more than --code-rate times in the last minute, whoever asks:
  * a code is a credential, and guessing at one (or hammering a leaked one)
- * from many addresses must not go faster than from one.  Every request, answered or refused, is one
- * audit entry.
+ * from many addresses must not go faster than from one.  Every request,
+ * answered or refused, is one audit entry, written in the same commit as
+ * the request's own work (lm_kc_hold): one fsync a request.
  *
  * The server answers one request at a time, in libmicrohttpd's one
  * internal thread: LMDB admits one writer at a time anyway, signing takes
@@ -60,6 +70,7 @@
 #include "core/date.h"
 #include "core/error.h"
 #include "tools/json.h"
+#include "tools/lmutil_activate_proof.h"
 #include "tools/lmvendor.h"
 #include "tools/lmvendor_center.h"
 #include "tools/lmvendor_serve.h"
@@ -73,12 +84,16 @@
  * stays well under it). */
 #define SERVE_RATE_DEFAULT      120
 #define SERVE_CODE_RATE_DEFAULT 60
+/* Access requests a minute, per address and per site: a person asks once;
+ * a site admin is not to be flooded with requests. */
+#define SERVE_REQUEST_RATE_DEFAULT 10
 
 struct serve {
 	struct lm_kc kc;
 	EVP_PKEY *key;
 	struct serve_limit *limit;
-	struct serve_limit *code_limit; /* per authorization code */
+	struct serve_limit *code_limit;    /* per authorization code */
+	struct serve_limit *request_limit; /* access requests, per address and site */
 	int rehost_limit;
 };
 
@@ -269,6 +284,21 @@ static void route_return(struct serve *s, struct answer *a, const struct serve_c
 	if (need_token(a, who) != 0)
 		return;
 	json_t *req = parse_body(a, r), *doc = NULL;
+	/* A customer's proved return, as lmutil deactivate sends it: the
+	 * token's site must be the request's. */
+	if (req &&
+	    !strcmp(json_string_value(json_object_get(req, "format")) ?: "", LM_RETURN_FORMAT)) {
+		snprintf(a->site, sizeof a->site, "%.63s",
+		         json_string_value(json_object_get(req, "site")) ?: "");
+		if (check_site(a, who) == 0) {
+			if (kc_deactivate(&s->kc, req, s->rehost_limit, &doc) != 0)
+				fail_reported(a);
+			else
+				ok(a, doc);
+		}
+		json_decref(req);
+		return;
+	}
 	if (!req || auth_of(s, a, req) != 0 || code_site(s, a, a->auth) != 0 ||
 	    check_site(a, who) != 0) {
 		json_decref(req);
@@ -402,7 +432,131 @@ static void route_inventory(struct serve *s, struct answer *a, const struct serv
 	ok(a, doc);
 }
 
-static void route(struct serve *s, struct answer *a, const struct serve_caller *who,
+/* The "site" of a member route's body, checked and known to the store,
+ * into a->site: 0, or 1 with a failed (404 for a site the store does not
+ * know). */
+static int member_site(struct serve *s, struct answer *a, json_t *req)
+{
+	const char *site = json_string_value(json_object_get(req, "site"));
+	if (!site || strlen(site) >= sizeof a->site || kc_check_number("the site", site) != 0) {
+		fail(a, MHD_HTTP_BAD_REQUEST, LMC_EINVAL, "\"site\" is not a site number");
+		return 1;
+	}
+	snprintf(a->site, sizeof a->site, "%s", site);
+	char key[LM_KC_KEY_MAX + 1];
+	json_t *rec = NULL;
+	int rc = lm_kc_key(key, sizeof key, "site/%s", site);
+	if (rc == 0 && (rc = lm_kc_begin(&s->kc, false)) == 0)
+		rc = lm_kc_get(&s->kc, key, &rec);
+	lm_kc_abort(&s->kc);
+	json_decref(rec);
+	if (rc == LM_KC_NOTFOUND)
+		fail(a, MHD_HTTP_NOT_FOUND, LMC_EINVAL, "no site %s", site);
+	else if (rc)
+		fail(a, MHD_HTTP_INTERNAL_SERVER_ERROR, rc < 0 ? rc : LMC_EIO, "%s", s->kc.error);
+	return rc != 0;
+}
+
+/* A member route's optional text field: 0 with *out (NULL when absent),
+ * or 1 with a failed. */
+static int member_text(struct answer *a, json_t *req, const char *field, const char **out)
+{
+	json_t *v = json_object_get(req, field);
+	*out = json_string_value(v);
+	if (!v || json_is_null(v) || *out)
+		return 0;
+	fail(a, MHD_HTTP_BAD_REQUEST, LMC_ESYNTAX, "\"%s\" is not text", field);
+	return 1;
+}
+
+/* POST /v1/members/request: anyone may ask to join a site; the answer
+ * says the request waits for a site admin. */
+static void route_member_request(struct serve *s, struct answer *a, const char *ip,
+                                 const struct request *r)
+{
+	json_t *req = parse_body(a, r), *doc = NULL;
+	const char *email = NULL, *name = NULL;
+	char client[128];
+	unsigned wait = 0;
+	/* Per address (before the site is looked up: guessing at site
+	 * numbers counts) and per site: neither one sender nor many may
+	 * flood a site's admins with requests. */
+	snprintf(client, sizeof client, "request-ip:%s", ip);
+	wait = serve_limit_take(s->request_limit, client, now_ms());
+	if (!wait && (!req || member_text(a, req, "email", &email) != 0 ||
+	              member_text(a, req, "name", &name) != 0 || member_site(s, a, req) != 0))
+		goto done;
+	snprintf(client, sizeof client, "request-site:%s", a->site);
+	if (!wait)
+		wait = serve_limit_take(s->request_limit, client, now_ms());
+	if (wait) {
+		fail(a, MHD_HTTP_TOO_MANY_REQUESTS, LMC_ELIMIT,
+		     "too many access requests: try again in %u second%s", wait,
+		     wait == 1 ? "" : "s");
+		a->retry_after = wait;
+		goto done;
+	}
+	if (!email) {
+		fail(a, MHD_HTTP_BAD_REQUEST, LMC_ESYNTAX,
+		     "an access request names \"site\", \"email\" and may give \"name\"");
+		goto done;
+	}
+	if (kc_check_email("\"email\"", email) != 0 ||
+	    (name && kc_check_text("\"name\"", name, KC_TEXT_MAX) != 0) ||
+	    kc_member_change(&s->kc, "request", a->site, email, name, NULL, NULL, &doc) != 0)
+		fail_reported(a);
+	else
+		ok(a, doc);
+done:
+	json_decref(req);
+}
+
+/* POST /v1/members/approve: the vendor, or an active admin of the site
+ * (the member the customer token is bound to), lets a pending member in. */
+static void route_member_approve(struct serve *s, struct answer *a, const struct serve_caller *who,
+                                 const struct request *r)
+{
+	if (need_token(a, who) != 0)
+		return;
+	json_t *req = parse_body(a, r), *doc = NULL;
+	const char *email = NULL, *rights = NULL;
+	if (!req || member_text(a, req, "email", &email) != 0 ||
+	    member_text(a, req, "rights", &rights) != 0)
+		goto done;
+	/* Another site's token learns nothing, not even whether the site is
+	 * known. */
+	const char *site = json_string_value(json_object_get(req, "site"));
+	if (site && strlen(site) < sizeof a->site) {
+		snprintf(a->site, sizeof a->site, "%s", site);
+		if (check_site(a, who) != 0)
+			goto done;
+	}
+	if (member_site(s, a, req) != 0)
+		goto done;
+	bool vendor = !strcmp(who->role, "vendor");
+	if (!vendor && !who->member[0]) {
+		fail(a, MHD_HTTP_FORBIDDEN, LMC_EDENIED,
+		     "this token is not bound to a member of site %s: only a site admin's token "
+		     "(token create --member ADMIN) approves access",
+		     a->site);
+		goto done;
+	}
+	if (!email) {
+		fail(a, MHD_HTTP_BAD_REQUEST, LMC_ESYNTAX,
+		     "an approval names \"site\", \"email\" and may give \"rights\"");
+		goto done;
+	}
+	if (kc_check_email("\"email\"", email) != 0 || (rights && kc_check_rights(rights) != 0) ||
+	    kc_member_change(&s->kc, "approve", a->site, email, NULL, rights,
+	                     vendor ? NULL : who->member, &doc) != 0)
+		fail_reported(a);
+	else
+		ok(a, doc);
+done:
+	json_decref(req);
+}
+
+static void route(struct serve *s, struct answer *a, const struct serve_caller *who, const char *ip,
                   const char *method, const char *url, const struct request *r)
 {
 	bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
@@ -416,6 +570,12 @@ static void route(struct serve *s, struct answer *a, const struct serve_caller *
 	} else if (!strcmp(url, "/v1/return")) {
 		if (post)
 			route_return(s, a, who, r);
+	} else if (!strcmp(url, "/v1/members/request")) {
+		if (post)
+			route_member_request(s, a, ip, r);
+	} else if (!strcmp(url, "/v1/members/approve")) {
+		if (post)
+			route_member_approve(s, a, who, r);
 	} else if (!strcmp(url, "/v1/renewed")) {
 		if (post)
 			route_renewed(s, a, who, r);
@@ -547,6 +707,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	char ip[INET6_ADDRSTRLEN + 1];
 	client_address(conn, ip, sizeof ip);
 	lm_report_forget();
+	/* The request's work and its audit entry are one commit: what a
+	 * command commits waits in the held transaction for the audit entry,
+	 * and a refusal (its work dropped) still leaves its entry. */
+	bool held = lm_kc_hold(&s->kc) == 0;
+	if (!held)
+		lm_report_say("serve: %s", s->kc.error);
 	const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 	int rc = 0;
 	if (authz && strncmp(authz, "Bearer ", 7) == 0) {
@@ -575,10 +741,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		fail(&a, MHD_HTTP_CONTENT_TOO_LARGE, LMC_ETOOLARGE,
 		     "the body is larger than %d bytes", SERVE_BODY_MAX);
 	if (!a.status)
-		route(s, &a, &who, method, url, r);
+		route(s, &a, &who, ip, method, url, r);
 	if (who.role && !strcmp(who.role, "customer") && !a.site[0])
 		snprintf(a.site, sizeof a.site, "%s", who.site);
 	audit(s, ip, &who, method, url, &a);
+	if (held && lm_kc_release(&s->kc, true) != 0) {
+		lm_report_say("serve: %s %s: %s", method, url, s->kc.error);
+		if (a.status == MHD_HTTP_OK)
+			fail(&a, MHD_HTTP_INTERNAL_SERVER_ERROR, LMC_EIO, "%s", s->kc.error);
+	}
 	enum MHD_Result ret = send_answer(conn, &a);
 	json_decref(a.doc);
 	return ret;
@@ -738,12 +909,14 @@ int lmvendor_cmd_serve(int argc, char **argv)
 	        {"rate", required_argument, NULL, 'r'},
 	        {"code-rate", required_argument, NULL, 'C'},
 	        {"rehost-limit", required_argument, NULL, 'R'},
+	        {"request-rate", required_argument, NULL, 'Q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
 	const char *store = NULL, *keypath = NULL, *listen = NULL, *cert = NULL, *tls_key = NULL;
 	bool plain = false;
-	long rate = SERVE_RATE_DEFAULT, code_rate = SERVE_CODE_RATE_DEFAULT;
+	long rate = SERVE_RATE_DEFAULT, code_rate = SERVE_CODE_RATE_DEFAULT,
+	     request_rate = SERVE_REQUEST_RATE_DEFAULT;
 	struct serve s = {.rehost_limit = KC_REHOSTS_PER_YEAR};
 	int c, rc = 0;
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -763,6 +936,10 @@ int lmvendor_cmd_serve(int argc, char **argv)
 				rc = LMVENDOR_EXIT_USAGE;
 			break;
 		case 'R': rc = kc_parse_rehost_limit(optarg, &s.rehost_limit); break;
+		case 'Q':
+			if ((request_rate = kc_parse_count("--request-rate", optarg, false)) < 0)
+				rc = LMVENDOR_EXIT_USAGE;
+			break;
 		case 'h': return lmvendor_help("serve");
 		default: rc = lmvendor_bad_option(argv, c);
 		}
@@ -779,8 +956,10 @@ int lmvendor_cmd_serve(int argc, char **argv)
 	if ((rc = lmvendor_load_private(signing, &s.key)) != 0)
 		return rc;
 	if (!(s.limit = serve_limit_new((unsigned)rate)) ||
-	    !(s.code_limit = serve_limit_new((unsigned)code_rate))) {
+	    !(s.code_limit = serve_limit_new((unsigned)code_rate)) ||
+	    !(s.request_limit = serve_limit_new((unsigned)request_rate))) {
 		serve_limit_free(s.limit);
+		serve_limit_free(s.code_limit);
 		EVP_PKEY_free(s.key);
 		lm_report_fail(LMC_ENOMEM, "out of memory");
 		return 1;
@@ -791,6 +970,7 @@ int lmvendor_cmd_serve(int argc, char **argv)
 	}
 	serve_limit_free(s.limit);
 	serve_limit_free(s.code_limit);
+	serve_limit_free(s.request_limit);
 	EVP_PKEY_free(s.key);
 	return rc;
 }

@@ -37,7 +37,8 @@ struct serve_caller {
 	char id[17];      /* the token's id: the first 16 hex digits of its hash */
 	char site[64];    /* a customer token's site */
 	char name[128];
-	char key[80]; /* the token's record: token/<sha256 hex> */
+	char member[128]; /* the site member a customer token is bound to, or "" */
+	char key[80];     /* the token's record: token/<sha256 hex> */
 };
 
 /* Looks the bearer token up in the store (its own read transaction):
@@ -45,7 +46,8 @@ struct serve_caller {
  * know, or a negative LMC_E* with kc->error. */
 int serve_token_find(struct lm_kc *kc, const char *token, struct serve_caller *caller);
 
-/* Appends one audit entry (its own write transaction); entry is borrowed.
+/* Appends one audit entry (its own write transaction, a child of the
+ * request's held one in serve); entry is borrowed.
  * The token of caller (when there is one) gets its "last_used" time in
  * the same transaction.  Returns 0 or a negative LMC_E* with kc->error. */
 int serve_audit(struct lm_kc *kc, json_t *entry, const struct serve_caller *caller);

@@ -85,6 +85,8 @@ int serve_token_find(struct lm_kc *kc, const char *token, struct serve_caller *c
 	snprintf(caller->site, sizeof caller->site, "%s", site ? site : "");
 	snprintf(caller->name, sizeof caller->name, "%s",
 	         json_string_value(json_object_get(rec, "name")) ?: "");
+	snprintf(caller->member, sizeof caller->member, "%s",
+	         json_string_value(json_object_get(rec, "member")) ?: "");
 	json_decref(rec);
 	return rc;
 }

@@ -59,7 +59,8 @@ struct MDB_txn;
 
 struct lm_kc {
 	struct MDB_env *env;
-	struct MDB_txn *txn; /* the open transaction, or NULL */
+	struct MDB_txn *txn;  /* the open transaction, or NULL */
+	struct MDB_txn *held; /* lm_kc_hold's outer transaction, or NULL */
 	unsigned dbi;
 	char path[4096];
 	char error[512]; /* the last failure, a sentence */
@@ -77,6 +78,18 @@ int lm_kc_begin(struct lm_kc *kc, bool write);
 int lm_kc_commit(struct lm_kc *kc);
 /* Ends the transaction, writing nothing; harmless without one. */
 void lm_kc_abort(struct lm_kc *kc);
+
+/* Holds the commits that follow until lm_kc_release: the caller (lmvendor
+ * serve) wants a request's work and its audit entry on disk together, in
+ * one commit and one fsync.  lm_kc_hold opens an outer write transaction;
+ * while it is held, lm_kc_begin opens a child of it (a write transaction
+ * even when a read one is asked for), lm_kc_commit folds the child into
+ * it and lm_kc_abort drops the child alone, so that a command's refusal
+ * still changes nothing and what it committed stays.  lm_kc_release
+ * commits the outer transaction (commit true) or drops it; 0 or LMC_EIO
+ * with kc->error. */
+int lm_kc_hold(struct lm_kc *kc);
+int lm_kc_release(struct lm_kc *kc, bool commit);
 
 /* The record under key: 0 with *out a new reference, LM_KC_NOTFOUND, or a
  * negative LMC_E* (a record that is not a JSON object: the store is

@@ -150,6 +150,7 @@ int lm_kc_open(struct lm_kc *kc, const char *path, bool create)
 void lm_kc_close(struct lm_kc *kc)
 {
 	lm_kc_abort(kc);
+	lm_kc_release(kc, false);
 	if (kc->env)
 		mdb_env_close(kc->env);
 	kc->env = NULL;
@@ -160,7 +161,8 @@ int lm_kc_begin(struct lm_kc *kc, bool write)
 	if (kc->txn)
 		return lm_kc_fail(kc, LMC_EINVAL, "a transaction is already open");
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(kc->env, NULL, write ? 0 : MDB_RDONLY, &txn);
+	/* LMDB's child transactions are write transactions only. */
+	int rc = mdb_txn_begin(kc->env, kc->held, write || kc->held ? 0 : MDB_RDONLY, &txn);
 	if (rc)
 		return lm_kc_fail(kc, LMC_EIO, "cannot use the key-center store %s: %s", kc->path,
 		                  mdb_strerror(rc));
@@ -193,6 +195,39 @@ void lm_kc_abort(struct lm_kc *kc)
 	if (kc->txn)
 		mdb_txn_abort(kc->txn);
 	kc->txn = NULL;
+}
+
+int lm_kc_hold(struct lm_kc *kc)
+{
+	if (kc->txn || kc->held)
+		return lm_kc_fail(kc, LMC_EINVAL, "a transaction is already open");
+	int rc = mdb_txn_begin(kc->env, NULL, 0, &kc->held);
+	if (rc) {
+		kc->held = NULL;
+		return lm_kc_fail(kc, LMC_EIO, "cannot use the key-center store %s: %s", kc->path,
+		                  mdb_strerror(rc));
+	}
+	return 0;
+}
+
+int lm_kc_release(struct lm_kc *kc, bool commit)
+{
+	MDB_txn *held = kc->held;
+	if (!held)
+		return 0;
+	lm_kc_abort(kc);
+	kc->held = NULL;
+	if (!commit) {
+		mdb_txn_abort(held);
+		return 0;
+	}
+	int rc = mdb_txn_commit(held);
+	if (rc)
+		return lm_kc_fail(kc, LMC_EIO,
+		                  "cannot write the key-center store %s: %s (nothing "
+		                  "was changed)",
+		                  kc->path, mdb_strerror(rc));
+	return 0;
 }
 
 static int decode(struct lm_kc *kc, const MDB_val *key, const MDB_val *val, json_t **out)

@@ -190,6 +190,62 @@ expect_code 200
 expect_status 0 "$V" token list --site S1 --json
 has '"site":"S1","member":"bo@admin.example","name":"bo@admin.example"'
 
+note "members online: POST /v1/members/request (no token, rate-limited) and /v1/members/approve"
+expect_status 0 "$V" token create --role customer --site S1 --member ann@admin.example --json
+ANN_TOKEN=$(field token)
+expect_status 0 "$V" token create --role customer --site S2 --member cy@other.example --json
+CY_TOKEN=$(field token)
+printf '{"site":"S1","email":"dee@admin.example","name":"Dee Ray"}' >dee.json
+call POST /v1/members/request "" dee.json
+expect_code 200
+grep -q '"email":"dee@admin.example","name":"Dee Ray","rights":"member","state":"pending"' \
+	"$TMP/answer" || fail "request: $(cat "$TMP/answer")"
+call POST /v1/members/request "" dee.json
+expect_code 400
+grep -q 'has asked for access already' "$TMP/answer" || fail "$(cat "$TMP/answer")"
+printf '{"site":"S9","email":"dee@admin.example"}' >s9.json
+call POST /v1/members/request "" s9.json
+expect_code 404
+printf '{"site":"S1","email":"dee<x>@admin.example"}' >badmail.json
+call POST /v1/members/request "" badmail.json
+expect_code 400
+printf '{"site":"S1","email":"dee@admin.example","rights":"admin"}' >approve.json
+call POST /v1/members/approve "" approve.json
+expect_code 401
+call POST /v1/members/approve "$BO_TOKEN" approve.json
+expect_code 403
+grep -q 'bo@admin.example is not an admin of site S1' "$TMP/answer" || fail "$(cat "$TMP/answer")"
+call POST /v1/members/approve "$CY_TOKEN" approve.json
+expect_code 403
+call POST /v1/members/approve "$VENDOR_TOKEN" s9.json
+expect_code 404
+expect_status 0 "$V" member list --site S1
+expect_grep '^dee@admin.example +member +pending ' out
+call POST /v1/members/approve "$ANN_TOKEN" approve.json
+expect_code 200
+grep -q '"rights":"admin","state":"active",.*"approved_by":"ann@admin.example"' "$TMP/answer" ||
+	fail "approve: $(cat "$TMP/answer")"
+call POST /v1/members/approve "$ANN_TOKEN" approve.json
+expect_code 400
+expect_status 0 "$V" audit
+expect_grep ' anonymous POST /v1/members/request 200 ok' out
+expect_grep ' anonymous POST /v1/members/request 404 LMC_EINVAL' out
+expect_grep ' customer:S1:[0-9a-f]+ POST /v1/members/approve 403 LMC_EDENIED' out
+expect_grep ' customer:S1:[0-9a-f]+ POST /v1/members/approve 200 ok' out
+# --request-rate (10 a minute) per address: this one has made 4 requests.
+n=0
+while [ $n -lt 10 ]; do
+	n=$((n + 1))
+	printf '{"site":"S2","email":"p%s@other.example"}' $n >p.json
+	call POST /v1/members/request "" p.json
+	[ "$code" = 429 ] && break
+done
+expect_code 429
+# 6 more in the burst, one or two refilled while the test ran.
+[ $n -ge 7 ] && [ $n -le 9 ] || fail "the request limit let $((n - 1)) more requests through"
+
+grep -qi '^Retry-After: [1-9]' "$TMP/headers" || fail "no Retry-After: $(cat "$TMP/headers")"
+
 note "proof of entitlement: text, and a real PDF drawn by cairo"
 expect_status 0 "$V" order add --site S1 --order 11 --po PO-7 --bundle suite=plots,tables \
 	--line "suite 2.0 authorized-user 3 end=perpetual"
@@ -260,6 +316,29 @@ assert "entitlement E4: now until 2031-01-31" in r.get_content(), r.get_content(
 assert len({w["Message-ID"], a["Message-ID"], r["Message-ID"]}) == 3
 names = sorted(os.listdir("outbox"))
 assert len(names) == 3 and all(n.endswith(".eml") and not n.startswith(".") for n in names), names
+PY
+note "outbox: a company and contacts not in ASCII, as RFC 2047 words and a quoted-printable body"
+mkdir outbox8
+expect_status 0 "$V" site add --number S8 --company "Müller GmbH" --outbox outbox8 \
+	--contact primary="Jörg Müller <jm@mueller.example>" \
+	--contact technical="Lee, Ann <ann@mueller.example>" \
+	--contact administrative="Zoë Ångström-Øster, Verwaltung und Einkauf Süd <z@mueller.example>" --json
+/usr/bin/python3 - "$(field message)" <<'PY' || fail "the non-ASCII message"
+import email, email.policy, sys
+raw = open(sys.argv[1], "rb").read()
+head = raw.split(b"\r\n\r\n")[0]
+assert max(raw) < 0x80, "the message is not 7-bit clean"
+assert b"=?UTF-8?B?" in head, head
+assert all(len(line) <= 78 for line in head.split(b"\r\n")), head
+m = email.message_from_bytes(raw, policy=email.policy.strict)
+assert str(m["Subject"]) == "Welcome to the key center: site S8, Müller GmbH", str(m["Subject"])
+to = [(a.display_name, a.addr_spec) for a in m["To"].addresses]
+assert to == [("Jörg Müller", "jm@mueller.example"),
+              ("Zoë Ångström-Øster, Verwaltung und Einkauf Süd", "z@mueller.example"),
+              ("Lee, Ann", "ann@mueller.example")], to
+assert m.get_content_type() == "text/plain" and m.get_content_charset() == "utf-8"
+assert m["Content-Transfer-Encoding"] == "quoted-printable", m["Content-Transfer-Encoding"]
+assert "Müller GmbH now has a site account" in m.get_content(), m.get_content()
 PY
 note "a bad outbox is refused before anything changes"
 "$V" dump | grep -v '^audit/' >before

@@ -72,6 +72,53 @@ static void test_commit_survives_reopen_abort_leaves_nothing(void **state)
 	lm_kc_close(&kc);
 }
 
+/* lmvendor serve's one commit a request: under lm_kc_hold a command's
+ * commit waits for lm_kc_release, its abort drops its own work alone, and
+ * a release without commit drops everything held. */
+static void test_held_commits_land_together_or_not_at_all(void **state)
+{
+	(void)state;
+	struct lm_kc kc;
+	const char *path = store_path("held.mdb");
+	json_t *rec = site("Acme"), *got = NULL;
+	assert_int_equal(lm_kc_open(&kc, path, true), 0);
+	assert_int_equal(lm_kc_hold(&kc), 0);
+	assert_int_equal(lm_kc_hold(&kc), LMC_EINVAL);
+	assert_int_equal(lm_kc_begin(&kc, true), 0);
+	assert_int_equal(lm_kc_put(&kc, "site/S1", rec), 0);
+	assert_int_equal(lm_kc_commit(&kc), 0);
+	assert_int_equal(lm_kc_begin(&kc, true), 0); /* a refused command */
+	assert_int_equal(lm_kc_put(&kc, "site/S2", rec), 0);
+	lm_kc_abort(&kc);
+	assert_int_equal(lm_kc_begin(&kc, false), 0); /* reads what is held */
+	assert_int_equal(lm_kc_get(&kc, "site/S1", &got), 0);
+	json_decref(got);
+	assert_int_equal(lm_kc_get(&kc, "site/S2", &got), LM_KC_NOTFOUND);
+	lm_kc_abort(&kc);
+	assert_int_equal(lm_kc_begin(&kc, true), 0); /* the audit entry */
+	assert_int_equal(lm_kc_put(&kc, "audit/1", rec), 0);
+	assert_int_equal(lm_kc_commit(&kc), 0);
+	assert_int_equal(lm_kc_release(&kc, true), 0);
+	/* Held, then dropped. */
+	assert_int_equal(lm_kc_hold(&kc), 0);
+	assert_int_equal(lm_kc_begin(&kc, true), 0);
+	assert_int_equal(lm_kc_put(&kc, "site/S3", rec), 0);
+	assert_int_equal(lm_kc_commit(&kc), 0);
+	assert_int_equal(lm_kc_release(&kc, false), 0);
+	json_decref(rec);
+	lm_kc_close(&kc);
+
+	assert_int_equal(lm_kc_open(&kc, path, false), 0);
+	assert_int_equal(lm_kc_begin(&kc, false), 0);
+	assert_int_equal(lm_kc_get(&kc, "site/S1", &got), 0);
+	json_decref(got);
+	assert_int_equal(lm_kc_get(&kc, "audit/1", &got), 0);
+	json_decref(got);
+	assert_int_equal(lm_kc_get(&kc, "site/S2", &got), LM_KC_NOTFOUND);
+	assert_int_equal(lm_kc_get(&kc, "site/S3", &got), LM_KC_NOTFOUND);
+	lm_kc_close(&kc);
+}
+
 static void test_counters_number_from_one_and_roll_back(void **state)
 {
 	(void)state;
@@ -199,6 +246,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_commit_survives_reopen_abort_leaves_nothing),
+	        cmocka_unit_test(test_held_commits_land_together_or_not_at_all),
 	        cmocka_unit_test(test_counters_number_from_one_and_roll_back),
 	        cmocka_unit_test(test_scan_sees_one_prefix_in_key_order),
 	        cmocka_unit_test(test_a_record_that_is_not_an_object_is_corruption),
