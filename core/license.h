@@ -101,10 +101,13 @@ struct lm_license {
 	int tolerance;                              /* TOLERANCE=, or LM_LOCK_TOLERANCE_DEFAULT */
 	char components[LM_LICENSE_COMPONENTS_MAX]; /* PACKAGE: COMPONENTS= */
 	bool suite;                                 /* PACKAGE: OPTIONS=SUITE */
-	char vendor_string[LM_TEXT_MAX];            /* VENDOR_STRING= */
-	char issuer[LM_TEXT_MAX];                   /* ISSUER= */
-	bool ts_ok;                                 /* TS_OK: lmd never refuses terminal servers */
-	uint32_t overdraft;                         /* OVERDRAFT=: seats lent beyond count */
+	/* PACKAGE: OPTIONS=SUITE_RESERVED (suite is set too): a suite seat
+	 * reserves its holder one of each component. */
+	bool suite_reserved;
+	char vendor_string[LM_TEXT_MAX]; /* VENDOR_STRING= */
+	char issuer[LM_TEXT_MAX];        /* ISSUER= */
+	bool ts_ok;                      /* TS_OK: lmd never refuses terminal servers */
+	uint32_t overdraft;              /* OVERDRAFT=: seats lent beyond count */
 	/* SUPERSEDE: this line replaces the older lines (by ISSUED) of the
 	 * features it names, or of its own feature when bare
 	 * (supersede_list ""); names separated by single spaces. */
@@ -115,6 +118,10 @@ struct lm_license {
 	/* DUP_GROUP: which checkouts of the feature share one seat (LM_DUP_*
 	 * bits), 0 when absent. */
 	unsigned dup_group;
+	/* SUITE_DUP_GROUP, on the line enabling a suite PACKAGE: which
+	 * component checkouts share one suite seat (LM_DUP_* bits); 0 when
+	 * absent (the suite's default, UHD). */
+	unsigned suite_dup_group;
 	/* Lower-case vendor attributes, sorted by key. */
 	struct lm_license_attr attrs[LM_LICENSE_ATTRS_MAX];
 	int nattrs;

@@ -12,9 +12,10 @@
  * HOST_DESC SN TOLERANCE COMPONENTS OPTIONS), every value quoted and
  * normalised (dates as YYYY-MM-DD, lock and authorization codes in their
  * printed groups, numbers in decimal, COMPONENTS separated by single
- * spaces, OPTIONS as SUITE), then VENDOR_STRING, ISSUER, TS_OK (bare),
+ * spaces, OPTIONS as SUITE or SUITE_RESERVED), then VENDOR_STRING, ISSUER, TS_OK (bare),
  * the vendor attributes sorted by key, OVERDRAFT and SUPERSEDE (bare, or
- * its list with single spaces), a quote inside a value written \";
+ * its list with single spaces), USER_BASED, HOST_BASED, DUP_GROUP and
+ * SUITE_DUP_GROUP, a quote inside a value written \";
  * SIGN is never part of it.  Lines without these later keywords read
  * exactly as they did before those keywords existed.  A counted
  * FEATURE/INCREMENT line ends with SERVER_CODES listing the lock codes of
@@ -75,7 +76,7 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 	case LM_KW_COMPONENTS: snprintf(buf, size, "%s", l->components); break;
 	case LM_KW_OPTIONS:
 		if (l->suite)
-			snprintf(buf, size, "SUITE");
+			snprintf(buf, size, l->suite_reserved ? "SUITE_RESERVED" : "SUITE");
 		break;
 	case LM_KW_VENDOR_STRING: snprintf(buf, size, "%s", l->vendor_string); break;
 	case LM_KW_ISSUER: snprintf(buf, size, "%s", l->issuer); break;
@@ -93,6 +94,9 @@ static int keyword_value(const struct lm_license *l, enum lm_keyword k, char *bu
 		break;
 	}
 	case LM_KW_DUP_GROUP: lm_license_dup_group_format(l->dup_group, buf, size); break;
+	case LM_KW_SUITE_DUP_GROUP:
+		lm_license_dup_group_format(l->suite_dup_group, buf, size);
+		break;
 	case LM_KW_TS_OK:
 	case LM_KW_ATTRIBUTES: break; /* written by write_keywords */
 	case LM_KW_SIGN:

@@ -48,16 +48,17 @@ enum lm_keyword {
 	LM_KW_OPTIONS,
 	LM_KW_VENDOR_STRING,
 	LM_KW_ISSUER,
-	LM_KW_TS_OK,        /* a flag, written bare */
-	LM_KW_ATTRIBUTES,   /* the lower-case vendor attributes, sorted by key */
-	LM_KW_OVERDRAFT,    /* seats granted beyond the count */
-	LM_KW_SUPERSEDE,    /* bare (the line's own feature) or a list of features */
-	LM_KW_USER_BASED,   /* bare (the count) or a number of named users */
-	LM_KW_HOST_BASED,   /* bare (the count) or a number of named hosts */
-	LM_KW_DUP_GROUP,    /* which checkouts share one seat */
-	LM_KW_SERVER_CODES, /* canonical form only */
-	LM_KW_SERVER_KEYS,  /* canonical form only, after SERVER_CODES */
-	LM_KW_SIGN,         /* license files only */
+	LM_KW_TS_OK,           /* a flag, written bare */
+	LM_KW_ATTRIBUTES,      /* the lower-case vendor attributes, sorted by key */
+	LM_KW_OVERDRAFT,       /* seats granted beyond the count */
+	LM_KW_SUPERSEDE,       /* bare (the line's own feature) or a list of features */
+	LM_KW_USER_BASED,      /* bare (the count) or a number of named users */
+	LM_KW_HOST_BASED,      /* bare (the count) or a number of named hosts */
+	LM_KW_DUP_GROUP,       /* which checkouts share one seat */
+	LM_KW_SUITE_DUP_GROUP, /* which component checkouts share one suite seat */
+	LM_KW_SERVER_CODES,    /* canonical form only */
+	LM_KW_SERVER_KEYS,     /* canonical form only, after SERVER_CODES */
+	LM_KW_SIGN,            /* license files only */
 	LM_KW_COUNT
 };
 

@@ -22,7 +22,6 @@ static const struct {
 	const char *word;
 	const char *meaning;
 } unsupported[] = {
-        {"SUITE_DUP_GROUP", "shares one suite seat among duplicate checkouts"},
         {"MINIMUM", "checks out a minimum number of seats"},
         {"PLATFORMS", "limits the feature to some platforms"},
         {"CAPACITY", "counts seats by machine capacity"},
@@ -465,16 +464,17 @@ int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *
 		return 0;
 	case LM_KW_COMPONENTS: return set_components(l, value, lineno, err);
 	case LM_KW_OPTIONS:
-		/* SUITE_RESERVED makes a suite seat also reserve one seat of
-		 * every component for its holder; lmd does not do that. */
-		if (strcasecmp(value, "SUITE_RESERVED") == 0)
-			return lm_license_fail(err, lineno, LMC_ESYNTAX,
-			                       "OPTIONS=SUITE_RESERVED is not supported yet; "
-			                       "OPTIONS=SUITE is");
+		/* SUITE_RESERVED is a suite whose seat also reserves its holder
+		 * one of each component (lmd/pool_package.c). */
+		if (strcasecmp(value, "SUITE_RESERVED") == 0) {
+			l->suite = l->suite_reserved = true;
+			return 0;
+		}
 		if (strcasecmp(value, "SUITE") != 0)
-			return lm_license_fail(
-			        err, lineno, LMC_ESYNTAX,
-			        "OPTIONS='%.40s' is unknown; the only option is SUITE", value);
+			return lm_license_fail(err, lineno, LMC_ESYNTAX,
+			                       "OPTIONS='%.40s' is unknown; expected SUITE or "
+			                       "SUITE_RESERVED",
+			                       value);
 		l->suite = true;
 		return 0;
 	case LM_KW_SIGN:
@@ -521,6 +521,8 @@ int lm_license_set_keyword(struct lm_license *l, enum lm_keyword k, const char *
 		return set_number(&nb->max, value, LM_LICENSE_NAMED_USERS_MAX, key, lineno, err);
 	}
 	case LM_KW_DUP_GROUP: return set_dup_group(&l->dup_group, value, key, lineno, err);
+	case LM_KW_SUITE_DUP_GROUP:
+		return set_dup_group(&l->suite_dup_group, value, key, lineno, err);
 	case LM_KW_SERVER_CODES: return set_server_codes(value, codes, ncodes, lineno, err);
 	case LM_KW_SERVER_KEYS: return set_server_keys(l, value, lineno, err);
 	case LM_KW_COUNT: break;

@@ -247,11 +247,12 @@ int lm_license_parse_line(char *line, int lineno, bool canonical, struct lm_lice
 	rc = check_named(l, tname, lineno, err);
 	if (rc)
 		return rc;
-	if (l->dup_group && l->uncounted)
+	if ((l->dup_group || l->suite_dup_group) && l->uncounted)
 		return lm_license_fail(err, lineno, LMC_ESYNTAX,
-		                       "%s %s is uncounted; DUP_GROUP shares the seats of a "
+		                       "%s %s is uncounted; %s shares the seats of a "
 		                       "count, so it belongs on counted lines only",
-		                       tname, l->name);
+		                       tname, l->name,
+		                       l->dup_group ? "DUP_GROUP" : "SUITE_DUP_GROUP");
 	/* FlexLM decides which line is newer by ISSUED: without it a
 	 * SUPERSEDE line could replace its own replacement. */
 	if (l->supersede && l->issued == LM_DATE_NONE)

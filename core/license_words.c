@@ -39,6 +39,7 @@ static const char *const keyword_names[LM_KW_COUNT] = {
         [LM_KW_USER_BASED] = "USER_BASED",
         [LM_KW_HOST_BASED] = "HOST_BASED",
         [LM_KW_DUP_GROUP] = "DUP_GROUP",
+        [LM_KW_SUITE_DUP_GROUP] = "SUITE_DUP_GROUP",
         [LM_KW_SERVER_CODES] = "SERVER_CODES",
         [LM_KW_SERVER_KEYS] = "SERVER_KEYS",
         [LM_KW_SIGN] = "SIGN",

@@ -160,7 +160,11 @@ static int status_feature(void *arg, const struct lm_pool_feature *f)
 	fs->has_expiry_warning_days = days_left >= 0;
 	fs->expiry_warning_days = days_left;
 	b->features[b->nfeatures++] = fs;
-	return status_rules(b, fs, f) || status_reservations(b, fs, f);
+	int stop = status_rules(b, fs, f) || status_reservations(b, fs, f);
+	/* SUITE_RESERVED: suite seats holding the component for their
+	 * holders are set aside like the options file's idle reservations. */
+	fs->reserved += f->suite_reserved;
+	return stop;
 }
 
 /* The list of one feature limited to named users or hosts. */
@@ -255,6 +259,8 @@ static int status_holder(void *arg, const struct lm_pool_handle *h,
 	ho->version = tracked_bytes(b, h->version);
 	ho->has_overdraft = h->overdraft != 0;
 	ho->overdraft = h->overdraft;
+	ho->has_suite_reserved = h->suite_reservation;
+	ho->suite_reserved = h->suite_reservation;
 	ho->has_sharers = h->sharers > 1;
 	ho->sharers = h->sharers;
 	if (h->vendor_data[0]) {

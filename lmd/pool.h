@@ -176,6 +176,10 @@ struct lm_pool_handle {
 	/* A component of a PACKAGE (feature is the component): the package,
 	 * whose pool is charged; "" for a feature's own line. */
 	char package[LM_NAME_MAX + 1];
+	/* Set by lm_pool_each_component only: not a checkout of feature but
+	 * the suite seat of a SUITE_RESERVED package that reserves it for
+	 * this holder (the seat's first handle, with feature the component). */
+	bool suite_reservation;
 };
 /* The handles of one session (up to max), returns how many there are. */
 int lm_pool_session_handles(struct lm_pool *p, uint64_t session_id, struct lm_pool_handle *out,
@@ -199,6 +203,9 @@ struct lm_pool_feature {
 	/* A component of a PACKAGE (lm_pool_each_component): the package
 	 * whose pool serves it; "" for a feature. */
 	char package[LM_NAME_MAX + 1];
+	/* Of a SUITE_RESERVED package's component: the seats of suite seats
+	 * reserving it for holders that have no checkout of it. */
+	uint32_t suite_reserved;
 };
 /* Calls fn for every (feature, version) pool, and for each its holders via
  * holder_fn when non-NULL, as of day today. */
@@ -211,7 +218,8 @@ int lm_pool_each_feature(struct lm_pool *p, int32_t today,
 /* Calls fn for every component of a PACKAGE served from its package's
  * pool (lmd/pool_package.c): issued and expiry of that pool, in_use the
  * seats of the component's own checkouts, package set; and holder_fn, when
- * non-NULL, for those checkouts.  Not part of lm_pool_each_feature, whose
+ * non-NULL, for those checkouts, then (SUITE_RESERVED) for each suite seat
+ * reserving the component, with suite_reservation set.  Not part of lm_pool_each_feature, whose
  * callers add up the pools' seats. */
 int lm_pool_each_component(struct lm_pool *p, int32_t today,
                            int (*fn)(void *arg, const struct lm_pool_feature *f),

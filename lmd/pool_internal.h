@@ -35,7 +35,8 @@
  *   shares      pool key + sharing group[32] -> u32 handles, u32 seats
  *   components  component name -> u16 n, then per PACKAGE listing it: str8
  *                 package, str8 package version, str8 component version,
- *                 u8 suite, u32 PACKAGE line index (pool_package.c)
+ *                 u8 suite (bit 0), SUITE_RESERVED (bit 1) and SUITE_DUP_GROUP
+ *                 (bits 2-7), u32 PACKAGE line index (pool_package.c)
  *
  * A pool key is the feature name, a 0 byte, and the version key: the four
  * parts of a version as u32 ("29" and "29.0" are one pool, and pools sort by
@@ -399,13 +400,21 @@ struct lm_pool_choice {
 	uint32_t package_line;
 };
 
+/* The suite group of a component checkout (pool_package.c): sharing false
+ * when SUITE_DUP_GROUP=NONE makes it share nothing. */
+struct lm_pool_suite {
+	bool sharing;
+	uint8_t share[LM_POOL_SHARE_LEN];
+};
+
 /* Picks the pool of feature of smallest version >= want with count seats
  * free on day today (pool.h) that the policy lets s take, or leaves the
- * reason in res; vendor_data is the checkout's (DUP_GROUP=V).  suite, when not NULL, is the sharing
- * group the checkout joins instead of its line's DUP_GROUP (a PACKAGE's SUITE). */
+ * reason in res; vendor_data is the checkout's (DUP_GROUP=V).  suite, when
+ * not NULL, is the sharing group the checkout joins instead of its line's
+ * DUP_GROUP (a PACKAGE's SUITE). */
 int lm_pool_choose(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
                    const char *want_text, const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count,
-                   const char *vendor_data, int32_t today, const uint8_t *suite,
+                   const char *vendor_data, int32_t today, const struct lm_pool_suite *suite,
                    struct lm_pool_choice *c, struct lm_pool_result *res);
 
 /* ---- pool_package.c: PACKAGE components and suites ---- */

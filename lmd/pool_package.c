@@ -1,7 +1,7 @@
 /* PACKAGE lines: components served from their package's pool.
  *
- *   PACKAGE suite vendor 1.0 COMPONENTS="a b:2.0 c" [OPTIONS=SUITE]
- *   FEATURE suite vendor 1.0 permanent 10 ...
+ *   PACKAGE suite vendor 1.0 COMPONENTS="a b:2.0 c" [OPTIONS=SUITE|SUITE_RESERVED]
+ *   FEATURE suite vendor 1.0 permanent 10 [SUITE_DUP_GROUP=UHD] ...
  *
  * The PACKAGE line names no seats: the FEATURE or INCREMENT lines named
  * after the package (its enabling lines) do.  A checkout of component a
@@ -15,7 +15,27 @@
  * SUITE, one user (the same user, host and display) holding several
  * components uses one seat: the checkouts share a DUP_GROUP-style group
  * (lmd/pool_share.c) of the package's pool named by the user and the
- * count, so that the group's seats go back with its last handle.
+ * count, so that the group's seats go back with its last handle.  The
+ * enabling line's SUITE_DUP_GROUP (FlexLM's duplicate grouping of the
+ * suite's parent feature) says which checkouts are "one user": U, H, D, V
+ * in any combination, SITE (everyone shares one seat) or NONE (every
+ * checkout takes its own); UHD when absent.  The group is named before a
+ * pool is chosen, so the component's entry carries it: that of the first
+ * enabling line (in file order) of a version the PACKAGE accepts that
+ * gives one.
+ *
+ * OPTIONS=SUITE_RESERVED (FlexLM: once a user checks out one component,
+ * every other component is reserved for that user) is a suite whose seat
+ * also stands for one seat of each component for its holder.  Under a
+ * suite the components have no counts of their own (FlexLM allows a
+ * component count only without SUITE): each takes the suite's seats, so
+ * the seat a holder keeps already lets them check out every other
+ * component, and no one else can take it.  What SUITE_RESERVED adds is
+ * that this is said: lmstat lists, under each component, the suite seats
+ * holding it reserved for holders not using it (a RESERVATION, counted
+ * like the options file's idle reserved seats), and a user refused
+ * because every suite seat is held is told the seats reserve the
+ * components for their holders.
  *
  * The components table is derived from the lines, like features, so that
  * SetLicense and restore rebuild it and every server has the same bytes. */
@@ -36,15 +56,27 @@ struct component_entry {
 	char package_version[LM_VERSION_MAX + 1];
 	char version[LM_VERSION_MAX + 1]; /* the component's */
 	bool suite;
-	uint32_t line; /* the PACKAGE line's index */
+	bool reserved;            /* OPTIONS=SUITE_RESERVED */
+	unsigned suite_dup_group; /* LM_DUP_*; 0: UHD */
+	uint32_t line;            /* the PACKAGE line's index */
 };
+
+/* The u8 after the versions: bit 0 suite, bit 1 SUITE_RESERVED, bits 2 to
+ * 7 SUITE_DUP_GROUP (its six LM_DUP_* bits; 0 for the default), so that a
+ * record written before these options read the same (0 or 1). */
+#define ENTRY_SUITE           1u
+#define ENTRY_RESERVED        2u
+#define ENTRY_DUP_GROUP_SHIFT 2
 
 static void entry_read(struct lm_pool_rbuf *r, struct component_entry *e)
 {
 	lm_pool_r_str8(r, e->package, sizeof e->package);
 	lm_pool_r_str8(r, e->package_version, sizeof e->package_version);
 	lm_pool_r_str8(r, e->version, sizeof e->version);
-	e->suite = lm_pool_r_u8(r) != 0;
+	unsigned flags = lm_pool_r_u8(r);
+	e->suite = (flags & ENTRY_SUITE) != 0;
+	e->reserved = (flags & ENTRY_RESERVED) != 0;
+	e->suite_dup_group = flags >> ENTRY_DUP_GROUP_SHIFT;
 	e->line = lm_pool_r_u32(r);
 }
 
@@ -71,12 +103,32 @@ static int entry_add(struct lm_pool *p, const char *component, const struct comp
 	lm_pool_w_str8(&w, e->package);
 	lm_pool_w_str8(&w, e->package_version);
 	lm_pool_w_str8(&w, e->version);
-	lm_pool_w_u8(&w, e->suite);
+	lm_pool_w_u8(&w,
+	             (uint8_t)((e->suite ? ENTRY_SUITE : 0) | (e->reserved ? ENTRY_RESERVED : 0) |
+	                       (e->suite_dup_group << ENTRY_DUP_GROUP_SHIFT)));
 	lm_pool_w_u32(&w, e->line);
 	if (w.overflow)
 		return LMC_ETOOLARGE;
 	rc = lm_store_put(p->store, LM_DB_COMPONENTS, component, strlen(component), w.p, w.len);
 	return rc ? lm_pool_store_failed(p, rc) : 0;
+}
+
+/* The SUITE_DUP_GROUP of package's first enabling line (of a version
+ * >= the PACKAGE line's) that gives one, 0 when none does. */
+static unsigned suite_dup_group_of(const struct lm_license *package,
+                                   const struct lm_pool_parsed_line *pl, size_t n)
+{
+	uint8_t want[LM_POOL_VKEY_LEN];
+	if (lm_pool_version_key(package->version, want) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct lm_license *l = &pl[i].lic;
+		if (l->type != LM_LINE_PACKAGE && l->suite_dup_group &&
+		    strcmp(l->name, package->name) == 0 &&
+		    memcmp(pl[i].vkey, want, LM_POOL_VKEY_LEN) >= 0)
+			return l->suite_dup_group;
+	}
+	return 0;
 }
 
 int lm_pool_package_write(struct lm_pool *p, const struct lm_pool_parsed_line *pl, size_t n)
@@ -85,7 +137,11 @@ int lm_pool_package_write(struct lm_pool *p, const struct lm_pool_parsed_line *p
 		const struct lm_license *l = &pl[i].lic;
 		if (l->type != LM_LINE_PACKAGE)
 			continue;
-		struct component_entry e = {.suite = l->suite, .line = pl[i].index};
+		struct component_entry e = {.suite = l->suite,
+		                            .reserved = l->suite_reserved,
+		                            .suite_dup_group =
+		                                    l->suite ? suite_dup_group_of(l, pl, n) : 0,
+		                            .line = pl[i].index};
 		memcpy(e.package, l->name, sizeof e.package);
 		memcpy(e.package_version, l->version, sizeof e.package_version);
 		for (const char *q = l->components; *q;) {
@@ -109,19 +165,22 @@ int lm_pool_package_write(struct lm_pool *p, const struct lm_pool_parsed_line *p
 	return 0;
 }
 
-/* The suite group of a checkout of count seats by s: one per user, host
- * and display (and count, as every handle of a group holds the same
- * seats), kept apart from the groups of the enabling line's DUP_GROUP. */
-static int suite_name(const struct lm_pool_session *s, uint32_t count,
-                      uint8_t share[LM_POOL_SHARE_LEN])
+/* The suite group of a checkout of count seats by s: one per identity
+ * of the suite's SUITE_DUP_GROUP (user, host and display by default; and
+ * count, as every handle of a group holds the same seats), kept apart
+ * from the groups of the enabling line's DUP_GROUP.  NONE: no group, the
+ * checkout takes seats of its own. */
+static int suite_name(const struct lm_pool_session *s, uint32_t count, unsigned dup_group,
+                      const char *vendor_data, struct lm_pool_suite *suite)
 {
 	uint8_t user[LM_POOL_SHARE_LEN], cb[4];
 	unsigned len = 0;
-	bool shared;
-	int rc = lm_pool_share_name(LM_DUP_USER | LM_DUP_HOST | LM_DUP_DISPLAY, s, "", &shared,
-	                            user);
-	if (rc)
+	if (!dup_group)
+		dup_group = LM_DUP_USER | LM_DUP_HOST | LM_DUP_DISPLAY;
+	int rc = lm_pool_share_name(dup_group, s, vendor_data, &suite->sharing, user);
+	if (rc || !suite->sharing)
 		return rc;
+	uint8_t *share = suite->share;
 	lm_be32_put(cb, count);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
@@ -146,7 +205,8 @@ int lm_pool_package_choose(struct lm_pool *p, const struct lm_pool_session *s,
 	uint16_t n = lm_pool_r_u16(&r);
 	for (uint16_t i = 0; i < n; i++) {
 		struct component_entry e;
-		uint8_t want[LM_POOL_VKEY_LEN], suite[LM_POOL_SHARE_LEN];
+		uint8_t want[LM_POOL_VKEY_LEN];
+		struct lm_pool_suite suite;
 		entry_read(&r, &e);
 		if (r.bad || lm_pool_version_key(e.package_version, want) != 0)
 			return lm_pool_corrupt("components");
@@ -156,13 +216,14 @@ int lm_pool_package_choose(struct lm_pool *p, const struct lm_pool_session *s,
 			             h->version, e.package, e.version);
 			continue;
 		}
-		if (e.suite && (rc = suite_name(s, count, suite)) != 0)
+		if (e.suite &&
+		    (rc = suite_name(s, count, e.suite_dup_group, h->vendor_data, &suite)) != 0)
 			return rc;
 		res->code = 0;
 		res->message[0] = '\0';
 		memset(c, 0, sizeof *c);
 		rc = lm_pool_choose(p, s, e.package, e.package_version, want, count, h->vendor_data,
-		                    today, e.suite ? suite : NULL, c, res);
+		                    today, e.suite ? &suite : NULL, c, res);
 		if (rc)
 			return rc;
 		if (res->code == 0) {
@@ -170,6 +231,13 @@ int lm_pool_package_choose(struct lm_pool *p, const struct lm_pool_session *s,
 			c->has_package = true;
 			c->package_line = e.line;
 			return 0;
+		}
+		if (res->code == LMC_ENOSEATS && e.reserved) {
+			size_t o = strlen(res->message);
+			snprintf(res->message + o, sizeof res->message - o,
+			         "; package %s is SUITE_RESERVED: each suite seat reserves %s "
+			         "and every other component for its holder",
+			         e.package, h->feature);
 		}
 		if (res->code == LMC_ENOFEATURE)
 			lm_pool_deny(res, LMC_ENOFEATURE,
@@ -318,6 +386,111 @@ static int component_holder(void *arg, struct lm_val key, struct lm_val val)
 	return ch->fn(ch->arg, &h, &s.pub);
 }
 
+/* SUITE_RESERVED: the suite seats of a package's pool (a sharing group,
+ * or a handle of its own under SUITE_DUP_GROUP=NONE), each with whether
+ * it holds the component. */
+struct suite_seats {
+	struct lm_pool *p;
+	const char *component, *package;
+	size_t plen;
+	struct suite_seat {
+		bool has_share;
+		uint8_t share[LM_POOL_SHARE_LEN];
+		uint64_t first; /* its first handle */
+		uint32_t count;
+		bool holds;
+	} * v;
+	size_t n, cap;
+	bool corrupt, nomem;
+};
+
+static int gather_suite_seat(void *arg, struct lm_val key, struct lm_val val)
+{
+	struct suite_seats *ss = arg;
+	struct lm_pool_handle h;
+	bool found;
+	(void)val;
+	if (key.len != ss->plen + 8 ||
+	    lm_pool_handle_load(ss->p, lm_be64_get((const uint8_t *)key.data + ss->plen), &h,
+	                        &found) != 0 ||
+	    !found) {
+		ss->corrupt = true;
+		return 1;
+	}
+	if (strcmp(h.package, ss->package) != 0)
+		return 0;
+	struct suite_seat *seat = NULL;
+	for (size_t i = 0; h.has_share && i < ss->n && !seat; i++)
+		if (ss->v[i].has_share && memcmp(ss->v[i].share, h.share, LM_POOL_SHARE_LEN) == 0)
+			seat = &ss->v[i];
+	if (!seat) {
+		if (ss->n == ss->cap) {
+			size_t cap = ss->cap ? ss->cap * 2 : 8;
+			struct suite_seat *v = realloc(ss->v, cap * sizeof *v);
+			if (!v) {
+				ss->nomem = true;
+				return 1;
+			}
+			ss->v = v;
+			ss->cap = cap;
+		}
+		seat = &ss->v[ss->n++];
+		*seat = (struct suite_seat){
+		        .has_share = h.has_share, .first = h.handle, .count = h.count};
+		memcpy(seat->share, h.share, LM_POOL_SHARE_LEN);
+	}
+	seat->holds |= strcmp(h.feature, ss->component) == 0;
+	return 0;
+}
+
+/* The suite seats reserving a component of a SUITE_RESERVED package for
+ * holders without a checkout of it: their seats in f->suite_reserved, and
+ * each passed to holder_fn (when non-NULL) as its first handle. */
+static int suite_reservations(struct lm_pool *p, const uint8_t *pkey, size_t plen,
+                              struct lm_pool_feature *f,
+                              int (*holder_fn)(void *arg, const struct lm_pool_handle *h,
+                                               const struct lm_pool_session *s),
+                              void *arg, bool report)
+{
+	struct suite_seats ss = {.p = p, .component = f->name, .package = f->package, .plen = plen};
+	int rc = lm_store_scan(p->store, LM_DB_BY_POOL, pkey, plen, gather_suite_seat, &ss);
+	if (ss.corrupt || ss.nomem || rc < 0) {
+		rc = ss.corrupt ? lm_pool_corrupt("by_pool")
+		     : ss.nomem ? LMC_ENOMEM
+		                : lm_pool_store_failed(p, rc);
+		goto out;
+	}
+	rc = 0;
+	uint64_t seats = 0;
+	for (size_t i = 0; i < ss.n && !rc; i++) {
+		if (ss.v[i].holds)
+			continue;
+		seats += ss.v[i].count;
+		if (!report || !holder_fn)
+			continue;
+		struct lm_pool_handle h;
+		struct lm_pool_session_rec s;
+		bool found, session_found;
+		rc = lm_pool_handle_load(p, ss.v[i].first, &h, &found);
+		if (!rc && found)
+			rc = lm_pool_session_load(p, h.session_id, &s, &session_found);
+		if (rc)
+			break;
+		if (!found || !session_found) {
+			rc = lm_pool_corrupt("by_pool");
+			break;
+		}
+		memcpy(h.feature, f->name, sizeof h.feature);
+		h.suite_reservation = true;
+		h.sharers = 0;
+		rc = holder_fn(arg, &h, &s.pub);
+	}
+	f->suite_reserved = seats > UINT32_MAX ? UINT32_MAX : (uint32_t)seats;
+out:
+	free(ss.v);
+	return rc;
+}
+
 /* One component's entry: 0, 1 when its package has no enabling pool, or a
  * failure. */
 static int component_pool(struct lm_pool *p, int32_t today, const struct component_item *it,
@@ -388,6 +561,9 @@ int lm_pool_each_component(struct lm_pool *p, int32_t today,
 			break;
 		}
 		f.in_use = ch.seats > UINT32_MAX ? UINT32_MAX : (uint32_t)ch.seats;
+		if (w.v[i].e.reserved &&
+		    (rc = suite_reservations(p, pkey, plen, &f, NULL, NULL, false)) != 0)
+			break;
 		rc = fn(arg, &f);
 		if (!rc && holder_fn) {
 			ch.fn = holder_fn;
@@ -399,6 +575,8 @@ int lm_pool_each_component(struct lm_pool *p, int32_t today,
 				rc = lm_pool_corrupt("by_pool");
 			else if (rc < 0)
 				rc = lm_pool_store_failed(p, rc);
+			if (!rc && w.v[i].e.reserved)
+				rc = suite_reservations(p, pkey, plen, &f, holder_fn, arg, true);
 		}
 	}
 out:

@@ -195,7 +195,7 @@ static uint32_t seats_beyond(uint32_t issued, uint32_t in_use, uint32_t count)
  * dates. */
 int lm_pool_choose(struct lm_pool *p, const struct lm_pool_session *s, const char *feature,
                    const char *want_text, const uint8_t want[LM_POOL_VKEY_LEN], uint32_t count,
-                   const char *vendor_data, int32_t today, const uint8_t *suite,
+                   const char *vendor_data, int32_t today, const struct lm_pool_suite *suite,
                    struct lm_pool_choice *c, struct lm_pool_result *res)
 {
 	struct lm_val v;
@@ -260,8 +260,8 @@ int lm_pool_choose(struct lm_pool *p, const struct lm_pool_session *s, const cha
 		bool sharing;
 		uint32_t shared_seats = 0, sharers;
 		if (suite) {
-			sharing = true;
-			memcpy(c->share, suite, LM_POOL_SHARE_LEN);
+			sharing = suite->sharing;
+			memcpy(c->share, suite->share, LM_POOL_SHARE_LEN);
 			rc = 0;
 		} else {
 			rc = lm_pool_share_name(st.dup_group, s, vendor_data, &sharing, c->share);

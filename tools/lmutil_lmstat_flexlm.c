@@ -100,6 +100,13 @@ static void print_holders(const Lm__FeatureStatus *f, const char *version, const
 		lm_lmstat_one_word(&h->user, "?", user, sizeof user);
 		lm_lmstat_one_word(&h->host, "?", hhost, sizeof hhost);
 		lm_lmstat_one_word(&h->display, hhost, display, sizeof display);
+		/* SUITE_RESERVED: a suite seat holding this component for its
+		 * holder is a reservation for that user, as FlexLM lists it. */
+		if (h->has_suite_reserved && h->suite_reserved) {
+			printf("        %u RESERVATION%s for USER %s (%s/%s)\n", h->count,
+			       plural(h->count), user, host, port);
+			continue;
+		}
 		/* The checkout's vendor data, one more word after the display
 		 * as FlexLM prints it: the monitors read the display as
 		 * everything up to the version. */

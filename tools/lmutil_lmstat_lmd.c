@@ -122,6 +122,9 @@ static json_t *holder_json(const Lm__Holder *h)
 		set_bytes(o, "vendor_data", &h->vendor_data);
 	else
 		lm_json_set(o, "vendor_data", json_null());
+	/* SUITE_RESERVED: not a checkout of the component but the suite
+	 * seat reserving it for this holder. */
+	lm_json_set(o, "suite_reserved", lm_json_bool(h->has_suite_reserved && h->suite_reserved));
 	return o;
 }
 
@@ -317,6 +320,12 @@ void lm_lmstat_lmd_text(struct server_view *v, size_t n, const Lm__StatusReply *
 			bytes_str(&h->host, host, sizeof host);
 			bytes_str(&h->display, display, sizeof display);
 			print_since(h->since, since, sizeof since);
+			if (h->has_suite_reserved && h->suite_reserved) {
+				printf("    %s %s %s: reserved by the suite seat held since %s "
+				       "(handle %llu, SUITE_RESERVED)\n",
+				       buf, host, display, since, (unsigned long long)h->handle);
+				continue;
+			}
 			printf("    %s %s %s, %u seat%s since %s (handle %llu)", buf, host, display,
 			       h->count, h->count == 1 ? "" : "s", since,
 			       (unsigned long long)h->handle);

@@ -381,7 +381,7 @@ static void test_hostid_flexlm_forms(void **state)
 static void test_unimplemented_keywords_refused(void **state)
 {
 	(void)state;
-	const char *words[] = {"SUITE_DUP_GROUP=U", "sort=100", "FLOAT_OK"};
+	const char *words[] = {"MINIMUM=2", "sort=100", "FLOAT_OK"};
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
 		char line[256];
 		snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 5 SN=1 %s", words[i]);
@@ -518,6 +518,45 @@ static void test_dup_group(void **state)
 	parse_refused("PACKAGE p acme 1.0 COMPONENTS=f1 DUP_GROUP=U", "misplaced keyword");
 }
 
+/* SUITE_DUP_GROUP, on the line enabling a suite: DUP_GROUP's values. */
+static void test_suite_dup_group(void **state)
+{
+	(void)state;
+	struct lm_license_file f;
+	parse_ok("INCREMENT suite acme 1.0 permanent 5 DUP_GROUP=UH SUITE_DUP_GROUP=uhv", &f);
+	assert_int_equal(f.lines[0].suite_dup_group, LM_DUP_USER | LM_DUP_HOST | LM_DUP_VENDOR);
+	assert_int_equal(f.lines[0].dup_group, LM_DUP_USER | LM_DUP_HOST);
+	assert_non_null(strstr(canon(&f, &f.lines[0]),
+	                       " DUP_GROUP=\"UH\" SUITE_DUP_GROUP=\"UHV\" SERVER_CODES="));
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	parse_ok("FEATURE suite acme 1.0 permanent 5 SUITE_DUP_GROUP=NONE", &f);
+	assert_int_equal(f.lines[0].suite_dup_group, LM_DUP_NONE);
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	parse_ok("FEATURE suite acme 1.0 permanent 5 SUITE_DUP_GROUP=SITE", &f);
+	assert_int_equal(f.lines[0].suite_dup_group, LM_DUP_SITE);
+	lm_license_free(&f);
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 SUITE_DUP_GROUP=X",
+	              "SUITE_DUP_GROUP='X' is not a duplicate group");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 SUITE_DUP_GROUP=UHH", "each once");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 SUITE_DUP_GROUP=SITEU",
+	              "not a duplicate group");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 SUITE_DUP_GROUP=\"\"", "empty");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 SUITE_DUP_GROUP", "written KEY=value");
+	parse_refused("FEATURE f1 acme 1.0 permanent 5 SUITE_DUP_GROUP=U SUITE_DUP_GROUP=U",
+	              "twice");
+	char line[600], value[400];
+	memset(value, 'U', sizeof value - 1);
+	value[sizeof value - 1] = '\0';
+	snprintf(line, sizeof line, "FEATURE f1 acme 1.0 permanent 5 SUITE_DUP_GROUP=%s", value);
+	parse_refused(line, "each once");
+	parse_refused("FEATURE f1 acme 1.0 permanent uncounted HOSTID=ANY SUITE_DUP_GROUP=UH",
+	              "uncounted; SUITE_DUP_GROUP");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=f1 OPTIONS=SUITE SUITE_DUP_GROUP=U",
+	              "misplaced keyword 'SUITE_DUP_GROUP' on PACKAGE line");
+}
+
 static void test_package(void **state)
 {
 	(void)state;
@@ -531,8 +570,21 @@ static void test_package(void **state)
 	canonical_reads_back(&f, &f.lines[0]);
 	lm_license_free(&f);
 	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a SUPERSEDE", "needs ISSUED=");
-	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a OPTIONS=SUITE_RESERVED",
-	              "SUITE_RESERVED is not supported");
+	/* SUITE_RESERVED: a suite, written back as it was given. */
+	parse_ok("PACKAGE p acme 1.0 COMPONENTS=\"a b\" OPTIONS=suite_reserved", &f);
+	assert_true(f.lines[0].suite);
+	assert_true(f.lines[0].suite_reserved);
+	assert_non_null(strstr(canon(&f, &f.lines[0]), " OPTIONS=\"SUITE_RESERVED\""));
+	canonical_reads_back(&f, &f.lines[0]);
+	lm_license_free(&f);
+	parse_refused("FEATURE p acme 1.0 permanent 2 OPTIONS=SUITE_RESERVED",
+	              "misplaced keyword 'OPTIONS' on FEATURE line");
+	parse_refused("INCREMENT p acme 1.0 permanent 2 OPTIONS=SUITE", "misplaced keyword");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a OPTIONS=SUITE OPTIONS=SUITE_RESERVED",
+	              "twice");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a OPTIONS=SUITE_RESERVE",
+	              "expected SUITE or SUITE_RESERVED");
+	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a OPTIONS", "written KEY=value");
 	parse_refused("PACKAGE p acme 1.0 COMPONENTS=a OPTIONS=BUNDLE", "unknown");
 	parse_refused("PACKAGE p acme 1.0 COMPONENTS=\"a:1.x\"", "not a version");
 	parse_refused("PACKAGE p acme 1.0 COMPONENTS=\"a: b\"", "not a version");
@@ -640,6 +692,7 @@ int main(void)
 	        cmocka_unit_test(test_feature_names_with_slash),
 	        cmocka_unit_test(test_server_lines_flexlm_style),
 	        cmocka_unit_test(test_dup_group),
+	        cmocka_unit_test(test_suite_dup_group),
 	        cmocka_unit_test(test_package),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
