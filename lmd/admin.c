@@ -225,11 +225,12 @@ static void reread_message(const struct lm_server *s, char *msg, size_t size)
 	const struct lm_license_file *f = &s->license;
 	char skipped[LM_NAME_MAX + LM_MESSAGE_MAX + 128] = "";
 	if (f->nskipped > 0)
-		snprintf(skipped, sizeof skipped,
-		         "; %zu line%s left out (line %d: %s %s: %s; `lmutil lmstat -a --lmd` lists "
-		         "them)",
-		         f->nskipped, f->nskipped == 1 ? "" : "s", f->skipped[0].lineno,
-		         f->skipped[0].type, f->skipped[0].name, f->skipped[0].message);
+		snprintf(
+		        skipped, sizeof skipped,
+		        "; %zu line%s left out (line %d: %s %s: %s; `lmutil lmstat -a --lmd` lists "
+		        "them)",
+		        f->nskipped, f->nskipped == 1 ? "" : "s", f->skipped[0].lineno,
+		        f->skipped[0].type, f->skipped[0].name, f->skipped[0].message);
 	snprintf(msg, size, "reloaded %zu license lines%s%s", f->nlines, skipped,
 	         s->ready ? "" : " (a follower: it serves them once it leads)");
 }
