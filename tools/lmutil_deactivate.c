@@ -208,8 +208,10 @@ int lm_cmd_deactivate(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'j': lm_report_json(); break;
 		case 'h': usage(stdout); return 0;
-		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
-		default: return usage_error("unknown option %s", argv[optind - 1]);
+		case ':':
+			usage(stderr);
+			return usage_error("option %s needs a value", argv[optind - 1]);
+		default: usage(stderr); return usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 1)
