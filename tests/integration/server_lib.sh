@@ -31,31 +31,47 @@ need_cmd python3
 
 # A free port below the kernel's ephemeral range: a port from that range is
 # free now but can be taken by any outgoing connection's source port while
-# a server is down, and its restart then cannot bind it.
+# a server is down, and its restart then cannot bind it.  A port is free
+# only until someone binds it, so the ports handed out in this test are
+# remembered ($TMP/ports_given) and never handed out twice (two SERVER lines
+# of a triad on one port make the license unsignable).
 free_port()
 {
-	python3 -c '
-import random, socket
+	python3 - "$TMP/ports_given" <<'PY'
+import random, socket, sys
+given_path = sys.argv[1]
+try:
+    given = set(int(p) for p in open(given_path).read().split())
+except (OSError, ValueError):
+    given = set()
 try:
     low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 except (OSError, ValueError, IndexError):
     low = 32768
-for _ in range(1000):
-    port = random.randint(10000, max(10001, low - 1))
+def bindable(port):
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
+        return True
     except OSError:
-        continue
+        return False
     finally:
         s.close()
-    print(port)
-    break
-else:
+port = None
+for _ in range(1000):
+    candidate = random.randint(10000, max(10001, low - 1))
+    if candidate not in given and bindable(candidate):
+        port = candidate
+        break
+while port is None or port in given:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
-'
+    port = s.getsockname()[1]
+    s.close()
+with open(given_path, "a") as f:
+    f.write("%d\n" % port)
+print(port)
+PY
 }
 
 need_test_hooks()

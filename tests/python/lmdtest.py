@@ -77,10 +77,14 @@ def test_hooks():
     return "test hooks" in run_tool(_tool("LMUTIL"), "--version").stdout
 
 
+_ports_given = set()
+
+
 def free_port():
     """A free TCP port on 127.0.0.1 below the kernel's ephemeral range: one
     from that range is free now but can become an outgoing connection's
-    source port while a server is down, and its restart then fails."""
+    source port while a server is down, and its restart then fails.  A port
+    is free only until someone binds it: none is handed out twice."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
             low = int(ports.read().split()[0])
@@ -88,11 +92,14 @@ def free_port():
         low = 32768
     for _ in range(1000):
         port = random.randint(10000, max(10001, low - 1))
+        if port in _ports_given:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _ports_given.add(port)
             return port
     raise RuntimeError("no free port")
 
