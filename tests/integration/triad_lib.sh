@@ -21,6 +21,10 @@
 #   in_use                       seats of "stats" in use, as the leader says
 #   wait_in_use N [SECONDS]
 #   now_us                       wall-clock microseconds (the t_us of events)
+#   granted_after_both A B LATER the events of `lmutil checkout --json` in
+#                                files A and B (two checkouts sharing one
+#                                seat) and LATER: LATER was granted only
+#                                after A and B had both let the seat go
 
 triad_setup()
 {
@@ -139,4 +143,23 @@ wait_in_use()
 now_us()
 {
 	python3 -c 'import time; print(int(time.time() * 1e6))'
+}
+
+granted_after_both()
+{
+	python3 - "$@" <<'PY'
+import json, sys
+spans = []
+for path in sys.argv[1:]:
+    start = end = None
+    for line in open(path):
+        e = json.loads(line)
+        if e["event"] == "granted" and start is None:
+            start = e["t_us"]
+        if e["event"] in ("releasing", "released", "lost") and end is None:
+            end = e["t_us"]
+    assert start is not None and end is not None, path
+    spans.append((start, end))
+assert spans[2][0] >= max(spans[0][1], spans[1][1]), spans
+PY
 }
