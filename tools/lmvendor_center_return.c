@@ -105,6 +105,36 @@ static long recent_returns(json_t *code, int32_t today, int32_t *earliest)
 	return n;
 }
 
+/* Gives count seats back to code (its record rec) today, within the rehost
+ * limit: 0 with rec updated (its remaining quantity in *remaining, the
+ * code's returns this year before this one in *recent), or 1 after
+ * refusing with the date of the next possible return and advice appended
+ * (rec unchanged). */
+static int code_take_back(struct lm_kc *kc, const char *code, json_t *rec, long count,
+                          int32_t today, int rehost_limit, const char *advice, long *recent,
+                          long *remaining)
+{
+	int32_t earliest;
+	*recent = recent_returns(rec, today, &earliest);
+	if (*recent >= rehost_limit) {
+		char next[16];
+		lm_date_format(earliest + REHOST_PERIOD_DAYS, next, sizeof next);
+		return refuse(kc, LMC_ELIMIT,
+		              "authorization code %s has been returned %ld times in the last %d "
+		              "days, its limit (%d a year): the next return is possible on %s%s",
+		              code, *recent, REHOST_PERIOD_DAYS, rehost_limit, next, advice);
+	}
+	*remaining = (long)json_integer_value(json_object_get(rec, "remaining")) + count;
+	json_t *returns = json_object_get(rec, "returns");
+	if (!json_is_array(returns)) {
+		returns = lm_json_array();
+		lm_json_set(rec, "returns", returns);
+	}
+	lm_json_append(returns, kc_date_json(today));
+	lm_json_set(rec, "remaining", lm_json_int(*remaining));
+	return 0;
+}
+
 int kc_return(struct lm_kc *kc, const char *code, const char *const *locks, int nlocks, long count,
               int rehost_limit, json_t **answer)
 {
@@ -162,26 +192,12 @@ int kc_return(struct lm_kc *kc, const char *code, const char *const *locks, int 
 		                joined, held, code, count);
 		goto done;
 	}
-	int32_t today = kc_today(), earliest;
-	long recent = recent_returns(rec, today, &earliest);
-	if (recent >= rehost_limit) {
-		char next[16];
-		lm_date_format(earliest + REHOST_PERIOD_DAYS, next, sizeof next);
-		status = refuse(kc, LMC_ELIMIT,
-		                "authorization code %s has been returned %ld times in the last %d "
-		                "days, its limit (%d a year): the next return is possible on %s",
-		                code, recent, REHOST_PERIOD_DAYS, rehost_limit, next);
+	int32_t today = kc_today();
+	long recent, remaining;
+	if (code_take_back(kc, code, rec, count, today, rehost_limit, "", &recent, &remaining)) {
+		status = 1;
 		goto done;
 	}
-
-	long remaining = (long)json_integer_value(json_object_get(rec, "remaining")) + count;
-	json_t *returns = json_object_get(rec, "returns");
-	if (!json_is_array(returns)) {
-		returns = lm_json_array();
-		lm_json_set(rec, "returns", returns);
-	}
-	lm_json_append(returns, kc_date_json(today));
-	lm_json_set(rec, "remaining", lm_json_int(remaining));
 	json_object_set_new(codes, code, lm_json_int(held - count));
 	long total = (long)json_integer_value(json_object_get(host, "count")) - count;
 	lm_json_set(host, "count", lm_json_int(total));
@@ -338,29 +354,13 @@ int kc_deactivate(struct lm_kc *kc, json_t *req, int rehost_limit, json_t **answ
 			status = kc_fail(kc, LMC_EIO);
 			goto done;
 		}
-		int32_t earliest;
-		long recent = recent_returns(rec, today, &earliest);
-		if (recent >= rehost_limit) {
-			char next[16];
-			lm_date_format(earliest + REHOST_PERIOD_DAYS, next, sizeof next);
+		long recent, remaining;
+		if (code_take_back(kc, code, rec, from_code, today, rehost_limit,
+		                   "; keep the license until then", &recent, &remaining)) {
 			json_decref(rec);
-			status = refuse(
-			        kc, LMC_ELIMIT,
-			        "authorization code %s has been returned %ld times in the last "
-			        "%d days, its limit (%d a year): the next return is possible "
-			        "on %s; keep the license until then",
-			        code, recent, REHOST_PERIOD_DAYS, rehost_limit, next);
+			status = 1;
 			goto done;
 		}
-		long remaining =
-		        (long)json_integer_value(json_object_get(rec, "remaining")) + from_code;
-		json_t *returns = json_object_get(rec, "returns");
-		if (!json_is_array(returns)) {
-			returns = lm_json_array();
-			lm_json_set(rec, "returns", returns);
-		}
-		lm_json_append(returns, kc_date_json(today));
-		lm_json_set(rec, "remaining", lm_json_int(remaining));
 		rc = lm_kc_put(kc, key_code, rec);
 		json_decref(rec);
 		if (rc) {
