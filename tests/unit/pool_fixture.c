@@ -54,6 +54,22 @@ int pool_fixture_teardown(void **state)
 	return 0;
 }
 
+struct tp *tp_restored(struct tp *t)
+{
+	void *buf;
+	size_t len;
+	uint8_t d1[32], d2[32];
+	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
+	struct tp *u = tp_new();
+	assert_int_equal(lm_pool_restore(u->pool, t->index, buf, len), 0);
+	free(buf);
+	u->index = t->index;
+	assert_int_equal(lm_pool_digest(t->pool, d1), 0);
+	assert_int_equal(lm_pool_digest(u->pool, d2), 0);
+	assert_memory_equal(d1, d2, sizeof d1);
+	return u;
+}
+
 ProtobufCBinaryData bin(const char *s)
 {
 	return (ProtobufCBinaryData){.len = strlen(s), .data = (uint8_t *)s};

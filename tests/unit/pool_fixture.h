@@ -30,6 +30,9 @@ int pool_fixture_setup(void **state);
 int pool_fixture_teardown(void **state);
 struct tp *tp_new(void);
 void tp_free(struct tp *t);
+/* A new pool restored from t's snapshot at t's index; fails the test
+ * unless both pools have the same digest (tp_free it). */
+struct tp *tp_restored(struct tp *t);
 
 ProtobufCBinaryData bin(const char *s);
 /* Applies c at now_us as the next index; fails the test if the pool could

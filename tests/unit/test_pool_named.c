@@ -173,19 +173,9 @@ static void test_snapshot_keeps_the_list(void **state)
 	take(t, 2, 1, "stats");
 	take(t, 1, 2, "cad");
 
-	void *buf;
-	size_t len;
-	uint8_t d1[32], d2[32];
-	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
-	struct tp *u = tp_new();
-	assert_int_equal(lm_pool_restore(u->pool, t->index, buf, len), 0);
-	free(buf);
-	u->index = t->index;
+	struct tp *u = tp_restored(t);
 	assert_string_equal(names_of(u, "stats"), "alice,bob");
 	assert_string_equal(names_of(u, "cad"), "ws1");
-	assert_int_equal(lm_pool_digest(t->pool, d1), 0);
-	assert_int_equal(lm_pool_digest(u->pool, d2), 0);
-	assert_memory_equal(d1, d2, sizeof d1);
 
 	/* The restored pool denies alike, and keeps the times of the hold. */
 	session(u, 3, "carol", "ws2");
@@ -194,6 +184,8 @@ static void test_snapshot_keeps_the_list(void **state)
 	tp_free(u);
 
 	/* A name that changes the list changes the digest. */
+	uint8_t d1[32], d2[32];
+	assert_int_equal(lm_pool_digest(t->pool, d1), 0);
 	session(t, 4, "dave", "ws1");
 	close_session(t, 2);
 	now_us += HOLD_US;

@@ -119,17 +119,7 @@ static void test_suite_one_seat_per_user(void **state)
 	assert_int_equal(checkout(t, 4, 1, "compA").code, LMC_ENOSEATS);
 
 	/* Snapshot and restore: the same seats and the same digest. */
-	void *buf;
-	size_t len;
-	uint8_t d1[32], d2[32];
-	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
-	struct tp *u = tp_new();
-	assert_int_equal(lm_pool_restore(u->pool, t->index, buf, len), 0);
-	free(buf);
-	u->index = t->index;
-	assert_int_equal(lm_pool_digest(t->pool, d1), 0);
-	assert_int_equal(lm_pool_digest(u->pool, d2), 0);
-	assert_memory_equal(d1, d2, sizeof d1);
+	struct tp *u = tp_restored(t);
 	assert_int_equal(in_use(u, "suite"), 2);
 
 	/* Alice's suite seat stays until her last component goes. */
@@ -147,23 +137,6 @@ static void test_suite_one_seat_per_user(void **state)
 	close_session(u, 4);
 	assert_int_equal(in_use(u, "suite"), 0);
 	tp_free(u);
-}
-
-/* A pool restored from t's snapshot, with the same digest. */
-static struct tp *restored(struct tp *t)
-{
-	void *buf;
-	size_t len;
-	uint8_t d1[32], d2[32];
-	assert_int_equal(lm_pool_snapshot(t->pool, &buf, &len), 0);
-	struct tp *u = tp_new();
-	assert_int_equal(lm_pool_restore(u->pool, t->index, buf, len), 0);
-	free(buf);
-	u->index = t->index;
-	assert_int_equal(lm_pool_digest(t->pool, d1), 0);
-	assert_int_equal(lm_pool_digest(u->pool, d2), 0);
-	assert_memory_equal(d1, d2, sizeof d1);
-	return u;
 }
 
 #define SUITE_LINES(enabling)                                                                      \
@@ -199,7 +172,7 @@ static void test_suite_dup_group_user(void **state)
 	assert_int_equal(checkout(t, 4, 1, "compC").code, LMC_ENOSEATS);
 
 	/* The grouping comes back from the lines after a restore. */
-	struct tp *u = restored(t);
+	struct tp *u = tp_restored(t);
 	assert_int_equal(in_use(u, "suite"), 2);
 	session(u, 5, "alice", "ws5");
 	take(u, 5, 1, "compC");
@@ -337,7 +310,7 @@ static void test_suite_reserved(void **state)
 	assert_non_null(strstr(res.message, "SUITE_RESERVED"));
 
 	/* A restore shows the same reservations. */
-	struct tp *u = restored(t);
+	struct tp *u = tp_restored(t);
 	v = component(u, "compB");
 	assert_int_equal(v.in_use, 1);
 	assert_int_equal(v.reserved, 1);
