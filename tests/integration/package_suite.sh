@@ -19,22 +19,11 @@ single_lmd lmd
 # hold NAME USER HOST FEATURE: a client holding one seat in the background.
 hold()
 {
-	(LM_TEST_USER=$2 LM_TEST_HOST=$3 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
-		--pubkey "$TMP/vendor.pub" --json "$4" --hold 600 >"$TMP/$1.json" 2>&1) &
-	eval "pid_$1=$!"
-	at_exit "kill -9 $! 2>/dev/null"
-	wait_log "$TMP/$1.json" '"event":"(granted|denied)"'
+	hold_as "$1" "$2" "$3" "$4"
 	grep -q '"event":"granted"' "$TMP/$1.json" || fail "$2's checkout of $4 was denied: $(cat "$TMP/$1.json")"
 }
-
 # denied USER HOST FEATURE [VERSION]: a checkout that must be refused.
-denied()
-{
-	(LM_TEST_USER=$1 LM_TEST_HOST=$2 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
-		--pubkey "$TMP/vendor.pub" --json "$3" --version "${4:-1.0}" --hold 0 \
-		>"$TMP/denied.json" 2>&1) && fail "$1 was granted $3 ${4:-}: $(cat "$TMP/denied.json")"
-	expect_grep '"event":"denied"' "$TMP/denied.json"
-}
+denied() { denied_as "$1" "$2" "$3" --version "${4:-1.0}"; }
 
 note "without SUITE each component takes a seat of the package"
 hold w1 alice ws1 write

@@ -36,21 +36,8 @@ expect_grep "serving 4 license lines" "$log"
 # hold NAME USER HOST FEATURE: a client holding one seat in the background.
 hold()
 {
-	(LM_TEST_USER=$2 LM_TEST_HOST=$3 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
-		--pubkey "$TMP/vendor.pub" --json "$4" --hold 600 >"$TMP/$1.json" 2>&1) &
-	eval "pid_$1=$!"
-	at_exit "kill -9 $! 2>/dev/null"
-	wait_log "$TMP/$1.json" '"event":"(granted|denied)"'
+	hold_as "$1" "$2" "$3" "$4"
 	grep -q '"event":"granted"' "$TMP/$1.json" || fail "$2's checkout of $4 was denied: $(cat "$TMP/$1.json")"
-}
-
-# denied USER HOST FEATURE: a checkout that must be refused.
-denied()
-{
-	(LM_TEST_USER=$1 LM_TEST_HOST=$2 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
-		--pubkey "$TMP/vendor.pub" --json "$3" --hold 0 \
-		>"$TMP/denied.json" 2>&1) && fail "$1 was granted $3: $(cat "$TMP/denied.json")"
-	expect_grep '"event":"denied"' "$TMP/denied.json"
 }
 
 note "SUITE_DUP_GROUP=U: alice on two hosts holds one suite seat"
@@ -61,7 +48,7 @@ hold r2 bob ws3 render
 [ "$(in_use studio)" = 2 ] || fail "bob's suite did not take a seat of its own"
 
 note "SUITE_RESERVED: every suite seat is held, carol is told why"
-denied carol ws4 paint
+denied_as carol ws4 paint
 expect_grep 'all 2 seats of studio 1.0 in use; package studio is SUITE_RESERVED' "$TMP/denied.json"
 
 note "lmstat lists each holder's reservation of the components they do not use"
@@ -107,5 +94,5 @@ hold p4 carol ws4 paint
 
 note "SUITE_DUP_GROUP=NONE: each component checkout takes its own seat"
 hold w1 alice ws1 write
-denied alice ws1 calc
+denied_as alice ws1 calc
 expect_grep 'all 1 seats of office 1.0 in use' "$TMP/denied.json"

@@ -25,6 +25,12 @@
 #   wait_log_after SKIP FILE REGEX [SECONDS]
 #                                  the same, past FILE's first SKIP lines
 #   kill_lmd NAME [SIGNAL]         kill and reap (default SIGKILL)
+#   hold_as NAME USER HOST ARGS... lmutil checkout ARGS as USER on HOST
+#                                  (display :0) holding its seat in the
+#                                  background: events in $TMP/NAME.json, pid
+#                                  in $pid_NAME; returns once granted or denied
+#   denied_as USER HOST ARGS...    lmutil checkout ARGS as USER on HOST must
+#                                  be denied (events in $TMP/denied.json)
 
 need_cmd python3
 : "${LMD:?the harness exports LMD}"
@@ -182,6 +188,27 @@ wait_log_after()
 		fi
 		sleep 0.05
 	done
+}
+
+hold_as()
+{
+	_ha_name=$1 _ha_user=$2 _ha_host=$3
+	shift 3
+	(LM_TEST_USER=$_ha_user LM_TEST_HOST=$_ha_host DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
+		--pubkey "$TMP/vendor.pub" --json --hold 600 "$@" >"$TMP/$_ha_name.json" 2>&1) &
+	eval "pid_$_ha_name=$!"
+	at_exit "kill -9 $! 2>/dev/null"
+	wait_log "$TMP/$_ha_name.json" '"event":"(granted|denied)"'
+}
+
+denied_as()
+{
+	_da_user=$1 _da_host=$2
+	shift 2
+	(LM_TEST_USER=$_da_user LM_TEST_HOST=$_da_host DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
+		--pubkey "$TMP/vendor.pub" --json --hold 0 "$@" >"$TMP/denied.json" 2>&1) &&
+		fail "$_da_user on $_da_host was granted $*: $(cat "$TMP/denied.json")"
+	expect_grep '"event":"denied"' "$TMP/denied.json"
 }
 
 kill_lmd()

@@ -14,14 +14,7 @@ single_server "FEATURE stats acme 29.0 permanent 1 DUP_GROUP=U" \
 single_lmd lmd
 
 # hold NAME USER HOST FEATURE: a client holding one seat in the background.
-hold()
-{
-	(LM_TEST_USER=$2 LM_TEST_HOST=$3 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
-		--pubkey "$TMP/vendor.pub" --json "$4" --hold 600 >"$TMP/$1.json" 2>&1) &
-	eval "pid_$1=$!"
-	at_exit "kill -9 $! 2>/dev/null"
-	wait_log "$TMP/$1.json" '"event":"(granted|denied)"'
-}
+hold() { hold_as "$1" "$2" "$3" "$4"; }
 
 note "alice on two hosts shares one seat of stats (DUP_GROUP=U)"
 hold a1 alice ws1 stats

@@ -18,15 +18,7 @@ single_lmd lmd --report-log "$TMP/report.log"
 
 # hold NAME USER HOST FEATURE DATA: a client holding one seat in the
 # background, its checkout carrying DATA.
-hold()
-{
-	(LM_TEST_USER=$2 LM_TEST_HOST=$3 DISPLAY=:0 exec "$LMUTIL" checkout -c "$S" \
-		--pubkey "$TMP/vendor.pub" --json --vendor-data "$5" "$4" --hold 600 \
-		>"$TMP/$1.json" 2>&1) &
-	eval "pid_$1=$!"
-	at_exit "kill -9 $! 2>/dev/null"
-	wait_log "$TMP/$1.json" '"event":"(granted|denied)"'
-}
+hold() { hold_as "$1" "$2" "$3" "$4" --vendor-data "$5"; }
 
 # try USER HOST FEATURE DATA: one checkout that is not held (exit status in
 # $status, output in $TMP/out).
